@@ -1,0 +1,10 @@
+"""skfactor: fundamental factor models as scikit-learn estimators."""
+
+from skfactor.preprocessing import CrossSectionalZScore, Winsorizer
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CrossSectionalZScore",
+    "Winsorizer",
+]

@@ -1,0 +1,13 @@
+"""Panels of (date, asset) rows: the one validator, per-date kernels, forward returns."""
+
+from skfactor.panel._returns import forward_returns
+from skfactor.panel._segments import Segments
+from skfactor.panel._validation import PanelData, check_panel_index, validate_panel
+
+__all__ = [
+    "PanelData",
+    "Segments",
+    "check_panel_index",
+    "forward_returns",
+    "validate_panel",
+]

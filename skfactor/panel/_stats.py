@@ -1,0 +1,85 @@
+"""Per-segment statistics used by the cross-sectional transformers.
+
+Each function takes a :class:`~skfactor.panel.Segments` and one column whose
+rows are already in segment order, ignores NaN, and returns one value per
+segment.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "MAD_TO_STD",
+    "center_scale",
+    "winsorize_caps",
+]
+
+# 1 / Phi^{-1}(3/4): makes the median absolute deviation a consistent
+# estimator of the standard deviation of a normal distribution.
+MAD_TO_STD = 1.482602218505602
+
+
+def winsorize_caps(segments, col, lower, upper):
+    """The caps :func:`scipy.stats.mstats.winsorize` uses, segment by segment.
+
+    With ``n`` non-NaN values in a segment, scipy (``inclusive=(True, True)``)
+    replaces the ``int(lower * n)`` smallest values by the next one and the
+    ``int(upper * n)`` largest by the one before: clipping at the order
+    statistics ``x[int(lower * n)]`` and ``x[n - 1 - int(upper * n)]`` (0-based)
+    gives the same values. The products are formed in float64 like scipy's, so
+    the truncation matches to the last case.
+    """
+    n = segments.count(col)
+    low_k = (lower * n.astype(np.float64)).astype(np.intp) if lower else None
+    high_k = (upper * n.astype(np.float64)).astype(np.intp) if upper else None
+    lo, hi = segments.order_statistics(col, low_k, high_k)
+    if lo is None:
+        lo = np.full(segments.n_segments, -np.inf)
+    if hi is None:
+        hi = np.full(segments.n_segments, np.inf)
+    return lo, hi
+
+
+def _std(segments, col, center):
+    dev = col - segments.expand(center)
+    sq = segments.sum(np.where(np.isnan(dev), 0.0, dev * dev))
+    n = segments.count(col)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sqrt(sq / n)
+
+
+def center_scale(segments, col, *, robust=False, weights=None):
+    r"""Per-segment centre and scale of one sorted column, NaN ignored.
+
+    - ``robust=False``: the mean (weighted by ``weights`` if given) and the
+      equal-weighted standard deviation with ``ddof=0``
+      (:math:`\sqrt{\tfrac1n\sum (x - \bar x)^2}`, numpy's ``np.std``).
+    - ``robust=True``: the median and :math:`1.4826\,\mathrm{MAD}`; where the MAD
+      is 0 (over half the values tie) the standard deviation is used instead.
+
+    A segment whose values are all equal (or that has a single value) gets an
+    infinite scale, so that ``(x - centre) / scale`` is exactly 0 there.
+    """
+    mean, n = segments.nanmean(col)
+    if robust:
+        center = segments.median(col)
+        mad = segments.median(np.abs(col - segments.expand(center)))
+        scale = MAD_TO_STD * mad
+        zero = scale == 0
+        if zero.any():
+            scale = np.where(zero, _std(segments, col, mean), scale)
+    else:
+        scale = _std(segments, col, mean)
+        center = mean
+        if weights is not None:
+            ok = ~np.isnan(col) & ~np.isnan(weights)
+            w = np.where(ok, weights, 0.0)
+            sw = segments.sum(w)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                center = segments.sum(np.where(ok, w * col, 0.0)) / sw
+            # Where no asset carries weight, fall back to the plain mean.
+            center = np.where(sw > 0, center, mean)
+    constant = segments.nanmin(col) == segments.nanmax(col)
+    scale = np.where(constant, np.inf, scale)
+    return center, scale

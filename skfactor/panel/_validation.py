@@ -1,0 +1,147 @@
+"""The one panel validator: every estimator's input goes through here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from skfactor.panel._segments import Segments
+from skfactor.utils._sklearn import validate_data
+
+__all__ = [
+    "PanelData",
+    "check_finite",
+    "check_numeric_columns",
+    "check_panel_index",
+    "date_codes",
+    "validate_panel",
+]
+
+
+def check_panel_index(index, name="X"):
+    """Raise unless ``index`` is a valid (date, asset) panel index.
+
+    A :class:`pandas.MultiIndex` must have exactly two levels (date first, then
+    asset), no missing labels and no duplicated (date, asset) pair.
+    """
+    if index.nlevels != 2:
+        raise ValueError(
+            f"`{name}` has a MultiIndex with {index.nlevels} levels; a panel needs "
+            "exactly two, (date, asset), date first. Drop or reset the extra "
+            "levels, e.g. `X.droplevel(...)` or `X.reset_index(level=...)`."
+        )
+    for level, codes in zip(("date", "asset"), index.codes, strict=True):
+        if len(codes) and codes.min() < 0:
+            raise ValueError(
+                f"`{name}` has missing (NaN) labels in its {level} level; every row "
+                "needs a date and an asset. Drop those rows first."
+            )
+    if not index.is_unique:
+        dup = index[index.duplicated()][:3].tolist()
+        raise ValueError(
+            f"`{name}` has duplicated (date, asset) rows, e.g. {dup}; each asset "
+            "may appear once per date. Aggregate or drop the duplicates first, e.g. "
+            "`X[~X.index.duplicated()]`."
+        )
+
+
+def date_codes(index):
+    """Integer date number of each row and the sorted unique dates.
+
+    Uses the MultiIndex's own codes (no re-hashing of the labels).
+    """
+    level = index.levels[0]
+    codes = np.asarray(index.codes[0], dtype=np.intp)
+    used = np.bincount(codes, minlength=len(level)) > 0
+    order = np.argsort(level, kind="stable")
+    order = order[used[order]]
+    remap = np.full(len(level), -1, dtype=np.intp)
+    remap[order] = np.arange(len(order))
+    return remap[codes], level[order]
+
+
+def check_numeric_columns(X, name="X", exclude=()):
+    """Raise naming the non-numeric columns of a DataFrame."""
+    bad = [
+        c
+        for c, dt in X.dtypes.items()
+        if c not in exclude
+        and not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
+    ]
+    if bad:
+        raise ValueError(
+            f"`{name}` has non-numeric columns {bad}; factor values must be numbers. "
+            "Drop them or convert them (e.g. one-hot encode a category) first."
+        )
+
+
+def check_finite(values, name="X", columns=None):
+    """Raise if ``values`` holds +inf or -inf (NaN is allowed: it means missing)."""
+    values = np.asarray(values)
+    if values.dtype.kind != "f":
+        return
+    bad = np.isinf(values)
+    if bad.any():
+        if values.ndim == 2:
+            cols = np.flatnonzero(bad.any(axis=0))
+            where = (
+                [columns[i] for i in cols] if columns is not None else cols.tolist()
+            )
+            where = f" in column(s) {where}"
+        else:
+            where = ""
+        raise ValueError(
+            f"`{name}` contains inf or -inf{where}; replace infinite values with "
+            "NaN (e.g. `X.replace([np.inf, -np.inf], np.nan)`) so they count as "
+            "missing."
+        )
+
+
+@dataclass(frozen=True)
+class PanelData:
+    """A validated panel: float values, date segments and how to wrap results."""
+
+    values: np.ndarray
+    segments: Segments
+    dates: pd.Index | None
+    index: pd.Index | None
+    columns: pd.Index | None
+    date_codes: np.ndarray | None = None
+
+    def wrap(self, values):
+        """Give ``values`` (caller's row order) the input's container."""
+        if self.index is None:
+            return values
+        return pd.DataFrame(values, index=self.index, columns=self.columns)
+
+
+def validate_panel(estimator, X, *, reset, name="X"):
+    """Validate ``X`` for a per-date estimator and find its date segments.
+
+    ``X`` may be a DataFrame with a two-level (date, asset) MultiIndex (a
+    panel), a DataFrame with a single-level index, or a 2-D array (both one
+    cross-section). Sets ``n_features_in_``/``feature_names_in_`` when ``reset``.
+    """
+    index = columns = dates = codes = None
+    if isinstance(X, pd.DataFrame):
+        index, columns = X.index, X.columns
+        check_numeric_columns(X, name)
+        if isinstance(index, pd.MultiIndex):
+            check_panel_index(index, name)
+    values = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=np.float64,
+        ensure_all_finite=False,
+        order="F",
+    )
+    check_finite(values, name, None if columns is None else list(columns))
+    if isinstance(index, pd.MultiIndex):
+        codes, dates = date_codes(index)
+        segments = Segments(codes, len(dates))
+    else:
+        segments = Segments.single(len(values))
+    return PanelData(values, segments, dates, index, columns, codes)

@@ -1,0 +1,204 @@
+"""Winsorizer: clip each characteristic's extremes, date by date."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from skfactor.panel import Segments, validate_panel
+from skfactor.panel._stats import center_scale, winsorize_caps
+from skfactor.utils._sklearn import (
+    BaseEstimator,
+    Interval,
+    StrOptions,
+    TransformerMixin,
+    _fit_context,
+    check_is_fitted,
+)
+
+__all__ = ["Winsorizer"]
+
+
+def _check_limits(limits):
+    """``(lower, upper)`` fractions from a float or a pair, as scipy reads them."""
+    pair = (
+        (limits, limits)
+        if isinstance(limits, numbers.Real) or limits is None
+        else tuple(limits)
+    )
+    if len(pair) != 2:
+        raise ValueError(
+            f"`limits` must be a float or a (lower, upper) pair; got {limits!r}."
+        )
+    out = []
+    for value in pair:
+        value = 0.0 if value is None else value
+        if (
+            not isinstance(value, numbers.Real)
+            or isinstance(value, bool)
+            or not 0 <= value < 0.5
+        ):
+            raise ValueError(f"`limits` must be in [0, 0.5); got {limits!r}.")
+        out.append(float(value))
+    return tuple(out)
+
+
+class Winsorizer(TransformerMixin, BaseEstimator):
+    r"""Clip extreme factor values, on each date across assets (or globally).
+
+    By default each date's non-NaN values of each column are clipped exactly as
+    :func:`scipy.stats.mstats.winsorize` clips them: with :math:`n` values sorted
+    as :math:`x_{(0)} \le \dots \le x_{(n-1)}`,
+
+    .. math::
+
+        x \mapsto \min\bigl(\max(x,\, x_{(\lfloor l n \rfloor)}),\,
+        x_{(n - 1 - \lfloor u n \rfloor)}\bigr),
+
+    with :math:`(l, u)` the ``limits``. NaN is ignored when computing each
+    date's caps (unlike scipy, which ranks NaN as the largest value) and is
+    preserved in the output. The input is never modified.
+
+    Parameters
+    ----------
+    limits : float or (float, float), default=0.01
+        Fraction of values to clip at the bottom and at the top, each in
+        ``[0, 0.5)``; a single float applies to both tails, ``None`` in a pair
+        clips nothing on that side. Used by ``method="quantile"``.
+    method : {"quantile", "mad"}, default="quantile"
+        ``"quantile"`` clips at order statistics (scipy's rule above);
+        ``"mad"`` clips at :math:`\mathrm{median} \pm k \cdot 1.4826\,\mathrm{MAD}`
+        with :math:`k` = ``n_mad`` (where the MAD is 0 the standard deviation
+        replaces :math:`1.4826\,\mathrm{MAD}`).
+    n_mad : float, default=3.0
+        Width :math:`k` of the ``"mad"`` band, in robust standard deviations.
+    cross_sectional : bool, default=True
+        If True the caps are computed on each date from that date's rows only
+        (stateless: nothing is learned in ``fit``). If False the caps are
+        learned in ``fit`` from all rows of each column and applied as fixed
+        bounds in ``transform``.
+
+    Attributes
+    ----------
+    lower_, upper_ : ndarray of shape (n_features,)
+        The learned caps (only when ``cross_sectional=False``).
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen in ``fit``, when ``X`` was a DataFrame with string
+        column names.
+
+    See Also
+    --------
+    CrossSectionalZScore : Z-score each date's values, usually after this.
+
+    Notes
+    -----
+    ``X`` is a panel, a DataFrame with a two-level (date, asset) MultiIndex
+    whose rows may come in any order; the result has the same index, in the same
+    order, and the same columns. A plain array, or a DataFrame with a
+    single-level index, is treated as one cross-section (one date).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.stats import mstats
+    >>> from skfactor import Winsorizer
+    >>> from skfactor.datasets import make_factor_panel
+    >>> data = make_factor_panel(n_dates=5, n_assets=200, random_state=0)
+    >>> Xw = Winsorizer(limits=0.05).fit_transform(data.X)
+    >>> Xw.index.equals(data.X.index)
+    True
+    >>> day = data.X.xs(data.X.index[0][0], level="date")["value"].to_numpy()
+    >>> scipy_day = np.asarray(mstats.winsorize(day, limits=0.05))
+    >>> np.array_equal(Xw.xs(data.X.index[0][0], level="date")["value"], scipy_day)
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "limits": "no_validation",  # checked by _check_limits with its own message
+        "method": [StrOptions({"quantile", "mad"})],
+        "n_mad": [Interval(numbers.Real, 0, None, closed="neither")],
+        "cross_sectional": ["boolean"],
+    }
+
+    def __init__(
+        self, *, limits=0.01, method="quantile", n_mad=3.0, cross_sectional=True
+    ):
+        self.limits = limits
+        self.method = method
+        self.n_mad = n_mad
+        self.cross_sectional = cross_sectional
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.requires_fit = not self.cross_sectional
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Check ``X`` and, when ``cross_sectional=False``, learn the caps.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Factor values: a (date, asset) panel, or one cross-section.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : Winsorizer
+            The fitted transformer.
+        """
+        limits = _check_limits(self.limits)
+        panel = validate_panel(self, X, reset=True)
+        if not self.cross_sectional:
+            whole = Segments.single(len(panel.values))
+            caps = np.array(
+                [
+                    self._caps(whole, panel.values[:, j], limits)
+                    for j in range(panel.values.shape[1])
+                ]
+            )  # (n_features, 2, 1)
+            self.lower_, self.upper_ = caps[:, 0, 0], caps[:, 1, 0]
+        return self
+
+    def _caps(self, segments, col, limits):
+        if self.method == "quantile":
+            return winsorize_caps(segments, col, *limits)
+        center, scale = center_scale(segments, col, robust=True)
+        scale = np.where(np.isinf(scale), 0.0, scale)  # constant: caps at the value
+        return center - self.n_mad * scale, center + self.n_mad * scale
+
+    def transform(self, X):
+        """Clip ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Factor values: a (date, asset) panel, or one cross-section.
+
+        Returns
+        -------
+        X_clipped : DataFrame or ndarray of shape (n_rows, n_features)
+            Same container, index (same order) and columns as ``X``; NaN stays
+            NaN.
+        """
+        if not self.cross_sectional:
+            check_is_fitted(self, ["lower_", "upper_"])
+        limits = _check_limits(self.limits)
+        panel = validate_panel(self, X, reset=False)
+        values = panel.values
+        if not self.cross_sectional:
+            return panel.wrap(np.clip(values, self.lower_, self.upper_))
+        seg = panel.segments
+        out = np.empty_like(values)
+        for j in range(values.shape[1]):
+            col = seg.sort(values[:, j])
+            lo, hi = self._caps(seg, col, limits)
+            out[:, j] = seg.unsort(np.clip(col, seg.expand(lo), seg.expand(hi)))
+        return panel.wrap(out)
+

@@ -1,0 +1,1 @@
+"""Utilities shared by skfactor's estimators."""
