@@ -13,7 +13,6 @@ _SUBSET = (
 )
 
 EXPECTED_FAILED_CHECKS: dict[str, dict[str, str]] = {
-    "Winsorizer": {"check_methods_subset_invariance": _SUBSET},
     "CrossSectionalZScore": {"check_methods_subset_invariance": _SUBSET},
 }
 
