@@ -1,0 +1,99 @@
+"""Validation of wide (date x factor, date x asset) inputs of the time-series models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import check_array
+
+from skfactor.panel._validation import check_finite, check_numeric_columns
+from skfactor.utils._sklearn import validate_data
+
+__all__ = ["WideData", "validate_wide"]
+
+
+@dataclass(frozen=True)
+class WideData:
+    """Validated wide inputs: factor returns F and (optionally) asset returns R.
+
+    ``F`` is float64 of shape (n_dates, n_factors); ``R`` float64 of shape
+    (n_dates, n_assets) (a Series or 1-D array becomes one column), NaN kept.
+    ``dates`` is F's index (or None for arrays), ``assets`` R's column labels
+    (a Series' name, or ``0..n_assets-1``), ``single`` whether R was 1-D.
+    """
+
+    F: np.ndarray
+    R: np.ndarray | None
+    dates: pd.Index | None
+    assets: pd.Index | None
+    single: bool = False
+
+
+def _check_wide_frame(X, name):
+    if isinstance(X, pd.DataFrame):
+        check_numeric_columns(X, name)
+        if isinstance(X.index, pd.MultiIndex):
+            raise ValueError(
+                f"`{name}` has a (date, asset) MultiIndex, but this model takes a "
+                f"wide frame indexed by date; pivot it first, e.g. "
+                f"`{name}.unstack('asset')`."
+            )
+        if not X.index.is_unique:
+            raise ValueError(
+                f"`{name}` has duplicated dates in its index; each date may appear "
+                "once. Drop or aggregate the duplicates first."
+            )
+
+
+def validate_wide(estimator, F, R=None, *, reset):
+    """Validate factor returns ``F`` and asset returns ``R`` of a time-series model.
+
+    Sets ``n_features_in_`` / ``feature_names_in_`` from ``F`` when ``reset``.
+    Both may hold NaN (a missing observation); ±inf is an error. When both are
+    pandas objects their indexes must be equal (same dates, same order).
+    """
+    _check_wide_frame(F, "F")
+    Fv = validate_data(
+        estimator, F, reset=reset, dtype=np.float64, ensure_all_finite=False
+    )
+    check_finite(Fv, "F", list(F.columns) if isinstance(F, pd.DataFrame) else None)
+    dates = F.index if isinstance(F, pd.DataFrame) else None
+    if R is None:
+        return WideData(Fv, None, dates, None)
+
+    single = isinstance(R, pd.Series) or np.ndim(R) == 1
+    if isinstance(R, pd.Series):
+        assets = pd.Index([R.name if R.name is not None else 0])
+    elif isinstance(R, pd.DataFrame):
+        _check_wide_frame(R, "R")
+        assets = R.columns
+    else:
+        assets = None
+    if isinstance(R, pd.Series | pd.DataFrame) and dates is not None:
+        if not R.index.equals(dates):
+            raise ValueError(
+                "`F` and `R` have different indexes; they must list the same dates "
+                "in the same order. Align them first, e.g. "
+                "`F, R = F.align(R, join='inner', axis=0)`."
+            )
+    Rv = check_array(
+        R,
+        dtype=np.float64,
+        ensure_all_finite=False,
+        ensure_2d=False,
+        input_name="R",
+        estimator=estimator,
+    )
+    if Rv.ndim == 1:
+        Rv = Rv[:, None]
+    check_finite(Rv, "R", None if assets is None else list(assets))
+    if len(Rv) != len(Fv):
+        raise ValueError(
+            f"`F` has {len(Fv)} dates but `R` has {len(Rv)}; they must have one row "
+            "per date each."
+        )
+    if assets is None:
+        assets = pd.RangeIndex(Rv.shape[1])
+    return WideData(Fv, Rv, dates, assets, single)
