@@ -17,8 +17,14 @@ N_ASSETS = max(int(3000 * SCALE), 50)
 N_DATES = max(int(2520 * SCALE), 60)
 
 
-def reference_panel(n_assets=N_ASSETS, n_dates=N_DATES, n_chars=10, missing_rows=0.0,
-                    nan_fraction=0.0, seed=0):
+def reference_panel(
+    n_assets=N_ASSETS,
+    n_dates=N_DATES,
+    n_chars=10,
+    missing_rows=0.0,
+    nan_fraction=0.0,
+    seed=0,
+):
     """Long (date, asset) panel of fat-tailed characteristics and returns."""
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2010-01-04", periods=n_dates, name="date")
@@ -62,4 +68,6 @@ def print_table(title, rows, baseline="skfactor"):
     print("| implementation | time (s) | peak memory (MiB) | time / skfactor | note |")
     print("|---|---:|---:|---:|---|")
     for name, seconds, peak, note in rows:
-        print(f"| {name} | {seconds:.3f} | {peak:.0f} | {seconds / base:.1f}x | {note} |")
+        print(
+            f"| {name} | {seconds:.3f} | {peak:.0f} | {seconds / base:.1f}x | {note} |"
+        )

@@ -112,7 +112,10 @@ def make_factor_panel(
     ):
         if not isinstance(value, numbers.Integral) or value < 1:
             raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
-    for name, value in (("missing_rows", missing_rows), ("missing_values", missing_values)):
+    for name, value in (
+        ("missing_rows", missing_rows),
+        ("missing_values", missing_values),
+    ):
         if not 0 <= value < 1:
             raise ValueError(f"`{name}` must be in [0, 1); got {value!r}.")
     defaults = ["value", "size", "momentum", "quality", "volatility"]
@@ -140,7 +143,9 @@ def make_factor_panel(
     clipped = np.clip(raw, ordered[:, lo_k : lo_k + 1], ordered[:, hi_k : hi_k + 1])
     loadings = _zscore_rows(clipped)
 
-    factors = factor_mean + factor_volatility * rng.standard_normal((n_dates, n_factors))
+    factors = factor_mean + factor_volatility * rng.standard_normal(
+        (n_dates, n_factors)
+    )
     market = market_volatility * rng.standard_normal(n_dates)
     specific = specific_volatility * rng.standard_normal((n_dates, n_assets))
     returns = market[:, None] + np.einsum("tik,tk->ti", loadings, factors) + specific
@@ -151,7 +156,9 @@ def make_factor_panel(
     keep = rng.random(n_dates * n_assets) >= missing_rows
     index = index[keep]
 
-    X = pd.DataFrame(raw.reshape(-1, n_factors)[keep], index=index, columns=factor_names)
+    X = pd.DataFrame(
+        raw.reshape(-1, n_factors)[keep], index=index, columns=factor_names
+    )
     if missing_values:
         X = X.mask(rng.random(X.shape) < missing_values)
     return Bunch(

@@ -1,4 +1,4 @@
-"""Panels of (date, asset) rows: the one validator, per-date kernels, forward returns."""
+"""(date, asset) panels: the one validator, per-date kernels, forward returns."""
 
 from skfactor.panel._returns import forward_returns
 from skfactor.panel._segments import Segments

@@ -80,6 +80,7 @@ def center_scale(segments, col, *, robust=False, weights=None):
                 center = segments.sum(np.where(ok, w * col, 0.0)) / sw
             # Where no asset carries weight, fall back to the plain mean.
             center = np.where(sw > 0, center, mean)
-    constant = segments.nanmin(col) == segments.nanmax(col)
+    # All values equal, or a spread that underflows to 0: nothing to scale.
+    constant = (segments.nanmin(col) == segments.nanmax(col)) | (scale == 0)
     scale = np.where(constant, np.inf, scale)
     return center, scale

@@ -86,9 +86,7 @@ def check_finite(values, name="X", columns=None):
     if bad.any():
         if values.ndim == 2:
             cols = np.flatnonzero(bad.any(axis=0))
-            where = (
-                [columns[i] for i in cols] if columns is not None else cols.tolist()
-            )
+            where = [columns[i] for i in cols] if columns is not None else cols.tolist()
             where = f" in column(s) {where}"
         else:
             where = ""

@@ -11,6 +11,7 @@ from skfactor.panel._stats import center_scale, winsorize_caps
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
+    OneToOneFeatureMixin,
     StrOptions,
     TransformerMixin,
     _fit_context,
@@ -44,7 +45,7 @@ def _check_limits(limits):
     return tuple(out)
 
 
-class Winsorizer(TransformerMixin, BaseEstimator):
+class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     r"""Clip extreme factor values, on each date across assets (or globally).
 
     By default each date's non-NaN values of each column are clipped exactly as
@@ -201,4 +202,3 @@ class Winsorizer(TransformerMixin, BaseEstimator):
             lo, hi = self._caps(seg, col, limits)
             out[:, j] = seg.unsort(np.clip(col, seg.expand(lo), seg.expand(hi)))
         return panel.wrap(out)
-

@@ -7,7 +7,12 @@ import pandas as pd
 
 from skfactor.panel import Segments, validate_panel
 from skfactor.panel._stats import center_scale
-from skfactor.utils._sklearn import BaseEstimator, TransformerMixin, _fit_context
+from skfactor.utils._sklearn import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
 
 __all__ = ["CrossSectionalZScore"]
 
@@ -45,7 +50,7 @@ def _group_segments(panel, groups):
     return Segments(codes, n_segments + (not has_group.all())), has_group
 
 
-class CrossSectionalZScore(TransformerMixin, BaseEstimator):
+class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     r"""Z-score each characteristic across assets on each date.
 
     On each date (or within each group on each date) every column is mapped to
@@ -138,7 +143,11 @@ class CrossSectionalZScore(TransformerMixin, BaseEstimator):
         return self
 
     def _special_columns(self, panel):
-        g = None if self.groups is None else _column_position(self.groups, panel, "groups")
+        g = (
+            None
+            if self.groups is None
+            else _column_position(self.groups, panel, "groups")
+        )
         w = (
             None
             if self.weights is None
@@ -180,9 +189,7 @@ class CrossSectionalZScore(TransformerMixin, BaseEstimator):
             if j in (g, w):
                 continue
             col = seg.sort(values[:, j])
-            center, scale = center_scale(
-                seg, col, robust=self.robust, weights=weights
-            )
+            center, scale = center_scale(seg, col, robust=self.robust, weights=weights)
             z = (col - seg.expand(center)) / seg.expand(scale)
             out[:, j] = seg.unsort(z)
             if has_group is not None:

@@ -5,13 +5,20 @@ A scikit-learn upgrade that moves one of these touches this file only.
 
 from __future__ import annotations
 
-from sklearn.base import BaseEstimator, RegressorMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    OneToOneFeatureMixin,
+    RegressorMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = [
     "BaseEstimator",
     "Interval",
+    "OneToOneFeatureMixin",
     "RegressorMixin",
     "StrOptions",
     "TransformerMixin",

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skfactor.datasets import make_factor_panel
+
+
+def shuffled(frame, seed=0):
+    """The same rows in a random order."""
+    rng = np.random.default_rng(seed)
+    return frame.iloc[rng.permutation(len(frame))]
+
+
+@pytest.fixture(params=["balanced", "unbalanced"])
+def panel(request):
+    """A shuffled characteristics panel with NaN holes (unbalanced: rows missing)."""
+    data = make_factor_panel(
+        n_dates=25,
+        n_assets=123,
+        missing_rows=0.25 if request.param == "unbalanced" else 0.0,
+        missing_values=0.08,
+        random_state=7,
+    )
+    return shuffled(data.X, seed=1)
+
+
+def one_asset_date(X):
+    """Append a date on which a single asset has a row."""
+    extra = X.iloc[:1].copy()
+    extra.index = pd.MultiIndex.from_tuples(
+        [(pd.Timestamp("2030-01-01"), "A99999")], names=X.index.names
+    )
+    return pd.concat([X, extra])

@@ -1,0 +1,229 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skfactor import CrossSectionalZScore, Winsorizer
+from skfactor.datasets import make_factor_panel
+from skfactor.panel import Segments, forward_returns
+from skfactor.panel import _segments as segments_module
+from skfactor.panel._validation import date_codes
+from tests.conftest import shuffled
+
+
+# ------------------------------------------------------------ the kernels
+def _random_segments(seed, n_segments=30, max_size=50):
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(1, max_size, n_segments)
+    codes = rng.permutation(np.repeat(np.arange(n_segments), sizes))
+    values = rng.standard_normal(len(codes)).round(1)  # ties on purpose
+    values[rng.random(len(codes)) < 0.15] = np.nan
+    return Segments(codes, n_segments), codes, values
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_segments_reductions_equal_a_loop(seed):
+    seg, codes, values = _random_segments(seed)
+    v = seg.sort(values)
+    mean, n = seg.nanmean(v)
+    for s in range(seg.n_segments):
+        block = values[codes == s]
+        assert n[s] == np.sum(~np.isnan(block))
+        np.testing.assert_allclose(
+            mean[s], np.nanmean(block) if n[s] else np.nan, rtol=1e-14, atol=1e-15
+        )
+        np.testing.assert_equal(seg.nanmin(v)[s], np.nanmin(block) if n[s] else np.nan)
+        np.testing.assert_equal(seg.nanmax(v)[s], np.nanmax(block) if n[s] else np.nan)
+    np.testing.assert_array_equal(seg.unsort(v), values)
+
+
+@pytest.mark.parametrize("dense", [True, False], ids=["padded", "lexsort"])
+@pytest.mark.parametrize("seed", range(3))
+def test_segments_order_statistics_and_rank_equal_a_loop(seed, dense, monkeypatch):
+    if not dense:
+        monkeypatch.setattr(segments_module, "_MAX_PADDING_RATIO", 0.0)
+    seg, codes, values = _random_segments(seed)
+    v = seg.sort(values)
+    n = seg.count(v)
+    low_k = np.minimum(n // 3, np.maximum(n - 1, 0))
+    high_k = n // 4
+    lo, hi = seg.order_statistics(v, low_k, high_k)
+    median = seg.median(v)
+    ranks = seg.unsort(seg.rank(v))
+    for s in range(seg.n_segments):
+        block = values[codes == s]
+        ordered = np.sort(block[~np.isnan(block)])
+        if len(ordered):
+            assert lo[s] == ordered[low_k[s]]
+            assert hi[s] == ordered[len(ordered) - 1 - high_k[s]]
+            assert median[s] == np.median(ordered)
+        else:
+            assert np.isnan(lo[s]) and np.isnan(hi[s]) and np.isnan(median[s])
+        expected_rank = pd.Series(block).rank(method="average").to_numpy()
+        np.testing.assert_array_equal(ranks[codes == s], expected_rank)
+
+
+def test_segments_sorted_input_needs_no_permutation():
+    seg = Segments(np.repeat(np.arange(4), 3), 4)
+    assert seg.order is None
+    np.testing.assert_array_equal(seg.bounds, [0, 3, 6, 9, 12])
+
+
+def test_date_codes_follow_sorted_dates_and_ignore_unused_levels():
+    idx = pd.MultiIndex.from_tuples(
+        [
+            ("2020-01-03", "a"),
+            ("2020-01-01", "a"),
+            ("2020-01-03", "b"),
+            ("2020-01-02", "b"),
+        ]
+    )[[0, 1, 2]]  # "2020-01-02" stays an unused level value
+    codes, dates = date_codes(idx)
+    assert list(dates) == ["2020-01-01", "2020-01-03"]
+    np.testing.assert_array_equal(codes, [1, 0, 1])
+
+
+# ---------------------------------------------------------- the validator
+@pytest.fixture
+def small_panel():
+    return make_factor_panel(n_dates=4, n_assets=10, random_state=0).X
+
+
+@pytest.mark.parametrize(
+    "transformer", [Winsorizer(), CrossSectionalZScore()], ids=repr
+)
+def test_validator_rejects_three_level_index(small_panel, transformer):
+    X = small_panel.assign(region="eu").set_index("region", append=True)
+    with pytest.raises(ValueError, match="MultiIndex with 3 levels.*droplevel"):
+        transformer.fit_transform(X)
+
+
+@pytest.mark.parametrize(
+    "transformer", [Winsorizer(), CrossSectionalZScore()], ids=repr
+)
+def test_validator_rejects_duplicated_rows(small_panel, transformer):
+    X = pd.concat([small_panel, small_panel.iloc[:2]])
+    with pytest.raises(
+        ValueError, match="duplicated \\(date, asset\\) rows.*duplicated"
+    ):
+        transformer.fit_transform(X)
+
+
+@pytest.mark.parametrize(
+    "transformer", [Winsorizer(), CrossSectionalZScore()], ids=repr
+)
+def test_validator_rejects_non_numeric_columns(small_panel, transformer):
+    X = small_panel.assign(sector="tech")
+    with pytest.raises(ValueError, match="non-numeric columns \\['sector'\\].*one-hot"):
+        transformer.fit_transform(X)
+
+
+@pytest.mark.parametrize(
+    "transformer", [Winsorizer(), CrossSectionalZScore()], ids=repr
+)
+def test_validator_rejects_inf(small_panel, transformer):
+    X = small_panel.copy()
+    X.iloc[3, 1] = -np.inf
+    with pytest.raises(
+        ValueError, match="inf or -inf in column\\(s\\) \\['size'\\].*NaN"
+    ):
+        transformer.fit_transform(X)
+
+
+def test_validator_rejects_missing_index_labels(small_panel):
+    X = small_panel.copy()
+    X.index = pd.MultiIndex.from_arrays(
+        [
+            X.index.get_level_values(0),
+            X.index.get_level_values(1).where(np.arange(len(X)) != 2),
+        ]
+    )
+    with pytest.raises(ValueError, match="missing \\(NaN\\) labels in its asset level"):
+        Winsorizer().fit_transform(X)
+
+
+def test_validator_rejects_other_feature_count(small_panel):
+    w = Winsorizer().fit(small_panel)
+    with pytest.raises(ValueError, match="feature names"):
+        w.transform(small_panel.iloc[:, :2])
+
+
+# ------------------------------------------------------- forward_returns
+def _forward_loop(returns, periods):
+    """Slow reference: walk the panel's dates for each row."""
+    dates = np.sort(returns.index.get_level_values(0).unique())
+    pos = {d: i for i, d in enumerate(dates)}
+    lookup = returns.to_dict()
+    out = []
+    for date, asset in returns.index:
+        i = pos[date]
+        if i + periods >= len(dates):
+            out.append(np.nan)
+            continue
+        growth = 1.0
+        for s in range(1, periods + 1):
+            growth *= 1.0 + lookup.get((dates[i + s], asset), np.nan)
+        out.append(growth - 1.0)
+    return pd.Series(out, index=returns.index, name=returns.name)
+
+
+@pytest.mark.parametrize("periods", [1, 3])
+def test_forward_returns_equals_a_loop_on_an_unbalanced_shuffled_panel(periods):
+    data = make_factor_panel(n_dates=15, n_assets=20, missing_rows=0.2, random_state=3)
+    y = shuffled(data.y, seed=4)
+    y.iloc[::17] = np.nan
+    result = forward_returns(y, periods=periods)
+    assert result.index.equals(y.index)
+    pd.testing.assert_series_equal(result, _forward_loop(y, periods), rtol=1e-14)
+
+
+def test_forward_returns_does_not_skip_a_missing_date():
+    idx = pd.MultiIndex.from_tuples([(1, "a"), (1, "b"), (2, "b"), (3, "a"), (3, "b")])
+    r = pd.Series([0.1, 0.2, 0.3, 0.4, 0.5], index=idx)
+    result = forward_returns(r)
+    # "a" has no row on date 2: its return from 1 to 2 is unknown, not date 3's.
+    assert np.isnan(result[(1, "a")])
+    assert result[(1, "b")] == pytest.approx(0.3)
+
+
+def test_forward_returns_wide_and_frame_inputs():
+    data = make_factor_panel(n_dates=12, n_assets=5, random_state=0)
+    wide = data.y.unstack("asset")
+    long = forward_returns(data.y, periods=2)
+    pd.testing.assert_frame_equal(
+        forward_returns(wide, periods=2), long.unstack("asset")
+    )
+    frame = forward_returns(data.y.to_frame(), periods=2)
+    pd.testing.assert_series_equal(frame["return"], long)
+
+
+@pytest.mark.parametrize("periods", [0, -1, 1.5, True])
+def test_forward_returns_rejects_bad_periods(periods):
+    with pytest.raises(ValueError, match="`periods` must be an integer >= 1"):
+        forward_returns(pd.Series([0.1]), periods=periods)
+
+
+def test_forward_returns_rejects_unsorted_wide_and_arrays():
+    with pytest.raises(ValueError, match="increasing order.*sort_index"):
+        forward_returns(pd.DataFrame({"a": [0.1, 0.2]}, index=[2, 1]))
+    with pytest.raises(TypeError, match="pandas Series or DataFrame"):
+        forward_returns(np.zeros(3))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 10_000))
+def test_forward_returns_property_no_look_back(periods, seed):
+    # Changing returns on or before date t changes no forward return after t.
+    data = make_factor_panel(
+        n_dates=10, n_assets=4, missing_rows=0.2, random_state=seed
+    )
+    y = data.y
+    dates = y.index.get_level_values(0)
+    unique = dates.unique()
+    cut = unique[seed % len(unique)]
+    base = forward_returns(y, periods)
+    changed = forward_returns(y.where(dates > cut, 0.5), periods)
+    pd.testing.assert_series_equal(base[dates >= cut], changed[dates >= cut])

@@ -1,0 +1,335 @@
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.stats import mstats
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+
+from skfactor import CrossSectionalZScore, Winsorizer
+from tests.conftest import one_asset_date, shuffled
+
+LIMITS = [0.01, 0.05, 0.1, (0.1, 0.0), (0.0, 0.2), (0.07, 0.29), (None, 0.03), 0.49]
+
+
+def _per_date_loop(X, fn):
+    """The slow, obvious reference: apply ``fn`` to each date's non-NaN values."""
+    out = X.copy()
+    for _, rows in X.groupby(level=0):
+        for col in X.columns:
+            values = rows[col].dropna()
+            if len(values):
+                out.loc[values.index, col] = fn(values.to_numpy())
+    return out
+
+
+# ---------------------------------------------------------------- Winsorizer
+@pytest.mark.parametrize("limits", LIMITS)
+def test_winsorizer_equals_scipy_per_date(panel, limits):
+    expected = _per_date_loop(
+        panel, lambda v: np.asarray(mstats.winsorize(v, limits=limits))
+    )
+    result = Winsorizer(limits=limits).fit_transform(panel)
+    assert result.index.equals(panel.index)
+    assert result.columns.equals(panel.columns)
+    # Exact: the caps are order statistics, not interpolated quantiles.
+    np.testing.assert_array_equal(result.to_numpy(), expected.to_numpy())
+
+
+def test_winsorizer_equals_scipy_with_ties():
+    rng = np.random.default_rng(3)
+    idx = pd.MultiIndex.from_product([range(6), range(40)], names=["date", "asset"])
+    X = pd.DataFrame({"a": rng.integers(0, 4, len(idx)).astype(float)}, index=idx)
+    expected = _per_date_loop(X, lambda v: np.asarray(mstats.winsorize(v, limits=0.2)))
+    result = Winsorizer(limits=0.2).fit_transform(shuffled(X))
+    pd.testing.assert_frame_equal(result.sort_index(), expected)
+
+
+def test_winsorizer_single_asset_date_is_unchanged(panel):
+    X = one_asset_date(panel)
+    result = Winsorizer(limits=0.2).fit_transform(X)
+    pd.testing.assert_series_equal(result.iloc[-1], X.iloc[-1])
+
+
+def test_winsorizer_numpy_is_one_cross_section():
+    rng = np.random.default_rng(0)
+    X = rng.standard_t(2, size=(300, 3))
+    result = Winsorizer(limits=0.05).fit_transform(X)
+    expected = np.column_stack(
+        [np.asarray(mstats.winsorize(X[:, j], limits=0.05)) for j in range(3)]
+    )
+    np.testing.assert_array_equal(result, expected)
+
+
+def test_winsorizer_mad_clips_at_median_plus_k_mad(panel):
+    def reference(v):
+        med = np.median(v)
+        scale = 1.482602218505602 * np.median(np.abs(v - med))
+        return np.clip(v, med - 2.5 * scale, med + 2.5 * scale)
+
+    result = Winsorizer(method="mad", n_mad=2.5).fit_transform(panel)
+    expected = _per_date_loop(panel, reference)
+    np.testing.assert_allclose(result.to_numpy(), expected.to_numpy(), rtol=1e-14)
+
+
+def test_winsorizer_global_mode_learns_bounds_in_fit(panel):
+    dates = panel.index.get_level_values(0)
+    train = panel[dates < dates.unique().sort_values()[15]]
+    test = panel.drop(train.index)
+    w = Winsorizer(limits=0.05, cross_sectional=False).fit(train)
+    for j, col in enumerate(panel.columns):
+        v = train[col].dropna().to_numpy()
+        capped = np.asarray(mstats.winsorize(v, limits=0.05))
+        assert w.lower_[j] == capped.min() and w.upper_[j] == capped.max()
+    result = w.transform(test)
+    np.testing.assert_array_equal(
+        result.to_numpy(), test.clip(w.lower_, w.upper_, axis=1).to_numpy()
+    )
+
+
+def test_winsorizer_global_mode_requires_fit(panel):
+    with pytest.raises(Exception, match="not fitted"):
+        Winsorizer(cross_sectional=False).transform(panel)
+
+
+@pytest.mark.parametrize("limits", [0.5, -0.1, (0.1, 0.7), 1, (0.1, 0.1, 0.1), "a"])
+def test_winsorizer_rejects_bad_limits(panel, limits):
+    with pytest.raises(ValueError, match="`limits` must be"):
+        Winsorizer(limits=limits).fit(panel)
+
+
+# ------------------------------------------------------ CrossSectionalZScore
+def test_zscore_equals_numpy_loop(panel):
+    expected = _per_date_loop(panel, lambda v: (v - np.mean(v)) / np.std(v))
+    result = CrossSectionalZScore().fit_transform(panel)
+    assert result.index.equals(panel.index)
+    np.testing.assert_allclose(
+        result.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_zscore_robust_equals_numpy_loop(panel):
+    def reference(v):
+        med = np.median(v)
+        return (v - med) / (1.482602218505602 * np.median(np.abs(v - med)))
+
+    result = CrossSectionalZScore(robust=True).fit_transform(panel)
+    expected = _per_date_loop(panel, reference)
+    np.testing.assert_allclose(
+        result.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_zscore_weighted_mean_equals_loop(panel):
+    X = panel.assign(cap=np.exp(np.random.default_rng(0).normal(size=len(panel))))
+
+    expected = X.copy()
+    for _, rows in X.groupby(level=0):
+        for col in panel.columns:
+            v = rows[col].dropna()
+            w = rows.loc[v.index, "cap"]
+            expected.loc[v.index, col] = (v - np.average(v, weights=w)) / np.std(v)
+    result = CrossSectionalZScore(weights="cap").fit_transform(X)
+    pd.testing.assert_series_equal(result["cap"], X["cap"])
+    np.testing.assert_allclose(result.to_numpy(), expected.to_numpy(), rtol=1e-12)
+    means = (result[panel.columns].mul(X["cap"], axis=0)).groupby(level=0).sum()
+    caps = X["cap"].where(result[panel.columns[0]].notna()).groupby(level=0).sum()
+    np.testing.assert_allclose(means[panel.columns[0]] / caps, 0, atol=1e-12)
+
+
+def test_zscore_within_groups_equals_loop(panel):
+    rng = np.random.default_rng(1)
+    X = panel.assign(industry=rng.integers(0, 5, len(panel)).astype(float))
+    X.loc[X.index[:7], "industry"] = np.nan
+    expected = X.copy()
+    for _, rows in X.groupby([X.index.get_level_values(0), X["industry"]]):
+        for col in panel.columns:
+            v = rows[col].dropna()
+            if len(v):
+                sd = np.std(v)
+                z = np.zeros(len(v)) if v.nunique() == 1 else (v - v.mean()) / sd
+                expected.loc[v.index, col] = z
+    expected.loc[X["industry"].isna(), panel.columns] = np.nan
+    result = make_pipeline(CrossSectionalZScore(groups="industry")).fit_transform(X)
+    pd.testing.assert_series_equal(result["industry"], X["industry"])
+    np.testing.assert_allclose(
+        result.to_numpy(), expected.to_numpy(), rtol=1e-12, atol=1e-12
+    )
+
+
+def test_zscore_constant_and_single_asset_dates_give_zero(panel, recwarn):
+    X = one_asset_date(panel.fillna(0.0))
+    first = X.index.get_level_values(0) == X.index[0][0]
+    X.loc[first, :] = 0.1  # a constant cross-section whose mean is inexact
+    for robust in (False, True):
+        result = CrossSectionalZScore(robust=robust).fit_transform(X)
+        assert (result[first] == 0).all().all()
+        assert (result.iloc[-1] == 0).all()
+    assert not recwarn.list
+
+
+def test_zscore_all_nan_date_stays_nan(panel):
+    X = panel.copy()
+    first = X.index.get_level_values(0) == X.index[0][0]
+    X.loc[first, "value"] = np.nan
+    result = CrossSectionalZScore().fit_transform(X)
+    assert result.loc[first, "value"].isna().all()
+    assert (
+        result.loc[~first, "value"].notna().sum()
+        == X.loc[~first, "value"].notna().sum()
+    )
+
+
+def test_zscore_rejects_bad_special_columns(panel):
+    with pytest.raises(ValueError, match="`groups`='sector' is not a column"):
+        CrossSectionalZScore(groups="sector").fit(panel)
+    with pytest.raises(ValueError, match="`weights` column 'value' has negative"):
+        CrossSectionalZScore(weights="value").fit(panel)
+    with pytest.raises(ValueError, match="non-numeric columns \\['sector'\\]"):
+        CrossSectionalZScore(groups="sector").fit(panel.assign(sector="tech"))
+
+
+# --------------------------------------------------------- shared behaviour
+TRANSFORMERS = [
+    Winsorizer(limits=0.05),
+    Winsorizer(method="mad"),
+    Winsorizer(cross_sectional=False, limits=0.05),
+    CrossSectionalZScore(),
+    CrossSectionalZScore(robust=True),
+]
+IDS = lambda t: repr(t)  # noqa: E731
+
+
+@pytest.mark.parametrize("transformer", TRANSFORMERS, ids=IDS)
+def test_transformers_pandas_in_pandas_out_and_numpy_agree(panel, transformer):
+    result = clone(transformer).fit_transform(panel)
+    assert isinstance(result, pd.DataFrame)
+    assert result.index.equals(panel.index) and result.columns.equals(panel.columns)
+    one_date = panel.xs(panel.index[0][0], level=0, drop_level=False)
+    as_frame = clone(transformer).fit(one_date).transform(one_date)
+    as_array = (
+        clone(transformer).fit(one_date.to_numpy()).transform(one_date.to_numpy())
+    )
+    np.testing.assert_array_equal(as_frame.to_numpy(), as_array)
+
+
+@pytest.mark.parametrize("transformer", TRANSFORMERS, ids=IDS)
+def test_transformers_set_output_clone_pickle(panel, transformer):
+    fitted = clone(transformer).set_output(transform="pandas").fit(panel)
+    result = fitted.transform(panel)
+    assert isinstance(result, pd.DataFrame) and result.index.equals(panel.index)
+    restored = pickle.loads(pickle.dumps(fitted))
+    pd.testing.assert_frame_equal(restored.transform(panel), result)
+    arr = (
+        clone(transformer)
+        .set_output(transform="pandas")
+        .fit_transform(panel.to_numpy())
+    )
+    assert isinstance(arr, pd.DataFrame)
+
+
+@pytest.mark.parametrize("transformer", TRANSFORMERS, ids=IDS)
+def test_transformers_do_not_mutate_input(panel, transformer):
+    before = panel.copy(deep=True)
+    clone(transformer).fit_transform(panel)
+    pd.testing.assert_frame_equal(panel, before)
+
+
+def test_transformers_in_column_transformer(panel):
+    X = panel.assign(industry=np.arange(len(panel)) % 3)
+    ct = ColumnTransformer(
+        [
+            (
+                "style",
+                make_pipeline(Winsorizer(), CrossSectionalZScore()),
+                ["value", "size"],
+            ),
+        ],
+        remainder="passthrough",
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+    result = ct.fit_transform(X)
+    assert list(result.columns) == ["value", "size", "momentum", "industry"]
+    assert result.index.equals(X.index)
+    expected = CrossSectionalZScore().fit_transform(
+        Winsorizer().fit_transform(X[["value", "size"]])
+    )
+    pd.testing.assert_frame_equal(result[["value", "size"]], expected)
+
+
+# -------------------------------------------------------------- properties
+def _panel_strategy():
+    values = arrays(
+        np.float64,
+        st.tuples(st.integers(4, 40), st.integers(1, 3)),
+        # Values on a grid: distinct values stay distinct under the affine maps
+        # below (subnormal spreads would not survive a shift).
+        elements=st.one_of(
+            st.integers(-(10**6), 10**6).map(lambda i: i / 8), st.just(np.nan)
+        ),
+    )
+    return st.tuples(values, st.integers(1, 4), st.integers(0, 2**31 - 1))
+
+
+def _to_panel(values, n_dates, seed):
+    rng = np.random.default_rng(seed)
+    n = len(values)
+    dates = rng.integers(0, n_dates, n)
+    assets = np.arange(n)
+    index = pd.MultiIndex.from_arrays([dates, assets], names=["date", "asset"])
+    return pd.DataFrame(
+        values, index=index, columns=[f"c{j}" for j in range(values.shape[1])]
+    )
+
+
+PROPERTY_TRANSFORMERS = [
+    Winsorizer(limits=0.1),
+    Winsorizer(method="mad"),
+    CrossSectionalZScore(),
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_panel_strategy(), st.sampled_from(PROPERTY_TRANSFORMERS))
+def test_transformers_property_shuffle_nan_and_no_mutation(args, transformer):
+    values, n_dates, seed = args
+    X = _to_panel(values, n_dates, seed)
+    before = X.copy(deep=True)
+    result = clone(transformer).fit_transform(X)
+    pd.testing.assert_frame_equal(X, before)
+    # NaN in <=> NaN out (z-scores of a lone or constant date are 0, never NaN).
+    np.testing.assert_array_equal(result.isna().to_numpy(), X.isna().to_numpy())
+    perm = np.random.default_rng(seed).permutation(len(X))
+    permuted = clone(transformer).fit_transform(X.iloc[perm])
+    pd.testing.assert_frame_equal(permuted, result.iloc[perm])
+
+
+@settings(max_examples=60, deadline=None)
+@given(_panel_strategy(), st.sampled_from([0.05, 0.2, (0.0, 0.3)]))
+def test_winsorizer_property_idempotent(args, limits):
+    X = _to_panel(*args)
+    once = Winsorizer(limits=limits).fit_transform(X)
+    twice = Winsorizer(limits=limits).fit_transform(once)
+    pd.testing.assert_frame_equal(once, twice)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    _panel_strategy(),
+    st.floats(1e-3, 1e3),
+    st.floats(-1e3, 1e3),
+    st.booleans(),
+)
+def test_zscore_property_affine_invariant(args, scale, shift, robust):
+    X = _to_panel(*args)
+    z = CrossSectionalZScore(robust=robust).fit_transform(X)
+    z_affine = CrossSectionalZScore(robust=robust).fit_transform(X * scale + shift)
+    # Constant dates are 0 both ways; elsewhere equal up to rounding.
+    np.testing.assert_allclose(z_affine.to_numpy(), z.to_numpy(), rtol=1e-6, atol=1e-6)
