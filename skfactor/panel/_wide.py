@@ -47,52 +47,55 @@ def _check_wide_frame(X, name):
             )
 
 
-def validate_wide(estimator, F, R=None, *, reset):
+def validate_wide(estimator, F, R=None, *, reset, names=("F", "R")):
     """Validate factor returns ``F`` and asset returns ``R`` of a time-series model.
 
     Sets ``n_features_in_`` / ``feature_names_in_`` from ``F`` when ``reset``.
     Both may hold NaN (a missing observation); ±inf is an error. When both are
     pandas objects their indexes must be equal (same dates, same order).
+    ``names`` are the parameter names the error messages use for ``F`` and ``R``
+    (e.g. ``("X", "y")`` for an estimator whose ``fit`` takes ``(X, y)``).
     """
-    _check_wide_frame(F, "F")
+    nf, nr = names
+    _check_wide_frame(F, nf)
     Fv = validate_data(
         estimator, F, reset=reset, dtype=np.float64, ensure_all_finite=False
     )
-    check_finite(Fv, "F", list(F.columns) if isinstance(F, pd.DataFrame) else None)
+    check_finite(Fv, nf, list(F.columns) if isinstance(F, pd.DataFrame) else None)
     dates = F.index if isinstance(F, pd.DataFrame) else None
     if R is None:
         return WideData(Fv, None, dates, None)
 
-    single = isinstance(R, pd.Series) or np.ndim(R) == 1
     if isinstance(R, pd.Series):
         assets = pd.Index([R.name if R.name is not None else 0])
     elif isinstance(R, pd.DataFrame):
-        _check_wide_frame(R, "R")
+        _check_wide_frame(R, nr)
         assets = R.columns
     else:
         assets = None
     if isinstance(R, pd.Series | pd.DataFrame) and dates is not None:
         if not R.index.equals(dates):
             raise ValueError(
-                "`F` and `R` have different indexes; they must list the same dates "
-                "in the same order. Align them first, e.g. "
-                "`F, R = F.align(R, join='inner', axis=0)`."
+                f"`{nf}` and `{nr}` have different indexes; they must list the same "
+                "dates in the same order. Align them first, e.g. "
+                f"`{nf}, {nr} = {nf}.align({nr}, join='inner', axis=0)`."
             )
     Rv = check_array(
         R,
         dtype=np.float64,
         ensure_all_finite=False,
         ensure_2d=False,
-        input_name="R",
+        input_name=nr,
         estimator=estimator,
     )
-    if Rv.ndim == 1:
+    single = Rv.ndim == 1
+    if single:
         Rv = Rv[:, None]
-    check_finite(Rv, "R", None if assets is None else list(assets))
+    check_finite(Rv, nr, None if assets is None else list(assets))
     if len(Rv) != len(Fv):
         raise ValueError(
-            f"`F` has {len(Fv)} dates but `R` has {len(Rv)}; they must have one row "
-            "per date each."
+            f"`{nf}` has {len(Fv)} dates but `{nr}` has {len(Rv)}; they must have "
+            "one row per date each."
         )
     if assets is None:
         assets = pd.RangeIndex(Rv.shape[1])

@@ -1,0 +1,315 @@
+"""OLS kernels shared by the factor models: many regressions at once, and inference.
+
+Estimation (:func:`masked_ols`, :func:`ols_covariance`): one regressor matrix
+``X`` of shape (n_dates, n_params) and many dependent columns ``Y`` of shape
+(n_dates, n_assets), each column regressed on its own rows (``mask``) through
+masked normal equations: ``X'X`` of every column is ``mask.T @ Z`` with ``Z`` the
+per-date outer products of the regressors, then one batched solve. Columns with
+no hole share one ``X'X`` and one solve. The covariances reproduce statsmodels
+``OLS`` (``nonrobust``, ``HC0``-``HC3``, ``HAC`` with the Bartlett kernel).
+
+Inference (:func:`t_p_values`, :func:`summary_frame`): t statistics, p-values
+and a statsmodels/linearmodels-like coefficient table built with pandas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = [
+    "MaskedOLS",
+    "collinear",
+    "masked_ols",
+    "ols_covariance",
+    "standardized_design",
+    "summary_frame",
+    "t_p_values",
+]
+
+# A regressor matrix whose columns, scaled to unit length, have a Gram matrix
+# with smallest/largest eigenvalue below this is treated as collinear
+# (condition number of the scaled regressors above 1e6).
+_COLLINEAR_TOL = 1e-12
+
+# Memory budget (float64 cells) for the gathered scores of the HAC kernel.
+_HAC_CHUNK_CELLS = 2_000_000
+
+
+def standardized_design(F, fit_intercept):
+    """Regressors ``[1, (F - c) / s]`` and the map back to ``[1, F]``.
+
+    Centring on the factor means ``c`` and scaling by their standard deviations
+    ``s`` (over the dates where every factor is observed) keeps the normal
+    equations well conditioned; any such ``X̃ = X A`` gives the same fit, with
+    coefficients ``θ = A θ̃`` and covariances ``A V Aᵀ``.
+
+    Returns
+    -------
+    X : ndarray of shape (n_dates, n_params)
+        Standardized regressors, intercept first; rows where a factor is NaN
+        are 0.
+    A : ndarray of shape (n_params, n_params)
+        ``θ = A @ θ̃`` in the original units.
+    f_ok : ndarray of bool, shape (n_dates,)
+        Dates on which every factor is observed.
+    """
+    f_ok = ~np.isnan(F).any(axis=1)
+    Fo = F[f_ok]
+    n_factors = F.shape[1]
+    if len(Fo):
+        center = Fo.mean(axis=0) if fit_intercept else np.zeros(n_factors)
+        scale = np.sqrt(((Fo - center) ** 2).mean(axis=0))
+    else:
+        center, scale = np.zeros(n_factors), np.ones(n_factors)
+    scale[~(scale > 0)] = 1.0
+    Xf = np.where(f_ok[:, None], (F - center) / scale, 0.0)
+    A = np.diag(np.r_[np.ones(int(fit_intercept)), 1.0 / scale])
+    if fit_intercept:
+        A[0, 1:] = -center / scale
+        Xf = np.column_stack([f_ok.astype(np.float64), Xf])
+    return Xf, A, f_ok
+
+
+def collinear(gram):
+    """Whether each (stack of) Gram matrix ``X'X`` is numerically singular."""
+    d = np.diagonal(gram, axis1=-2, axis2=-1)
+    ok = (d > 0).all(axis=-1)
+    root = np.sqrt(np.where(d > 0, d, 1.0))
+    scaled = gram / (root[..., :, None] * root[..., None, :])
+    eig = np.linalg.eigvalsh(scaled)
+    return ~ok | (eig[..., 0] <= _COLLINEAR_TOL * eig[..., -1])
+
+
+@dataclass
+class MaskedOLS:
+    """Per-column OLS fits of :func:`masked_ols` (columns in ``Y``'s order).
+
+    ``params`` (n_cols, n_params) and ``bread`` = (X'X)⁻¹ (n_cols, n_params,
+    n_params) are in the units of the ``X`` given; ``resid`` (n_dates, n_cols)
+    is 0 off the mask; ``bad`` marks columns with too few rows or collinear
+    regressors on their rows, whose results are NaN.
+    """
+
+    params: np.ndarray
+    bread: np.ndarray
+    resid: np.ndarray
+    mask: np.ndarray
+    nobs: np.ndarray
+    ssr: np.ndarray
+    tss_centered: np.ndarray
+    tss_uncentered: np.ndarray
+    bad: np.ndarray
+
+
+def _outer_rows(X, Y=None):
+    """Per-row outer products ``x_t y_tᵀ`` flattened: shape (n_rows, p * p)."""
+    Y = X if Y is None else Y
+    return (X[:, :, None] * Y[:, None, :]).reshape(len(X), -1)
+
+
+def masked_ols(X, Y, mask):
+    """Regress every column of ``Y`` on ``X`` over that column's ``mask`` rows.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_dates, n_params)
+        Regressors (already with the intercept column, if any).
+    Y : ndarray of shape (n_dates, n_cols)
+        Dependent variables; only cells where ``mask`` is True are read.
+    mask : ndarray of bool, shape (n_dates, n_cols)
+        Observed cells.
+
+    Returns
+    -------
+    MaskedOLS
+    """
+    n_dates, p = X.shape
+    n_cols = Y.shape[1]
+    nobs = mask.sum(axis=0)
+    # Columns observed on every date that any column uses share one X'X.
+    rows = mask.any(axis=1)
+    full = mask[rows].all(axis=0)
+    holey = np.flatnonzero(~full)
+
+    gram = np.empty((n_cols, p, p))
+    Xr = X[rows]
+    gram[full] = Xr.T @ Xr
+    if len(holey):
+        Z = _outer_rows(X)
+        gram[holey] = (mask[:, holey].T.astype(np.float64) @ Z).reshape(-1, p, p)
+    bad = (nobs <= p) | collinear(gram)
+    gram[bad] = np.eye(p)
+
+    Yz = np.where(mask, Y, 0.0)
+    XtY = (X.T @ Yz).T  # (n_cols, p)
+    bread = np.empty_like(gram)
+    params = np.empty((n_cols, p))
+    shared = np.flatnonzero(full & ~bad)
+    if len(shared):  # one solve for every column without holes
+        inv = np.linalg.inv(gram[shared[0]])
+        bread[shared] = inv
+        params[shared] = XtY[shared] @ inv.T
+    own = np.flatnonzero(~full | bad)
+    if len(own):  # one batched solve for the columns with holes
+        bread[own] = np.linalg.inv(gram[own])
+        params[own] = np.einsum("nij,nj->ni", bread[own], XtY[own])
+    params[bad] = np.nan
+    bread[bad] = np.nan
+
+    resid = X @ np.where(bad[:, None], 0.0, params).T
+    np.subtract(Yz, resid, out=resid)
+    resid[~mask] = 0.0
+    ssr = np.einsum("ij,ij->j", resid, resid)
+    tss_uncentered = np.einsum("ij,ij->j", Yz, Yz)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = Yz.sum(axis=0) / nobs
+    Yz -= mean
+    Yz[~mask] = 0.0
+    tss_centered = np.einsum("ij,ij->j", Yz, Yz)
+    for a in (ssr, tss_centered, tss_uncentered):
+        a[bad] = np.nan
+    return MaskedOLS(
+        params, bread, resid, mask, nobs, ssr, tss_centered, tss_uncentered, bad
+    )
+
+
+def _leverage(X, fit):
+    """Diagonal of the hat matrix, ``h_t = x_tᵀ (X'X)⁻¹ x_t``, per column."""
+    n_cols, p = fit.params.shape
+    flat = np.where(fit.bad[:, None, None], 0.0, fit.bread).reshape(n_cols, p * p)
+    return _outer_rows(X) @ flat.T  # (n_dates, n_cols)
+
+
+def _hac_meat(X, fit, maxlags):
+    """Σ_l w_l (Γ_l + Γ_lᵀ) of Newey-West, lags counted in each column's own rows."""
+    n_dates, p = X.shape
+    n_cols = fit.resid.shape[1]
+    if maxlags is None:  # statsmodels' S_hac_simple rule, per column
+        nlags = np.floor(4 * (fit.nobs / 100.0) ** (2.0 / 9.0)).astype(np.intp)
+    else:
+        nlags = np.full(n_cols, maxlags, dtype=np.intp)
+    meat = np.zeros((n_cols, p, p))
+    step = max(1, _HAC_CHUNK_CELLS // max(n_dates * p, 1))
+    for start in range(0, n_cols, step):  # chunks of columns, bounded memory
+        cols = np.arange(start, min(start + step, n_cols))
+        # Each column's observed rows first, in date order: lags are positional.
+        order = np.argsort(~fit.mask[:, cols], axis=0, kind="stable")
+        u = np.take_along_axis(fit.resid[:, cols], order, axis=0).T  # (c, T)
+        xu = X[order.T] * u[:, :, None]  # (c, T, p); 0 past each column's nobs
+        m = np.matmul(xu.transpose(0, 2, 1), xu)
+        for lag in range(1, int(nlags[cols].max(initial=0)) + 1):
+            w = np.where(lag <= nlags[cols], 1.0 - lag / (nlags[cols] + 1.0), 0.0)
+            g = np.matmul(xu[:, lag:].transpose(0, 2, 1), xu[:, :-lag])
+            m += w[:, None, None] * (g + g.transpose(0, 2, 1))
+        meat[cols] = m
+    return meat
+
+
+def ols_covariance(X, fit, cov_type="nonrobust", maxlags=None, use_correction=False):
+    """Parameter covariances of every column, as statsmodels ``OLS`` defines them.
+
+    ``nonrobust``: ``s² (X'X)⁻¹`` with ``s² = SSR / (n - p)``. ``HC0``-``HC3``:
+    ``(X'X)⁻¹ X' diag(ω) X (X'X)⁻¹`` with ``ω`` = ``u²``, ``n/(n-p) u²``,
+    ``u²/(1-h)``, ``u²/(1-h)²``. ``HAC``: Newey-West with Bartlett weights
+    ``1 - l/(L+1)`` up to ``L = maxlags`` lags of the column's own rows (``None``:
+    ``floor(4 (n/100)^(2/9))``), times ``n/(n-p)`` when ``use_correction``.
+
+    Returns
+    -------
+    ndarray of shape (n_cols, n_params, n_params)
+        NaN for the ``bad`` columns.
+    """
+    n_cols, p = fit.params.shape
+    df_resid = fit.nobs - p
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if cov_type == "nonrobust":
+            return (fit.ssr / df_resid)[:, None, None] * fit.bread
+        if cov_type == "HAC":
+            meat = _hac_meat(X, fit, maxlags)
+        else:
+            omega = fit.resid**2
+            if cov_type == "HC1":
+                omega *= fit.nobs / df_resid
+            elif cov_type in ("HC2", "HC3"):
+                one_minus_h = 1.0 - _leverage(X, fit)
+                one_minus_h[~fit.mask] = 1.0
+                omega /= one_minus_h if cov_type == "HC2" else one_minus_h**2
+            meat = (omega.T @ _outer_rows(X)).reshape(n_cols, p, p)
+        cov = fit.bread @ meat @ fit.bread
+        if cov_type == "HAC" and use_correction:
+            cov *= (fit.nobs / df_resid)[:, None, None]
+    return cov
+
+
+def t_p_values(params, bse, df_resid=None):
+    """Compute t statistics and two-sided p-values.
+
+    Parameters
+    ----------
+    params, bse : ndarray
+        Estimates and standard errors, same shape.
+    df_resid : array-like or None
+        Residual degrees of freedom for Student's t (broadcast against
+        ``params``, e.g. shape (n_assets, 1)); None uses the normal distribution
+        (statsmodels' choice for robust covariances).
+
+    Returns
+    -------
+    tvalues, pvalues : ndarray
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tvalues = params / bse
+    if df_resid is None:
+        pvalues = 2 * stats.norm.sf(np.abs(tvalues))
+    else:
+        df = np.asarray(df_resid, dtype=np.float64)
+        df = np.where(df > 0, df, np.nan)
+        pvalues = 2 * stats.t.sf(np.abs(tvalues), df)
+    return tvalues, pvalues
+
+
+def summary_frame(groups, terms, params, bse, tvalues, pvalues, names=("asset",)):
+    """Coefficient table: one row per (group, term), terms in the given order.
+
+    Parameters
+    ----------
+    groups : sequence or Index of length n_groups
+        Labels of the regressions (assets, dates, ...); a MultiIndex adds levels.
+    terms : sequence of length n_terms
+        Names of the coefficients (``"const"`` first by convention).
+    params, bse, tvalues, pvalues : ndarray of shape (n_groups, n_terms)
+    names : tuple of str
+        Names of the group level(s); the term level is named ``"term"``.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by (group..., term), with columns ``coef``, ``std_err``, ``t``,
+        ``p_value``.
+    """
+    groups = pd.Index(groups)
+    terms = pd.Index(terms, dtype=object)
+    n_groups, n_terms = len(groups), len(terms)
+    g = groups.repeat(n_terms)
+    arrays = (
+        [g.get_level_values(i) for i in range(groups.nlevels)]
+        if isinstance(groups, pd.MultiIndex)
+        else [g]
+    )
+    index = pd.MultiIndex.from_arrays(
+        [*arrays, np.tile(terms.to_numpy(), n_groups)], names=[*names, "term"]
+    )
+    columns = {
+        "coef": params,
+        "std_err": bse,
+        "t": tvalues,
+        "p_value": pvalues,
+    }
+    return pd.DataFrame(
+        {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in columns.items()},
+        index=index,
+    )

@@ -1,0 +1,380 @@
+"""TimeSeriesFactorModel: each asset's returns regressed on the factor returns."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from skfactor.models._ols import (
+    collinear,
+    masked_ols,
+    ols_covariance,
+    standardized_design,
+    summary_frame,
+    t_p_values,
+)
+from skfactor.panel import validate_wide
+from skfactor.utils._sklearn import (
+    BaseEstimator,
+    Interval,
+    RegressorMixin,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+)
+
+__all__ = ["TimeSeriesFactorModel"]
+
+
+def grs_test(F, R, mask):
+    r"""Gibbons-Ross-Shanken statistic and p-value over the fully observed dates.
+
+    With :math:`T` dates on which every asset and factor is observed, :math:`N`
+    assets and :math:`K` factors, :math:`\hat\alpha` the OLS intercepts on those
+    dates, :math:`\hat\Sigma` the residual and :math:`\hat\Omega` the factor
+    covariances (divided by :math:`T`) and :math:`\hat\mu` the factor means:
+    :math:`\frac{T-N-K}{N}\,\hat\alpha'\hat\Sigma^{-1}\hat\alpha /
+    (1 + \hat\mu'\hat\Omega^{-1}\hat\mu) \sim F(N, T-N-K)`. NaN when
+    :math:`T \le N + K`.
+    """
+    rows = mask.all(axis=1)
+    T, (N, K) = int(rows.sum()), (R.shape[1], F.shape[1])
+    if T - N - K <= 0:
+        return np.nan, np.nan
+    Fb, Rb = F[rows], R[rows]
+    mu = Fb.mean(axis=0)
+    Fc, Rc = Fb - mu, Rb - Rb.mean(axis=0)
+    omega = Fc.T @ Fc / T
+    beta = np.linalg.solve(omega * T, Fc.T @ Rc)  # (K, N)
+    alpha = Rb.mean(axis=0) - mu @ beta
+    E = Rc - Fc @ beta
+    sigma = E.T @ E / T
+    quad = alpha @ np.linalg.solve(sigma, alpha)
+    stat = (T - N - K) / N * quad / (1.0 + mu @ np.linalg.solve(omega, mu))
+    return float(stat), float(stats.f.sf(stat, N, T - N - K))
+
+
+class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
+    r"""One OLS per asset of its returns on the factor returns (Fama-French style).
+
+    ``fit(X, y)`` takes the factor returns :math:`F` as ``X`` (date x factor) and
+    the asset returns :math:`R` as ``y`` (date x asset, or one Series).
+
+    For each asset :math:`i`, over the dates where the asset and every factor
+    are observed,
+
+    .. math::
+
+        r_{i,t} = \alpha_i + \beta_i' f_t + \varepsilon_{i,t}.
+
+    All assets are estimated at once: the assets observed on every date share
+    one solve; each asset with holes (late listing, gaps) gets its own normal
+    equations from masked per-date products, solved in one batched call. The
+    results equal statsmodels ``OLS(r_i, add_constant(F), missing="drop")``
+    asset by asset, standard errors included. An asset with no more dates than
+    regressors, or whose factors are collinear on its dates, gets NaN results
+    (one warning names how many); factors collinear over all dates are an error.
+
+    Parameters
+    ----------
+    fit_intercept : bool, default=True
+        Estimate :math:`\alpha_i`. Without it :math:`R^2` is uncentered, as in
+        statsmodels for a model without a constant.
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "HAC"}, default="nonrobust"
+        Covariance of the estimates, as statsmodels defines it: classical;
+        White's heteroskedasticity-robust ``HC0``-``HC3``; or Newey-West
+        ``HAC`` with Bartlett weights :math:`1 - l/(L+1)`, lags counted along
+        the asset's own observed dates.
+    maxlags : int, default=None
+        :math:`L` for ``cov_type="HAC"``; None uses statsmodels'
+        ``floor(4 (n/100)^(2/9))`` with :math:`n` the asset's observations.
+        Ignored by the other covariances.
+    use_correction : bool, default=False
+        Multiply the HAC covariance by :math:`n/(n-k)` (statsmodels'
+        ``use_correction``; its default for ``fit(cov_type="HAC")`` is False).
+    use_t : bool, default=None
+        p-values from Student's t with the asset's residual degrees of freedom
+        (True) or from the normal distribution (False). None follows
+        statsmodels: t for ``nonrobust``, normal for the robust covariances.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_assets, n_factors)
+        Factor betas :math:`\beta_i`.
+    intercept_ : ndarray of shape (n_assets,)
+        Alphas :math:`\alpha_i` (0 when ``fit_intercept=False``).
+    bse_ : ndarray of shape (n_assets, 1 + n_factors)
+        Standard errors, the intercept first (no intercept column when
+        ``fit_intercept=False``).
+    tvalues_, pvalues_ : ndarray of shape (n_assets, 1 + n_factors)
+        t statistics and two-sided p-values, laid out as ``bse_``.
+    cov_params_ : ndarray of shape (n_assets, 1 + n_factors, 1 + n_factors)
+        Covariance of each asset's estimates, intercept first.
+    rsquared_, rsquared_adj_ : ndarray of shape (n_assets,)
+        :math:`R^2` and adjusted :math:`R^2` of each asset's regression.
+    nobs_ : ndarray of shape (n_assets,)
+        Dates used by each asset's regression.
+    resid_ : DataFrame of shape (n_dates, n_assets) or ndarray
+        Residuals on the training dates, NaN where the asset or a factor is
+        missing (a Series or 1-D array when ``y`` was one series).
+    grs_ : tuple of (float, float)
+        Gibbons-Ross-Shanken test that every alpha is zero, ``(statistic,
+        p-value)``, in its :math:`F(N, T-N-K)` form
+
+        .. math::
+
+            \frac{T-N-K}{N}\,
+            \frac{\hat\alpha'\hat\Sigma^{-1}\hat\alpha}
+                 {1 + \hat\mu'\hat\Omega^{-1}\hat\mu},
+
+        with :math:`\hat\Sigma`, :math:`\hat\Omega` the residual and factor
+        covariances divided by :math:`T`, over the :math:`T` dates on which
+        every asset has data. ``(nan, nan)`` when :math:`T \le N + K` or
+        without an intercept.
+    assets_ : Index of shape (n_assets,)
+        Asset labels: ``y``'s columns (a Series' name).
+    n_features_in_ : int
+        Number of factors.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Factor names, when ``X`` has string column names.
+
+    See Also
+    --------
+    RollingFactorModel : The same regressions on rolling windows.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfactor import TimeSeriesFactorModel
+    >>> rng = np.random.default_rng(0)
+    >>> dates = pd.date_range("2020-01-31", periods=120, freq="ME")
+    >>> F = pd.DataFrame(rng.normal(0, 0.04, (120, 2)), dates, ["MKT", "SMB"])
+    >>> R = pd.DataFrame({"A": 0.001 + F @ [1.0, 0.5], "B": F @ [0.8, -0.2]})
+    >>> R += rng.normal(0, 0.01, R.shape)
+    >>> R.iloc[:30, 1] = np.nan  # B lists 30 months late
+    >>> model = TimeSeriesFactorModel().fit(F, R)
+    >>> model.coef_.round(1)
+    array([[ 1. ,  0.5],
+           [ 0.8, -0.2]])
+    >>> model.nobs_
+    array([120,  90])
+    >>> model.summary().loc["B"].index.tolist()
+    ['const', 'MKT', 'SMB']
+    """
+
+    _parameter_constraints: dict = {
+        "fit_intercept": ["boolean"],
+        "cov_type": [StrOptions({"nonrobust", "HC0", "HC1", "HC2", "HC3", "HAC"})],
+        "maxlags": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "use_correction": ["boolean"],
+        "use_t": ["boolean", None],
+    }
+
+    def __init__(
+        self,
+        *,
+        fit_intercept=True,
+        cov_type="nonrobust",
+        maxlags=None,
+        use_correction=False,
+        use_t=None,
+    ):
+        self.fit_intercept = fit_intercept
+        self.cov_type = cov_type
+        self.maxlags = maxlags
+        self.use_correction = use_correction
+        self.use_t = use_t
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Regress each asset's returns on the factor returns.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns :math:`F`, one row per date. A date with a NaN factor
+            is left out of every regression.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns :math:`R` on the same dates (same index, same order).
+            NaN marks a date without data for that asset.
+
+        Returns
+        -------
+        self : TimeSeriesFactorModel
+            The fitted model.
+        """
+        if y is None:
+            raise ValueError(
+                "TimeSeriesFactorModel requires y to be passed, but the target y is "
+                "None; pass the asset returns, e.g. `fit(factor_returns, returns)`."
+            )
+        wide = validate_wide(self, X, y, reset=True, names=("X", "y"))
+        if np.isnan(wide.R).all():
+            raise ValueError(
+                "`y` has no observed return (every value is NaN); pass asset "
+                "returns with data."
+            )
+        Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
+        p = Xs.shape[1]
+        if f_ok.sum() > p and collinear(Xs[f_ok].T @ Xs[f_ok]):
+            raise ValueError(
+                "The columns of `X` (with the intercept, if `fit_intercept`) are "
+                "collinear on the dates where every factor is observed; drop the "
+                "redundant factors (e.g. a constant or duplicated column)."
+            )
+        mask = ~np.isnan(wide.R) & f_ok[:, None]
+        fit = masked_ols(Xs, wide.R, mask)
+        cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
+        self._store(wide, fit, A, A @ cov @ A.T)
+        if fit.bad.any():
+            warnings.warn(
+                f"{int(fit.bad.sum())} of {len(fit.bad)} assets have at most {p} "
+                f"dates with data (the number of regressors) or collinear factors "
+                f"on their dates, e.g. {list(self.assets_[fit.bad][:3])}; their "
+                "coefficients and statistics are NaN.",
+                UserWarning,
+                stacklevel=3,
+            )
+        self.grs_ = (
+            grs_test(wide.F, wide.R, mask) if self.fit_intercept else (np.nan, np.nan)
+        )
+        return self
+
+    def _store(self, wide, fit, A, cov):
+        params = fit.params @ A.T
+        n_assets, p = params.shape
+        k = int(self.fit_intercept)
+        self.assets_ = wide.assets
+        self._single = wide.single
+        self.coef_ = params[:, k:]
+        self.intercept_ = params[:, 0] if k else np.zeros(n_assets)
+        self.cov_params_ = cov
+        self.bse_ = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        df_resid = fit.nobs - p
+        use_t = self.cov_type == "nonrobust" if self.use_t is None else self.use_t
+        self.tvalues_, self.pvalues_ = t_p_values(
+            params, self.bse_, df_resid[:, None] if use_t else None
+        )
+        tss = fit.tss_centered if k else fit.tss_uncentered
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.rsquared_ = 1.0 - fit.ssr / tss
+            self.rsquared_adj_ = 1.0 - (fit.nobs - k) / df_resid * (
+                1.0 - self.rsquared_
+            )
+        self.nobs_ = fit.nobs
+        resid = np.where(fit.mask & ~fit.bad, fit.resid, np.nan)
+        self.resid_ = self._wrap(resid, wide.dates)
+
+    def _wrap(self, values, dates):
+        """Date x asset output in the container of the inputs."""
+        if self._single:
+            values = values[:, 0]
+            if dates is None:
+                return values
+            return pd.Series(values, index=dates, name=self.assets_[0])
+        if dates is None:
+            return values
+        return pd.DataFrame(values, index=dates, columns=self.assets_)
+
+    def _terms(self):
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        return ["const"] * int(self.fit_intercept) + list(names)
+
+    def predict(self, X):
+        """Fitted returns: ``intercept_ + X @ coef_.T``, date by date.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns.
+
+        Returns
+        -------
+        R_pred : DataFrame of shape (n_dates, n_assets) or ndarray
+            Indexed like ``X``, one column per asset (a Series or 1-D array when
+            the model was fitted on one series). NaN on dates with a NaN factor.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, reset=False, names=("X", "y"))
+        values = wide.F @ self.coef_.T + self.intercept_
+        return self._wrap(values, wide.dates)
+
+    def score(self, X, y, sample_weight=None):
+        r"""Mean over assets of each asset's :math:`R^2` on ``(X, y)``.
+
+        Each asset's :math:`R^2 = 1 - \sum (r - \hat r)^2 / \sum (r - \bar r)^2`
+        runs over the dates where its return and every factor are observed;
+        without NaN this is ``sklearn.metrics.r2_score(y, predict(X),
+        multioutput="uniform_average")``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns, the assets of ``fit`` in the same order.
+        sample_weight : array-like of shape (n_dates,), default=None
+            Weight of each date.
+
+        Returns
+        -------
+        score : float
+            Mean :math:`R^2` over the assets that have an :math:`R^2`.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        if wide.R.shape[1] != len(self.assets_) or (
+            isinstance(y, pd.DataFrame) and not wide.assets.equals(self.assets_)
+        ):
+            raise ValueError(
+                f"`y` must hold the {len(self.assets_)} assets seen in `fit`, in the "
+                f"same order; got {wide.R.shape[1]} columns. Select them with "
+                "`y[model.assets_]`."
+            )
+        pred = wide.F @ self.coef_.T + self.intercept_
+        ok = ~np.isnan(wide.R) & ~np.isnan(pred)
+        w = np.ones(len(pred)) if sample_weight is None else np.asarray(sample_weight)
+        w = np.where(ok, w[:, None], 0.0)
+        r = np.where(ok, wide.R, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (w * r).sum(axis=0) / w.sum(axis=0)
+            ssr = (w * (r - np.where(ok, pred, 0.0)) ** 2).sum(axis=0)
+            tss = (w * (r - mean) ** 2).sum(axis=0)
+            r2 = 1.0 - ssr / tss
+        r2 = r2[np.isfinite(r2)]
+        return float(r2.mean()) if len(r2) else np.nan
+
+    def summary(self):
+        """Coefficient table of every asset, as statsmodels and linearmodels print it.
+
+        Returns
+        -------
+        DataFrame
+            Indexed by (asset, term), terms ``const`` first then the factors,
+            with columns ``coef``, ``std_err``, ``t``, ``p_value``.
+        """
+        check_is_fitted(self)
+        params = np.column_stack(
+            [self.intercept_[:, None]] * int(self.fit_intercept) + [self.coef_]
+        )
+        return summary_frame(
+            self.assets_,
+            self._terms(),
+            params,
+            self.bse_,
+            self.tvalues_,
+            self.pvalues_,
+        )
