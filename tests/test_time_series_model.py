@@ -1,0 +1,412 @@
+"""TimeSeriesFactorModel against statsmodels OLS per asset, on Ken French's data."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy import stats
+from sklearn.metrics import r2_score
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
+from statsmodels.stats.sandwich_covariance import cov_hac_simple
+
+from skfactor import TimeSeriesFactorModel
+
+RTOL = 1e-10
+FACTORS = ["MktRF", "SMB", "HML"]
+PORTFOLIOS = ["S1V1", "S1V3", "S1V5", "S3V1", "S3V3", "S3V5", "S5V1", "S5V3", "S5V5"]
+COV_CASES = {
+    "nonrobust": {},
+    "HC0": {},
+    "HC1": {},
+    "HC2": {},
+    "HC3": {},
+    "HAC": {"maxlags": 6},
+    "HAC-corrected": {"maxlags": 3, "use_correction": True},
+}
+
+
+@pytest.fixture(scope="module")
+def french():
+    """Monthly Fama-French factors and the 3x3 size/value portfolios' excess returns."""
+    from linearmodels.datasets import french
+
+    data = french.load()
+    data.index = pd.DatetimeIndex(pd.to_datetime(data["dates"]), name="date")
+    F = data[FACTORS]
+    R = data[PORTFOLIOS].sub(data["RF"], axis=0)
+    R.columns.name = "asset"
+    return F, R
+
+
+def unbalanced(R):
+    """S1V1 lists 100 months late, S3V3 has a 17-month gap, S5V5 scattered holes."""
+    R = R.copy()
+    R.iloc[:100, R.columns.get_loc("S1V1")] = np.nan
+    R.iloc[300:317, R.columns.get_loc("S3V3")] = np.nan
+    holes = np.random.default_rng(0).random(len(R)) < 0.1
+    R.loc[holes, "S5V5"] = np.nan
+    return R
+
+
+def statsmodels_fit(F, r, cov_type="nonrobust", maxlags=None, use_correction=False):
+    cov_kwds = None
+    if cov_type == "HAC":
+        cov_kwds = {"maxlags": maxlags, "use_correction": use_correction}
+    return sm.OLS(r, sm.add_constant(F), missing="drop").fit(
+        cov_type=cov_type, cov_kwds=cov_kwds
+    )
+
+
+def assert_equals_statsmodels(model, F, R, cov_type, **kwargs):
+    for i, asset in enumerate(R.columns):
+        res = statsmodels_fit(F, R[asset], cov_type, **kwargs)
+        params = np.r_[model.intercept_[i], model.coef_[i]]
+        assert_allclose(params, res.params, rtol=RTOL)
+        assert_allclose(model.bse_[i], res.bse, rtol=RTOL)
+        assert_allclose(model.cov_params_[i], res.cov_params(), rtol=RTOL)
+        assert_allclose(model.tvalues_[i], res.tvalues, rtol=RTOL)
+        assert_allclose(model.pvalues_[i], res.pvalues, rtol=RTOL, atol=1e-300)
+        assert_allclose(model.rsquared_[i], res.rsquared, rtol=RTOL)
+        assert_allclose(model.rsquared_adj_[i], res.rsquared_adj, rtol=RTOL)
+        assert model.nobs_[i] == res.nobs
+        resid = model.resid_[asset]
+        assert_allclose(resid.dropna(), res.resid, rtol=RTOL, atol=1e-15)
+        assert_array_equal(resid.dropna().index, res.resid.index)
+
+
+@pytest.mark.parametrize("balance", ["balanced", "unbalanced"])
+@pytest.mark.parametrize("case", list(COV_CASES))
+def test_time_series_model_equals_statsmodels_per_portfolio(french, case, balance):
+    F, R = french
+    R = unbalanced(R) if balance == "unbalanced" else R
+    cov_type = case.split("-")[0]
+    kwargs = COV_CASES[case]
+    model = TimeSeriesFactorModel(cov_type=cov_type, **kwargs).fit(F, R)
+    assert model.coef_.shape == (9, 3)
+    assert model.bse_.shape == model.pvalues_.shape == (9, 4)
+    assert_equals_statsmodels(model, F, R, cov_type, **kwargs)
+
+
+def test_time_series_model_hac_default_lags_equal_statsmodels_rule(french):
+    F, R = french
+    R = unbalanced(R)
+    model = TimeSeriesFactorModel(cov_type="HAC").fit(F, R)
+    for i, asset in enumerate(R.columns):
+        res = statsmodels_fit(F, R[asset])
+        cov = cov_hac_simple(res, nlags=None, use_correction=False)
+        assert_allclose(model.cov_params_[i], cov, rtol=RTOL)
+        z = res.params / np.sqrt(np.diag(cov))
+        assert_allclose(model.pvalues_[i], 2 * stats.norm.sf(np.abs(z)), rtol=RTOL)
+
+
+def test_time_series_model_use_t_overrides_the_distribution(french):
+    F, R = french
+    model = TimeSeriesFactorModel(cov_type="HC1", use_t=True).fit(F, R)
+    res = sm.OLS(R["S1V1"], sm.add_constant(F)).fit(cov_type="HC1", use_t=True)
+    assert_allclose(model.pvalues_[0], res.pvalues, rtol=RTOL, atol=1e-300)
+
+
+def test_time_series_model_grs_equals_formula(french):
+    F, R = french
+    R = R.copy()
+    R.iloc[:5, 0] = np.nan  # GRS runs over the dates where every asset has data
+    model = TimeSeriesFactorModel().fit(F, R)
+
+    rows = R.notna().all(axis=1).to_numpy()
+    f, r = F.to_numpy()[rows], R.to_numpy()[rows]
+    T, N, K = len(f), r.shape[1], f.shape[1]
+    X = np.column_stack([np.ones(T), f])
+    theta = np.linalg.lstsq(X, r, rcond=None)[0]
+    alpha, eps = theta[0], r - X @ theta
+    sigma = eps.T @ eps / T
+    mu = f.mean(axis=0)
+    omega = (f - mu).T @ (f - mu) / T
+    stat = (
+        (T - N - K)
+        / N
+        * (alpha @ np.linalg.inv(sigma) @ alpha)
+        / (1 + mu @ np.linalg.inv(omega) @ mu)
+    )
+    assert_allclose(model.grs_[0], stat, rtol=1e-10)
+    assert_allclose(model.grs_[1], stats.f.sf(stat, N, T - N - K), rtol=1e-8)
+
+
+def test_time_series_model_alphas_equal_linearmodels(french):
+    from linearmodels.asset_pricing import TradedFactorModel
+
+    F, R = french
+    model = TimeSeriesFactorModel().fit(F, R)
+    res = TradedFactorModel(R, F).fit()
+    assert_allclose(model.intercept_, res.alphas, rtol=1e-10, atol=1e-15)
+    assert_allclose(model.coef_, res.betas, rtol=1e-10)
+
+
+def test_time_series_model_grs_undefined_without_enough_dates_or_intercept(french):
+    F, R = french
+    short = TimeSeriesFactorModel().fit(F.iloc[:12], R.iloc[:12])
+    assert np.isnan(short.grs_).all()
+    assert np.isfinite(short.coef_).all()
+    no_const = TimeSeriesFactorModel(fit_intercept=False).fit(F, R)
+    assert np.isnan(no_const.grs_).all()
+
+
+def test_time_series_model_late_listing_asset_equals_statsmodels_on_its_rows(french):
+    F, R = french
+    late = R["S1V1"].copy()
+    late.iloc[:400] = np.nan
+    late.iloc[500:520] = np.nan
+    R = R.assign(S1V1=late)
+    model = TimeSeriesFactorModel(cov_type="HAC", maxlags=4).fit(F, R)
+    own = late.dropna().index
+    res = sm.OLS(late.loc[own], sm.add_constant(F.loc[own])).fit(
+        cov_type="HAC", cov_kwds={"maxlags": 4}
+    )
+    assert model.nobs_[0] == len(own) == 399
+    assert_allclose(np.r_[model.intercept_[0], model.coef_[0]], res.params, rtol=RTOL)
+    assert_allclose(model.bse_[0], res.bse, rtol=RTOL)
+
+
+def test_time_series_model_factor_nan_date_is_dropped_for_every_asset(french):
+    F, R = french
+    F = F.copy()
+    F.iloc[[3, 50, 51], 1] = np.nan
+    model = TimeSeriesFactorModel().fit(F, R)
+    assert (model.nobs_ == len(F) - 3).all()
+    assert model.resid_.iloc[[3, 50, 51]].isna().all().all()
+    assert_equals_statsmodels(model, F, R, "nonrobust")
+
+
+def test_time_series_model_without_intercept_equals_statsmodels(french):
+    F, R = french
+    R = unbalanced(R)
+    model = TimeSeriesFactorModel(fit_intercept=False, cov_type="HC2").fit(F, R)
+    assert_array_equal(model.intercept_, np.zeros(9))
+    assert model.bse_.shape == (9, 3)
+    for i, asset in enumerate(R.columns):
+        res = sm.OLS(R[asset], F, missing="drop").fit(cov_type="HC2")
+        assert_allclose(model.coef_[i], res.params, rtol=RTOL)
+        assert_allclose(model.bse_[i], res.bse, rtol=RTOL)
+        assert_allclose(model.rsquared_[i], res.rsquared, rtol=RTOL)  # uncentered
+        assert_allclose(model.rsquared_adj_[i], res.rsquared_adj, rtol=RTOL)
+    assert model.summary().index.get_level_values("term")[0] == "MktRF"
+
+
+def test_time_series_model_series_input_gives_one_dimensional_outputs(french):
+    F, R = french
+    r = R["S3V3"]
+    model = TimeSeriesFactorModel().fit(F, r)
+    full = TimeSeriesFactorModel().fit(F, R)
+    assert model.coef_.shape == (1, 3)
+    assert_allclose(model.coef_[0], full.coef_[4], rtol=RTOL)
+    assert list(model.assets_) == ["S3V3"]
+    pred = model.predict(F)
+    assert isinstance(pred, pd.Series) and pred.name == "S3V3"
+    assert pred.index.equals(F.index)
+    assert isinstance(model.resid_, pd.Series)
+    assert_allclose(model.resid_, r - pred, atol=1e-15)
+    assert model.summary().index.get_level_values("asset").unique().tolist() == ["S3V3"]
+
+
+def test_time_series_model_numpy_in_gives_the_same_numbers(french):
+    F, R = french
+    R = unbalanced(R)
+    pd_model = TimeSeriesFactorModel(cov_type="HAC", maxlags=2).fit(F, R)
+    np_model = TimeSeriesFactorModel(cov_type="HAC", maxlags=2).fit(
+        F.to_numpy(), R.to_numpy()
+    )
+    for attr in ("coef_", "intercept_", "bse_", "pvalues_", "rsquared_"):
+        assert_array_equal(getattr(np_model, attr), getattr(pd_model, attr))
+    assert isinstance(np_model.resid_, np.ndarray)
+    assert_array_equal(np_model.resid_, pd_model.resid_.to_numpy())
+    pred = np_model.predict(F.to_numpy())
+    assert isinstance(pred, np.ndarray) and pred.shape == R.shape
+    one = TimeSeriesFactorModel().fit(F.to_numpy(), R["S1V1"].to_numpy())
+    assert one.predict(F.to_numpy()).shape == (len(F),)
+
+
+def test_time_series_model_predict_and_score(french):
+    F, R = french
+    train, test = slice(0, 600), slice(600, None)
+    model = TimeSeriesFactorModel().fit(F.iloc[train], R.iloc[train])
+    pred = model.predict(F.iloc[test])
+    assert pred.index.equals(F.index[test]) and pred.columns.equals(R.columns)
+    expected = F.iloc[test].to_numpy() @ model.coef_.T + model.intercept_
+    assert_allclose(pred, expected, rtol=1e-14)
+    score = model.score(F.iloc[test], R.iloc[test])
+    assert_allclose(score, r2_score(R.iloc[test], pred), rtol=1e-12)
+    w = np.random.default_rng(1).random(len(pred))
+    assert_allclose(
+        model.score(F.iloc[test], R.iloc[test], sample_weight=w),
+        r2_score(R.iloc[test], pred, sample_weight=w),
+        rtol=1e-12,
+    )
+    # In sample, the score is the mean of rsquared_.
+    in_sample = model.score(F.iloc[train], R.iloc[train])
+    assert_allclose(in_sample, model.rsquared_.mean(), rtol=1e-12)
+
+
+def test_time_series_model_score_skips_missing_cells(french):
+    F, R = french
+    R = unbalanced(R)
+    F = F.copy()
+    F.iloc[7, 0] = np.nan
+    model = TimeSeriesFactorModel().fit(F, R)
+    pred = model.predict(F)
+    assert pred.iloc[7].isna().all()
+    per_asset = []
+    for asset in R.columns:
+        ok = R[asset].notna() & pred[asset].notna()
+        per_asset.append(r2_score(R.loc[ok, asset], pred.loc[ok, asset]))
+    assert_allclose(model.score(F, R), np.mean(per_asset), rtol=1e-12)
+    assert_allclose(model.rsquared_, per_asset, rtol=1e-10)
+
+
+def test_time_series_model_summary_layout(french):
+    F, R = french
+    model = TimeSeriesFactorModel(cov_type="HC3").fit(F, R)
+    table = model.summary()
+    assert table.index.names == ["asset", "term"]
+    assert list(table.columns) == ["coef", "std_err", "t", "p_value"]
+    assert table.shape == (9 * 4, 4)
+    assert table.loc["S5V5"].index.tolist() == ["const", *FACTORS]
+    assert table.index.get_level_values("asset").unique().tolist() == PORTFOLIOS
+    assert_allclose(table.loc[("S1V3", "const"), "coef"], model.intercept_[1])
+    assert_allclose(table.loc[("S1V3", "HML"), "coef"], model.coef_[1, 2])
+    assert_allclose(table["std_err"].to_numpy().reshape(9, 4), model.bse_)
+    assert_allclose(table["t"].to_numpy().reshape(9, 4), model.tvalues_)
+    assert_allclose(table["p_value"].to_numpy().reshape(9, 4), model.pvalues_)
+    unnamed = TimeSeriesFactorModel().fit(F.to_numpy(), R.to_numpy()).summary()
+    assert unnamed.loc[0].index.tolist() == ["const", "x0", "x1", "x2"]
+
+
+def test_time_series_model_row_order_does_not_change_ols_or_hc(french):
+    F, R = french
+    R = unbalanced(R)
+    perm = np.random.default_rng(3).permutation(len(F))
+    a = TimeSeriesFactorModel(cov_type="HC3").fit(F, R)
+    b = TimeSeriesFactorModel(cov_type="HC3").fit(F.iloc[perm], R.iloc[perm])
+    assert_allclose(b.coef_, a.coef_, rtol=1e-12)
+    assert_allclose(b.bse_, a.bse_, rtol=1e-12)
+    assert_allclose(b.resid_.loc[a.resid_.index], a.resid_, rtol=1e-9, atol=1e-15)
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), cov=st.sampled_from(["nonrobust", "HC1", "HAC"]))
+def test_time_series_model_permuting_assets_permutes_outputs(seed, cov):
+    rng = np.random.default_rng(seed)
+    T, N, K = 60, 7, 2
+    F = pd.DataFrame(rng.normal(size=(T, K)), columns=["f0", "f1"])
+    R = pd.DataFrame(
+        F.to_numpy() @ rng.normal(size=(K, N)) + rng.normal(size=(T, N)),
+        columns=[f"a{i}" for i in range(N)],
+    )
+    R = R.mask(rng.random((T, N)) < 0.15)
+    perm = rng.permutation(N)
+    a = TimeSeriesFactorModel(cov_type=cov, maxlags=2).fit(F, R)
+    b = TimeSeriesFactorModel(cov_type=cov, maxlags=2).fit(F, R.iloc[:, perm])
+    for attr in ("coef_", "intercept_", "bse_", "pvalues_", "rsquared_", "nobs_"):
+        assert_allclose(getattr(b, attr), getattr(a, attr)[perm], rtol=1e-12)
+    assert_allclose(b.resid_, a.resid_.iloc[:, perm], rtol=1e-12, atol=1e-14)
+    assert list(b.assets_) == list(R.columns[perm])
+
+
+def test_time_series_model_too_few_rows_or_collinear_asset_is_nan_with_one_warning(
+    french,
+):
+    F, R = french
+    R = R.copy()
+    R.iloc[4:, 0] = np.nan  # 4 dates for 4 regressors
+    R.iloc[:, 1] = np.nan  # no data at all
+    # S1V5 only on dates where SMB is 0 -> SMB collinear with nothing: all zero
+    F = F.copy()
+    F.iloc[:40, 1] = 0.0
+    R.iloc[40:, 2] = np.nan
+    with pytest.warns(UserWarning, match=r"3 of 9 assets .* are NaN") as record:
+        model = TimeSeriesFactorModel().fit(F, R)
+    assert len(record) == 1
+    assert "S1V1" in str(record[0].message)
+    assert np.isnan(model.coef_[:3]).all() and np.isnan(model.bse_[:3]).all()
+    assert np.isnan(model.rsquared_[:3]).all()
+    assert model.resid_.iloc[:, :3].isna().all().all()
+    assert_equals_statsmodels(
+        TimeSeriesFactorModel().fit(F, R.iloc[:, 3:]), F, R.iloc[:, 3:], "nonrobust"
+    )
+    assert_allclose(
+        model.coef_[3:], TimeSeriesFactorModel().fit(F, R.iloc[:, 3:]).coef_
+    )
+
+
+def test_time_series_model_does_not_mutate_inputs(french):
+    F, R = french
+    R = unbalanced(R)
+    F0, R0 = F.copy(), R.copy()
+    TimeSeriesFactorModel(cov_type="HAC").fit(F, R).score(F, R)
+    pd.testing.assert_frame_equal(F, F0)
+    pd.testing.assert_frame_equal(R, R0)
+
+
+def test_time_series_model_in_grid_search_with_time_series_split(french):
+    F, R = french
+    search = GridSearchCV(
+        TimeSeriesFactorModel(), {"fit_intercept": [True, False]}, cv=TimeSeriesSplit(3)
+    ).fit(F, R)
+    assert search.best_params_["fit_intercept"] in (True, False)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda F, R: (F, None), "requires y to be passed"),
+        (lambda F, R: (F, R * np.nan), "`y` has no observed return"),
+        (lambda F, R: (F.assign(dup=F["SMB"]), R), "`X` .* are collinear"),
+        (lambda F, R: (F.assign(c=1.0), R), "collinear"),
+        (lambda F, R: (F, R.replace(R.iloc[0, 0], np.inf)), "`y` contains inf"),
+        (lambda F, R: (F, R.iloc[::-1]), "`X` and `y` have different indexes"),
+        (lambda F, R: (F, R.iloc[1:]), "different indexes"),
+        (lambda F, R: (F.to_numpy(), R.to_numpy()[1:]), "`X` has 819 dates but `y`"),
+        (
+            lambda F, R: (pd.concat([F, F.iloc[:1]]), pd.concat([R, R.iloc[:1]])),
+            "duplicated dates",
+        ),
+        (
+            lambda F, R: (F.set_index(F.index.rename("d"), append=True), R),
+            "MultiIndex",
+        ),
+    ],
+)
+def test_time_series_model_bad_input_errors(french, make, match):
+    F, R = french
+    X, y = make(F, R)
+    with pytest.raises(ValueError, match=match):
+        TimeSeriesFactorModel().fit(X, y)
+
+
+def test_time_series_model_bad_parameters_and_score_assets(french):
+    F, R = french
+    with pytest.raises(ValueError, match="'cov_type' parameter .* must be"):
+        TimeSeriesFactorModel(cov_type="HC4").fit(F, R)
+    with pytest.raises(ValueError, match="'maxlags' parameter .* must be"):
+        TimeSeriesFactorModel(cov_type="HAC", maxlags=-1).fit(F, R)
+    model = TimeSeriesFactorModel().fit(F, R)
+    with pytest.raises(ValueError, match="`y` must hold the 9 assets"):
+        model.score(F, R.iloc[:, ::-1])
+    with pytest.raises(ValueError, match="Feature names seen at fit time, yet now"):
+        model.predict(F.iloc[:, :2])
+    np_model = TimeSeriesFactorModel().fit(F.to_numpy(), R.to_numpy())
+    with pytest.raises(ValueError, match="X has 2 features"):
+        np_model.predict(F.to_numpy()[:, :2])
+
+
+def test_time_series_model_fit_is_silent_on_clean_data(french):
+    F, R = french
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TimeSeriesFactorModel(cov_type="HC3").fit(F, unbalanced(R))
