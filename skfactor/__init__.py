@@ -1,11 +1,12 @@
 """skfactor: fundamental factor models as scikit-learn estimators."""
 
-from skfactor.models import TimeSeriesFactorModel
+from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
 from skfactor.preprocessing import CrossSectionalZScore, Winsorizer
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "CrossSectionalFactorModel",
     "CrossSectionalZScore",
     "TimeSeriesFactorModel",
     "Winsorizer",

@@ -1,5 +1,6 @@
 """Factor models: time-series (per asset), cross-sectional (per date), rolling."""
 
+from skfactor.models._cross_sectional import CrossSectionalFactorModel
 from skfactor.models._time_series import TimeSeriesFactorModel
 
-__all__ = ["TimeSeriesFactorModel"]
+__all__ = ["CrossSectionalFactorModel", "TimeSeriesFactorModel"]

@@ -1,0 +1,353 @@
+r"""Per-date least squares: segment cross-products, batched solves, R², fits.
+
+One weighted least-squares regression of ``y`` on ``X`` per segment (date),
+without a Python loop over dates:
+
+1. :func:`segment_moments` forms each segment's cross-products
+   :math:`[X, y]^\top W [X, y]` over its complete rows (``y``, every column of
+   ``X`` and the weight non-NaN, the weight > 0), centred on the segment's
+   weighted means when the model has an intercept. A date-sorted balanced
+   panel is read in place through a strided ``(n_dates, n_assets, n_features)``
+   view, one batched matrix product; any other panel is copied, a block of dates
+   at a time, into a zero-padded ``(n_dates, max_size, n_features + 1)`` buffer
+   of bounded size.
+2. :func:`segment_lstsq` solves every segment's normal equations at once
+   (``np.linalg.solve`` on the stacked, diagonally scaled Gram matrices) after a
+   batched eigenvalue rank check, optionally under one linear equality
+   constraint per segment, and gives the R².
+3. :func:`segment_fitted` evaluates ``intercept + X @ coef`` row by row with each
+   row's own segment coefficients.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "Moments",
+    "segment_fitted",
+    "segment_lstsq",
+    "segment_moments",
+]
+
+# Padded rows per block of dates in the copying path: a few MiB, cache friendly.
+_BLOCK_ROWS = 1 << 16
+# A segment whose diagonally scaled Gram matrix has
+# min eigenvalue <= RCOND * max eigenvalue is rank deficient (singular values of
+# the scaled design in a ratio below 1e-6: collinear for any practical purpose).
+RCOND = 1e-12
+# In the in-place path the centred Gram matrix is X'X - n m m'; a segment whose
+# squared mean exceeds this multiple of the variance (in any column) is redone
+# with explicit centring, so no more than ~2 digits are lost to cancellation.
+_CENTRING_RATIO = 1e2
+
+
+class Moments(NamedTuple):
+    r"""Per-segment weighted cross-products of ``[X, y]`` (y is the last column).
+
+    Attributes
+    ----------
+    gram : ndarray of shape (n_segments, p + 1, p + 1)
+        :math:`\sum_i w_i z_i z_i^\top` over the complete rows, with
+        :math:`z_i = [x_i, y_i] - \bar z` when ``centered`` (weighted means),
+        else :math:`z_i = [x_i, y_i]`.
+    mean : ndarray of shape (n_segments, p + 1)
+        Weighted means of the complete rows (NaN for a segment without any).
+    weight_sum : ndarray of shape (n_segments,)
+        Sum of the weights of the complete rows.
+    nobs : ndarray of int, shape (n_segments,)
+        Number of complete rows.
+    centered : bool
+        Whether ``gram`` is centred (the model has an intercept).
+    """
+
+    gram: np.ndarray
+    mean: np.ndarray
+    weight_sum: np.ndarray
+    nobs: np.ndarray
+    centered: bool
+
+
+def segment_moments(segments, X, y, weights=None, *, center=True):
+    """Per-segment cross-products of ``[X, y]`` over the complete rows.
+
+    Parameters
+    ----------
+    segments : Segments
+        The date segments of the rows.
+    X : ndarray of shape (n_rows, p)
+        Regressors, rows in the caller's order (NaN marks a missing value).
+    y : ndarray of shape (n_rows,)
+        Dependent variable, same rows.
+    weights : ndarray of shape (n_rows,), optional
+        Non-negative weights; a row with weight 0 or NaN is left out.
+    center : bool, default=True
+        Centre on each segment's weighted means (a model with an intercept).
+
+    Returns
+    -------
+    Moments
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.ascontiguousarray(y, dtype=float)
+    n_seg, p = segments.n_segments, X.shape[1]
+    gram = np.zeros((n_seg, p + 1, p + 1))
+    mean = np.full((n_seg, p + 1), np.nan)
+    weight_sum = np.zeros(n_seg)
+    nobs = np.zeros(n_seg, dtype=np.intp)
+    out = (gram, mean, weight_sum, nobs)
+    redo = np.arange(n_seg)
+    if (
+        weights is None
+        and segments.order is None
+        and n_seg
+        and bool(np.all(segments.sizes == segments.sizes[0]))
+    ):
+        redo = _moments_in_place(X, y, n_seg, center, out)
+    if len(redo):
+        _moments_copied(segments, X, y, weights, redo, center, out)
+    return Moments(gram, mean, weight_sum, nobs, center)
+
+
+def _moments_in_place(X, y, n_seg, center, out):
+    """Date-sorted balanced panel without weights: strided views, no copy.
+
+    Returns the segments to redo with explicit centring (NaN present, or means
+    too large for the one-pass centring).
+    """
+    gram, mean, weight_sum, nobs = out
+    n, p = X.shape
+    size = n // n_seg
+    s0, s1 = X.strides
+    X3 = np.lib.stride_tricks.as_strided(
+        X, shape=(n_seg, size, p), strides=(size * s0, s0, s1), writeable=False
+    )
+    y2 = y.reshape(n_seg, size)
+    X3t = X3.transpose(0, 2, 1)
+    gram[:, :p, :p] = X3t @ X3
+    xy = (X3t @ y2[:, :, None])[:, :, 0]
+    gram[:, :p, p] = xy
+    gram[:, p, :p] = xy
+    gram[:, p, p] = np.einsum("tn,tn->t", y2, y2)
+    mean[:, :p] = X3.sum(axis=1) / size
+    mean[:, p] = y2.sum(axis=1) / size
+    nobs[:] = size
+    weight_sum[:] = size
+    with np.errstate(invalid="ignore", over="ignore"):
+        bad = ~np.isfinite(gram).all(axis=(1, 2)) | ~np.isfinite(mean).all(axis=1)
+        if center:
+            gram -= size * mean[:, :, None] * mean[:, None, :]
+            var = np.diagonal(gram, axis1=1, axis2=2) / size
+            bad |= (mean * mean > _CENTRING_RATIO * var).any(axis=1)
+    return np.flatnonzero(bad)
+
+
+def _blocks(sizes, target=_BLOCK_ROWS):
+    """Split consecutive segments so that n_segments x max_size <= target."""
+    i, n = 0, len(sizes)
+    while i < n:
+        cap = min(n - i, target)
+        fits = np.arange(1, cap + 1) * np.maximum.accumulate(sizes[i : i + cap])
+        fits = fits <= target
+        j = i + (cap if fits.all() else max(1, int(np.argmin(fits))))
+        yield i, j
+        i = j
+
+
+def _moments_copied(segments, X, y, weights, which, center, out):
+    """Any panel: copy blocks of segments into a zero-padded buffer."""
+    gram, mean, weight_sum, nobs = out
+    p = X.shape[1]
+    sizes = segments.sizes[which]
+    starts = segments.starts[which]
+    for i, j in _blocks(sizes):
+        seg = which[i:j]
+        sz = sizes[i:j]
+        nd, width, total = j - i, int(sz.max()), int(sz.sum())
+        local = np.repeat(np.arange(nd), sz)
+        within = np.arange(total) - np.repeat(np.cumsum(sz) - sz, sz)
+        rows = np.repeat(starts[i:j], sz) + within
+        if segments.order is not None:
+            rows = segments.order[rows]
+        Xb, yb = X[rows], y[rows]
+        ok = ~np.isnan(yb)
+        ok &= ~np.isnan(Xb).any(axis=1)
+        if weights is not None:
+            wb = weights[rows]
+            ok &= wb > 0  # NaN > 0 is False
+        pos = (local * width + within)[ok]
+        Z = np.zeros((nd * width, p + 1))
+        Z[pos, :p] = Xb[ok]
+        Z[pos, p] = yb[ok]
+        W = np.zeros(nd * width)
+        W[pos] = 1.0 if weights is None else wb[ok]
+        Z3 = Z.reshape(nd, width, p + 1)
+        W2 = W.reshape(nd, width)
+        wsum = W2.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = np.einsum("tm,tmq->tq", W2, Z3) / wsum[:, None]
+        if center:
+            Z3 -= (
+                np.where(wsum > 0, 1.0, 0.0)[:, None, None]
+                * np.nan_to_num(mu)[:, None, :]
+            )
+        if center or weights is not None:
+            Z3 *= np.sqrt(W2)[:, :, None]  # also zeroes padding and dropped rows
+        gram[seg] = Z3.transpose(0, 2, 1) @ Z3
+        mean[seg] = mu
+        weight_sum[seg] = wsum
+        nobs[seg] = np.bincount(local[ok], minlength=nd)
+
+
+def _reparametrise(constraint, p):
+    """Null-space basis of one constraint ``c @ beta = 0`` per segment.
+
+    ``beta = N @ theta``: the coefficient with the largest ``|c_j|`` (index
+    ``e``) is expressed through the others; ``theta_e`` is unused.
+    """
+    n_seg = constraint.shape[0]
+    N = np.broadcast_to(np.eye(p), (n_seg, p, p)).copy()
+    e = np.argmax(np.abs(constraint), axis=1)
+    t = np.arange(n_seg)
+    ce = constraint[t, e]
+    has = ce != 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        row = -constraint / ce[:, None]
+    row[t, e] = 0.0
+    N[t[has], e[has], :] = row[has]
+    return N, np.where(has, e, -1)
+
+
+def segment_lstsq(moments, *, constraint=None, may_be_absent=None, rcond=RCOND):
+    """Solve every segment's weighted least-squares problem at once.
+
+    Parameters
+    ----------
+    moments : Moments
+        From :func:`segment_moments`.
+    constraint : ndarray of shape (n_segments, p), optional
+        One equality constraint per segment, ``constraint[t] @ coef[t] == 0``.
+    may_be_absent : ndarray of bool, shape (p,), optional
+        Columns that may be all zero on a segment (e.g. an industry without
+        members that date): their coefficient is NaN there and the rest is
+        estimated, instead of the whole segment being rank deficient.
+    rcond : float
+        Rank tolerance on the eigenvalues of the diagonally scaled Gram matrix.
+
+    Returns
+    -------
+    coef : ndarray of shape (n_segments, p)
+        NaN on segments with fewer complete rows than regressors or a rank
+        deficient design.
+    intercept : ndarray of shape (n_segments,)
+        Zeros when the moments are not centred.
+    rsquared : ndarray of shape (n_segments,)
+        Centred with an intercept (or when the regressors span a constant on
+        that segment, as statsmodels does), uncentred otherwise.
+    status : ndarray of int, shape (n_segments,)
+        0 estimated, 1 too few complete rows, 2 rank deficient.
+    """
+    gram, mean, wsum, nobs, centered = moments
+    n_seg, q, _ = gram.shape
+    p = q - 1
+    A = gram[:, :p, :p]
+    b = gram[:, :p, p]
+    yy = gram[:, p, p]
+    t = np.arange(n_seg)
+    N = None
+    absent = np.zeros((n_seg, p), dtype=bool)
+    if may_be_absent is not None:
+        absent = (np.diagonal(A, axis1=1, axis2=2) == 0) & np.asarray(may_be_absent)
+    if constraint is not None:
+        N, e = _reparametrise(np.where(absent, 0.0, constraint), p)
+        Ar = N.transpose(0, 2, 1) @ A @ N
+        br = (N.transpose(0, 2, 1) @ b[:, :, None])[:, :, 0]
+        pad = absent.copy()
+        pad[t[e >= 0], e[e >= 0]] = True
+    else:
+        Ar, br, pad = A.copy(), b.copy(), absent
+    Ar[pad] = 0.0
+    Ar.transpose(0, 2, 1)[pad] = 0.0
+    br[pad] = 0.0
+    Ar[np.nonzero(pad) + (np.nonzero(pad)[1],)] = 1.0
+
+    # Free parameters: the regressors (and intercept) less the padded ones.
+    enough = nobs >= p - pad.sum(axis=1) + int(centered)
+    d = np.sqrt(np.diagonal(Ar, axis1=1, axis2=2).copy())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scaled = Ar / (d[:, :, None] * d[:, None, :])
+    finite = np.isfinite(scaled).all(axis=(1, 2)) & np.isfinite(br).all(axis=1)
+    full_rank = finite & (d > 0).all(axis=1)
+    if p and full_rank.any():
+        eig = np.linalg.eigvalsh(scaled[full_rank])
+        full_rank[full_rank] = eig[:, 0] > rcond * eig[:, -1]
+    ok = enough & full_rank
+    coef = np.full((n_seg, p), np.nan)
+    if ok.any():
+        theta = np.linalg.solve(scaled[ok], (br[ok] / d[ok])[:, :, None])[:, :, 0]
+        theta /= d[ok]
+        coef[ok] = theta if N is None else (N[ok] @ theta[:, :, None])[:, :, 0]
+    status = np.where(ok, 0, np.where(enough, 2, 1))
+
+    beta = np.where(absent, 0.0, coef)
+    ssr = (
+        yy
+        - 2.0 * np.einsum("tj,tj->t", beta, b)
+        + np.einsum("tj,tjk,tk->t", beta, A, beta)
+    )
+    ssr = np.maximum(ssr, 0.0)
+    coef[absent] = np.nan
+    if centered:
+        intercept = mean[:, p] - np.einsum("tj,tj->t", mean[:, :p], beta)
+        tss = yy
+    else:
+        intercept = np.zeros(n_seg)
+        sx = np.where(pad, 0.0, mean[:, :p] * wsum[:, None])
+        tss = yy - _implicit_constant(Ar, sx, wsum, ok) * (wsum * mean[:, p] ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rsquared = np.where(ok & (tss > 0), 1.0 - ssr / tss, np.nan)
+    intercept[~ok] = np.nan
+    return coef, intercept, rsquared, status
+
+
+def _implicit_constant(A, sx, wsum, ok, tol=1e-8):
+    """1.0 where the (weighted) regressors span a constant, as statsmodels checks.
+
+    The constant lies in the span of the columns when regressing it on them
+    leaves (almost) nothing: ``w'1 - sx' A^{-1} sx ~ 0``.
+    """
+    out = np.zeros(len(wsum))
+    if not ok.any():
+        return out
+    sol = np.linalg.solve(A[ok], sx[ok][:, :, None])[:, :, 0]
+    resid = wsum[ok] - np.einsum("tj,tj->t", sx[ok], sol)
+    out[ok] = np.abs(resid) <= tol * wsum[ok]
+    return out
+
+
+def segment_fitted(codes, X, coef, intercept, *, block=1 << 15):
+    """``intercept[d] + X[i] @ coef[d]`` for each row ``i`` of date ``d``.
+
+    Parameters
+    ----------
+    codes : ndarray of int, shape (n_rows,)
+        Segment of each row, caller's order.
+    X : ndarray of shape (n_rows, p)
+    coef : ndarray of shape (n_segments, p)
+    intercept : ndarray of shape (n_segments,)
+
+    Returns
+    -------
+    ndarray of shape (n_rows,)
+        NaN where the row has a NaN regressor or its segment NaN coefficients.
+        Computed in blocks of rows (not of dates) to bound the temporaries.
+    """
+    n = X.shape[0]
+    out = np.empty(n)
+    for s in range(0, n, block):
+        c = codes[s : s + block]
+        np.einsum("ij,ij->i", X[s : s + block], coef[c], out=out[s : s + block])
+        out[s : s + block] += intercept[c]
+    return out
