@@ -52,6 +52,7 @@ class Segments:
             narrow = codes.astype(_smallest_uint(self.n_segments))
             self.order = np.argsort(narrow, kind="stable")
         self._dense_index = None
+        self._buffers = {}
 
     @classmethod
     def single(cls, n_rows):
@@ -72,22 +73,76 @@ class Segments:
         """Segment number of each row, in sorted order."""
         return np.repeat(np.arange(self.n_segments), self.sizes)
 
-    def sort(self, a):
-        """Rows of ``a`` (caller's order) in segment order."""
+    def sort(self, a, out=None):
+        """Rows of ``a`` (caller's order) in segment order (``a`` itself if sorted)."""
         a = np.asarray(a)
-        return a if self.order is None else a[self.order]
+        return a if self.order is None else np.take(a, self.order, axis=0, out=out)
 
-    def unsort(self, a):
+    def unsort(self, a, out=None):
         """Rows of ``a`` (segment order) back in the caller's order."""
         if self.order is None:
+            if out is not None:
+                out[...] = a
+                return out
             return a
-        out = np.empty_like(a)
+        if out is None:
+            out = np.empty_like(a)
         out[self.order] = a
         return out
+
+    def column_loop(self, values, out):
+        """Yield ``(j, sorted column j, target)`` for a per-column transform.
+
+        Write column j's result, in sorted order, into ``target``: when the
+        rows are already in date order it *is* ``out[:, j]``; otherwise it is a
+        reused buffer scattered back into ``out[:, j]`` in the caller's order
+        after the loop body.
+        """
+        for j in range(values.shape[1]):
+            if self.order is None:
+                yield j, values[:, j], out[:, j]
+            else:
+                col = self.sort(values[:, j], out=self.buffer("column"))
+                target = self.buffer("target")
+                yield j, col, target
+                out[self.order, j] = target
 
     def expand(self, per_segment):
         """Repeat a per-segment array to one row per sorted row."""
         return np.repeat(per_segment, self.sizes, axis=0)
+
+    @property
+    def is_balanced(self):
+        """Every segment has the same size: sorted rows reshape to a grid."""
+        return self.n_rows == self.n_segments * self.max_size
+
+    def broadcast(self, fn, col, *per_segment, out=None):
+        """``fn(col, *per_segment)`` with each per-segment array matched to its rows.
+
+        On a balanced panel the sorted column is viewed as an (n_segments,
+        max_size) grid and the per-segment arrays broadcast along its rows, so no
+        row-length temporary is made for them; otherwise they are repeated.
+        """
+        if self.is_balanced and self.n_rows:
+            shape = (self.n_segments, self.max_size)
+            args = [np.asarray(p)[:, None] for p in per_segment]
+            grid_out = None if out is None else out.reshape(shape)
+            result = fn(col.reshape(shape), *args, out=grid_out)
+            return result.reshape(-1)
+        return fn(col, *(self.expand(p) for p in per_segment), out=out)
+
+    def buffer(self, name, shape=None, dtype=np.float64):
+        """A scratch array kept for reuse (one row per sorted row by default).
+
+        Fresh large arrays cost page faults on first touch; the per-column loops
+        of the transformers reuse these instead. The caller owns the contents
+        only until its next call for the same ``name``.
+        """
+        shape = (self.n_rows,) if shape is None else shape
+        buf = self._buffers.get(name)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = self._buffers[name] = np.empty(shape, dtype=dtype)
+        return buf
 
     # ------------------------------------------------------------ reductions
     def sum(self, a):
@@ -99,14 +154,26 @@ class Segments:
 
     def count(self, a):
         """Per-segment number of non-NaN values of the sorted rows of ``a``."""
-        return self.sum(~np.isnan(a)).astype(np.intp)
+        a = np.asarray(a)
+        if self.n_rows == 0:
+            return np.zeros((self.n_segments, *a.shape[1:]), dtype=np.intp)
+        if a.ndim == 1:
+            nan = np.isnan(a, out=self.buffer("nan", dtype=bool))
+            return self.sizes - np.add.reduceat(nan, self.starts, dtype=np.intp)
+        return np.add.reduceat(~np.isnan(a), self.starts, axis=0, dtype=np.intp)
+
+    def nansum(self, a):
+        """Per-segment sum of the non-NaN values of one sorted column."""
+        filled = self.buffer("nansum")
+        np.copyto(filled, a)
+        np.copyto(filled, 0.0, where=np.isnan(a, out=self.buffer("nan", dtype=bool)))
+        return self.sum(filled)
 
     def nanmean(self, a):
         """Per-segment mean of the non-NaN values; NaN where there are none."""
         n = self.count(a)
-        s = self.sum(np.where(np.isnan(a), 0.0, a))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return s / n, n
+            return self.nansum(a) / n, n
 
     def nanmin(self, a):
         return self._reduce(np.fmin, a)
@@ -140,7 +207,7 @@ class Segments:
         (``fill`` is then never needed).
         """
         shape = (self.n_segments, self.max_size)
-        if self.n_rows == self.n_segments * self.max_size:
+        if self.is_balanced:
             return col.reshape(shape)
         dense = np.full(shape, fill, dtype=float)
         dense.reshape(-1)[self._dense_positions()] = col
@@ -148,11 +215,11 @@ class Segments:
 
     def from_dense(self, dense):
         """Inverse of :meth:`to_dense`: the sorted column again."""
-        if self.n_rows == dense.size:
+        if self.is_balanced:
             return dense.reshape(-1)
         return dense.reshape(-1)[self._dense_positions()]
 
-    def order_statistics(self, col, low_k=None, high_k=None):
+    def order_statistics(self, col, low_k=None, high_k=None, n_valid=None):
         """Per-segment order statistics of one sorted column, NaN ignored.
 
         Parameters
@@ -164,45 +231,89 @@ class Segments:
             segment ``s``'s non-NaN values.
         high_k : ndarray of int, shape (n_segments,), optional
             0-based position from the top: ``high_k[s] = 0`` is the maximum.
+        n_valid : ndarray of int, shape (n_segments,), optional
+            :meth:`count` of ``col``, if the caller has it.
 
         Returns
         -------
         low, high : ndarray of shape (n_segments,) or None
             The requested order statistics (NaN for a segment whose position is
             out of range, e.g. one with no non-NaN values).
-        """
-        if not self._padding_ok():
-            return self._order_statistics_lexsort(col, low_k, high_k)
-        n_valid = self.count(col)
-        out = []
-        width = self.max_size
-        for k, fill, from_top in ((low_k, np.inf, False), (high_k, -np.inf, True)):
-            if k is None:
-                out.append(None)
-                continue
-            k = np.asarray(k, dtype=np.intp)
-            ok = (k >= 0) & (k < n_valid)
-            # NaN becomes +inf (for the bottom) or -inf (for the top) so that it
-            # sorts past every real value on the side being read.
-            dense = self.to_dense(col, fill)
-            if np.shares_memory(dense, col):
-                dense = dense.copy()  # partitioned in place below
-            np.copyto(dense, fill, where=np.isnan(dense))
-            pos = np.where(ok, width - 1 - k if from_top else k, 0)
-            kth = np.unique(pos)
-            if len(kth) <= 16:
-                dense.partition(kth, axis=1)
-            else:
-                dense.sort(axis=1)
-            stat = dense[np.arange(self.n_segments), pos]
-            out.append(np.where(ok, stat, np.nan))
-        return tuple(out)
 
-    def _order_statistics_lexsort(self, col, low_k, high_k):
+        Notes
+        -----
+        The column is copied once into a padded (n_segments, max_size) grid and
+        partitioned once: the low statistic sits at grid column ``low_k``, the
+        high one at ``max_size - 1 - high_k``. NaN cells and padding take a
+        per-segment value ``c`` (the mean when both sides are asked for) that
+        must sort between the two statistics; the rare segment where it does not
+        (``low >= c`` or ``high <= c``) is recomputed one side at a time.
+        """
+        if n_valid is None:
+            n_valid = self.count(col)
+        if not self._padding_ok():
+            return self._order_statistics_lexsort(col, low_k, high_k, n_valid)
+        width = self.max_size
+        rows = np.arange(self.n_segments)
+        padded = n_valid < width
+        if high_k is None:
+            c = np.full(self.n_segments, np.inf)
+        elif low_k is None:
+            c = np.full(self.n_segments, -np.inf)
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                c = self.nansum(col) / n_valid
+            c = np.where(np.isfinite(c), c, 0.0)
+        grid = self._fill_grid(col, c)
+        wanted = []
+        for k, from_top in ((low_k, False), (high_k, True)):
+            if k is not None:
+                k = np.asarray(k, dtype=np.intp)
+                ok = (k >= 0) & (k < n_valid)
+                wanted.append((ok, np.where(ok, width - 1 - k if from_top else k, 0)))
+        kth = np.unique(np.concatenate([pos for _, pos in wanted]))
+        if len(kth) <= 8:
+            grid.partition(kth, axis=1)
+        else:
+            grid.sort(axis=1)
+        out = [np.where(ok, grid[rows, pos], np.nan) for ok, pos in wanted]
+        if low_k is None:
+            return None, out[0]
+        if high_k is None:
+            return out[0], None
+        lo, hi = out
+        redo_low = padded & (lo >= c)
+        redo_high = padded & (hi <= c)
+        if redo_low.any():
+            lo = np.where(
+                redo_low, self.order_statistics(col, low_k, None, n_valid)[0], lo
+            )
+        if redo_high.any():
+            hi = np.where(
+                redo_high, self.order_statistics(col, None, high_k, n_valid)[1], hi
+            )
+        return lo, hi
+
+    def _fill_grid(self, col, fill):
+        """Copy ``col`` into a reused (n_segments, max_size) scratch grid.
+
+        NaN cells and padding get ``fill`` (one value per segment).
+        """
+        shape = (self.n_segments, self.max_size)
+        grid = self.buffer("grid", shape)
+        fill = fill[:, None]
+        if self.is_balanced:
+            np.copyto(grid, col.reshape(shape))
+        else:
+            np.copyto(grid, fill)
+            grid.reshape(-1)[self._dense_positions()] = col
+        np.copyto(grid, fill, where=np.isnan(grid))
+        return grid
+
+    def _order_statistics_lexsort(self, col, low_k, high_k, n_valid):
         seg = self.segment_of_row
         order = np.lexsort((col, seg))  # NaN last within each segment
         ranked = col[order]
-        n_valid = self.count(col)
         out = []
         for k, from_top in ((low_k, False), (high_k, True)):
             if k is None:
@@ -217,8 +328,8 @@ class Segments:
     def median(self, col):
         """Per-segment median of the non-NaN values of one sorted column."""
         n = self.count(col)
-        lo, _ = self.order_statistics(col, low_k=(n - 1) // 2)
-        hi, _ = self.order_statistics(col, low_k=n // 2)
+        # The (n-1)//2-th from the bottom and from the top: the two middle values.
+        lo, hi = self.order_statistics(col, (n - 1) // 2, (n - 1) // 2, n)
         return 0.5 * (lo + hi)
 
     def rank(self, col):

@@ -33,7 +33,7 @@ def winsorize_caps(segments, col, lower, upper):
     n = segments.count(col)
     low_k = (lower * n.astype(np.float64)).astype(np.intp) if lower else None
     high_k = (upper * n.astype(np.float64)).astype(np.intp) if upper else None
-    lo, hi = segments.order_statistics(col, low_k, high_k)
+    lo, hi = segments.order_statistics(col, low_k, high_k, n)
     if lo is None:
         lo = np.full(segments.n_segments, -np.inf)
     if hi is None:
@@ -41,10 +41,10 @@ def winsorize_caps(segments, col, lower, upper):
     return lo, hi
 
 
-def _std(segments, col, center):
-    dev = col - segments.expand(center)
-    sq = segments.sum(np.where(np.isnan(dev), 0.0, dev * dev))
-    n = segments.count(col)
+def _std(segments, col, center, n):
+    dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
+    np.multiply(dev, dev, out=dev)
+    sq = segments.nansum(dev)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.sqrt(sq / n)
 
@@ -64,13 +64,14 @@ def center_scale(segments, col, *, robust=False, weights=None):
     mean, n = segments.nanmean(col)
     if robust:
         center = segments.median(col)
-        mad = segments.median(np.abs(col - segments.expand(center)))
+        dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
+        mad = segments.median(np.abs(dev, out=dev))
         scale = MAD_TO_STD * mad
         zero = scale == 0
         if zero.any():
-            scale = np.where(zero, _std(segments, col, mean), scale)
+            scale = np.where(zero, _std(segments, col, mean, n), scale)
     else:
-        scale = _std(segments, col, mean)
+        scale = _std(segments, col, mean, n)
         center = mean
         if weights is not None:
             ok = ~np.isnan(col) & ~np.isnan(weights)

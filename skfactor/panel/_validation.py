@@ -112,7 +112,9 @@ class PanelData:
         """Give ``values`` (caller's row order) the input's container."""
         if self.index is None:
             return values
-        return pd.DataFrame(values, index=self.index, columns=self.columns)
+        # ``values`` is always a fresh array of ours: no copy (pandas 3 copies
+        # ndarrays by default, which costs a second pass over the panel).
+        return pd.DataFrame(values, index=self.index, columns=self.columns, copy=False)
 
 
 def validate_panel(estimator, X, *, reset, name="X"):

@@ -197,8 +197,7 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return panel.wrap(np.clip(values, self.lower_, self.upper_))
         seg = panel.segments
         out = np.empty_like(values)
-        for j in range(values.shape[1]):
-            col = seg.sort(values[:, j])
+        for _, col, target in seg.column_loop(values, out):
             lo, hi = self._caps(seg, col, limits)
-            out[:, j] = seg.unsort(np.clip(col, seg.expand(lo), seg.expand(hi)))
+            seg.broadcast(np.clip, col, lo, hi, out=target)
         return panel.wrap(out)

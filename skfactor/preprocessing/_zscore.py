@@ -184,14 +184,15 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         if g is not None:
             seg, has_group = _group_segments(panel, values[:, g])
         weights = None if w is None else seg.sort(values[:, w])
-        out = values.copy(order="F")
-        for j in range(values.shape[1]):
+        out = np.empty_like(values)
+        for j, col, target in seg.column_loop(values, out):
             if j in (g, w):
+                target[...] = col
                 continue
-            col = seg.sort(values[:, j])
             center, scale = center_scale(seg, col, robust=self.robust, weights=weights)
-            z = (col - seg.expand(center)) / seg.expand(scale)
-            out[:, j] = seg.unsort(z)
-            if has_group is not None:
-                out[~has_group, j] = np.nan
+            seg.broadcast(np.subtract, col, center, out=target)
+            seg.broadcast(np.divide, target, scale, out=target)
+        if has_group is not None:  # no group, no peers: NaN
+            scaled = [k for k in range(out.shape[1]) if k not in (g, w)]
+            out[np.ix_(~has_group, scaled)] = np.nan
         return panel.wrap(out)
