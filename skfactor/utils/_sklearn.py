@@ -12,11 +12,15 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.model_selection import BaseCrossValidator
+from sklearn.model_selection._split import GroupsConsumerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 __all__ = [
+    "BaseCrossValidator",
     "BaseEstimator",
+    "GroupsConsumerMixin",
     "Interval",
     "OneToOneFeatureMixin",
     "RegressorMixin",

@@ -1,0 +1,5 @@
+"""Cross-validation for (date, asset) panels: split by date, never within one."""
+
+from skfactor.model_selection._split import PanelTimeSeriesSplit
+
+__all__ = ["PanelTimeSeriesSplit"]
