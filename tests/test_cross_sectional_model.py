@@ -1,0 +1,481 @@
+"""CrossSectionalFactorModel against statsmodels per date, linearmodels FamaMacBeth."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import LinearRegression
+from sklearn.pipeline import make_pipeline
+
+from skfactor import CrossSectionalFactorModel, CrossSectionalZScore, Winsorizer
+from skfactor.datasets import make_factor_panel
+from tests.conftest import shuffled
+
+RTOL = 1e-10
+
+
+def make_data(
+    *,
+    n_dates=12,
+    n_assets=40,
+    missing_rows=0.2,
+    missing_values=0.05,
+    y_missing=0.05,
+    shuffle=True,
+    seed=0,
+):
+    """Z-scored loadings and returns, with NaN in X and y (shuffled rows)."""
+    data = make_factor_panel(
+        n_dates=n_dates,
+        n_assets=n_assets,
+        missing_rows=missing_rows,
+        missing_values=missing_values,
+        random_state=seed,
+    )
+    X = data.X
+    X = (X - X.groupby(level="date").transform("mean")) / X.groupby(
+        level="date"
+    ).transform("std")
+    y = data.y.copy()
+    rng = np.random.default_rng(seed)
+    y[rng.random(len(y)) < y_missing] = np.nan
+    if shuffle:
+        order = rng.permutation(len(X))
+        X, y = X.iloc[order], y.iloc[order]
+    return X, y
+
+
+def per_date_statsmodels(X, y, weights=None, fit_intercept=True):
+    """One statsmodels OLS/WLS per date over its complete rows."""
+    out = {}
+    for date, Xd in X.groupby(level="date", sort=True):
+        yd = y.loc[Xd.index]
+        ok = Xd.notna().all(axis=1) & yd.notna()
+        if weights is not None:
+            ok &= weights.loc[Xd.index].notna()
+        exog = sm.add_constant(Xd[ok], has_constant="add") if fit_intercept else Xd[ok]
+        if weights is None:
+            res = sm.OLS(yd[ok], exog).fit()
+        else:
+            res = sm.WLS(yd[ok], exog, weights=weights.loc[Xd.index][ok]).fit()
+        out[date] = res
+    return out
+
+
+def assert_matches(model, X, y, refs, fit_intercept=True):
+    dates = sorted(refs)
+    params = pd.DataFrame([refs[d].params for d in dates], index=dates)
+    np.testing.assert_allclose(
+        model.factor_returns_.loc[dates].to_numpy(),
+        params[list(X.columns)].to_numpy(),
+        rtol=RTOL,
+    )
+    if fit_intercept:
+        np.testing.assert_allclose(
+            model.intercept_.loc[dates].to_numpy(),
+            params["const"].to_numpy(),
+            rtol=RTOL,
+        )
+    np.testing.assert_allclose(
+        model.rsquared_.loc[dates].to_numpy(),
+        [refs[d].rsquared for d in dates],
+        rtol=RTOL,
+    )
+    np.testing.assert_array_equal(
+        model.nobs_.loc[dates].to_numpy(), [refs[d].nobs for d in dates]
+    )
+    resid = pd.concat([refs[d].resid for d in dates])
+    assert model.resid_.index.equals(X.index)
+    np.testing.assert_allclose(
+        model.resid_.loc[resid.index].to_numpy(),
+        resid.to_numpy(),
+        rtol=1e-8,
+        atol=1e-14,
+    )
+    assert model.resid_.drop(resid.index).isna().all()
+
+
+@pytest.mark.parametrize(
+    "missing_rows, missing_values, y_missing, shuffle",
+    [
+        (0.2, 0.05, 0.05, True),  # unbalanced, shuffled, NaN in X and y
+        (0.0, 0.0, 0.0, False),  # balanced and sorted: read in place
+        (0.0, 0.05, 0.05, False),  # sorted balanced with holes: in place, redone
+        (0.0, 0.0, 0.0, True),  # balanced, shuffled
+    ],
+    ids=["unbalanced-shuffled-nan", "balanced-sorted", "balanced-nan", "shuffled"],
+)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cross_sectional_model_equals_statsmodels_ols_per_date(
+    missing_rows, missing_values, y_missing, shuffle, fit_intercept
+):
+    X, y = make_data(
+        missing_rows=missing_rows,
+        missing_values=missing_values,
+        y_missing=y_missing,
+        shuffle=shuffle,
+    )
+    model = CrossSectionalFactorModel(fit_intercept=fit_intercept).fit(X, y)
+    refs = per_date_statsmodels(X, y, fit_intercept=fit_intercept)
+    assert_matches(model, X, y, refs, fit_intercept)
+    assert list(model.factor_returns_.columns) == list(X.columns)
+    assert model.factor_returns_.index.equals(
+        X.index.get_level_values(0).unique().sort_values()
+    )
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cross_sectional_model_sample_weight_equals_statsmodels_wls(fit_intercept):
+    X, y = make_data(seed=3)
+    rng = np.random.default_rng(3)
+    w = pd.Series(rng.uniform(0.2, 3.0, len(y)), index=y.index)
+    w[rng.random(len(w)) < 0.05] = np.nan  # a missing weight drops the row
+    model = CrossSectionalFactorModel(fit_intercept=fit_intercept)
+    model.fit(X, y, sample_weight=w)
+    refs = per_date_statsmodels(X, y, weights=w, fit_intercept=fit_intercept)
+    assert_matches(model, X, y, refs, fit_intercept)
+
+
+def test_cross_sectional_model_zero_weight_equals_dropping_rows():
+    X, y = make_data(seed=4)
+    w = pd.Series(1.0, index=y.index)
+    w.iloc[::7] = 0.0
+    a = CrossSectionalFactorModel().fit(X, y, sample_weight=w)
+    keep = w.to_numpy() > 0
+    b = CrossSectionalFactorModel().fit(X[keep], y[keep])
+    pd.testing.assert_frame_equal(a.factor_returns_, b.factor_returns_, rtol=1e-12)
+    pd.testing.assert_series_equal(a.nobs_, b.nobs_)
+
+
+def test_cross_sectional_model_large_means_stay_exact():
+    # Sorted balanced panel read in place; raw loadings far from zero force the
+    # explicitly centred recomputation.
+    X, y = make_data(missing_rows=0.0, missing_values=0.0, y_missing=0.0, shuffle=False)
+    X = X * 3.0 + 1e4
+    model = CrossSectionalFactorModel().fit(X, y)
+    assert_matches(model, X, y, per_date_statsmodels(X, y))
+
+
+def test_cross_sectional_model_one_cross_section_equals_linear_regression():
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((80, 4))
+    y = X @ [0.1, -0.2, 0.3, 0.0] + 0.05 + 0.1 * rng.standard_normal(80)
+    model = CrossSectionalFactorModel().fit(X, y)
+    ref = LinearRegression().fit(X, y)
+    np.testing.assert_allclose(model.factor_returns_.iloc[0], ref.coef_, rtol=RTOL)
+    np.testing.assert_allclose(model.intercept_.iloc[0], ref.intercept_, rtol=RTOL)
+    np.testing.assert_allclose(model.predict(X), ref.predict(X), rtol=RTOL)
+    np.testing.assert_allclose(model.score(X, y), ref.score(X, y), rtol=RTOL)
+    assert isinstance(model.resid_, np.ndarray)
+
+
+# --------------------------------------------------------------- Fama-MacBeth
+def linearmodels_fmb(X, y, cov_type, **kw):
+    from linearmodels import FamaMacBeth
+
+    exog = X.assign(const=1.0)[["const", *X.columns]].swaplevel()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return FamaMacBeth(y.swaplevel(), exog).fit(cov_type=cov_type, **kw)
+
+
+@pytest.mark.parametrize(
+    "cov_type, kw",
+    [("unadjusted", {}), ("kernel", {}), ("kernel", {"bandwidth": 3})],
+    ids=["unadjusted", "kernel-auto", "kernel-bw3"],
+)
+def test_cross_sectional_model_summary_equals_linearmodels_fama_macbeth(cov_type, kw):
+    X, y = make_data(n_dates=40, n_assets=30, seed=6)
+    # A date with too few complete rows: NaN there, dropped as linearmodels does.
+    first = X.index.get_level_values(0).min()
+    thin = (X.index.get_level_values(0) == first) & (np.arange(len(X)) % 10 != 0)
+    y = y.mask(thin)
+    with pytest.warns(UserWarning, match="1 of 40 dates"):
+        model = CrossSectionalFactorModel().fit(X, y)
+    ours = model.summary(cov_type=cov_type, **kw)
+    ref = linearmodels_fmb(X, y, cov_type, **kw)
+    assert list(ours.index) == ["const", *X.columns]
+    assert list(ours.columns) == ["coef", "std_err", "t", "p_value"]
+    np.testing.assert_allclose(ours["coef"], ref.params, rtol=RTOL)
+    np.testing.assert_allclose(ours["std_err"], ref.std_errors, rtol=RTOL)
+    np.testing.assert_allclose(ours["t"], ref.tstats, rtol=RTOL)
+    np.testing.assert_allclose(ours["p_value"], ref.pvalues, rtol=1e-8)
+
+
+def test_cross_sectional_model_summary_errors():
+    X, y = make_data(n_dates=3, seed=7)
+    model = CrossSectionalFactorModel().fit(X, y)
+    with pytest.raises(ValueError, match="`cov_type` must be"):
+        model.summary(cov_type="robust")
+    with pytest.raises(ValueError, match="at least 4 estimated dates"):
+        model.summary(cov_type="kernel")
+    with pytest.raises(ValueError, match="`bandwidth` must be below"):
+        model.summary(cov_type="kernel", bandwidth=3)
+
+
+# ------------------------------------------------------------------ recovery
+def test_cross_sectional_model_recovers_factor_returns_as_theory_says():
+    # With the true loadings B_t (the pipeline reproduces them exactly when no
+    # value is missing) and Gaussian specific returns of volatility s, the OLS
+    # error of date t is N(0, s^2 [(B̃_t' B̃_t)^-1]) (B̃: centred loadings). The
+    # standardised errors z are then iid N(0, 1), so mean(z^2) over T*K values
+    # lies within 1 +- 5 sqrt(2 / (T K)) (5 standard deviations).
+    s = 0.02
+    data = make_factor_panel(
+        n_dates=80, n_assets=300, specific_volatility=s, random_state=11
+    )
+    pipe = make_pipeline(
+        Winsorizer(), CrossSectionalZScore(), CrossSectionalFactorModel()
+    )
+    pipe.fit(data.X, data.y)
+    model = pipe[-1]
+    err = (model.factor_returns_ - data.factor_returns).to_numpy()
+    z2 = []
+    for t, (_, B) in enumerate(data.loadings.groupby(level="date")):
+        Bc = B.to_numpy() - B.to_numpy().mean(axis=0)
+        se = s * np.sqrt(np.diag(np.linalg.inv(Bc.T @ Bc)))
+        z2.append((err[t] / se) ** 2)
+    n = err.size
+    assert abs(np.mean(z2) - 1.0) < 5 * np.sqrt(2.0 / n)
+    # The intercept is the market return, up to s / sqrt(n_assets).
+    a_err = (model.intercept_ - data.market).to_numpy() / (s / np.sqrt(300))
+    assert abs(np.mean(a_err**2) - 1.0) < 5 * np.sqrt(2.0 / len(a_err))
+
+
+# ---------------------------------------------------------------- industries
+def industry_data(seed=8, n_dates=6, n_assets=60, n_ind=4, empty=None):
+    X, y = make_data(n_dates=n_dates, n_assets=n_assets, missing_values=0.0, seed=seed)
+    X = X[["value", "size"]]
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, n_ind, len(X))
+    labels[:n_ind] = np.arange(n_ind)
+    if empty is not None:  # industry 0 has no member on one date
+        date = X.index.get_level_values(0) == empty
+        labels[date & (labels == 0)] = 1
+    D = pd.DataFrame(
+        (labels[:, None] == np.arange(n_ind)).astype(float),
+        index=X.index,
+        columns=[f"ind{j}" for j in range(n_ind)],
+    )
+    return pd.concat([X, D], axis=1), y, list(D.columns)
+
+
+def kkt_reference(X, y, industries, weights=None, cap_weights=True):
+    """Constrained WLS per date: [[Z'WZ, c], [c', 0]] [beta; lam] = [Z'Wy; 0]."""
+    out = {}
+    for date, Xd in X.groupby(level="date", sort=True):
+        yd = y.loc[Xd.index]
+        w = np.ones(len(Xd)) if weights is None else weights.loc[Xd.index].to_numpy()
+        ok = yd.notna().to_numpy()
+        Z = np.column_stack([np.ones(ok.sum()), Xd.to_numpy()[ok]])
+        W = w[ok]
+        present = [j for j in industries if Xd[j][ok].sum() > 0]
+        keep = [0] + [
+            1 + k
+            for k, c in enumerate(X.columns)
+            if c not in industries or c in present
+        ]
+        Z = Z[:, keep]
+        names = ["const"] + [
+            c for c in X.columns if c not in industries or c in present
+        ]
+        c = np.zeros(len(names))
+        for j in present:
+            c[names.index(j)] = (W * Xd[j].to_numpy()[ok]).sum() if cap_weights else 1.0
+        k = len(names)
+        K = np.zeros((k + 1, k + 1))
+        K[:k, :k] = Z.T @ (W[:, None] * Z)
+        K[:k, k] = K[k, :k] = c
+        rhs = np.r_[Z.T @ (W * yd.to_numpy()[ok]), 0.0]
+        sol = np.linalg.solve(K, rhs)[:k]
+        out[date] = pd.Series(sol, index=names).reindex(["const", *X.columns])
+    return pd.DataFrame(out).T
+
+
+@pytest.mark.parametrize("industry_weights", ["sample_weight", "equal"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_sectional_model_industry_constraint_equals_kkt(
+    industry_weights, weighted
+):
+    X, y, ind = industry_data()
+    w = None
+    if weighted:
+        w = pd.Series(np.random.default_rng(9).uniform(0.5, 2.0, len(y)), index=y.index)
+    model = CrossSectionalFactorModel(industries=ind, industry_weights=industry_weights)
+    model.fit(X, y, sample_weight=w)
+    ref = kkt_reference(X, y, ind, w, cap_weights=industry_weights == "sample_weight")
+    np.testing.assert_allclose(
+        model.factor_returns_.to_numpy(), ref[list(X.columns)].to_numpy(), rtol=1e-9
+    )
+    np.testing.assert_allclose(model.intercept_.to_numpy(), ref["const"], rtol=1e-9)
+    # The constraint holds: weighted sum of industry returns is 0 each date.
+    if industry_weights == "equal":
+        total = model.factor_returns_[ind].sum(axis=1)
+        np.testing.assert_allclose(total, 0.0, atol=1e-14)
+
+
+def test_cross_sectional_model_empty_industry_gets_nan_that_date():
+    X, y, ind = industry_data(empty=pd.Timestamp("2015-01-05"))
+    model = CrossSectionalFactorModel(industries=ind).fit(X, y)
+    ref = kkt_reference(X, y, ind)
+    got = model.factor_returns_
+    assert np.isnan(got.loc["2015-01-05", "ind0"])
+    assert got.drop(columns="ind0").notna().all().all()
+    np.testing.assert_allclose(
+        got.to_numpy(), ref[list(X.columns)].to_numpy(), rtol=1e-9
+    )
+
+
+def test_cross_sectional_model_collinear_industries_raise_naming_columns():
+    X, y, ind = industry_data()
+    with pytest.raises(ValueError, match=r"columns \['ind0', 'ind1', 'ind2', 'ind3'\]"):
+        CrossSectionalFactorModel().fit(X, y)
+    # Without an intercept the indicators are identified: statsmodels detects
+    # their implicit constant and centres the R², so do we.
+    model = CrossSectionalFactorModel(fit_intercept=False).fit(X, y)
+    refs = per_date_statsmodels(X, y, fit_intercept=False)
+    assert_matches(model, X, y, refs, fit_intercept=False)
+
+
+def test_cross_sectional_model_constant_loading_raises():
+    X, y = make_data(seed=10)
+    X = X.assign(market=1.0)
+    with pytest.raises(ValueError, match=r"\['market'\] are collinear on every date"):
+        CrossSectionalFactorModel().fit(X, y)
+
+
+# --------------------------------------------------------- dates, warnings
+def test_cross_sectional_model_too_few_rows_warns_once_with_count():
+    X, y = make_data(n_dates=8, seed=12)
+    dates = X.index.get_level_values(0)
+    d0, d1 = dates.unique().sort_values()[:2]
+    # Two thin dates: one asset left on d0, three on d1 (< 4 regressors).
+    keep_d0 = np.flatnonzero(dates == d0)[:1]
+    keep_d1 = np.flatnonzero(dates == d1)[:3]
+    rows = np.r_[np.flatnonzero((dates != d0) & (dates != d1)), keep_d0, keep_d1]
+    Xs, ys = X.iloc[rows], y.iloc[rows].fillna(0.01)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = CrossSectionalFactorModel().fit(Xs.fillna(0.0), ys)
+    msgs = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    assert len(msgs) == 1
+    assert "2 of 8 dates" in msgs[0] and "2 with fewer complete rows" in msgs[0]
+    assert model.factor_returns_.loc[[d0, d1]].isna().all().all()
+    assert np.isnan(model.intercept_[d0]) and np.isnan(model.rsquared_[d1])
+    assert model.resid_.loc[[d0]].isna().all()
+    assert model.factor_returns_.drop([d0, d1]).notna().all().all()
+
+
+def test_cross_sectional_model_rank_deficient_date_is_nan():
+    X, y = make_data(n_dates=6, missing_values=0.0, seed=13)
+    dates = X.index.get_level_values(0)
+    d0 = dates.unique().sort_values()[0]
+    X.loc[dates == d0, "size"] = X.loc[dates == d0, "value"] * 2.0
+    with pytest.warns(UserWarning, match="1 with collinear loadings"):
+        model = CrossSectionalFactorModel().fit(X, y)
+    assert model.factor_returns_.loc[d0].isna().all()
+    assert model.factor_returns_.drop(d0).notna().all().all()
+
+
+# ---------------------------------------------------------------- predict
+def test_cross_sectional_model_predict_mean_ewm_window():
+    X, y = make_data(n_dates=20, seed=14)
+    est = None
+    for mode, kw in [
+        ("mean", {}),
+        ("ewm", {"halflife": 5.0}),
+        ("window", {"window": 7}),
+    ]:
+        model = CrossSectionalFactorModel(expected_returns=mode, **kw).fit(X, y)
+        est = pd.concat([model.intercept_, model.factor_returns_], axis=1)
+        if mode == "mean":
+            exp = est.mean()
+        elif mode == "ewm":
+            exp = est.ewm(halflife=5.0).mean().iloc[-1]
+        else:
+            exp = est.iloc[-7:].mean()
+        np.testing.assert_allclose(model.expected_intercept_, exp.iloc[0], rtol=1e-12)
+        np.testing.assert_allclose(
+            model.expected_factor_returns_, exp.iloc[1:], rtol=1e-12
+        )
+        pred = model.predict(X)
+        assert pred.index.equals(X.index)
+        want = X.to_numpy() @ exp.iloc[1:].to_numpy() + exp.iloc[0]
+        np.testing.assert_allclose(pred.to_numpy(), want, rtol=1e-12)
+        assert pred[X.isna().any(axis=1)].isna().all()
+        assert pred[X.notna().all(axis=1)].notna().all()
+
+
+def test_cross_sectional_model_score_is_pooled_r2_of_predictions():
+    X, y = make_data(seed=15)
+    model = CrossSectionalFactorModel().fit(X, y)
+    pred = model.predict(X)
+    ok = pred.notna() & y.notna()
+    from sklearn.metrics import r2_score
+
+    assert model.score(X, y) == pytest.approx(r2_score(y[ok], pred[ok]), rel=1e-12)
+
+
+# ------------------------------------------------------------------ errors
+def test_cross_sectional_model_input_errors():
+    X, y = make_data(seed=16)
+    model = CrossSectionalFactorModel()
+    with pytest.raises(ValueError, match="same index"):
+        model.fit(X, y.sort_index())
+    with pytest.raises(ValueError, match="requires y to be passed"):
+        model.fit(X, None)
+    with pytest.raises(ValueError, match="`y` has 5 rows but `X` has"):
+        model.fit(X, y.to_numpy()[:5])
+    with pytest.raises(ValueError, match="`sample_weight` must be >= 0"):
+        model.fit(X, y, sample_weight=-np.ones(len(y)))
+    with pytest.raises(ValueError, match="`sample_weight` and `X` must have the same"):
+        model.fit(X, y, sample_weight=pd.Series(1.0, index=y.index[::-1]))
+    with pytest.raises(ValueError, match="`y` contains inf"):
+        model.fit(X, y.replace(y.iloc[0], np.inf))
+    with pytest.raises(ValueError, match="No row is complete"):
+        model.fit(X, y * np.nan)
+    with pytest.raises(ValueError, match="`industries` entry 'nope'"):
+        CrossSectionalFactorModel(industries=["nope"]).fit(X, y)
+    with pytest.raises(ValueError, match="must hold 0/1 indicators"):
+        CrossSectionalFactorModel(industries=["value"]).fit(X, y)
+    with pytest.raises(ValueError, match="duplicated"):
+        model.fit(pd.concat([X, X.iloc[:1]]), pd.concat([y, y.iloc[:1]]))
+
+
+def test_cross_sectional_model_does_not_mutate_inputs():
+    X, y = make_data(seed=17)
+    w = pd.Series(1.0, index=y.index)
+    X0, y0, w0 = X.copy(), y.copy(), w.copy()
+    CrossSectionalFactorModel().fit(X, y, sample_weight=w).predict(X)
+    pd.testing.assert_frame_equal(X, X0)
+    pd.testing.assert_series_equal(y, y0)
+    pd.testing.assert_series_equal(w, w0)
+
+
+# --------------------------------------------------------------- properties
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), balanced=st.booleans())
+def test_cross_sectional_model_row_order_invariance(seed, balanced):
+    X, y = make_data(
+        n_dates=5,
+        n_assets=15,
+        missing_rows=0.0 if balanced else 0.3,
+        shuffle=False,
+        seed=seed % 50,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        a = CrossSectionalFactorModel().fit(X, y)
+        Xs, ys = shuffled(X, seed), shuffled(y, seed)
+        b = CrossSectionalFactorModel().fit(Xs, ys)
+    pd.testing.assert_frame_equal(a.factor_returns_, b.factor_returns_, rtol=1e-10)
+    pd.testing.assert_series_equal(a.rsquared_, b.rsquared_, rtol=1e-10)
+    pd.testing.assert_series_equal(
+        a.resid_.loc[Xs.index], b.resid_, rtol=1e-9, atol=1e-15
+    )
