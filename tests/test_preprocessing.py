@@ -105,6 +105,15 @@ def test_winsorizer_rejects_bad_limits(panel, limits):
         Winsorizer(limits=limits).fit(panel)
 
 
+def test_winsorizer_series_in_series_out(panel):
+    # The lecture winsorizes one characteristic, a Series.
+    result = Winsorizer(limits=0.05).fit_transform(panel["value"])
+    expected = Winsorizer(limits=0.05).fit_transform(panel[["value"]])["value"]
+    pd.testing.assert_series_equal(result, expected)
+    z = CrossSectionalZScore().fit_transform(panel["value"])
+    assert isinstance(z, pd.Series) and z.index.equals(panel.index)
+
+
 # ------------------------------------------------------ CrossSectionalZScore
 def test_zscore_equals_numpy_loop(panel):
     expected = _per_date_loop(panel, lambda v: (v - np.mean(v)) / np.std(v))

@@ -107,11 +107,14 @@ class PanelData:
     index: pd.Index | None
     columns: pd.Index | None
     date_codes: np.ndarray | None = None
+    series: bool = False
 
     def wrap(self, values):
         """Give ``values`` (caller's row order) the input's container."""
         if self.index is None:
             return values
+        if self.series:
+            return pd.Series(values[:, 0], index=self.index, name=self.columns[0])
         # ``values`` is always a fresh array of ours: no copy (pandas 3 copies
         # ndarrays by default, which costs a second pass over the panel).
         return pd.DataFrame(values, index=self.index, columns=self.columns, copy=False)
@@ -122,9 +125,14 @@ def validate_panel(estimator, X, *, reset, name="X"):
 
     ``X`` may be a DataFrame with a two-level (date, asset) MultiIndex (a
     panel), a DataFrame with a single-level index, or a 2-D array (both one
-    cross-section). Sets ``n_features_in_``/``feature_names_in_`` when ``reset``.
+    cross-section). A Series is taken as a one-column DataFrame (and
+    :meth:`PanelData.wrap` gives a Series back). Sets ``n_features_in_`` /
+    ``feature_names_in_`` when ``reset``.
     """
     index = columns = dates = codes = None
+    series = isinstance(X, pd.Series)
+    if series:
+        X = X.to_frame(name=X.name if X.name is not None else 0)
     if isinstance(X, pd.DataFrame):
         index, columns = X.index, X.columns
         check_numeric_columns(X, name)
@@ -144,4 +152,4 @@ def validate_panel(estimator, X, *, reset, name="X"):
         segments = Segments(codes, len(dates))
     else:
         segments = Segments.single(len(values))
-    return PanelData(values, segments, dates, index, columns, codes)
+    return PanelData(values, segments, dates, index, columns, codes, series)
