@@ -1,0 +1,298 @@
+"""Information coefficient: per-date correlation of predictions with outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from skfactor.panel._segments import Segments
+from skfactor.panel._validation import check_finite, check_panel_index, date_codes
+
+__all__ = ["ic_scorer", "ic_summary", "information_coefficient", "make_ic_scorer"]
+
+_METHODS = ("spearman", "pearson")
+
+
+def _check_method(method):
+    if method not in _METHODS:
+        raise ValueError(
+            f"`method` must be one of {list(_METHODS)}; got {method!r}. Use "
+            "'spearman' for the rank IC or 'pearson' for the linear one."
+        )
+
+
+def _column(y, name):
+    """``y`` as a float64 1-D array and its index (None for arrays)."""
+    index = None
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(
+                f"`{name}` is a DataFrame with {y.shape[1]} columns; the IC "
+                "compares one prediction with one outcome. Select one column, "
+                f"e.g. `{name}['column']`."
+            )
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series):
+        index = y.index
+        dtype = y.dtype
+        if not (
+            pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
+        ):
+            raise ValueError(
+                f"`{name}` has dtype {dtype}; the IC needs numbers. Convert it "
+                "first, e.g. `pd.to_numeric(...)`."
+            )
+        values = y.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        try:
+            values = np.asarray(y, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"`{name}` could not be read as numbers ({exc}); the IC needs "
+                "numeric predictions and outcomes."
+            ) from None
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim != 1:
+            raise ValueError(
+                f"`{name}` must be 1-D (one value per row); got shape {values.shape}."
+            )
+    check_finite(values, name)
+    return values, index
+
+
+def _segment_corr(t, p, segments, method):
+    """Per-segment correlation of two columns in segment order, NaN-pairwise.
+
+    NaN for a segment with fewer than two complete pairs or a constant side.
+    """
+    both = ~(np.isnan(t) | np.isnan(p))
+    t = np.where(both, t, np.nan)
+    p = np.where(both, p, np.nan)
+    if method == "spearman":
+        t, p = segments.rank(t), segments.rank(p)
+    n = segments.count(t)
+    # A constant side (all ties) has no correlation: test it exactly with
+    # min == max, as a variance computed in floating point may not be 0.
+    constant = (segments.nanmin(t) == segments.nanmax(t)) | (
+        segments.nanmin(p) == segments.nanmax(p)
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dt = np.where(both, t - segments.expand(segments.nansum(t) / n), 0.0)
+        dp = np.where(both, p - segments.expand(segments.nansum(p) / n), 0.0)
+        cov = segments.sum(dt * dp)
+        var = segments.sum(dt * dt) * segments.sum(dp * dp)
+        r = cov / np.sqrt(var)
+    r = np.clip(r, -1.0, 1.0)
+    r[(n < 2) | constant] = np.nan
+    return r
+
+
+def information_coefficient(y_true, y_pred, method="spearman"):
+    r"""Per-date correlation between predictions and realised outcomes.
+
+    On each date, over the rows where both ``y_true`` and ``y_pred`` are not
+    NaN, the Spearman rank correlation (the "rank IC", ties ranked by their
+    average rank) or the Pearson correlation. Computed for all dates at once
+    from per-date segment sums, not a loop over dates.
+
+    Parameters
+    ----------
+    y_true : Series of shape (n_rows,) or array-like
+        Realised outcomes, typically :func:`skfactor.panel.forward_returns`.
+        A Series (or one-column DataFrame) with a (date, asset) MultiIndex is
+        a panel; rows in any order, possibly unbalanced.
+    y_pred : Series of shape (n_rows,) or array-like
+        Predictions or factor values for the same rows. If both are pandas
+        objects their indexes must be equal; an array takes the index of the
+        other argument.
+    method : {"spearman", "pearson"}, default="spearman"
+        Rank or linear correlation.
+
+    Returns
+    -------
+    ic : Series of shape (n_dates,) or float
+        The IC of each date, indexed by the sorted dates. NaN for a date with
+        fewer than two complete rows or on which either side is constant (no
+        warning). Inputs without dates (arrays, or pandas objects with a
+        single-level index) are one cross-section and give a float.
+
+    See Also
+    --------
+    ic_summary : Mean, spread and t-statistic of the per-date IC.
+    ic_scorer : The mean IC as a scikit-learn scorer.
+
+    Notes
+    -----
+    With :math:`r` and :math:`f` the (ranked, for Spearman) outcomes and
+    predictions of the :math:`n_t` complete rows of date :math:`t`,
+
+    .. math::
+
+        \mathrm{IC}_t = \frac{\sum_i (r_i - \bar r)(f_i - \bar f)}
+                             {\sqrt{\sum_i (r_i - \bar r)^2 \sum_i (f_i - \bar f)^2}}.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> index = pd.MultiIndex.from_product(
+    ...     [pd.to_datetime(["2024-01-02", "2024-01-03"]), ["A", "B", "C"]],
+    ...     names=["date", "asset"],
+    ... )
+    >>> y_true = pd.Series([0.01, 0.02, 0.03, 0.03, 0.02, 0.01], index=index)
+    >>> y_pred = pd.Series([1.0, 2.0, 3.0, 1.0, 2.0, 3.0], index=index)
+    >>> information_coefficient(y_true, y_pred)
+    date
+    2024-01-02    1.0
+    2024-01-03   -1.0
+    Name: ic, dtype: float64
+    >>> information_coefficient([1, 2, 3], [2, 4, 5])
+    1.0
+    """
+    _check_method(method)
+    t, t_index = _column(y_true, "y_true")
+    p, p_index = _column(y_pred, "y_pred")
+    if len(t) != len(p):
+        raise ValueError(
+            f"`y_true` has {len(t)} rows and `y_pred` {len(p)}; give one "
+            "prediction per outcome."
+        )
+    if t_index is not None and p_index is not None and not t_index.equals(p_index):
+        raise ValueError(
+            "`y_true` and `y_pred` have different indexes; align them first, "
+            "e.g. `y_pred.reindex(y_true.index)`."
+        )
+    index = t_index if t_index is not None else p_index
+    if not isinstance(index, pd.MultiIndex):
+        r = _segment_corr(t, p, Segments.single(len(t)), method)
+        return float(r[0]) if len(r) else np.nan
+    check_panel_index(index, "y_true" if t_index is not None else "y_pred")
+    codes, dates = date_codes(index)
+    segments = Segments(codes, len(dates))
+    r = _segment_corr(segments.sort(t), segments.sort(p), segments, method)
+    return pd.Series(r, index=dates, name="ic")
+
+
+def _mean_ic(ic):
+    """Mean of the per-date IC over the dates where it is defined (NaN if none)."""
+    values = np.atleast_1d(np.asarray(ic, dtype=np.float64))
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if len(values) else np.nan
+
+
+def _panel_index(obj):
+    index = getattr(obj, "index", None)
+    return index if isinstance(index, pd.MultiIndex) else None
+
+
+class _ICScorer:
+    """Mean per-date IC of ``estimator.predict(X)`` against ``y_true``."""
+
+    def __init__(self, method="spearman"):
+        self.method = method
+
+    def __call__(self, estimator, X, y_true):
+        y_pred = estimator.predict(X)
+        if _panel_index(y_true) is None and _panel_index(y_pred) is None:
+            index = _panel_index(X)
+            if index is not None:
+                # Arrays of outcomes and predictions: the dates are X's.
+                y_true = pd.Series(_column(y_true, "y_true")[0], index=index)
+        return _mean_ic(information_coefficient(y_true, y_pred, method=self.method))
+
+    def __repr__(self):
+        return f"make_ic_scorer(method={self.method!r})"
+
+
+def make_ic_scorer(method="spearman"):
+    """A scorer giving the mean per-date IC of an estimator's predictions.
+
+    Parameters
+    ----------
+    method : {"spearman", "pearson"}, default="spearman"
+        Rank or linear correlation, as in :func:`information_coefficient`.
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y)``: the mean over dates of
+        ``information_coefficient(y, estimator.predict(X))`` (dates where the
+        IC is undefined are left out; NaN if it is undefined on every date).
+        Greater is better. The dates come from the (date, asset) MultiIndex of
+        ``y``, of the predictions, or of ``X``, in that order; with none, the
+        rows are one cross-section. Pass it as ``scoring=`` to
+        :class:`~sklearn.model_selection.GridSearchCV` or
+        :func:`~sklearn.model_selection.cross_val_score`.
+    """
+    _check_method(method)
+    return _ICScorer(method)
+
+
+ic_scorer = _ICScorer("spearman")
+ic_scorer.__doc__ = """Mean per-date rank IC, ready for ``scoring=``.
+
+``ic_scorer(estimator, X, y)`` is ``make_ic_scorer("spearman")``: the mean over
+dates of ``information_coefficient(y, estimator.predict(X))``. Greater is
+better.
+"""
+
+
+def ic_summary(ic):
+    r"""Mean, spread, information ratio and t-statistic of a per-date IC.
+
+    Parameters
+    ----------
+    ic : Series of shape (n_dates,), DataFrame or array-like
+        Per-date IC, e.g. from :func:`information_coefficient`; a DataFrame of
+        shape (n_dates, n_columns) holds one IC series per column. Dates where it
+        is NaN are left out.
+
+    Returns
+    -------
+    summary : Series or DataFrame
+        Indexed by ``mean``, ``std`` (``ddof=1``), ``ir`` (mean / std),
+        ``t`` (:math:`\mathrm{IR}\sqrt{n}`, the one-sample t-statistic of a zero
+        mean), ``p_value`` (two-sided, Student t with :math:`n - 1` degrees of
+        freedom), ``n_dates`` (dates with a defined IC) and ``positive`` (the
+        fraction of them with IC > 0). One column per input column for a
+        DataFrame. Statistics that need more dates than there are, or a
+        nonzero std, are NaN.
+
+    Notes
+    -----
+    The t-statistic treats the dates as independent. ICs of overlapping
+    multi-period forward returns are autocorrelated, which inflates it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> ic_summary(pd.Series([0.1, 0.0, 0.2, 0.1]))["mean"]
+    np.float64(0.1)
+    """
+    if isinstance(ic, pd.DataFrame):
+        return pd.DataFrame({c: ic_summary(ic[c]) for c in ic.columns})
+    values = np.asarray(ic, dtype=np.float64).ravel()
+    values = values[~np.isnan(values)]
+    n = len(values)
+    mean = values.mean() if n else np.nan
+    std = np.nan
+    if n > 1:
+        # Equal values have std 0 exactly (a float mean may leave a residue).
+        std = values.std(ddof=1) if np.ptp(values) > 0 else 0.0
+    ir = mean / std if std > 0 else np.nan
+    t = ir * np.sqrt(n)
+    p_value = 2.0 * stats.t.sf(abs(t), n - 1) if np.isfinite(t) else np.nan
+    positive = float((values > 0).mean()) if n else np.nan
+    return pd.Series(
+        {
+            "mean": mean,
+            "std": std,
+            "ir": ir,
+            "t": t,
+            "p_value": p_value,
+            "n_dates": float(n),
+            "positive": positive,
+        },
+        name=getattr(ic, "name", None),
+    )
