@@ -1,6 +1,7 @@
 """skfactor: fundamental factor models as scikit-learn estimators."""
 
 from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
+from skfactor.portfolio import QuantilePortfolioFactor
 from skfactor.preprocessing import CrossSectionalZScore, Winsorizer
 
 __version__ = "0.1.0.dev0"
@@ -8,6 +9,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "CrossSectionalFactorModel",
     "CrossSectionalZScore",
+    "QuantilePortfolioFactor",
     "TimeSeriesFactorModel",
     "Winsorizer",
 ]

@@ -1,0 +1,425 @@
+"""QuantilePortfolioFactor: long the top group, short the bottom group, per date."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+from sklearn.utils import check_array
+
+from skfactor.panel import validate_panel
+from skfactor.panel._buckets import bucket_means, fraction_thresholds, rank_buckets
+from skfactor.panel._validation import check_finite
+from skfactor.preprocessing._zscore import _column_position
+from skfactor.utils._sklearn import (
+    BaseEstimator,
+    Interval,
+    OneToOneFeatureMixin,
+    TransformerMixin,
+    _fit_context,
+)
+
+__all__ = ["QuantilePortfolioFactor"]
+
+
+def _check_breakpoints(breakpoints):
+    """Increasing fractions in (0, 1) from a float or a sequence."""
+    seq = [breakpoints] if isinstance(breakpoints, numbers.Real) else list(breakpoints)
+    ok = len(seq) > 0 and all(
+        isinstance(c, numbers.Real) and not isinstance(c, bool) and 0 < c < 1
+        for c in seq
+    )
+    if not ok or any(b <= a for a, b in zip(seq, seq[1:], strict=False)):
+        raise ValueError(
+            "`breakpoints` must be strictly increasing fractions in (0, 1), e.g. "
+            f"(0.3, 0.7) for Fama-French's 30/70 split; got {breakpoints!r}."
+        )
+    return [float(c) for c in seq]
+
+
+def check_returns(y, panel):
+    """``y`` as a float array on the rows of ``panel`` (same index, same order)."""
+    if isinstance(y, pd.DataFrame):
+        if y.shape[1] != 1:
+            raise ValueError(
+                f"`y` must be one column of returns; got a DataFrame with "
+                f"{y.shape[1]} columns. Pass a Series, e.g. `y['return']`."
+            )
+        y = y.iloc[:, 0]
+    if isinstance(y, pd.Series) and panel.index is not None:
+        if not y.index.equals(panel.index):
+            raise ValueError(
+                "`X` and `y` have different indexes; `y` must hold the returns of "
+                "the rows of `X`, in the same order. Align it first, e.g. "
+                "`y = y.reindex(X.index)`."
+            )
+    values = check_array(
+        y, dtype=np.float64, ensure_2d=False, ensure_all_finite=False, input_name="y"
+    )
+    if values.ndim != 1 or len(values) != len(panel.values):
+        raise ValueError(
+            f"`y` must be one return per row of `X` ({len(panel.values)} rows); got "
+            f"shape {values.shape}."
+        )
+    check_finite(values, "y")
+    return values
+
+
+class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    r"""Long-short portfolios of the top and bottom groups of each characteristic.
+
+    On each date and for each column, the assets with a value are ranked by
+    their average rank :math:`r` (1-based, ties averaged, as
+    :meth:`pandas.Series.rank`) among the :math:`n` assets with a value. With
+    :math:`p = r / n`:
+
+    - ``n_quantiles=q``: quantile :math:`k` holds :math:`(k-1)/q < p \le k/q`;
+      the long leg is the top one, :math:`p > 1 - 1/q`, the short leg the bottom
+      one, :math:`p \le 1/q`;
+    - ``breakpoints=(b_1, ..., b_m)``: group :math:`k` holds
+      :math:`b_{k-1} < p \le b_k`; top :math:`p > b_m`, bottom :math:`p \le b_1`
+      (Fama-French: ``(0.3, 0.7)``);
+    - ``top_n=k``: the lecture's fixed counts, top :math:`r > n - k` (the
+      :math:`k` largest), bottom :math:`r \le k` (the :math:`k` smallest).
+
+    Unlike :func:`pandas.qcut`, ties never fail: tied assets share a rank and a
+    group. Each leg is equal-weighted, or value-weighted by the ``weights``
+    column, and the portfolio is long the top minus short the bottom (or the
+    reverse for a column with ``long_high`` False):
+
+    .. math::
+
+        w_i = \frac{v_i}{\sum_{j \in \mathrm{top}} v_j} [i \in \mathrm{top}]
+            - \frac{v_i}{\sum_{j \in \mathrm{bottom}} v_j} [i \in \mathrm{bottom}],
+
+    with :math:`v_i = 1` (equal weights) or the asset's weight. A row whose
+    value (or weight) is NaN is not ranked and gets weight 0. A date on which a
+    leg would be empty (a single asset, all values tied, too few assets for two
+    ``top_n`` legs that do not overlap, or a leg of zero total weight) has no
+    portfolio: its weights are 0, its factor return NaN, and one warning says
+    how many dates this hit. Stateless: each date uses only its own rows.
+
+    Parameters
+    ----------
+    n_quantiles : int, default=5
+        Number of equal groups (5: quintiles, 10: deciles). Used when
+        ``breakpoints`` and ``top_n`` are None; leave it at its default (or
+        None) when giving one of them.
+    breakpoints : float or sequence of float, default=None
+        Increasing fractions of the cross-section in (0, 1) at which to cut,
+        e.g. ``(0.3, 0.7)`` or ``0.5`` (a median split).
+    top_n : int, default=None
+        Fixed number of assets in each leg, as the lecture's ``top(1000)`` and
+        ``bottom(1000)``.
+    weights : str or int, default=None
+        Column of ``X`` holding non-negative value weights (e.g. market cap);
+        None means equal weights. It is also a characteristic like any other
+        (sorting on market cap and weighting by it gives the size portfolio).
+    long_high : bool, dict or sequence of bool, default=True
+        Whether each column's long leg is its top group (True) or its bottom
+        group (False, e.g. small minus big for size). A dict maps column names
+        (or positions) to a bool, the others being True; a sequence gives one
+        bool per column.
+
+    Attributes
+    ----------
+    factor_returns_ : DataFrame of shape (n_dates, n_features)
+        Set by ``fit(X, y)``: each date's long-short return,
+        ``(transform(X) * y).groupby(date).sum()``. A leg member whose return
+        is NaN is left out of its leg and the leg's other weights are scaled up
+        to sum to 1 again (what the lecture's ``groupby(...).mean()`` of the
+        leg's returns does); a leg without any return, or a date without a
+        portfolio, gives NaN.
+    quantile_returns_ : DataFrame of shape (n_dates, n_features * n_groups)
+        Set by ``fit(X, y)``: the (equal- or value-) weighted mean return of
+        every group, columns ``(feature, group)`` with groups numbered 1 (lowest
+        values) to ``n_groups`` (highest; for ``top_n``, 1 is the ``k``
+        smallest, 2 the rest, 3 the ``k`` largest), as in alphalens' quantile
+        returns. ``factor_returns_`` is the top minus the bottom group (the
+        reverse when ``long_high`` is False).
+    n_features_in_ : int
+        Number of columns seen in ``fit``.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Column names seen in ``fit``, when they are all strings.
+
+    See Also
+    --------
+    fama_french_factors : SMB and HML from the 2x3 size/value sort.
+    TimeSeriesFactorModel : Regress asset returns on these factor returns.
+
+    Examples
+    --------
+    >>> from skfactor import QuantilePortfolioFactor
+    >>> from skfactor.datasets import make_factor_panel
+    >>> data = make_factor_panel(n_dates=20, n_assets=200, random_state=0)
+    >>> qpf = QuantilePortfolioFactor(n_quantiles=5, long_high={"size": False})
+    >>> W = qpf.fit_transform(data.X, data.y)
+    >>> bool(W.groupby(level="date").sum().abs().max().max() < 1e-12)  # neutral
+    True
+    >>> f = (W * data.y.to_numpy()[:, None]).groupby(level="date").sum()
+    >>> bool(((f - qpf.factor_returns_).abs() < 1e-15).all().all())
+    True
+    >>> qpf.quantile_returns_.columns[:2].tolist()
+    [('value', 1), ('value', 2)]
+    """
+
+    _parameter_constraints: dict = {
+        "n_quantiles": [Interval(numbers.Integral, 2, None, closed="left"), None],
+        "breakpoints": "no_validation",  # checked by _check_breakpoints
+        "top_n": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "weights": [str, int, None],
+        "long_high": "no_validation",  # checked by _directions
+    }
+
+    def __init__(
+        self,
+        *,
+        n_quantiles=5,
+        breakpoints=None,
+        top_n=None,
+        weights=None,
+        long_high=True,
+    ):
+        self.n_quantiles = n_quantiles
+        self.breakpoints = breakpoints
+        self.top_n = top_n
+        self.weights = weights
+        self.long_high = long_high
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.requires_fit = False
+        return tags
+
+    # ------------------------------------------------------------- settings
+    def _scheme(self):
+        """``("fractions", cuts)`` or ``("top_n", k)``, and the number of groups."""
+        given = {
+            name: value
+            for name, value in (
+                ("breakpoints", self.breakpoints),
+                ("top_n", self.top_n),
+            )
+            if value is not None
+        }
+        if len(given) == 2:
+            raise ValueError(
+                "`breakpoints` and `top_n` are mutually exclusive; got "
+                f"breakpoints={self.breakpoints!r} and top_n={self.top_n!r}. Give "
+                "one of them."
+            )
+        if given and self.n_quantiles not in (None, 5):
+            (name,) = given
+            raise ValueError(
+                f"`n_quantiles`={self.n_quantiles!r} conflicts with "
+                f"`{name}`={given[name]!r}: give only one way of forming the legs "
+                "(leave `n_quantiles` at its default or set it to None)."
+            )
+        if "top_n" in given:
+            return "top_n", int(self.top_n), 3
+        if "breakpoints" in given:
+            cuts = _check_breakpoints(self.breakpoints)
+            return "fractions", cuts, len(cuts) + 1
+        if self.n_quantiles is None:
+            raise ValueError(
+                "Give one of `n_quantiles`, `breakpoints` or `top_n`; all are None."
+            )
+        q = int(self.n_quantiles)
+        cuts = [k / q for k in range(1, q - 1)] + [1 - 1 / q]
+        return "fractions", cuts, q
+
+    def _directions(self, panel):
+        """+1 where a column is long its top group, -1 where long its bottom."""
+        n_columns = panel.values.shape[1]
+        spec = self.long_high
+
+        def sign(value, where):
+            if not isinstance(value, bool | np.bool_):
+                raise ValueError(
+                    f"`long_high` must be a bool, a dict of bools or one bool per "
+                    f"column; got {value!r}{where}."
+                )
+            return 1.0 if value else -1.0
+
+        if isinstance(spec, bool | np.bool_):
+            return np.full(n_columns, sign(spec, ""))
+        signs = np.ones(n_columns)
+        if isinstance(spec, Mapping):
+            for key, value in spec.items():
+                signs[_column_position(key, panel, "long_high")] = sign(
+                    value, f" for column {key!r}"
+                )
+            return signs
+        seq = list(spec) if isinstance(spec, list | tuple | np.ndarray) else None
+        if seq is None or len(seq) != n_columns:
+            raise ValueError(
+                f"`long_high` must be a bool, a dict {{column: bool}} or one bool per "
+                f"column ({n_columns}); got {spec!r}."
+            )
+        return np.array([sign(v, "") for v in seq])
+
+    # ------------------------------------------------------------ the kernel
+    def _portfolios(self, panel, y=None, weights=True):
+        """Leg weights (caller's order) and, with returns, factor/group returns."""
+        kind, cuts, n_groups = self._scheme()
+        directions = self._directions(panel)
+        values, seg = panel.values, panel.segments
+        w_pos = (
+            None
+            if self.weights is None
+            else _column_position(self.weights, panel, "weights")
+        )
+        vw = None if w_pos is None else seg.sort(values[:, w_pos])
+        if vw is not None and np.nanmin(vw, initial=0.0) < 0:
+            raise ValueError(
+                f"`weights` column {self.weights!r} has negative values; weights "
+                "must be >= 0 (e.g. market capitalisation)."
+            )
+        r = None if y is None else seg.sort(y)
+        n_rows, n_columns = values.shape
+        n_dates = seg.n_segments
+        W = np.zeros((n_rows, n_columns), order="F") if weights else None
+        bad = np.zeros((n_dates, n_columns), dtype=bool)
+        factor = np.full((n_dates, n_columns), np.nan)
+        groups = np.full((n_dates, n_columns, n_groups), np.nan)
+        seg_row = seg.segment_of_row if weights else None
+        for j in range(n_columns):
+            col = seg.sort(values[:, j])
+            if vw is not None:
+                col = np.where(np.isnan(vw), np.nan, col)
+            n = seg.count(col)
+            if kind == "top_n":
+                thresholds = np.vstack([np.full(n_dates, cuts), n - cuts])
+            else:
+                thresholds = fraction_thresholds(n, cuts)
+            bucket = rank_buckets(seg, col, thresholds)
+            _, total = bucket_means(seg, bucket, n_groups, None, vw)
+            bad[:, j] = (total[:, 0] <= 0) | (total[:, -1] <= 0)
+            if kind == "top_n":
+                bad[:, j] |= n < 2 * cuts
+            if weights:
+                with np.errstate(divide="ignore"):
+                    scale = np.zeros((n_dates, n_groups))
+                    scale[:, -1] = directions[j] / total[:, -1]
+                    scale[:, 0] = -directions[j] / total[:, 0]
+                scale[bad[:, j]] = 0.0
+                # One flat gather: row -> its (date, group) scale; -1 -> a 0.
+                scale = np.append(scale.reshape(-1), 0.0)
+                at = seg_row * n_groups + bucket
+                at[bucket < 0] = len(scale) - 1
+                w = scale[at]
+                if vw is not None:
+                    w *= np.where(bucket < 0, 0.0, vw)
+                W[:, j] = seg.unsort(w)
+            if r is not None:
+                mean, _ = bucket_means(seg, bucket, n_groups, r, vw)
+                mean[bad[:, j]] = np.nan
+                groups[:, j] = mean
+                factor[:, j] = directions[j] * (mean[:, -1] - mean[:, 0])
+        self._warn_too_few(panel, bad)
+        return W, factor, groups
+
+    def _warn_too_few(self, panel, bad):
+        hit = bad.any(axis=1)
+        if not hit.any():
+            return
+        columns = (
+            list(panel.columns)
+            if panel.columns is not None
+            else list(range(bad.shape[1]))
+        )
+        which = [c for c, b in zip(columns, bad.any(axis=0), strict=True) if b]
+        warnings.warn(
+            f"{int(hit.sum())} of {len(hit)} dates have too few assets to form both "
+            f"legs in column(s) {which} (a leg would be empty or the top_n legs "
+            "would overlap); those dates get weight 0 and a NaN factor return.",
+            UserWarning,
+            stacklevel=4,
+        )
+
+    def _store_returns(self, panel, factor, groups):
+        names = pd.Index(self.get_feature_names_out())
+        dates = panel.dates if panel.dates is not None else pd.RangeIndex(1)
+        self.factor_returns_ = pd.DataFrame(factor, index=dates, columns=names)
+        labels = pd.MultiIndex.from_product(
+            [names, range(1, groups.shape[2] + 1)], names=["factor", "quantile"]
+        )
+        self.quantile_returns_ = pd.DataFrame(
+            groups.reshape(len(dates), -1), index=dates, columns=labels
+        )
+
+    # ------------------------------------------------------------ public API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Form the portfolios and, given returns, compute their returns.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Characteristics: a (date, asset) panel, or one cross-section.
+        y : Series of shape (n_rows,) or array-like, default=None
+            Each row's return over the holding period (e.g. from
+            :func:`skfactor.panel.forward_returns`), on the same index as ``X``.
+            Without it only ``X`` is checked.
+
+        Returns
+        -------
+        self : QuantilePortfolioFactor
+            The fitted transformer.
+        """
+        self._fit(X, y, weights=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit as :meth:`fit` does and return the weights of :meth:`transform`.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Characteristics: a (date, asset) panel, or one cross-section.
+        y : Series of shape (n_rows,) or array-like, default=None
+            Returns on the same index as ``X``.
+
+        Returns
+        -------
+        W : DataFrame or ndarray of shape (n_rows, n_features)
+            The portfolio weights, as :meth:`transform` gives them.
+        """
+        panel, W = self._fit(X, y, weights=True)
+        return panel.wrap(W)
+
+    def _fit(self, X, y, weights):
+        panel = validate_panel(self, X, reset=True)
+        if y is None:
+            if weights:
+                return panel, self._portfolios(panel)[0]
+            self._scheme(), self._directions(panel)  # check the settings
+            return panel, None
+        y = check_returns(y, panel)
+        W, factor, groups = self._portfolios(panel, y, weights=weights)
+        self._store_returns(panel, factor, groups)
+        return panel, W
+
+    def transform(self, X):
+        """Each row's weight in its column's long-short portfolio.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Characteristics: a (date, asset) panel, or one cross-section.
+
+        Returns
+        -------
+        W : DataFrame or ndarray of shape (n_rows, n_features)
+            Same container, index (same order) and columns as ``X``: per date
+            and column, ``+1/n_long`` in the long leg (or the value weight over
+            the leg's total), ``-1/n_short`` in the short leg, 0 elsewhere and
+            on NaN rows. Each leg sums to +1 or -1, each date to 0.
+        """
+        panel = validate_panel(self, X, reset=False)
+        return panel.wrap(self._portfolios(panel)[0])
