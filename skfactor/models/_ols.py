@@ -2,9 +2,10 @@
 
 Estimation (:func:`masked_ols`, :func:`ols_covariance`): one regressor matrix
 ``X`` of shape (n_dates, n_params) and many dependent columns ``Y`` of shape
-(n_dates, n_assets), each column regressed on its own rows (``mask``) through
-masked normal equations: ``X'X`` of every column is ``mask.T @ Z`` with ``Z`` the
-per-date outer products of the regressors, then one batched solve. Columns with
+(n_dates, n_assets), each column regressed on its own (non-NaN) rows through
+masked normal equations: ``X'X`` of every column is ``M @ Z`` with ``M`` its
+0/1 mask and ``Z`` the per-date outer products of the regressors, then one
+batched solve. Columns with
 no hole share one ``X'X`` and one solve. The covariances reproduce statsmodels
 ``OLS`` (``nonrobust``, ``HC0``-``HC3``, ``HAC`` with the Bartlett kernel).
 
@@ -89,9 +90,10 @@ class MaskedOLS:
     """Per-column OLS fits of :func:`masked_ols` (columns in ``Y``'s order).
 
     ``params`` (n_cols, n_params) and ``bread`` = (X'X)⁻¹ (n_cols, n_params,
-    n_params) are in the units of the ``X`` given; ``resid`` (n_dates, n_cols)
-    is 0 off the mask; ``bad`` marks columns with too few rows or collinear
-    regressors on their rows, whose results are NaN.
+    n_params) are in the units of the ``X`` given. ``resid`` and ``mask`` are
+    column-major, shape (n_cols, n_dates) (transpose them for date x column);
+    ``resid`` is 0 off the mask. ``bad`` marks columns with too few rows or
+    collinear regressors on their rows, whose results are NaN.
     """
 
     params: np.ndarray
@@ -111,41 +113,46 @@ def _outer_rows(X, Y=None):
     return (X[:, :, None] * Y[:, None, :]).reshape(len(X), -1)
 
 
-def masked_ols(X, Y, mask):
-    """Regress every column of ``Y`` on ``X`` over that column's ``mask`` rows.
+def masked_ols(X, Y, rows=None):
+    """Regress every column of ``Y`` on ``X`` over the dates where it is observed.
 
     Parameters
     ----------
     X : ndarray of shape (n_dates, n_params)
         Regressors (already with the intercept column, if any).
     Y : ndarray of shape (n_dates, n_cols)
-        Dependent variables; only cells where ``mask`` is True are read.
-    mask : ndarray of bool, shape (n_dates, n_cols)
-        Observed cells.
+        Dependent variables, NaN where missing. Fastest in Fortran order (as a
+        DataFrame's values come): the work runs column by column in memory.
+    rows : ndarray of bool, shape (n_dates,), default=None
+        Dates usable at all (e.g. every factor observed); None means all.
 
     Returns
     -------
     MaskedOLS
     """
     n_dates, p = X.shape
-    n_cols = Y.shape[1]
-    nobs = mask.sum(axis=0)
+    Yt = np.ascontiguousarray(Y.T)  # (n_cols, n_dates): a view for F-ordered Y
+    n_cols = len(Yt)
+    mask = ~np.isnan(Yt)
+    if rows is not None:
+        mask &= rows
+    nobs = mask.sum(axis=1)
     # Columns observed on every date that any column uses share one X'X.
-    rows = mask.any(axis=1)
-    full = mask[rows].all(axis=0)
+    used = mask.any(axis=0)
+    full = mask[:, used].all(axis=1)
     holey = np.flatnonzero(~full)
 
     gram = np.empty((n_cols, p, p))
-    Xr = X[rows]
-    gram[full] = Xr.T @ Xr
+    Xu = X[used]
+    gram[full] = Xu.T @ Xu
     if len(holey):
         Z = _outer_rows(X)
-        gram[holey] = (mask[:, holey].T.astype(np.float64) @ Z).reshape(-1, p, p)
+        gram[holey] = (mask[holey].astype(np.float64) @ Z).reshape(-1, p, p)
     bad = (nobs <= p) | collinear(gram)
     gram[bad] = np.eye(p)
 
-    Yz = np.where(mask, Y, 0.0)
-    XtY = (X.T @ Yz).T  # (n_cols, p)
+    Yz = np.where(mask, Yt, 0.0)
+    XtY = Yz @ X  # (n_cols, p)
     bread = np.empty_like(gram)
     params = np.empty((n_cols, p))
     shared = np.flatnonzero(full & ~bad)
@@ -160,16 +167,16 @@ def masked_ols(X, Y, mask):
     params[bad] = np.nan
     bread[bad] = np.nan
 
-    resid = X @ np.where(bad[:, None], 0.0, params).T
+    resid = np.where(bad[:, None], 0.0, params) @ X.T  # fitted, (n_cols, n_dates)
     np.subtract(Yz, resid, out=resid)
-    resid[~mask] = 0.0
-    ssr = np.einsum("ij,ij->j", resid, resid)
-    tss_uncentered = np.einsum("ij,ij->j", Yz, Yz)
+    resid *= mask
+    ssr = np.einsum("ij,ij->i", resid, resid)
+    tss_uncentered = np.einsum("ij,ij->i", Yz, Yz)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = Yz.sum(axis=0) / nobs
-    Yz -= mean
-    Yz[~mask] = 0.0
-    tss_centered = np.einsum("ij,ij->j", Yz, Yz)
+        mean = Yz.sum(axis=1) / nobs
+    Yz -= mean[:, None]
+    Yz *= mask
+    tss_centered = np.einsum("ij,ij->i", Yz, Yz)
     for a in (ssr, tss_centered, tss_uncentered):
         a[bad] = np.nan
     return MaskedOLS(
@@ -178,16 +185,16 @@ def masked_ols(X, Y, mask):
 
 
 def _leverage(X, fit):
-    """Diagonal of the hat matrix, ``h_t = x_tᵀ (X'X)⁻¹ x_t``, per column."""
+    """Diagonal of the hat matrix, ``h_t = x_tᵀ (X'X)⁻¹ x_t``: (n_cols, n_dates)."""
     n_cols, p = fit.params.shape
     flat = np.where(fit.bad[:, None, None], 0.0, fit.bread).reshape(n_cols, p * p)
-    return _outer_rows(X) @ flat.T  # (n_dates, n_cols)
+    return flat @ _outer_rows(X).T
 
 
 def _hac_meat(X, fit, maxlags):
     """Σ_l w_l (Γ_l + Γ_lᵀ) of Newey-West, lags counted in each column's own rows."""
     n_dates, p = X.shape
-    n_cols = fit.resid.shape[1]
+    n_cols = len(fit.resid)
     if maxlags is None:  # statsmodels' S_hac_simple rule, per column
         nlags = np.floor(4 * (fit.nobs / 100.0) ** (2.0 / 9.0)).astype(np.intp)
     else:
@@ -195,14 +202,15 @@ def _hac_meat(X, fit, maxlags):
     meat = np.zeros((n_cols, p, p))
     step = max(1, _HAC_CHUNK_CELLS // max(n_dates * p, 1))
     for start in range(0, n_cols, step):  # chunks of columns, bounded memory
-        cols = np.arange(start, min(start + step, n_cols))
+        cols = slice(start, min(start + step, n_cols))
         # Each column's observed rows first, in date order: lags are positional.
-        order = np.argsort(~fit.mask[:, cols], axis=0, kind="stable")
-        u = np.take_along_axis(fit.resid[:, cols], order, axis=0).T  # (c, T)
-        xu = X[order.T] * u[:, :, None]  # (c, T, p); 0 past each column's nobs
+        order = np.argsort(~fit.mask[cols], axis=1, kind="stable")  # (c, T)
+        u = np.take_along_axis(fit.resid[cols], order, axis=1)
+        xu = X[order] * u[:, :, None]  # (c, T, p); 0 past each column's nobs
         m = np.matmul(xu.transpose(0, 2, 1), xu)
-        for lag in range(1, int(nlags[cols].max(initial=0)) + 1):
-            w = np.where(lag <= nlags[cols], 1.0 - lag / (nlags[cols] + 1.0), 0.0)
+        nl = nlags[cols]
+        for lag in range(1, int(nl.max(initial=0)) + 1):
+            w = np.where(lag <= nl, 1.0 - lag / (nl + 1.0), 0.0)
             g = np.matmul(xu[:, lag:].transpose(0, 2, 1), xu[:, :-lag])
             m += w[:, None, None] * (g + g.transpose(0, 2, 1))
         meat[cols] = m
@@ -233,12 +241,12 @@ def ols_covariance(X, fit, cov_type="nonrobust", maxlags=None, use_correction=Fa
         else:
             omega = fit.resid**2
             if cov_type == "HC1":
-                omega *= fit.nobs / df_resid
+                omega *= (fit.nobs / df_resid)[:, None]
             elif cov_type in ("HC2", "HC3"):
                 one_minus_h = 1.0 - _leverage(X, fit)
                 one_minus_h[~fit.mask] = 1.0
                 omega /= one_minus_h if cov_type == "HC2" else one_minus_h**2
-            meat = (omega.T @ _outer_rows(X)).reshape(n_cols, p, p)
+            meat = (omega @ _outer_rows(X)).reshape(n_cols, p, p)
         cov = fit.bread @ meat @ fit.bread
         if cov_type == "HAC" and use_correction:
             cov *= (fit.nobs / df_resid)[:, None, None]

@@ -30,7 +30,7 @@ from skfactor.utils._sklearn import (
 __all__ = ["TimeSeriesFactorModel"]
 
 
-def grs_test(F, R, mask):
+def grs_test(F, R, rows):
     r"""Gibbons-Ross-Shanken statistic and p-value over the fully observed dates.
 
     With :math:`T` dates on which every asset and factor is observed, :math:`N`
@@ -39,9 +39,8 @@ def grs_test(F, R, mask):
     covariances (divided by :math:`T`) and :math:`\hat\mu` the factor means:
     :math:`\frac{T-N-K}{N}\,\hat\alpha'\hat\Sigma^{-1}\hat\alpha /
     (1 + \hat\mu'\hat\Omega^{-1}\hat\mu) \sim F(N, T-N-K)`. NaN when
-    :math:`T \le N + K`.
+    :math:`T \le N + K`. ``rows`` (bool, n_dates) marks those :math:`T` dates.
     """
-    rows = mask.all(axis=1)
     T, (N, K) = int(rows.sum()), (R.shape[1], F.shape[1])
     if T - N - K <= 0:
         return np.nan, np.nan
@@ -233,8 +232,7 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
                 "collinear on the dates where every factor is observed; drop the "
                 "redundant factors (e.g. a constant or duplicated column)."
             )
-        mask = ~np.isnan(wide.R) & f_ok[:, None]
-        fit = masked_ols(Xs, wide.R, mask)
+        fit = masked_ols(Xs, wide.R, f_ok)
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
         self._store(wide, fit, A, A @ cov @ A.T)
         if fit.bad.any():
@@ -247,7 +245,9 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
         self.grs_ = (
-            grs_test(wide.F, wide.R, mask) if self.fit_intercept else (np.nan, np.nan)
+            grs_test(wide.F, wide.R, fit.mask.all(axis=0))
+            if self.fit_intercept
+            else (np.nan, np.nan)
         )
         return self
 
@@ -273,8 +273,8 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
                 1.0 - self.rsquared_
             )
         self.nobs_ = fit.nobs
-        resid = np.where(fit.mask & ~fit.bad, fit.resid, np.nan)
-        self.resid_ = self._wrap(resid, wide.dates)
+        resid = np.where(fit.mask & ~fit.bad[:, None], fit.resid, np.nan)
+        self.resid_ = self._wrap(resid.T, wide.dates)
 
     def _wrap(self, values, dates):
         """Date x asset output in the container of the inputs."""
