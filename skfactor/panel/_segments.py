@@ -40,6 +40,7 @@ class Segments:
 
     def __init__(self, codes, n_segments):
         codes = np.asarray(codes, dtype=np.intp)
+        self.codes = codes  # segment of each row, caller's order
         self.n_rows = len(codes)
         self.n_segments = int(n_segments)
         self.sizes = np.bincount(codes, minlength=self.n_segments)
@@ -90,23 +91,6 @@ class Segments:
         out[self.order] = a
         return out
 
-    def column_loop(self, values, out):
-        """Yield ``(j, sorted column j, target)`` for a per-column transform.
-
-        Write column j's result, in sorted order, into ``target``: when the
-        rows are already in date order it *is* ``out[:, j]``; otherwise it is a
-        reused buffer scattered back into ``out[:, j]`` in the caller's order
-        after the loop body.
-        """
-        for j in range(values.shape[1]):
-            if self.order is None:
-                yield j, values[:, j], out[:, j]
-            else:
-                col = self.sort(values[:, j], out=self.buffer("column"))
-                target = self.buffer("target")
-                yield j, col, target
-                out[self.order, j] = target
-
     def expand(self, per_segment):
         """Repeat a per-segment array to one row per sorted row."""
         return np.repeat(per_segment, self.sizes, axis=0)
@@ -130,6 +114,17 @@ class Segments:
             result = fn(col.reshape(shape), *args, out=grid_out)
             return result.reshape(-1)
         return fn(col, *(self.expand(p) for p in per_segment), out=out)
+
+    def apply(self, fn, x, *per_segment, out=None):
+        """Like :meth:`broadcast`, for ``x`` in the **caller's** row order.
+
+        Per-segment results (computed on the sorted rows) are applied to the
+        unsorted column directly through each row's segment number, which
+        saves scattering a sorted result back.
+        """
+        if self.order is None:
+            return self.broadcast(fn, x, *per_segment, out=out)
+        return fn(x, *(np.asarray(p)[self.codes] for p in per_segment), out=out)
 
     def buffer(self, name, shape=None, dtype=np.float64):
         """A scratch array kept for reuse (one row per sorted row by default).

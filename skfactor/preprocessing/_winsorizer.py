@@ -197,7 +197,8 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return panel.wrap(np.clip(values, self.lower_, self.upper_))
         seg = panel.segments
         out = np.empty_like(values)
-        for _, col, target in seg.column_loop(values, out):
+        for j in range(values.shape[1]):
+            col = seg.sort(values[:, j], out=seg.buffer("column"))
             lo, hi = self._caps(seg, col, limits)
-            seg.broadcast(np.clip, col, lo, hi, out=target)
+            seg.apply(np.clip, values[:, j], lo, hi, out=out[:, j])
         return panel.wrap(out)

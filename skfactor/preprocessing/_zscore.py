@@ -185,13 +185,14 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             seg, has_group = _group_segments(panel, values[:, g])
         weights = None if w is None else seg.sort(values[:, w])
         out = np.empty_like(values)
-        for j, col, target in seg.column_loop(values, out):
+        for j in range(values.shape[1]):
             if j in (g, w):
-                target[...] = col
+                out[:, j] = values[:, j]
                 continue
+            col = seg.sort(values[:, j], out=seg.buffer("column"))
             center, scale = center_scale(seg, col, robust=self.robust, weights=weights)
-            seg.broadcast(np.subtract, col, center, out=target)
-            seg.broadcast(np.divide, target, scale, out=target)
+            seg.apply(np.subtract, values[:, j], center, out=out[:, j])
+            seg.apply(np.divide, out[:, j], scale, out=out[:, j])
         if has_group is not None:  # no group, no peers: NaN
             scaled = [k for k in range(out.shape[1]) if k not in (g, w)]
             out[np.ix_(~has_group, scaled)] = np.nan
