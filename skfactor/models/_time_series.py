@@ -346,7 +346,14 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
             )
         pred = wide.F @ self.coef_.T + self.intercept_
         ok = ~np.isnan(wide.R) & ~np.isnan(pred)
-        w = np.ones(len(pred)) if sample_weight is None else np.asarray(sample_weight)
+        w = np.ones(len(pred))
+        if sample_weight is not None:
+            w = np.asarray(sample_weight, dtype=np.float64)
+            if w.shape != (len(pred),):
+                raise ValueError(
+                    f"`sample_weight` must have one weight per date, shape "
+                    f"({len(pred)},); got shape {w.shape}."
+                )
         w = np.where(ok, w[:, None], 0.0)
         r = np.where(ok, wide.R, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
