@@ -367,7 +367,7 @@ def test_time_series_model_in_grid_search_with_time_series_split(french):
     ("make", "match"),
     [
         (lambda F, R: (F, None), "requires y to be passed"),
-        (lambda F, R: (F, R * np.nan), "`y` has no observed return"),
+        (lambda F, R: (F, R * np.nan), "`y` has no observed value"),
         (lambda F, R: (F.assign(dup=F["SMB"]), R), "`X` .* are collinear"),
         (lambda F, R: (F.assign(c=1.0), R), "collinear"),
         (lambda F, R: (F, R.replace(R.iloc[0, 0], np.inf)), "`y` contains inf"),

@@ -213,17 +213,7 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
         self : TimeSeriesFactorModel
             The fitted model.
         """
-        if y is None:
-            raise ValueError(
-                "TimeSeriesFactorModel requires y to be passed, but the target y is "
-                "None; pass the asset returns, e.g. `fit(factor_returns, returns)`."
-            )
-        wide = validate_wide(self, X, y, reset=True, names=("X", "y"))
-        if np.isnan(wide.R).all():
-            raise ValueError(
-                "`y` has no observed return (every value is NaN); pass asset "
-                "returns with data."
-            )
+        wide = validate_wide(self, X, y, reset=True, names=("X", "y"), require_R=True)
         Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
         p = Xs.shape[1]
         if f_ok.sum() > p and collinear(Xs[f_ok].T @ Xs[f_ok]):

@@ -47,7 +47,7 @@ def _check_wide_frame(X, name):
             )
 
 
-def validate_wide(estimator, F, R=None, *, reset, names=("F", "R")):
+def validate_wide(estimator, F, R=None, *, reset, names=("F", "R"), require_R=False):
     """Validate factor returns ``F`` and asset returns ``R`` of a time-series model.
 
     Sets ``n_features_in_`` / ``feature_names_in_`` from ``F`` when ``reset``.
@@ -55,6 +55,8 @@ def validate_wide(estimator, F, R=None, *, reset, names=("F", "R")):
     pandas objects their indexes must be equal (same dates, same order).
     ``names`` are the parameter names the error messages use for ``F`` and ``R``
     (e.g. ``("X", "y")`` for an estimator whose ``fit`` takes ``(X, y)``).
+    With ``require_R`` (in ``fit``), ``R`` must be given and hold at least one
+    non-NaN value.
     """
     nf, nr = names
     _check_wide_frame(F, nf)
@@ -64,6 +66,11 @@ def validate_wide(estimator, F, R=None, *, reset, names=("F", "R")):
     check_finite(Fv, nf, list(F.columns) if isinstance(F, pd.DataFrame) else None)
     dates = F.index if isinstance(F, pd.DataFrame) else None
     if R is None:
+        if require_R:
+            raise ValueError(
+                f"{type(estimator).__name__} requires y to be passed, but the target "
+                f"y is None; pass the asset returns `{nr}`."
+            )
         return WideData(Fv, None, dates, None)
 
     if isinstance(R, pd.Series):
@@ -92,6 +99,11 @@ def validate_wide(estimator, F, R=None, *, reset, names=("F", "R")):
     if single:
         Rv = Rv[:, None]
     check_finite(Rv, nr, None if assets is None else list(assets))
+    if require_R and np.isnan(Rv).all():
+        raise ValueError(
+            f"`{nr}` has no observed value (every value is NaN); pass asset returns "
+            "with data."
+        )
     if len(Rv) != len(Fv):
         raise ValueError(
             f"`{nf}` has {len(Fv)} dates but `{nr}` has {len(Rv)}; they must have "
