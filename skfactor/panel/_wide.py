@@ -47,7 +47,16 @@ def _check_wide_frame(X, name):
             )
 
 
-def validate_wide(estimator, F, R=None, *, reset, names=("F", "R"), require_R=False):
+def validate_wide(
+    estimator,
+    F,
+    R=None,
+    *,
+    reset,
+    names=("F", "R"),
+    require_R=False,
+    sorted_dates=False,
+):
     """Validate factor returns ``F`` and asset returns ``R`` of a time-series model.
 
     Sets ``n_features_in_`` / ``feature_names_in_`` from ``F`` when ``reset``.
@@ -56,10 +65,21 @@ def validate_wide(estimator, F, R=None, *, reset, names=("F", "R"), require_R=Fa
     ``names`` are the parameter names the error messages use for ``F`` and ``R``
     (e.g. ``("X", "y")`` for an estimator whose ``fit`` takes ``(X, y)``).
     With ``require_R`` (in ``fit``), ``R`` must be given and hold at least one
-    non-NaN value.
+    non-NaN value. With ``sorted_dates`` (rolling windows run over consecutive
+    rows), a pandas ``F`` must have an increasing index.
     """
     nf, nr = names
     _check_wide_frame(F, nf)
+    if (
+        sorted_dates
+        and isinstance(F, pd.DataFrame)
+        and not F.index.is_monotonic_increasing
+    ):
+        raise ValueError(
+            f"`{nf}` must be sorted by date (increasing index): a rolling window "
+            f"runs over consecutive rows. Sort it first, e.g. `{nf}.sort_index()` "
+            f"(and `{nr}` the same way)."
+        )
     Fv = validate_data(
         estimator, F, reset=reset, dtype=np.float64, ensure_all_finite=False
     )

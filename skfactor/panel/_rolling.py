@@ -1,0 +1,274 @@
+"""Rolling, expanding and exponentially weighted least squares for many series at once.
+
+Every asset (column of ``R``) is regressed on the same factor returns ``F`` over
+the trailing window of dates ending at each date, on the rows where the asset
+and every factor are observed. The normal equations of all (date, asset) pairs
+come from sliding sums of per-date cross-products, masked per asset, then one
+vectorised Cholesky solve per block of dates. No loop over dates or assets: the
+Python loops below run over blocks of dates and over the few cross-product
+terms.
+
+Numerical safety. A sliding sum taken as a difference of cumulative sums loses
+digits as the cumulative sums grow; here the cumulative sums restart at every
+block of dates (they never span more than ``block + window`` dates), the data
+are centred on their full-sample means, the normal equations are centred on the
+window means and Jacobi-scaled before the Cholesky factorisation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import numpy as np
+from scipy.signal import lfilter
+
+__all__ = ["RollingOLS", "rolling_ols"]
+
+# Pivots of the Jacobi-scaled (unit diagonal) normal equations at or below this
+# mark a window whose regressors are collinear; a factor whose centred sum of
+# squares is at most this fraction of its raw one is constant on the window.
+_COLLINEAR_TOL = 1e-12
+
+# Budget, in float64 cells, of the block of window sums held at once.
+_BLOCK_CELLS = 6_000_000
+
+
+@dataclass
+class RollingOLS:
+    """Results of :func:`rolling_ols`, row ``t`` for the window ending at date ``t``.
+
+    ``coef`` (n_dates, n_assets, n_factors); ``intercept``, ``rsquared``,
+    ``resid_var`` (n_dates, n_assets), NaN where the window has no estimate;
+    ``nobs`` (n_dates, n_assets) the observations in the window.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    rsquared: np.ndarray
+    resid_var: np.ndarray
+    nobs: np.ndarray
+
+
+def _pairs(K):
+    """Upper-triangle index pairs ``(i, j)``, ``i <= j``, row by row."""
+    return [(i, j) for i in range(K) for j in range(i, K)]
+
+
+def _window_sums(V, first, window, decay):
+    """Sums of ``V``'s rows over the trailing ``window`` rows ending at rows ``first:``.
+
+    ``V`` (n_rows, ...) starts at most ``window - 1`` rows before ``first``.
+    With ``decay`` (λ), row ``s`` of the window ending at ``u`` weighs
+    ``λ**(u - s)``.
+    """
+    n = len(V)
+    out = np.empty((n - first,) + V.shape[1:])
+    stop = min(window, n)  # rows before `stop` have no row of V to drop
+    if decay is None:
+        C = np.cumsum(V, axis=0)
+        tail = C[: n - window] if n > window else None
+    else:
+        C = lfilter([1.0], [1.0, -decay], V, axis=0)
+        tail = decay**window * C[: n - window] if n > window else None
+    out[: stop - first] = C[first:stop]
+    if tail is not None:
+        np.subtract(C[window:], tail, out=out[window - first :])
+    return out
+
+
+def _cholesky_solve(A, c, ref):
+    """Solve ``A x = c`` for many small symmetric systems at once.
+
+    ``A[(j, l)]`` (j <= l) and ``c[j]`` are arrays broadcasting together (one
+    system per element); ``ref[j]`` is the raw second moment of regressor ``j``,
+    against which a vanishing ``A[(j, j)]`` is judged. Returns ``x`` (list) and
+    ``bad``, True where the system is numerically singular (x is then garbage).
+    """
+    K = len(c)
+    bad = np.zeros(np.broadcast_shapes(*(a.shape for a in A.values())), dtype=bool)
+    scale = []
+    for j in range(K):
+        d = A[(j, j)]
+        ok = d > _COLLINEAR_TOL * ref[j]
+        bad |= ~ok
+        scale.append(1.0 / np.sqrt(np.where(ok, d, 1.0)))
+    L = {}
+    for j in range(K):
+        for i in range(j, K):
+            v = A[(j, i)] * (scale[i] * scale[j])
+            for m in range(j):
+                v = v - L[(i, m)] * L[(j, m)]
+            if i == j:
+                ok = v > _COLLINEAR_TOL
+                bad |= ~ok
+                v = np.sqrt(np.where(ok, v, 1.0))
+            else:
+                v = v / L[(j, j)]
+            L[(i, j)] = v
+    z = []
+    for j in range(K):
+        v = c[j] * scale[j]
+        for m in range(j):
+            v = v - L[(j, m)] * z[m]
+        z.append(v / L[(j, j)])
+    x = [None] * K
+    for j in reversed(range(K)):
+        v = z[j]
+        for m in range(j + 1, K):
+            v = v - L[(m, j)] * x[m]
+        x[j] = v / L[(j, j)]
+    return [x[j] * scale[j] for j in range(K)], bad
+
+
+def _solve(fm, ym, K, fit_intercept):
+    """Coefficients and fit statistics from the window sums of one block.
+
+    ``fm`` the factor sums (weight, f_j, f_i f_j in :func:`_pairs` order) and
+    ``ym`` the return sums (y, f_j y, y²), broadcasting together.
+    Returns ``beta`` (list of K arrays), ``alpha``, ``rsquared``, ``ssr`` / Σw
+    and ``bad`` (collinear regressors).
+    """
+    W, sf, sff = fm[0], fm[1 : 1 + K], fm[1 + K :]
+    sy, sfy, syy = ym[0], ym[1 : 1 + K], ym[1 + K]
+    pairs = _pairs(K)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if fit_intercept:  # normal equations centred on the window means
+            A = {
+                p: s - sf[p[0]] * sf[p[1]] / W for p, s in zip(pairs, sff, strict=True)
+            }
+            c = [sfy[j] - sf[j] * (sy / W) for j in range(K)]
+            yy = syy - sy * (sy / W)
+        else:
+            A = dict(zip(pairs, sff, strict=True))
+            c, yy = list(sfy), syy
+        ref = [sff[pairs.index((j, j))] for j in range(K)]
+        beta, bad = _cholesky_solve(A, c, ref)
+        ssr = yy
+        for b, cj in zip(beta, c, strict=True):
+            ssr = ssr - b * cj
+        np.maximum(ssr, 0.0, out=ssr)
+        alpha = sy
+        for b, s in zip(beta, sf, strict=True):
+            alpha = alpha - b * s
+        alpha /= W
+        rsquared = 1.0 - ssr / yy
+        ssr /= W
+    return beta, alpha, rsquared, ssr, bad
+
+
+def rolling_ols(
+    F,
+    R,
+    *,
+    window,
+    min_obs,
+    expanding=False,
+    fit_intercept=True,
+    halflife=None,
+    block_cells=_BLOCK_CELLS,
+):
+    r"""Regress every column of ``R`` on ``F`` over the trailing window of each date.
+
+    Row ``t`` uses dates ``max(0, t - window + 1) .. t`` and, within them, the
+    rows where the asset and every factor are observed; it is NaN when fewer
+    than ``min_obs`` such rows, when the regressors are collinear on them, and
+    (unless ``expanding``) for ``t < window - 1``. With ``halflife`` the row of
+    age :math:`a` (0 for date ``t``) weighs :math:`0.5^{a/h}` (weighted least
+    squares). ``resid_var`` is :math:`\sum w e^2 / \sum w \cdot n/(n-k)`
+    (``SSR / (n - k)`` without weights), NaN when :math:`n \le k`.
+
+    Parameters
+    ----------
+    F : ndarray of shape (n_dates, n_factors)
+        Factor returns, NaN allowed (that date is dropped for every asset).
+    R : ndarray of shape (n_dates, n_assets)
+        Asset returns, NaN allowed.
+    window, min_obs : int
+    expanding, fit_intercept : bool
+    halflife : float or None
+    block_cells : int
+        Memory budget of one block of window sums, in float64 cells.
+
+    Returns
+    -------
+    RollingOLS
+    """
+    T, K = F.shape
+    N = R.shape[1]
+    k = K + int(fit_intercept)
+    f_ok = ~np.isnan(F).any(axis=1)
+    mask = ~np.isnan(R) & f_ok[:, None]
+    if fit_intercept:  # centring on full-sample means keeps the sums small
+        cF = F[f_ok].mean(axis=0) if f_ok.any() else np.zeros(K)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cR = np.where(mask, R, 0.0).sum(axis=0) / mask.sum(axis=0)
+        cR[~np.isfinite(cR)] = 0.0
+    else:
+        cF, cR = np.zeros(K), np.zeros(N)
+    Fc = np.where(f_ok[:, None], F - cF, 0.0)
+    # Per-date factor terms: the observation indicator, f_j, f_i f_j.
+    G = np.column_stack(
+        [f_ok.astype(np.float64), Fc] + [Fc[:, i] * Fc[:, j] for i, j in _pairs(K)]
+    )
+    decay = None if halflife is None else 0.5 ** (1.0 / halflife)
+
+    coef = np.full((T, N, K), np.nan)
+    intercept = np.full((T, N), np.nan)
+    rsquared = np.full((T, N), np.nan)
+    resid_var = np.full((T, N), np.nan)
+    nobs = np.zeros((T, N), dtype=np.int64)
+
+    block = int(max(window, min(T, block_cells // max((K + 3) * N, 1))))
+    start = 0 if expanding else window - 1
+    for a in range(min(start, T) // block * block, T, block):
+        b = min(a + block, T)
+        lo = max(a - window + 1, 0)
+        first = a - lo
+        Mb, fb, Gb = mask[lo:b], f_ok[lo:b], G[lo:b]
+        seen = Mb.any(axis=0)
+        holey = np.flatnonzero(seen & (Mb != fb[:, None]).any(axis=0))
+        full = np.flatnonzero(seen & ~(Mb != fb[:, None]).any(axis=0))
+        sums = partial(_window_sums, first=first, window=window, decay=decay)
+        count = partial(_window_sums, first=first, window=window, decay=None)
+
+        Yb = R[lo:b] - cR
+        Yb[~Mb] = 0.0
+        ym = [sums(Yb)]
+        ym += [sums(Yb * Gb[:, 1 + j : 2 + j]) for j in range(K)]
+        ym.append(sums(np.square(Yb, out=Yb)))
+        del Yb
+        groups = []
+        if len(full):  # observed whenever the factors are: shared factor sums
+            fm = [sums(Gb[:, q : q + 1]) for q in range(Gb.shape[1])]
+            n = fm[0] if decay is None else count(Gb[:, :1])
+            groups.append((full, fm, n))
+        if len(holey):  # own factor sums, masked by the asset's observations
+            Mh = Mb[:, holey].astype(np.float64)
+            fm = [sums(Mh * Gb[:, q : q + 1]) for q in range(Gb.shape[1])]
+            n = fm[0] if decay is None else count(Mh)
+            del Mh
+            groups.append((holey, fm, n))
+        rows = slice(a, b)
+        skip = max(start - a, 0)  # leading rows before the first full window
+        for cols, fm, n in groups:
+            n = np.rint(n).astype(np.int64)
+            nobs[rows, cols] = n
+            ymc = [v[:, cols] for v in ym]
+            beta, alpha, r2, msr, bad = _solve(fm, ymc, K, fit_intercept)
+            valid = ~bad & (n >= min_obs)
+            valid[:skip] = False
+            for j in range(K):
+                coef[rows, cols, j] = np.where(valid, beta[j], np.nan)
+            if fit_intercept:  # back from the full-sample centring
+                for j in range(K):
+                    alpha = alpha - cF[j] * beta[j]
+                alpha = alpha + cR[cols]
+            else:
+                alpha = 0.0
+            intercept[rows, cols] = np.where(valid, alpha, np.nan)
+            rsquared[rows, cols] = np.where(valid, r2, np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                msr *= n / (n - k)
+            resid_var[rows, cols] = np.where(valid & (n > k), msr, np.nan)
+    return RollingOLS(coef, intercept, rsquared, resid_var, nobs)
