@@ -263,7 +263,9 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
                 1.0 - self.rsquared_
             )
         self.nobs_ = fit.nobs
-        resid = np.where(fit.mask & ~fit.bad[:, None], fit.resid, np.nan)
+        resid = fit.resid  # reused in place: the covariances are already computed
+        resid[~fit.mask] = np.nan
+        resid[fit.bad] = np.nan
         self.resid_ = self._wrap(resid.T, wide.dates)
 
     def _wrap(self, values, dates):
