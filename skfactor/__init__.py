@@ -1,6 +1,10 @@
 """skfactor: fundamental factor models as scikit-learn estimators."""
 
-from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
+from skfactor.models import (
+    CrossSectionalFactorModel,
+    RollingFactorModel,
+    TimeSeriesFactorModel,
+)
 from skfactor.portfolio import QuantilePortfolioFactor
 from skfactor.preprocessing import CrossSectionalZScore, Winsorizer
 
@@ -10,6 +14,7 @@ __all__ = [
     "CrossSectionalFactorModel",
     "CrossSectionalZScore",
     "QuantilePortfolioFactor",
+    "RollingFactorModel",
     "TimeSeriesFactorModel",
     "Winsorizer",
 ]

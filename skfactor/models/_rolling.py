@@ -1,0 +1,372 @@
+"""RollingFactorModel: each asset's betas on rolling (or expanding) windows of dates."""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from skfactor.panel import validate_wide
+from skfactor.panel._rolling import rolling_ols
+from skfactor.utils._sklearn import (
+    BaseEstimator,
+    Interval,
+    RegressorMixin,
+    _fit_context,
+    check_is_fitted,
+)
+
+__all__ = ["RollingFactorModel"]
+
+
+def _mean_r2(y, pred, sample_weight=None):
+    """Mean over columns of each column's R² on the rows where both are finite."""
+    ok = ~np.isnan(y) & ~np.isnan(pred)
+    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
+    if w.shape != (len(y),):
+        raise ValueError(
+            f"`sample_weight` must have one weight per date, shape ({len(y)},); "
+            f"got shape {w.shape}."
+        )
+    w = np.where(ok, w[:, None], 0.0)
+    r = np.where(ok, y, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (w * r).sum(axis=0) / w.sum(axis=0)
+        ssr = (w * (r - np.where(ok, pred, 0.0)) ** 2).sum(axis=0)
+        tss = (w * (r - mean) ** 2).sum(axis=0)
+        r2 = 1.0 - ssr / tss
+    r2 = r2[np.isfinite(r2)]
+    return float(r2.mean()) if len(r2) else np.nan
+
+
+class RollingFactorModel(RegressorMixin, BaseEstimator):
+    r"""Each asset's factor betas on the trailing window of dates, for every date.
+
+    For each date :math:`t` and asset :math:`i`, over the dates
+    :math:`s \in (t - w, t]` where the asset and every factor are observed,
+
+    .. math::
+
+        r_{i,s} = \alpha_{i,t} + \beta_{i,t}' f_s + \varepsilon_{i,s}.
+
+    Row :math:`t` of ``coef_`` is the regression on the window **ending at**
+    :math:`t`, equal to statsmodels
+    ``RollingOLS(r_i, add_constant(F), window, min_nobs=min_obs,
+    expanding=expanding, missing="drop")`` asset by asset: rows before the
+    first full window are NaN (with ``expanding=True`` the window grows from
+    ``min_obs`` rows until it is full, then rolls), and a window in which the
+    asset has fewer than ``min_obs`` observed dates is NaN. A date with a NaN
+    factor is dropped from every window. Two deliberate differences: a window
+    whose regressors are collinear (e.g. a factor constant on it) is NaN, where
+    statsmodels returns whatever inverting a numerically singular matrix gives;
+    and the optional exponential weights ``halflife``, which statsmodels lacks.
+
+    All assets and windows are estimated at once from sliding sums of the
+    per-date cross-products, masked per asset, and one vectorised solve; the
+    sums restart every block of dates and the data are centred, so the results
+    do not drift over thousands of dates.
+
+    Parameters
+    ----------
+    window : int, default=100
+        Number of dates :math:`w` in each window (rows of ``X``, whether or not
+        the asset has data on them).
+    min_obs : int, default=None
+        Fewest observed dates a window needs for an estimate, between the number
+        of regressors and ``window``. None means the number of regressors
+        (factors, plus one with the intercept), statsmodels' default.
+    expanding : bool, default=False
+        Report the windows that are not full yet, from ``min_obs`` dates on.
+    fit_intercept : bool, default=True
+        Estimate :math:`\alpha_{i,t}`. Without it :math:`R^2` is uncentered, as
+        in statsmodels for a model without a constant.
+    halflife : float, default=None
+        Exponentially weighted betas: the date of age :math:`a` within the
+        window (0 for its last date, counted in rows of ``X``) weighs
+        :math:`0.5^{a/h}` in a weighted least squares. Combine with a long
+        ``window`` (or ``expanding=True``) for the usual EWMA betas.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_dates, n_assets, n_factors)
+        Betas :math:`\beta_{i,t}` of the window ending at each date.
+    intercept_ : ndarray of shape (n_dates, n_assets)
+        Alphas :math:`\alpha_{i,t}` (0 where estimated without intercept).
+    rsquared_ : ndarray of shape (n_dates, n_assets)
+        :math:`R^2` of each window's regression (weighted with ``halflife``).
+    resid_vol_ : ndarray of shape (n_dates, n_assets)
+        Residual volatility :math:`\sqrt{SSR / (n - k)}` with :math:`n` the
+        window's observations and :math:`k` the regressors; with ``halflife``,
+        :math:`\sqrt{\sum w e^2 / \sum w \cdot n / (n - k)}`. NaN when
+        :math:`n \le k`.
+    nobs_ : ndarray of shape (n_dates, n_assets)
+        Observed dates in each window (also where the estimate is NaN).
+    dates_ : Index of shape (n_dates,)
+        ``X``'s index (``RangeIndex`` for arrays).
+    assets_ : Index of shape (n_assets,)
+        Asset labels: ``y``'s columns (a Series' name).
+    n_features_in_ : int
+        Number of factors.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Factor names, when ``X`` has string column names.
+
+    See Also
+    --------
+    TimeSeriesFactorModel : One regression per asset over all dates.
+
+    Notes
+    -----
+    :meth:`predict` never looks ahead: the prediction for date :math:`t` uses
+    the betas of the window ending at the date before :math:`t`. Dates are
+    matched by label when the model was fitted on a DataFrame and ``X`` is a
+    DataFrame (each label takes the betas of the last fitted date strictly
+    before it, so dates after the fitted range take the last betas); otherwise
+    by position (row :math:`t` of ``X`` is fitted row :math:`t`, rows past the
+    fitted range take the last betas).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfactor import RollingFactorModel
+    >>> rng = np.random.default_rng(0)
+    >>> dates = pd.bdate_range("2020-01-01", periods=300)
+    >>> F = pd.DataFrame(rng.normal(0, 0.01, (300, 2)), dates, ["MKT", "SMB"])
+    >>> drift = np.linspace(0.5, 1.5, 300)  # A's market beta drifts up
+    >>> R = pd.DataFrame({"A": drift * F["MKT"], "B": 0.8 * F["SMB"]})
+    >>> R += rng.normal(0, 0.002, R.shape)
+    >>> model = RollingFactorModel(window=60).fit(F, R)
+    >>> model.coef_.shape
+    (300, 2, 2)
+    >>> betas = model.to_frame()  # long view: (date, asset) x terms
+    >>> betas.xs("A", level="asset").loc[dates[[99, 299]], "MKT"].round(1).tolist()
+    [0.8, 1.4]
+    >>> pred = model.predict(F)  # betas of the window ending the day before
+    >>> int(pred["A"].isna().sum())  # no window ends before the 60th date
+    60
+    """
+
+    _parameter_constraints: dict = {
+        "window": [Interval(numbers.Integral, 1, None, closed="left")],
+        "min_obs": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "expanding": ["boolean"],
+        "fit_intercept": ["boolean"],
+        "halflife": [Interval(numbers.Real, 0, None, closed="neither"), None],
+    }
+
+    def __init__(
+        self,
+        *,
+        window=100,
+        min_obs=None,
+        expanding=False,
+        fit_intercept=True,
+        halflife=None,
+    ):
+        self.window = window
+        self.min_obs = min_obs
+        self.expanding = expanding
+        self.fit_intercept = fit_intercept
+        self.halflife = halflife
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.target_tags.single_output = True
+        tags.target_tags.multi_output = True
+        return tags
+
+    def _min_obs(self, n_factors):
+        k = n_factors + int(self.fit_intercept)
+        min_obs = k if self.min_obs is None else self.min_obs
+        if min_obs < k:
+            raise ValueError(
+                f"`min_obs` must be at least the number of regressors, {k} "
+                f"({n_factors} factors{' + intercept' * self.fit_intercept}); "
+                f"got {min_obs}."
+            )
+        if self.window < min_obs:
+            what = "the number of regressors" if self.min_obs is None else "`min_obs`"
+            raise ValueError(
+                f"`window` must be at least {what}, {min_obs}; got "
+                f"{self.window}. Lengthen the window or use fewer factors."
+            )
+        return min_obs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Estimate every asset's betas on every window.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns :math:`F`, one row per date, sorted by date. A date
+            with a NaN factor is left out of every window.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns :math:`R` on the same dates (same index, same order).
+            NaN marks a date without data for that asset.
+
+        Returns
+        -------
+        self : RollingFactorModel
+            The fitted model.
+        """
+        wide = validate_wide(
+            self, X, y, reset=True, names=("X", "y"), require_R=True, sorted_dates=True
+        )
+        n_dates, n_factors = wide.F.shape
+        min_obs = self._min_obs(n_factors)
+        res = rolling_ols(
+            wide.F,
+            wide.R,
+            window=self.window,
+            min_obs=min_obs,
+            expanding=self.expanding,
+            fit_intercept=self.fit_intercept,
+            halflife=self.halflife,
+        )
+        self.coef_ = res.coef
+        self.intercept_ = res.intercept
+        self.rsquared_ = res.rsquared
+        self.resid_vol_ = np.sqrt(res.resid_var)
+        self.nobs_ = res.nobs
+        self.dates_ = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
+        self.assets_ = wide.assets
+        self._single = wide.single
+        self._by_label = wide.dates is not None
+        if np.isnan(res.intercept).all():
+            warnings.warn(
+                f"No window has an estimate: with `window`={self.window} and "
+                f"`min_obs`={min_obs}, none of the {n_dates} dates has enough "
+                "observed dates before it (or the factors are collinear); every "
+                "coefficient is NaN. Shorten the window or pass more dates.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _terms(self):
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = [f"x{j}" for j in range(self.n_features_in_)]
+        return ["const"] * int(self.fit_intercept) + list(names)
+
+    def _positions(self, X, n_rows):
+        """Fitted row whose betas predict each row of ``X`` (-1: none yet)."""
+        last = len(self.dates_) - 1
+        if self._by_label and isinstance(X, pd.DataFrame):
+            try:
+                pos = self.dates_.searchsorted(X.index, side="left") - 1
+            except TypeError as exc:
+                raise ValueError(
+                    "`X`'s index cannot be compared with the dates seen in `fit` "
+                    f"({self.dates_.dtype}); pass factor returns indexed by dates "
+                    "of the same type."
+                ) from exc
+            return np.asarray(pos, dtype=np.intp)
+        return np.minimum(np.arange(n_rows) - 1, last)
+
+    def predict(self, X):
+        r"""Out-of-sample fitted returns: betas of the window before each date.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns. Dates are matched to the fitted dates by label when
+            both are pandas, else by position (see Notes).
+
+        Returns
+        -------
+        R_pred : DataFrame of shape (n_dates, n_assets) or ndarray
+            :math:`\hat r_{i,t} = \alpha_{i,t-1} + \beta_{i,t-1}' f_t`, indexed
+            like ``X``, one column per asset (a Series or 1-D array when the
+            model was fitted on one series). NaN where no earlier window has an
+            estimate or a factor is NaN.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, reset=False, names=("X", "y"))
+        pos = self._positions(X, len(wide.F))
+        none = pos < 0
+        pos = np.where(none, 0, pos)
+        pred = self.intercept_[pos]
+        for j in range(wide.F.shape[1]):
+            pred += wide.F[:, j : j + 1] * self.coef_[pos, :, j]
+        pred[none] = np.nan
+        return self._wrap(pred, wide.dates)
+
+    def _wrap(self, values, dates):
+        """Date x asset output in the container of the inputs."""
+        if self._single:
+            values = values[:, 0]
+            if dates is None:
+                return values
+            return pd.Series(values, index=dates, name=self.assets_[0])
+        if dates is None:
+            return values
+        return pd.DataFrame(values, index=dates, columns=self.assets_)
+
+    def score(self, X, y, sample_weight=None):
+        r"""Mean over assets of the :math:`R^2` of the out-of-sample predictions.
+
+        Each asset's :math:`R^2 = 1 - \sum (r - \hat r)^2 / \sum (r - \bar r)^2`
+        with :math:`\hat r` from :meth:`predict` (betas of the window before
+        each date) runs over the dates where both :math:`r` and :math:`\hat r`
+        exist, so the first window's dates do not count.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns, the assets of ``fit`` in the same order.
+        sample_weight : array-like of shape (n_dates,), default=None
+            Weight of each date.
+
+        Returns
+        -------
+        score : float
+            Mean :math:`R^2` over the assets that have one.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        if wide.R.shape[1] != len(self.assets_):
+            raise ValueError(
+                f"`y` must hold the {len(self.assets_)} assets seen in `fit`, in the "
+                f"same order; got {wide.R.shape[1]} columns."
+            )
+        pred = self.predict(X)
+        pred = np.asarray(pred, dtype=np.float64).reshape(wide.R.shape)
+        return _mean_r2(wide.R, pred, sample_weight)
+
+    def to_frame(self):
+        """Long view of the estimates: one row per (date, asset).
+
+        Returns
+        -------
+        DataFrame of shape (n_dates * n_assets, n_terms + 3)
+            Indexed by (date, asset), columns the terms (``const`` first when
+            ``fit_intercept``, then the factors), ``rsquared``, ``resid_vol``
+            and ``nobs``. Rows without an estimate are kept, with NaN.
+        """
+        check_is_fitted(self)
+        n_dates, n_assets, n_factors = self.coef_.shape
+        index = pd.MultiIndex.from_product(
+            [self.dates_, self.assets_],
+            names=[self.dates_.name or "date", self.assets_.name or "asset"],
+        )
+        columns = [self.intercept_[..., None]] * int(self.fit_intercept)
+        values = np.concatenate(
+            [
+                *columns,
+                self.coef_,
+                self.rsquared_[..., None],
+                self.resid_vol_[..., None],
+            ],
+            axis=2,
+        ).reshape(n_dates * n_assets, -1)
+        frame = pd.DataFrame(
+            values, index=index, columns=[*self._terms(), "rsquared", "resid_vol"]
+        )
+        frame["nobs"] = self.nobs_.reshape(-1)
+        return frame
