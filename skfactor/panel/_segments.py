@@ -330,8 +330,32 @@ class Segments:
     def rank(self, col):
         """Per-segment average rank (1-based, ties averaged) of one sorted column.
 
-        NaN gets NaN, as :meth:`pandas.Series.rank` does.
+        NaN gets NaN, as :meth:`pandas.Series.rank` does. Each segment is sorted
+        on its own in the padded (n_segments, max_size) grid (short rows sort
+        several times faster than one lexicographic sort of the whole column).
         """
+        if self.n_rows == 0 or not self._padding_ok():
+            return self._rank_lexsort(col)
+        shape = (self.n_segments, self.max_size)
+        grid = self.to_dense(col, np.nan)  # NaN and padding sort last
+        order = np.argsort(grid, axis=1)
+        rows = np.arange(shape[0])[:, None]
+        v = grid[rows, order]
+        # A run of ties starts at each row's first cell and where the value
+        # changes (NaN != NaN: each NaN is its own run, overwritten below).
+        new_run = np.empty(shape, dtype=bool)
+        new_run[:, 0] = True
+        np.not_equal(v[:, 1:], v[:, :-1], out=new_run[:, 1:])
+        run_start = np.flatnonzero(new_run)
+        run_len = np.diff(np.append(run_start, new_run.size))
+        avg = run_start % shape[1] + 1 + (run_len - 1) / 2.0
+        ranks = np.empty(shape)
+        ranks[rows, order] = np.repeat(avg, run_len).reshape(shape)
+        ranks = self.from_dense(ranks)
+        ranks[np.isnan(col)] = np.nan
+        return ranks
+
+    def _rank_lexsort(self, col):
         seg = self.segment_of_row
         order = np.lexsort((col, seg))
         v = col[order]
