@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
 
-from skfactor import QuantilePortfolioFactor
+from skfactor import CrossSectionalZScore, QuantilePortfolioFactor
 from skfactor.panel import Segments
 from skfactor.panel._buckets import fraction_thresholds, rank_buckets
 from skfactor.portfolio import fama_french_factors
@@ -317,6 +318,7 @@ def test_quantile_portfolio_single_asset_date_is_nan_with_one_warning(panel):
     with pytest.warns(UserWarning, match=r"1 of 26 dates have too few assets") as rec:
         W = model.fit_transform(X, y)
     assert len(rec) == 1
+    assert rec[0].filename == __file__  # points at the caller, not at skfactor
     assert model.factor_returns_.iloc[-1].isna().all()
     assert model.factor_returns_.iloc[:-1].notna().all().all()
     assert model.quantile_returns_.iloc[-1].isna().all()
@@ -356,6 +358,27 @@ def test_quantile_portfolio_set_output_and_feature_names(panel):
     out = model.fit_transform(panel.to_numpy())
     assert isinstance(out, pd.DataFrame)
     assert list(model.fit(panel).get_feature_names_out()) == list(panel.columns)
+
+
+def test_quantile_portfolio_series_in_series_out(panel):
+    y = _returns_for(panel)
+    model = QuantilePortfolioFactor(breakpoints=0.5)
+    w = model.fit_transform(panel["value"], y)
+    assert isinstance(w, pd.Series) and w.name == "value" and w.index.equals(y.index)
+    full = QuantilePortfolioFactor(breakpoints=0.5).fit(panel, y)
+    pd.testing.assert_series_equal(
+        model.factor_returns_["value"], full.factor_returns_["value"]
+    )
+
+
+def test_quantile_portfolio_in_a_pipeline_after_zscore(panel):
+    # Z-scoring is increasing on each date: the same ranks, the same portfolios.
+    y = _returns_for(panel)
+    pipe = make_pipeline(CrossSectionalZScore(), QuantilePortfolioFactor(top_n=7))
+    pipe.fit(panel, y)
+    alone = QuantilePortfolioFactor(top_n=7).fit(panel, y)
+    pd.testing.assert_frame_equal(pipe[-1].factor_returns_, alone.factor_returns_)
+    pd.testing.assert_frame_equal(pipe.transform(panel), alone.transform(panel))
 
 
 # -------------------------------------------------------- bad inputs

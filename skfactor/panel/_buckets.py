@@ -8,11 +8,11 @@ An asset's bucket on a date is the number of rank thresholds its average rank
 - a fraction ``c`` of the cross-section: ``rank / n > c`` computed in float64,
   exactly as ``pandas.Series.rank(pct=True) > c`` does.
 
-Membership is found without ranking every asset: with the date's values sorted,
-an asset is above ``R`` when its value is above the order statistic at 0-based
-position ``floor(R)``, and a value tied with that order statistic is above when
-its average rank is. One sort per date (rows of a padded grid) replaces the
-lexicographic sort of a full rank.
+Membership is found without ranking every asset: an asset is above ``R`` when
+its value is above the order statistic at 0-based position ``floor(R)``, and a
+value tied with that order statistic is above when its average rank is. One
+partition (or sort) of a padded (date x asset) grid replaces the lexicographic
+sort of a full rank.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["bucket_means", "fraction_thresholds", "rank_buckets"]
+
+# Up to this many distinct order-statistic positions, partition instead of sort.
+_MAX_PARTITION_KTH = 8
 
 
 def _per_row(segments, fn, col, per_segment):
@@ -61,7 +64,7 @@ def fraction_thresholds(n, fractions):
     return out
 
 
-def rank_buckets(segments, col, thresholds):
+def rank_buckets(segments, col, thresholds, n=None):
     """Number of thresholds each value's average rank exceeds, per segment.
 
     Parameters
@@ -72,6 +75,8 @@ def rank_buckets(segments, col, thresholds):
         One column, rows in segment order; NaN is not ranked.
     thresholds : ndarray of shape (n_thresholds, n_segments)
         Rank thresholds ``R`` (see :func:`fraction_thresholds`), in any order.
+    n : ndarray of int, shape (n_segments,), optional
+        ``segments.count(col)``, when the caller has it already.
 
     Returns
     -------
@@ -91,29 +96,35 @@ def rank_buckets(segments, col, thresholds):
             bucket += _per_row(segments, np.greater, ranks, R)
         return bucket
     grid = segments.to_dense(col, np.nan)
-    grid = np.sort(grid, axis=1)  # NaN (and padding) last in each row
-    n = segments.count(col)
+    if np.shares_memory(grid, col):
+        grid = grid.copy()
+    if n is None:
+        n = segments.count(col)
     width = grid.shape[1]
     rows = np.arange(segments.n_segments)
-    for R in thresholds:
-        pos = np.floor(R).astype(np.intp)
+    floors = np.floor(thresholds).astype(np.intp)
+    at = np.clip(floors, 0, width - 1)
+    # NaN (and padding) go last, as in a sort; a few order statistics need only
+    # a partition around them (a balanced panel has one position per threshold).
+    kth = np.unique(at)
+    if len(kth) <= _MAX_PARTITION_KTH:
+        grid.partition(kth, axis=1)
+    else:
+        grid.sort(axis=1)
+    for R, pos, at_k in zip(thresholds, floors, at, strict=True):
         everyone = pos < 0
         nobody = pos >= n
-        at = np.clip(pos, 0, width - 1)
-        t = grid[rows, at]
-        # An asset tied with the order statistic at ``pos`` is above R when its
-        # average rank is; otherwise every asset >= t is above R and none below.
-        before = grid[rows, np.maximum(at - 1, 0)]
-        after = grid[rows, np.minimum(at + 1, width - 1)]
-        tied = ((at > 0) & (before == t)) | ((at + 1 < n) & (after == t))
-        tied &= ~everyone & ~nobody
+        t = grid[rows, at_k]
+        # Every value above t ranks above R, every value below t does not. A
+        # value equal to t ranks above R unless values tied with t start before
+        # position ``pos`` and their average rank is at most R.
         above = _per_row(segments, np.greater_equal, col, t)
-        if tied.any():
+        below = n - segments.sum(above)
+        suspect = (below < pos) & ~everyone & ~nobody
+        if suspect.any():
             equal = _per_row(segments, np.equal, col, t)
-            below = segments.sum(_per_row(segments, np.less, col, t))
             n_equal = segments.sum(equal)
-            tie_above = below + (n_equal + 1) / 2.0 > R
-            drop = tied & ~tie_above
+            drop = suspect & ~(below + (n_equal + 1) / 2.0 > R)
             if drop.any():
                 above &= ~(equal & segments.expand(drop))
         if everyone.any():
@@ -124,8 +135,10 @@ def rank_buckets(segments, col, thresholds):
     return bucket
 
 
-def bucket_means(segments, bucket, n_buckets, values, weights=None):
-    """Weighted mean of ``values`` in each (segment, bucket), NaN ignored.
+def bucket_means(
+    segments, bucket, n_buckets, values=None, weights=None, *, segment_of_row=None
+):
+    """Weighted mean of ``values`` in each (segment, bucket), NaN values ignored.
 
     Parameters
     ----------
@@ -135,34 +148,42 @@ def bucket_means(segments, bucket, n_buckets, values, weights=None):
         Bucket of each sorted row in ``range(n_buckets)``; -1 leaves it out.
     n_buckets : int
         Number of buckets.
-    values : ndarray of shape (n_rows,) or None
-        Sorted values to average; rows where they are NaN are left out. None
-        gives the sums of the weights only.
+    values : ndarray of shape (n_rows,), optional
+        Sorted values to average; rows where they are NaN are left out of the
+        mean. None computes the weight totals only.
     weights : ndarray of shape (n_rows,), optional
-        Non-negative sorted weights (equal weights when None); rows where they
-        are NaN are left out.
+        Non-negative sorted weights (equal weights when None), not NaN where
+        ``bucket >= 0``.
+    segment_of_row : ndarray of shape (n_rows,), optional
+        ``segments.segment_of_row``, when the caller has it already.
 
     Returns
     -------
     mean : ndarray of shape (n_segments, n_buckets) or None
-        The weighted means (NaN where a bucket holds no weight).
+        The weighted means of the non-NaN values (NaN where a bucket holds no
+        weight).
     total : ndarray of shape (n_segments, n_buckets)
-        The sum of the weights that entered each mean.
+        The sum of the weights of each bucket's rows, with or without a value.
     """
     shape = (segments.n_segments, n_buckets)
-    keep = bucket >= 0
-    if values is not None:
-        keep &= ~np.isnan(values)
-    if weights is not None:
-        keep &= ~np.isnan(weights)
-    code = segments.segment_of_row[keep] * n_buckets + bucket[keep]
     size = shape[0] * shape[1]
-    w = None if weights is None else weights[keep]
-    total = np.bincount(code, weights=w, minlength=size).astype(np.float64)
+    if segment_of_row is None:
+        segment_of_row = segments.segment_of_row
+    # Rows left out go to one extra bin, dropped at the end: no compaction.
+    code = segment_of_row * n_buckets + bucket
+    code[bucket < 0] = size
+    total = np.bincount(code, weights=weights, minlength=size + 1)[:size]
+    total = total.astype(np.float64, copy=False).reshape(shape)
     if values is None:
-        return None, total.reshape(shape)
-    v = values[keep] if w is None else values[keep] * w
-    num = np.bincount(code, weights=v, minlength=size)
+        return None, total
+    missing = np.isnan(values)
+    have = total
+    if missing.any():
+        code[missing] = size
+        have = np.bincount(code, weights=weights, minlength=size + 1)[:size]
+        have = have.reshape(shape)
+    weighted = values if weights is None else values * weights
+    num = np.bincount(code, weights=weighted, minlength=size + 1)[:size]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = num / total
-    return mean.reshape(shape), total.reshape(shape)
+        mean = num.reshape(shape) / have
+    return mean, total

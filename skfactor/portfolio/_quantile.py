@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+import sys
 import warnings
 from collections.abc import Mapping
 
@@ -38,6 +39,16 @@ def _check_breakpoints(breakpoints):
             f"(0.3, 0.7) for Fama-French's 30/70 split; got {breakpoints!r}."
         )
     return [float(c) for c in seq]
+
+
+def _caller_stacklevel():
+    """``stacklevel`` pointing at the first frame outside skfactor and sklearn."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(
+        ("skfactor.", "sklearn.")
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def check_returns(y, panel):
@@ -286,7 +297,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         bad = np.zeros((n_dates, n_columns), dtype=bool)
         factor = np.full((n_dates, n_columns), np.nan)
         groups = np.full((n_dates, n_columns, n_groups), np.nan)
-        seg_row = seg.segment_of_row if weights else None
+        seg_row = seg.segment_of_row
         for j in range(n_columns):
             col = seg.sort(values[:, j])
             if vw is not None:
@@ -296,8 +307,10 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
                 thresholds = np.vstack([np.full(n_dates, cuts), n - cuts])
             else:
                 thresholds = fraction_thresholds(n, cuts)
-            bucket = rank_buckets(seg, col, thresholds)
-            _, total = bucket_means(seg, bucket, n_groups, None, vw)
+            bucket = rank_buckets(seg, col, thresholds, n)
+            mean, total = bucket_means(
+                seg, bucket, n_groups, r, vw, segment_of_row=seg_row
+            )
             bad[:, j] = (total[:, 0] <= 0) | (total[:, -1] <= 0)
             if kind == "top_n":
                 bad[:, j] |= n < 2 * cuts
@@ -316,7 +329,6 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
                     w *= np.where(bucket < 0, 0.0, vw)
                 W[:, j] = seg.unsort(w)
             if r is not None:
-                mean, _ = bucket_means(seg, bucket, n_groups, r, vw)
                 mean[bad[:, j]] = np.nan
                 groups[:, j] = mean
                 factor[:, j] = directions[j] * (mean[:, -1] - mean[:, 0])
@@ -338,7 +350,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
             f"legs in column(s) {which} (a leg would be empty or the top_n legs "
             "would overlap); those dates get weight 0 and a NaN factor return.",
             UserWarning,
-            stacklevel=4,
+            stacklevel=_caller_stacklevel(),
         )
 
     def _store_returns(self, panel, factor, groups):
