@@ -337,7 +337,11 @@ class Segments:
         if self.n_rows == 0 or not self._padding_ok():
             return self._rank_lexsort(col)
         shape = (self.n_segments, self.max_size)
-        grid = self.to_dense(col, np.nan)  # NaN and padding sort last
+        if np.isposinf(col).any():
+            grid = self.to_dense(col, np.nan)  # NaN and padding sort last
+        else:
+            # +inf sorts last too, and numpy's SIMD argsort is faster without NaN.
+            grid = self._fill_grid(col, np.full(self.n_segments, np.inf))
         order = np.argsort(grid, axis=1)
         rows = np.arange(shape[0])[:, None]
         v = grid[rows, order]
