@@ -195,6 +195,25 @@ def test_quantile_portfolio_value_weighting_equals_weighted_mean(panel):
     assert (W.loc[X["cap"].isna()] == 0).all().all()
 
 
+def test_quantile_portfolio_zero_weight_leg_is_nan(panel):
+    X = panel.assign(cap=np.exp(panel["size"].fillna(0.0)))
+    first = X.index.get_level_values(0) == X.index.get_level_values(0).min()
+    X.loc[first, "cap"] = 0.0
+    y = _returns_for(X)
+    model = QuantilePortfolioFactor(weights="cap")
+    with pytest.warns(UserWarning, match=r"^1 of 25 dates have too few assets"):
+        W = model.fit_transform(X, y)
+    assert model.factor_returns_.iloc[0].isna().all()
+    assert model.factor_returns_.iloc[1:].notna().all().all()
+    assert (W[first] == 0).all().all()
+
+
+def test_quantile_portfolio_fit_without_returns_only_checks(panel):
+    model = QuantilePortfolioFactor().fit(panel)
+    assert model.n_features_in_ == 3
+    assert not hasattr(model, "factor_returns_")
+
+
 def test_quantile_portfolio_ties_use_average_rank():
     rng = np.random.default_rng(5)
     idx = pd.MultiIndex.from_product([range(8), range(37)], names=["date", "asset"])

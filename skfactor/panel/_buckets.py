@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bucket_means", "fraction_thresholds", "rank_buckets"]
+__all__ = ["bucket_means", "count_valid", "fraction_thresholds", "rank_buckets"]
 
 # Up to this many distinct order-statistic positions, partition instead of sort.
 _MAX_PARTITION_KTH = 8
@@ -31,6 +31,19 @@ def _per_row(segments, fn, col, per_segment):
     if segments.n_rows and segments.n_rows == shape[0] * shape[1]:
         return fn(col.reshape(shape), np.asarray(per_segment)[:, None]).reshape(-1)
     return fn(col, segments.expand(per_segment))
+
+
+def _count_true(segments, mask):
+    """Per-segment number of True values of a sorted boolean array."""
+    shape = (segments.n_segments, segments.max_size)
+    if segments.n_rows and segments.n_rows == shape[0] * shape[1]:
+        return np.count_nonzero(mask.reshape(shape), axis=1)
+    return segments.sum(mask)
+
+
+def count_valid(segments, col):
+    """Per-segment number of non-NaN values of one sorted column."""
+    return _count_true(segments, ~np.isnan(col))
 
 
 def fraction_thresholds(n, fractions):
@@ -99,7 +112,7 @@ def rank_buckets(segments, col, thresholds, n=None):
     if np.shares_memory(grid, col):
         grid = grid.copy()
     if n is None:
-        n = segments.count(col)
+        n = _count_true(segments, valid)
     width = grid.shape[1]
     rows = np.arange(segments.n_segments)
     floors = np.floor(thresholds).astype(np.intp)
@@ -119,11 +132,11 @@ def rank_buckets(segments, col, thresholds, n=None):
         # value equal to t ranks above R unless values tied with t start before
         # position ``pos`` and their average rank is at most R.
         above = _per_row(segments, np.greater_equal, col, t)
-        below = n - segments.sum(above)
+        below = n - _count_true(segments, above)
         suspect = (below < pos) & ~everyone & ~nobody
         if suspect.any():
             equal = _per_row(segments, np.equal, col, t)
-            n_equal = segments.sum(equal)
+            n_equal = _count_true(segments, equal)
             drop = suspect & ~(below + (n_equal + 1) / 2.0 > R)
             if drop.any():
                 above &= ~(equal & segments.expand(drop))

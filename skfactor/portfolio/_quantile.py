@@ -12,7 +12,12 @@ import pandas as pd
 from sklearn.utils import check_array
 
 from skfactor.panel import validate_panel
-from skfactor.panel._buckets import bucket_means, fraction_thresholds, rank_buckets
+from skfactor.panel._buckets import (
+    bucket_means,
+    count_valid,
+    fraction_thresholds,
+    rank_buckets,
+)
 from skfactor.panel._validation import check_finite
 from skfactor.preprocessing._zscore import _column_position
 from skfactor.utils._sklearn import (
@@ -302,7 +307,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
             col = seg.sort(values[:, j])
             if vw is not None:
                 col = np.where(np.isnan(vw), np.nan, col)
-            n = seg.count(col)
+            n = count_valid(seg, col)
             if kind == "top_n":
                 thresholds = np.vstack([np.full(n_dates, cuts), n - cuts])
             else:
