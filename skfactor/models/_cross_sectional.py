@@ -13,12 +13,7 @@ from sklearn.utils.validation import column_or_1d
 
 from skfactor.models._fama_macbeth import fama_macbeth_table
 from skfactor.panel import validate_panel
-from skfactor.panel._regression import (
-    RCOND,
-    segment_fitted,
-    segment_lstsq,
-    segment_moments,
-)
+from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._validation import check_finite
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -146,7 +141,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         Number of complete rows used on each date.
     resid_ : Series or ndarray of shape (n_rows,)
         Specific returns :math:`u_{it}` on the input's rows (same index and
-        order), NaN on incomplete rows and on dates not estimated.
+        order), NaN on rows not used (incomplete, or weight 0) and on dates
+        not estimated.
     expected_factor_returns_ : Series of shape (n_features,)
         The expectation :meth:`predict` uses.
     expected_intercept_ : float
@@ -249,50 +245,43 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         ind = _column_positions(self.industries or (), names, "industries")
         self._check_indicators(panel.values, ind, names)
 
-        mom = segment_moments(
-            panel.segments, panel.values, y, weights, center=self.fit_intercept
+        p = len(names)
+        constraint = may_be_absent = None
+        if ind and self.fit_intercept:
+            constraint = self._constraint_rows(ind, p)
+        if ind:
+            may_be_absent = np.isin(np.arange(p), ind)
+        fit = segment_regression(
+            panel.segments,
+            panel.values,
+            y,
+            weights,
+            center=self.fit_intercept,
+            constraint=constraint,
+            may_be_absent=may_be_absent,
         )
+        mom = fit.moments
         if len(y) and not mom.nobs.any():
             raise ValueError(
                 "No row is complete: every row misses `y`, a loading of `X` or its "
                 "`sample_weight` (NaN, or weight 0), so there is nothing to "
                 "regress. Check for all-NaN inputs."
             )
-        p = len(names)
-        constraint = may_be_absent = None
-        if ind and self.fit_intercept:
-            constraint = np.zeros((panel.segments.n_segments, p))
-            if self.industry_weights == "equal":
-                constraint[:, ind] = 1.0
-            else:  # the industry's total weight: sum_i w_i D_ij = wsum * mean_j
-                constraint[:, ind] = np.nan_to_num(
-                    mom.mean[:, ind] * mom.weight_sum[:, None]
-                )
-        if ind:
-            may_be_absent = np.isin(np.arange(p), ind)
-        self._check_collinear(mom, constraint, names)
-        coef, intercept, rsquared, status = segment_lstsq(
-            mom, constraint=constraint, may_be_absent=may_be_absent
+        self._check_collinear(
+            mom, None if constraint is None else constraint(mom), names
         )
-        self._warn_dates(status, p + int(self.fit_intercept))
+        self._warn_dates(fit.status, p + int(self.fit_intercept))
 
         dates = (
             panel.dates if panel.dates is not None else pd.RangeIndex(1, name="date")
         )
         self.factor_returns_ = pd.DataFrame(
-            coef, index=dates, columns=pd.Index(names, dtype=object)
+            fit.coef, index=dates, columns=pd.Index(names, dtype=object)
         )
-        self.intercept_ = pd.Series(intercept, index=dates, name="const")
-        self.rsquared_ = pd.Series(rsquared, index=dates, name="rsquared")
+        self.intercept_ = pd.Series(fit.intercept, index=dates, name="const")
+        self.rsquared_ = pd.Series(fit.rsquared, index=dates, name="rsquared")
         self.nobs_ = pd.Series(mom.nobs, index=dates, name="nobs")
-        codes = (
-            panel.date_codes
-            if panel.date_codes is not None
-            else np.zeros(len(y), dtype=np.intp)
-        )
-        resid = y - segment_fitted(codes, panel.values, coef, intercept)
-        if weights is not None:
-            resid[np.isnan(weights)] = np.nan
+        resid = fit.resid
         self.resid_ = (
             resid
             if panel.index is None
@@ -300,6 +289,19 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         )
         self.expected_intercept_, self.expected_factor_returns_ = self._expectation()
         return self
+
+    def _constraint_rows(self, ind, p):
+        """Per date, the industry weights c of the constraint c @ f = 0."""
+
+        def rows(mom):
+            c = np.zeros((len(mom.nobs), p))
+            if self.industry_weights == "equal":
+                c[:, ind] = 1.0
+            else:  # the industry's total weight: sum_i w_i D_ij = wsum * mean_j
+                c[:, ind] = np.nan_to_num(mom.mean[:, ind] * mom.weight_sum[:, None])
+            return c
+
+        return rows
 
     def _weights(self, sample_weight, panel):
         if sample_weight is None:

@@ -15,8 +15,8 @@ without a Python loop over dates:
    (``np.linalg.solve`` on the stacked, diagonally scaled Gram matrices) after a
    batched eigenvalue rank check, optionally under one linear equality
    constraint per segment, and gives the R².
-3. :func:`segment_fitted` evaluates ``intercept + X @ coef`` row by row with each
-   row's own segment coefficients.
+3. :func:`segment_regression` does both and gives the residuals on the input
+   rows, solving each block of dates while it is in cache.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ import numpy as np
 
 __all__ = [
     "Moments",
-    "segment_fitted",
+    "Regression",
     "segment_lstsq",
     "segment_moments",
+    "segment_regression",
 ]
 
 # Padded rows per block of dates in the copying path: a few MiB, cache friendly.
@@ -99,16 +100,30 @@ def segment_moments(segments, X, y, weights=None, *, center=True):
     nobs = np.zeros(n_seg, dtype=np.intp)
     out = (gram, mean, weight_sum, nobs)
     redo = np.arange(n_seg)
-    if (
-        weights is None
-        and segments.order is None
-        and n_seg
-        and bool(np.all(segments.sizes == segments.sizes[0]))
-    ):
+    if _in_place_ok(segments, weights):
         redo = _moments_in_place(X, y, n_seg, center, out)
     if len(redo):
         _moments_copied(segments, X, y, weights, redo, center, out)
     return Moments(gram, mean, weight_sum, nobs, center)
+
+
+def _in_place_ok(segments, weights):
+    """A date-sorted balanced panel without weights can be read in place."""
+    sizes = segments.sizes
+    return (
+        weights is None
+        and segments.order is None
+        and segments.n_segments > 0
+        and bool(np.all(sizes == sizes[0]))
+    )
+
+
+def _strided(X, n_seg, size):
+    """(n_seg, size, p) read-only view of a date-sorted balanced (n_rows, p) array."""
+    s0, s1 = X.strides
+    return np.lib.stride_tricks.as_strided(
+        X, shape=(n_seg, size, X.shape[1]), strides=(size * s0, s0, s1), writeable=False
+    )
 
 
 def _moments_in_place(X, y, n_seg, center, out):
@@ -120,10 +135,7 @@ def _moments_in_place(X, y, n_seg, center, out):
     gram, mean, weight_sum, nobs = out
     n, p = X.shape
     size = n // n_seg
-    s0, s1 = X.strides
-    X3 = np.lib.stride_tricks.as_strided(
-        X, shape=(n_seg, size, p), strides=(size * s0, s0, s1), writeable=False
-    )
+    X3 = _strided(X, n_seg, size)
     y2 = y.reshape(n_seg, size)
     X3t = X3.transpose(0, 2, 1)
     gram[:, :p, :p] = X3t @ X3
@@ -156,8 +168,14 @@ def _blocks(sizes, target=_BLOCK_ROWS):
         i = j
 
 
-def _moments_copied(segments, X, y, weights, which, center, out):
-    """Any panel: copy blocks of segments into a zero-padded buffer."""
+def _moments_copied(segments, X, y, weights, which, center, out, fit=None):
+    """Any panel: copy blocks of segments into a zero-padded buffer.
+
+    With ``fit = (solve, results, resid)``, each block is also solved
+    (``solve(Moments) -> (coef, intercept, rsquared, status)``, stored in the
+    ``results`` arrays) and its residuals computed while the block is in cache,
+    then scattered to ``resid`` (caller's row order; NaN on rows not used).
+    """
     gram, mean, weight_sum, nobs = out
     p = X.shape[1]
     sizes = segments.sizes[which]
@@ -199,6 +217,21 @@ def _moments_copied(segments, X, y, weights, which, center, out):
         mean[seg] = mu
         weight_sum[seg] = wsum
         nobs[seg] = np.bincount(local[ok], minlength=nd)
+        if fit is None:
+            continue
+        solve, results, resid = fit
+        block = Moments(gram[seg], mean[seg], wsum, nobs[seg], center)
+        solved = solve(block)
+        for store, value in zip(results, solved, strict=True):
+            store[seg] = value
+        coef, intercept = solved[0], solved[1]
+        beta = np.nan_to_num(coef)[:, :, None]
+        e = (Z3[:, :, p] - (Z3[:, :, :p] @ beta)[:, :, 0]).reshape(-1)[pos]
+        if center or weights is not None:
+            e /= np.sqrt(W[pos])  # back from the weighted, centred scale
+        e[np.isnan(intercept)[local[ok]]] = np.nan
+        resid[rows] = np.nan
+        resid[rows[ok]] = e
 
 
 def _reparametrise(constraint, p):
@@ -312,6 +345,89 @@ def segment_lstsq(moments, *, constraint=None, may_be_absent=None, rcond=RCOND):
     return coef, intercept, rsquared, status
 
 
+class Regression(NamedTuple):
+    """Per-segment fits of :func:`segment_regression` (see :func:`segment_lstsq`)."""
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    rsquared: np.ndarray
+    status: np.ndarray
+    resid: np.ndarray
+    moments: Moments
+
+
+def segment_regression(
+    segments, X, y, weights=None, *, center=True, constraint=None, may_be_absent=None
+):
+    """Per-segment weighted least squares with residuals, in one pass if possible.
+
+    Parameters
+    ----------
+    segments, X, y, weights, center
+        As :func:`segment_moments`.
+    constraint : callable, optional
+        ``constraint(moments) -> ndarray (n, p)``: the constraint rows of the
+        segments of ``moments`` (see :func:`segment_lstsq`).
+    may_be_absent : ndarray of bool, shape (p,), optional
+        As :func:`segment_lstsq`.
+
+    Returns
+    -------
+    Regression
+        ``coef``, ``intercept``, ``rsquared``, ``status`` as
+        :func:`segment_lstsq`; ``resid`` of shape (n_rows,) in the caller's
+        order, ``y - intercept - X @ coef``, NaN on rows not used (incomplete,
+        weight 0) and on segments not estimated; the ``moments``.
+
+    Notes
+    -----
+    The copying path solves each block of dates and computes its residuals
+    while the block is in cache; the in-place path (date-sorted balanced panel
+    without weights) gets them from one batched product on the strided view.
+    """
+    X = np.asarray(X, dtype=float)
+    y = np.ascontiguousarray(y, dtype=float)
+    n_seg, p = segments.n_segments, X.shape[1]
+    gram = np.zeros((n_seg, p + 1, p + 1))
+    mean = np.full((n_seg, p + 1), np.nan)
+    weight_sum = np.zeros(n_seg)
+    nobs = np.zeros(n_seg, dtype=np.intp)
+    out = (gram, mean, weight_sum, nobs)
+    results = (
+        np.full((n_seg, p), np.nan),
+        np.full(n_seg, np.nan),
+        np.full(n_seg, np.nan),
+        np.zeros(n_seg, dtype=np.intp),
+    )
+    resid = np.empty(len(y))  # every row is written below
+
+    def solve(mom):
+        c = None if constraint is None else constraint(mom)
+        return segment_lstsq(mom, constraint=c, may_be_absent=may_be_absent)
+
+    redo = np.arange(n_seg)
+    if _in_place_ok(segments, weights):
+        redo = _moments_in_place(X, y, n_seg, center, out)
+        done = np.ones(n_seg, dtype=bool)
+        done[redo] = False
+        block = Moments(gram[done], mean[done], weight_sum[done], nobs[done], center)
+        for store, value in zip(results, solve(block), strict=True):
+            store[done] = value
+        coef, intercept = results[0], results[1]
+        size = len(y) // n_seg
+        X3 = _strided(X, n_seg, size)
+        beta = np.where(done[:, None], np.nan_to_num(coef), 0.0)
+        r2 = resid.reshape(n_seg, size)
+        np.matmul(X3, beta[:, :, None], out=r2[:, :, None])
+        r2 += np.where(done, intercept, 0.0)[:, None]
+        np.subtract(y.reshape(n_seg, size), r2, out=r2)
+    if len(redo):
+        _moments_copied(
+            segments, X, y, weights, redo, center, out, fit=(solve, results, resid)
+        )
+    return Regression(*results, resid, Moments(*out, center))
+
+
 def _implicit_constant(A, sx, wsum, ok, tol=1e-8):
     """1.0 where the (weighted) regressors span a constant, as statsmodels checks.
 
@@ -324,30 +440,4 @@ def _implicit_constant(A, sx, wsum, ok, tol=1e-8):
     sol = np.linalg.solve(A[ok], sx[ok][:, :, None])[:, :, 0]
     resid = wsum[ok] - np.einsum("tj,tj->t", sx[ok], sol)
     out[ok] = np.abs(resid) <= tol * wsum[ok]
-    return out
-
-
-def segment_fitted(codes, X, coef, intercept, *, block=1 << 15):
-    """``intercept[d] + X[i] @ coef[d]`` for each row ``i`` of date ``d``.
-
-    Parameters
-    ----------
-    codes : ndarray of int, shape (n_rows,)
-        Segment of each row, caller's order.
-    X : ndarray of shape (n_rows, p)
-    coef : ndarray of shape (n_segments, p)
-    intercept : ndarray of shape (n_segments,)
-
-    Returns
-    -------
-    ndarray of shape (n_rows,)
-        NaN where the row has a NaN regressor or its segment NaN coefficients.
-        Computed in blocks of rows (not of dates) to bound the temporaries.
-    """
-    n = X.shape[0]
-    out = np.empty(n)
-    for s in range(0, n, block):
-        c = codes[s : s + block]
-        np.einsum("ij,ij->i", X[s : s + block], coef[c], out=out[s : s + block])
-        out[s : s + block] += intercept[c]
     return out
