@@ -36,13 +36,17 @@ def pandas_vectorised(y_true, y_pred):
     data = pd.DataFrame({"t": y_true[both], "p": y_pred[both]})
     ranks = data.groupby(level="date").rank()
     centred = ranks - ranks.groupby(level="date").transform("mean")
-    sums = pd.DataFrame(
-        {
-            "tp": centred["t"] * centred["p"],
-            "tt": centred["t"] ** 2,
-            "pp": centred["p"] ** 2,
-        }
-    ).groupby(level="date").sum()
+    sums = (
+        pd.DataFrame(
+            {
+                "tp": centred["t"] * centred["p"],
+                "tt": centred["t"] ** 2,
+                "pp": centred["p"] ** 2,
+            }
+        )
+        .groupby(level="date")
+        .sum()
+    )
     return sums["tp"] / np.sqrt(sums["tt"] * sums["pp"])
 
 
