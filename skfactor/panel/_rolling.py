@@ -11,8 +11,10 @@ terms.
 Numerical safety. A sliding sum taken as a difference of cumulative sums loses
 digits as the cumulative sums grow; here the cumulative sums restart at every
 block of dates (they never span more than ``block + window`` dates), the data
-are centred on their full-sample means, the normal equations are centred on the
-window means and Jacobi-scaled before the Cholesky factorisation.
+are centred on the means of the block's first window (which also keeps every
+estimate a function of past data only, to the last bit), and the normal
+equations are centred on the window means and Jacobi-scaled before the
+Cholesky factorisation.
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ def _cholesky_solve(A, c, ref):
     """Solve ``A x = c`` for many small symmetric systems at once.
 
     ``A[(j, l)]`` (j <= l) and ``c[j]`` are arrays broadcasting together (one
-    system per element); ``ref[j]`` is the raw second moment of regressor ``j``,
-    against which a vanishing ``A[(j, j)]`` is judged. Returns ``x`` (list) and
+    system per element); ``A[(j, j)]`` at most ``_COLLINEAR_TOL * ref[j]``
+    counts as 0. Returns ``x`` (list) and
     ``bad``, True where the system is numerically singular (x is then garbage).
     """
     K = len(c)
@@ -121,14 +123,16 @@ def _cholesky_solve(A, c, ref):
     return [x[j] * scale[j] for j in range(K)], bad
 
 
-def _solve(fm, ym, K, fit_intercept):
+def _solve(fm, ym, ref, fit_intercept):
     """Coefficients and fit statistics from the window sums of one block.
 
     ``fm`` the factor sums (weight, f_j, f_i f_j in :func:`_pairs` order) and
     ``ym`` the return sums (y, f_j y, y²), broadcasting together.
     Returns ``beta`` (list of K arrays), ``alpha``, ``rsquared``, ``ssr`` / Σw
-    and ``bad`` (collinear regressors).
+    and ``bad`` (collinear regressors). ``ref[j]`` is the scale against which
+    a vanishing sum of squares of factor ``j`` is judged.
     """
+    K = len(ref)
     W, sf, sff = fm[0], fm[1 : 1 + K], fm[1 + K :]
     sy, sfy, syy = ym[0], ym[1 : 1 + K], ym[1 + K]
     pairs = _pairs(K)
@@ -142,7 +146,6 @@ def _solve(fm, ym, K, fit_intercept):
         else:
             A = dict(zip(pairs, sff, strict=True))
             c, yy = list(sfy), syy
-        ref = [sff[pairs.index((j, j))] for j in range(K)]
         beta, bad = _cholesky_solve(A, c, ref)
         ssr = yy
         for b, cj in zip(beta, c, strict=True):
@@ -197,20 +200,10 @@ def rolling_ols(
     T, K = F.shape
     N = R.shape[1]
     k = K + int(fit_intercept)
+    pairs = _pairs(K)
+    squares = [1 + K + pairs.index((j, j)) for j in range(K)]
     f_ok = ~np.isnan(F).any(axis=1)
     mask = ~np.isnan(R) & f_ok[:, None]
-    if fit_intercept:  # centring on full-sample means keeps the sums small
-        cF = F[f_ok].mean(axis=0) if f_ok.any() else np.zeros(K)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cR = np.where(mask, R, 0.0).sum(axis=0) / mask.sum(axis=0)
-        cR[~np.isfinite(cR)] = 0.0
-    else:
-        cF, cR = np.zeros(K), np.zeros(N)
-    Fc = np.where(f_ok[:, None], F - cF, 0.0)
-    # Per-date factor terms: the observation indicator, f_j, f_i f_j.
-    G = np.column_stack(
-        [f_ok.astype(np.float64), Fc] + [Fc[:, i] * Fc[:, j] for i, j in _pairs(K)]
-    )
     decay = None if halflife is None else 0.5 ** (1.0 / halflife)
 
     coef = np.full((T, N, K), np.nan)
@@ -225,12 +218,30 @@ def rolling_ols(
         b = min(a + block, T)
         lo = max(a - window + 1, 0)
         first = a - lo
-        Mb, fb, Gb = mask[lo:b], f_ok[lo:b], G[lo:b]
-        seen = Mb.any(axis=0)
-        holey = np.flatnonzero(seen & (Mb != fb[:, None]).any(axis=0))
-        full = np.flatnonzero(seen & ~(Mb != fb[:, None]).any(axis=0))
         sums = partial(_window_sums, first=first, window=window, decay=decay)
         count = partial(_window_sums, first=first, window=window, decay=None)
+        Mb, fb, Fb = mask[lo:b], f_ok[lo:b], F[lo:b]
+        # Centre on the means of the block's first window (rows lo..a): small
+        # sums, and nothing depends on later dates, not even through rounding.
+        head = slice(0, first + 1)
+        cF, cR = np.zeros(K), np.zeros(N)
+        if fit_intercept:
+            if fb[head].any():
+                cF = Fb[head][fb[head]].mean(axis=0)
+            seen = Mb[head].sum(axis=0)
+            cR = np.where(Mb[head], R[lo : a + 1], 0.0).sum(axis=0)
+            np.divide(cR, seen, out=cR, where=seen > 0)
+        Fc = np.where(fb[:, None], Fb - cF, 0.0)
+        # Per-date factor terms: the observation indicator, f_j, f_i f_j.
+        Gb = np.column_stack(
+            [fb.astype(np.float64), Fc] + [Fc[:, i] * Fc[:, j] for i, j in pairs]
+        )
+        # A window sum is exact to about eps x the block's sum: the yardstick of
+        # a factor that does not vary on a window.
+        ref = [Gb[:, q].sum() for q in squares]
+        seen = Mb.any(axis=0)
+        hole = (Mb != fb[:, None]).any(axis=0)
+        holey, full = np.flatnonzero(seen & hole), np.flatnonzero(seen & ~hole)
 
         Yb = R[lo:b] - cR
         Yb[~Mb] = 0.0
@@ -255,20 +266,16 @@ def rolling_ols(
             n = np.rint(n).astype(np.int64)
             nobs[rows, cols] = n
             ymc = [v[:, cols] for v in ym]
-            beta, alpha, r2, msr, bad = _solve(fm, ymc, K, fit_intercept)
-            valid = ~bad & (n >= min_obs)
-            valid[:skip] = False
-            for j in range(K):
-                coef[rows, cols, j] = np.where(valid, beta[j], np.nan)
-            if fit_intercept:  # back from the full-sample centring
-                for j in range(K):
-                    alpha = alpha - cF[j] * beta[j]
-                alpha = alpha + cR[cols]
-            else:
-                alpha = 0.0
-            intercept[rows, cols] = np.where(valid, alpha, np.nan)
-            rsquared[rows, cols] = np.where(valid, r2, np.nan)
             with np.errstate(invalid="ignore", divide="ignore"):
+                beta, alpha, r2, msr, bad = _solve(fm, ymc, ref, fit_intercept)
+                valid = ~bad & (n >= min_obs)
+                valid[:skip] = False
+                for j in range(K):
+                    coef[rows, cols, j] = np.where(valid, beta[j], np.nan)
+                    alpha = alpha - cF[j] * beta[j]  # back from the centring
+                alpha = alpha + cR[cols] if fit_intercept else 0.0
+                intercept[rows, cols] = np.where(valid, alpha, np.nan)
+                rsquared[rows, cols] = np.where(valid, r2, np.nan)
                 msr *= n / (n - k)
-            resid_var[rows, cols] = np.where(valid & (n > k), msr, np.nan)
+                resid_var[rows, cols] = np.where(valid & (n > k), msr, np.nan)
     return RollingOLS(coef, intercept, rsquared, resid_var, nobs)

@@ -1,0 +1,399 @@
+"""RollingFactorModel against statsmodels RollingOLS per asset, on daily returns."""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from statsmodels.regression.rolling import RollingOLS
+
+from skfactor import RollingFactorModel
+
+RTOL = 1e-8
+FACTORS = ["MTUM", "SIZE", "VLUE"]
+
+
+def assert_close(actual, desired, rtol=RTOL):
+    """Each term (last axis) within ``rtol`` of its value or of the term's size.
+
+    Betas are O(1) and alphas O(1e-3); a beta near 0 is judged against the
+    typical size of that term (its median magnitude), not against itself.
+    """
+    actual, desired = np.asarray(actual), np.asarray(desired)
+    assert_array_equal(np.isnan(actual), np.isnan(desired))
+    for j in range(desired.shape[-1]):
+        values = np.abs(desired[..., j])
+        values = values[~np.isnan(values)]
+        size = np.median(values) if values.size else 0.0
+        assert_allclose(actual[..., j], desired[..., j], rtol=rtol, atol=rtol * size)
+
+
+@functools.cache
+def daily(holes):
+    """skfolio's S&P 500 stocks and factor ETFs, as daily returns (2,263 dates).
+
+    With ``holes``: scattered NaN (3%), a late listing, a 150-day gap, a
+    delisting, an asset with a single observation and dates without factors.
+    """
+    from skfolio.datasets import load_factors_dataset, load_sp500_dataset
+
+    R = load_sp500_dataset().pct_change().iloc[1:]
+    F = load_factors_dataset()[FACTORS].pct_change().iloc[1:]
+    F, R = F.align(R, join="inner", axis=0)
+    R.columns.name = "asset"
+    if holes:
+        R, F = R.copy(), F.copy()
+        R = R.mask(np.random.default_rng(0).random(R.shape) < 0.03)
+        R.iloc[:700, 3] = np.nan
+        R.iloc[1000:1150, 5] = np.nan
+        R.iloc[1900:, 7] = np.nan
+        R.iloc[:, 9] = np.nan
+        R.iloc[1500, 9] = 0.01
+        F.iloc[[50, 300, 301, 302], 1] = np.nan
+    return F, R
+
+
+@functools.cache
+def reference(holes, expanding, min_obs):
+    """statsmodels RollingOLS, one asset at a time: params (n_dates, n_assets, 4)."""
+    F, R = daily(holes)
+    X = sm.add_constant(F.to_numpy())
+    out = []
+    for name in R.columns:
+        r = R[name].to_numpy()
+        if np.isfinite(r).sum() < 2:  # statsmodels cannot take a single row
+            out.append(None)
+            continue
+        res = RollingOLS(
+            r, X, window=100, min_nobs=min_obs, expanding=expanding, missing="drop"
+        ).fit(params_only=True)
+        out.append(res.params)
+    return out
+
+
+@pytest.mark.parametrize("holes", [False, True], ids=["complete", "holes"])
+@pytest.mark.parametrize(
+    "expanding, min_obs",
+    [(False, None), (True, None), (True, 30), (False, 60)],
+    ids=["rolling", "expanding", "expanding-min30", "rolling-min60"],
+)
+def test_rolling_model_equals_statsmodels_rolling_ols(holes, expanding, min_obs):
+    F, R = daily(holes)
+    model = RollingFactorModel(window=100, min_obs=min_obs, expanding=expanding)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(F, R)
+    assert model.coef_.shape == (len(F), R.shape[1], 3)
+    for i, params in enumerate(reference(holes, expanding, min_obs)):
+        ours = np.column_stack([model.intercept_[:, i], model.coef_[:, i]])
+        if params is None:  # the single-observation asset
+            assert np.isnan(ours).all()
+            continue
+        # A window with under 10 observations (at a listing, a gap, a delisting)
+        # can be an exact fit of 4 points with cond(X) ~ 1e5: any normal-equation
+        # solver, statsmodels' included, is then off by up to cond(X)² eps ~ 1e-6
+        # from the exact least squares, so only there the tolerance is wider.
+        few = model.nobs_[:, i] < 10
+        assert_close(ours[~few], params[~few])
+        assert_close(ours[few], params[few], rtol=1e-5)
+    first = (min_obs or 4) - 1 if expanding else 99
+    assert np.isnan(model.coef_[:first]).all()
+    if not holes:
+        assert not np.isnan(model.coef_[first:]).any()
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning:statsmodels")
+def test_rolling_model_statistics_equal_statsmodels():
+    F, R = daily(True)
+    model = RollingFactorModel(window=100).fit(F, R)
+    X = sm.add_constant(F.to_numpy())
+    for i in (0, 3, 5, 7, 12):  # complete, late listing, gap, delisting, holes
+        r = R.iloc[:, i].to_numpy()
+        res = RollingOLS(r, X, window=100, missing="drop").fit()
+        # As for the params, windows under 10 observations are near-exact fits
+        # whose residuals both solvers get to ~1e-8 only.
+        few = model.nobs_[:, i] < 10
+        assert_allclose(model.rsquared_[~few, i], res.rsquared[~few], rtol=1e-9)
+        assert_allclose(model.rsquared_[few, i], res.rsquared[few], rtol=1e-6)
+        enough = (res.nobs >= 10) & ~np.isnan(res.params[:, 0])
+        assert_allclose(
+            model.resid_vol_[enough, i] ** 2, res.mse_resid[enough], rtol=1e-9
+        )
+        assert np.isnan(model.resid_vol_[model.nobs_[:, i] <= 4, i]).all()
+        assert_array_equal(model.nobs_[res.nobs > 0, i], res.nobs[res.nobs > 0])
+
+
+def test_rolling_model_no_drift_over_thousands_of_dates():
+    """The last windows equal a direct least squares as well as the first ones."""
+    F, R = daily(False)
+    model = RollingFactorModel(window=100).fit(F, R)
+    X = sm.add_constant(F.to_numpy())
+    for t in (99, 1200, len(F) - 1):
+        rows = slice(t - 99, t + 1)
+        exact = np.linalg.lstsq(X[rows], R.to_numpy()[rows], rcond=None)[0]
+        ours = np.column_stack([model.intercept_[t][:, None], model.coef_[t]])
+        assert_close(ours, exact.T, rtol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning:statsmodels")
+def test_rolling_model_without_intercept_equals_statsmodels():
+    F, R = daily(True)
+    model = RollingFactorModel(window=100, fit_intercept=False).fit(F, R)
+    for i in (0, 3, 5):
+        res = RollingOLS(
+            R.iloc[:, i].to_numpy(), F.to_numpy(), window=100, missing="drop"
+        ).fit()
+        assert_close(model.coef_[:, i], res.params)
+        assert_allclose(model.rsquared_[:, i], res.rsquared, rtol=1e-9)  # uncentered
+    valid = ~np.isnan(model.coef_[..., 0])
+    assert_array_equal(model.intercept_[valid], 0.0)
+
+
+def weighted_loop(F, R, window, halflife, expanding, min_obs):
+    """Slow reference: one weighted lstsq per (date, asset)."""
+    T, N = R.shape
+    k = F.shape[1] + 1
+    out = {
+        name: np.full(shape, np.nan)
+        for name, shape in [
+            ("coef", (T, N, F.shape[1])),
+            ("intercept", (T, N)),
+            ("r2", (T, N)),
+            ("vol", (T, N)),
+        ]
+    }
+    for t in range(0 if expanding else window - 1, T):
+        rows = np.arange(max(0, t - window + 1), t + 1)
+        for i in range(N):
+            ok = ~np.isnan(R[rows, i]) & ~np.isnan(F[rows]).any(axis=1)
+            s, n = rows[ok], ok.sum()
+            if n < min_obs:
+                continue
+            w = 0.5 ** ((t - s) / halflife)
+            X, y = np.column_stack([np.ones(n), F[s]]), R[s, i]
+            beta = np.linalg.lstsq(X * np.sqrt(w)[:, None], y * np.sqrt(w))[0]
+            e = y - X @ beta
+            ybar = np.average(y, weights=w)
+            out["intercept"][t, i], out["coef"][t, i] = beta[0], beta[1:]
+            out["r2"][t, i] = 1 - (w * e**2).sum() / (w * (y - ybar) ** 2).sum()
+            if n > k:
+                out["vol"][t, i] = np.sqrt((w * e**2).sum() / w.sum() * n / (n - k))
+    return out
+
+
+@pytest.mark.parametrize("expanding", [False, True], ids=["rolling", "expanding"])
+def test_rolling_model_halflife_equals_weighted_loop(expanding):
+    rng = np.random.default_rng(3)
+    T, N = 160, 4
+    F = rng.normal(0.0005, 0.01, (T, 2))
+    R = 0.0002 + F @ rng.normal(1, 0.3, (2, N)) + rng.normal(0, 0.015, (T, N))
+    R[rng.random(R.shape) < 0.1] = np.nan
+    R[:70, 2] = np.nan
+    F[[20, 21], 0] = np.nan
+    model = RollingFactorModel(window=40, halflife=10.0, expanding=expanding)
+    model.fit(F, R)
+    ref = weighted_loop(F, R, 40, 10.0, expanding, 3)
+    assert_close(model.coef_, ref["coef"])
+    assert_close(model.intercept_[..., None], ref["intercept"][..., None])
+    assert_allclose(model.rsquared_, ref["r2"], rtol=1e-9)
+    assert_allclose(model.resid_vol_, ref["vol"], rtol=1e-9)
+
+
+def test_rolling_model_halflife_infinite_limit_is_ols():
+    F, R = daily(True)
+    ew = RollingFactorModel(window=100, halflife=1e15).fit(F, R)
+    ols = RollingFactorModel(window=100).fit(F, R)
+    few = ols.nobs_ < 10  # near-exact fits, see above
+    assert_close(ew.coef_[~few], ols.coef_[~few])
+    assert_array_equal(np.isnan(ew.coef_), np.isnan(ols.coef_))
+
+
+def test_rolling_model_collinear_window_is_nan():
+    rng = np.random.default_rng(1)
+    T = 300
+    F = rng.normal(0, 0.01, (T, 2))
+    F[100:220, 1] = 0.0  # the second factor is flat for 120 dates
+    R = F @ [1.0, 0.5] + rng.normal(0, 0.01, T)
+    model = RollingFactorModel(window=50).fit(F, R)
+    inside = np.arange(149, 220)  # windows entirely in the flat stretch
+    assert np.isnan(model.coef_[inside]).all()
+    assert np.isnan(model.intercept_[inside]).all()
+    X = sm.add_constant(F)
+    for t in (60, 140, 260):  # windows touching the stretch or clear of it
+        exact = np.linalg.lstsq(X[t - 49 : t + 1], R[t - 49 : t + 1])[0]
+        assert_allclose(model.coef_[t, 0], exact[1:], rtol=1e-9)
+
+
+def test_rolling_model_warns_when_no_window_has_an_estimate():
+    F, R = daily(False)
+    with pytest.warns(UserWarning, match=r"No window has an estimate.*`window`=5000"):
+        model = RollingFactorModel(window=5000).fit(F, R)
+    assert np.isnan(model.coef_).all()
+    assert_array_equal(model.nobs_[-1], len(F))
+
+
+def test_rolling_model_predict_uses_the_previous_window():
+    F, R = daily(True)
+    model = RollingFactorModel(window=100).fit(F, R)
+    pred = model.predict(F)
+    assert isinstance(pred, pd.DataFrame)
+    assert pred.index.equals(F.index) and pred.columns.equals(R.columns)
+    Fv = F.to_numpy()
+    expected = np.full(R.shape, np.nan)
+    expected[1:] = model.intercept_[:-1] + np.einsum(
+        "tk,tnk->tn", Fv[1:], model.coef_[:-1]
+    )
+    assert_allclose(pred.to_numpy(), expected, rtol=1e-12)
+    # After the fitted range: the last betas; between fitted dates: the previous.
+    later = pd.DataFrame(
+        Fv[:3],
+        index=[F.index[-1] + pd.Timedelta(days=d) for d in (1, 30, 400)],
+        columns=F.columns,
+    )
+    last = model.intercept_[-1] + Fv[:3] @ model.coef_[-1].T
+    assert_allclose(model.predict(later).to_numpy(), last, rtol=1e-12)
+    between = later.set_axis([F.index[500] + pd.Timedelta(hours=h) for h in (1, 2, 3)])
+    assert_allclose(
+        model.predict(between).to_numpy(),
+        model.intercept_[500] + Fv[:3] @ model.coef_[500].T,
+        rtol=1e-12,
+    )
+    early = later.set_axis([F.index[0] - pd.Timedelta(days=d) for d in (1, 2, 3)])
+    assert model.predict(early).isna().all().all()
+
+
+def test_rolling_model_predict_arrays_by_position():
+    F, R = daily(False)
+    model = RollingFactorModel(window=100).fit(F.to_numpy(), R.to_numpy())
+    Fv = np.vstack([F.to_numpy(), F.to_numpy()[:5]])  # 5 rows past the fit
+    pred = model.predict(Fv)
+    assert isinstance(pred, np.ndarray) and pred.shape == (len(Fv), R.shape[1])
+    assert np.isnan(pred[:100]).all()
+    t = 700
+    assert_allclose(
+        pred[t], model.intercept_[t - 1] + model.coef_[t - 1] @ Fv[t], rtol=1e-12
+    )
+    tail = model.intercept_[-1] + Fv[-5:] @ model.coef_[-1].T
+    assert_allclose(pred[-5:], tail, rtol=1e-12)
+
+
+def test_rolling_model_single_series_and_numpy_match_pandas():
+    F, R = daily(True)
+    frame = RollingFactorModel(window=100, expanding=True).fit(F, R)
+    arrays = RollingFactorModel(window=100, expanding=True)
+    arrays.fit(F.to_numpy(), R.to_numpy())
+    assert_array_equal(frame.coef_, arrays.coef_)
+    assert_array_equal(frame.predict(F).to_numpy(), arrays.predict(F.to_numpy()))
+    one = RollingFactorModel(window=100, expanding=True).fit(F, R["AAPL"])
+    assert one.coef_.shape == (len(F), 1, 3)
+    assert_array_equal(one.coef_[:, 0], frame.coef_[:, R.columns.get_loc("AAPL")])
+    pred = one.predict(F)
+    assert isinstance(pred, pd.Series) and pred.name == "AAPL"
+    flat = RollingFactorModel(window=100).fit(F.to_numpy(), R["AAPL"].to_numpy())
+    assert flat.predict(F.to_numpy()).shape == (len(F),)
+
+
+def test_rolling_model_does_not_mutate_inputs():
+    F, R = daily(True)
+    F0, R0 = F.copy(), R.copy()
+    model = RollingFactorModel(window=100, halflife=20.0).fit(F, R)
+    model.predict(F)
+    model.score(F, R)
+    pd.testing.assert_frame_equal(F, F0)
+    pd.testing.assert_frame_equal(R, R0)
+
+
+def test_rolling_model_to_frame_long_view():
+    F, R = daily(True)
+    model = RollingFactorModel(window=100).fit(F, R)
+    frame = model.to_frame()
+    assert frame.index.names == ["Date", "asset"]
+    assert list(frame.columns) == ["const", *FACTORS, "rsquared", "resid_vol", "nobs"]
+    assert len(frame) == len(F) * R.shape[1]
+    date, asset = F.index[1234], R.columns[5]
+    row = frame.loc[(date, asset)]
+    assert_array_equal(row[FACTORS].to_numpy(dtype=float), model.coef_[1234, 5])
+    assert row["const"] == model.intercept_[1234, 5]
+    assert row["nobs"] == model.nobs_[1234, 5]
+    no_const = RollingFactorModel(window=100, fit_intercept=False).fit(F, R)
+    assert list(no_const.to_frame().columns)[:3] == FACTORS
+
+
+def test_rolling_model_score_is_out_of_sample_r2():
+    F, R = daily(True)
+    model = RollingFactorModel(window=100).fit(F, R)
+    pred = model.predict(F).to_numpy()
+    r2 = []
+    for i in range(R.shape[1]):
+        y, p = R.to_numpy()[:, i], pred[:, i]
+        ok = ~np.isnan(y) & ~np.isnan(p)
+        if ok.sum() > 1:
+            y, p = y[ok], p[ok]
+            r2.append(1 - ((y - p) ** 2).sum() / ((y - y.mean()) ** 2).sum())
+    assert np.isclose(model.score(F, R), np.mean(r2), rtol=1e-12)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    cut=st.integers(0, 59),
+    window=st.integers(3, 15),
+    expanding=st.booleans(),
+    halflife=st.none() | st.floats(0.5, 20.0),
+    seed=st.integers(0, 2**16),
+)
+def test_rolling_model_never_looks_ahead(cut, window, expanding, halflife, seed):
+    """Changing returns from date t onward changes no prediction at or before t."""
+    rng = np.random.default_rng(seed)
+    T = 60
+    F = rng.normal(0, 0.01, (T, 2))
+    R = F @ rng.normal(1, 0.5, (2, 3)) + rng.normal(0, 0.01, (T, 3))
+    R[rng.random(R.shape) < 0.1] = np.nan
+    R2 = R.copy()
+    R2[cut:] = rng.normal(0, 0.05, (T - cut, 3))
+    params = dict(window=window, expanding=expanding, halflife=halflife)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        a = RollingFactorModel(**params).fit(F, R)
+        b = RollingFactorModel(**params).fit(F, R2)
+    assert_array_equal(a.predict(F)[: cut + 1], b.predict(F)[: cut + 1])
+    assert_array_equal(a.coef_[:cut], b.coef_[:cut])
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"min_obs": 2}, r"`min_obs` must be at least the number of regressors, 4"),
+        ({"window": 3}, r"`window` must be at least the number of regressors, 4"),
+        ({"window": 20, "min_obs": 30}, r"`window` must be at least `min_obs`, 30"),
+        ({"halflife": 0.0}, r"'halflife' parameter of RollingFactorModel"),
+        ({"window": 0}, r"'window' parameter of RollingFactorModel"),
+    ],
+)
+def test_rolling_model_rejects_bad_parameters(params, match):
+    F, R = daily(False)
+    with pytest.raises(ValueError, match=match):
+        RollingFactorModel(**params).fit(F, R)
+
+
+def test_rolling_model_rejects_bad_inputs():
+    F, R = daily(False)
+    with pytest.raises(ValueError, match=r"`X` must be sorted by date"):
+        RollingFactorModel().fit(F.iloc[::-1], R.iloc[::-1])
+    with pytest.raises(ValueError, match=r"requires y to be passed"):
+        RollingFactorModel().fit(F, None)
+    with pytest.raises(ValueError, match=r"`X` and `y` have different indexes"):
+        RollingFactorModel().fit(F, R.iloc[1:])
+    model = RollingFactorModel().fit(F, R)
+    with pytest.raises(ValueError, match=r"index cannot be compared with the dates"):
+        model.predict(
+            F.reset_index(drop=True).set_axis([f"d{i}" for i in range(len(F))])
+        )
+    with pytest.raises(ValueError, match=r"`y` must hold the 20 assets"):
+        model.score(F, R.iloc[:, :3])
