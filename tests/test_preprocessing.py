@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -342,3 +343,13 @@ def test_zscore_property_affine_invariant(args, scale, shift, robust):
     z_affine = CrossSectionalZScore(robust=robust).fit_transform(X * scale + shift)
     # Constant dates are 0 both ways; elsewhere equal up to rounding.
     np.testing.assert_allclose(z_affine.to_numpy(), z.to_numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "transformer", [Winsorizer(), CrossSectionalZScore()], ids=repr
+)
+def test_transformers_stateless_transform_without_fit_does_not_warn(panel, transformer):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = clone(transformer).transform(panel)
+    assert result.index.equals(panel.index)

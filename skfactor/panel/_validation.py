@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.utils import check_array
 
 from skfactor.panel._segments import Segments
 from skfactor.utils._sklearn import validate_data
@@ -109,6 +110,22 @@ class PanelData:
     date_codes: np.ndarray | None = None
     series: bool = False
 
+    def column_position(self, spec, name):
+        """Position of the column named (or, for arrays, numbered) ``spec``.
+
+        ``name`` is the parameter that gave ``spec``, for the error message.
+        """
+        if self.columns is not None and spec in self.columns:
+            return self.columns.get_loc(spec)
+        n = self.values.shape[1]
+        if isinstance(spec, int | np.integer) and 0 <= spec < n:
+            return int(spec)
+        have = list(self.columns) if self.columns is not None else f"0..{n - 1}"
+        raise ValueError(
+            f"`{name}`={spec!r} is not a column of X; give a column name "
+            f"(or a position for arrays). X has columns {have}."
+        )
+
     def wrap(self, values):
         """Give ``values`` (caller's row order) the input's container."""
         if self.index is None:
@@ -138,14 +155,14 @@ def validate_panel(estimator, X, *, reset, name="X"):
         check_numeric_columns(X, name)
         if isinstance(index, pd.MultiIndex):
             check_panel_index(index, name)
-    values = validate_data(
-        estimator,
-        X,
-        reset=reset,
-        dtype=np.float64,
-        ensure_all_finite=False,
-        order="F",
-    )
+    kwargs = dict(dtype=np.float64, ensure_all_finite=False, order="F")
+    if reset or hasattr(estimator, "n_features_in_"):
+        values = validate_data(estimator, X, reset=reset, **kwargs)
+    else:
+        # A stateless transformer used without fit: nothing to compare the
+        # columns against (validate_data would warn that it was "fitted
+        # without feature names").
+        values = check_array(X, input_name=name, estimator=estimator, **kwargs)
     check_finite(values, name, None if columns is None else list(columns))
     if isinstance(index, pd.MultiIndex):
         codes, dates = date_codes(index)

@@ -19,7 +19,6 @@ from skfactor.panel._buckets import (
     rank_buckets,
 )
 from skfactor.panel._validation import check_finite
-from skfactor.preprocessing._zscore import _column_position
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -266,7 +265,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         signs = np.ones(n_columns)
         if isinstance(spec, Mapping):
             for key, value in spec.items():
-                signs[_column_position(key, panel, "long_high")] = sign(
+                signs[panel.column_position(key, "long_high")] = sign(
                     value, f" for column {key!r}"
                 )
             return signs
@@ -287,7 +286,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         w_pos = (
             None
             if self.weights is None
-            else _column_position(self.weights, panel, "weights")
+            else panel.column_position(self.weights, "weights")
         )
         vw = None if w_pos is None else seg.sort(values[:, w_pos])
         if vw is not None and np.nanmin(vw, initial=0.0) < 0:

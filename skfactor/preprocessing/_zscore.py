@@ -17,19 +17,6 @@ from skfactor.utils._sklearn import (
 __all__ = ["CrossSectionalZScore"]
 
 
-def _column_position(spec, panel, name):
-    """Position of the column named (or numbered) ``spec``."""
-    if panel.columns is not None and spec in panel.columns:
-        return panel.columns.get_loc(spec)
-    if isinstance(spec, int | np.integer) and 0 <= spec < panel.values.shape[1]:
-        return int(spec)
-    have = list(panel.columns) if panel.columns is not None else panel.values.shape[1]
-    raise ValueError(
-        f"`{name}`={spec!r} is not a column of X; give a column name "
-        f"(or a position for arrays). X has columns {have}."
-    )
-
-
 def _group_segments(panel, groups):
     """Segments keyed by (date, group); rows without a group get code -1."""
     date = (
@@ -146,12 +133,12 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         g = (
             None
             if self.groups is None
-            else _column_position(self.groups, panel, "groups")
+            else panel.column_position(self.groups, "groups")
         )
         w = (
             None
             if self.weights is None
-            else _column_position(self.weights, panel, "weights")
+            else panel.column_position(self.weights, "weights")
         )
         if w is not None and np.nanmin(panel.values[:, w], initial=0.0) < 0:
             raise ValueError(
