@@ -244,6 +244,8 @@ class Segments:
         must sort between the two statistics; the rare segment where it does not
         (``low >= c`` or ``high <= c``) is recomputed one side at a time.
         """
+        if low_k is None and high_k is None:  # e.g. Winsorizer(limits=0)
+            return None, None
         if n_valid is None:
             n_valid = self.count(col)
         if not self._padding_ok():
