@@ -171,6 +171,8 @@ def _blocks(sizes, target=_BLOCK_ROWS):
 def _moments_copied(segments, X, y, weights, which, center, out, fit=None):
     """Any panel: copy blocks of segments into a zero-padded buffer.
 
+    The buffer is column-major, ``(p + 1, n_dates, width)``: each column of
+    ``X`` (and ``y``) is scattered on its own, so every copy is one-dimensional.
     With ``fit = (solve, results, resid)``, each block is also solved
     (``solve(Moments) -> (coef, intercept, rsquared, status)``, stored in the
     ``results`` arrays) and its residuals computed while the block is in cache,
@@ -186,52 +188,70 @@ def _moments_copied(segments, X, y, weights, which, center, out, fit=None):
         nd, width, total = j - i, int(sz.max()), int(sz.sum())
         local = np.repeat(np.arange(nd), sz)
         within = np.arange(total) - np.repeat(np.cumsum(sz) - sz, sz)
-        rows = np.repeat(starts[i:j], sz) + within
-        if segments.order is not None:
-            rows = segments.order[rows]
-        Xb, yb = X[rows], y[rows]
+        if segments.order is None and seg[-1] - seg[0] == nd - 1:
+            rows = slice(starts[i], starts[i] + total)  # consecutive: no gather
+        else:
+            rows = np.repeat(starts[i:j], sz) + within
+            if segments.order is not None:
+                rows = segments.order[rows]
+        yb = y[rows]
         ok = ~np.isnan(yb)
-        ok &= ~np.isnan(Xb).any(axis=1)
+        for k in range(p):  # columns, not dates
+            ok &= ~np.isnan(X[rows, k])
         if weights is not None:
             wb = weights[rows]
             ok &= wb > 0  # NaN > 0 is False
-        pos = (local * width + within)[ok]
-        Z = np.zeros((nd * width, p + 1))
-        Z[pos, :p] = Xb[ok]
-        Z[pos, p] = yb[ok]
+        every = bool(ok.all())
+        pos = local * width + within
+        if not every:
+            pos = pos[ok]
+        # Gather (faster than scattering): each padded cell reads a complete
+        # row, the first of the block for the padding, zeroed by the mask below.
+        src = np.zeros(nd * width, dtype=np.intp)
+        src[pos] = np.arange(total) if every else np.flatnonzero(ok)
+        if not every and len(pos):
+            src[src == 0] = src[pos[0]]
+        Z = (np.empty if len(pos) else np.zeros)((p + 1, nd, width))
+        flat = Z.reshape(p + 1, -1)
+        if len(pos):
+            gidx = src + rows.start if isinstance(rows, slice) else rows[src]
+            for k in range(p):
+                np.take(X[:, k], gidx, out=flat[k])
+            np.take(yb, src, out=flat[p])
         W = np.zeros(nd * width)
         W[pos] = 1.0 if weights is None else wb[ok]
-        Z3 = Z.reshape(nd, width, p + 1)
         W2 = W.reshape(nd, width)
         wsum = W2.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mu = np.einsum("tm,tmq->tq", W2, Z3) / wsum[:, None]
+            mu = np.einsum("qtm,tm->tq", Z, W2) / wsum[:, None]
         if center:
-            Z3 -= (
-                np.where(wsum > 0, 1.0, 0.0)[:, None, None]
-                * np.nan_to_num(mu)[:, None, :]
-            )
-        if center or weights is not None:
-            Z3 *= np.sqrt(W2)[:, :, None]  # also zeroes padding and dropped rows
-        gram[seg] = Z3.transpose(0, 2, 1) @ Z3
+            Z -= np.nan_to_num(mu).T[:, :, None]
+        Z *= np.sqrt(W2)  # zeroes the padding and the rows left out
+        Zt = Z.transpose(1, 0, 2)  # (nd, p + 1, width)
+        gram[seg] = Zt @ Zt.transpose(0, 2, 1)
         mean[seg] = mu
         weight_sum[seg] = wsum
         nobs[seg] = np.bincount(local[ok], minlength=nd)
         if fit is None:
             continue
         solve, results, resid = fit
-        block = Moments(gram[seg], mean[seg], wsum, nobs[seg], center)
-        solved = solve(block)
+        solved = solve(Moments(gram[seg], mean[seg], wsum, nobs[seg], center))
         for store, value in zip(results, solved, strict=True):
             store[seg] = value
         coef, intercept = solved[0], solved[1]
-        beta = np.nan_to_num(coef)[:, :, None]
-        e = (Z3[:, :, p] - (Z3[:, :, :p] @ beta)[:, :, 0]).reshape(-1)[pos]
+        fitted = np.nan_to_num(coef)[:, None, :] @ Zt[:, :p, :]  # (nd, 1, width)
+        e = (Z[p] - fitted[:, 0, :]).reshape(-1)[pos]
         if center or weights is not None:
             e /= np.sqrt(W[pos])  # back from the weighted, centred scale
         e[np.isnan(intercept)[local[ok]]] = np.nan
-        resid[rows] = np.nan
-        resid[rows[ok]] = e
+        if every:
+            resid[rows] = e
+        else:
+            resid[rows] = np.nan
+            if isinstance(rows, slice):
+                resid[rows][ok] = e  # a view: writes through
+            else:
+                resid[rows[ok]] = e
 
 
 def _reparametrise(constraint, p):
