@@ -1,0 +1,28 @@
+"""Risk and hedging from a fitted factor model: Σ = B Σ_F Bᵀ + D, its split, hedges.
+
+Why a module of its own, taking a fitted model, rather than methods on the
+models: both fitted models end in the same three pieces — exposures ``B``,
+factor returns (hence ``Σ_F``) and residuals (hence ``D``) — but read them
+from different places (a time-series model's betas and its input factor
+returns; a cross-sectional model's loadings on one date and its estimated
+factor returns). :meth:`FactorRiskModel.from_model` is the one place that
+knows both layouts; everything after it (covariances, risk decomposition,
+hedging) is written once, works as well on a vendor's ``B``, ``Σ_F`` and
+``D``, and keeps risk choices (half-life, Newey-West lags, shrinkage of short
+histories) out of the estimators' parameters, where they would have nothing to
+do with fitting. :class:`FactorRiskModel` is therefore not an estimator but a
+view of a fitted one, as scikit-learn's displays built ``from_estimator`` are.
+"""
+
+from skfactor.risk._covariance import factor_covariance, specific_variance
+from skfactor.risk._decomposition import RiskDecomposition
+from skfactor.risk._hedge import HedgeResult
+from skfactor.risk._model import FactorRiskModel
+
+__all__ = [
+    "FactorRiskModel",
+    "HedgeResult",
+    "RiskDecomposition",
+    "factor_covariance",
+    "specific_variance",
+]

@@ -1,0 +1,457 @@
+"""FactorRiskModel: exposures, factor covariance and specific variances, put to use."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from skfactor.risk._covariance import (
+    _wide_values,
+    factor_covariance,
+    nearest_psd,
+    specific_variance,
+)
+from skfactor.risk._decomposition import decompose
+from skfactor.risk._from_model import from_cross_sectional, from_time_series
+from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
+
+__all__ = ["FactorRiskModel"]
+
+
+def _labelled(values, name, index=None, columns=None):
+    """A float DataFrame from a DataFrame or a 2-D array-like."""
+    if isinstance(values, pd.DataFrame):
+        frame = values
+    else:
+        arr = np.asarray(values, dtype=np.float64)
+        if arr.ndim != 2:
+            raise ValueError(f"`{name}` must be 2-D; got shape {arr.shape}.")
+        frame = pd.DataFrame(arr, index=index, columns=columns)
+    values = _wide_values(frame, name)
+    if np.isnan(values).any():
+        raise ValueError(f"`{name}` contains NaN; every entry must be a number.")
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+def align_weights(weights, assets, name="weights"):
+    """Weights as a float array in ``assets``' order.
+
+    A Series (or dict) is matched by label: its labels must be assets of the
+    model, and the model's assets it does not name get weight 0. An array
+    must have one weight per asset, in the model's order.
+    """
+    if isinstance(weights, Mapping):
+        weights = pd.Series(weights, dtype=np.float64)
+    if isinstance(weights, pd.DataFrame):
+        if weights.shape[1] != 1:
+            raise ValueError(
+                f"`{name}` must be one weight per asset (a Series); got a DataFrame "
+                f"with {weights.shape[1]} columns."
+            )
+        weights = weights.iloc[:, 0]
+    if isinstance(weights, pd.Series):
+        if not weights.index.is_unique:
+            dup = weights.index[weights.index.duplicated()][:3].tolist()
+            raise ValueError(f"`{name}` has duplicated assets, e.g. {dup}.")
+        unknown = weights.index[~weights.index.isin(assets)]
+        if len(unknown):
+            raise ValueError(
+                f"`{name}` has {len(unknown)} asset(s) that are not in the risk "
+                f"model, e.g. {unknown[:5].tolist()}; the model's assets are "
+                f"`risk.assets` ({len(assets)} of them, e.g. {assets[:3].tolist()})."
+            )
+        values = weights.reindex(assets, fill_value=0.0).to_numpy(
+            dtype=np.float64, na_value=np.nan
+        )
+    else:
+        try:
+            values = np.asarray(weights, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(
+                f"`{name}` must be a Series indexed by asset or an array of numbers; "
+                f"got {type(weights).__name__}."
+            ) from exc
+        if values.shape != (len(assets),):
+            raise ValueError(
+                f"`{name}` must have one weight per asset of the risk model "
+                f"({len(assets)}); got shape {values.shape}. Pass a Series indexed "
+                "by asset to give only some assets."
+            )
+    if not np.isfinite(values).all():
+        raise ValueError(
+            f"`{name}` contains NaN or inf; give every held asset a finite weight "
+            "(0 for assets not held)."
+        )
+    return values
+
+
+class FactorRiskModel:
+    r"""Risk and hedging under a factor model :math:`\Sigma = B \Sigma_F B^\top + D`.
+
+    Holds the exposures :math:`B` (asset x factor), the factor covariance
+    :math:`\Sigma_F` and the specific variances :math:`D`, and uses them to
+    split a portfolio's variance (:meth:`risk_decomposition`) and to hedge its
+    factor exposures (:meth:`hedge`). Build it from a fitted model with
+    :meth:`from_model`, or directly from your own (e.g. a vendor's) pieces.
+
+    It is not an estimator: like scikit-learn's displays built
+    ``from_estimator``, it is a view of a model that is already fitted.
+
+    Parameters
+    ----------
+    exposures : DataFrame of shape (n_assets, n_factors)
+        :math:`B`, indexed by asset, one column per factor.
+    factor_covariance : DataFrame of shape (n_factors, n_factors)
+        :math:`\Sigma_F`, labelled by the factors (any order); symmetric
+        positive semi-definite.
+    specific_variance : Series of shape (n_assets,)
+        The diagonal of :math:`D`, indexed by asset (any order); >= 0.
+    factor_returns : DataFrame of shape (n_dates, n_factors), default=None
+        The factors' return streams, for the hedged return series.
+    asset_returns : DataFrame of shape (n_dates, n_assets), default=None
+        The assets' returns, for the portfolio's return series. Its dates are
+        matched to ``factor_returns``' by label.
+    n_obs : Series of shape (n_assets,), default=None
+        The number of residuals behind each specific variance (informative).
+
+    Attributes
+    ----------
+    exposures, factor_covariance, specific_variance : DataFrame, DataFrame, Series
+        The inputs, labelled and in the order of ``assets`` and ``factors``.
+    factor_returns, asset_returns : DataFrame or None
+        The return histories (asset returns limited to ``assets``).
+    n_obs : Series or None
+        Residuals behind each specific variance (``from_model`` sets it).
+    assets : Index
+        The assets, as ``exposures``' index.
+    factors : Index
+        The factors, as ``exposures``' columns.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfactor.risk import FactorRiskModel
+    >>> B = pd.DataFrame([[1.0, 0.5], [0.8, -0.3], [1.2, 0.0]],
+    ...                  index=["A", "B", "C"], columns=["MKT", "SMB"])
+    >>> cov_f = pd.DataFrame([[0.002, 0.0], [0.0, 0.001]], B.columns, B.columns)
+    >>> d = pd.Series([0.004, 0.003, 0.005], index=B.index)
+    >>> risk = FactorRiskModel(B, cov_f, d)
+    >>> dec = risk.risk_decomposition(pd.Series({"A": 0.5, "B": 0.5}))
+    >>> bool(np.isclose(dec.factors["variance"].sum(), dec.total_variance))
+    True
+    >>> dec.factors["fmcar"].round(3).tolist()
+    [0.479, 0.003, 0.518]
+    >>> risk.hedge({"A": 0.5, "B": 0.5}, targets=["MKT"]).exposures
+         before  target  after
+    MKT     0.9     0.0    0.0
+    SMB     0.1     NaN    0.1
+    """
+
+    def __init__(
+        self,
+        exposures,
+        factor_covariance,
+        specific_variance,
+        *,
+        factor_returns=None,
+        asset_returns=None,
+        n_obs=None,
+    ):
+        B = _labelled(exposures, "exposures")
+        if not B.index.is_unique or not B.columns.is_unique:
+            raise ValueError("`exposures` must have unique asset and factor labels.")
+        self.exposures = B
+        self.assets, self.factors = B.index, B.columns
+        self.factor_covariance = self._check_covariance(factor_covariance)
+        self.specific_variance = self._check_specific(specific_variance)
+        self.factor_returns = self._check_returns(
+            factor_returns, "factor_returns", self.factors
+        )
+        self.asset_returns = self._check_returns(
+            asset_returns, "asset_returns", self.assets
+        )
+        self.n_obs = None if n_obs is None else pd.Series(n_obs).reindex(self.assets)
+
+    # -------------------------------------------------------------- inputs
+    def _check_covariance(self, cov):
+        k = len(self.factors)
+        cov = _labelled(cov, "factor_covariance", self.factors, self.factors)
+        if cov.shape != (k, k) or set(cov.index) != set(self.factors):
+            raise ValueError(
+                f"`factor_covariance` must be ({k}, {k}) and labelled by the "
+                f"factors of `exposures` {list(self.factors)}; got shape "
+                f"{cov.shape} with labels {list(cov.index)}."
+            )
+        if set(cov.columns) != set(self.factors):
+            raise ValueError(
+                "`factor_covariance` must have the factors of `exposures` as both "
+                f"index and columns; got columns {list(cov.columns)}."
+            )
+        S = cov.loc[self.factors, self.factors].to_numpy()
+        scale = max(np.abs(S).max(initial=0.0), np.finfo(float).tiny)
+        if np.abs(S - S.T).max(initial=0.0) > 1e-10 * scale:
+            raise ValueError("`factor_covariance` must be symmetric.")
+        eig = np.linalg.eigvalsh((S + S.T) / 2) if k else np.zeros(1)
+        if eig[0] < -1e-10 * scale:
+            raise ValueError(
+                "`factor_covariance` must be positive semi-definite; its smallest "
+                f"eigenvalue is {eig[0]:.3g}."
+            )
+        return pd.DataFrame(nearest_psd(S), index=self.factors, columns=self.factors)
+
+    def _check_specific(self, d):
+        if not isinstance(d, pd.Series):
+            arr = np.asarray(d, dtype=np.float64)
+            if arr.shape != (len(self.assets),):
+                raise ValueError(
+                    "`specific_variance` must have one value per asset "
+                    f"({len(self.assets)}); got shape {arr.shape}."
+                )
+            d = pd.Series(arr, index=self.assets)
+        missing = self.assets[~self.assets.isin(d.index)]
+        if len(missing):
+            raise ValueError(
+                f"`specific_variance` has no value for {len(missing)} asset(s) of "
+                f"`exposures`, e.g. {missing[:5].tolist()}."
+            )
+        values = d.reindex(self.assets).to_numpy(dtype=np.float64, na_value=np.nan)
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise ValueError(
+                "`specific_variance` must be finite and >= 0 for every asset."
+            )
+        return pd.Series(values, index=self.assets, name="specific_variance")
+
+    @staticmethod
+    def _check_returns(frame, name, labels):
+        if frame is None:
+            return None
+        values = _wide_values(frame, name)
+        missing = labels[~labels.isin(frame.columns)]
+        if len(missing):
+            raise ValueError(
+                f"`{name}` has no column for {len(missing)} of the risk model's "
+                f"labels, e.g. {missing[:5].tolist()}."
+            )
+        out = pd.DataFrame(values, index=frame.index, columns=frame.columns)
+        return out.loc[:, labels]
+
+    # ------------------------------------------------------------ building
+    @classmethod
+    def from_model(
+        cls, model, X, y=None, *, halflife=None, lags=0, min_obs=20, date=None
+    ):
+        r"""The risk model of a fitted time-series or cross-sectional factor model.
+
+        - :class:`~skfactor.TimeSeriesFactorModel` fitted on ``(F, R)``: pass
+          the factor returns ``X`` (its ``F``; they are not stored by the
+          model) and optionally the asset returns ``y`` (its ``R``). Exposures
+          are ``coef_``; specific variances come from ``resid_``.
+        - :class:`~skfactor.CrossSectionalFactorModel` fitted on loadings and
+          returns panels: pass the loadings panel ``X`` (optionally the returns
+          ``y`` on its index). Exposures are the loadings of the assets present
+          on ``date`` (default: the last date of ``X``), plus a ``const``
+          column of ones when the model has an intercept, whose per-date
+          estimate is then a factor return like the others (the market);
+          factor returns are ``intercept_`` and ``factor_returns_``; specific
+          variances come from each asset's ``resid_`` history.
+
+        The factor covariance is :func:`factor_covariance` with ``halflife``
+        and ``lags``; the specific variances are :func:`specific_variance`
+        with ``halflife`` and ``min_obs`` (short histories shrunk to the
+        cross-sectional median).
+
+        Parameters
+        ----------
+        model : TimeSeriesFactorModel or CrossSectionalFactorModel
+            A fitted model.
+        X : DataFrame
+            Factor returns (time-series model) or loadings (cross-sectional
+            model), as passed to ``fit``.
+        y : DataFrame or Series, default=None
+            Asset returns, as passed to ``fit``; needed only for the return
+            series of :meth:`hedge`.
+        halflife : float, default=None
+            Half-life in dates of the exponential weights; None: equal weights.
+        lags : int, default=0
+            Newey-West lags of the factor covariance.
+        min_obs : int, default=20
+            Residuals an asset needs to keep its own specific variance.
+        date : label, default=None
+            Cross-sectional model only: the date whose loadings are the
+            exposures; None takes the last date of ``X``.
+
+        Returns
+        -------
+        FactorRiskModel
+        """
+        from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
+
+        if isinstance(model, TimeSeriesFactorModel):
+            parts = from_time_series(model, X, y, date)
+        elif isinstance(model, CrossSectionalFactorModel):
+            parts = from_cross_sectional(model, X, y, date)
+        else:
+            raise TypeError(
+                "`model` must be a fitted TimeSeriesFactorModel or "
+                f"CrossSectionalFactorModel; got {type(model).__name__}."
+            )
+        B, F, E, R = parts
+        cov = factor_covariance(F, halflife=halflife, lags=lags)
+        d, n_obs = specific_variance(E, halflife=halflife, min_obs=min_obs)
+        return cls(B, cov, d, factor_returns=F, asset_returns=R, n_obs=n_obs)
+
+    # ---------------------------------------------------------------- uses
+    @property
+    def asset_covariance(self):
+        r""":math:`B \Sigma_F B^\top + D`, symmetric positive semi-definite.
+
+        Formed as :math:`G G^\top + D` with :math:`G = B L` and
+        :math:`\Sigma_F = L L^\top` from its eigen-decomposition, so that it
+        is a Gram matrix plus a non-negative diagonal even with more assets
+        than dates. DataFrame of shape (n_assets, n_assets).
+        """
+        eig, vec = np.linalg.eigh(self.factor_covariance.to_numpy())
+        G = self.exposures.to_numpy() @ (vec * np.sqrt(np.maximum(eig, 0.0)))
+        cov = G @ G.T
+        cov = (cov + cov.T) / 2.0
+        cov[np.diag_indices_from(cov)] += self.specific_variance.to_numpy()
+        return pd.DataFrame(cov, index=self.assets, columns=self.assets)
+
+    def exposures_of(self, weights):
+        r"""A portfolio's factor exposures :math:`B^\top w` (Series by factor)."""
+        w = align_weights(weights, self.assets)
+        return pd.Series(self.exposures.to_numpy().T @ w, self.factors, name="exposure")
+
+    def risk_decomposition(self, weights, benchmark=None):
+        r"""Total, factor and specific variance, and each factor's contribution.
+
+        Parameters
+        ----------
+        weights : Series or array-like of shape (n_assets,)
+            Portfolio weights: a Series indexed by asset (assets it omits get
+            0) or one weight per asset in the model's order.
+        benchmark : Series or array-like, default=None
+            Benchmark weights, given like ``weights``. The decomposition is
+            then of the active weights ``weights - benchmark``: its
+            :math:`\sigma` is the active risk (tracking error) and the
+            ``fmcar`` column is the lecture's FMCAR.
+
+        Returns
+        -------
+        RiskDecomposition
+        """
+        w = align_weights(weights, self.assets)
+        if benchmark is not None:
+            w = w - align_weights(benchmark, self.assets, "benchmark")
+        return decompose(
+            self.exposures.to_numpy(),
+            self.factor_covariance.to_numpy(),
+            self.specific_variance.to_numpy(),
+            w,
+            self.factors,
+            self.assets,
+            benchmark is not None,
+        )
+
+    def hedge(self, weights, targets=None, factor_weights=None):
+        r"""Positions in the factors that bring the portfolio's exposures to targets.
+
+        A portfolio with exposures :math:`b = B^\top w` holds
+        :math:`h_k = t_k - b_k` of each hedged factor's return stream, per unit
+        of portfolio value (the lecture: a portfolio of value :math:`V` with
+        exposure :math:`\beta` shorts :math:`\beta V` of the factor). Its hedged
+        return is :math:`\sum_i w_i r_{it} + \sum_k h_k f_{kt}`.
+
+        With ``factor_weights``, the asset weights :math:`W` of the factor
+        portfolios (e.g. ``QuantilePortfolioFactor().transform(X_today)``,
+        one date's cross-section), the hedge is also given in asset weights:
+        :math:`w + W a`, with the amounts :math:`a` solving
+        :math:`(B^\top W a)_S = t_S - b_S` on the hedged factors :math:`S`,
+        so the model's exposures of the hedged weights are exactly on target
+        (a rebalanced factor portfolio's exposures are not exactly a unit
+        vector, hence the solve).
+
+        Parameters
+        ----------
+        weights : Series or array-like of shape (n_assets,)
+            Portfolio weights, as in :meth:`risk_decomposition`.
+        targets : None, list of str or mapping, default=None
+            None: every exposure to 0. A list of factor names: those to 0, the
+            others left alone. A mapping ``{factor: target}``: those to their
+            targets, the others left alone.
+        factor_weights : DataFrame of shape (n_assets, n_factors), default=None
+            Asset weights of the factor portfolios, indexed by asset, with a
+            column for every hedged factor. Assets it omits weigh 0.
+
+        Returns
+        -------
+        HedgeResult
+        """
+        w = align_weights(weights, self.assets)
+        mask, t = check_targets(targets, self.factors)
+        B = self.exposures.to_numpy()
+        W = (
+            None
+            if factor_weights is None
+            else self._factor_weights(factor_weights, mask)
+        )
+        b, h, amounts, moved = hedge_positions(B, w, mask, t, W)
+        exposures = pd.DataFrame(
+            {"before": b, "target": np.where(mask, t, np.nan), "after": b + h},
+            index=self.factors,
+        )
+        positions = pd.Series(h, index=self.factors, name="position")
+        weights_out = amounts_out = None
+        if W is not None:
+            exposures["after_assets"] = b + moved
+            hedge_w = W @ amounts
+            weights_out = pd.DataFrame(
+                {"portfolio": w, "hedge": hedge_w, "hedged": w + hedge_w},
+                index=self.assets,
+            )
+            amounts_out = pd.Series(
+                amounts, index=self.factors[mask], name="portfolio_amount"
+            )
+        return HedgeResult(
+            positions, exposures, self._hedged_returns(w, h), weights_out, amounts_out
+        )
+
+    def _factor_weights(self, factor_weights, mask):
+        if not isinstance(factor_weights, pd.DataFrame) or isinstance(
+            factor_weights.index, pd.MultiIndex
+        ):
+            raise ValueError(
+                "`factor_weights` must be a DataFrame indexed by asset (one date's "
+                "cross-section) with a column per hedged factor; for a (date, "
+                "asset) panel of weights select one date first, e.g. "
+                "`W.xs(date, level=0)`."
+            )
+        hedged = self.factors[mask]
+        missing = hedged[~hedged.isin(factor_weights.columns)]
+        if len(missing):
+            raise ValueError(
+                f"`factor_weights` has no column for the hedged factor(s) "
+                f"{missing.tolist()}; its columns are {list(factor_weights.columns)}."
+            )
+        return np.column_stack(
+            [
+                align_weights(factor_weights[name], self.assets, "factor_weights")
+                for name in hedged
+            ]
+        ).reshape(len(self.assets), len(hedged))
+
+    def _hedged_returns(self, w, h):
+        if self.asset_returns is None or self.factor_returns is None:
+            return None
+        R = self.asset_returns
+        held = w != 0
+        portfolio = R.to_numpy()[:, held] @ w[held]
+        F = self.factor_returns.reindex(R.index).to_numpy()
+        on = h != 0
+        hedge = F[:, on] @ h[on]
+        return pd.DataFrame(
+            {"portfolio": portfolio, "hedge": hedge, "hedged": portfolio + hedge},
+            index=R.index,
+        )
