@@ -229,7 +229,7 @@ class RollingFactorModel(RegressorMixin, BaseEstimator):
         self.coef_ = res.coef
         self.intercept_ = res.intercept
         self.rsquared_ = res.rsquared
-        self.resid_vol_ = np.sqrt(res.resid_var)
+        self.resid_vol_ = res.resid_vol
         self.nobs_ = res.nobs
         self.dates_ = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
         self.assets_ = wide.assets

@@ -41,14 +41,14 @@ class RollingOLS:
     """Results of :func:`rolling_ols`, row ``t`` for the window ending at date ``t``.
 
     ``coef`` (n_dates, n_assets, n_factors); ``intercept``, ``rsquared``,
-    ``resid_var`` (n_dates, n_assets), NaN where the window has no estimate;
+    ``resid_vol`` (n_dates, n_assets), NaN where the window has no estimate;
     ``nobs`` (n_dates, n_assets) the observations in the window.
     """
 
     coef: np.ndarray
     intercept: np.ndarray
     rsquared: np.ndarray
-    resid_var: np.ndarray
+    resid_vol: np.ndarray
     nobs: np.ndarray
 
 
@@ -178,8 +178,9 @@ def rolling_ols(
     than ``min_obs`` such rows, when the regressors are collinear on them, and
     (unless ``expanding``) for ``t < window - 1``. With ``halflife`` the row of
     age :math:`a` (0 for date ``t``) weighs :math:`0.5^{a/h}` (weighted least
-    squares). ``resid_var`` is :math:`\sum w e^2 / \sum w \cdot n/(n-k)`
-    (``SSR / (n - k)`` without weights), NaN when :math:`n \le k`.
+    squares). ``resid_vol`` is the square root of
+    :math:`\sum w e^2 / \sum w \cdot n/(n-k)` (``SSR / (n - k)`` without
+    weights), NaN when :math:`n \le k`.
 
     Parameters
     ----------
@@ -209,8 +210,8 @@ def rolling_ols(
     coef = np.full((T, N, K), np.nan)
     intercept = np.full((T, N), np.nan)
     rsquared = np.full((T, N), np.nan)
-    resid_var = np.full((T, N), np.nan)
-    nobs = np.zeros((T, N), dtype=np.int64)
+    resid_vol = np.full((T, N), np.nan)
+    nobs = np.zeros((T, N), dtype=np.int32)
 
     block = int(max(window, min(T, block_cells // max((K + 3) * N, 1))))
     start = 0 if expanding else window - 1
@@ -263,19 +264,28 @@ def rolling_ols(
         rows = slice(a, b)
         skip = max(start - a, 0)  # leading rows before the first full window
         for cols, fm, n in groups:
-            n = np.rint(n).astype(np.int64)
+            n = np.rint(n).astype(np.int32)
             nobs[rows, cols] = n
             ymc = [v[:, cols] for v in ym]
             with np.errstate(invalid="ignore", divide="ignore"):
                 beta, alpha, r2, msr, bad = _solve(fm, ymc, ref, fit_intercept)
-                valid = ~bad & (n >= min_obs)
-                valid[:skip] = False
+                invalid = bad | (n < min_obs)
+                invalid[:skip] = True
                 for j in range(K):
-                    coef[rows, cols, j] = np.where(valid, beta[j], np.nan)
-                    alpha = alpha - cF[j] * beta[j]  # back from the centring
-                alpha = alpha + cR[cols] if fit_intercept else 0.0
-                intercept[rows, cols] = np.where(valid, alpha, np.nan)
-                rsquared[rows, cols] = np.where(valid, r2, np.nan)
+                    if fit_intercept:  # back from the centring
+                        alpha -= cF[j] * beta[j]
+                    np.copyto(beta[j], np.nan, where=invalid)
+                    coef[rows, cols, j] = beta[j]
+                if fit_intercept:
+                    alpha += cR[cols]
+                    np.copyto(alpha, np.nan, where=invalid)
+                    intercept[rows, cols] = alpha
+                else:
+                    intercept[rows, cols] = np.where(invalid, np.nan, 0.0)
+                np.copyto(r2, np.nan, where=invalid)
+                rsquared[rows, cols] = r2
                 msr *= n / (n - k)
-                resid_var[rows, cols] = np.where(valid & (n > k), msr, np.nan)
-    return RollingOLS(coef, intercept, rsquared, resid_var, nobs)
+                np.sqrt(msr, out=msr)
+                np.copyto(msr, np.nan, where=invalid | (n <= k))
+                resid_vol[rows, cols] = msr
+    return RollingOLS(coef, intercept, rsquared, resid_vol, nobs)
