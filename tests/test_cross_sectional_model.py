@@ -153,6 +153,33 @@ def test_cross_sectional_model_zero_weight_equals_dropping_rows():
     pd.testing.assert_series_equal(a.nobs_, b.nobs_)
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_cross_sectional_model_many_blocks_of_dates(monkeypatch, shuffle):
+    # Tiny blocks: many blocks, dates of very different sizes (one date alone
+    # exceeds a block), and a sorted balanced panel whose NaN dates are redone
+    # as a non-consecutive subset.
+    import skfactor.panel._regression as kernel
+
+    monkeypatch.setattr(kernel, "_BLOCK_ROWS", 64)
+    X, y = make_data(
+        n_dates=15,
+        n_assets=30,
+        missing_rows=0.0,
+        missing_values=0.0,
+        y_missing=0.0,
+        shuffle=False,
+        seed=21,
+    )
+    dates = X.index.get_level_values(0).unique().sort_values()
+    y[(X.index.get_level_values(0) == dates[3]) & (np.arange(len(y)) % 5 == 0)] = np.nan
+    y[(X.index.get_level_values(0) == dates[9]) & (np.arange(len(y)) % 7 == 0)] = np.nan
+    thin = X.index.get_level_values(0).isin(dates[10:]) & (np.arange(len(y)) % 3 == 0)
+    Xs, ys = (X, y) if not shuffle else (shuffled(X, 2), shuffled(y, 2))
+    for Xt, yt in ((Xs, ys), (X[~thin], y[~thin])):
+        model = CrossSectionalFactorModel().fit(Xt, yt)
+        assert_matches(model, Xt, yt, per_date_statsmodels(Xt, yt))
+
+
 def test_cross_sectional_model_large_means_stay_exact():
     # Sorted balanced panel read in place; raw loadings far from zero force the
     # explicitly centred recomputation.

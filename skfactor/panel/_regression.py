@@ -156,8 +156,9 @@ def _moments_in_place(X, y, n_seg, center, out):
     return np.flatnonzero(bad)
 
 
-def _blocks(sizes, target=_BLOCK_ROWS):
+def _blocks(sizes, target=None):
     """Split consecutive segments so that n_segments x max_size <= target."""
+    target = _BLOCK_ROWS if target is None else target
     i, n = 0, len(sizes)
     while i < n:
         cap = min(n - i, target)
