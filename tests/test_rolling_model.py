@@ -12,9 +12,11 @@ import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from statsmodels.regression.rolling import RollingOLS
 
 from skfactor import RollingFactorModel
+from skfactor.panel._rolling import rolling_ols
 
 RTOL = 1e-8
 FACTORS = ["MTUM", "SIZE", "VLUE"]
@@ -140,6 +142,27 @@ def test_rolling_model_no_drift_over_thousands_of_dates():
         exact = np.linalg.lstsq(X[rows], R.to_numpy()[rows], rcond=None)[0]
         ours = np.column_stack([model.intercept_[t][:, None], model.coef_[t]])
         assert_close(ours, exact.T, rtol=1e-9)
+
+
+@pytest.mark.parametrize("halflife", [None, 30.0])
+def test_rolling_model_blocks_of_dates_change_only_rounding(halflife):
+    """Sums restart every block of dates (here every 100): same estimates."""
+    F, R = daily(True)
+    Fv, Rv = F.to_numpy(), R.to_numpy()
+    kw = dict(window=100, min_obs=4, halflife=halflife)
+    one = rolling_ols(Fv, Rv, **kw)
+    many = rolling_ols(Fv, Rv, block_cells=1, **kw)
+    few = one.nobs < 10
+    assert_close(many.coef[~few], one.coef[~few], rtol=1e-10)
+    assert_array_equal(np.isnan(many.coef), np.isnan(one.coef))
+    assert_array_equal(many.nobs, one.nobs)
+    # ... and no block looks past its own dates.
+    cut = 1234
+    R2 = Rv.copy()
+    R2[cut:] = np.random.default_rng(0).normal(0, 0.05, R2[cut:].shape)
+    changed = rolling_ols(Fv, R2, block_cells=1, **kw)
+    assert_array_equal(changed.coef[:cut], many.coef[:cut])
+    assert_array_equal(changed.intercept[:cut], many.intercept[:cut])
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning:statsmodels")
@@ -397,3 +420,21 @@ def test_rolling_model_rejects_bad_inputs():
         )
     with pytest.raises(ValueError, match=r"`y` must hold the 20 assets"):
         model.score(F, R.iloc[:, :3])
+    with pytest.raises(ValueError, match=r"`sample_weight` must have one weight"):
+        model.score(F, R, sample_weight=np.ones(3))
+
+
+def test_rolling_model_grid_search_over_time_splits():
+    """Test folds come after their training dates: they take the last betas."""
+    F, R = daily(True)
+    search = GridSearchCV(
+        RollingFactorModel(), {"window": [60, 250]}, cv=TimeSeriesSplit(3)
+    )
+    search.fit(F, R)
+    assert search.best_params_["window"] in (60, 250)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+    train, test = list(TimeSeriesSplit(3).split(F))[0]
+    model = RollingFactorModel(window=60).fit(F.iloc[train], R.iloc[train])
+    pred = model.predict(F.iloc[test]).to_numpy()
+    last = model.intercept_[-1] + F.iloc[test].to_numpy() @ model.coef_[-1].T
+    assert_allclose(pred, last, rtol=1e-12)
