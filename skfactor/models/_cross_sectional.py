@@ -149,7 +149,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         The expected intercept :meth:`predict` adds.
     n_features_in_ : int
         Number of loadings.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Loading names, when ``X`` is a DataFrame with string column names.
 
     See Also

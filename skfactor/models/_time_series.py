@@ -138,7 +138,7 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
         Asset labels: ``y``'s columns (a Series' name).
     n_features_in_ : int
         Number of factors.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Factor names, when ``X`` has string column names.
 
     See Also

@@ -157,7 +157,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         reverse when ``long_high`` is False).
     n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names seen in ``fit``, when they are all strings.
 
     See Also

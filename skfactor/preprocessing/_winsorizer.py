@@ -86,7 +86,7 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         The learned caps (only when ``cross_sectional=False``).
     n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names seen in ``fit``, when ``X`` was a DataFrame with string
         column names.
 

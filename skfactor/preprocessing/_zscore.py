@@ -73,7 +73,7 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
     ----------
     n_features_in_ : int
         Number of columns seen in ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names seen in ``fit``, when they are all strings.
 
     See Also
