@@ -82,10 +82,12 @@ def _window_sums(V, first, window, decay):
 def _cholesky_solve(A, c, ref):
     """Solve ``A x = c`` for many small symmetric systems at once.
 
-    ``A[(j, l)]`` (j <= l) and ``c[j]`` are arrays broadcasting together (one
+    ``A[(i, j)]`` (i <= j) and ``c[j]`` are arrays broadcasting together (one
     system per element); ``A[(j, j)]`` at most ``_COLLINEAR_TOL * ref[j]``
-    counts as 0. Returns ``x`` (list) and
-    ``bad``, True where the system is numerically singular (x is then garbage).
+    counts as 0. The systems are Jacobi-scaled to a unit diagonal, then
+    factored ``L Lᵀ`` entry by entry, vectorised over the systems. Returns
+    ``x`` (list) and ``bad``, True where a system is numerically singular (its
+    ``x`` is then garbage).
     """
     K = len(c)
     bad = np.zeros(np.broadcast_shapes(*(a.shape for a in A.values())), dtype=bool)
