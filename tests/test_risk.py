@@ -20,7 +20,7 @@ from skfactor import (
 )
 from skfactor.datasets import make_factor_panel
 from skfactor.risk import FactorRiskModel, factor_covariance, specific_variance
-from tests.conftest import shuffled
+from tests.conftest import one_asset_date, shuffled
 
 RTOL = 1e-12
 FACTORS = ["MktRF", "SMB", "HML"]
@@ -241,10 +241,14 @@ def test_risk_model_cross_sectional_pieces_equal_loops(cs_data):
     F = pd.concat([model.intercept_, model.factor_returns_], axis=1).dropna()
     assert_allclose(risk.factor_covariance, np.cov(F.to_numpy().T), rtol=RTOL)
     resid = model.resid_
-    n = np.array([resid.xs(a, level=1).notna().sum() for a in risk.assets])
-    own = np.array([resid.xs(a, level=1).var() for a in risk.assets])
-    median = np.median(own[n >= 30])
+    universe = resid.index.get_level_values(1).unique()
+    n = pd.Series([resid.xs(a, level=1).notna().sum() for a in universe], universe)
+    own = pd.Series([resid.xs(a, level=1).var() for a in universe], universe)
+    median = np.median(own[n >= 30])  # over every asset with residuals
+    assert (n[risk.assets] >= 30).sum() < (n >= 30).sum()  # the universe is wider
+    n, own = n[risk.assets].to_numpy(), own[risk.assets].to_numpy()
     lam = np.minimum(n / 30, 1.0)
+    assert lam.min() < 1  # some histories are shrunk
     assert_allclose(risk.specific_variance, lam * own + (1 - lam) * median, rtol=1e-10)
     # Returns pivoted to (date, asset) without loss.
     R = y.unstack()[risk.assets].sort_index()
@@ -267,6 +271,26 @@ def test_risk_model_cross_sectional_shuffled_rows_and_date(cs_data):
     at = FactorRiskModel.from_model(model, Z, date=date, min_obs=30)
     loadings = Z.xs(date, level=0)
     assert_allclose(at.exposures.iloc[:, 1:].to_numpy(), loadings.to_numpy(), rtol=0)
+
+
+def test_risk_model_cross_sectional_single_asset_on_a_date(cs_data):
+    Z, y = cs_data
+    Z1 = one_asset_date(Z)
+    y1 = pd.concat([y, pd.Series([0.01], index=Z1.index[-1:])]).rename("return")
+    with pytest.warns(UserWarning, match="1 of 41 dates could not be estimated"):
+        model = CrossSectionalFactorModel().fit(Z1, y1)
+    risk = FactorRiskModel.from_model(model, Z1, y1, min_obs=30)
+    assert list(risk.assets) == ["A99999"]
+    # That date's factor returns are NaN: the covariance skips it.
+    F = pd.concat([model.intercept_, model.factor_returns_], axis=1).dropna()
+    assert len(F) == 40
+    assert_allclose(risk.factor_covariance, np.cov(F.to_numpy().T), rtol=RTOL)
+    # No residual at all: the asset gets the median of the assets with history.
+    own = model.resid_.groupby(level="asset").agg(["var", "count"])
+    median = own.loc[own["count"] >= 30, "var"].median()
+    assert risk.n_obs.tolist() == [0]
+    assert_allclose(risk.specific_variance, [median], rtol=RTOL)
+    assert risk.hedge({"A99999": 1.0}).returns["portfolio"].notna().sum() == 1
 
 
 def test_risk_model_cross_sectional_one_cross_section_as_exposures(cs_data):

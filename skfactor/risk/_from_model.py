@@ -120,7 +120,12 @@ def from_cross_sectional(model, X, y, date):
         F.insert(0, "const", model.intercept_.to_numpy())
     F.columns = B.columns = pd.Index(list(B.columns), name="factor")
     _check_exposures(B, "NaN loadings on the exposure date")
-    E = _wide(model.resid_.index, model.resid_.to_numpy()).reindex(columns=assets)
+    # Every asset with residuals (the estimation universe) stays in: the median
+    # that short histories shrink to is taken over it, not over one date's assets.
+    E = _wide(model.resid_.index, model.resid_.to_numpy())
+    new = assets[~assets.isin(E.columns)]
+    if len(new):
+        E = E.reindex(columns=E.columns.append(new.unique()))
     R = None
     if y is not None:
         if panel.dates is None:

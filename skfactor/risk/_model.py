@@ -260,7 +260,8 @@ class FactorRiskModel:
         The factor covariance is :func:`factor_covariance` with ``halflife``
         and ``lags``; the specific variances are :func:`specific_variance`
         with ``halflife`` and ``min_obs`` (short histories shrunk to the
-        cross-sectional median).
+        cross-sectional median; for a cross-sectional model, the median over
+        every asset with residuals, so an asset new on ``date`` gets it).
 
         Parameters
         ----------
@@ -314,7 +315,7 @@ class FactorRiskModel:
         """
         eig, vec = np.linalg.eigh(self.factor_covariance.to_numpy())
         G = self.exposures.to_numpy() @ (vec * np.sqrt(np.maximum(eig, 0.0)))
-        cov = G @ G.T
+        cov = G @ np.ascontiguousarray(G.T)  # gemm: OpenBLAS' syrk is slow for thin G
         cov = (cov + cov.T) / 2.0
         cov[np.diag_indices_from(cov)] += self.specific_variance.to_numpy()
         return pd.DataFrame(cov, index=self.assets, columns=self.assets)
