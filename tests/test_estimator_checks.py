@@ -1,0 +1,186 @@
+"""skfactor's own estimator checks over every public estimator, and proof that
+each check catches the fault it is named after."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import BaseEstimator
+
+import skfactor
+from skfactor import (
+    CrossSectionalFactorModel,
+    CrossSectionalZScore,
+    RollingFactorModel,
+    TimeSeriesFactorModel,
+    Winsorizer,
+)
+from skfactor.panel import validate_panel
+from skfactor.utils.estimator_checks import (
+    check_assets_independent,
+    check_clone_pickle_roundtrip,
+    check_dates_independent,
+    check_index_preserved,
+    check_inputs_not_mutated,
+    check_no_look_ahead,
+    check_pandas_numpy_agree,
+    estimator_kind,
+    skfactor_checks,
+)
+
+ESTIMATORS = [
+    getattr(skfactor, name)()
+    for name in skfactor.__all__
+    if inspect.isclass(getattr(skfactor, name))
+    and issubclass(getattr(skfactor, name), BaseEstimator)
+]
+CASES = [(est, check) for est in ESTIMATORS for check in skfactor_checks(est)]
+
+
+@pytest.mark.parametrize(
+    "estimator, check",
+    CASES,
+    ids=[f"{type(e).__name__}-{c.__name__}" for e, c in CASES],
+)
+def test_estimator_checks_skfactor(estimator, check):
+    check(estimator)
+
+
+def test_estimator_checks_cover_all_six_classes_by_kind():
+    names = {type(e).__name__: e for e in ESTIMATORS}
+    assert set(names) == {
+        "CrossSectionalFactorModel",
+        "CrossSectionalZScore",
+        "QuantilePortfolioFactor",
+        "RollingFactorModel",
+        "TimeSeriesFactorModel",
+        "Winsorizer",
+    }
+    common = {
+        "check_index_preserved",
+        "check_inputs_not_mutated",
+        "check_pandas_numpy_agree",
+        "check_clone_pickle_roundtrip",
+    }
+    per_date = common | {"check_dates_independent", "check_no_look_ahead"}
+    wide = common | {"check_assets_independent", "check_no_look_ahead"}
+    expected = {
+        "Winsorizer": ("panel_transformer", per_date),
+        "CrossSectionalZScore": ("panel_transformer", per_date),
+        "QuantilePortfolioFactor": ("panel_transformer", per_date),
+        "CrossSectionalFactorModel": ("panel_model", per_date),
+        "TimeSeriesFactorModel": ("wide_model", wide),
+        "RollingFactorModel": ("wide_model", wide),
+    }
+    for name, (kind, checks) in expected.items():
+        assert estimator_kind(names[name]) == kind
+        assert {c.__name__ for c in skfactor_checks(names[name])} == checks
+    # A stateful (global) Winsorizer is not per date: no date checks for it.
+    stateful = {c.__name__ for c in skfactor_checks(Winsorizer(cross_sectional=False))}
+    assert stateful == common
+
+
+def test_estimator_checks_stateful_winsorizer_passes_its_checks():
+    est = Winsorizer(cross_sectional=False, limits=0.1)
+    for check in skfactor_checks(est):
+        check(est)
+
+
+# ---------------------------------------------------------------------------
+# Each check fails on an estimator with the fault it looks for.
+
+
+class PooledZScore(CrossSectionalZScore):
+    """Z-scores over the whole panel instead of date by date (leaks dates)."""
+
+    def transform(self, X):
+        panel = validate_panel(self, X, reset=False)
+        v = panel.values
+        return panel.wrap((v - np.nanmean(v, axis=0)) / np.nanstd(v, axis=0))
+
+
+class SortingZScore(CrossSectionalZScore):
+    """Returns its rows sorted by (date, asset) instead of in the input's order."""
+
+    def transform(self, X):
+        out = super().transform(X)
+        return out.sort_index() if isinstance(out, pd.DataFrame) else out
+
+
+class InPlaceWinsorizer(Winsorizer):
+    """Clips a numpy input in place."""
+
+    def transform(self, X):
+        out = super().transform(X)
+        if isinstance(X, np.ndarray):
+            X[:] = out
+        return out
+
+
+class ArrayScaledZScore(CrossSectionalZScore):
+    """Gives different numbers for arrays than for DataFrames."""
+
+    def transform(self, X):
+        out = super().transform(X)
+        return out if isinstance(X, pd.DataFrame | pd.Series) else out * 1.001
+
+
+class NoisyZScore(CrossSectionalZScore):
+    """Adds fresh noise on every call: refits and pickles do not reproduce it."""
+
+    def transform(self, X):
+        out = super().transform(X)
+        return out + np.random.default_rng().normal(scale=1e-9, size=out.shape)
+
+
+class PeekingRollingModel(RollingFactorModel):
+    """Predicts date t with the betas of the window ending at t (look-ahead)."""
+
+    def _positions(self, X, n_rows):
+        return super()._positions(X, n_rows) + 1
+
+
+class DemeanedTimeSeriesModel(TimeSeriesFactorModel):
+    """Regresses each asset's return in excess of the assets' mean (couples them)."""
+
+    def fit(self, X, y):
+        return super().fit(X, y.sub(y.mean(axis=1), axis=0))
+
+
+class PooledCrossSectionalModel(CrossSectionalFactorModel):
+    """Subtracts the pooled mean return before fitting (leaks between dates)."""
+
+    def fit(self, X, y, sample_weight=None):
+        if isinstance(y, pd.Series) and isinstance(y.index, pd.MultiIndex):
+            y = y - y.mean()  # the pooled mean: every date sees the others
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+@pytest.mark.parametrize(
+    "estimator, check, match",
+    [
+        (PooledZScore(), check_dates_independent, "other dates"),
+        (PooledZScore(), check_no_look_ahead, "fitted up to t"),
+        (PooledCrossSectionalModel(), check_dates_independent, "other dates"),
+        (PooledCrossSectionalModel(), check_no_look_ahead, "fitted up to t"),
+        (SortingZScore(), check_index_preserved, "index or order changed"),
+        (InPlaceWinsorizer(), check_inputs_not_mutated, "X \\(ndarray\\) was modified"),
+        (
+            ArrayScaledZScore(),
+            check_pandas_numpy_agree,
+            "transform, array vs DataFrame",
+        ),
+        (NoisyZScore(), check_clone_pickle_roundtrip, "clone: transform"),
+        (PeekingRollingModel(), check_no_look_ahead, "predict up to 110"),
+        (DemeanedTimeSeriesModel(), check_assets_independent, "reordered|removed"),
+    ],
+    ids=lambda v: (
+        type(v).__name__ if isinstance(v, BaseEstimator) else getattr(v, "__name__", "")
+    ),
+)
+def test_estimator_checks_catch_their_fault(estimator, check, match):
+    with pytest.raises(AssertionError, match=match):
+        check(estimator)
