@@ -87,10 +87,10 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
     >>> from sklearn.pipeline import make_pipeline
     >>> data = make_factor_panel(n_dates=3, n_assets=100, random_state=0)
     >>> Z = make_pipeline(Winsorizer(), CrossSectionalZScore()).fit_transform(data.X)
-    >>> Z.groupby(level="date").mean().abs().max().max() < 1e-12
+    >>> bool(Z.groupby(level="date").mean().abs().max().max() < 1e-12)
     True
-    >>> Z.groupby(level="date").std(ddof=0).round(12).eq(1).all().all()
-    np.True_
+    >>> bool(Z.groupby(level="date").std(ddof=0).round(12).eq(1).all().all())
+    True
     """
 
     _parameter_constraints: dict = {
