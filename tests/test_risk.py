@@ -257,8 +257,17 @@ def test_risk_model_cross_sectional_pieces_equal_loops(cs_data):
 
 def test_risk_model_cross_sectional_shuffled_rows_and_date(cs_data):
     Z, y = cs_data
+    Z_before, y_before = Z.copy(), y.copy()
     model = CrossSectionalFactorModel().fit(Z, y)
+    fr_before = model.factor_returns_.copy()
     ref = FactorRiskModel.from_model(model, Z, y, min_obs=30)
+    pd.testing.assert_frame_equal(Z, Z_before)
+    pd.testing.assert_series_equal(y, y_before)
+    pd.testing.assert_frame_equal(model.factor_returns_, fr_before)
+    assert repr(ref) == (
+        "FactorRiskModel(n_assets=132, factors=['const', 'value', 'size', "
+        "'momentum'], n_dates=40)"
+    )
     Zs, ys = shuffled(Z, 3), shuffled(y, 3)
     risk = FactorRiskModel.from_model(
         CrossSectionalFactorModel().fit(Zs, ys), Zs, ys, min_obs=30

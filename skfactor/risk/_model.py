@@ -174,6 +174,15 @@ class FactorRiskModel:
         )
         self.n_obs = None if n_obs is None else pd.Series(n_obs).reindex(self.assets)
 
+    def __repr__(self):
+        returns = (
+            "" if self.asset_returns is None else f", n_dates={len(self.asset_returns)}"
+        )
+        return (
+            f"{type(self).__name__}(n_assets={len(self.assets)}, "
+            f"factors={list(self.factors)}{returns})"
+        )
+
     # -------------------------------------------------------------- inputs
     def _check_covariance(self, cov):
         k = len(self.factors)
