@@ -1,0 +1,345 @@
+"""skfactor.plotting, headless: the artists drawn carry exactly the input's data."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from skfactor import QuantilePortfolioFactor, RollingFactorModel  # noqa: E402
+from skfactor.datasets import make_factor_panel  # noqa: E402
+from skfactor.plotting import (  # noqa: E402
+    plot_cumulative_returns,
+    plot_ic,
+    plot_quantile_returns,
+    plot_rolling_betas,
+    plot_zscore_hist,
+)
+from skfactor.plotting._betas import rolling_standard_errors  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def labelled_lines(ax):
+    """The lines with a legend label (not the helper line at 0)."""
+    return [line for line in ax.get_lines() if not line.get_label().startswith("_")]
+
+
+@pytest.fixture
+def factor_returns():
+    rng = np.random.default_rng(0)
+    dates = pd.bdate_range("2011-01-03", periods=120, name="date")
+    F = pd.DataFrame(rng.normal(0, 0.01, (120, 3)), dates, ["MKT", "SMB", "HML"])
+    F.iloc[:5, 2] = np.nan  # HML starts late
+    F.iloc[50, 1] = np.nan  # a hole in SMB
+    return F
+
+
+@pytest.fixture
+def rolling_data():
+    rng = np.random.default_rng(1)
+    dates = pd.bdate_range("2011-01-03", periods=160, name="date")
+    F = pd.DataFrame(rng.normal(0, 0.01, (160, 2)), dates, ["MKT", "SMB"])
+    R = pd.DataFrame(
+        {
+            "A": 0.001 + F @ [1.1, -0.4] + rng.normal(0, 0.004, 160),
+            "B": F @ [0.7, 0.2] + rng.normal(0, 0.006, 160),
+        }
+    )
+    R.iloc[[10, 70, 71, 120], 0] = np.nan  # holes in A's history
+    return F, R
+
+
+# ------------------------------------------------------------ import laziness
+def test_plotting_lazy_import_and_install_hint():
+    # One interpreter (imports cost seconds): skfactor and skfactor.plotting
+    # import without matplotlib; a call without it says how to install it.
+    code = (
+        "import sys, pandas as pd, skfactor, skfactor.plotting\n"
+        "print('matplotlib' in sys.modules)\n"
+        "sys.modules['matplotlib'] = None\n"
+        "sys.modules['matplotlib.pyplot'] = None\n"
+        "try:\n"
+        "    skfactor.plotting.plot_cumulative_returns(pd.Series([0.1, 0.2]))\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    imported, message = out.stdout.strip().split("\n", 1)
+    assert imported == "False"
+    assert 'pip install "skfactor[plot]"' in message
+
+
+# ------------------------------------------------------- cumulative returns
+def test_plot_cumulative_returns_lines_equal_compounded_input(factor_returns):
+    ax = plot_cumulative_returns(factor_returns)
+    lines = labelled_lines(ax)
+    assert [line.get_label() for line in lines] == ["MKT", "SMB", "HML"]
+    for line, name in zip(lines, factor_returns.columns, strict=True):
+        r = factor_returns[name].to_numpy()
+        expected = np.full(len(r), np.nan)
+        growth = 1.0
+        for t, value in enumerate(r):  # the obvious loop
+            if np.isnan(value) and t < 5 and name == "HML":
+                continue
+            growth *= 1.0 + (0.0 if np.isnan(value) else value)
+            expected[t] = 100.0 * (growth - 1.0)
+        assert_allclose(line.get_ydata(), expected, rtol=1e-12, atol=1e-12)
+        assert_array_equal(line.get_xdata(), factor_returns.index.to_numpy())
+    assert ax.get_ylabel() == "Cumulative return (%)"
+    assert "compounded" in ax.get_title()
+
+
+def test_plot_cumulative_returns_sum_and_series(factor_returns):
+    s = factor_returns["MKT"]
+    ax = plot_cumulative_returns(s, compound=False)
+    (line,) = labelled_lines(ax)
+    assert line.get_label() == "MKT"
+    assert_allclose(line.get_ydata(), 100.0 * s.cumsum().to_numpy(), rtol=1e-12)
+    assert "summed" in ax.get_title()
+
+
+def test_plot_cumulative_returns_draws_on_given_ax(factor_returns):
+    fig, ax = plt.subplots()
+    assert plot_cumulative_returns(factor_returns, ax=ax) is ax
+    assert len(fig.axes) == 1
+
+
+def test_plot_cumulative_returns_rejects_array():
+    with pytest.raises(TypeError, match="`factor_returns` must be a pandas"):
+        plot_cumulative_returns(np.zeros((3, 2)))
+
+
+def test_plot_cumulative_returns_input_not_mutated(factor_returns):
+    before = factor_returns.copy()
+    plot_cumulative_returns(factor_returns)
+    pd.testing.assert_frame_equal(factor_returns, before)
+
+
+# ----------------------------------------------------------- quantile returns
+@pytest.fixture
+def quantile_returns():
+    data = make_factor_panel(n_dates=40, n_assets=200, random_state=3)
+    return QuantilePortfolioFactor(n_quantiles=4).fit(data.X, data.y).quantile_returns_
+
+
+def test_plot_quantile_returns_bars_equal_mean_in_bp(quantile_returns):
+    ax = plot_quantile_returns(quantile_returns)
+    factors = ["value", "size", "momentum"]
+    assert len(ax.patches) == 3 * 4
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == factors
+    heights = np.array([p.get_height() for p in ax.patches]).reshape(3, 4)
+    for j, factor in enumerate(factors):
+        for q in range(1, 5):
+            col = quantile_returns[(factor, q)].dropna()
+            assert_allclose(heights[j, q - 1], 1e4 * col.mean(), rtol=1e-12)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3", "4"]
+    assert ax.get_ylabel() == "Mean return per period (bp)"
+
+
+def test_plot_quantile_returns_error_bars_are_two_standard_errors(quantile_returns):
+    ax = plot_quantile_returns(quantile_returns[["value"]], n_se=2.0)
+    col = quantile_returns[("value", 3)]
+    se = col.std(ddof=1) / np.sqrt(col.count())
+    # One LineCollection of vertical error segments per factor.
+    (segments,) = [c.get_segments() for c in ax.collections]
+    low, high = segments[2][:, 1]
+    assert_allclose(high - low, 2 * 2.0 * 1e4 * se, rtol=1e-10)
+    assert "± 2 s.e." in ax.get_title()
+
+
+def test_plot_quantile_returns_single_level_columns_and_no_errors():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame(rng.normal(0, 0.01, (30, 5)), columns=[1, 2, 3, 4, 5])
+    ax = plot_quantile_returns(frame, n_se=None)
+    assert len(ax.patches) == 5
+    assert len(ax.collections) == 0
+    assert ax.get_legend() is None
+    assert_allclose([p.get_height() for p in ax.patches], 1e4 * frame.mean())
+
+
+def test_plot_quantile_returns_rejects_series():
+    with pytest.raises(TypeError, match="`quantile_returns` must be a DataFrame"):
+        plot_quantile_returns(pd.Series([0.1, 0.2]))
+
+
+# ------------------------------------------------------------- z-score hist
+def test_plot_zscore_hist_counts_equal_numpy_histogram():
+    rng = np.random.default_rng(4)
+    x = rng.lognormal(size=2000)
+    x[:4] = 300.0
+    raw = pd.Series((x - x.mean()) / x.std())
+    w = np.clip(x, *np.quantile(x, [0.01, 0.99]))
+    win = (w - w.mean()) / w.std()
+    raw.iloc[7] = np.nan  # NaN left out
+    ax = plot_zscore_hist(raw, win, bins=30)
+    assert len(ax.patches) == 60
+    edges = np.linspace(min(np.nanmin(raw), win.min()), max(np.nanmax(raw), 0), 31)
+    edges[-1] = max(np.nanmax(raw), win.max())
+    heights = np.array([p.get_height() for p in ax.patches])
+    assert_array_equal(heights[:30], np.histogram(raw.dropna(), edges)[0])
+    assert_array_equal(heights[30:], np.histogram(win, edges)[0])
+    assert heights[:30].sum() == 1999
+    assert ax.get_yscale() == "log"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels[0].startswith("raw (max |z| = ")
+    assert labels[1].startswith("winsorized (max |z| = ")
+    assert ax.get_xlabel().startswith("Z-score")
+
+
+def test_plot_zscore_hist_rejects_all_nan():
+    with pytest.raises(ValueError, match="`raw` has no values"):
+        plot_zscore_hist([np.nan, np.nan], [0.0, 1.0])
+
+
+# -------------------------------------------------------------------- IC
+def test_plot_ic_lines_equal_daily_rolling_and_mean():
+    rng = np.random.default_rng(5)
+    dates = pd.bdate_range("2011-01-03", periods=80, name="date")
+    ic = pd.Series(rng.normal(0.03, 0.1, 80), dates, name="ic")
+    ic.iloc[30] = np.nan
+    ax = plot_ic(ic, window=10)
+    daily, rolling, mean = labelled_lines(ax)
+    assert_array_equal(daily.get_ydata(), ic.to_numpy())
+    assert_array_equal(daily.get_xdata(), dates.to_numpy())
+    valid = ic.dropna().to_numpy()
+    expected = np.full(80, np.nan)
+    positions = np.flatnonzero(~np.isnan(ic.to_numpy()))
+    for k in range(9, len(valid)):  # mean of the last 10 dates with an IC
+        expected[positions[k]] = valid[k - 9 : k + 1].mean()
+    assert_allclose(rolling.get_ydata(), expected, rtol=1e-12)
+    assert_allclose(mean.get_ydata(), [np.nanmean(ic)] * 2, rtol=1e-12)
+    assert rolling.get_label() == "10-date mean"
+    assert mean.get_label() == f"mean {np.nanmean(ic):.3f}"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"ic": np.zeros(3)}, TypeError, "`ic` must be a pandas Series"),
+        ({"window": 0}, ValueError, "`window` must be at least 1"),
+        ({"window": 2.5}, TypeError, "`window` must be an integer"),
+    ],
+)
+def test_plot_ic_rejects_bad_input(kwargs, error, match):
+    args = {"ic": pd.Series([0.1, 0.2, 0.3]), **kwargs}
+    with pytest.raises(error, match=match):
+        plot_ic(args.pop("ic"), **args)
+
+
+# ------------------------------------------------------------ rolling betas
+@pytest.mark.parametrize("expanding", [False, True])
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
+def test_rolling_standard_errors_equal_statsmodels(rolling_data, expanding):
+    from statsmodels.api import add_constant
+    from statsmodels.regression.rolling import RollingOLS
+
+    F, R = rolling_data
+    model = RollingFactorModel(window=40, expanding=expanding).fit(F, R)
+    se = rolling_standard_errors(model, F, R, "A")
+    ref = (
+        RollingOLS(
+            R["A"], add_constant(F), window=40, expanding=expanding, missing="drop"
+        )
+        .fit()
+        .bse
+    )
+    assert list(se.columns) == ["const", "MKT", "SMB"]
+    ref = ref.to_numpy().copy()
+    # A window with as many observations as regressors: statsmodels divides
+    # the residual variance by zero (inf), the model's resid_vol_ is NaN.
+    ref[~np.isfinite(ref)] = np.nan
+    assert np.isnan(se.to_numpy()).sum() < se.size
+    assert_allclose(se.to_numpy(), ref, rtol=1e-7)
+
+
+def test_plot_rolling_betas_lines_and_bands_equal_model(rolling_data):
+    F, R = rolling_data
+    model = RollingFactorModel(window=40).fit(F, R)
+    ax = plot_rolling_betas(model, "A", X=F, y=R, band=2.0)
+    lines = labelled_lines(ax)
+    assert [line.get_label() for line in lines] == ["MKT", "SMB"]
+    se = rolling_standard_errors(model, F, R, "A")
+    for j, line in enumerate(lines):
+        assert_array_equal(line.get_ydata(), model.coef_[:, 0, j])
+        assert_array_equal(line.get_xdata(), F.index.to_numpy())
+    assert len(ax.collections) == 2
+    # The band's upper edge at the last date is beta + 2 s.e.
+    path = ax.collections[0].get_paths()[0].vertices
+    top = path[:, 1].max()
+    upper = model.coef_[:, 0, 0] + 2 * se["MKT"].to_numpy()
+    assert_allclose(top, np.nanmax(upper), rtol=1e-12)
+    assert "Rolling betas of A (40-period window), shaded ± 2 s.e." == ax.get_title()
+
+
+def test_plot_rolling_betas_without_data_draws_no_band(rolling_data):
+    F, R = rolling_data
+    model = RollingFactorModel(window=40).fit(F, R["B"])
+    ax = plot_rolling_betas(model, terms=["const", "MKT"])
+    assert [line.get_label() for line in labelled_lines(ax)] == ["const", "MKT"]
+    assert_array_equal(labelled_lines(ax)[0].get_ydata(), model.intercept_[:, 0])
+    assert len(ax.collections) == 0
+    assert "s.e." not in ax.get_title()
+
+
+def test_plot_rolling_betas_dataframe_with_se(rolling_data):
+    F, R = rolling_data
+    model = RollingFactorModel(window=40).fit(F, R)
+    betas = model.to_frame().xs("B", level="asset")[["MKT", "SMB"]]
+    se = rolling_standard_errors(model, F, R, "B")[["MKT", "SMB"]]
+    ax = plot_rolling_betas(betas, se=se, band=1.0)
+    assert len(labelled_lines(ax)) == 2
+    assert len(ax.collections) == 2
+    assert_array_equal(labelled_lines(ax)[1].get_ydata(), betas["SMB"].to_numpy())
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "match"),
+    [
+        (lambda m, F, R: plot_rolling_betas(m), ValueError, "`asset` is required"),
+        (lambda m, F, R: plot_rolling_betas(m, "Z"), ValueError, "'Z' is not one"),
+        (
+            lambda m, F, R: plot_rolling_betas(m, "A", terms=["HML"]),
+            ValueError,
+            r"`terms` \['HML'\] are not",
+        ),
+        (lambda m, F, R: plot_rolling_betas(F.values), TypeError, "must be a fitted"),
+        (
+            lambda m, F, R: rolling_standard_errors(m, F.iloc[:10], R, "A"),
+            ValueError,
+            "`X` must be the factor returns",
+        ),
+        (
+            lambda m, F, R: plot_rolling_betas(m, "A", se=F),
+            ValueError,
+            "`se` is for a DataFrame",
+        ),
+    ],
+)
+def test_plot_rolling_betas_rejects_bad_input(rolling_data, call, error, match):
+    F, R = rolling_data
+    model = RollingFactorModel(window=40).fit(F, R)
+    with pytest.raises(error, match=match):
+        call(model, F, R)
+
+
+def test_plot_rolling_betas_halflife_band_is_an_error(rolling_data):
+    F, R = rolling_data
+    model = RollingFactorModel(window=40, halflife=20.0).fit(F, R)
+    with pytest.raises(ValueError, match="`halflife`=20.0. Pass `band=None`"):
+        plot_rolling_betas(model, "A", X=F, y=R)
+    assert len(plot_rolling_betas(model, "A", X=F, y=R, band=None).collections) == 0
