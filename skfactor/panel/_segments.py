@@ -36,6 +36,20 @@ class Segments:
         in ``range(n_segments)`` used at least once.
     n_segments : int
         Number of segments.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skfactor.panel import Segments
+    >>> seg = Segments([1, 0, 1, 0, 1], n_segments=2)  # each row's date
+    >>> x = np.array([10.0, 1.0, 30.0, 3.0, np.nan])
+    >>> xs = seg.sort(x)  # date 0's rows first, then date 1's
+    >>> xs
+    array([ 1.,  3., 10., 30., nan])
+    >>> seg.nansum(xs), seg.count(xs)
+    (array([ 4., 40.]), array([2, 2]))
+    >>> seg.unsort(seg.rank(xs))  # per-date rank, back in the caller's order
+    array([ 1.,  1.,  2.,  2., nan])
     """
 
     def __init__(self, codes, n_segments):

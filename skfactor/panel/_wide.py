@@ -22,6 +22,17 @@ class WideData:
     (n_dates, n_assets) (a Series or 1-D array becomes one column), NaN kept.
     ``dates`` is F's index (or None for arrays), ``assets`` R's column labels
     (a Series' name, or ``0..n_assets-1``), ``single`` whether R was 1-D.
+    Made by :func:`validate_wide`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.base import BaseEstimator
+    >>> from skfactor.panel import validate_wide
+    >>> F = pd.DataFrame({"MKT": [0.01, -0.02]}, pd.date_range("2024-01-01", periods=2))
+    >>> wide = validate_wide(BaseEstimator(), F, F["MKT"].rename("A"), reset=True)
+    >>> wide.F.shape, wide.R.shape, wide.assets.tolist(), wide.single
+    ((2, 1), (2, 1), ['A'], True)
     """
 
     F: np.ndarray
@@ -67,6 +78,19 @@ def validate_wide(
     With ``require_R`` (in ``fit``), ``R`` must be given and hold at least one
     non-NaN value. With ``sorted_dates`` (rolling windows run over consecutive
     rows), a pandas ``F`` must have an increasing index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.base import BaseEstimator
+    >>> from skfactor.panel import validate_wide
+    >>> dates = pd.date_range("2024-01-01", periods=3)
+    >>> F = pd.DataFrame({"MKT": [0.01, -0.02, 0.03]}, index=dates)
+    >>> R = pd.DataFrame({"A": [0.02, -0.01, 0.04]}, index=dates[::-1])
+    >>> validate_wide(BaseEstimator(), F, R, reset=True, names=("X", "y"))
+    Traceback (most recent call last):
+    ...
+    ValueError: `X` and `y` have different indexes; they must list the same dates ...
     """
     nf, nr = names
     _check_wide_frame(F, nf)
