@@ -26,6 +26,18 @@ def check_panel_index(index, name="X"):
 
     A :class:`pandas.MultiIndex` must have exactly two levels (date first, then
     asset), no missing labels and no duplicated (date, asset) pair.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skfactor.panel import check_panel_index
+    >>> index = pd.MultiIndex.from_tuples(
+    ...     [("2024-01-02", "A"), ("2024-01-02", "A")], names=["date", "asset"]
+    ... )
+    >>> check_panel_index(index, "X")
+    Traceback (most recent call last):
+    ...
+    ValueError: `X` has duplicated (date, asset) rows, e.g. [('2024-01-02', 'A')]; ...
     """
     if index.nlevels != 2:
         raise ValueError(
@@ -100,7 +112,24 @@ def check_finite(values, name="X", columns=None):
 
 @dataclass(frozen=True)
 class PanelData:
-    """A validated panel: float values, date segments and how to wrap results."""
+    """A validated panel: float values, date segments and how to wrap results.
+
+    Made by :func:`validate_panel` (see its example): ``values`` (float64,
+    F-ordered, the caller's row order), ``segments`` (the rows' dates as
+    :class:`Segments`), ``dates`` (the sorted unique dates; None for one
+    cross-section), ``index`` and ``columns`` (None for arrays), ``date_codes``
+    (each row's position in ``dates``) and ``series`` (whether the input was a
+    Series).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from skfactor.panel import validate_panel
+    >>> panel = validate_panel(BaseEstimator(), np.ones((3, 2)), reset=True)
+    >>> panel.dates is None, panel.segments.n_segments  # one cross-section
+    (True, 1)
+    """
 
     values: np.ndarray
     segments: Segments
@@ -145,6 +174,21 @@ def validate_panel(estimator, X, *, reset, name="X"):
     cross-section). A Series is taken as a one-column DataFrame (and
     :meth:`PanelData.wrap` gives a Series back). Sets ``n_features_in_`` /
     ``feature_names_in_`` when ``reset``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn.base import BaseEstimator
+    >>> from skfactor.panel import validate_panel
+    >>> index = pd.MultiIndex.from_product(
+    ...     [["d2", "d1"], ["A", "B"]], names=["date", "asset"]
+    ... )
+    >>> X = pd.DataFrame({"value": [4.0, 3.0, 2.0, 1.0]}, index=index)
+    >>> panel = validate_panel(BaseEstimator(), X, reset=True)
+    >>> panel.dates.tolist(), panel.date_codes.tolist()
+    (['d1', 'd2'], [1, 1, 0, 0])
+    >>> panel.wrap(panel.values * 2)["value"].tolist()  # X's index and order
+    [8.0, 6.0, 4.0, 2.0]
     """
     index = columns = dates = codes = None
     series = isinstance(X, pd.Series)
