@@ -224,6 +224,21 @@ def make_ic_scorer(method="spearman"):
         rows are one cross-section. Pass it as ``scoring=`` to
         :class:`~sklearn.model_selection.GridSearchCV` or
         :func:`~sklearn.model_selection.cross_val_score`.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import cross_val_score
+    >>> from skfactor import CrossSectionalFactorModel
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.metrics import make_ic_scorer
+    >>> from skfactor.model_selection import PanelTimeSeriesSplit
+    >>> data = make_factor_panel(n_dates=30, n_assets=100, random_state=0)
+    >>> scores = cross_val_score(
+    ...     CrossSectionalFactorModel(), data.loadings, data.y,
+    ...     cv=PanelTimeSeriesSplit(n_splits=3), scoring=make_ic_scorer("pearson"),
+    ... )
+    >>> scores.shape
+    (3,)
     """
     _check_method(method)
     return _ICScorer(method)
@@ -235,6 +250,17 @@ ic_scorer.__doc__ = """Mean per-date rank IC, ready for ``scoring=``.
 ``ic_scorer(estimator, X, y)`` is ``make_ic_scorer("spearman")``: the mean over
 dates of ``information_coefficient(y, estimator.predict(X))``. Greater is
 better.
+
+Examples
+--------
+>>> from skfactor import CrossSectionalFactorModel
+>>> from skfactor.datasets import make_factor_panel
+>>> from skfactor.metrics import ic_scorer, information_coefficient
+>>> data = make_factor_panel(n_dates=20, n_assets=100, random_state=0)
+>>> model = CrossSectionalFactorModel().fit(data.loadings, data.y)
+>>> ic = information_coefficient(data.y, model.predict(data.loadings))
+>>> bool(abs(ic_scorer(model, data.loadings, data.y) - ic.mean()) < 1e-12)
+True
 """
 
 
