@@ -12,6 +12,9 @@ prediction and the label exist, skipping dates with no IC.
 
 from __future__ import annotations
 
+import runpy
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -446,3 +449,13 @@ def test_composition_split_wide_frame_and_groups_agree_with_panel(
         )
         if len(ftr):
             assert frame.index[ftr].max() < frame.index[fte].min()
+
+
+def test_composition_example_grid_search_prints_its_table(capsys):
+    path = Path(__file__).resolve().parents[1] / "examples" / "grid_search.py"
+    runpy.run_path(str(path), run_name="__main__")
+    out = capsys.readouterr().out
+    assert "best parameters: z-score" in out
+    for column in ("fold 0", "fold 4", "mean IC", "rank"):
+        assert column in out
+    assert "quantiles  n=10" in out
