@@ -42,6 +42,21 @@ class RiskDecomposition:
     active : bool
         Whether the weights were active weights (portfolio minus benchmark),
         in which case :math:`\sigma` is the active risk (tracking error).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skfactor.risk import FactorRiskModel
+    >>> B = pd.DataFrame([[1.0, 0.5], [0.8, -0.3]], ["A", "B"], ["MKT", "SMB"])
+    >>> cov_f = pd.DataFrame([[0.002, 0.0], [0.0, 0.001]], B.columns, B.columns)
+    >>> risk = FactorRiskModel(B, cov_f, pd.Series([0.004, 0.003], B.index))
+    >>> dec = risk.risk_decomposition({"A": 0.5, "B": 0.5})
+    >>> round(dec.factor_variance, 5), round(dec.specific_variance, 5)
+    (0.00163, 0.00175)
+    >>> dec.factors.index.tolist()
+    ['MKT', 'SMB', 'specific']
+    >>> dec.factors["fmcar"].round(3).tolist()  # shares of the variance
+    [0.479, 0.003, 0.518]
     """
 
     total_variance: float

@@ -40,6 +40,19 @@ class HedgeResult:
         With factor portfolios: :math:`a`, the amount of each hedged factor's
         portfolio held, solving :math:`(B^\top W a)_S = t_S - b_S` on the set
         :math:`S` of hedged factors.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skfactor.risk import FactorRiskModel
+    >>> B = pd.DataFrame([[1.0, 0.5], [0.8, -0.3]], ["A", "B"], ["MKT", "SMB"])
+    >>> cov_f = pd.DataFrame([[0.002, 0.0], [0.0, 0.001]], B.columns, B.columns)
+    >>> risk = FactorRiskModel(B, cov_f, pd.Series([0.004, 0.003], B.index))
+    >>> result = risk.hedge({"A": 0.5, "B": 0.5}, targets={"MKT": 0.0})
+    >>> result.positions.tolist()  # short 0.9 of the market per unit of value
+    [-0.9, 0.0]
+    >>> result.exposures["after"].tolist()
+    [0.0, 0.1]
     """
 
     positions: pd.Series
