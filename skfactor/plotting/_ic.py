@@ -74,6 +74,6 @@ def plot_ic(ic, *, window=21, ax=None):
     ax.set_ylabel("Information coefficient")
     ax.set_title("Information coefficient by date")
     format_dates(ax, ic.index)
-    ax.legend(loc="best", frameon=False)
+    ax.legend(loc="upper left", ncols=3, framealpha=0.85)
     ax.grid(True, alpha=0.3)
     return ax

@@ -49,7 +49,8 @@ def plot_zscore_hist(raw, winsorized, *, bins=60, log=True, ax=None):
     Returns
     -------
     ax : matplotlib Axes
-        Two histograms (``bins`` bars each), ``raw`` drawn first.
+        Two histograms (``bins`` bars each): ``raw`` first, as red outlines
+        drawn on top, then ``winsorized``, filled blue.
 
     Examples
     --------
@@ -77,15 +78,17 @@ def plot_zscore_hist(raw, winsorized, *, bins=60, log=True, ax=None):
         a,
         bins=edges,
         log=log,
-        alpha=0.55,
-        color="C3",
+        fill=False,
+        edgecolor="C3",
+        linewidth=1.2,
+        zorder=3,
         label=f"raw (max |z| = {np.abs(a).max():.1f})",
     )
     ax.hist(
         b,
         bins=edges,
         log=log,
-        alpha=0.55,
+        alpha=0.6,
         color="C0",
         label=f"winsorized (max |z| = {np.abs(b).max():.1f})",
     )
