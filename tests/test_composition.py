@@ -346,6 +346,29 @@ def test_composition_column_transformer_without_pandas_output_loses_the_dates(
     assert pipe[-1].factor_returns_.shape == (1, 6)
 
 
+def test_composition_column_transformer_default_output_takes_dates_from_y(labelled):
+    # With y a panel Series, an array X from the ColumnTransformer takes y's
+    # (date, asset) rows: the same factor returns as with pandas output.
+    X, y = labelled
+    XI = with_industries(X)
+    unlabelled = f"{PERIODS} of 60 dates could not be"  # the last dates
+    with pytest.warns(UserWarning, match=unlabelled):
+        default = make_pipeline(
+            style_column_transformer().set_output(transform="default"),
+            CrossSectionalFactorModel(industries=[3, 4, 5]),
+        ).fit(XI, y)
+    with pytest.warns(UserWarning, match=unlabelled):
+        pandas = make_pipeline(
+            style_column_transformer(),
+            CrossSectionalFactorModel(industries=INDUSTRIES),
+        ).fit(XI, y)
+    np.testing.assert_allclose(
+        default[-1].factor_returns_.to_numpy(),
+        pandas[-1].factor_returns_.to_numpy(),
+        rtol=1e-12,
+    )
+
+
 # ----------------------------------------------------- time-series models, CV
 @pytest.fixture(scope="module")
 def wide():

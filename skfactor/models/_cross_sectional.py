@@ -221,7 +221,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame of shape (n_rows, n_features) or array-like
-            Loadings: a (date, asset) panel, or one cross-section.
+            Loadings: a (date, asset) panel, or one cross-section. An array
+            beside a panel ``y`` takes ``y``'s (date, asset) index.
         y : Series of shape (n_rows,) or array-like
             Returns on the same rows (a Series must have ``X``'s index).
         sample_weight : Series or array-like of shape (n_rows,), optional
@@ -238,6 +239,14 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None. Pass the returns panel as `y`."
             )
+        if (
+            not isinstance(X, pd.DataFrame | pd.Series)
+            and isinstance(getattr(y, "index", None), pd.MultiIndex)
+            and len(y) == len(X)
+        ):
+            # An array of loadings beside a panel of returns (e.g. from a
+            # ColumnTransformer without pandas output): the rows are y's rows.
+            X = pd.DataFrame(np.asarray(X), index=y.index)
         panel = validate_panel(self, X, reset=True)
         y = _aligned_1d(y, panel, "y")
         weights = self._weights(sample_weight, panel)
