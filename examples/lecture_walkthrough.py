@@ -447,7 +447,9 @@ def main(output):
         "are far larger than real ones, so that one year shows them)"
     )
     if save:
-        save(plotting.plot_ic(ic, window=21), "prediction_ic.png")
+        ax = plotting.plot_ic(ic, window=21)
+        ax.set_title("Out-of-sample rank IC of the predicted next-day returns")
+        save(ax, "prediction_ic.png")
         qpf = QuantilePortfolioFactor(n_quantiles=5).fit(X[known], y_p)
         ax = plotting.plot_quantile_returns(qpf.quantile_returns_)
         ax.set_title("Next-day return by quintile of today's characteristic (± 2 s.e.)")

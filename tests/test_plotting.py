@@ -113,6 +113,17 @@ def test_plot_cumulative_returns_sum_and_series(factor_returns):
     assert "summed" in ax.get_title()
 
 
+def test_plot_cumulative_returns_logy_is_growth_of_one(factor_returns):
+    ax = plot_cumulative_returns(factor_returns["MKT"], logy=True)
+    (line,) = labelled_lines(ax)
+    growth = np.cumprod(1.0 + factor_returns["MKT"].to_numpy())
+    assert_allclose(line.get_ydata(), growth, rtol=1e-12)
+    assert ax.get_yscale() == "log"
+    assert ax.get_ylabel() == "Growth of 1 (log scale)"
+    with pytest.raises(ValueError, match="`logy=True` .* needs `compound=True`"):
+        plot_cumulative_returns(factor_returns, logy=True, compound=False)
+
+
 def test_plot_cumulative_returns_draws_on_given_ax(factor_returns):
     fig, ax = plt.subplots()
     assert plot_cumulative_returns(factor_returns, ax=ax) is ax

@@ -257,6 +257,6 @@ def plot_rolling_betas(
     ax.set_title(title)
     ax.set_ylabel("Beta (return per unit of factor return)")
     format_dates(ax, betas.index)
-    ax.legend(loc="best", frameon=False)
+    ax.legend(loc="best", ncols=len(terms), framealpha=0.85)
     ax.grid(True, alpha=0.3)
     return ax

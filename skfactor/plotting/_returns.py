@@ -22,7 +22,7 @@ def cumulative_returns(returns, compound=True):
     return cum.where(started)
 
 
-def plot_cumulative_returns(factor_returns, *, compound=True, ax=None):
+def plot_cumulative_returns(factor_returns, *, compound=True, logy=False, ax=None):
     r"""Plot the cumulative return of each factor, in percent.
 
     The curve of a factor with returns :math:`r_1, \dots, r_t` is
@@ -31,6 +31,9 @@ def plot_cumulative_returns(factor_returns, *, compound=True, ax=None):
     long-short portfolio would have earned, as the lecture's
     ``np.cumprod(SMB.values + 1)``. A NaN return before a factor's first value
     leaves the curve out; after it, it counts as 0 (the curve stays flat).
+    Over decades, ``logy=True`` plots the growth of 1 instead,
+    :math:`\prod_{s \le t} (1 + r_s)`, on a log scale, where equal slopes
+    are equal rates of return.
 
     Parameters
     ----------
@@ -40,6 +43,8 @@ def plot_cumulative_returns(factor_returns, *, compound=True, ax=None):
         ``CrossSectionalFactorModel(...).fit(X, y).factor_returns_``.
     compound : bool, default=True
         Compound the returns; False sums them.
+    logy : bool, default=False
+        Plot the growth of 1 on a log scale (needs ``compound=True``).
     ax : matplotlib Axes, default=None
         Axes to draw on; None draws on a new figure.
 
@@ -62,13 +67,23 @@ def plot_cumulative_returns(factor_returns, *, compound=True, ax=None):
     ['SMB', 'HML']
     """
     frame = as_frame(factor_returns, "factor_returns").astype(np.float64)
+    if logy and not compound:
+        raise ValueError(
+            "`logy=True` plots the compounded growth of 1; it needs `compound=True`."
+        )
     ax = get_ax(ax)
-    cum = 100.0 * cumulative_returns(frame, compound=compound)
+    cum = cumulative_returns(frame, compound=compound)
+    cum = 1.0 + cum if logy else 100.0 * cum
     x = x_values(frame.index)
     for name in cum.columns:
         ax.plot(x, cum[name].to_numpy(), label=str(name), linewidth=1.5)
-    ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
-    ax.set_ylabel("Cumulative return (%)")
+    if logy:
+        ax.set_yscale("log")
+        ax.axhline(1.0, color="0.5", linewidth=0.8, zorder=0)
+        ax.set_ylabel("Growth of 1 (log scale)")
+    else:
+        ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
+        ax.set_ylabel("Cumulative return (%)")
     how = "compounded" if compound else "summed"
     ax.set_title(f"Cumulative factor returns ({how})")
     format_dates(ax, frame.index)
