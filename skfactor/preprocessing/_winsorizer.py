@@ -154,8 +154,31 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : Winsorizer
             The fitted transformer.
         """
-        limits = _check_limits(self.limits)
+        self._fit(validate_panel(self, X, reset=True))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit to ``X`` and clip it (``X`` is validated once).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Factor values: a (date, asset) panel, or one cross-section.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_clipped : DataFrame or ndarray of shape (n_rows, n_features)
+            As :meth:`transform`.
+        """
         panel = validate_panel(self, X, reset=True)
+        self._fit(panel)
+        return self._transform(panel)
+
+    def _fit(self, panel):
+        limits = _check_limits(self.limits)
         if not self.cross_sectional:
             whole = Segments.single(len(panel.values))
             caps = np.array(
@@ -165,7 +188,6 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 ]
             )  # (n_features, 2, 1)
             self.lower_, self.upper_ = caps[:, 0, 0], caps[:, 1, 0]
-        return self
 
     def _caps(self, segments, col, limits):
         if self.method == "quantile":
@@ -190,8 +212,10 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         if not self.cross_sectional:
             check_is_fitted(self, ["lower_", "upper_"])
+        return self._transform(validate_panel(self, X, reset=False))
+
+    def _transform(self, panel):
         limits = _check_limits(self.limits)
-        panel = validate_panel(self, X, reset=False)
         values = panel.values
         if not self.cross_sectional:
             return panel.wrap(np.clip(values, self.lower_, self.upper_))

@@ -129,6 +129,24 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         self._special_columns(validate_panel(self, X, reset=True))
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Z-score ``X`` date by date (``X`` is validated once).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Factor values: a (date, asset) panel, or one cross-section.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        Z : DataFrame or ndarray of shape (n_rows, n_features)
+            As :meth:`transform`.
+        """
+        return self._transform(validate_panel(self, X, reset=True))
+
     def _special_columns(self, panel):
         g = (
             None
@@ -163,7 +181,9 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             Same container, index (same order) and columns as ``X``; the
             ``groups`` and ``weights`` columns unchanged.
         """
-        panel = validate_panel(self, X, reset=False)
+        return self._transform(validate_panel(self, X, reset=False))
+
+    def _transform(self, panel):
         g, w = self._special_columns(panel)
         values = panel.values
         seg = panel.segments
