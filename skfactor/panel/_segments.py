@@ -167,8 +167,9 @@ class Segments:
         if self.n_rows == 0:
             return np.zeros((self.n_segments, *a.shape[1:]), dtype=np.intp)
         if a.ndim == 1:
-            nan = np.isnan(a, out=self.buffer("nan", dtype=bool))
-            return self.sizes - np.add.reduceat(nan, self.starts, dtype=np.intp)
+            # NaN positions are sorted: count them per segment by bisection.
+            nan = np.flatnonzero(np.isnan(a, out=self.buffer("nan", dtype=bool)))
+            return self.sizes - np.diff(np.searchsorted(nan, self.bounds))
         return np.add.reduceat(~np.isnan(a), self.starts, axis=0, dtype=np.intp)
 
     def nansum(self, a):
