@@ -227,3 +227,33 @@ def test_forward_returns_property_no_look_back(periods, seed):
     base = forward_returns(y, periods)
     changed = forward_returns(y.where(dates > cut, 0.5), periods)
     pd.testing.assert_series_equal(base[dates >= cut], changed[dates >= cut])
+
+
+@pytest.mark.parametrize("arrangement", ["random", "sampled_positions_hold_the_tails"])
+def test_segments_tail_order_statistics_are_exact_on_wide_dates(arrangement):
+    # Dates wide enough (>= 512 rows) for the sampled-threshold path; when the
+    # strided sample holds the extremes the threshold is too tight and the
+    # exact partition takes over for those dates.
+    rng = np.random.default_rng(11)
+    n_dates, width = 4, 2000
+    values = rng.standard_t(3, size=(n_dates, width))
+    if arrangement != "random":
+        ordered = np.sort(values, axis=1)
+        values = np.empty_like(ordered)
+        sampled = np.arange(0, width, 8)
+        rest = np.setdiff1d(np.arange(width), sampled)
+        half = len(sampled) // 2
+        values[:, sampled[:half]] = ordered[:, :half]  # the smallest values
+        values[:, sampled[half:]] = ordered[:, width - (len(sampled) - half) :]
+        values[:, rest] = ordered[:, half : width - (len(sampled) - half)]
+    values[rng.random(values.shape) < 0.03] = np.nan
+    codes = np.repeat(np.arange(n_dates), width)
+    seg = Segments(codes, n_dates)
+    col = values.reshape(-1)
+    n = seg.count(col)
+    low_k, high_k = (0.01 * n).astype(np.intp), (0.02 * n).astype(np.intp)
+    lo, hi = seg.order_statistics(col, low_k, high_k)
+    for d in range(n_dates):
+        row = np.sort(values[d][~np.isnan(values[d])])
+        assert lo[d] == row[low_k[d]]
+        assert hi[d] == row[len(row) - 1 - high_k[d]]

@@ -265,6 +265,12 @@ class Segments:
             n_valid = self.count(col)
         if not self._padding_ok():
             return self._order_statistics_lexsort(col, low_k, high_k, n_valid)
+        tails = self._tail_order_statistics(col, low_k, high_k, n_valid)
+        if tails is not None:
+            return tails
+        return self._partition_order_statistics(col, low_k, high_k, n_valid)
+
+    def _partition_order_statistics(self, col, low_k, high_k, n_valid):
         width = self.max_size
         rows = np.arange(self.n_segments)
         padded = n_valid < width
@@ -305,6 +311,65 @@ class Segments:
                 redo_high, self.order_statistics(col, None, high_k, n_valid)[1], hi
             )
         return lo, hi
+
+    def _tail_order_statistics(self, col, low_k, high_k, n_valid):
+        """Order statistics near the ends of each segment, from a few candidates.
+
+        Winsorizing at 1 % needs the 1st and 99th percentile order statistics:
+        partitioning every value for them is most of the work. Instead a
+        strided sample of each segment gives a threshold a little beyond each
+        wanted statistic, one comparison pass keeps the values past it (a few
+        per cent), and those are sorted. A segment whose threshold turned out
+        too tight (fewer candidates than the position needs) is recomputed
+        exactly, so the result is always exact. Returns None where the wanted
+        positions are not near the ends (then partitioning is as cheap).
+        """
+        width = self.max_size
+        step = 8
+        sides = [
+            (k, top) for k, top in ((low_k, False), (high_k, True)) if k is not None
+        ]
+        k_max = max(int(np.max(k, initial=0)) for k, _ in sides)
+        n_min = int(n_valid.min()) if len(n_valid) else 0
+        if width < 64 * step or (k_max + 1) * 20 > n_min:
+            return None
+        grid = self.to_dense(col, np.nan)  # a view when balanced: read only
+        sample = np.sort(grid[:, ::step], axis=1)  # NaN last
+        m = (~np.isnan(sample)).sum(axis=1)
+        rows = np.arange(self.n_segments)
+        out = []
+        for k, top in sides:
+            k = np.asarray(k, dtype=np.intp)
+            ok = (k >= 0) & (k < n_valid)
+            # Sample rank a margin past the expected rank of the k-th value.
+            r = np.ceil(2 * (k + 1) * m / np.maximum(n_valid, 1)).astype(np.intp) + 6
+            r = np.minimum(r, np.maximum(m - 1, 0))
+            t = sample[rows, m - 1 - r] if top else sample[rows, r]
+            with np.errstate(invalid="ignore"):
+                keep = grid >= t[:, None] if top else grid <= t[:, None]
+            counts = np.count_nonzero(keep, axis=1)
+            values = grid[keep]  # row by row
+            cand = np.full((self.n_segments, int(counts.max(initial=0))), np.nan)
+            starts = np.cumsum(counts) - counts
+            within = np.arange(len(values)) - np.repeat(starts, counts)
+            cand[np.repeat(rows, counts), within] = values
+            cand.sort(axis=1)  # NaN (padding) last
+            pos = np.where(ok & (k < counts), counts - 1 - k if top else k, 0)
+            stat = np.where(ok, cand[rows, pos], np.nan)
+            redo = np.flatnonzero(ok & (k >= counts))
+            if len(redo):  # threshold too tight: sort those segments whole
+                whole = grid[redo]
+                np.copyto(whole, -np.inf if top else np.inf, where=np.isnan(whole))
+                whole.sort(axis=1)
+                stat[redo] = whole[
+                    np.arange(len(redo)), width - 1 - k[redo] if top else k[redo]
+                ]
+            out.append(stat)
+        if low_k is None:
+            return None, out[0]
+        if high_k is None:
+            return out[0], None
+        return out[0], out[1]
 
     def _fill_grid(self, col, fill):
         """Copy ``col`` into a reused (n_segments, max_size) scratch grid.
