@@ -3,7 +3,7 @@ r"""Per-date least squares: segment cross-products, batched solves, R², fits.
 One weighted least-squares regression of ``y`` on ``X`` per segment (date),
 without a Python loop over dates:
 
-1. :func:`segment_moments` forms each segment's cross-products
+1. The moments: each segment's cross-products
    :math:`[X, y]^\top W [X, y]` over its complete rows (``y``, every column of
    ``X`` and the weight non-NaN, the weight > 0), centred on the segment's
    weighted means when the model has an intercept. A date-sorted balanced
@@ -29,7 +29,6 @@ __all__ = [
     "Moments",
     "Regression",
     "segment_lstsq",
-    "segment_moments",
     "segment_regression",
 ]
 
@@ -71,40 +70,14 @@ class Moments(NamedTuple):
     centered: bool
 
 
-def segment_moments(segments, X, y, weights=None, *, center=True):
-    """Per-segment cross-products of ``[X, y]`` over the complete rows.
-
-    Parameters
-    ----------
-    segments : Segments
-        The date segments of the rows.
-    X : ndarray of shape (n_rows, p)
-        Regressors, rows in the caller's order (NaN marks a missing value).
-    y : ndarray of shape (n_rows,)
-        Dependent variable, same rows.
-    weights : ndarray of shape (n_rows,), optional
-        Non-negative weights; a row with weight 0 or NaN is left out.
-    center : bool, default=True
-        Centre on each segment's weighted means (a model with an intercept).
-
-    Returns
-    -------
-    Moments
-    """
-    X = np.asarray(X, dtype=float)
-    y = np.ascontiguousarray(y, dtype=float)
-    n_seg, p = segments.n_segments, X.shape[1]
-    gram = np.zeros((n_seg, p + 1, p + 1))
-    mean = np.full((n_seg, p + 1), np.nan)
-    weight_sum = np.zeros(n_seg)
-    nobs = np.zeros(n_seg, dtype=np.intp)
-    out = (gram, mean, weight_sum, nobs)
-    redo = np.arange(n_seg)
-    if _in_place_ok(segments, weights):
-        redo = _moments_in_place(X, y, n_seg, center, out)
-    if len(redo):
-        _moments_copied(segments, X, y, weights, redo, center, out)
-    return Moments(gram, mean, weight_sum, nobs, center)
+def _empty_moments(n_seg, p):
+    """Zeroed Gram matrices, NaN means, zero weight sums and counts, to fill."""
+    return (
+        np.zeros((n_seg, p + 1, p + 1)),
+        np.full((n_seg, p + 1), np.nan),
+        np.zeros(n_seg),
+        np.zeros(n_seg, dtype=np.intp),
+    )
 
 
 def _in_place_ok(segments, weights):
@@ -280,7 +253,7 @@ def segment_lstsq(moments, *, constraint=None, may_be_absent=None, rcond=RCOND):
     Parameters
     ----------
     moments : Moments
-        From :func:`segment_moments`.
+        Per-segment cross-products, as :func:`segment_regression` forms them.
     constraint : ndarray of shape (n_segments, p), optional
         One equality constraint per segment, ``constraint[t] @ coef[t] == 0``.
     may_be_absent : ndarray of bool, shape (p,), optional
@@ -384,8 +357,16 @@ def segment_regression(
 
     Parameters
     ----------
-    segments, X, y, weights, center
-        As :func:`segment_moments`.
+    segments : Segments
+        The date segments of the rows.
+    X : ndarray of shape (n_rows, p)
+        Regressors, rows in the caller's order (NaN marks a missing value).
+    y : ndarray of shape (n_rows,)
+        Dependent variable, same rows.
+    weights : ndarray of shape (n_rows,), optional
+        Non-negative weights; a row with weight 0 or NaN is left out.
+    center : bool, default=True
+        Centre on each segment's weighted means (a model with an intercept).
     constraint : callable, optional
         ``constraint(moments) -> ndarray (n, p)``: the constraint rows of the
         segments of ``moments`` (see :func:`segment_lstsq`).
@@ -409,11 +390,7 @@ def segment_regression(
     X = np.asarray(X, dtype=float)
     y = np.ascontiguousarray(y, dtype=float)
     n_seg, p = segments.n_segments, X.shape[1]
-    gram = np.zeros((n_seg, p + 1, p + 1))
-    mean = np.full((n_seg, p + 1), np.nan)
-    weight_sum = np.zeros(n_seg)
-    nobs = np.zeros(n_seg, dtype=np.intp)
-    out = (gram, mean, weight_sum, nobs)
+    out = gram, mean, weight_sum, nobs = _empty_moments(n_seg, p)
     results = (
         np.full((n_seg, p), np.nan),
         np.full(n_seg, np.nan),
