@@ -50,7 +50,7 @@ def main():
 
     pipe = make_pipeline(Winsorizer(limits=0.01), CrossSectionalZScore())
     rows = []
-    t, peak = measure(lambda: pipe.fit_transform(X), repeat=2)
+    t, peak = measure(lambda: pipe.fit_transform(X), repeat=3)
     rows.append(
         ("skfactor", t, peak, "Winsorizer -> CrossSectionalZScore, long panel in/out")
     )
@@ -81,7 +81,7 @@ def main():
     else:
         wide = [X[c].unstack("asset").to_numpy() for c in X.columns]
         skf = make_pipeline(CSWinsorizer(low=0.01, high=0.99), CSStandardScaler())
-        t, peak = measure(lambda: [skf.fit_transform(w) for w in wide], repeat=2)
+        t, peak = measure(lambda: [skf.fit_transform(w) for w in wide], repeat=3)
         rows.append(
             (
                 "skfolio",
@@ -102,10 +102,8 @@ def main():
             f"(sqrt(n/(n-1)) = {np.sqrt(X.shape[0] / (X.shape[0] - N_DATES)):.6f})"
         )
 
-    print_table(
-        f"Winsorize + z-score, {X.shape[0]:,} rows x {X.shape[1]} (input {size:.0f} MiB)",
-        rows,
-    )
+    title = f"Winsorize + z-score, {X.shape[0]:,} rows x {X.shape[1]}"
+    print_table(f"{title} (input {size:.0f} MiB)", rows)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
