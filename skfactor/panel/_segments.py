@@ -337,26 +337,37 @@ class Segments:
         sample = np.sort(grid[:, ::step], axis=1)  # NaN last
         m = (~np.isnan(sample)).sum(axis=1)
         rows = np.arange(self.n_segments)
-        out = []
+        # Thresholds: a sample rank a margin past each wanted statistic's rank.
+        # One pass keeps every value at or past either threshold.
+        keep = np.zeros(grid.shape, dtype=bool)
+        limits = []
         for k, top in sides:
             k = np.asarray(k, dtype=np.intp)
-            ok = (k >= 0) & (k < n_valid)
-            # Sample rank a margin past the expected rank of the k-th value.
             r = np.ceil(2 * (k + 1) * m / np.maximum(n_valid, 1)).astype(np.intp) + 6
             r = np.minimum(r, np.maximum(m - 1, 0))
             t = sample[rows, m - 1 - r] if top else sample[rows, r]
             with np.errstate(invalid="ignore"):
-                keep = grid >= t[:, None] if top else grid <= t[:, None]
-            counts = np.count_nonzero(keep, axis=1)
-            values = grid[keep]  # row by row
-            cand = np.full((self.n_segments, int(counts.max(initial=0))), np.nan)
-            starts = np.cumsum(counts) - counts
-            within = np.arange(len(values)) - np.repeat(starts, counts)
-            cand[np.repeat(rows, counts), within] = values
-            cand.sort(axis=1)  # NaN (padding) last
-            pos = np.where(ok & (k < counts), counts - 1 - k if top else k, 0)
+                keep |= grid >= t[:, None] if top else grid <= t[:, None]
+            limits.append((k, top, t))
+        counts = np.count_nonzero(keep, axis=1)
+        values = grid[keep]  # row by row
+        cand = np.full((self.n_segments, int(counts.max(initial=0))), np.nan)
+        within = np.arange(len(values)) - np.repeat(np.cumsum(counts) - counts, counts)
+        cand[np.repeat(rows, counts), within] = values
+        cand.sort(axis=1)  # NaN (padding) last
+        out = []
+        for k, top, t in limits:
+            # The candidates hold every value past t, so the statistic is among
+            # them when at least k + 1 are past t; the rest sort between.
+            with np.errstate(invalid="ignore"):
+                past = np.count_nonzero(
+                    cand >= t[:, None] if top else cand <= t[:, None], axis=1
+                )
+            ok = (k >= 0) & (k < n_valid)
+            found = ok & (k < past)
+            pos = np.where(found, counts - 1 - k if top else k, 0)
             stat = np.where(ok, cand[rows, pos], np.nan)
-            redo = np.flatnonzero(ok & (k >= counts))
+            redo = np.flatnonzero(ok & ~found)
             if len(redo):  # threshold too tight: sort those segments whole
                 whole = grid[redo]
                 np.copyto(whole, -np.inf if top else np.inf, where=np.isnan(whole))
