@@ -161,29 +161,37 @@ class Segments:
             return np.zeros((self.n_segments, *a.shape[1:]), dtype=a.dtype)
         return np.add.reduceat(a, self.starts, axis=0)
 
-    def count(self, a):
-        """Per-segment number of non-NaN values of the sorted rows of ``a``."""
+    def isnan(self, a):
+        """``np.isnan`` of one sorted column, into a reused buffer."""
+        return np.isnan(a, out=self.buffer("nan", dtype=bool))
+
+    def count(self, a, nan=None):
+        """Per-segment number of non-NaN values of the sorted rows of ``a``.
+
+        ``nan``, for one column, is its :meth:`isnan` if the caller has it.
+        """
         a = np.asarray(a)
         if self.n_rows == 0:
             return np.zeros((self.n_segments, *a.shape[1:]), dtype=np.intp)
         if a.ndim == 1:
             # NaN positions are sorted: count them per segment by bisection.
-            nan = np.flatnonzero(np.isnan(a, out=self.buffer("nan", dtype=bool)))
+            nan = np.flatnonzero(self.isnan(a) if nan is None else nan)
             return self.sizes - np.diff(np.searchsorted(nan, self.bounds))
         return np.add.reduceat(~np.isnan(a), self.starts, axis=0, dtype=np.intp)
 
-    def nansum(self, a):
+    def nansum(self, a, nan=None):
         """Per-segment sum of the non-NaN values of one sorted column."""
         filled = self.buffer("nansum")
         np.copyto(filled, a)
-        np.copyto(filled, 0.0, where=np.isnan(a, out=self.buffer("nan", dtype=bool)))
+        np.copyto(filled, 0.0, where=self.isnan(a) if nan is None else nan)
         return self.sum(filled)
 
-    def nanmean(self, a):
-        """Per-segment mean of the non-NaN values; NaN where there are none."""
-        n = self.count(a)
+    def nanmean(self, a, nan=None):
+        """Per-segment mean of the non-NaN values and their count."""
+        nan = self.isnan(a) if nan is None else nan
+        n = self.count(a, nan)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.nansum(a) / n, n
+            return self.nansum(a, nan) / n, n
 
     def nanmin(self, a):
         return self._reduce(np.fmin, a)

@@ -41,10 +41,11 @@ def winsorize_caps(segments, col, lower, upper):
     return lo, hi
 
 
-def _std(segments, col, center, n):
+def _std(segments, col, center, n, nan):
     dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
+    np.copyto(dev, 0.0, where=nan)
     np.multiply(dev, dev, out=dev)
-    sq = segments.nansum(dev)
+    sq = segments.sum(dev)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.sqrt(sq / n)
 
@@ -61,7 +62,9 @@ def center_scale(segments, col, *, robust=False, weights=None):
     A segment whose values are all equal (or that has a single value) gets an
     infinite scale, so that ``(x - centre) / scale`` is exactly 0 there.
     """
-    mean, n = segments.nanmean(col)
+    # Held through the kernels below, which use the "nan" buffer themselves.
+    nan = np.isnan(col, out=segments.buffer("column_nan", dtype=bool))
+    mean, n = segments.nanmean(col, nan)
     if robust:
         center = segments.median(col)
         dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
@@ -69,9 +72,9 @@ def center_scale(segments, col, *, robust=False, weights=None):
         scale = MAD_TO_STD * mad
         zero = scale == 0
         if zero.any():
-            scale = np.where(zero, _std(segments, col, mean, n), scale)
+            scale = np.where(zero, _std(segments, col, mean, n, nan), scale)
     else:
-        scale = _std(segments, col, mean, n)
+        scale = _std(segments, col, mean, n, nan)
         center = mean
         if weights is not None:
             ok = ~np.isnan(col) & ~np.isnan(weights)
