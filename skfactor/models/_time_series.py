@@ -301,7 +301,7 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         wide = validate_wide(self, X, reset=False, names=("X", "y"))
-        values = wide.F @ self.coef_.T + self.intercept_
+        values = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
         return self._wrap(values, wide.dates)
 
     def score(self, X, y, sample_weight=None):
@@ -336,7 +336,7 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
                 f"same order; got {wide.R.shape[1]} columns. Select them with "
                 "`y[model.assets_]`."
             )
-        pred = wide.F @ self.coef_.T + self.intercept_
+        pred = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
         ok = ~np.isnan(wide.R) & ~np.isnan(pred)
         w = np.ones(len(pred))
         if sample_weight is not None:

@@ -77,12 +77,15 @@ def date_codes(index):
 
 def check_numeric_columns(X, name="X", exclude=()):
     """Raise naming the non-numeric columns of a DataFrame."""
-    bad = [
-        c
-        for c, dt in X.dtypes.items()
-        if c not in exclude
-        and not (pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt))
-    ]
+
+    def numeric(dt):
+        return pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
+
+    # Judge each distinct dtype once (a wide frame has thousands of columns).
+    dtypes = X.dtypes
+    if all(numeric(dt) for dt in dtypes.unique()):
+        return
+    bad = [c for c, dt in dtypes.items() if c not in exclude and not numeric(dt)]
     if bad:
         raise ValueError(
             f"`{name}` has non-numeric columns {bad}; factor values must be numbers. "

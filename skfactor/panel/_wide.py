@@ -131,6 +131,10 @@ def validate_wide(
                 "dates in the same order. Align them first, e.g. "
                 f"`{nf}, {nr} = {nf}.align({nr}, join='inner', axis=0)`."
             )
+    if isinstance(R, pd.DataFrame):
+        # Columns already checked numeric: one conversion instead of check_array's
+        # per-column dtype inspection (thousands of assets).
+        R = R.to_numpy(dtype=np.float64, na_value=np.nan)
     Rv = check_array(
         R,
         dtype=np.float64,
