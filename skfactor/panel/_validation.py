@@ -68,6 +68,10 @@ def date_codes(index):
     level = index.levels[0]
     codes = np.asarray(index.codes[0], dtype=np.intp)
     used = np.bincount(codes, minlength=len(level)) > 0
+    if used.all() and level.is_monotonic_increasing:
+        # The usual case: the codes are already the date numbers. (Indexing
+        # the level, as below, gives the same plain index, without a freq.)
+        return codes, level[np.arange(len(level))]
     order = np.argsort(level, kind="stable")
     order = order[used[order]]
     remap = np.full(len(level), -1, dtype=np.intp)
