@@ -6,6 +6,10 @@ import pytest
 
 from skfactor.datasets import make_factor_panel
 
+# linearmodels' bundled Fama-French data: factors and the 3x3 size/value sorts.
+FACTORS = ["MktRF", "SMB", "HML"]
+PORTFOLIOS = ["S1V1", "S1V3", "S1V5", "S3V1", "S3V3", "S3V5", "S5V1", "S5V3", "S5V5"]
+
 
 def shuffled(frame, seed=0):
     """The same rows in a random order."""
@@ -33,3 +37,16 @@ def one_asset_date(X):
         [(pd.Timestamp("2030-01-01"), "A99999")], names=X.index.names
     )
     return pd.concat([X, extra])
+
+
+@pytest.fixture(scope="session")
+def french():
+    """Monthly Fama-French factors and the 3x3 size/value portfolios' excess returns."""
+    from linearmodels.datasets import french
+
+    data = french.load()
+    data.index = pd.DatetimeIndex(pd.to_datetime(data["dates"]), name="date")
+    F = data[FACTORS]
+    R = data[PORTFOLIOS].sub(data["RF"], axis=0)
+    R.columns.name = "asset"
+    return F, R

@@ -20,24 +20,9 @@ from skfactor import (
 )
 from skfactor.datasets import make_factor_panel
 from skfactor.risk import FactorRiskModel, factor_covariance, specific_variance
-from tests.conftest import one_asset_date, shuffled
+from tests.conftest import FACTORS, PORTFOLIOS, one_asset_date, shuffled
 
 RTOL = 1e-12
-FACTORS = ["MktRF", "SMB", "HML"]
-PORTFOLIOS = ["S1V1", "S1V3", "S1V5", "S3V1", "S3V3", "S3V5", "S5V1", "S5V3", "S5V5"]
-
-
-@pytest.fixture(scope="module")
-def french():
-    """Monthly Fama-French factors and the 3x3 size/value portfolios' excess returns."""
-    from linearmodels.datasets import french
-
-    data = french.load()
-    data.index = pd.DatetimeIndex(pd.to_datetime(data["dates"]), name="date")
-    F = data[FACTORS]
-    R = data[PORTFOLIOS].sub(data["RF"], axis=0)
-    R.columns.name = "asset"
-    return F, R
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,9 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from statsmodels.stats.sandwich_covariance import cov_hac_simple
 
 from skfactor import TimeSeriesFactorModel
+from tests.conftest import FACTORS, PORTFOLIOS
 
 RTOL = 1e-10
-FACTORS = ["MktRF", "SMB", "HML"]
-PORTFOLIOS = ["S1V1", "S1V3", "S1V5", "S3V1", "S3V3", "S3V5", "S5V1", "S5V3", "S5V5"]
 COV_CASES = {
     "nonrobust": {},
     "HC0": {},
@@ -30,19 +29,6 @@ COV_CASES = {
     "HAC": {"maxlags": 6},
     "HAC-corrected": {"maxlags": 3, "use_correction": True},
 }
-
-
-@pytest.fixture(scope="module")
-def french():
-    """Monthly Fama-French factors and the 3x3 size/value portfolios' excess returns."""
-    from linearmodels.datasets import french
-
-    data = french.load()
-    data.index = pd.DatetimeIndex(pd.to_datetime(data["dates"]), name="date")
-    F = data[FACTORS]
-    R = data[PORTFOLIOS].sub(data["RF"], axis=0)
-    R.columns.name = "asset"
-    return F, R
 
 
 def unbalanced(R):
