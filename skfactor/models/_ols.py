@@ -107,6 +107,10 @@ class MaskedOLS:
     bad: np.ndarray
 
 
+# Cells in one block of the column-blocked loops (about 8 MB of float64).
+_BLOCK_CELLS = 1 << 20
+
+
 def _outer_rows(X, Y=None):
     """Per-row outer products ``x_t y_tᵀ`` flattened: shape (n_rows, p * p)."""
     Y = X if Y is None else Y
@@ -151,8 +155,11 @@ def masked_ols(X, Y, rows=None):
     bad = (nobs <= p) | collinear(gram)
     gram[bad] = np.eye(p)
 
-    Yz = np.where(mask, Yt, 0.0)
-    XtY = Yz @ X  # (n_cols, p)
+    # The residuals start as the zero-filled returns: the one full-size array
+    # made here (it is the fit's output); the rest works a block of columns
+    # at a time in small reused buffers.
+    resid = np.where(mask, Yt, 0.0)
+    XtY = resid @ X  # (n_cols, p)
     bread = np.empty_like(gram)
     params = np.empty((n_cols, p))
     shared = np.flatnonzero(full & ~bad)
@@ -167,18 +174,26 @@ def masked_ols(X, Y, rows=None):
     params[bad] = np.nan
     bread[bad] = np.nan
 
-    # Fitted values, (n_cols, n_dates). A contiguous copy of X.T: OpenBLAS is
-    # several times slower with a transposed operand this thin.
-    resid = np.where(bad[:, None], 0.0, params) @ np.ascontiguousarray(X.T)
-    np.subtract(Yz, resid, out=resid)
-    resid *= mask
-    ssr = np.einsum("ij,ij->i", resid, resid)
-    tss_uncentered = np.einsum("ij,ij->i", Yz, Yz)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = Yz.sum(axis=1) / nobs
-    Yz -= mean[:, None]
-    Yz *= mask
-    tss_centered = np.einsum("ij,ij->i", Yz, Yz)
+    ssr, tss_centered, tss_uncentered = np.empty((3, n_cols))
+    # A contiguous copy of X.T: OpenBLAS is several times slower with a
+    # transposed operand this thin.
+    Xt = np.ascontiguousarray(X.T)
+    beta = np.where(bad[:, None], 0.0, params)
+    step = max(1, _BLOCK_CELLS // max(n_dates, 1))
+    work = np.empty((min(step, n_cols), n_dates))
+    for start in range(0, n_cols, step):  # blocks of columns, each in cache
+        rows = slice(start, start + step)
+        y, m = resid[rows], mask[rows]
+        w = work[: len(y)]
+        tss_uncentered[rows] = np.einsum("ij,ij->i", y, y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.subtract(y, (y.sum(axis=1) / nobs[rows])[:, None], out=w)
+        w *= m
+        tss_centered[rows] = np.einsum("ij,ij->i", w, w)
+        np.matmul(beta[rows], Xt, out=w)  # fitted values
+        y -= w
+        y *= m
+        ssr[rows] = np.einsum("ij,ij->i", y, y)
     for a in (ssr, tss_centered, tss_uncentered):
         a[bad] = np.nan
     return MaskedOLS(
