@@ -137,13 +137,13 @@ def masked_ols(X, Y, rows=None):
     n_dates, p = X.shape
     Yt = np.ascontiguousarray(Y.T)  # (n_cols, n_dates): a view for F-ordered Y
     n_cols = len(Yt)
-    mask = ~np.isnan(Yt)
+    mask = np.logical_not(np.isnan(Yt), out=np.empty(Yt.shape, dtype=bool))
     if rows is not None:
         mask &= rows
-    nobs = mask.sum(axis=1)
+    nobs = np.count_nonzero(mask, axis=1)
     # Columns observed on every date that any column uses share one X'X.
     used = mask.any(axis=0)
-    full = mask[:, used].all(axis=1)
+    full = (mask if used.all() else mask[:, used]).all(axis=1)
     holey = np.flatnonzero(~full)
 
     gram = np.empty((n_cols, p, p))
