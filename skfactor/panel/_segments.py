@@ -91,7 +91,12 @@ class Segments:
     def sort(self, a, out=None):
         """Rows of ``a`` (caller's order) in segment order (``a`` itself if sorted)."""
         a = np.asarray(a)
-        return a if self.order is None else np.take(a, self.order, axis=0, out=out)
+        # mode="clip": the indices are valid, and numpy buffers `out` otherwise.
+        return (
+            a
+            if self.order is None
+            else np.take(a, self.order, axis=0, out=out, mode="clip")
+        )
 
     def unsort(self, a, out=None):
         """Rows of ``a`` (segment order) back in the caller's order."""
@@ -138,7 +143,13 @@ class Segments:
         """
         if self.order is None:
             return self.broadcast(fn, x, *per_segment, out=out)
-        return fn(x, *(np.asarray(p)[self.codes] for p in per_segment), out=out)
+        # Each row's value gathered from the small per-segment table into a
+        # reused buffer (a fresh row-length array per call costs page faults).
+        rows = [
+            np.take(p, self.codes, out=self.buffer(f"apply{i}"), mode="clip")
+            for i, p in enumerate(per_segment)
+        ]
+        return fn(x, *rows, out=out)
 
     def buffer(self, name, shape=None, dtype=np.float64):
         """A scratch array kept for reuse (one row per sorted row by default).
