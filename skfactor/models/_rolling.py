@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel import validate_wide
 from skfactor.panel._rolling import rolling_ols
 from skfactor.utils._sklearn import (
@@ -21,27 +22,7 @@ from skfactor.utils._sklearn import (
 __all__ = ["RollingFactorModel"]
 
 
-def _mean_r2(y, pred, sample_weight=None):
-    """Mean over columns of each column's R² on the rows where both are finite."""
-    ok = ~np.isnan(y) & ~np.isnan(pred)
-    w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, float)
-    if w.shape != (len(y),):
-        raise ValueError(
-            f"`sample_weight` must have one weight per date, shape ({len(y)},); "
-            f"got shape {w.shape}."
-        )
-    w = np.where(ok, w[:, None], 0.0)
-    r = np.where(ok, y, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (w * r).sum(axis=0) / w.sum(axis=0)
-        ssr = (w * (r - np.where(ok, pred, 0.0)) ** 2).sum(axis=0)
-        tss = (w * (r - mean) ** 2).sum(axis=0)
-        r2 = 1.0 - ssr / tss
-    r2 = r2[np.isfinite(r2)]
-    return float(r2.mean()) if len(r2) else np.nan
-
-
-class RollingFactorModel(RegressorMixin, BaseEstimator):
+class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     r"""Each asset's factor betas on the trailing window of dates, for every date.
 
     For each date :math:`t` and asset :math:`i`, over the dates
@@ -170,13 +151,6 @@ class RollingFactorModel(RegressorMixin, BaseEstimator):
         self.fit_intercept = fit_intercept
         self.halflife = halflife
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.target_tags.single_output = True
-        tags.target_tags.multi_output = True
-        return tags
-
     def _min_obs(self, n_factors):
         k = n_factors + int(self.fit_intercept)
         min_obs = k if self.min_obs is None else self.min_obs
@@ -246,12 +220,6 @@ class RollingFactorModel(RegressorMixin, BaseEstimator):
             )
         return self
 
-    def _terms(self):
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{j}" for j in range(self.n_features_in_)]
-        return ["const"] * int(self.fit_intercept) + list(names)
-
     def _positions(self, X, n_rows):
         """Fitted row whose betas predict each row of ``X`` (-1: none yet)."""
         last = len(self.dates_) - 1
@@ -295,17 +263,6 @@ class RollingFactorModel(RegressorMixin, BaseEstimator):
         pred[none] = np.nan
         return self._wrap(pred, wide.dates)
 
-    def _wrap(self, values, dates):
-        """Date x asset output in the container of the inputs."""
-        if self._single:
-            values = values[:, 0]
-            if dates is None:
-                return values
-            return pd.Series(values, index=dates, name=self.assets_[0])
-        if dates is None:
-            return values
-        return pd.DataFrame(values, index=dates, columns=self.assets_)
-
     def score(self, X, y, sample_weight=None):
         r"""Mean over assets of the :math:`R^2` of the out-of-sample predictions.
 
@@ -337,7 +294,7 @@ class RollingFactorModel(RegressorMixin, BaseEstimator):
             )
         pred = self.predict(X)
         pred = np.asarray(pred, dtype=np.float64).reshape(wide.R.shape)
-        return _mean_r2(wide.R, pred, sample_weight)
+        return mean_r2(wide.R, pred, sample_weight)
 
     def to_frame(self):
         """Long view of the estimates: one row per (date, asset).

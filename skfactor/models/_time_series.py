@@ -17,6 +17,7 @@ from skfactor.models._ols import (
     summary_frame,
     t_p_values,
 )
+from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -57,7 +58,7 @@ def grs_test(F, R, rows):
     return float(stat), float(stats.f.sf(stat, N, T - N - K))
 
 
-class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
+class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     r"""One OLS per asset of its returns on the factor returns (Fama-French style).
 
     ``fit(X, y)`` takes the factor returns :math:`F` as ``X`` (date x factor) and
@@ -188,13 +189,6 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
         self.use_correction = use_correction
         self.use_t = use_t
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.target_tags.single_output = True
-        tags.target_tags.multi_output = True
-        return tags
-
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Regress each asset's returns on the factor returns.
@@ -268,23 +262,6 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
         resid[fit.bad] = np.nan
         self.resid_ = self._wrap(resid.T, wide.dates)
 
-    def _wrap(self, values, dates):
-        """Date x asset output in the container of the inputs."""
-        if self._single:
-            values = values[:, 0]
-            if dates is None:
-                return values
-            return pd.Series(values, index=dates, name=self.assets_[0])
-        if dates is None:
-            return values
-        return pd.DataFrame(values, index=dates, columns=self.assets_)
-
-    def _terms(self):
-        names = getattr(self, "feature_names_in_", None)
-        if names is None:
-            names = [f"x{j}" for j in range(self.n_features_in_)]
-        return ["const"] * int(self.fit_intercept) + list(names)
-
     def predict(self, X):
         """Fitted returns: ``intercept_ + X @ coef_.T``, date by date.
 
@@ -337,24 +314,7 @@ class TimeSeriesFactorModel(RegressorMixin, BaseEstimator):
                 "`y[model.assets_]`."
             )
         pred = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
-        ok = ~np.isnan(wide.R) & ~np.isnan(pred)
-        w = np.ones(len(pred))
-        if sample_weight is not None:
-            w = np.asarray(sample_weight, dtype=np.float64)
-            if w.shape != (len(pred),):
-                raise ValueError(
-                    f"`sample_weight` must have one weight per date, shape "
-                    f"({len(pred)},); got shape {w.shape}."
-                )
-        w = np.where(ok, w[:, None], 0.0)
-        r = np.where(ok, wide.R, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (w * r).sum(axis=0) / w.sum(axis=0)
-            ssr = (w * (r - np.where(ok, pred, 0.0)) ** 2).sum(axis=0)
-            tss = (w * (r - mean) ** 2).sum(axis=0)
-            r2 = 1.0 - ssr / tss
-        r2 = r2[np.isfinite(r2)]
-        return float(r2.mean()) if len(r2) else np.nan
+        return mean_r2(wide.R, pred, sample_weight)
 
     def summary(self):
         """Coefficient table of every asset, as statsmodels and linearmodels print it.
