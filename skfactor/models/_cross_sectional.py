@@ -8,13 +8,11 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
-from sklearn.utils import check_array
-from sklearn.utils.validation import column_or_1d
 
 from skfactor.models._fama_macbeth import fama_macbeth_table
 from skfactor.panel import validate_panel
 from skfactor.panel._regression import RCOND, segment_regression
-from skfactor.panel._validation import check_finite
+from skfactor.panel._validation import validate_row_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -25,43 +23,6 @@ from skfactor.utils._sklearn import (
 )
 
 __all__ = ["CrossSectionalFactorModel"]
-
-
-def _aligned_1d(values, panel, name):
-    """A 1-D float array of ``values`` on ``panel``'s rows (same index if pandas)."""
-    if isinstance(values, pd.DataFrame):
-        if values.shape[1] != 1:
-            raise ValueError(
-                f"`{name}` must be one column; got a DataFrame with "
-                f"{values.shape[1]} columns."
-            )
-        values = values.iloc[:, 0]
-    if (
-        isinstance(values, pd.Series)
-        and panel.index is not None
-        and not values.index.equals(panel.index)
-    ):
-        raise ValueError(
-            f"`{name}` and `X` must have the same index (same rows, same order); "
-            f"got {len(values)} rows in `{name}` and {len(panel.index)} in `X`, "
-            f"indexes not equal. Align them first, e.g. `{name}.reindex(X.index)`."
-        )
-    arr = check_array(
-        values,
-        ensure_2d=False,
-        dtype=np.float64,
-        ensure_all_finite=False,
-        input_name=name,
-    )
-    if arr.ndim == 2:
-        arr = column_or_1d(arr, warn=True)
-    if len(arr) != len(panel.values):
-        raise ValueError(
-            f"`{name}` has {len(arr)} rows but `X` has {len(panel.values)}; "
-            "they must describe the same (date, asset) rows."
-        )
-    check_finite(arr, name)
-    return arr
 
 
 def _column_positions(spec, names, name):
@@ -248,7 +209,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             # ColumnTransformer without pandas output): the rows are y's rows.
             X = pd.DataFrame(np.asarray(X), index=y.index)
         panel = validate_panel(self, X, reset=True)
-        y = _aligned_1d(y, panel, "y")
+        y = validate_row_values(y, panel, "y")
         weights = self._weights(sample_weight, panel)
         names = self._feature_names(panel)
         ind = _column_positions(self.industries or (), names, "industries")
@@ -317,7 +278,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             return None
         if isinstance(sample_weight, Real):
             return np.full(len(panel.values), float(sample_weight))
-        w = _aligned_1d(sample_weight, panel, "sample_weight")
+        w = validate_row_values(sample_weight, panel, "sample_weight")
         if np.nanmin(w, initial=0.0) < 0:
             raise ValueError(
                 "`sample_weight` must be >= 0 (NaN marks a missing weight); "

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.utils import check_array
+from sklearn.utils.validation import column_or_1d
 
 from skfactor.panel._segments import Segments
 from skfactor.utils._sklearn import validate_data
@@ -18,6 +19,7 @@ __all__ = [
     "check_panel_index",
     "date_codes",
     "validate_panel",
+    "validate_row_values",
 ]
 
 
@@ -115,6 +117,48 @@ def check_finite(values, name="X", columns=None):
             "NaN (e.g. `X.replace([np.inf, -np.inf], np.nan)`) so they count as "
             "missing."
         )
+
+
+def validate_row_values(values, panel, name):
+    """``values`` (returns, weights) as a 1-D float array on ``panel``'s rows.
+
+    A Series (or one-column DataFrame) must have the panel's index, in the same
+    order; an array must have one value per row. NaN is kept; ±inf is an error.
+    """
+    if isinstance(values, pd.DataFrame):
+        if values.shape[1] != 1:
+            raise ValueError(
+                f"`{name}` must be one column; got a DataFrame with "
+                f"{values.shape[1]} columns. Pass a Series, e.g. `{name}['return']`."
+            )
+        values = values.iloc[:, 0]
+    if (
+        isinstance(values, pd.Series)
+        and panel.index is not None
+        and not values.index.equals(panel.index)
+    ):
+        raise ValueError(
+            f"`X` and `{name}` have different indexes: `{name}` and `X` must have "
+            "the same index (same rows, same order). Align it first, e.g. "
+            f"`{name} = {name}.reindex(X.index)`."
+        )
+    arr = check_array(
+        values,
+        ensure_2d=False,
+        dtype=np.float64,
+        ensure_all_finite=False,
+        input_name=name,
+    )
+    if arr.ndim == 2 and arr.shape[1] == 1:  # a column vector: sklearn warns
+        arr = column_or_1d(arr, warn=True)
+    if arr.ndim != 1 or len(arr) != len(panel.values):
+        raise ValueError(
+            f"`{name}` has {len(arr)} rows but `X` has {len(panel.values)}; give one "
+            f"value per row of `X` (one return per row of `X` for returns), got "
+            f"shape {arr.shape}."
+        )
+    check_finite(arr, name)
+    return arr
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.utils import check_array
 
 from skfactor.panel import validate_panel
 from skfactor.panel._buckets import (
@@ -18,7 +17,7 @@ from skfactor.panel._buckets import (
     fraction_thresholds,
     rank_buckets,
 )
-from skfactor.panel._validation import check_finite
+from skfactor.panel._validation import validate_row_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -53,34 +52,6 @@ def _caller_stacklevel():
     ):
         frame, level = frame.f_back, level + 1
     return level
-
-
-def check_returns(y, panel):
-    """``y`` as a float array on the rows of ``panel`` (same index, same order)."""
-    if isinstance(y, pd.DataFrame):
-        if y.shape[1] != 1:
-            raise ValueError(
-                f"`y` must be one column of returns; got a DataFrame with "
-                f"{y.shape[1]} columns. Pass a Series, e.g. `y['return']`."
-            )
-        y = y.iloc[:, 0]
-    if isinstance(y, pd.Series) and panel.index is not None:
-        if not y.index.equals(panel.index):
-            raise ValueError(
-                "`X` and `y` have different indexes; `y` must hold the returns of "
-                "the rows of `X`, in the same order. Align it first, e.g. "
-                "`y = y.reindex(X.index)`."
-            )
-    values = check_array(
-        y, dtype=np.float64, ensure_2d=False, ensure_all_finite=False, input_name="y"
-    )
-    if values.ndim != 1 or len(values) != len(panel.values):
-        raise ValueError(
-            f"`y` must be one return per row of `X` ({len(panel.values)} rows); got "
-            f"shape {values.shape}."
-        )
-    check_finite(values, "y")
-    return values
 
 
 class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -416,7 +387,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
                 return panel, self._portfolios(panel)[0]
             self._scheme(), self._directions(panel)  # check the settings
             return panel, None
-        y = check_returns(y, panel)
+        y = validate_row_values(y, panel, "y")
         W, factor, groups = self._portfolios(panel, y, weights=weights)
         self._store_returns(panel, factor, groups)
         return panel, W
