@@ -229,31 +229,96 @@ def test_forward_returns_property_no_look_back(periods, seed):
     pd.testing.assert_series_equal(base[dates >= cut], changed[dates >= cut])
 
 
-@pytest.mark.parametrize("arrangement", ["random", "sampled_positions_hold_the_tails"])
+@pytest.mark.parametrize(
+    "arrangement", ["random", "tails_in_few_blocks", "ties_at_the_caps", "nan_heavy"]
+)
 def test_segments_tail_order_statistics_are_exact_on_wide_dates(arrangement):
-    # Dates wide enough (>= 512 rows) for the sampled-threshold path; when the
-    # strided sample holds the extremes the threshold is too tight and the
-    # exact partition takes over for those dates.
+    # Dates wide enough (>= 512 rows) for the block-extremes path. Its
+    # threshold (the k-th block extreme) must hold whatever the arrangement:
+    # the extremes dealt into a few blocks, long runs of ties at the caps, and
+    # dates with fewer non-NaN blocks than k + 1 (sorted whole instead).
     rng = np.random.default_rng(11)
-    n_dates, width = 4, 2000
+    n_dates, width = 6, 2000
     values = rng.standard_t(3, size=(n_dates, width))
-    if arrangement != "random":
+    nan_fraction = 0.03
+    if arrangement == "tails_in_few_blocks":
+        # 256 interleaved blocks: positions 0, 256, 512, ... are block 0.
         ordered = np.sort(values, axis=1)
-        values = np.empty_like(ordered)
-        sampled = np.arange(0, width, 8)
-        rest = np.setdiff1d(np.arange(width), sampled)
-        half = len(sampled) // 2
-        values[:, sampled[:half]] = ordered[:, :half]  # the smallest values
-        values[:, sampled[half:]] = ordered[:, width - (len(sampled) - half) :]
-        values[:, rest] = ordered[:, half : width - (len(sampled) - half)]
-    values[rng.random(values.shape) < 0.03] = np.nan
+        block0 = np.arange(0, width, 256)
+        block1 = np.arange(1, width, 256)
+        rest = np.setdiff1d(np.arange(width), np.r_[block0, block1])
+        values[:, block0] = ordered[:, : len(block0)]
+        values[:, block1] = ordered[:, width - len(block1) :]
+        values[:, rest] = ordered[:, len(block0) : width - len(block1)]
+    elif arrangement == "ties_at_the_caps":
+        values = np.round(values, 0)
+    elif arrangement == "nan_heavy":
+        nan_fraction = 0.9
+    values[rng.random(values.shape) < nan_fraction] = np.nan
     codes = np.repeat(np.arange(n_dates), width)
     seg = Segments(codes, n_dates)
     col = values.reshape(-1)
     n = seg.count(col)
     low_k, high_k = (0.01 * n).astype(np.intp), (0.02 * n).astype(np.intp)
-    lo, hi = seg.order_statistics(col, low_k, high_k)
+    lo, hi = seg._tail_order_statistics(col, low_k, high_k, n)
     for d in range(n_dates):
         row = np.sort(values[d][~np.isnan(values[d])])
         assert lo[d] == row[low_k[d]]
         assert hi[d] == row[len(row) - 1 - high_k[d]]
+
+
+def test_segments_tail_order_statistics_sort_dates_with_few_non_nan_blocks():
+    # One date is wide but mostly NaN in whole blocks: fewer non-NaN blocks
+    # than k + 1, so that date is sorted whole; the others take the fast path.
+    rng = np.random.default_rng(5)
+    width = 3000
+    values = rng.standard_normal((3, width))
+    values[1, (np.arange(width) % 256) >= 20] = np.nan  # 20 blocks hold values
+    seg = Segments(np.repeat(np.arange(3), width), 3)
+    col = values.reshape(-1)
+    n = seg.count(col)
+    k = np.array([29, 29, 29])  # 30 > 20 non-NaN blocks on date 1
+    # (n_valid raised so that the kernel does not hand date 1 to partitioning)
+    lo, hi = seg._tail_order_statistics(col, k, k, np.maximum(n, 3000))
+    for d in range(3):
+        row = np.sort(values[d][~np.isnan(values[d])])
+        assert lo[d] == row[29]
+        assert hi[d] == row[len(row) - 30]
+
+
+@pytest.mark.parametrize("max_rows", [1, 7, 40, 10**6])
+def test_segments_blocks_cover_whole_segments_in_order(max_rows):
+    seg, _, values = _random_segments(0)
+    v = seg.sort(values)
+    blocks = list(seg.blocks(max_rows))
+    assert blocks[0][0].start == 0 and blocks[-1][0].stop == seg.n_rows
+    sizes = np.concatenate([block.sizes for _, block in blocks])
+    np.testing.assert_array_equal(sizes, seg.sizes)
+    for rows, block in blocks:
+        assert rows.stop - rows.start == block.n_rows
+        assert block.order is None  # already in segment order
+    # Per-segment results joined over blocks equal the whole-column ones.
+    mean, n = seg.blockwise(lambda block, c: block.nanmean(c), v)
+    whole_mean, whole_n = seg.nanmean(v)
+    np.testing.assert_array_equal(n, whole_n)
+    np.testing.assert_array_equal(mean, whole_mean)
+
+
+def test_transformers_blockwise_equal_scipy_and_a_loop(panel, monkeypatch):
+    # Force many small blocks (the reference workload has ~30 per column).
+    from scipy.stats import mstats
+
+    monkeypatch.setattr(segments_module, "_BLOCK_ROWS", 50)
+    Xw = Winsorizer(limits=0.05).fit_transform(panel)
+    Z = CrossSectionalZScore().fit_transform(panel)
+    for _, rows in panel.groupby(level=0):
+        for col in panel.columns:
+            values = rows[col].dropna()
+            if len(values):
+                expected = np.asarray(mstats.winsorize(values.to_numpy(), limits=0.05))
+                np.testing.assert_array_equal(Xw.loc[values.index, col], expected)
+                x = values.to_numpy()
+                z = (x - x.mean()) / x.std() if x.std() > 0 else np.zeros_like(x)
+                np.testing.assert_allclose(
+                    Z.loc[values.index, col], z, rtol=1e-12, atol=1e-12
+                )

@@ -252,6 +252,49 @@ def test_transformers_do_not_mutate_input(panel, transformer):
     pd.testing.assert_frame_equal(panel, before)
 
 
+@pytest.mark.parametrize(
+    "transformer",
+    [
+        *TRANSFORMERS,
+        CrossSectionalZScore(groups="industry"),
+        CrossSectionalZScore(weights="cap"),
+    ],
+    ids=IDS,
+)
+def test_transformers_n_jobs_gives_the_same_result(panel, transformer):
+    # Columns are processed on threads with their own scratch buffers: any
+    # sharing between threads would show up as a difference here.
+    rng = np.random.default_rng(3)
+    X = panel.assign(
+        industry=rng.integers(0, 4, len(panel)).astype(float),
+        cap=rng.lognormal(size=len(panel)),
+        more=rng.standard_t(3, len(panel)),
+    )
+    serial = clone(transformer).fit_transform(X)
+    threaded = clone(transformer).set_params(n_jobs=-1).fit_transform(X)
+    pd.testing.assert_frame_equal(threaded, serial, check_exact=True)
+    # n_jobs larger than the number of columns is fine too.
+    fitted = clone(transformer).set_params(n_jobs=32).fit(X)
+    pd.testing.assert_frame_equal(fitted.transform(X), serial, check_exact=True)
+
+
+@pytest.mark.parametrize("n_jobs", [None, 1, 2, -1])
+def test_for_each_calls_every_item_and_raises_the_workers_error(n_jobs):
+    from skfactor.utils._parallel import effective_n_jobs, for_each
+
+    seen = []
+    for_each(seen.append, range(7), n_jobs)
+    assert sorted(seen) == list(range(7))
+
+    def fail_on_three(i):
+        if i == 3:
+            raise ValueError("column 3 failed")
+
+    with pytest.raises(ValueError, match="column 3 failed"):
+        for_each(fail_on_three, range(7), n_jobs)
+    assert effective_n_jobs(n_jobs) >= 1
+
+
 def test_transformers_in_column_transformer(panel):
     X = panel.assign(industry=np.arange(len(panel)) % 3)
     ct = ColumnTransformer(

@@ -10,6 +10,9 @@ back in the caller's row order.
 
 from __future__ import annotations
 
+import math
+import threading
+
 import numpy as np
 
 __all__ = ["Segments"]
@@ -17,6 +20,9 @@ __all__ = ["Segments"]
 # Above this many padded cells per row the padded layout wastes too much memory
 # and the kernels fall back to one lexicographic sort.
 _MAX_PADDING_RATIO = 4.0
+# Rows per block in Segments.blocks: a block of one float column (2 MiB) and
+# its temporaries stay in the CPU cache.
+_BLOCK_ROWS = 2**18
 
 
 def _smallest_uint(n):
@@ -67,7 +73,8 @@ class Segments:
             narrow = codes.astype(_smallest_uint(self.n_segments))
             self.order = np.argsort(narrow, kind="stable")
         self._dense_index = None
-        self._buffers = {}
+        self._blocks = None
+        self._local = threading.local()  # scratch buffers, one set per thread
 
     @classmethod
     def single(cls, n_rows):
@@ -155,14 +162,84 @@ class Segments:
         """A scratch array kept for reuse (one row per sorted row by default).
 
         Fresh large arrays cost page faults on first touch; the per-column loops
-        of the transformers reuse these instead. The caller owns the contents
-        only until its next call for the same ``name``.
+        of the transformers reuse these instead. Each thread has its own pool
+        (the transformers work on columns in parallel with ``n_jobs``), shared
+        with the :meth:`blocks` of these segments: a buffer is a view of the
+        front of the largest array asked for under its name. The caller owns
+        the contents only until its next call for the same ``name``.
         """
         shape = (self.n_rows,) if shape is None else shape
-        buf = self._buffers.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
-            buf = self._buffers[name] = np.empty(shape, dtype=dtype)
-        return buf
+        size = math.prod(shape)
+        pool = self._local.__dict__.setdefault("buffers", {})
+        key = (name, np.dtype(dtype))
+        buf = pool.get(key)
+        if buf is None or buf.size < size:
+            buf = pool[key] = np.empty(size, dtype=dtype)
+        return buf[:size].reshape(shape)
+
+    # ------------------------------------------------------------------ blocks
+    def blocks(self, max_rows=None):
+        """Consecutive runs of whole segments of about ``max_rows`` rows each.
+
+        Yields ``(rows, block)``: the slice of the sorted rows a run covers and
+        a :class:`Segments` for it (which shares this object's scratch
+        buffers). A column is a few times larger than the CPU cache; running a
+        chain of per-segment kernels block by block keeps each block's
+        intermediate arrays in the cache (see :meth:`blockwise`).
+        """
+        if self.n_segments == 0:
+            return
+        key = self.starts // (
+            max_rows or _BLOCK_ROWS
+        )  # which block each segment starts in
+        cuts = np.flatnonzero(key[1:] != key[:-1]) + 1
+        for first, last in zip(
+            np.r_[0, cuts], np.r_[cuts, self.n_segments], strict=True
+        ):
+            sizes = self.sizes[first:last]
+            block = Segments(np.repeat(np.arange(len(sizes)), sizes), len(sizes))
+            block._local = self._local
+            yield slice(self.bounds[first], self.bounds[last]), block
+
+    def _block_list(self):
+        if self._blocks is None:
+            self._blocks = list(self.blocks())
+        return self._blocks
+
+    def blockwise(self, fn, *columns):
+        """``fn(block, *columns)`` over :meth:`blocks`, per-segment results joined.
+
+        ``fn`` takes a :class:`Segments` and sorted columns (each sliced to the
+        block's rows; None stays None) and returns a tuple of per-segment
+        arrays; the result is that tuple for all segments.
+        """
+        blocks = self._block_list()
+        if len(blocks) <= 1:
+            return fn(self, *columns)
+        parts = [
+            fn(block, *(None if c is None else c[rows] for c in columns))
+            for rows, block in blocks
+        ]
+        return tuple(np.concatenate(p) for p in zip(*parts, strict=True))
+
+    def map_blocks(self, stats, fn, x, *columns, out):
+        """Per-segment ``stats`` of sorted ``columns``, then ``fn`` on ``x``'s rows.
+
+        ``out = fn(x, *stats(...), out=out)`` with each per-segment statistic
+        matched to its rows (as :meth:`apply`), ``x`` and ``out`` in the
+        caller's row order. When the rows are already in segment order, each
+        block is finished while it is in the cache; otherwise the statistics
+        are computed :meth:`blockwise` and applied in one pass.
+        """
+        if self.order is not None:
+            self.apply(fn, x, *self.blockwise(stats, *columns), out=out)
+            return out
+        for rows, block in self._block_list():
+            per_segment = stats(
+                block, *(None if c is None else c[rows] for c in columns)
+            )
+            block.broadcast(fn, x[rows], *per_segment, out=out[rows])
+        return out
 
     # ------------------------------------------------------------ reductions
     def sum(self, a):
@@ -335,59 +412,68 @@ class Segments:
         """Order statistics near the ends of each segment, from a few candidates.
 
         Winsorizing at 1 % needs the 1st and 99th percentile order statistics:
-        partitioning every value for them is most of the work. Instead a
-        strided sample of each segment gives a threshold a little beyond each
-        wanted statistic, one comparison pass keeps the values past it (a few
-        per cent), and those are sorted. A segment whose threshold turned out
-        too tight (fewer candidates than the position needs) is recomputed
-        exactly, so the result is always exact. Returns None where the wanted
+        partitioning every value for them is most of the work. Instead each
+        segment's values are dealt into ``n_blocks`` interleaved blocks and
+        each block's maximum taken (one pass). For the ``k``-th largest value
+        (0-based), the ``k``-th largest block maximum ``t`` is a lower bound:
+        the ``k + 1`` largest block maxima are ``k + 1`` values at or above
+        it. So the values at or above ``t`` (a few more than ``k + 1``) hold
+        the answer; one comparison pass keeps them and they are sorted. The
+        same with minima from the bottom. Exact; a segment with fewer non-NaN
+        blocks than ``k + 1`` is sorted whole. Returns None where the wanted
         positions are not near the ends (then partitioning is as cheap).
         """
         width = self.max_size
-        step = 8
+        n_blocks = 256  # a row of block extremes sorts in numpy's small-array path
         sides = [
             (k, top) for k, top in ((low_k, False), (high_k, True)) if k is not None
         ]
         k_max = max(int(np.max(k, initial=0)) for k, _ in sides)
         n_min = int(n_valid.min()) if len(n_valid) else 0
-        if width < 64 * step or (k_max + 1) * 20 > n_min:
+        if width < 2 * n_blocks or (k_max + 1) * 20 > n_min:
             return None
         grid = self.to_dense(col, np.nan)  # a view when balanced: read only
-        sample = np.sort(grid[:, ::step], axis=1)  # NaN last
-        m = (~np.isnan(sample)).sum(axis=1)
-        rows = np.arange(self.n_segments)
-        # Thresholds: a sample rank a margin past each wanted statistic's rank.
-        # One pass keeps every value at or past either threshold.
-        keep = np.zeros(grid.shape, dtype=bool)
+        n_rows, per_block = grid.shape[0], width // n_blocks
+        dealt = grid[:, : per_block * n_blocks].reshape(n_rows, per_block, n_blocks)
+        rest = grid[:, per_block * n_blocks :]  # fewer than n_blocks: one more each
+        rows = np.arange(n_rows)
+        keep = self.buffer("keep", grid.shape, dtype=bool)
+        past = self.buffer("past", grid.shape, dtype=bool)
         limits = []
-        for k, top in sides:
+        for i, (k, top) in enumerate(sides):
             k = np.asarray(k, dtype=np.intp)
-            r = np.ceil(2 * (k + 1) * m / np.maximum(n_valid, 1)).astype(np.intp) + 6
-            r = np.minimum(r, np.maximum(m - 1, 0))
-            t = sample[rows, m - 1 - r] if top else sample[rows, r]
+            ufunc = np.fmax if top else np.fmin  # NaN only where a block is all NaN
+            extremes = ufunc.reduce(dealt, axis=1)
+            ufunc(extremes[:, : rest.shape[1]], rest, out=extremes[:, : rest.shape[1]])
+            extremes.sort(axis=1)  # NaN last
+            m = n_blocks - np.count_nonzero(np.isnan(extremes), axis=1)
+            found = (k >= 0) & (k < m)
+            t = extremes[rows, np.where(found, m - 1 - k if top else k, 0)]
             with np.errstate(invalid="ignore"):
-                keep |= grid >= t[:, None] if top else grid <= t[:, None]
-            limits.append((k, top, t))
+                compare = np.greater_equal if top else np.less_equal
+                compare(grid, t[:, None], out=keep if i == 0 else past)
+            if i:
+                np.logical_or(keep, past, out=keep)
+            limits.append((k, top, found))
         counts = np.count_nonzero(keep, axis=1)
         values = grid[keep]  # row by row
-        cand = np.full((self.n_segments, int(counts.max(initial=0))), np.nan)
-        within = np.arange(len(values)) - np.repeat(np.cumsum(counts) - counts, counts)
+        cand = np.full((n_rows, int(counts.max(initial=0))), np.nan)
+        within = np.arange(len(values))
+        within -= np.repeat(np.cumsum(counts) - counts, counts)
         cand[np.repeat(rows, counts), within] = values
         cand.sort(axis=1)  # NaN (padding) last
         out = []
-        for k, top, t in limits:
-            # The candidates hold every value past t, so the statistic is among
-            # them when at least k + 1 are past t; the rest sort between.
-            with np.errstate(invalid="ignore"):
-                past = np.count_nonzero(
-                    cand >= t[:, None] if top else cand <= t[:, None], axis=1
-                )
+        for k, top, found in limits:
+            # Candidates hold every value past t on this side, and at least
+            # k + 1 of them: the wanted one is the k-th from that end.
             ok = (k >= 0) & (k < n_valid)
-            found = ok & (k < past)
-            pos = np.where(found, counts - 1 - k if top else k, 0)
-            stat = np.where(ok, cand[rows, pos], np.nan)
+            stat = np.where(
+                found,
+                cand[rows, np.where(found, counts - 1 - k if top else k, 0)],
+                np.nan,
+            )
             redo = np.flatnonzero(ok & ~found)
-            if len(redo):  # threshold too tight: sort those segments whole
+            if len(redo):  # too few non-NaN blocks: sort those segments whole
                 whole = grid[redo]
                 np.copyto(whole, -np.inf if top else np.inf, where=np.isnan(whole))
                 whole.sort(axis=1)

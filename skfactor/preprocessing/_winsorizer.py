@@ -8,6 +8,7 @@ import numpy as np
 
 from skfactor.panel import Segments, validate_panel
 from skfactor.panel._stats import center_scale, winsorize_caps
+from skfactor.utils._parallel import for_each
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -79,6 +80,9 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         (stateless: nothing is learned in ``fit``). If False the caps are
         learned in ``fit`` from all rows of each column and applied as fixed
         bounds in ``transform``.
+    n_jobs : int, default=None
+        Number of threads working on columns in parallel (``None``: 1;
+        ``-1``: all CPUs). The result does not depend on it.
 
     Attributes
     ----------
@@ -122,15 +126,23 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "method": [StrOptions({"quantile", "mad"})],
         "n_mad": [Interval(numbers.Real, 0, None, closed="neither")],
         "cross_sectional": ["boolean"],
+        "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(
-        self, *, limits=0.01, method="quantile", n_mad=3.0, cross_sectional=True
+        self,
+        *,
+        limits=0.01,
+        method="quantile",
+        n_mad=3.0,
+        cross_sectional=True,
+        n_jobs=None,
     ):
         self.limits = limits
         self.method = method
         self.n_mad = n_mad
         self.cross_sectional = cross_sectional
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -221,8 +233,15 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             return panel.wrap(np.clip(values, self.lower_, self.upper_))
         seg = panel.segments
         out = np.empty_like(values)
-        for j in range(values.shape[1]):
-            col = seg.sort(values[:, j], out=seg.buffer("column"))
-            lo, hi = self._caps(seg, col, limits)
-            seg.apply(np.clip, values[:, j], lo, hi, out=out[:, j])
+
+        def clip_column(j):
+            seg.map_blocks(
+                lambda block, c: self._caps(block, c, limits),
+                np.clip,
+                values[:, j],
+                seg.sort(values[:, j], out=seg.buffer("column")),
+                out=out[:, j],
+            )
+
+        for_each(clip_column, range(values.shape[1]), self.n_jobs)
         return panel.wrap(out)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import pandas as pd
 
 from skfactor.panel import Segments, validate_panel
 from skfactor.panel._stats import center_scale
+from skfactor.utils._parallel import for_each
 from skfactor.utils._sklearn import (
     BaseEstimator,
     OneToOneFeatureMixin,
@@ -35,6 +38,11 @@ def _group_segments(panel, groups):
     n_segments = int(used.sum())
     codes = np.where(has_group, codes, n_segments)
     return Segments(codes, n_segments + (not has_group.all())), has_group
+
+
+def _standardize(x, center, scale, out):
+    np.subtract(x, center, out=out)
+    return np.divide(out, scale, out=out)
 
 
 class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -68,6 +76,9 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
     weights : str or int, default=None
         Column of ``X`` holding non-negative weights for the mean (e.g. market
         cap). Passed through unchanged.
+    n_jobs : int, default=None
+        Number of threads working on columns in parallel (``None``: 1;
+        ``-1``: all CPUs). The result does not depend on it.
 
     Attributes
     ----------
@@ -97,12 +108,14 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         "robust": ["boolean"],
         "groups": [str, int, None],
         "weights": [str, int, None],
+        "n_jobs": [numbers.Integral, None],
     }
 
-    def __init__(self, *, robust=False, groups=None, weights=None):
+    def __init__(self, *, robust=False, groups=None, weights=None, n_jobs=None):
         self.robust = robust
         self.groups = groups
         self.weights = weights
+        self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -192,14 +205,22 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             seg, has_group = _group_segments(panel, values[:, g])
         weights = None if w is None else seg.sort(values[:, w])
         out = np.empty_like(values)
-        for j in range(values.shape[1]):
+        robust = self.robust
+
+        def zscore_column(j):
             if j in (g, w):
                 out[:, j] = values[:, j]
-                continue
-            col = seg.sort(values[:, j], out=seg.buffer("column"))
-            center, scale = center_scale(seg, col, robust=self.robust, weights=weights)
-            seg.apply(np.subtract, values[:, j], center, out=out[:, j])
-            seg.apply(np.divide, out[:, j], scale, out=out[:, j])
+                return
+            seg.map_blocks(
+                lambda block, c, w: center_scale(block, c, robust=robust, weights=w),
+                _standardize,
+                values[:, j],
+                seg.sort(values[:, j], out=seg.buffer("column")),
+                weights,
+                out=out[:, j],
+            )
+
+        for_each(zscore_column, range(values.shape[1]), self.n_jobs)
         if has_group is not None:  # no group, no peers: NaN
             scaled = [k for k in range(out.shape[1]) if k not in (g, w)]
             out[np.ix_(~has_group, scaled)] = np.nan
