@@ -110,14 +110,22 @@ def _moments_in_place(X, y, n_seg, center, out):
     size = n // n_seg
     X3 = _strided(X, n_seg, size)
     y2 = y.reshape(n_seg, size)
-    X3t = X3.transpose(0, 2, 1)
-    gram[:, :p, :p] = X3t @ X3
-    xy = (X3t @ y2[:, :, None])[:, :, 0]
-    gram[:, :p, p] = xy
-    gram[:, p, :p] = xy
+    # A few dates at a time (about 2 MiB of X): the Gram product reads each
+    # block from memory, X'y and the column sums (one product with [y, 1])
+    # then read it from the cache.
+    step = max(1, 2**18 // (size * max(p, 1)))
+    y_one = np.ones((min(step, n_seg), size, 2))
+    for i in range(0, n_seg, step):
+        Xb = X3[i : i + step]
+        b, Xbt = len(Xb), Xb.transpose(0, 2, 1)
+        y_one[:b, :, 0] = y2[i : i + step]
+        gram[i : i + b, :p, :p] = Xbt @ Xb
+        xy_sum = Xbt @ y_one[:b]
+        gram[i : i + b, :p, p] = gram[i : i + b, p, :p] = xy_sum[:, :, 0]
+        mean[i : i + b, :p] = xy_sum[:, :, 1]
     gram[:, p, p] = np.einsum("tn,tn->t", y2, y2)
-    mean[:, :p] = X3.sum(axis=1) / size
-    mean[:, p] = y2.sum(axis=1) / size
+    mean[:, p] = y2.sum(axis=1)
+    mean /= size
     nobs[:] = size
     weight_sum[:] = size
     with np.errstate(invalid="ignore", over="ignore"):
@@ -351,7 +359,15 @@ class Regression(NamedTuple):
 
 
 def segment_regression(
-    segments, X, y, weights=None, *, center=True, constraint=None, may_be_absent=None
+    segments,
+    X,
+    y,
+    weights=None,
+    *,
+    center=True,
+    constraint=None,
+    may_be_absent=None,
+    check_inf=None,
 ):
     """Per-segment weighted least squares with residuals, in one pass if possible.
 
@@ -372,6 +388,11 @@ def segment_regression(
         segments of ``moments`` (see :func:`segment_lstsq`).
     may_be_absent : ndarray of bool, shape (p,), optional
         As :func:`segment_lstsq`.
+    check_inf : callable, optional
+        Raises if ``X`` or ``y`` hold ±inf. Called before any solving, unless
+        every segment's moments came out finite from the in-place path (which
+        proves every value finite): the caller's validation can skip that
+        pass over the panel.
 
     Returns
     -------
@@ -404,8 +425,12 @@ def segment_regression(
         return segment_lstsq(mom, constraint=c, may_be_absent=may_be_absent)
 
     redo = np.arange(n_seg)
-    if _in_place_ok(segments, weights):
+    in_place = _in_place_ok(segments, weights)
+    if in_place:
         redo = _moments_in_place(X, y, n_seg, center, out)
+    if check_inf is not None and len(redo):
+        check_inf()  # not proved finite (a NaN, an inf, a large mean): check
+    if in_place:
         done = np.ones(n_seg, dtype=bool)
         done[redo] = False
         block = Moments(gram[done], mean[done], weight_sum[done], nobs[done], center)

@@ -119,11 +119,12 @@ def check_finite(values, name="X", columns=None):
         )
 
 
-def validate_row_values(values, panel, name):
+def validate_row_values(values, panel, name, *, check_inf=True):
     """``values`` (returns, weights) as a 1-D float array on ``panel``'s rows.
 
     A Series (or one-column DataFrame) must have the panel's index, in the same
-    order; an array must have one value per row. NaN is kept; ±inf is an error.
+    order; an array must have one value per row. NaN is kept; ±inf is an error
+    (``check_inf=False`` leaves that check to the caller).
     """
     if isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
@@ -157,7 +158,8 @@ def validate_row_values(values, panel, name):
             f"value per row of `X` (one return per row of `X` for returns), got "
             f"shape {arr.shape}."
         )
-    check_finite(arr, name)
+    if check_inf:
+        check_finite(arr, name)
     return arr
 
 
@@ -217,14 +219,15 @@ class PanelData:
         return pd.DataFrame(values, index=self.index, columns=self.columns, copy=False)
 
 
-def validate_panel(estimator, X, *, reset, name="X"):
+def validate_panel(estimator, X, *, reset, name="X", check_inf=True):
     """Validate ``X`` for a per-date estimator and find its date segments.
 
     ``X`` may be a DataFrame with a two-level (date, asset) MultiIndex (a
     panel), a DataFrame with a single-level index, or a 2-D array (both one
     cross-section). A Series is taken as a one-column DataFrame (and
     :meth:`PanelData.wrap` gives a Series back). Sets ``n_features_in_`` /
-    ``feature_names_in_`` when ``reset``.
+    ``feature_names_in_`` when ``reset``. ``check_inf=False`` leaves the ±inf
+    check (one pass over the values) to a caller that can do it for less.
 
     Examples
     --------
@@ -258,7 +261,8 @@ def validate_panel(estimator, X, *, reset, name="X"):
         # columns against (validate_data would warn that it was "fitted
         # without feature names").
         values = check_array(X, input_name=name, estimator=estimator, **kwargs)
-    check_finite(values, name, None if columns is None else list(columns))
+    if check_inf:
+        check_finite(values, name, None if columns is None else list(columns))
     if isinstance(index, pd.MultiIndex):
         codes, dates = date_codes(index)
         segments = Segments(codes, len(dates))
