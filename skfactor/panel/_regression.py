@@ -177,9 +177,8 @@ def _moments_copied(segments, X, y, weights, which, center, out, fit=None):
             if segments.order is not None:
                 rows = segments.order[rows]
         yb = y[rows]
-        ok = ~np.isnan(yb)
-        for k in range(p):  # columns, not dates
-            ok &= ~np.isnan(X[rows, k])
+        # A row with a NaN anywhere has a NaN sum (one product, not p passes).
+        ok = ~np.isnan(yb + X[rows] @ np.ones(p))
         if weights is not None:
             wb = weights[rows]
             ok &= wb > 0  # NaN > 0 is False
@@ -200,20 +199,35 @@ def _moments_copied(segments, X, y, weights, which, center, out, fit=None):
             for k in range(p):
                 np.take(X[:, k], gidx, out=flat[k])
             np.take(yb, src, out=flat[p])
-        W = np.zeros(nd * width)
-        W[pos] = 1.0 if weights is None else wb[ok]
-        W2 = W.reshape(nd, width)
-        wsum = W2.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mu = np.einsum("qtm,tm->tq", Z, W2) / wsum[:, None]
-        if center:
-            Z -= np.nan_to_num(mu).T[:, :, None]
-        Z *= np.sqrt(W2)  # zeroes the padding and the rows left out
+        n_ok = np.bincount(local[ok], minlength=nd)
+        if weights is None:
+            # Zero the padding and the rows left out (few cells), then again
+            # after centring: no pass over the block for the weights.
+            unused = np.ones(nd * width, dtype=bool)
+            unused[pos] = False
+            unused = np.flatnonzero(unused)
+            flat[:, unused] = 0.0
+            wsum = n_ok.astype(float)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mu = Z.sum(axis=2).T / wsum[:, None]
+            if center:
+                Z -= np.nan_to_num(mu).T[:, :, None]
+                flat[:, unused] = 0.0
+        else:
+            W = np.zeros(nd * width)
+            W[pos] = wb[ok]
+            W2 = W.reshape(nd, width)
+            wsum = W2.sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mu = np.einsum("qtm,tm->tq", Z, W2) / wsum[:, None]
+            if center:
+                Z -= np.nan_to_num(mu).T[:, :, None]
+            Z *= np.sqrt(W2)  # zeroes the padding and the rows left out
         Zt = Z.transpose(1, 0, 2)  # (nd, p + 1, width)
         gram[seg] = Zt @ Zt.transpose(0, 2, 1)
         mean[seg] = mu
         weight_sum[seg] = wsum
-        nobs[seg] = np.bincount(local[ok], minlength=nd)
+        nobs[seg] = n_ok
         if fit is None:
             continue
         solve, results, resid = fit
@@ -223,8 +237,8 @@ def _moments_copied(segments, X, y, weights, which, center, out, fit=None):
         coef, intercept = solved[0], solved[1]
         fitted = np.nan_to_num(coef)[:, None, :] @ Zt[:, :p, :]  # (nd, 1, width)
         e = (Z[p] - fitted[:, 0, :]).reshape(-1)[pos]
-        if center or weights is not None:
-            e /= np.sqrt(W[pos])  # back from the weighted, centred scale
+        if weights is not None:
+            e /= np.sqrt(W[pos])  # back from the weighted scale
         e[np.isnan(intercept)[local[ok]]] = np.nan
         if every:
             resid[rows] = e

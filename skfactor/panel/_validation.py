@@ -102,21 +102,34 @@ def check_numeric_columns(X, name="X", exclude=()):
 def check_finite(values, name="X", columns=None):
     """Raise if ``values`` holds +inf or -inf (NaN is allowed: it means missing)."""
     values = np.asarray(values)
-    if values.dtype.kind != "f":
+    if values.dtype.kind != "f" or not _has_inf(values):
         return
-    bad = np.isinf(values)
-    if bad.any():
-        if values.ndim == 2:
-            cols = np.flatnonzero(bad.any(axis=0))
-            where = [columns[i] for i in cols] if columns is not None else cols.tolist()
-            where = f" in column(s) {where}"
-        else:
-            where = ""
-        raise ValueError(
-            f"`{name}` contains inf or -inf{where}; replace infinite values with "
-            "NaN (e.g. `X.replace([np.inf, -np.inf], np.nan)`) so they count as "
-            "missing."
-        )
+    if values.ndim == 2:
+        cols = np.flatnonzero(np.isinf(values).any(axis=0))
+        where = [columns[i] for i in cols] if columns is not None else cols.tolist()
+        where = f" in column(s) {where}"
+    else:
+        where = ""
+    raise ValueError(
+        f"`{name}` contains inf or -inf{where}; replace infinite values with "
+        "NaN (e.g. `X.replace([np.inf, -np.inf], np.nan)`) so they count as "
+        "missing."
+    )
+
+
+def _has_inf(values, chunk=2**18):
+    """Whether ``values`` holds ±inf, read in cache-sized chunks.
+
+    One boolean array the size of ``values`` would cost more to allocate than
+    the check itself.
+    """
+    flat = values.ravel(order="K")  # a view of a contiguous array
+    buf = np.empty(min(chunk, flat.size), dtype=bool)
+    for start in range(0, flat.size, chunk):
+        part = flat[start : start + chunk]
+        if np.isinf(part, out=buf[: len(part)]).any():
+            return True
+    return False
 
 
 def validate_row_values(values, panel, name, *, check_inf=True):
