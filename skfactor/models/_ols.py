@@ -35,6 +35,10 @@ __all__ = [
 # with smallest/largest eigenvalue below this is treated as collinear
 # (condition number of the scaled regressors above 1e6).
 _COLLINEAR_TOL = 1e-12
+# Sums of squares about the mean are taken in one pass (Σy² - n ȳ²) unless
+# ȳ² exceeds this multiple of the variance (then no more than ~2 digits of
+# the 16 would be lost to cancellation): those columns are centred explicitly.
+_CENTRING_RATIO = 1e2
 
 # Memory budget (float64 cells) for the gathered scores of the HAC kernel.
 _HAC_CHUNK_CELLS = 2_000_000
@@ -137,7 +141,7 @@ def masked_ols(X, Y, rows=None):
     n_dates, p = X.shape
     Yt = np.ascontiguousarray(Y.T)  # (n_cols, n_dates): a view for F-ordered Y
     n_cols = len(Yt)
-    mask = np.logical_not(np.isnan(Yt), out=np.empty(Yt.shape, dtype=bool))
+    mask = np.equal(Yt, Yt, out=np.empty(Yt.shape, dtype=bool))  # not NaN
     if rows is not None:
         mask &= rows
     nobs = np.count_nonzero(mask, axis=1)
@@ -147,54 +151,59 @@ def masked_ols(X, Y, rows=None):
     holey = np.flatnonzero(~full)
 
     gram = np.empty((n_cols, p, p))
+    bad = nobs <= p
     Xu = X[used]
-    gram[full] = Xu.T @ Xu
+    gram[full] = shared_gram = Xu.T @ Xu
+    bad[full] |= collinear(shared_gram)
     if len(holey):
         Z = _outer_rows(X)
         gram[holey] = (mask[holey].astype(np.float64) @ Z).reshape(-1, p, p)
-    bad = (nobs <= p) | collinear(gram)
+        bad[holey] |= collinear(gram[holey])
     gram[bad] = np.eye(p)
+    bread = np.empty_like(gram)
+    shared = np.flatnonzero(full & ~bad)
+    if len(shared):  # one inverse for every column without holes
+        bread[shared] = np.linalg.inv(shared_gram)
+    own = np.flatnonzero(~full & ~bad)
+    if len(own):  # one batched inverse for the columns with holes
+        bread[own] = np.linalg.inv(gram[own])
+    bread[bad] = 0.0  # zero coefficients in the loop below; NaN after it
 
     # The residuals start as the zero-filled returns: the one full-size array
-    # made here (it is the fit's output); the rest works a block of columns
-    # at a time in small reused buffers.
+    # made here (it is the fit's output). The rest runs a block of columns at
+    # a time, in cache: X'y, the coefficients, the sums of squares and the
+    # residuals.
     resid = np.where(mask, Yt, 0.0)
-    XtY = resid @ X  # (n_cols, p)
-    bread = np.empty_like(gram)
     params = np.empty((n_cols, p))
-    shared = np.flatnonzero(full & ~bad)
-    if len(shared):  # one solve for every column without holes
-        inv = np.linalg.inv(gram[shared[0]])
-        bread[shared] = inv
-        params[shared] = XtY[shared] @ inv.T
-    own = np.flatnonzero(~full | bad)
-    if len(own):  # one batched solve for the columns with holes
-        bread[own] = np.linalg.inv(gram[own])
-        params[own] = np.einsum("nij,nj->ni", bread[own], XtY[own])
-    params[bad] = np.nan
-    bread[bad] = np.nan
-
     ssr, tss_centered, tss_uncentered = np.empty((3, n_cols))
     # A contiguous copy of X.T: OpenBLAS is several times slower with a
     # transposed operand this thin.
     Xt = np.ascontiguousarray(X.T)
-    beta = np.where(bad[:, None], 0.0, params)
     step = max(1, _BLOCK_CELLS // max(n_dates, 1))
     work = np.empty((min(step, n_cols), n_dates))
-    for start in range(0, n_cols, step):  # blocks of columns, each in cache
+    for start in range(0, n_cols, step):
         rows = slice(start, start + step)
-        y, m = resid[rows], mask[rows]
+        y, m, n = resid[rows], mask[rows], nobs[rows]
         w = work[: len(y)]
-        tss_uncentered[rows] = np.einsum("ij,ij->i", y, y)
+        params[rows] = beta = np.einsum("nij,nj->ni", bread[rows], y @ X)
+        tss_uncentered[rows] = uncentered = np.einsum("ij,ij->i", y, y)
+        total = y.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            np.subtract(y, (y.sum(axis=1) / nobs[rows])[:, None], out=w)
-        w *= m
-        tss_centered[rows] = np.einsum("ij,ij->i", w, w)
-        np.matmul(beta[rows], Xt, out=w)  # fitted values
+            mean = total / n
+            centered = uncentered - total * mean
+            # One-pass centring loses digits when the mean dwarfs the spread:
+            # those columns are centred explicitly.
+            redo = np.flatnonzero(~(mean * mean <= _CENTRING_RATIO * centered / n))
+        if len(redo):
+            dev = (y[redo] - mean[redo, None]) * m[redo]
+            centered[redo] = np.einsum("ij,ij->i", dev, dev)
+        tss_centered[rows] = centered
+        np.matmul(beta, Xt, out=w)  # fitted values
         y -= w
-        y *= m
+        if not (n == n_dates).all():  # zero the fitted values off the mask
+            y *= m
         ssr[rows] = np.einsum("ij,ij->i", y, y)
-    for a in (ssr, tss_centered, tss_uncentered):
+    for a in (params, bread, ssr, tss_centered, tss_uncentered):
         a[bad] = np.nan
     return MaskedOLS(
         params, bread, resid, mask, nobs, ssr, tss_centered, tss_uncentered, bad

@@ -57,4 +57,5 @@ class WideModelMixin:
             return pd.Series(values, index=dates, name=self.assets_[0])
         if dates is None:
             return values
-        return pd.DataFrame(values, index=dates, columns=self.assets_)
+        # ``values`` is always a fresh array of ours: no copy (pandas 3 copies).
+        return pd.DataFrame(values, index=dates, columns=self.assets_, copy=False)
