@@ -185,6 +185,28 @@ def test_zscore_constant_and_single_asset_dates_give_zero(panel, recwarn):
     assert not recwarn.list
 
 
+@pytest.mark.parametrize("c", [0.1, 1 / 3, -7e150, 3e-310, 123456.789])
+def test_zscore_tells_constant_from_nearly_constant_dates(c):
+    # A wide date of one repeated value (whose computed mean is off by
+    # rounding) gives 0; a date of two neighbouring floats is not constant: it
+    # is scaled (its exact z-scores are +-1; at this scale rounding of the mean
+    # moves them, so only "scaled, finite" is asserted).
+    n = 3000
+    near = np.where(np.arange(n) % 2, c, np.nextafter(c, np.inf))
+    X = pd.DataFrame(
+        {"x": np.r_[np.full(n, c), near]},
+        index=pd.MultiIndex.from_product([[0, 1], range(n)], names=["date", "asset"]),
+    )
+    for robust in (False, True):
+        z = CrossSectionalZScore(robust=robust).fit_transform(X)["x"]
+        assert (z.loc[0] == 0).all()
+        assert np.isfinite(z.loc[1]).all()
+        if abs(c) < np.finfo(float).tiny:  # subnormal: the spread underflows
+            assert (z.loc[1] == 0).all()  # to 0, documented as nothing to scale
+        else:
+            assert 0.5 < np.abs(z.loc[1]).max() < 3
+
+
 def test_zscore_all_nan_date_stays_nan(panel):
     X = panel.copy()
     first = X.index.get_level_values(0) == X.index[0][0]

@@ -70,11 +70,12 @@ def center_scale(segments, col, *, robust=False, weights=None):
         dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
         mad = segments.median(np.abs(dev, out=dev))
         scale = MAD_TO_STD * mad
-        zero = scale == 0
-        if zero.any():
-            scale = np.where(zero, _std(segments, col, mean, n, nan), scale)
+        is_std = scale == 0  # (a MAD above 0 means the values differ)
+        if is_std.any():
+            scale = np.where(is_std, _std(segments, col, mean, n, nan), scale)
     else:
         scale = _std(segments, col, mean, n, nan)
+        is_std = True
         center = mean
         if weights is not None:
             ok = ~np.isnan(col) & ~np.isnan(weights)
@@ -85,6 +86,13 @@ def center_scale(segments, col, *, robust=False, weights=None):
             # Where no asset carries weight, fall back to the plain mean.
             center = np.where(sw > 0, center, mean)
     # All values equal, or a spread that underflows to 0: nothing to scale.
-    constant = (segments.nanmin(col) == segments.nanmax(col)) | (scale == 0)
+    # For n equal values c the computed mean is off c by at most (n - 1) eps
+    # |c|, and so is the standard deviation: a larger one rules equality out,
+    # and only the other segments are compared exactly (min == max).
+    constant = scale == 0
+    with np.errstate(invalid="ignore"):
+        maybe = is_std & ~(scale > 2 * n * np.finfo(float).eps * np.abs(mean))
+    if maybe.any():
+        constant |= maybe & (segments.nanmin(col) == segments.nanmax(col))
     scale = np.where(constant, np.inf, scale)
     return center, scale
