@@ -82,7 +82,7 @@ def skfolio_row(title, Z, y, model):
 def run(title, Z, y, peers=True):
     rows = []
     model = CrossSectionalFactorModel()
-    t, peak = measure(lambda: model.fit(Z, y), repeat=3)
+    t, peak = measure(lambda: model.fit(Z, y), repeat=5)
     rows.append(("skfactor", t, peak, "CrossSectionalFactorModel().fit, long panel"))
 
     values = Z.to_numpy()

@@ -65,7 +65,7 @@ def main():
             note += f", threads over columns ({effective_n_jobs(n_jobs)} CPUs)"
         rows.append((name, t, peak, note))
 
-    t, peak = measure(lambda: pandas_groupby(X), memory=False)
+    t, peak = measure(lambda: pandas_groupby(X), repeat=2, memory=False)
     rows.append(
         (
             "pandas groupby.transform",
@@ -74,7 +74,7 @@ def main():
             "vectorised: transform('quantile'), clip, mean/std",
         )
     )
-    t, peak = measure(lambda: pandas_apply(X), memory=False)
+    t, peak = measure(lambda: pandas_apply(X), repeat=2, memory=False)
     rows.append(
         (
             "pandas groupby.apply",

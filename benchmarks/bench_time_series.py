@@ -76,7 +76,7 @@ def main():
     )
     rows = []
     model = TimeSeriesFactorModel()
-    t, peak = measure(lambda: model.fit(F, R), repeat=3)
+    t, peak = measure(lambda: model.fit(F, R), repeat=5)
     rows.append(("skfactor", t, peak, "nonrobust, all assets (late listings)"))
 
     hc3 = TimeSeriesFactorModel(cov_type="HC3")
