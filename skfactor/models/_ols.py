@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from skfactor.panel._regression import CENTRING_RATIO
+
 __all__ = [
     "MaskedOLS",
     "collinear",
@@ -35,10 +37,6 @@ __all__ = [
 # with smallest/largest eigenvalue below this is treated as collinear
 # (condition number of the scaled regressors above 1e6).
 _COLLINEAR_TOL = 1e-12
-# Sums of squares about the mean are taken in one pass (Σy² - n ȳ²) unless
-# ȳ² exceeds this multiple of the variance (then no more than ~2 digits of
-# the 16 would be lost to cancellation): those columns are centred explicitly.
-_CENTRING_RATIO = 1e2
 
 # Memory budget (float64 cells) for the gathered scores of the HAC kernel.
 _HAC_CHUNK_CELLS = 2_000_000
@@ -193,7 +191,7 @@ def masked_ols(X, Y, rows=None):
             centered = uncentered - total * mean
             # One-pass centring loses digits when the mean dwarfs the spread:
             # those columns are centred explicitly.
-            redo = np.flatnonzero(~(mean * mean <= _CENTRING_RATIO * centered / n))
+            redo = np.flatnonzero(~(mean * mean <= CENTRING_RATIO * centered / n))
         if len(redo):
             dev = (y[redo] - mean[redo, None]) * m[redo]
             centered[redo] = np.einsum("ij,ij->i", dev, dev)

@@ -38,10 +38,12 @@ _BLOCK_ROWS = 1 << 16
 # min eigenvalue <= RCOND * max eigenvalue is rank deficient (singular values of
 # the scaled design in a ratio below 1e-6: collinear for any practical purpose).
 RCOND = 1e-12
-# In the in-place path the centred Gram matrix is X'X - n m m'; a segment whose
-# squared mean exceeds this multiple of the variance (in any column) is redone
-# with explicit centring, so no more than ~2 digits are lost to cancellation.
-_CENTRING_RATIO = 1e2
+# One-pass centring (Σx² - n x̄², here the centred Gram matrix X'X - n m m' of
+# the in-place path; also the time-series model's sums of squares) is used
+# only where the squared mean is at most this multiple of the variance, so no
+# more than ~2 digits are lost to cancellation; elsewhere values are centred
+# explicitly.
+CENTRING_RATIO = 1e2
 
 
 class Moments(NamedTuple):
@@ -133,7 +135,7 @@ def _moments_in_place(X, y, n_seg, center, out):
         if center:
             gram -= size * mean[:, :, None] * mean[:, None, :]
             var = np.diagonal(gram, axis1=1, axis2=2) / size
-            bad |= (mean * mean > _CENTRING_RATIO * var).any(axis=1)
+            bad |= (mean * mean > CENTRING_RATIO * var).any(axis=1)
     return np.flatnonzero(bad)
 
 

@@ -189,9 +189,8 @@ class Segments:
         """
         if self.n_segments == 0:
             return
-        key = self.starts // (
-            max_rows or _BLOCK_ROWS
-        )  # which block each segment starts in
+        # The block each segment starts in.
+        key = self.starts // (max_rows or _BLOCK_ROWS)
         cuts = np.flatnonzero(key[1:] != key[:-1]) + 1
         for first, last in zip(
             np.r_[0, cuts], np.r_[cuts, self.n_segments], strict=True
