@@ -506,3 +506,24 @@ def test_cross_sectional_model_row_order_invariance(seed, balanced):
     pd.testing.assert_series_equal(
         a.resid_.loc[Xs.index], b.resid_, rtol=1e-9, atol=1e-15
     )
+
+
+@pytest.mark.parametrize("where", ["X", "y"])
+@pytest.mark.parametrize("layout", ["sorted_balanced", "shuffled"])
+def test_cross_sectional_model_finds_inf_on_every_path(where, layout):
+    # A date-sorted balanced panel is read in place and its inf check skipped
+    # when the moments are finite: an inf must still be found, on any date.
+    data = make_factor_panel(n_dates=6, n_assets=40, random_state=0)
+    X, y = data.X.copy(), data.y.copy()
+    if layout == "shuffled":
+        order = np.random.default_rng(0).permutation(len(X))
+        X, y = X.iloc[order], y.iloc[order]
+    row = len(X) // 2
+    if where == "X":
+        X.iloc[row, 1] = -np.inf
+        match = f"`X` contains inf or -inf in column\\(s\\) \\['{X.columns[1]}'\\]"
+    else:
+        y.iloc[row] = np.inf
+        match = "`y` contains inf"
+    with pytest.raises(ValueError, match=match):
+        CrossSectionalFactorModel().fit(X, y)

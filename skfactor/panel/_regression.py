@@ -117,16 +117,19 @@ def _moments_in_place(X, y, n_seg, center, out):
     # then read it from the cache.
     step = max(1, 2**18 // (size * max(p, 1)))
     y_one = np.ones((min(step, n_seg), size, 2))
-    for i in range(0, n_seg, step):
-        Xb = X3[i : i + step]
-        b, Xbt = len(Xb), Xb.transpose(0, 2, 1)
-        y_one[:b, :, 0] = y2[i : i + step]
-        gram[i : i + b, :p, :p] = Xbt @ Xb
-        xy_sum = Xbt @ y_one[:b]
-        gram[i : i + b, :p, p] = gram[i : i + b, p, :p] = xy_sum[:, :, 0]
-        mean[i : i + b, :p] = xy_sum[:, :, 1]
-    gram[:, p, p] = np.einsum("tn,tn->t", y2, y2)
-    mean[:, p] = y2.sum(axis=1)
+    # NaN and inf (the caller checks for inf) make the segment's moments
+    # non-finite: found below, not warned about.
+    with np.errstate(invalid="ignore", over="ignore"):
+        for i in range(0, n_seg, step):
+            Xb = X3[i : i + step]
+            b, Xbt = len(Xb), Xb.transpose(0, 2, 1)
+            y_one[:b, :, 0] = y2[i : i + step]
+            gram[i : i + b, :p, :p] = Xbt @ Xb
+            xy_sum = Xbt @ y_one[:b]
+            gram[i : i + b, :p, p] = gram[i : i + b, p, :p] = xy_sum[:, :, 0]
+            mean[i : i + b, :p] = xy_sum[:, :, 1]
+        gram[:, p, p] = np.einsum("tn,tn->t", y2, y2)
+        mean[:, p] = y2.sum(axis=1)
     mean /= size
     nobs[:] = size
     weight_sum[:] = size
