@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from skfactor.panel._regression import CENTRING_RATIO
 
@@ -295,12 +295,14 @@ def t_p_values(params, bse, df_resid=None):
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         tvalues = params / bse
+    # scipy's norm.sf and t.sf are ndtr(-x) and stdtr(df, -x); called directly
+    # they skip the distributions' argument handling (most of their time).
     if df_resid is None:
-        pvalues = 2 * stats.norm.sf(np.abs(tvalues))
+        pvalues = 2 * special.ndtr(-np.abs(tvalues))
     else:
         df = np.asarray(df_resid, dtype=np.float64)
         df = np.where(df > 0, df, np.nan)
-        pvalues = 2 * stats.t.sf(np.abs(tvalues), df)
+        pvalues = 2 * special.stdtr(df, -np.abs(tvalues))
     return tvalues, pvalues
 
 
