@@ -206,28 +206,28 @@ def _moments_copied(segments, X, y, weights, which, center, out, fit=None):
             np.take(yb, src, out=flat[p])
         n_ok = np.bincount(local[ok], minlength=nd)
         if weights is None:
-            # Zero the padding and the rows left out (few cells), then again
+            # Zero the padding and the rows left out (few cells), and again
             # after centring: no pass over the block for the weights.
             unused = np.ones(nd * width, dtype=bool)
             unused[pos] = False
             unused = np.flatnonzero(unused)
             flat[:, unused] = 0.0
             wsum = n_ok.astype(float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mu = Z.sum(axis=2).T / wsum[:, None]
-            if center:
-                Z -= np.nan_to_num(mu).T[:, :, None]
-                flat[:, unused] = 0.0
+            sums = Z.sum(axis=2).T
         else:
             W = np.zeros(nd * width)
             W[pos] = wb[ok]
             W2 = W.reshape(nd, width)
             wsum = W2.sum(axis=1)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mu = np.einsum("qtm,tm->tq", Z, W2) / wsum[:, None]
-            if center:
-                Z -= np.nan_to_num(mu).T[:, :, None]
+            sums = np.einsum("qtm,tm->tq", Z, W2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mu = sums / wsum[:, None]
+        if center:
+            Z -= np.nan_to_num(mu).T[:, :, None]
+        if weights is not None:
             Z *= np.sqrt(W2)  # zeroes the padding and the rows left out
+        elif center:
+            flat[:, unused] = 0.0
         Zt = Z.transpose(1, 0, 2)  # (nd, p + 1, width)
         gram[seg] = Zt @ Zt.transpose(0, 2, 1)
         mean[seg] = mu
