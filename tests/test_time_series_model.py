@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import numpy as np
@@ -380,6 +381,36 @@ def test_time_series_model_bad_input_errors(french, make, match):
     X, y = make(F, R)
     with pytest.raises(ValueError, match=match):
         TimeSeriesFactorModel().fit(X, y)
+
+
+@pytest.mark.parametrize(
+    ("cells", "factor_nan_row"),
+    [
+        ({(3, 4): -np.inf}, None),  # a complete column
+        ({(3, 0): np.inf, (5, 8): -np.inf}, None),  # two columns
+        ({(700, 2): np.inf}, None),  # a late-listing (holey) column
+        ({(10, 1): np.inf}, 10),  # on a date the regressions skip
+        ({(818, 5): np.inf}, None),  # a column with too few dates to regress
+        ({(0, 6): 1e200, (4, 7): np.inf}, None),  # an overflow beside an inf
+    ],
+)
+def test_time_series_model_finds_inf_that_validation_defers(
+    french, cells, factor_nan_row
+):
+    # fit skips the up-front ±inf pass over y when the sums of squares prove
+    # every value finite: an inf anywhere must still raise, naming its columns.
+    F, R = french
+    F, R = F.copy(), R.copy()
+    R.iloc[:600, 2] = np.nan
+    R.iloc[:-3, 5] = np.nan
+    for (i, j), value in cells.items():
+        R.iloc[i, j] = value
+    if factor_nan_row is not None:
+        F.iloc[factor_nan_row, 0] = np.nan
+    names = [c for j, c in enumerate(R.columns) if np.isinf(R.iloc[:, j]).any()]
+    message = f"`y` contains inf or -inf in column(s) {names}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TimeSeriesFactorModel().fit(F, R)
 
 
 def test_time_series_model_bad_parameters_and_score_assets(french):

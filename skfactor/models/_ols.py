@@ -109,8 +109,8 @@ class MaskedOLS:
     bad: np.ndarray
 
 
-# Cells in one block of the column-blocked loops (about 8 MB of float64).
-_BLOCK_CELLS = 1 << 20
+# Cells in one block of the column-blocked loop (512 KiB of float64: in cache).
+_BLOCK_CELLS = 1 << 16
 
 
 def _outer_rows(X, Y=None):
@@ -119,7 +119,12 @@ def _outer_rows(X, Y=None):
     return (X[:, :, None] * Y[:, None, :]).reshape(len(X), -1)
 
 
-def masked_ols(X, Y, rows=None):
+def _row_dots(a, b):
+    """``(a * b).sum(axis=1)`` of two 2-D arrays as one batched dot product."""
+    return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
+
+
+def masked_ols(X, Y, rows=None, intercept=False, check_inf=None):
     """Regress every column of ``Y`` on ``X`` over the dates where it is observed.
 
     Parameters
@@ -131,6 +136,13 @@ def masked_ols(X, Y, rows=None):
         DataFrame's values come): the work runs column by column in memory.
     rows : ndarray of bool, shape (n_dates,), default=None
         Dates usable at all (e.g. every factor observed); None means all.
+    intercept : bool, default=False
+        Whether ``X[:, 0]`` is the intercept column (1 on the usable dates, 0
+        elsewhere): the column sums are then read off ``X'y``.
+    check_inf : callable, optional
+        Raises if ``Y`` holds ±inf. Called when a column's sum of squares comes
+        out non-finite (only ±inf or an overflow does that: the caller's
+        validation can skip its pass over ``Y``), before anything is returned.
 
     Returns
     -------
@@ -167,11 +179,10 @@ def masked_ols(X, Y, rows=None):
         bread[own] = np.linalg.inv(gram[own])
     bread[bad] = 0.0  # zero coefficients in the loop below; NaN after it
 
-    # The residuals start as the zero-filled returns: the one full-size array
-    # made here (it is the fit's output). The rest runs a block of columns at
-    # a time, in cache: X'y, the coefficients, the sums of squares and the
-    # residuals.
-    resid = np.where(mask, Yt, 0.0)
+    # One pass over the returns, a block of columns at a time in cache: X'y,
+    # the coefficients, the sums of squares, and the residuals (the fit's one
+    # full-size output, 0 off the mask) written once.
+    resid = np.empty((n_cols, n_dates))
     params = np.empty((n_cols, p))
     ssr, tss_centered, tss_uncentered = np.empty((3, n_cols))
     # A contiguous copy of X.T: OpenBLAS is several times slower with a
@@ -179,28 +190,37 @@ def masked_ols(X, Y, rows=None):
     Xt = np.ascontiguousarray(X.T)
     step = max(1, _BLOCK_CELLS // max(n_dates, 1))
     work = np.empty((min(step, n_cols), n_dates))
-    for start in range(0, n_cols, step):
-        rows = slice(start, start + step)
-        y, m, n = resid[rows], mask[rows], nobs[rows]
-        w = work[: len(y)]
-        params[rows] = beta = np.einsum("nij,nj->ni", bread[rows], y @ X)
-        tss_uncentered[rows] = uncentered = np.einsum("ij,ij->i", y, y)
-        total = y.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
+    # 0/0 for columns without rows; otherwise only ±inf or an overflow in Y
+    # makes a value non-finite here (see check_inf).
+    with np.errstate(all="ignore"):
+        for start in range(0, n_cols, step):
+            rows = slice(start, start + step)
+            m, n, out = mask[rows], nobs[rows], resid[rows]
+            complete = (n == n_dates).all()
+            y = Yt[rows] if complete else np.where(m, Yt[rows], 0.0)
+            w = work[: len(y)]
+            xty = y @ X
+            params[rows] = beta = (bread[rows] @ xty[:, :, None])[:, :, 0]
+            tss_uncentered[rows] = uncentered = _row_dots(y, y)
+            total = xty[:, 0] if intercept else y.sum(axis=1)
             mean = total / n
             centered = uncentered - total * mean
             # One-pass centring loses digits when the mean dwarfs the spread:
             # those columns are centred explicitly.
             redo = np.flatnonzero(~(mean * mean <= CENTRING_RATIO * centered / n))
-        if len(redo):
-            dev = (y[redo] - mean[redo, None]) * m[redo]
-            centered[redo] = np.einsum("ij,ij->i", dev, dev)
-        tss_centered[rows] = centered
-        np.matmul(beta, Xt, out=w)  # fitted values
-        y -= w
-        if not (n == n_dates).all():  # zero the fitted values off the mask
-            y *= m
-        ssr[rows] = np.einsum("ij,ij->i", y, y)
+            if len(redo):
+                dev = (y[redo] - mean[redo, None]) * m[redo]
+                centered[redo] = _row_dots(dev, dev)
+            tss_centered[rows] = centered
+            np.matmul(beta, Xt, out=w)  # fitted values
+            if complete:
+                np.subtract(y, w, out=out)
+            else:  # zero the fitted values off the mask
+                y -= w
+                np.multiply(y, m, out=out)
+            ssr[rows] = _row_dots(out, out)
+    if check_inf is not None and not np.isfinite(tss_uncentered).all():
+        check_inf()
     for a in (params, bread, ssr, tss_centered, tss_uncentered):
         a[bad] = np.nan
     return MaskedOLS(

@@ -19,6 +19,7 @@ from skfactor.models._ols import (
 )
 from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel import validate_wide
+from skfactor.panel._validation import check_finite
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -207,7 +208,9 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         self : TimeSeriesFactorModel
             The fitted model.
         """
-        wide = validate_wide(self, X, y, reset=True, names=("X", "y"), require_R=True)
+        wide = validate_wide(
+            self, X, y, reset=True, names=("X", "y"), require_R=True, check_inf=False
+        )
         Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
         p = Xs.shape[1]
         if f_ok.sum() > p and collinear(Xs[f_ok].T @ Xs[f_ok]):
@@ -216,7 +219,15 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
                 "collinear on the dates where every factor is observed; drop the "
                 "redundant factors (e.g. a constant or duplicated column)."
             )
-        fit = masked_ols(Xs, wide.R, f_ok)
+
+        def check_inf():
+            check_finite(wide.R, "y", list(wide.assets))
+
+        if not f_ok.all():  # the regressions skip these dates: check them here
+            check_inf()
+        fit = masked_ols(
+            Xs, wide.R, f_ok, intercept=self.fit_intercept, check_inf=check_inf
+        )
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
         self._store(wide, fit, A, A @ cov @ A.T)
         if fit.bad.any():

@@ -117,19 +117,30 @@ def check_finite(values, name="X", columns=None):
     )
 
 
-def _has_inf(values, chunk=2**18):
-    """Whether ``values`` holds ±inf, read in cache-sized chunks.
+def _any_chunk(values, test, chunk=2**18):
+    """Whether ``test(part, out)`` holds for any cache-sized chunk of ``values``.
 
-    One boolean array the size of ``values`` would cost more to allocate than
-    the check itself.
+    ``test`` gets a chunk and a boolean scratch array of its size: one boolean
+    array the size of ``values`` would cost more to allocate than the check
+    itself, and the reading stops at the first chunk that answers.
     """
     flat = values.ravel(order="K")  # a view of a contiguous array
     buf = np.empty(min(chunk, flat.size), dtype=bool)
     for start in range(0, flat.size, chunk):
         part = flat[start : start + chunk]
-        if np.isinf(part, out=buf[: len(part)]).any():
+        if test(part, buf[: len(part)]):
             return True
     return False
+
+
+def _has_inf(values):
+    """Whether the float array ``values`` holds +inf or -inf."""
+    return _any_chunk(values, lambda part, out: np.isinf(part, out=out).any())
+
+
+def has_value(values):
+    """Whether the float array ``values`` holds a non-NaN value."""
+    return _any_chunk(values, lambda part, out: not np.isnan(part, out=out).all())
 
 
 def validate_row_values(values, panel, name, *, check_inf=True):

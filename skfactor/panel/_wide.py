@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_array
 
-from skfactor.panel._validation import check_finite, check_numeric_columns
+from skfactor.panel._validation import check_finite, check_numeric_columns, has_value
 from skfactor.utils._sklearn import validate_data
 
 __all__ = ["WideData", "validate_wide"]
@@ -67,6 +67,7 @@ def validate_wide(
     names=("F", "R"),
     require_R=False,
     sorted_dates=False,
+    check_inf=True,
 ):
     """Validate factor returns ``F`` and asset returns ``R`` of a time-series model.
 
@@ -146,8 +147,9 @@ def validate_wide(
     single = Rv.ndim == 1
     if single:
         Rv = Rv[:, None]
-    check_finite(Rv, nr, None if assets is None else list(assets))
-    if require_R and np.isnan(Rv).all():
+    if check_inf:
+        check_finite(Rv, nr, None if assets is None else list(assets))
+    if require_R and not has_value(Rv):
         raise ValueError(
             f"`{nr}` has no observed value (every value is NaN); pass asset returns "
             "with data."
