@@ -81,6 +81,23 @@ def test_time_series_model_equals_statsmodels_per_portfolio(french, case, balanc
     assert_equals_statsmodels(model, F, R, cov_type, **kwargs)
 
 
+@pytest.mark.parametrize("cells", [300, 2 * 819])
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC3", "HAC"])
+def test_time_series_model_small_blocks_equal_statsmodels(
+    french, monkeypatch, cells, cov_type
+):
+    # The fit runs a few columns at a time: force blocks of one or two columns
+    # (complete and holey columns in one block) on the 819-date panel.
+    from skfactor.models import _ols
+
+    monkeypatch.setattr(_ols, "_BLOCK_CELLS", cells)
+    F, R = french
+    R = unbalanced(R)
+    kwargs = COV_CASES[cov_type]
+    model = TimeSeriesFactorModel(cov_type=cov_type, **kwargs).fit(F, R)
+    assert_equals_statsmodels(model, F, R, cov_type, **kwargs)
+
+
 def test_time_series_model_hac_default_lags_equal_statsmodels_rule(french):
     F, R = french
     R = unbalanced(R)

@@ -165,9 +165,14 @@ def masked_ols(X, Y, rows=None, intercept=False, check_inf=None):
     Xu = X[used]
     gram[full] = shared_gram = Xu.T @ Xu
     bad[full] |= collinear(shared_gram)
-    if len(holey):
+    if len(holey):  # M @ Z, the 0/1 mask made float a few columns at a time
         Z = _outer_rows(X)
-        gram[holey] = (mask[holey].astype(np.float64) @ Z).reshape(-1, p, p)
+        step = max(1, 4 * _BLOCK_CELLS // max(n_dates, 1))
+        buf = np.empty((min(step, len(holey)), n_dates))
+        for start in range(0, len(holey), step):
+            cols = holey[start : start + step]
+            np.copyto(buf[: len(cols)], mask[cols])
+            gram[cols] = (buf[: len(cols)] @ Z).reshape(-1, p, p)
         bad[holey] |= collinear(gram[holey])
     gram[bad] = np.eye(p)
     bread = np.empty_like(gram)
