@@ -420,6 +420,12 @@ def test_rolling_model_rejects_bad_inputs():
         )
     with pytest.raises(ValueError, match=r"`y` must hold the 20 assets"):
         model.score(F, R.iloc[:, :3])
+    # As many columns, but not the assets of fit (or not in their order).
+    with pytest.raises(ValueError, match=r"Select them with `y\[model.assets_\]`"):
+        model.score(F, R.iloc[:, ::-1])
+    with pytest.raises(ValueError, match=r"`y` must hold the 20 assets"):
+        model.score(F, R.add_suffix("_other"))
+    assert np.isfinite(model.score(F.to_numpy(), R.to_numpy()))
     with pytest.raises(ValueError, match=r"`sample_weight` must have one weight"):
         model.score(F, R, sample_weight=np.ones(3))
 

@@ -8,7 +8,11 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from skfactor.models._wide_model import WideModelMixin, mean_r2
+from skfactor.models._wide_model import (
+    WideModelMixin,
+    check_fitted_assets,
+    mean_r2,
+)
 from skfactor.panel import validate_wide
 from skfactor.panel._rolling import rolling_ols
 from skfactor.utils._sklearn import (
@@ -287,11 +291,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
-        if wide.R.shape[1] != len(self.assets_):
-            raise ValueError(
-                f"`y` must hold the {len(self.assets_)} assets seen in `fit`, in the "
-                f"same order; got {wide.R.shape[1]} columns."
-            )
+        check_fitted_assets(self, y, wide)
         pred = self.predict(X)
         pred = np.asarray(pred, dtype=np.float64).reshape(wide.R.shape)
         return mean_r2(wide.R, pred, sample_weight)

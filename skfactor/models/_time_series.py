@@ -6,7 +6,6 @@ import numbers
 import warnings
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from skfactor.models._ols import (
@@ -17,7 +16,11 @@ from skfactor.models._ols import (
     summary_frame,
     t_p_values,
 )
-from skfactor.models._wide_model import WideModelMixin, mean_r2
+from skfactor.models._wide_model import (
+    WideModelMixin,
+    check_fitted_assets,
+    mean_r2,
+)
 from skfactor.panel import validate_wide
 from skfactor.panel._validation import check_finite
 from skfactor.utils._sklearn import (
@@ -316,14 +319,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
-        if wide.R.shape[1] != len(self.assets_) or (
-            isinstance(y, pd.DataFrame) and not wide.assets.equals(self.assets_)
-        ):
-            raise ValueError(
-                f"`y` must hold the {len(self.assets_)} assets seen in `fit`, in the "
-                f"same order; got {wide.R.shape[1]} columns. Select them with "
-                "`y[model.assets_]`."
-            )
+        check_fitted_assets(self, y, wide)
         pred = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
         return mean_r2(wide.R, pred, sample_weight)
 

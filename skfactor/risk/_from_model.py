@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skfactor.models._wide_model import check_fitted_assets
 from skfactor.panel import validate_panel, validate_wide
 from skfactor.panel._validation import check_finite, date_codes
 from skfactor.utils._sklearn import check_is_fitted
@@ -55,14 +56,7 @@ def from_time_series(model, X, y, date):
     )
     R = None
     if wide.R is not None:
-        if wide.R.shape[1] != len(assets) or (
-            isinstance(y, pd.DataFrame) and not wide.assets.equals(assets)
-        ):
-            raise ValueError(
-                f"`y` must hold the {len(assets)} assets the model was fitted on, "
-                f"in the same order; got {wide.R.shape[1]} columns. Select them "
-                "with `y[model.assets_]`."
-            )
+        check_fitted_assets(model, y, wide)
         R = pd.DataFrame(wide.R, index=dates, columns=assets)
     return B, F, E, R
 
