@@ -15,6 +15,9 @@ Peers:
 - skfolio: ``CSWinsorizer`` + ``CSStandardScaler`` on pre-pivoted wide
   (date x asset) arrays, one characteristic at a time; the pivot is not timed.
 
+A floor row times what any two-step pipeline of new frames must at least do:
+copy the panel's values into a new frame, twice (no statistic computed).
+
 skfactor's ``Winsorizer`` uses scipy's order-statistic caps (exact), pandas and
 skfolio interpolate quantiles, so the clipped values differ slightly; the
 z-scores of the three agree to within that difference.
@@ -23,6 +26,7 @@ z-scores of the three agree to within that difference.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from _harness import N_DATES, measure, print_table, reference_panel
 from sklearn.pipeline import make_pipeline
 
@@ -64,6 +68,13 @@ def main():
         if n_jobs:
             note += f", threads over columns ({effective_n_jobs(n_jobs)} CPUs)"
         rows.append((name, t, peak, note))
+
+    def floor():
+        first = pd.DataFrame(X.to_numpy(copy=True), X.index, X.columns, copy=False)
+        return pd.DataFrame(first.to_numpy(copy=True), X.index, X.columns, copy=False)
+
+    t, peak = measure(floor, repeat=3)
+    rows.append(("floor", t, peak, "two copies of the values into new frames"))
 
     t, peak = measure(lambda: pandas_groupby(X), repeat=2, memory=False)
     rows.append(
