@@ -430,6 +430,18 @@ def test_time_series_model_finds_inf_that_validation_defers(
         TimeSeriesFactorModel().fit(F, R)
 
 
+def test_time_series_model_warns_when_sums_of_squares_overflow(french):
+    F, R = french
+    R = R.copy()
+    R.iloc[0, 6] = 1e200
+    with warnings.catch_warnings(record=True) as caught:  # numpy's overflow too
+        warnings.simplefilter("always")
+        model = TimeSeriesFactorModel().fit(F, R)
+    assert any("too large to square" in str(w.message) for w in caught)
+    assert not np.isfinite(model.rsquared_[6])
+    assert np.isfinite(model.rsquared_[np.arange(9) != 6]).all()
+
+
 def test_time_series_model_bad_parameters_and_score_assets(french):
     F, R = french
     with pytest.raises(ValueError, match="'cov_type' parameter .* must be"):

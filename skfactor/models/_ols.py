@@ -15,6 +15,7 @@ and a statsmodels/linearmodels-like coefficient table built with pandas.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,7 +226,13 @@ def masked_ols(X, Y, rows=None, intercept=False, check_inf=None):
                 np.multiply(y, m, out=out)
             ssr[rows] = _row_dots(out, out)
     if check_inf is not None and not np.isfinite(tss_uncentered).all():
-        check_inf()
+        check_inf()  # raises on ±inf; otherwise a sum of squares overflowed
+        warnings.warn(
+            "Some columns of `y` hold values too large to square in float64 "
+            "(about 1e154 or more); their statistics are not finite. Rescale them.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     for a in (params, bread, ssr, tss_centered, tss_uncentered):
         a[bad] = np.nan
     return MaskedOLS(
