@@ -86,13 +86,16 @@ def test_time_series_model_equals_statsmodels_per_portfolio(french, case, balanc
 def test_time_series_model_small_blocks_equal_statsmodels(
     french, monkeypatch, cells, cov_type
 ):
-    # The fit runs a few columns at a time: force blocks of one or two columns
-    # (complete and holey columns in one block) on the 819-date panel.
+    # The fit (and the HAC kernel) runs a few columns at a time: force chunks
+    # of one or two columns (complete and holey columns in one chunk) on the
+    # 819-date panel. S5V1 delists early: one run of dates, like a late listing.
     from skfactor.models import _ols
 
     monkeypatch.setattr(_ols, "_BLOCK_CELLS", cells)
+    monkeypatch.setattr(_ols, "_HAC_CHUNK_CELLS", cells)
     F, R = french
     R = unbalanced(R)
+    R.iloc[-200:, R.columns.get_loc("S5V1")] = np.nan
     kwargs = COV_CASES[cov_type]
     model = TimeSeriesFactorModel(cov_type=cov_type, **kwargs).fit(F, R)
     assert_equals_statsmodels(model, F, R, cov_type, **kwargs)

@@ -39,8 +39,9 @@ __all__ = [
 # (condition number of the scaled regressors above 1e6).
 _COLLINEAR_TOL = 1e-12
 
-# Memory budget (float64 cells) for the gathered scores of the HAC kernel.
-_HAC_CHUNK_CELLS = 2_000_000
+# Float64 cells (4 MiB) in one chunk of columns of the HAC kernel: the lagged
+# residual products, or the gathered scores of the columns with gaps.
+_HAC_CHUNK_CELLS = 1 << 19
 
 
 def standardized_design(F, fit_intercept):
@@ -255,21 +256,45 @@ def _hac_meat(X, fit, maxlags):
         nlags = np.floor(4 * (fit.nobs / 100.0) ** (2.0 / 9.0)).astype(np.intp)
     else:
         nlags = np.full(n_cols, maxlags, dtype=np.intp)
-    meat = np.zeros((n_cols, p, p))
+    meat = np.empty((n_cols, p, p))
+    # A column observed on one run of consecutive dates (no gap: complete, or
+    # listed late, or delisted early) counts its lags in calendar dates, and
+    # its residuals are 0 off the run: Γ_l of all such columns is one product
+    # of the lagged residual products with the per-date x_{t+l} x_tᵀ.
+    first = fit.mask.argmax(axis=1)
+    last = n_dates - 1 - fit.mask[:, ::-1].argmax(axis=1)
+    run = last - first + 1 == fit.nobs
+    cols = np.flatnonzero(run)
+    step = max(1, _HAC_CHUNK_CELLS // max(n_dates, 1))
+    lags = range(int(nlags[cols].max(initial=0)) + 1)
+    Z = [_outer_rows(X[lag:], X[: n_dates - lag]) for lag in lags]
+    buf = np.empty((min(step, len(cols)), n_dates))
+    for start in range(0, len(cols), step):  # chunks of columns, bounded memory
+        c = cols[start : start + step]
+        u, nl = fit.resid[c], nlags[c]
+        m = np.multiply(u, u, out=buf[: len(c)]) @ Z[0]
+        for lag in lags[1 : int(nl.max()) + 1]:
+            prod = np.multiply(u[:, lag:], u[:, :-lag], out=buf[: len(c), lag:])
+            g = (prod @ Z[lag]).reshape(-1, p, p)
+            g *= np.where(lag <= nl, 1.0 - lag / (nl + 1.0), 0.0)[:, None, None]
+            m += (g + g.transpose(0, 2, 1)).reshape(-1, p * p)
+        meat[c] = m.reshape(-1, p, p)
+    # Columns with gaps: each column's observed rows first, in date order, so
+    # that lags are positions.
+    cols = np.flatnonzero(~run)
     step = max(1, _HAC_CHUNK_CELLS // max(n_dates * p, 1))
-    for start in range(0, n_cols, step):  # chunks of columns, bounded memory
-        cols = slice(start, min(start + step, n_cols))
-        # Each column's observed rows first, in date order: lags are positional.
-        order = np.argsort(~fit.mask[cols], axis=1, kind="stable")  # (c, T)
-        u = np.take_along_axis(fit.resid[cols], order, axis=1)
+    for start in range(0, len(cols), step):
+        c = cols[start : start + step]
+        order = np.argsort(~fit.mask[c], axis=1, kind="stable")  # (c, T)
+        u = np.take_along_axis(fit.resid[c], order, axis=1)
         xu = X[order] * u[:, :, None]  # (c, T, p); 0 past each column's nobs
         m = np.matmul(xu.transpose(0, 2, 1), xu)
-        nl = nlags[cols]
+        nl = nlags[c]
         for lag in range(1, int(nl.max(initial=0)) + 1):
             w = np.where(lag <= nl, 1.0 - lag / (nl + 1.0), 0.0)
             g = np.matmul(xu[:, lag:].transpose(0, 2, 1), xu[:, :-lag])
             m += w[:, None, None] * (g + g.transpose(0, 2, 1))
-        meat[cols] = m
+        meat[c] = m
     return meat
 
 
