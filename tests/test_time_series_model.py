@@ -82,7 +82,7 @@ def test_time_series_model_equals_statsmodels_per_portfolio(french, case, balanc
 
 
 @pytest.mark.parametrize("cells", [300, 2 * 819])
-@pytest.mark.parametrize("cov_type", ["nonrobust", "HC3", "HAC"])
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC1", "HC2", "HC3", "HAC"])
 def test_time_series_model_small_blocks_equal_statsmodels(
     french, monkeypatch, cells, cov_type
 ):

@@ -241,11 +241,37 @@ def masked_ols(X, Y, rows=None, intercept=False, check_inf=None):
     )
 
 
-def _leverage(X, fit):
-    """Diagonal of the hat matrix, ``h_t = x_tᵀ (X'X)⁻¹ x_t``: (n_cols, n_dates)."""
-    n_cols, p = fit.params.shape
-    flat = np.where(fit.bad[:, None, None], 0.0, fit.bread).reshape(n_cols, p * p)
-    return flat @ np.ascontiguousarray(_outer_rows(X).T)  # see masked_ols
+def _hc_meat(X, fit, cov_type):
+    """``X' diag(ω) X`` of ``HC0``-``HC3`` for every column, in cache-sized blocks.
+
+    The leverages ``h_t = x_tᵀ (X'X)⁻¹ x_t`` of ``HC2``/``HC3`` come from one
+    product of each column's flattened ``(X'X)⁻¹`` with the per-date outer
+    products.
+    """
+    n_dates, p = X.shape
+    n_cols = len(fit.resid)
+    Z = _outer_rows(X)  # (n_dates, p * p)
+    leverage = cov_type in ("HC2", "HC3")
+    if leverage:
+        bread = np.where(fit.bad[:, None, None], 0.0, fit.bread).reshape(n_cols, -1)
+        Zt = np.ascontiguousarray(Z.T)  # see masked_ols
+    elif cov_type == "HC1":
+        scale = fit.nobs / (fit.nobs - p)
+    meat = np.empty((n_cols, p * p))
+    step = max(1, _BLOCK_CELLS // max(n_dates, 1))
+    work = np.empty((min(step, n_cols), n_dates))
+    for start in range(0, n_cols, step):
+        rows = slice(start, start + step)
+        u = fit.resid[rows]
+        omega = np.multiply(u, u, out=work[: len(u)])
+        if cov_type == "HC1":
+            omega *= scale[rows, None]
+        elif leverage:
+            one_minus_h = 1.0 - bread[rows] @ Zt
+            one_minus_h[~fit.mask[rows]] = 1.0  # ω is 0 there
+            omega /= one_minus_h if cov_type == "HC2" else one_minus_h**2
+        meat[rows] = omega @ Z
+    return meat.reshape(n_cols, p, p)
 
 
 def _hac_meat(X, fit, maxlags):
@@ -312,7 +338,7 @@ def ols_covariance(X, fit, cov_type="nonrobust", maxlags=None, use_correction=Fa
     ndarray of shape (n_cols, n_params, n_params)
         NaN for the ``bad`` columns.
     """
-    n_cols, p = fit.params.shape
+    p = fit.params.shape[1]
     df_resid = fit.nobs - p
     with np.errstate(invalid="ignore", divide="ignore"):
         if cov_type == "nonrobust":
@@ -320,14 +346,7 @@ def ols_covariance(X, fit, cov_type="nonrobust", maxlags=None, use_correction=Fa
         if cov_type == "HAC":
             meat = _hac_meat(X, fit, maxlags)
         else:
-            omega = fit.resid**2
-            if cov_type == "HC1":
-                omega *= (fit.nobs / df_resid)[:, None]
-            elif cov_type in ("HC2", "HC3"):
-                one_minus_h = 1.0 - _leverage(X, fit)
-                one_minus_h[~fit.mask] = 1.0
-                omega /= one_minus_h if cov_type == "HC2" else one_minus_h**2
-            meat = (omega @ _outer_rows(X)).reshape(n_cols, p, p)
+            meat = _hc_meat(X, fit, cov_type)
         cov = fit.bread @ meat @ fit.bread
         if cov_type == "HAC" and use_correction:
             cov *= (fit.nobs / df_resid)[:, None, None]
