@@ -101,6 +101,16 @@ def test_time_series_model_small_blocks_equal_statsmodels(
     assert_equals_statsmodels(model, F, R, cov_type, **kwargs)
 
 
+def test_time_series_model_hac_lags_beyond_the_sample_equal_statsmodels(french):
+    # Lags past an asset's dates add nothing, in either HAC path (one run of
+    # dates, or gaps); nothing is allocated per lag beyond the sample.
+    F, R = french
+    R = unbalanced(R.iloc[-120:])
+    F = F.iloc[-120:]
+    model = TimeSeriesFactorModel(cov_type="HAC", maxlags=150).fit(F, R)
+    assert_equals_statsmodels(model, F, R, "HAC", maxlags=150)
+
+
 def test_time_series_model_hac_default_lags_equal_statsmodels_rule(french):
     F, R = french
     R = unbalanced(R)

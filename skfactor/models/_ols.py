@@ -292,16 +292,15 @@ def _hac_meat(X, fit, maxlags):
     run = last - first + 1 == fit.nobs
     cols = np.flatnonzero(run)
     step = max(1, _HAC_CHUNK_CELLS // max(n_dates, 1))
-    lags = range(int(nlags[cols].max(initial=0)) + 1)
-    Z = [_outer_rows(X[lag:], X[: n_dates - lag]) for lag in lags]
+    Z = _outer_rows(X)
     buf = np.empty((min(step, len(cols)), n_dates))
     for start in range(0, len(cols), step):  # chunks of columns, bounded memory
         c = cols[start : start + step]
         u, nl = fit.resid[c], nlags[c]
-        m = np.multiply(u, u, out=buf[: len(c)]) @ Z[0]
-        for lag in lags[1 : int(nl.max()) + 1]:
+        m = np.multiply(u, u, out=buf[: len(c)]) @ Z
+        for lag in range(1, min(int(nl.max()), n_dates - 1) + 1):
             prod = np.multiply(u[:, lag:], u[:, :-lag], out=buf[: len(c), lag:])
-            g = (prod @ Z[lag]).reshape(-1, p, p)
+            g = (prod @ _outer_rows(X[lag:], X[:-lag])).reshape(-1, p, p)
             g *= np.where(lag <= nl, 1.0 - lag / (nl + 1.0), 0.0)[:, None, None]
             m += (g + g.transpose(0, 2, 1)).reshape(-1, p * p)
         meat[c] = m.reshape(-1, p, p)
