@@ -156,25 +156,28 @@ def masked_ols(X, Y, rows=None, intercept=False, check_inf=None):
     mask = np.equal(Yt, Yt, out=np.empty(Yt.shape, dtype=bool))  # not NaN
     if rows is not None:
         mask &= rows
-    nobs = np.count_nonzero(mask, axis=1)
     # Columns observed on every date that any column uses share one X'X.
     used = mask.any(axis=0)
     full = (mask if used.all() else mask[:, used]).all(axis=1)
     holey = np.flatnonzero(~full)
 
+    nobs = np.full(n_cols, np.count_nonzero(used))
     gram = np.empty((n_cols, p, p))
-    bad = nobs <= p
     Xu = X[used]
     gram[full] = shared_gram = Xu.T @ Xu
-    bad[full] |= collinear(shared_gram)
     if len(holey):  # M @ Z, the 0/1 mask made float a few columns at a time
         Z = _outer_rows(X)
         step = max(1, 4 * _BLOCK_CELLS // max(n_dates, 1))
         buf = np.empty((min(step, len(holey)), n_dates))
         for start in range(0, len(holey), step):
             cols = holey[start : start + step]
-            np.copyto(buf[: len(cols)], mask[cols])
-            gram[cols] = (buf[: len(cols)] @ Z).reshape(-1, p, p)
+            m = buf[: len(cols)]
+            np.copyto(m, mask[cols])
+            nobs[cols] = m.sum(axis=1)
+            gram[cols] = (m @ Z).reshape(-1, p, p)
+    bad = nobs <= p
+    bad[full] |= collinear(shared_gram)
+    if len(holey):
         bad[holey] |= collinear(gram[holey])
     gram[bad] = np.eye(p)
     bread = np.empty_like(gram)
