@@ -103,7 +103,7 @@ def test_time_series_model_small_blocks_equal_statsmodels(
 
 def test_time_series_model_hac_lags_beyond_the_sample_equal_statsmodels(french):
     # Lags past an asset's dates add nothing, in either HAC path (one run of
-    # dates, or gaps); nothing is allocated per lag beyond the sample.
+    # dates: S1V1, 20 dates; or gaps: S5V5).
     F, R = french
     R = unbalanced(R.iloc[-120:])
     F = F.iloc[-120:]
