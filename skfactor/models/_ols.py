@@ -277,6 +277,11 @@ def _hc_meat(X, fit, cov_type):
     return meat.reshape(n_cols, p, p)
 
 
+def _bartlett(lag, nlags):
+    """Bartlett weight ``1 - lag / (L + 1)`` of each column (0 past its ``L``)."""
+    return np.where(lag <= nlags, 1.0 - lag / (nlags + 1.0), 0.0)
+
+
 def _hac_meat(X, fit, maxlags):
     """Σ_l w_l (Γ_l + Γ_lᵀ) of Newey-West, lags counted in each column's own rows."""
     n_dates, p = X.shape
@@ -304,24 +309,30 @@ def _hac_meat(X, fit, maxlags):
         for lag in range(1, min(int(nl.max()), n_dates - 1) + 1):
             prod = np.multiply(u[:, lag:], u[:, :-lag], out=buf[: len(c), lag:])
             g = (prod @ _outer_rows(X[lag:], X[:-lag])).reshape(-1, p, p)
-            g *= np.where(lag <= nl, 1.0 - lag / (nl + 1.0), 0.0)[:, None, None]
+            g *= _bartlett(lag, nl)[:, None, None]
             m += (g + g.transpose(0, 2, 1)).reshape(-1, p * p)
         meat[c] = m.reshape(-1, p, p)
     # Columns with gaps: each column's observed rows first, in date order, so
     # that lags are positions.
     cols = np.flatnonzero(~run)
     step = max(1, _HAC_CHUNK_CELLS // max(n_dates * p, 1))
+    Xt = np.ascontiguousarray(X.T)
+    buf = np.empty((p, min(step, len(cols)), n_dates))
     for start in range(0, len(cols), step):
         c = cols[start : start + step]
         order = np.argsort(~fit.mask[c], axis=1, kind="stable")  # (c, T)
         u = np.take_along_axis(fit.resid[c], order, axis=1)
-        xu = X[order] * u[:, :, None]  # (c, T, p); 0 past each column's nobs
-        m = np.matmul(xu.transpose(0, 2, 1), xu)
+        scores = buf[:, : len(c)]  # (p, c, T); 0 past each column's nobs
+        for j in range(p):  # one factor at a time: a 1-D gather
+            np.take(Xt[j], order, out=scores[j])
+            scores[j] *= u
+        xu = scores.transpose(1, 0, 2)  # (c, p, T)
+        m = xu @ xu.transpose(0, 2, 1)
         nl = nlags[c]
-        for lag in range(1, int(nl.max(initial=0)) + 1):
-            w = np.where(lag <= nl, 1.0 - lag / (nl + 1.0), 0.0)
-            g = np.matmul(xu[:, lag:].transpose(0, 2, 1), xu[:, :-lag])
-            m += w[:, None, None] * (g + g.transpose(0, 2, 1))
+        for lag in range(1, min(int(nl.max(initial=0)), n_dates - 1) + 1):
+            g = xu[:, :, lag:] @ xu[:, :, :-lag].transpose(0, 2, 1)
+            g *= _bartlett(lag, nl)[:, None, None]
+            m += g + g.transpose(0, 2, 1)
         meat[c] = m
     return meat
 
