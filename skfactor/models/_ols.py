@@ -290,7 +290,8 @@ def _hac_meat(X, fit, maxlags):
         nlags = np.floor(4 * (fit.nobs / 100.0) ** (2.0 / 9.0)).astype(np.intp)
     else:
         nlags = np.full(n_cols, maxlags, dtype=np.intp)
-    meat = np.empty((n_cols, p, p))
+    # Lag 0, Σ u_t² x_t x_tᵀ, does not depend on the order of the rows: HC0's.
+    meat = _hc_meat(X, fit, "HC0")
     # A column observed on one run of consecutive dates (no gap: complete, or
     # listed late, or delisted early) counts its lags in calendar dates, and
     # its residuals are 0 off the run: Γ_l of all such columns is one product
@@ -300,18 +301,17 @@ def _hac_meat(X, fit, maxlags):
     run = last - first + 1 == fit.nobs
     cols = np.flatnonzero(run)
     step = max(1, _HAC_CHUNK_CELLS // max(n_dates, 1))
-    Z = _outer_rows(X)
     buf = np.empty((min(step, len(cols)), n_dates))
     for start in range(0, len(cols), step):  # chunks of columns, bounded memory
         c = cols[start : start + step]
         u, nl = fit.resid[c], nlags[c]
-        m = np.multiply(u, u, out=buf[: len(c)]) @ Z
+        m = meat[c]
         for lag in range(1, min(int(nl.max()), n_dates - 1) + 1):
             prod = np.multiply(u[:, lag:], u[:, :-lag], out=buf[: len(c), lag:])
             g = (prod @ _outer_rows(X[lag:], X[:-lag])).reshape(-1, p, p)
             g *= _bartlett(lag, nl)[:, None, None]
-            m += (g + g.transpose(0, 2, 1)).reshape(-1, p * p)
-        meat[c] = m.reshape(-1, p, p)
+            m += g + g.transpose(0, 2, 1)
+        meat[c] = m
     # Columns with gaps: each column's observed rows first, in date order, so
     # that lags are positions.
     cols = np.flatnonzero(~run)
@@ -327,8 +327,7 @@ def _hac_meat(X, fit, maxlags):
             np.take(Xt[j], order, out=scores[j])
             scores[j] *= u
         xu = scores.transpose(1, 0, 2)  # (c, p, T)
-        m = xu @ xu.transpose(0, 2, 1)
-        nl = nlags[c]
+        m, nl = meat[c], nlags[c]
         for lag in range(1, min(int(nl.max(initial=0)), n_dates - 1) + 1):
             g = xu[:, :, lag:] @ xu[:, :, :-lag].transpose(0, 2, 1)
             g *= _bartlett(lag, nl)[:, None, None]
