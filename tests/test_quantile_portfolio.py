@@ -78,18 +78,23 @@ def _reference(X, y, groups_of, n_groups, weights=None, long_high=None, min_n=1)
     """One date and one column at a time, with pandas' rank.
 
     ``groups_of(rank, pct, n)`` gives each asset's group (1 = lowest). Returns the
-    weights (on X's index), the factor returns and the group returns.
+    weights (on X's index), the factor returns and the group returns. The
+    ``weights`` column is no characteristic: passed through, no portfolio.
     """
     long_high = long_high or {}
     W = np.zeros(X.shape)
     dates = sorted(set(X.index.get_level_values(0)))
-    F = np.full((len(dates), X.shape[1]), np.nan)
-    Q = np.full((len(dates), X.shape[1], n_groups), np.nan)
     values, returns = X.to_numpy(), y.to_numpy()
+    features = [j for j, col in enumerate(X.columns) if col != weights]
+    if weights is not None:
+        W[:, X.columns.get_loc(weights)] = X[weights].to_numpy()
+    F = np.full((len(dates), len(features)), np.nan)
+    Q = np.full((len(dates), len(features), n_groups), np.nan)
     size = np.ones(len(X)) if weights is None else X[weights].to_numpy()
     rows_of = X.groupby(level=0).indices
     for d, date in enumerate(dates):
-        for j, col in enumerate(X.columns):
+        for f, j in enumerate(features):
+            col = X.columns[j]
             rows = rows_of[date]
             rows = rows[~np.isnan(values[rows, j]) & ~np.isnan(size[rows])]
             if len(rows) < min_n:  # e.g. top_n legs that would overlap
@@ -106,8 +111,8 @@ def _reference(X, y, groups_of, n_groups, weights=None, long_high=None, min_n=1)
             for g in range(1, n_groups + 1):
                 members = rows[(group == g) & ~np.isnan(returns[rows])]
                 if len(members):
-                    Q[d, j, g - 1] = np.average(returns[members], weights=size[members])
-            F[d, j] = sign * (Q[d, j, -1] - Q[d, j, 0])
+                    Q[d, f, g - 1] = np.average(returns[members], weights=size[members])
+            F[d, f] = sign * (Q[d, f, -1] - Q[d, f, 0])
     return W, F, Q.reshape(len(dates), -1)
 
 
@@ -192,7 +197,10 @@ def test_quantile_portfolio_value_weighting_equals_weighted_mean(panel):
     model = QuantilePortfolioFactor(n_quantiles=3, weights="cap")
     _check_against_reference(model, X, y, _quantile_groups(3), 3, weights="cap")
     W = model.transform(X)
-    assert (W.loc[X["cap"].isna()] == 0).all().all()
+    assert (W.loc[X["cap"].isna()].drop(columns="cap") == 0).all().all()
+    # The weights column is no characteristic: passed through, no portfolio.
+    pd.testing.assert_series_equal(W["cap"], X["cap"])
+    assert "cap" not in model.factor_returns_.columns
 
 
 def test_quantile_portfolio_zero_weight_leg_is_nan(panel):
@@ -205,7 +213,7 @@ def test_quantile_portfolio_zero_weight_leg_is_nan(panel):
         W = model.fit_transform(X, y)
     assert model.factor_returns_.iloc[0].isna().all()
     assert model.factor_returns_.iloc[1:].notna().all().all()
-    assert (W[first] == 0).all().all()
+    assert (W[first].drop(columns="cap") == 0).all().all()
 
 
 def test_quantile_portfolio_fit_without_returns_only_checks(panel):
@@ -276,7 +284,7 @@ def test_quantile_portfolio_nan_return_renormalises_its_leg(panel):
     y = _returns_for(panel, nan=0.2)
     model = QuantilePortfolioFactor(weights="size")
     X = panel.assign(size=panel["size"].abs())
-    W = model.fit_transform(X, y)
+    W = model.fit_transform(X, y).drop(columns="size")  # passed through
     # The weights of the members that have a return, scaled to +1/-1 per leg.
     Wr = W.where(y.notna(), 0.0)
     long = Wr.where(Wr > 0, 0.0)
@@ -414,7 +422,7 @@ def test_quantile_portfolio_in_a_pipeline_after_zscore(panel):
         ({"top_n": 0}, "top_n"),
         ({"weights": "nope"}, r"`weights`='nope' is not a column of X"),
         ({"long_high": {"nope": False}}, r"`long_high`='nope' is not a column"),
-        ({"long_high": [True, False]}, r"one bool per column \(3\)"),
+        ({"long_high": [True, False]}, r"one bool per characteristic \(3\)"),
         ({"long_high": "yes"}, "`long_high` must be a bool"),
         ({"long_high": {"size": 1}}, r"got 1 for column 'size'"),
     ],

@@ -10,9 +10,13 @@ import pandas as pd
 from sklearn.metrics import r2_score
 
 from skfactor.models._fama_macbeth import fama_macbeth_table
-from skfactor.panel import validate_panel
 from skfactor.panel._regression import RCOND, segment_regression
-from skfactor.panel._validation import check_finite, validate_row_values
+from skfactor.panel._roles import resolve_roles
+from skfactor.panel._validation import (
+    check_finite,
+    validate_panel,
+    validate_row_values,
+)
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -21,6 +25,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._warnings import warn
 
 __all__ = ["CrossSectionalFactorModel"]
 
@@ -37,6 +42,16 @@ def _column_positions(spec, names, name):
                 f"`{name}` entry {item!r} is not a column of X; X has columns {names}."
             )
     return sorted(set(positions))
+
+
+def _take_columns(values, positions):
+    """The columns ``positions`` of ``values`` (itself when that is all of them)."""
+    if len(positions) == values.shape[1]:
+        return values
+    out = np.empty((len(values), len(positions)), order="F")
+    for i, j in enumerate(positions):
+        out[:, i] = values[:, j]
+    return out
 
 
 class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
@@ -68,8 +83,18 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     ----------
     fit_intercept : bool, default=True
         Estimate an intercept per date (the R² is then centred).
+    weights : str or int, default=None
+        Column of ``X`` holding the regression weights (WLS), e.g. market cap
+        or its square root: the column-role alternative to ``sample_weight``
+        (give one of them), so that a pipeline's steps share one panel. Not a
+        loading. Rows with a NaN or 0 weight are left out.
+    passthrough : list of str or int, default=None
+        Other columns of ``X`` that are not loadings (e.g. the industry codes
+        an earlier step z-scored within): never regressed on. The same rule
+        holds on every per-date step; see the user guide's "Column roles".
     industries : list of str or int, default=None
-        Columns of 0/1 industry indicators. With ``fit_intercept=True`` their
+        Columns of 0/1 industry indicators (names, or positions among the
+        loadings). With ``fit_intercept=True`` their
         factor returns :math:`g_{jt}` satisfy :math:`\sum_j c_{jt} g_{jt} = 0`;
         an industry without members on a date gets NaN there and is left out
         of that date's constraint.
@@ -145,6 +170,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
+        "weights": [str, Integral, None],
+        "passthrough": [list, tuple, str, None],
         "industries": [list, tuple, None],
         "industry_weights": [StrOptions({"sample_weight", "equal"})],
         "expected_returns": [StrOptions({"mean", "ewm", "window"})],
@@ -156,6 +183,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         self,
         *,
         fit_intercept=True,
+        weights=None,
+        passthrough=None,
         industries=None,
         industry_weights="sample_weight",
         expected_returns="mean",
@@ -163,6 +192,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         window=252,
     ):
         self.fit_intercept = fit_intercept
+        self.weights = weights
+        self.passthrough = passthrough
         self.industries = industries
         self.industry_weights = industry_weights
         self.expected_returns = expected_returns
@@ -210,12 +241,14 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             X = pd.DataFrame(np.asarray(X), index=y.index)
         # The ±inf checks of X and y are left to segment_regression, which
         # skips them when the moments show every value finite.
-        panel = validate_panel(self, X, reset=True, check_inf=False)
+        panel = validate_panel(self, X, reset=True, check_inf=False, needs_keys=False)
+        roles = self._roles(panel, X)
         y = validate_row_values(y, panel, "y", check_inf=False)
-        weights = self._weights(sample_weight, panel)
-        names = self._feature_names(panel)
+        weights = self._weights(sample_weight, panel, roles)
+        names = self._feature_names(panel, roles)
+        values = _take_columns(panel.values, roles.features)
         ind = _column_positions(self.industries or (), names, "industries")
-        self._check_indicators(panel.values, ind, names)
+        self._check_indicators(values, ind, names)
 
         p = len(names)
         constraint = may_be_absent = None
@@ -225,14 +258,14 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             may_be_absent = np.isin(np.arange(p), ind)
         fit = segment_regression(
             panel.segments,
-            panel.values,
+            values,
             y,
             weights,
             center=self.fit_intercept,
             constraint=constraint,
             may_be_absent=may_be_absent,
             check_inf=lambda: (
-                check_finite(panel.values, "X", panel.columns),
+                check_finite(values, "X", names),
                 check_finite(y, "y"),
             ),
         )
@@ -279,30 +312,44 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
 
         return rows
 
-    def _weights(self, sample_weight, panel):
-        if sample_weight is None:
+    def _roles(self, panel, X):
+        return resolve_roles(self, panel, X, "regress returns on", weights=self.weights)
+
+    def _weights(self, sample_weight, panel, roles):
+        column = roles.position("weights")
+        if column is not None and sample_weight is not None:
+            raise ValueError(
+                f"Both `weights`={self.weights!r} and `sample_weight` were given; "
+                "give the regression weights one way."
+            )
+        if column is not None:
+            name, w = f"`weights` column {self.weights!r}", panel.values[:, column]
+            check_finite(w, f"weights column {self.weights!r}")
+        elif sample_weight is None:
             return None
-        if isinstance(sample_weight, Real):
+        elif isinstance(sample_weight, Real):
             return np.full(len(panel.values), float(sample_weight))
-        w = validate_row_values(sample_weight, panel, "sample_weight")
+        else:
+            name = "`sample_weight`"
+            w = validate_row_values(sample_weight, panel, "sample_weight")
         if np.nanmin(w, initial=0.0) < 0:
             raise ValueError(
-                "`sample_weight` must be >= 0 (NaN marks a missing weight); "
+                f"{name} must be >= 0 (NaN marks a missing weight); "
                 f"got a minimum of {np.nanmin(w):g}."
             )
         if len(w) and not (w > 0).any():
             raise ValueError(
-                "`sample_weight` is zero (or NaN) for every row, so no row takes "
+                f"{name} is zero (or NaN) for every row, so no row takes "
                 "part in any regression; give positive weights."
             )
         return w
 
-    def _feature_names(self, panel):
+    def _feature_names(self, panel, roles):
         if hasattr(self, "feature_names_in_"):
-            return [str(c) for c in self.feature_names_in_]
+            return [str(c) for c in self.feature_names_in_[roles.features]]
         if panel.columns is not None:
-            return list(panel.columns)
-        return [f"x{j}" for j in range(panel.values.shape[1])]
+            return list(panel.columns[roles.features])
+        return [f"x{j}" for j in roles.features]
 
     @staticmethod
     def _check_indicators(values, ind, names):
@@ -359,13 +406,11 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     def _warn_dates(status, k):
         few, deficient = int((status == 1).sum()), int((status == 2).sum())
         if few + deficient:
-            warnings.warn(
+            warn(
                 f"{few + deficient} of {len(status)} dates could not be estimated "
                 f"({few} with fewer complete rows than the {k} regressors, "
                 f"{deficient} with collinear loadings on that date); their factor "
-                "returns, intercept and R² are NaN.",
-                UserWarning,
-                stacklevel=3,
+                "returns, intercept and R² are NaN."
             )
 
     def _expectation(self):
@@ -401,9 +446,10 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             NaN.
         """
         check_is_fitted(self)
-        panel = validate_panel(self, X, reset=False)
+        panel = validate_panel(self, X, reset=False, needs_keys=False)
+        features = self._roles(panel, X).features
         beta = self.expected_factor_returns_.to_numpy()
-        pred = panel.values @ beta + self.expected_intercept_
+        pred = panel.values[:, features] @ beta + self.expected_intercept_
         if panel.index is None:
             return pred
         return pd.Series(pred, index=panel.index, name="prediction")

@@ -9,6 +9,13 @@ import pandas as pd
 from sklearn.utils import check_array
 from sklearn.utils.validation import column_or_1d
 
+from skfactor.panel._output import (
+    ASSET_NAMES,
+    DATE_NAMES,
+    from_polars,
+    is_polars_frame,
+    key_columns,
+)
 from skfactor.panel._segments import Segments
 from skfactor.utils._sklearn import validate_data
 
@@ -47,6 +54,7 @@ def check_panel_index(index, name="X"):
             "exactly two, (date, asset), date first. Drop or reset the extra "
             "levels, e.g. `X.droplevel(...)` or `X.reset_index(level=...)`."
         )
+    _check_level_order(index, name)
     for level, codes in zip(("date", "asset"), index.codes, strict=True):
         if len(codes) and codes.min() < 0:
             raise ValueError(
@@ -59,6 +67,96 @@ def check_panel_index(index, name="X"):
             f"`{name}` has duplicated (date, asset) rows, e.g. {dup}; each asset "
             "may appear once per date. Aggregate or drop the duplicates first, e.g. "
             "`X[~X.index.duplicated()]`."
+        )
+
+
+def _is_datelike(level):
+    return isinstance(level, pd.DatetimeIndex | pd.PeriodIndex)
+
+
+def _check_level_order(index, name):
+    """Raise if a two-level index says it is (asset, date) rather than (date, asset).
+
+    The level names decide when they are known (linearmodels' (entity, time)
+    layout names them); else a datetime second level under a non-datetime
+    first one does.
+    """
+    first, second = (str(n).lower() if n is not None else None for n in index.names)
+    if first in DATE_NAMES or second in ASSET_NAMES:
+        return
+    if first in ASSET_NAMES or second in DATE_NAMES:
+        why = f"its levels are named {list(index.names)}"
+    elif _is_datelike(index.levels[1]) and not _is_datelike(index.levels[0]):
+        why = "its second level holds dates and its first does not"
+    else:
+        return
+    raise ValueError(
+        f"`{name}` looks indexed (asset, date): {why}. skfactor panels are "
+        "(date, asset), date first, so every per-date statistic would be "
+        f"computed per asset. Swap the levels first: `{name}.swaplevel()`."
+    )
+
+
+def check_keyless_frame(X, name="X"):
+    """Raise if a single-level DataFrame is evidently a panel without its keys.
+
+    A per-date step reads a frame without a (date, asset) MultiIndex as one
+    cross-section. A frame indexed by dates alone, or holding the keys as
+    columns (SQL output, a ``reset_index()``), is not one: say how to index it.
+    """
+    if _is_datelike(X.index):
+        kind = (
+            "a wide frame (one row per date)"
+            if X.index.is_unique
+            else "a long frame whose assets are a column"
+        )
+        raise ValueError(
+            f"`{name}` is indexed by dates alone ({kind}); a per-date step needs "
+            "a long panel with a (date, asset) MultiIndex, and would read this "
+            "as one cross-section. Index it first, e.g. "
+            f"`{name}.set_index('asset', append=True)` for a long frame or "
+            f"`{name}.stack()` for a wide one."
+        )
+    keys = key_columns(list(X.columns))
+    if keys is not None:
+        raise ValueError(
+            f"`{name}` holds its panel keys as columns {list(keys)}; a per-date step "
+            "needs them as a (date, asset) MultiIndex, and would read this as "
+            f"one cross-section. Index it first: `{name}.set_index({list(keys)})`."
+        )
+
+
+def _check_keys_kept(estimator, index, reset, name, y):
+    """Refuse an array where a panel's keys were evidently lost.
+
+    A frame with a single-level index (say, one date's rows indexed by asset)
+    is one cross-section on purpose; an array beside a panel ``y``, or given
+    to a step fitted on a panel, is what a step that drops the index (a
+    ColumnTransformer without pandas output) leaves of a panel.
+    """
+    if index is not None:
+        if reset:
+            estimator._fitted_on_panel = isinstance(index, pd.MultiIndex)
+        return
+    step = type(estimator).__name__
+    fix = (
+        "If the step before dropped the index (e.g. a ColumnTransformer), give "
+        'it `set_output(transform="pandas")`.'
+    )
+    if reset:
+        if isinstance(getattr(y, "index", None), pd.MultiIndex):
+            raise ValueError(
+                f"`{name}` is an array but `y` is a (date, asset) panel: {step} "
+                f"would read every row of `{name}` as one cross-section. Pass "
+                f"`{name}` as a DataFrame on `y`'s index. {fix}"
+            )
+        estimator._fitted_on_panel = False
+    elif getattr(estimator, "_fitted_on_panel", False):
+        raise ValueError(
+            f"{step} was fitted on a (date, asset) panel, but `{name}` is an array, "
+            "whose rows would be read as one cross-section. Pass a DataFrame: the "
+            "panel with its (date, asset) MultiIndex, or one date's rows indexed "
+            f"by asset. {fix}"
         )
 
 
@@ -243,21 +341,30 @@ class PanelData:
         return pd.DataFrame(values, index=self.index, columns=self.columns, copy=False)
 
 
-def validate_panel(estimator, X, *, reset, name="X", check_inf=True):
+def validate_panel(
+    estimator, X, *, reset, name="X", check_inf=True, needs_keys=True, y=None
+):
     """Validate ``X`` for a per-date estimator and find its date segments.
 
     ``X`` may be a DataFrame with a two-level (date, asset) MultiIndex (a
-    panel), a DataFrame with a single-level index, or a 2-D array (both one
+    panel), a polars DataFrame (a panel when it has date and asset columns),
+    a DataFrame with a single-level index, or a 2-D array (both one
     cross-section). A Series is taken as a one-column DataFrame (and
     :meth:`PanelData.wrap` gives a Series back). Sets ``n_features_in_`` /
     ``feature_names_in_`` when ``reset``. ``check_inf=False`` leaves the ±inf
     check (one pass over the values) to a caller that can do it for less.
 
+    A frame that is evidently a panel without its keys (indexed by dates
+    alone, or holding them as columns) is an error. With ``needs_keys`` (the
+    per-date steps), an estimator fitted on a panel refuses an array later,
+    and an array beside a panel ``y`` is refused in ``fit``: either would
+    silently be read as one cross-section.
+
     Examples
     --------
     >>> import pandas as pd
     >>> from sklearn.base import BaseEstimator
-    >>> from skfactor.panel import validate_panel
+    >>> from skfactor.panel._validation import validate_panel
     >>> index = pd.MultiIndex.from_product(
     ...     [["d2", "d1"], ["A", "B"]], names=["date", "asset"]
     ... )
@@ -268,15 +375,21 @@ def validate_panel(estimator, X, *, reset, name="X", check_inf=True):
     >>> panel.wrap(panel.values * 2)["value"].tolist()  # X's index and order
     [8.0, 6.0, 4.0, 2.0]
     """
+    if is_polars_frame(X):
+        X = from_polars(X)
     index = columns = dates = codes = None
     series = isinstance(X, pd.Series)
     if series:
         X = X.to_frame(name=X.name if X.name is not None else 0)
     if isinstance(X, pd.DataFrame):
         index, columns = X.index, X.columns
-        check_numeric_columns(X, name)
         if isinstance(index, pd.MultiIndex):
             check_panel_index(index, name)
+        else:
+            check_keyless_frame(X, name)
+        check_numeric_columns(X, name)
+    if needs_keys:
+        _check_keys_kept(estimator, index, reset, name, y)
     kwargs = dict(dtype=np.float64, ensure_all_finite=False, order="F")
     if reset or hasattr(estimator, "n_features_in_"):
         values = validate_data(estimator, X, reset=reset, **kwargs)

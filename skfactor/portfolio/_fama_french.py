@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
 
@@ -11,6 +9,7 @@ from skfactor.panel import Segments, check_panel_index
 from skfactor.panel._buckets import bucket_means, fraction_thresholds, rank_buckets
 from skfactor.panel._validation import check_finite, date_codes
 from skfactor.portfolio._quantile import _check_breakpoints
+from skfactor.utils._warnings import warn
 
 __all__ = ["fama_french_factors"]
 
@@ -145,12 +144,10 @@ def fama_french_factors(
     hml = six[:, [2, 5]].mean(axis=1) - six[:, [0, 3]].mean(axis=1)
     missing = np.isnan(six).any(axis=1)
     if missing.any():
-        warnings.warn(
+        warn(
             f"{int(missing.sum())} of {len(dates)} dates lack one of the six "
             "size/value portfolios (too few assets, or no returns); the factors "
-            "built from a missing portfolio are NaN on those dates.",
-            UserWarning,
-            stacklevel=2,
+            "built from a missing portfolio are NaN on those dates."
         )
     factors = pd.DataFrame({"SMB": smb, "HML": hml}, index=dates)
     if not return_portfolios:

@@ -3,28 +3,27 @@
 from __future__ import annotations
 
 import numbers
-import sys
-import warnings
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
-from skfactor.panel import validate_panel
 from skfactor.panel._buckets import (
     bucket_means,
     count_valid,
     fraction_thresholds,
     rank_buckets,
 )
-from skfactor.panel._validation import validate_row_values
+from skfactor.panel._output import PanelTransformerMixin
+from skfactor.panel._roles import resolve_roles
+from skfactor.panel._validation import validate_panel, validate_row_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
     OneToOneFeatureMixin,
-    TransformerMixin,
     _fit_context,
 )
+from skfactor.utils._warnings import warn
 
 __all__ = ["QuantilePortfolioFactor"]
 
@@ -44,17 +43,9 @@ def _check_breakpoints(breakpoints):
     return [float(c) for c in seq]
 
 
-def _caller_stacklevel():
-    """``stacklevel`` pointing at the first frame outside skfactor and sklearn."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(
-        ("skfactor.", "sklearn.")
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class QuantilePortfolioFactor(
+    OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator
+):
     r"""Long-short portfolios of the top and bottom groups of each characteristic.
 
     On each date and for each column, the assets with a value are ranked by
@@ -102,18 +93,24 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         ``bottom(1000)``.
     weights : str or int, default=None
         Column of ``X`` holding non-negative value weights (e.g. market cap);
-        None means equal weights. It is also a characteristic like any other
-        (sorting on market cap and weighting by it gives the size portfolio).
+        None means equal weights. Not a characteristic (the column-role rule
+        of every per-date step): it is passed through unchanged and gets no
+        portfolio of its own. To sort on market cap and weight by it (the size
+        portfolio), give the sort a copy: ``X.assign(size=X["cap"])``.
+    passthrough : list of str or int, default=None
+        Other columns of ``X`` that are not characteristics: passed through
+        unchanged, no portfolio. See the user guide's "Column roles".
     long_high : bool, dict or sequence of bool, default=True
         Whether each column's long leg is its top group (True) or its bottom
         group (False, e.g. small minus big for size). A dict maps column names
         (or positions) to a bool, the others being True; a sequence gives one
-        bool per column.
+        bool per characteristic (column not named by a role).
 
     Attributes
     ----------
-    factor_returns_ : DataFrame of shape (n_dates, n_features)
-        Set by ``fit(X, y)``: each date's long-short return,
+    factor_returns_ : DataFrame of shape (n_dates, n_characteristics)
+        One per characteristic (column not named by a role). Set by
+        ``fit(X, y)``: each date's long-short return,
         ``(transform(X) * y).groupby(date).sum()``. A leg member whose return
         is NaN is left out of its leg and the leg's other weights are scaled up
         to sum to 1 again (what the lecture's ``groupby(...).mean()`` of the
@@ -157,6 +154,7 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         "breakpoints": "no_validation",  # checked by _check_breakpoints
         "top_n": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "weights": [str, int, None],
+        "passthrough": [list, tuple, str, None],
         "long_high": "no_validation",  # checked by _directions
     }
 
@@ -167,12 +165,14 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         breakpoints=None,
         top_n=None,
         weights=None,
+        passthrough=None,
         long_high=True,
     ):
         self.n_quantiles = n_quantiles
         self.breakpoints = breakpoints
         self.top_n = top_n
         self.weights = weights
+        self.passthrough = passthrough
         self.long_high = long_high
 
     def __sklearn_tags__(self):
@@ -218,9 +218,9 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         cuts = [k / q for k in range(1, q - 1)] + [1 - 1 / q]
         return "fractions", cuts, q
 
-    def _directions(self, panel):
-        """+1 where a column is long its top group, -1 where long its bottom."""
-        n_columns = panel.values.shape[1]
+    def _directions(self, panel, roles):
+        """Per characteristic, +1 where long its top group, -1 where its bottom."""
+        n_columns = len(roles.features)
         spec = self.long_high
 
         def sign(value, where):
@@ -236,7 +236,14 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         signs = np.ones(n_columns)
         if isinstance(spec, Mapping):
             for key, value in spec.items():
-                signs[panel.column_position(key, "long_high")] = sign(
+                j = panel.column_position(key, "long_high")
+                if j not in roles.features:
+                    raise ValueError(
+                        f"`long_high` names column {key!r}, which is not a "
+                        "characteristic here (it is a `weights` or `passthrough` "
+                        "column): it has no portfolio."
+                    )
+                signs[np.searchsorted(roles.features, j)] = sign(
                     value, f" for column {key!r}"
                 )
             return signs
@@ -244,21 +251,21 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         if seq is None or len(seq) != n_columns:
             raise ValueError(
                 f"`long_high` must be a bool, a dict {{column: bool}} or one bool per "
-                f"column ({n_columns}); got {spec!r}."
+                f"characteristic ({n_columns}); got {spec!r}."
             )
         return np.array([sign(v, "") for v in seq])
 
     # ------------------------------------------------------------ the kernel
-    def _portfolios(self, panel, y=None, weights=True):
-        """Leg weights (caller's order) and, with returns, factor/group returns."""
+    def _portfolios(self, panel, roles, y=None, weights=True):
+        """Leg weights (caller's order) and, with returns, factor/group returns.
+
+        The weights have every column of ``X`` (passthrough columns unchanged);
+        the factor and group returns one per characteristic.
+        """
         kind, cuts, n_groups = self._scheme()
-        directions = self._directions(panel)
+        directions = self._directions(panel, roles)
         values, seg = panel.values, panel.segments
-        w_pos = (
-            None
-            if self.weights is None
-            else panel.column_position(self.weights, "weights")
-        )
+        w_pos = roles.position("weights")
         vw = None if w_pos is None else seg.sort(values[:, w_pos])
         if vw is not None and np.nanmin(vw, initial=0.0) < 0:
             raise ValueError(
@@ -266,15 +273,18 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
                 "must be >= 0 (e.g. market capitalisation)."
             )
         r = None if y is None else seg.sort(y)
-        n_rows, n_columns = values.shape
+        n_columns = len(roles.features)
         n_dates = seg.n_segments
-        W = np.zeros((n_rows, n_columns), order="F") if weights else None
+        W = None
+        if weights:
+            W = np.zeros(values.shape, order="F")
+            W[:, roles.passthrough] = values[:, roles.passthrough]
         bad = np.zeros((n_dates, n_columns), dtype=bool)
         factor = np.full((n_dates, n_columns), np.nan)
         groups = np.full((n_dates, n_columns, n_groups), np.nan)
         seg_row = seg.segment_of_row
-        for j in range(n_columns):
-            col = seg.sort(values[:, j])
+        for j, column in enumerate(roles.features):
+            col = seg.sort(values[:, column])
             if vw is not None:
                 col = np.where(np.isnan(vw), np.nan, col)
             n = count_valid(seg, col)
@@ -302,34 +312,34 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
                 w = scale[at]
                 if vw is not None:
                     w *= np.where(bucket < 0, 0.0, vw)
-                W[:, j] = seg.unsort(w)
+                W[:, column] = seg.unsort(w)
             if r is not None:
                 mean[bad[:, j]] = np.nan
                 groups[:, j] = mean
                 factor[:, j] = directions[j] * (mean[:, -1] - mean[:, 0])
-        self._warn_too_few(panel, bad)
+        self._warn_too_few(self._names(panel, roles), bad)
         return W, factor, groups
 
-    def _warn_too_few(self, panel, bad):
+    def _names(self, panel, roles):
+        """The characteristics' names (positions for arrays)."""
+        if panel.columns is None:
+            return roles.features.tolist()
+        return panel.columns[roles.features].tolist()
+
+    @staticmethod
+    def _warn_too_few(names, bad):
         hit = bad.any(axis=1)
         if not hit.any():
             return
-        columns = (
-            list(panel.columns)
-            if panel.columns is not None
-            else list(range(bad.shape[1]))
-        )
-        which = [c for c, b in zip(columns, bad.any(axis=0), strict=True) if b]
-        warnings.warn(
+        which = [c for c, b in zip(names, bad.any(axis=0), strict=True) if b]
+        warn(
             f"{int(hit.sum())} of {len(hit)} dates have too few assets to form both "
             f"legs in column(s) {which} (a leg would be empty or the top_n legs "
-            "would overlap); those dates get weight 0 and a NaN factor return.",
-            UserWarning,
-            stacklevel=_caller_stacklevel(),
+            "would overlap); those dates get weight 0 and a NaN factor return."
         )
 
-    def _store_returns(self, panel, factor, groups):
-        names = pd.Index(self.get_feature_names_out())
+    def _store_returns(self, panel, roles, factor, groups):
+        names = pd.Index(self.get_feature_names_out()[roles.features])
         dates = panel.dates if panel.dates is not None else pd.RangeIndex(1)
         self.factor_returns_ = pd.DataFrame(factor, index=dates, columns=names)
         labels = pd.MultiIndex.from_product(
@@ -377,20 +387,21 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
         W : DataFrame or ndarray of shape (n_rows, n_features)
             The portfolio weights, as :meth:`transform` gives them.
         """
-        panel, W = self._fit(X, y, weights=True)
-        return panel.wrap(W)
+        panel, roles, W = self._fit(X, y, weights=True)
+        return self._output(panel, W, roles)
 
     def _fit(self, X, y, weights):
-        panel = validate_panel(self, X, reset=True)
+        panel = validate_panel(self, X, reset=True, y=y)
+        roles = resolve_roles(self, panel, X, "sort", weights=self.weights)
         if y is None:
             if weights:
-                return panel, self._portfolios(panel)[0]
-            self._scheme(), self._directions(panel)  # check the settings
-            return panel, None
+                return panel, roles, self._portfolios(panel, roles)[0]
+            self._scheme(), self._directions(panel, roles)  # check the settings
+            return panel, roles, None
         y = validate_row_values(y, panel, "y")
-        W, factor, groups = self._portfolios(panel, y, weights=weights)
-        self._store_returns(panel, factor, groups)
-        return panel, W
+        W, factor, groups = self._portfolios(panel, roles, y, weights=weights)
+        self._store_returns(panel, roles, factor, groups)
+        return panel, roles, W
 
     def transform(self, X):
         """Each row's weight in its column's long-short portfolio.
@@ -409,4 +420,5 @@ class QuantilePortfolioFactor(OneToOneFeatureMixin, TransformerMixin, BaseEstima
             on NaN rows. Each leg sums to +1 or -1, each date to 0.
         """
         panel = validate_panel(self, X, reset=False)
-        return panel.wrap(self._portfolios(panel)[0])
+        roles = resolve_roles(self, panel, X, "sort", weights=self.weights)
+        return self._output(panel, self._portfolios(panel, roles)[0], roles)

@@ -6,18 +6,21 @@ import numbers
 
 import numpy as np
 
-from skfactor.panel import Segments, validate_panel
+from skfactor.panel._output import PanelTransformerMixin
+from skfactor.panel._roles import resolve_roles
+from skfactor.panel._segments import Segments
 from skfactor.panel._stats import center_scale, winsorize_caps
+from skfactor.panel._validation import validate_panel
 from skfactor.utils._parallel import for_each
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
     OneToOneFeatureMixin,
     StrOptions,
-    TransformerMixin,
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._warnings import warn
 
 __all__ = ["Winsorizer"]
 
@@ -46,7 +49,7 @@ def _check_limits(limits):
     return tuple(out)
 
 
-class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
     r"""Clip extreme factor values, on each date across assets (or globally).
 
     By default each date's non-NaN values of each column are clipped exactly as
@@ -79,7 +82,12 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         If True the caps are computed on each date from that date's rows only
         (stateless: nothing is learned in ``fit``). If False the caps are
         learned in ``fit`` from all rows of each column and applied as fixed
-        bounds in ``transform``.
+        bounds in ``transform``. A column without any value in ``fit`` gets
+        no caps (its values pass unchanged), with a warning.
+    passthrough : list of str or int, default=None
+        Columns of ``X`` that are not characteristics (group codes, weights,
+        identifiers): returned unchanged, never clipped. The same rule holds on
+        every per-date step; see the user guide's "Column roles".
     n_jobs : int, default=None
         Number of threads working on columns in parallel (``None``: 1;
         ``-1``: all CPUs). The result does not depend on it.
@@ -87,7 +95,8 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     Attributes
     ----------
     lower_, upper_ : ndarray of shape (n_features,)
-        The learned caps (only when ``cross_sectional=False``).
+        The learned caps (only when ``cross_sectional=False``); -inf and +inf
+        for ``passthrough`` columns and for columns without data in ``fit``.
     n_features_in_ : int
         Number of columns seen in ``fit``.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -126,6 +135,7 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         "method": [StrOptions({"quantile", "mad"})],
         "n_mad": [Interval(numbers.Real, 0, None, closed="neither")],
         "cross_sectional": ["boolean"],
+        "passthrough": [list, tuple, str, None],
         "n_jobs": [numbers.Integral, None],
     }
 
@@ -136,12 +146,14 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         method="quantile",
         n_mad=3.0,
         cross_sectional=True,
+        passthrough=None,
         n_jobs=None,
     ):
         self.limits = limits
         self.method = method
         self.n_mad = n_mad
         self.cross_sectional = cross_sectional
+        self.passthrough = passthrough
         self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
@@ -166,7 +178,8 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : Winsorizer
             The fitted transformer.
         """
-        self._fit(validate_panel(self, X, reset=True))
+        panel = validate_panel(self, X, reset=True, y=y)
+        self._fit(panel, resolve_roles(self, panel, X, "clip"))
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -185,21 +198,35 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X_clipped : DataFrame or ndarray of shape (n_rows, n_features)
             As :meth:`transform`.
         """
-        panel = validate_panel(self, X, reset=True)
-        self._fit(panel)
-        return self._transform(panel)
+        panel = validate_panel(self, X, reset=True, y=y)
+        roles = resolve_roles(self, panel, X, "clip")
+        self._fit(panel, roles)
+        return self._transform(panel, roles)
 
-    def _fit(self, panel):
+    def _fit(self, panel, roles):
         limits = _check_limits(self.limits)
-        if not self.cross_sectional:
-            whole = Segments.single(len(panel.values))
-            caps = np.array(
-                [
-                    self._caps(whole, panel.values[:, j], limits)
-                    for j in range(panel.values.shape[1])
-                ]
-            )  # (n_features, 2, 1)
-            self.lower_, self.upper_ = caps[:, 0, 0], caps[:, 1, 0]
+        if self.cross_sectional:
+            return
+        n_columns = panel.values.shape[1]
+        self.lower_ = np.full(n_columns, -np.inf)
+        self.upper_ = np.full(n_columns, np.inf)
+        whole = Segments.single(len(panel.values))
+        for j in roles.features:
+            (lower,), (upper,) = self._caps(whole, panel.values[:, j], limits)
+            if not np.isnan(lower):
+                self.lower_[j] = lower
+            if not np.isnan(upper):
+                self.upper_[j] = upper
+        empty = [j for j in roles.features if np.isnan(panel.values[:, j]).all()]
+        if empty:
+            names = (
+                panel.columns[empty].tolist() if panel.columns is not None else empty
+            )
+            warn(
+                f"Winsorizer(cross_sectional=False) saw no value in column(s) {names} "
+                "in `fit`, so it learned no caps for them: their values pass "
+                "unchanged through `transform`."
+            )
 
     def _caps(self, segments, col, limits):
         if self.method == "quantile":
@@ -224,15 +251,19 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         if not self.cross_sectional:
             check_is_fitted(self, ["lower_", "upper_"])
-        return self._transform(validate_panel(self, X, reset=False))
+        panel = validate_panel(self, X, reset=False)
+        return self._transform(panel, resolve_roles(self, panel, X, "clip"))
 
-    def _transform(self, panel):
+    def _transform(self, panel, roles):
         limits = _check_limits(self.limits)
         values = panel.values
         if not self.cross_sectional:
-            return panel.wrap(np.clip(values, self.lower_, self.upper_))
+            # The caps of the passthrough columns are infinite: values unchanged.
+            out = np.clip(values, self.lower_, self.upper_)
+            return self._output(panel, out, roles)
         seg = panel.segments
         out = np.empty_like(values)
+        out[:, roles.passthrough] = values[:, roles.passthrough]
 
         def clip_column(j):
             seg.map_blocks(
@@ -243,5 +274,5 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
                 out=out[:, j],
             )
 
-        for_each(clip_column, range(values.shape[1]), self.n_jobs)
-        return panel.wrap(out)
+        for_each(clip_column, roles.features, self.n_jobs)
+        return self._output(panel, out, roles)

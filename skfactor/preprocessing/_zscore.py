@@ -7,13 +7,15 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skfactor.panel import Segments, validate_panel
+from skfactor.panel._output import PanelTransformerMixin
+from skfactor.panel._roles import resolve_roles
+from skfactor.panel._segments import Segments
 from skfactor.panel._stats import center_scale
+from skfactor.panel._validation import validate_panel
 from skfactor.utils._parallel import for_each
 from skfactor.utils._sklearn import (
     BaseEstimator,
     OneToOneFeatureMixin,
-    TransformerMixin,
     _fit_context,
 )
 
@@ -45,7 +47,7 @@ def _standardize(x, center, scale, out):
     return np.divide(out, scale, out=out)
 
 
-class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
     r"""Z-score each characteristic across assets on each date.
 
     On each date (or within each group on each date) every column is mapped to
@@ -71,11 +73,15 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
     groups : str or int, default=None
         Column of ``X`` holding a numeric group label (e.g. an industry code):
         z-scores are then computed within each (date, group), making the
-        result industry-neutral. The column is passed through unchanged; a row
-        whose label is NaN gets NaN.
+        result industry-neutral. Not a characteristic: the column is passed
+        through unchanged; a row whose label is NaN gets NaN.
     weights : str or int, default=None
         Column of ``X`` holding non-negative weights for the mean (e.g. market
-        cap). Passed through unchanged.
+        cap). Not a characteristic: passed through unchanged.
+    passthrough : list of str or int, default=None
+        Other columns of ``X`` that are not characteristics: returned
+        unchanged. The same rule holds on every per-date step; see the user
+        guide's "Column roles".
     n_jobs : int, default=None
         Number of threads working on columns in parallel (``None``: 1;
         ``-1``: all CPUs). The result does not depend on it.
@@ -108,13 +114,23 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         "robust": ["boolean"],
         "groups": [str, int, None],
         "weights": [str, int, None],
+        "passthrough": [list, tuple, str, None],
         "n_jobs": [numbers.Integral, None],
     }
 
-    def __init__(self, *, robust=False, groups=None, weights=None, n_jobs=None):
+    def __init__(
+        self,
+        *,
+        robust=False,
+        groups=None,
+        weights=None,
+        passthrough=None,
+        n_jobs=None,
+    ):
         self.robust = robust
         self.groups = groups
         self.weights = weights
+        self.passthrough = passthrough
         self.n_jobs = n_jobs
 
     def __sklearn_tags__(self):
@@ -139,7 +155,8 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         self : CrossSectionalZScore
             The transformer.
         """
-        self._special_columns(validate_panel(self, X, reset=True))
+        panel = validate_panel(self, X, reset=True, y=y)
+        self._roles(panel, X)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -158,27 +175,20 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         Z : DataFrame or ndarray of shape (n_rows, n_features)
             As :meth:`transform`.
         """
-        return self._transform(validate_panel(self, X, reset=True))
+        panel = validate_panel(self, X, reset=True, y=y)
+        return self._transform(panel, self._roles(panel, X))
 
-    def _special_columns(self, panel):
-        g = (
-            None
-            if self.groups is None
-            else panel.column_position(self.groups, "groups")
+    def _roles(self, panel, X):
+        roles = resolve_roles(
+            self, panel, X, "z-score", groups=self.groups, weights=self.weights
         )
-        w = (
-            None
-            if self.weights is None
-            else panel.column_position(self.weights, "weights")
-        )
+        w = roles.position("weights")
         if w is not None and np.nanmin(panel.values[:, w], initial=0.0) < 0:
             raise ValueError(
                 f"`weights` column {self.weights!r} has negative values; weights "
                 "must be >= 0 (e.g. market capitalisation)."
             )
-        if g is not None and g == w:
-            raise ValueError("`groups` and `weights` must name different columns.")
-        return g, w
+        return roles
 
     def transform(self, X):
         """Z-score ``X`` date by date.
@@ -192,12 +202,13 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         -------
         Z : DataFrame or ndarray of shape (n_rows, n_features)
             Same container, index (same order) and columns as ``X``; the
-            ``groups`` and ``weights`` columns unchanged.
+            ``groups``, ``weights`` and ``passthrough`` columns unchanged.
         """
-        return self._transform(validate_panel(self, X, reset=False))
+        panel = validate_panel(self, X, reset=False)
+        return self._transform(panel, self._roles(panel, X))
 
-    def _transform(self, panel):
-        g, w = self._special_columns(panel)
+    def _transform(self, panel, roles):
+        g, w = roles.position("groups"), roles.position("weights")
         values = panel.values
         seg = panel.segments
         has_group = None
@@ -205,12 +216,10 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             seg, has_group = _group_segments(panel, values[:, g])
         weights = None if w is None else seg.sort(values[:, w])
         out = np.empty_like(values)
+        out[:, roles.passthrough] = values[:, roles.passthrough]
         robust = self.robust
 
         def zscore_column(j):
-            if j in (g, w):
-                out[:, j] = values[:, j]
-                return
             seg.map_blocks(
                 lambda block, c, w: center_scale(block, c, robust=robust, weights=w),
                 _standardize,
@@ -220,8 +229,7 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
                 out=out[:, j],
             )
 
-        for_each(zscore_column, range(values.shape[1]), self.n_jobs)
+        for_each(zscore_column, roles.features, self.n_jobs)
         if has_group is not None:  # no group, no peers: NaN
-            scaled = [k for k in range(out.shape[1]) if k not in (g, w)]
-            out[np.ix_(~has_group, scaled)] = np.nan
-        return panel.wrap(out)
+            out[np.ix_(~has_group, roles.features)] = np.nan
+        return self._output(panel, out, roles)
