@@ -62,6 +62,7 @@ def resolve_roles(estimator, panel, X, verb, **named):
 
     ``named`` maps role parameter names to their values (``groups=self.groups``);
     the estimator's ``passthrough`` parameter adds plain non-feature columns.
+    A ``weights`` column must be non-negative (NaN marks a missing weight).
     ``verb`` says what the step does to a characteristic ("clip", "z-score",
     "regress returns on"), for the error message. When ``X`` is the output of
     another skfactor step, its recorded roles must agree with these.
@@ -78,6 +79,12 @@ def resolve_roles(estimator, panel, X, verb, **named):
                 f"{named[role]!r}."
             )
         seen[j] = role
+    w = positions.get("weights")
+    if w is not None and np.nanmin(panel.values[:, w], initial=0.0) < 0:
+        raise ValueError(
+            f"`weights` column {named['weights']!r} has negative values; weights "
+            "must be >= 0 (e.g. market capitalisation)."
+        )
     extra = [
         panel.column_position(spec, "passthrough")
         for spec in _passthrough_specs(getattr(estimator, "passthrough", None))

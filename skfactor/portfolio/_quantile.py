@@ -267,11 +267,6 @@ class QuantilePortfolioFactor(
         values, seg = panel.values, panel.segments
         w_pos = roles.position("weights")
         vw = None if w_pos is None else seg.sort(values[:, w_pos])
-        if vw is not None and np.nanmin(vw, initial=0.0) < 0:
-            raise ValueError(
-                f"`weights` column {self.weights!r} has negative values; weights "
-                "must be >= 0 (e.g. market capitalisation)."
-            )
         r = None if y is None else seg.sort(y)
         n_columns = len(roles.features)
         n_dates = seg.n_segments

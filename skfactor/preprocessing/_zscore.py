@@ -179,16 +179,9 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
         return self._transform(panel, self._roles(panel, X))
 
     def _roles(self, panel, X):
-        roles = resolve_roles(
+        return resolve_roles(
             self, panel, X, "z-score", groups=self.groups, weights=self.weights
         )
-        w = roles.position("weights")
-        if w is not None and np.nanmin(panel.values[:, w], initial=0.0) < 0:
-            raise ValueError(
-                f"`weights` column {self.weights!r} has negative values; weights "
-                "must be >= 0 (e.g. market capitalisation)."
-            )
-        return roles
 
     def transform(self, X):
         """Z-score ``X`` date by date.

@@ -1,0 +1,159 @@
+"""Inputs that cannot be what they claim: panel keys lost, swapped or elsewhere.
+
+A per-date step must never read a whole panel as one cross-section, nor a
+panel indexed (asset, date) as if its assets were dates. Polars frames carry
+the keys as columns, in and out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import make_pipeline
+
+from skfactor import (
+    CrossSectionalFactorModel,
+    CrossSectionalZScore,
+    QuantilePortfolioFactor,
+    Winsorizer,
+)
+from skfactor.datasets import make_factor_panel
+from skfactor.metrics import information_coefficient
+from skfactor.model_selection import PanelTimeSeriesSplit
+from skfactor.panel import forward_returns
+from tests.conftest import shuffled
+
+
+@pytest.fixture(scope="module")
+def data():
+    data = make_factor_panel(
+        n_dates=12, n_assets=60, missing_rows=0.1, missing_values=0.05, random_state=1
+    )
+    X = shuffled(data.X, seed=3)
+    return X, data.y.reindex(X.index)
+
+
+# ------------------------------------------------------ (asset, date)
+@pytest.mark.parametrize("names", [["asset", "date"], ["ticker", None], [None, "time"]])
+def test_keys_asset_date_order_refused_by_level_names(data, names):
+    X, y = data
+    swapped = X.swaplevel()
+    swapped.index = swapped.index.set_names(names)
+    with pytest.raises(ValueError, match=r"looks indexed \(asset, date\).*swaplevel"):
+        Winsorizer().fit_transform(swapped)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda X, y: CrossSectionalZScore().fit_transform(X),
+        lambda X, y: QuantilePortfolioFactor().fit(X, y),
+        lambda X, y: CrossSectionalFactorModel().fit(X, y),
+        lambda X, y: forward_returns(y),
+        lambda X, y: next(PanelTimeSeriesSplit(n_splits=2).split(X)),
+        lambda X, y: information_coefficient(y, X["value"]),
+    ],
+    ids=["zscore", "quantile", "model", "forward_returns", "split", "ic"],
+)
+def test_keys_asset_date_order_refused_everywhere(data, call):
+    X, y = data
+    # Unnamed levels: the datetime second level under a string first says it.
+    X, y = X.swaplevel(), y.swaplevel()
+    X.index = X.index.set_names([None, None])
+    y.index = X.index
+    with pytest.raises(ValueError, match=r"second level holds dates and its first"):
+        call(X, y)
+
+
+# ------------------------------------------------------- keys elsewhere
+def test_keys_date_indexed_frame_refused(data):
+    X, _ = data
+    long = X.reset_index(level="asset")[["value", "size"]]
+    with pytest.raises(ValueError, match=r"indexed by dates alone \(a long frame"):
+        CrossSectionalZScore().fit_transform(long)
+    wide = X["value"].unstack("asset")
+    with pytest.raises(ValueError, match=r"indexed by dates alone \(a wide frame"):
+        Winsorizer().fit_transform(wide)
+
+
+def test_keys_as_columns_refused(data):
+    X, _ = data
+    flat = X.reset_index()
+    flat["date"] = flat["date"].astype("int64")  # numeric: would be z-scored
+    flat["asset"] = pd.factorize(flat["asset"])[0]
+    with pytest.raises(ValueError, match=r"keys as columns \['date', 'asset'\]"):
+        CrossSectionalZScore().fit_transform(flat)
+
+
+def test_keys_array_beside_panel_y_refused(data):
+    X, y = data
+    with pytest.raises(ValueError, match="`X` is an array but `y` is a"):
+        QuantilePortfolioFactor().fit(X.to_numpy(), y)
+    with pytest.raises(ValueError, match="`X` is an array but `y` is a"):
+        make_pipeline(
+            ColumnTransformer([("keep", "passthrough", ["value", "size"])]),
+            Winsorizer(),
+        ).fit(X, y)
+
+
+def test_keys_array_after_panel_fit_refused(data):
+    X, _ = data
+    model = Winsorizer(cross_sectional=True).fit(X)
+    with pytest.raises(ValueError, match="was fitted on a \\(date, asset\\) panel"):
+        model.transform(X.to_numpy())
+    # One date's rows indexed by asset are one cross-section on purpose.
+    day = X.xs(X.index[0][0], level="date")
+    assert model.transform(day).index.equals(day.index)
+
+
+# --------------------------------------------------------------- polars
+def to_polars(frame):
+    """A pandas frame as polars, its index as leading columns (no pyarrow)."""
+    frame = frame.reset_index()
+    return pl.DataFrame({c: frame[c].to_numpy() for c in frame.columns})
+
+
+def from_polars(frame, keys=("date", "asset")):
+    data = pd.DataFrame({c: frame[c].to_numpy() for c in frame.columns})
+    return data.set_index(list(keys))
+
+
+def test_keys_polars_output_carries_the_keys(data):
+    X, _ = data
+    pipe = make_pipeline(Winsorizer(), CrossSectionalZScore())
+    expected = pipe.fit_transform(X)
+    out = pipe.set_output(transform="polars").fit_transform(X)
+    assert isinstance(out, pl.DataFrame)
+    assert out.columns == ["date", "asset", "value", "size", "momentum"]
+    got = from_polars(out)
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+    assert got.index.equals(expected.index)
+
+
+def test_keys_polars_long_frame_is_a_panel(data):
+    X, y = data
+    expected = CrossSectionalZScore().fit_transform(X)
+    frame = to_polars(X)
+    out = CrossSectionalZScore().fit_transform(frame)
+    assert isinstance(out, pd.DataFrame) and out.index.equals(expected.index)
+    np.testing.assert_array_equal(out.to_numpy(), expected.to_numpy())
+    # Without keys, a polars frame is one cross-section, as an array is.
+    one = to_polars(X.xs(X.index[0][0], level="date")).drop("asset")
+    assert CrossSectionalZScore().fit_transform(one).shape == one.shape
+
+
+# ----------------------------------------------------------- set_output
+def test_keys_set_output_containers(data):
+    X, _ = data
+    values = X.to_numpy()
+    default = Winsorizer().set_output(transform="default")
+    assert isinstance(default.fit_transform(values), np.ndarray)
+    assert default.fit_transform(X).index.equals(X.index)  # the input's container
+    frame = Winsorizer().set_output(transform="pandas").fit_transform(values)
+    assert isinstance(frame, pd.DataFrame)
+    assert list(frame.columns) == ["x0", "x1", "x2"]
+    with pytest.raises(ValueError, match="`transform` must be"):
+        Winsorizer().set_output(transform="numpy")
