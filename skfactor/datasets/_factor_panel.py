@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 from scipy.signal import lfilter
 from sklearn.utils import Bunch, check_random_state
+
+from skfactor.utils._sklearn import Interval, validate_params
 
 __all__ = ["make_factor_panel"]
 
@@ -18,6 +20,27 @@ def _zscore_rows(a):
     return (a - mu) / sd
 
 
+@validate_params(
+    {
+        "n_dates": [Interval(Integral, 1, None, closed="left")],
+        "n_assets": [Interval(Integral, 1, None, closed="left")],
+        "n_factors": [Interval(Integral, 1, None, closed="left")],
+        "factor_names": ["array-like", None],
+        "persistence": [Interval(Real, -1, 1, closed="neither")],
+        "tail_df": [Interval(Real, 0, None, closed="neither")],
+        "outlier_fraction": [Interval(Real, 0, 1, closed="both")],
+        "outlier_scale": [Interval(Real, 0, None, closed="left")],
+        "factor_volatility": [Interval(Real, 0, None, closed="left")],
+        "factor_mean": [Real],
+        "market_volatility": [Interval(Real, 0, None, closed="left")],
+        "specific_volatility": [Interval(Real, 0, None, closed="left")],
+        "missing_rows": [Interval(Real, 0, 1, closed="left")],
+        "missing_values": [Interval(Real, 0, 1, closed="left")],
+        "start": "no_validation",  # anything pandas.bdate_range takes
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_factor_panel(
     n_dates=252,
     n_assets=500,
@@ -105,19 +128,6 @@ def make_factor_panel(
     >>> data.factor_returns.shape
     (10, 3)
     """
-    for name, value in (
-        ("n_dates", n_dates),
-        ("n_assets", n_assets),
-        ("n_factors", n_factors),
-    ):
-        if not isinstance(value, numbers.Integral) or value < 1:
-            raise ValueError(f"`{name}` must be a positive integer; got {value!r}.")
-    for name, value in (
-        ("missing_rows", missing_rows),
-        ("missing_values", missing_values),
-    ):
-        if not 0 <= value < 1:
-            raise ValueError(f"`{name}` must be in [0, 1); got {value!r}.")
     defaults = ["value", "size", "momentum", "quality", "volatility"]
     if factor_names is None:
         factor_names = (defaults + [f"f{k}" for k in range(5, n_factors)])[:n_factors]

@@ -14,7 +14,7 @@ from sklearn.base import (
 )
 from sklearn.model_selection import BaseCrossValidator
 from sklearn.model_selection._split import GroupsConsumerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 from sklearn.utils._set_output import _get_output_config as get_output_config
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -31,4 +31,5 @@ __all__ = [
     "check_is_fitted",
     "get_output_config",
     "validate_data",
+    "validate_params",
 ]
