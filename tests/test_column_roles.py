@@ -211,3 +211,37 @@ def test_roles_model_warning_names_the_callers_line(panel):
         approach2().fit(X, y)
     (warning,) = [w for w in rec if "could not be estimated" in str(w.message)]
     assert warning.filename == __file__
+
+
+# ------------------------------------------------------- label columns
+def test_roles_label_columns_may_hold_strings(panel):
+    X, y = panel
+    sectors = np.array(["Energy", "Tech", "Health", "Banks", "Utilities", "Media"])
+    codes = X["industry"].to_numpy()
+    labelled = X.assign(
+        industry=pd.Series(
+            np.where(np.isnan(codes), None, sectors[np.nan_to_num(codes).astype(int)]),
+            index=X.index,
+            dtype="str",
+        ),
+        ticker=X.index.get_level_values("asset").astype(str),
+    )
+    pipe = make_pipeline(
+        Winsorizer(passthrough=["industry", "cap", "ticker"]),
+        CrossSectionalZScore(groups="industry", weights="cap", passthrough="ticker"),
+        CrossSectionalFactorModel(weights="cap", passthrough=["industry", "ticker"]),
+    )
+    Z = pipe[:-1].fit_transform(labelled)
+    pd.testing.assert_frame_equal(
+        Z[["industry", "cap", "ticker"]], labelled[["industry", "cap", "ticker"]]
+    )
+    numeric = approach2()[:-1].fit_transform(X)
+    pd.testing.assert_frame_equal(Z[CHARACTERISTICS], numeric[CHARACTERISTICS])
+    pipe.fit(labelled, y)
+    np.testing.assert_allclose(
+        pipe[-1].factor_returns_.to_numpy(),
+        reference_factor_returns(X, y, 0.01).to_numpy(),
+        rtol=1e-9,
+    )
+    with pytest.raises(ValueError, match=r"non-numeric columns \['ticker'\].*`pass"):
+        Winsorizer(passthrough=["industry"]).fit_transform(labelled)

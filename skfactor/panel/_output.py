@@ -134,6 +134,8 @@ class PanelTransformerMixin(TransformerMixin):
         index = panel.index if panel.index is not None else pd.RangeIndex(len(values))
         # ``values`` is a fresh array of ours: no copy (pandas 3 copies ndarrays).
         frame = pd.DataFrame(values, index=index, columns=columns, copy=False)
+        for j, original in (panel.labels or {}).items():
+            frame[columns[j]] = original.to_numpy()  # labels, not their codes
         if roles is not None:
             frame.attrs[ROLES_ATTR] = roles.attrs(type(self).__name__, list(columns))
         if container == "polars":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ROLES_ATTR", "Roles", "resolve_roles"]
+__all__ = ["ROLES_ATTR", "Roles", "label_roles", "resolve_roles"]
 
 # Key of DataFrame.attrs under which a step's output records the roles.
 ROLES_ATTR = "skfactor_roles"
@@ -47,6 +47,17 @@ class Roles:
             "features": [columns[j] for j in self.features],
             "passthrough": [columns[j] for j in self.passthrough],
         }
+
+
+def label_roles(estimator):
+    """Column labels the estimator's ``groups`` and ``passthrough`` name.
+
+    Such columns may hold labels rather than numbers (sector names,
+    identifiers): :func:`~skfactor.panel._validation.validate_panel` codes them.
+    """
+    labels = _passthrough_specs(getattr(estimator, "passthrough", None))
+    groups = getattr(estimator, "groups", None)
+    return labels if groups is None else [groups, *labels]
 
 
 def _passthrough_specs(spec):

@@ -16,6 +16,7 @@ from skfactor.panel._output import (
     is_polars_frame,
     key_columns,
 )
+from skfactor.panel._roles import label_roles
 from skfactor.panel._segments import Segments
 from skfactor.utils._sklearn import validate_data
 
@@ -179,22 +180,51 @@ def date_codes(index):
     return remap[codes], level[order]
 
 
-def check_numeric_columns(X, name="X", exclude=()):
-    """Raise naming the non-numeric columns of a DataFrame."""
+def _numeric(dtype):
+    return pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
 
-    def numeric(dt):
-        return pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
 
+def check_numeric_columns(X, name="X", exclude=(), hint=None):
+    """Raise naming the non-numeric columns of a DataFrame (``exclude`` aside)."""
     # Judge each distinct dtype once (a wide frame has thousands of columns).
     dtypes = X.dtypes
-    if all(numeric(dt) for dt in dtypes.unique()):
+    if all(_numeric(dt) for dt in dtypes.unique()):
         return
-    bad = [c for c, dt in dtypes.items() if c not in exclude and not numeric(dt)]
+    bad = [c for c, dt in dtypes.items() if c not in exclude and not _numeric(dt)]
     if bad:
         raise ValueError(
             f"`{name}` has non-numeric columns {bad}; factor values must be numbers. "
-            "Drop them or convert them (e.g. one-hot encode a category) first."
+            + (
+                hint
+                or "Drop them or convert them (e.g. one-hot encode a category) first."
+            )
         )
+
+
+def _code_label_columns(X, labels, name):
+    """``X`` with its non-numeric label columns as float codes, and the originals.
+
+    Columns named by ``groups`` or ``passthrough`` may hold labels (sector
+    names, identifiers): the computation sees their codes (NaN where missing),
+    the output gets the original column back.
+    """
+    labels = [c for c in labels if isinstance(c, str | int) and c in X.columns]
+    check_numeric_columns(
+        X,
+        name,
+        exclude=labels,
+        hint="Characteristics must be numbers; name a label column (industry, "
+        "sector, identifier) in the step's `groups` or `passthrough`.",
+    )
+    originals = {X.columns.get_loc(c): X[c] for c in labels if not _numeric(X[c].dtype)}
+    if not originals:
+        return X, None
+    codes = {}
+    for c in labels:
+        if not _numeric(X[c].dtype):
+            code, _ = pd.factorize(X[c], use_na_sentinel=True)
+            codes[c] = np.where(code < 0, np.nan, code.astype(np.float64))
+    return X.assign(**codes), originals
 
 
 def check_finite(values, name="X", columns=None):
@@ -293,8 +323,9 @@ class PanelData:
     F-ordered, the caller's row order), ``segments`` (the rows' dates as
     :class:`Segments`), ``dates`` (the sorted unique dates; None for one
     cross-section), ``index`` and ``columns`` (None for arrays), ``date_codes``
-    (each row's position in ``dates``) and ``series`` (whether the input was a
-    Series).
+    (each row's position in ``dates``), ``series`` (whether the input was a
+    Series) and ``labels`` (the original non-numeric label columns, by
+    position, whose codes ``values`` holds).
 
     Examples
     --------
@@ -313,6 +344,7 @@ class PanelData:
     columns: pd.Index | None
     date_codes: np.ndarray | None = None
     series: bool = False
+    labels: dict | None = None
 
     def column_position(self, spec, name):
         """Position of the column named (or, for arrays, numbered) ``spec``.
@@ -377,7 +409,7 @@ def validate_panel(
     """
     if is_polars_frame(X):
         X = from_polars(X)
-    index = columns = dates = codes = None
+    index = columns = dates = codes = originals = None
     series = isinstance(X, pd.Series)
     if series:
         X = X.to_frame(name=X.name if X.name is not None else 0)
@@ -387,7 +419,7 @@ def validate_panel(
             check_panel_index(index, name)
         else:
             check_keyless_frame(X, name)
-        check_numeric_columns(X, name)
+        X, originals = _code_label_columns(X, label_roles(estimator), name)
     if needs_keys:
         _check_keys_kept(estimator, index, reset, name, y)
     kwargs = dict(dtype=np.float64, ensure_all_finite=False, order="F")
@@ -405,4 +437,4 @@ def validate_panel(
         segments = Segments(codes, len(dates))
     else:
         segments = Segments.single(len(values))
-    return PanelData(values, segments, dates, index, columns, codes, series)
+    return PanelData(values, segments, dates, index, columns, codes, series, originals)
