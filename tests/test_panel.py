@@ -117,7 +117,9 @@ def test_validator_rejects_duplicated_rows(small_panel, transformer):
 )
 def test_validator_rejects_non_numeric_columns(small_panel, transformer):
     X = small_panel.assign(sector="tech")
-    with pytest.raises(ValueError, match="non-numeric columns \\['sector'\\].*one-hot"):
+    with pytest.raises(
+        ValueError, match="non-numeric columns \\['sector'\\].*`groups` or `pass"
+    ):
         transformer.fit_transform(X)
 
 

@@ -71,7 +71,7 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
         Use the median and the scaled MAD instead of the mean and standard
         deviation.
     groups : str or int, default=None
-        Column of ``X`` holding a numeric group label (e.g. an industry code):
+        Column of ``X`` holding a group label (an industry code or name):
         z-scores are then computed within each (date, group), making the
         result industry-neutral. Not a characteristic: the column is passed
         through unchanged; a row whose label is NaN gets NaN.
