@@ -225,7 +225,11 @@ def test_zscore_rejects_bad_special_columns(panel):
     with pytest.raises(ValueError, match="`weights` column 'value' has negative"):
         CrossSectionalZScore(weights="value").fit(panel)
     with pytest.raises(ValueError, match="non-numeric columns \\['sector'\\]"):
-        CrossSectionalZScore(groups="sector").fit(panel.assign(sector="tech"))
+        CrossSectionalZScore(groups="industry").fit(
+            panel.assign(sector="tech", industry=1.0)
+        )
+    # A group column may hold labels (strings): it is not a characteristic.
+    CrossSectionalZScore(groups="sector").fit_transform(panel.assign(sector="tech"))
 
 
 # --------------------------------------------------------- shared behaviour
