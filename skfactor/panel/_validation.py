@@ -219,12 +219,11 @@ def _code_label_columns(X, labels, name):
     originals = {X.columns.get_loc(c): X[c] for c in labels if not _numeric(X[c].dtype)}
     if not originals:
         return X, None
-    codes = {}
-    for c in labels:
-        if not _numeric(X[c].dtype):
-            code, _ = pd.factorize(X[c], use_na_sentinel=True)
-            codes[c] = np.where(code < 0, np.nan, code.astype(np.float64))
-    return X.assign(**codes), originals
+    X = X.copy(deep=False)  # copy-on-write: the caller's frame is untouched
+    for original in originals.values():
+        code, _ = pd.factorize(original, use_na_sentinel=True)
+        X[original.name] = np.where(code < 0, np.nan, code.astype(np.float64))
+    return X, originals
 
 
 def check_finite(values, name="X", columns=None):
