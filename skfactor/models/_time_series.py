@@ -184,8 +184,9 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     attributes" section, the same on every model: ``coef_`` and
     ``intercept_`` are what :meth:`predict` uses; ``params_``, ``bse_``,
     ``tvalues_``, ``pvalues_`` have one row per regression (here per asset)
-    and one column per term, ``const`` first. The residuals are not stored (a grid search would carry a training-sized
-    copy in every candidate): :meth:`residuals` computes them from ``(X, y)``.
+    and one column per term, ``const`` first. The residuals are not stored (a
+    grid search would carry a training-sized copy in every candidate):
+    :meth:`residuals` computes them from ``(X, y)``.
 
     Examples
     --------
