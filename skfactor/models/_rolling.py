@@ -8,12 +8,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from skfactor.models._rolling_ols import rolling_ols
 from skfactor.models._wide_model import (
     WideModelMixin,
     check_fitted_assets,
     mean_r2,
 )
-from skfactor.models._rolling_ols import rolling_ols
 from skfactor.panel import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -310,9 +310,9 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         pos = self._positions(X, len(wide.F))
         none = pos < 0
         pos = np.where(none, 0, pos)
-        k = int(self.fit_intercept)
-        params = self.params_.to_numpy().reshape(len(self.dates_), len(self.assets_), -1)
-        pred = params[pos, :, 0] if k else np.zeros((len(pos), len(self.assets_)))
+        k, n_assets = int(self.fit_intercept), len(self.assets_)
+        params = self.params_.to_numpy().reshape(len(self.dates_), n_assets, -1)
+        pred = params[pos, :, 0] if k else np.zeros((len(pos), n_assets))
         for j in range(wide.F.shape[1]):
             pred += wide.F[:, j : j + 1] * params[pos, :, k + j]
         pred[none] = np.nan
