@@ -51,6 +51,14 @@ class GRSResult:
     df_num, df_denom : int
         The degrees of freedom :math:`N` (assets) and :math:`T-N-K`, with
         :math:`T` the dates on which every asset and factor are observed.
+
+    Examples
+    --------
+    >>> from skfactor.models import GRSResult
+    >>> grs = GRSResult(statistic=2.1, pvalue=0.03, df_num=9, df_denom=807)
+    >>> statistic, pvalue = grs
+    >>> grs.df_num, grs.df_denom
+    (9, 807)
     """
 
     statistic: float
