@@ -111,8 +111,8 @@ def test_time_series_model_many_assets_equal_statsmodels(french, cov_type):
 
 
 def test_time_series_model_hac_lags_beyond_the_sample_equal_statsmodels(french):
-    # Lags past an asset's dates add nothing, in either HAC path (one run of
-    # dates: S1V1, 20 dates; or gaps: S5V5).
+    # Lags past an asset's dates add nothing, whether the asset is observed on
+    # one run of dates (S1V1, 20 dates) or with gaps (S5V5).
     F, R = french
     R = unbalanced(R.iloc[-120:])
     F = F.iloc[-120:]
