@@ -309,6 +309,10 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         self.rsquared_adj_ = pd.Series(r2_adj, index=index, name="rsquared_adj")
         self.nobs_ = pd.Series(fit.nobs, index=index, name="nobs")
 
+    def _fitted(self, F):
+        """``intercept_ + F @ coef_.T``, a new (n_dates, n_assets) array."""
+        return F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
+
     def predict(self, X):
         """Fitted returns: ``intercept_ + X @ coef_.T``, date by date.
 
@@ -325,8 +329,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         wide = validate_wide(self, X, reset=False, names=("X", "y"))
-        values = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
-        return self._wrap(values, wide.dates)
+        return self._wrap(self._fitted(wide.F), wide.dates)
 
     def residuals(self, X, y):
         """Residuals ``y - predict(X)`` of every asset, date by date.
@@ -352,7 +355,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
         check_fitted_assets(self, y, wide)
-        pred = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
+        pred = self._fitted(wide.F)
         return self._wrap(np.subtract(wide.R, pred, out=pred), wide.dates)
 
     def score(self, X, y, sample_weight=None):
@@ -380,8 +383,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
         check_fitted_assets(self, y, wide)
-        pred = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
-        return mean_r2(wide.R, pred, sample_weight)
+        return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
     def summary(self):
         """Coefficient table of every asset, as statsmodels and linearmodels print it.
