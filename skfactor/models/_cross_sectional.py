@@ -441,7 +441,16 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         panel = validate_panel(self, X, reset=False)
-        y = validate_row_values(y, panel, "y")
+        resid = self._residuals(panel, validate_row_values(y, panel, "y"))
+        weights = self._weights(sample_weight, panel)
+        if weights is not None:
+            resid[~(weights > 0)] = np.nan
+        if panel.index is None:
+            return resid
+        return pd.Series(resid, index=panel.index, name="resid")
+
+    def _residuals(self, panel, y):
+        """:meth:`residuals` of a validated panel and its returns (no weights)."""
         fitted = self.params_.index
         if panel.dates is None:
             if not (isinstance(fitted, pd.RangeIndex) and len(fitted) == 1):
@@ -452,20 +461,15 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             rows = np.zeros(len(y), dtype=np.intp)
         else:
             rows = fitted.get_indexer(panel.dates)[panel.date_codes]
+        # Row -1 (a date fit did not see) picks the appended NaN row.
         params = np.vstack(
             [self.params_.to_numpy(), np.full(self.params_.shape[1], np.nan)]
         )
-        est = params[rows]  # row -1 (a date not fitted) is the NaN row
         k = int(self.fit_intercept)
-        resid = y - np.einsum("ij,ij->i", panel.values, est[:, k:])
-        if k:
-            resid -= est[:, 0]
-        weights = self._weights(sample_weight, panel)
-        if weights is not None:
-            resid[~(weights > 0)] = np.nan
-        if panel.index is None:
-            return resid
-        return pd.Series(resid, index=panel.index, name="resid")
+        resid = y - params[rows, 0] if k else y.copy()
+        for j in range(panel.values.shape[1]):  # a few loadings: no (rows, p) copy
+            resid -= panel.values[:, j] * params[rows, k + j]
+        return resid
 
     def score(self, X, y, sample_weight=None):
         """Pooled R² of :meth:`predict` over the rows where both are present.

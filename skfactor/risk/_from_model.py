@@ -7,7 +7,7 @@ import pandas as pd
 
 from skfactor.models._wide_model import check_fitted_assets
 from skfactor.panel import validate_panel, validate_wide
-from skfactor.panel._validation import date_codes
+from skfactor.panel._validation import check_finite, date_codes
 from skfactor.utils._sklearn import check_is_fitted
 
 __all__ = ["from_cross_sectional", "from_time_series"]
@@ -50,8 +50,8 @@ def from_time_series(model, X, y, date):
     B = pd.DataFrame(model.coef_, index=assets, columns=factors)
     _check_exposures(B, "NaN coefficients: too few dates or collinear factors")
     F = pd.DataFrame(wide.F, index=dates, columns=factors)
-    resid = np.asarray(model.residuals(X, y), dtype=np.float64)
-    E = pd.DataFrame(resid.reshape(len(dates), -1), index=dates, columns=assets)
+    resid = wide.R - model._fitted(wide.F)  # model.residuals(X, y), validated once
+    E = pd.DataFrame(resid, index=dates, columns=assets)
     R = pd.DataFrame(wide.R, index=dates, columns=assets)
     return B, F, E, R
 
@@ -101,10 +101,12 @@ def from_cross_sectional(model, X, y, date):
     _check_exposures(B, "NaN loadings on the exposure date")
     # Every asset with residuals (the estimation universe) stays in: the median
     # that short histories shrink to is taken over it, not over one date's assets.
-    E = _wide(panel.index, model.residuals(X, y).to_numpy())
+    values = y.to_numpy(dtype=np.float64, na_value=np.nan)
+    check_finite(values, "y")
+    # model.residuals(X, y) on the panel already validated (no second copy of X)
+    E = _wide(panel.index, model._residuals(panel, values))
     new = assets[~assets.isin(E.columns)]
     if len(new):
         E = E.reindex(columns=E.columns.append(new.unique()))
-    values = y.to_numpy(dtype=np.float64, na_value=np.nan)
     R = _wide(panel.index, values).reindex(columns=assets)
     return B, F, E, R
