@@ -422,6 +422,10 @@ def test_rolling_model_labelled_estimates():
     one_term = frame["SIZE"].unstack()  # date x asset
     assert one_term.index.equals(F.index) and one_term.columns.equals(R.columns)
     assert not hasattr(model, "bse_")  # only with store_bse
+    model.set_params(store_bse=True).fit(F, R)
+    assert model.bse_.index.equals(frame.index)
+    model.set_params(store_bse=False).fit(F, R)
+    assert not hasattr(model, "bse_")  # no stale errors of an earlier fit
 
 
 def test_rolling_model_score_is_out_of_sample_r2():

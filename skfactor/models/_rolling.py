@@ -256,6 +256,8 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             self.bse_ = pd.DataFrame(
                 res.bse.reshape(len(index), -1), index=index, columns=terms, copy=False
             )
+        elif hasattr(self, "bse_"):  # from an earlier fit with store_bse=True
+            del self.bse_
         for name, values in (
             ("rsquared", res.rsquared),
             ("resid_vol", res.resid_vol),
