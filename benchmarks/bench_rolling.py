@@ -10,7 +10,8 @@ assets. It is timed on a subset of assets (best of two runs) and scaled linearly
 all of them (the loop is over independent assets); its peak memory is that of
 the subset. skfactor's time is the best of three fits.
 Two variants: ``fit(params_only=True)`` (betas only, its fastest) and the
-default ``fit()`` (also R², residual variance, ... as skfactor computes).
+default ``fit()`` (also R², residual variance, standard errors, ... as
+skfactor computes; its standard errors with ``store_bse=True``).
 skfactor's time includes validation, betas, alphas, R², residual volatility
 and the observation counts, with pandas in. The max relative difference of the
 betas to statsmodels on the subset is printed.
@@ -79,6 +80,9 @@ def main():
             "RollingFactorModel.fit: betas, alphas, R², residual vol, nobs",
         )
     ]
+    with_bse = RollingFactorModel(window=WINDOW, store_bse=True)
+    t, peak = measure(lambda: with_bse.fit(F, R), repeat=3)
+    rows.append(("skfactor, store_bse", t, peak, "the same and the standard errors"))
     sub = R.iloc[:, :SUBSET]
     scale = R.shape[1] / SUBSET
     for params_only, note in ((True, "fit(params_only=True)"), (False, "fit()")):
@@ -95,11 +99,8 @@ def main():
         )
     model.fit(F, R)
     ref = statsmodels_loop(F, sub, True)
-    ours = [
-        np.column_stack([model.intercept_[:, i], model.coef_[:, i]])
-        for i in range(SUBSET)
-    ]
-    both = np.stack(ours), np.stack(ref)
+    params = model.params_.to_numpy().reshape(len(F), R.shape[1], -1)
+    both = params[:, :SUBSET].transpose(1, 0, 2), np.stack(ref)
     size = np.nanmedian(np.abs(both[1]), axis=(0, 1))  # per term: alpha vs betas
     err = np.nanmax(np.abs(both[0] - both[1]) / (np.abs(both[1]) + size))
     print(

@@ -121,7 +121,7 @@ def main():
     print(
         f"vs statsmodels: max |coef diff| {np.max(np.abs(ours - theirs)):.1e} "
         f"(max |coef| {np.max(np.abs(theirs)):.1f}), "
-        f"max rel bse diff {np.max(np.abs(model.bse_[pos] / bse - 1)):.1e}"
+        f"max rel bse diff {np.max(np.abs(model.bse_.to_numpy()[pos] / bse - 1)):.1e}"
     )
 
     try:

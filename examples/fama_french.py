@@ -57,9 +57,9 @@ def main(output):
 
     stage("Time-series regressions: R_i - RF = a_i + b_i' (MktRF, SMB, HML) + e_i")
     model = TimeSeriesFactorModel().fit(F, R)
-    table = pd.DataFrame(model.coef_, index=model.assets_, columns=FACTORS)
-    table.insert(0, "alpha (%/month)", 100 * model.intercept_)
-    table.insert(1, "t(alpha)", model.tvalues_[:, 0])
+    table = model.params_[FACTORS].copy()  # asset x term
+    table.insert(0, "alpha (%/month)", 100 * model.params_["const"])
+    table.insert(1, "t(alpha)", model.tvalues_["const"])
     table["R²"] = model.rsquared_
     print("Sensitivities of the nine portfolios:")
     print(table.round(3).to_string())
@@ -67,17 +67,18 @@ def main(output):
     print(model.summary().loc["S1V5"].round(4).to_string())
 
     stage("GRS test: are all nine alphas zero?")
-    stat, pvalue = model.grs_
+    grs = model.grs_
     print(
-        f"GRS F({len(PORTFOLIOS)}, {len(F) - len(PORTFOLIOS) - len(FACTORS)}) = "
-        f"{stat:.3f}, p-value = {pvalue:.4f}"
+        f"GRS F({grs.df_num}, {grs.df_denom}) = {grs.statistic:.3f}, "
+        f"p-value = {grs.pvalue:.4f}"
     )
+    pvalue = grs.pvalue
     verdict = "rejects" if pvalue < 0.05 else "does not reject"
     print(f"At 5%, the test {verdict} that the three factors price these portfolios.")
 
     stage("Rolling 60-month betas")
-    rolling = RollingFactorModel(window=60).fit(F, R)
-    betas = rolling.to_frame()
+    rolling = RollingFactorModel(window=60, store_bse=True).fit(F, R)
+    betas = rolling.params_  # (date, asset) x term
     for name in ("S1V5", "S5V1"):
         b = betas.xs(name, level="asset")[FACTORS].dropna()
         summary = b.agg(["min", "median", "max"]).T
@@ -111,7 +112,7 @@ def main(output):
     ax.set_title("Fama-French factors, 1949-2017: growth of 1 (monthly compounding)")
     save(ax, "ff_cumulative_factor_returns.png")
     for name, label in (("S1V5", "small value"), ("S5V1", "big growth")):
-        ax = plot_rolling_betas(rolling, name, X=F, y=R)
+        ax = plot_rolling_betas(rolling, name)  # bands from rolling.bse_
         ax.set_title(f"Rolling 60-month betas of {name} ({label}), shaded ± 2 s.e.")
         save(ax, f"ff_rolling_betas_{name}.png")
 

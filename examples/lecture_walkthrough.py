@@ -255,7 +255,7 @@ def main(output):
     table["error / s.e."] = (table["coef"] - table["truth"]) / table["std_err"]
     print("Historical sensitivities of portfolio returns to factors:")
     show(table)
-    print(f"R² = {ts.rsquared_[0]:.3f}")
+    print(f"R² = {ts.rsquared_.iloc[0]:.3f}")
 
     stage("Every stock at once: 4,000 time-series regressions")
     ts_all = TimeSeriesFactorModel().fit(F, R_wide)
@@ -265,7 +265,7 @@ def main(output):
         / listed_days[:, None]
     )
     true_all = true_all[data["assets"].get_indexer(ts_all.assets_)]
-    z = (ts_all.coef_ - true_all) / ts_all.bse_[:, 1:]
+    z = (ts_all.coef_ - true_all) / ts_all.bse_[["MKT", "SMB", "HML"]].to_numpy()
     check = pd.DataFrame(
         {
             "corr(estimate, truth)": [
@@ -283,12 +283,12 @@ def main(output):
     )
 
     stage("Rolling sensitivities (100-day windows)")
-    rolling = RollingFactorModel(window=100).fit(F, R)
+    rolling = RollingFactorModel(window=100, store_bse=True).fit(F, R)
     rolling_truth = pd.DataFrame(true_betas, index=F.index, columns=F.columns)
     rolling_truth = rolling_truth.rolling(100).mean()
     last = pd.DataFrame(
         {
-            "rolling beta (last window)": rolling.coef_[-1, 0],
+            "rolling beta (last window)": rolling.coef_[0],
             "truth (last window)": rolling_truth.iloc[-1].to_numpy(),
         },
         index=F.columns,
@@ -298,7 +298,7 @@ def main(output):
         ax = plotting.plot_cumulative_returns(F)
         ax.set_title("Approach 1: cumulative returns of the market, SMB and HML")
         save(ax, "approach1_cumulative_factor_returns.png")
-        ax = plotting.plot_rolling_betas(rolling, "portfolio", X=F, y=R)
+        ax = plotting.plot_rolling_betas(rolling, "portfolio")
         for j, name in enumerate(F.columns):
             ax.plot(
                 rolling_truth.index,
@@ -369,7 +369,7 @@ def main(output):
         ),
         5,
     )
-    print(f"corr(intercept, market) = {cs.intercept_.corr(M):.4f}")
+    print(f"corr(intercept, market) = {cs.params_['const'].corr(M):.4f}")
 
     stage("Fama-MacBeth summary (mean of the daily factor returns)")
     fm = cs.summary()

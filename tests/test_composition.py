@@ -185,7 +185,7 @@ def test_composition_grid_search_quantile_portfolio_weights_as_loadings(labelled
     q = search.best_params_["quantiles__n_quantiles"]
     W = QuantilePortfolioFactor(n_quantiles=q).fit_transform(X_new)
     model = best[-1]
-    expected = model.expected_intercept_ + W @ model.expected_factor_returns_
+    expected = model.intercept_ + W @ model.coef_
     pred = search.predict(X_new)
     assert pred.index.equals(X_new.index)
     np.testing.assert_allclose(pred, expected, rtol=1e-12)
@@ -411,7 +411,7 @@ def test_composition_cross_validate_time_series_models(wide, model):
         if isinstance(model, RollingFactorModel):
             # Test dates follow the training range: the last window's betas.
             est = result["estimator"][k]
-            last = est.intercept_[-1] + F.iloc[test].to_numpy() @ est.coef_[-1].T
+            last = est.intercept_ + F.iloc[test].to_numpy() @ est.coef_.T
             np.testing.assert_allclose(pred, last, rtol=1e-12)
     assert result["test_r2"].mean() > 0.5
 

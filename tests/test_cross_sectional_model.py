@@ -68,7 +68,7 @@ def per_date_statsmodels(X, y, weights=None, fit_intercept=True):
     return out
 
 
-def assert_matches(model, X, y, refs, fit_intercept=True):
+def assert_matches(model, X, y, refs, fit_intercept=True, weights=None):
     dates = sorted(refs)
     params = pd.DataFrame([refs[d].params for d in dates], index=dates)
     np.testing.assert_allclose(
@@ -78,7 +78,7 @@ def assert_matches(model, X, y, refs, fit_intercept=True):
     )
     if fit_intercept:
         np.testing.assert_allclose(
-            model.intercept_.loc[dates].to_numpy(),
+            model.params_["const"].loc[dates].to_numpy(),
             params["const"].to_numpy(),
             rtol=RTOL,
         )
@@ -91,14 +91,15 @@ def assert_matches(model, X, y, refs, fit_intercept=True):
         model.nobs_.loc[dates].to_numpy(), [refs[d].nobs for d in dates]
     )
     resid = pd.concat([refs[d].resid for d in dates])
-    assert model.resid_.index.equals(X.index)
+    ours = model.residuals(X, y, sample_weight=weights)
+    assert ours.index.equals(X.index)
     np.testing.assert_allclose(
-        model.resid_.loc[resid.index].to_numpy(),
+        ours.loc[resid.index].to_numpy(),
         resid.to_numpy(),
         rtol=1e-8,
         atol=1e-14,
     )
-    assert model.resid_.drop(resid.index).isna().all()
+    assert ours.drop(resid.index).isna().all()
 
 
 @pytest.mark.parametrize(
@@ -139,7 +140,7 @@ def test_cross_sectional_model_sample_weight_equals_statsmodels_wls(fit_intercep
     model = CrossSectionalFactorModel(fit_intercept=fit_intercept)
     model.fit(X, y, sample_weight=w)
     refs = per_date_statsmodels(X, y, weights=w, fit_intercept=fit_intercept)
-    assert_matches(model, X, y, refs, fit_intercept)
+    assert_matches(model, X, y, refs, fit_intercept, weights=w)
 
 
 def test_cross_sectional_model_zero_weight_equals_dropping_rows():
@@ -196,10 +197,13 @@ def test_cross_sectional_model_one_cross_section_equals_linear_regression():
     model = CrossSectionalFactorModel().fit(X, y)
     ref = LinearRegression().fit(X, y)
     np.testing.assert_allclose(model.factor_returns_.iloc[0], ref.coef_, rtol=RTOL)
-    np.testing.assert_allclose(model.intercept_.iloc[0], ref.intercept_, rtol=RTOL)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=RTOL)
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=RTOL)
     np.testing.assert_allclose(model.predict(X), ref.predict(X), rtol=RTOL)
     np.testing.assert_allclose(model.score(X, y), ref.score(X, y), rtol=RTOL)
-    assert isinstance(model.resid_, np.ndarray)
+    resid = model.residuals(X, y)
+    assert isinstance(resid, np.ndarray)
+    np.testing.assert_allclose(resid, y - ref.predict(X), rtol=1e-9, atol=1e-14)
 
 
 # --------------------------------------------------------------- Fama-MacBeth
@@ -271,7 +275,7 @@ def test_cross_sectional_model_recovers_factor_returns_as_theory_says():
     n = err.size
     assert abs(np.mean(z2) - 1.0) < 5 * np.sqrt(2.0 / n)
     # The intercept is the market return, up to s / sqrt(n_assets).
-    a_err = (model.intercept_ - data.market).to_numpy() / (s / np.sqrt(300))
+    a_err = (model.params_["const"] - data.market).to_numpy() / (s / np.sqrt(300))
     assert abs(np.mean(a_err**2) - 1.0) < 5 * np.sqrt(2.0 / len(a_err))
 
 
@@ -340,7 +344,7 @@ def test_cross_sectional_model_industry_constraint_equals_kkt(
     np.testing.assert_allclose(
         model.factor_returns_.to_numpy(), ref[list(X.columns)].to_numpy(), rtol=1e-9
     )
-    np.testing.assert_allclose(model.intercept_.to_numpy(), ref["const"], rtol=1e-9)
+    np.testing.assert_allclose(model.params_["const"], ref["const"], rtol=1e-9)
     # The constraint holds: weighted sum of industry returns is 0 each date.
     if industry_weights == "equal":
         total = model.factor_returns_[ind].sum(axis=1)
@@ -394,8 +398,8 @@ def test_cross_sectional_model_too_few_rows_warns_once_with_count():
     assert len(msgs) == 1
     assert "2 of 8 dates" in msgs[0] and "2 with fewer complete rows" in msgs[0]
     assert model.factor_returns_.loc[[d0, d1]].isna().all().all()
-    assert np.isnan(model.intercept_[d0]) and np.isnan(model.rsquared_[d1])
-    assert model.resid_.loc[[d0]].isna().all()
+    assert np.isnan(model.params_.loc[d0, "const"]) and np.isnan(model.rsquared_[d1])
+    assert model.residuals(Xs.fillna(0.0), ys).loc[[d0]].isna().all()
     assert model.factor_returns_.drop([d0, d1]).notna().all().all()
 
 
@@ -420,17 +424,15 @@ def test_cross_sectional_model_predict_mean_ewm_window():
         ("window", {"window": 7}),
     ]:
         model = CrossSectionalFactorModel(expected_returns=mode, **kw).fit(X, y)
-        est = pd.concat([model.intercept_, model.factor_returns_], axis=1)
+        est = model.params_
         if mode == "mean":
             exp = est.mean()
         elif mode == "ewm":
             exp = est.ewm(halflife=5.0).mean().iloc[-1]
         else:
             exp = est.iloc[-7:].mean()
-        np.testing.assert_allclose(model.expected_intercept_, exp.iloc[0], rtol=1e-12)
-        np.testing.assert_allclose(
-            model.expected_factor_returns_, exp.iloc[1:], rtol=1e-12
-        )
+        np.testing.assert_allclose(model.intercept_, exp.iloc[0], rtol=1e-12)
+        np.testing.assert_allclose(model.coef_, exp.iloc[1:], rtol=1e-12)
         pred = model.predict(X)
         assert pred.index.equals(X.index)
         want = X.to_numpy() @ exp.iloc[1:].to_numpy() + exp.iloc[0]
@@ -504,7 +506,7 @@ def test_cross_sectional_model_row_order_invariance(seed, balanced):
     pd.testing.assert_frame_equal(a.factor_returns_, b.factor_returns_, rtol=1e-10)
     pd.testing.assert_series_equal(a.rsquared_, b.rsquared_, rtol=1e-10)
     pd.testing.assert_series_equal(
-        a.resid_.loc[Xs.index], b.resid_, rtol=1e-9, atol=1e-15
+        a.residuals(X, y).loc[Xs.index], b.residuals(Xs, ys), rtol=1e-9, atol=1e-15
     )
 
 
@@ -527,3 +529,17 @@ def test_cross_sectional_model_finds_inf_on_every_path(where, layout):
         match = "`y` contains inf"
     with pytest.raises(ValueError, match=match):
         CrossSectionalFactorModel().fit(X, y)
+
+
+def test_cross_sectional_model_residuals_on_other_dates_and_no_stored_copy():
+    X, y = make_data(n_dates=8, seed=21)
+    dates = X.index.get_level_values(0)
+    first = dates < dates.unique().sort_values()[5]
+    model = CrossSectionalFactorModel().fit(X[first], y[first])
+    assert not hasattr(model, "resid_")  # no training-sized array kept
+    resid = model.residuals(X, y)
+    assert resid.index.equals(X.index)
+    assert resid[~first].isna().all()  # dates fit did not see
+    np.testing.assert_array_equal(resid[first], model.residuals(X[first], y[first]))
+    with pytest.raises(ValueError, match="`X` is one cross-section but the model"):
+        model.residuals(X.droplevel(0).iloc[:10], y.to_numpy()[:10])

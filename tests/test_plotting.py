@@ -23,7 +23,6 @@ from skfactor.plotting import (  # noqa: E402
     plot_rolling_betas,
     plot_zscore_hist,
 )
-from skfactor.plotting._betas import rolling_standard_errors  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -255,13 +254,14 @@ def test_plot_ic_rejects_bad_input(kwargs, error, match):
 # ------------------------------------------------------------ rolling betas
 @pytest.mark.parametrize("expanding", [False, True])
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
-def test_rolling_standard_errors_equal_statsmodels(rolling_data, expanding):
+def test_rolling_band_standard_errors_equal_statsmodels(rolling_data, expanding):
     from statsmodels.api import add_constant
     from statsmodels.regression.rolling import RollingOLS
 
     F, R = rolling_data
-    model = RollingFactorModel(window=40, expanding=expanding).fit(F, R)
-    se = rolling_standard_errors(model, F, R, "A")
+    model = RollingFactorModel(window=40, expanding=expanding, store_bse=True)
+    model.fit(F, R)
+    se = model.bse_.xs("A", level="asset")
     ref = (
         RollingOLS(
             R["A"], add_constant(F), window=40, expanding=expanding, missing="drop"
@@ -272,7 +272,7 @@ def test_rolling_standard_errors_equal_statsmodels(rolling_data, expanding):
     assert list(se.columns) == ["const", "MKT", "SMB"]
     ref = ref.to_numpy().copy()
     # A window with as many observations as regressors: statsmodels divides
-    # the residual variance by zero (inf), the model's resid_vol_ is NaN.
+    # the residual variance by zero (inf), the model's bse_ is NaN.
     ref[~np.isfinite(ref)] = np.nan
     assert np.isnan(se.to_numpy()).sum() < se.size
     assert_allclose(se.to_numpy(), ref, rtol=1e-7)
@@ -280,38 +280,40 @@ def test_rolling_standard_errors_equal_statsmodels(rolling_data, expanding):
 
 def test_plot_rolling_betas_lines_and_bands_equal_model(rolling_data):
     F, R = rolling_data
-    model = RollingFactorModel(window=40).fit(F, R)
-    ax = plot_rolling_betas(model, "A", X=F, y=R, band=2.0)
+    model = RollingFactorModel(window=40, store_bse=True).fit(F, R)
+    ax = plot_rolling_betas(model, "A", band=2.0)
     lines = labelled_lines(ax)
     assert [line.get_label() for line in lines] == ["MKT", "SMB"]
-    se = rolling_standard_errors(model, F, R, "A")
-    for j, line in enumerate(lines):
-        assert_array_equal(line.get_ydata(), model.coef_[:, 0, j])
+    betas = model.params_.xs("A", level="asset")
+    se = model.bse_.xs("A", level="asset")
+    for line in lines:
+        assert_array_equal(line.get_ydata(), betas[line.get_label()].to_numpy())
         assert_array_equal(line.get_xdata(), F.index.to_numpy())
     assert len(ax.collections) == 2
     # The band's upper edge at the last date is beta + 2 s.e.
     path = ax.collections[0].get_paths()[0].vertices
     top = path[:, 1].max()
-    upper = model.coef_[:, 0, 0] + 2 * se["MKT"].to_numpy()
+    upper = betas["MKT"].to_numpy() + 2 * se["MKT"].to_numpy()
     assert_allclose(top, np.nanmax(upper), rtol=1e-12)
     assert "Rolling betas of A (40-period window), shaded ± 2 s.e." == ax.get_title()
 
 
-def test_plot_rolling_betas_without_data_draws_no_band(rolling_data):
+def test_plot_rolling_betas_without_bse_draws_no_band(rolling_data):
     F, R = rolling_data
     model = RollingFactorModel(window=40).fit(F, R["B"])
     ax = plot_rolling_betas(model, terms=["const", "MKT"])
     assert [line.get_label() for line in labelled_lines(ax)] == ["const", "MKT"]
-    assert_array_equal(labelled_lines(ax)[0].get_ydata(), model.intercept_[:, 0])
+    const = model.params_["const"].to_numpy()
+    assert_array_equal(labelled_lines(ax)[0].get_ydata(), const)
     assert len(ax.collections) == 0
     assert "s.e." not in ax.get_title()
 
 
 def test_plot_rolling_betas_dataframe_with_se(rolling_data):
     F, R = rolling_data
-    model = RollingFactorModel(window=40).fit(F, R)
-    betas = model.to_frame().xs("B", level="asset")[["MKT", "SMB"]]
-    se = rolling_standard_errors(model, F, R, "B")[["MKT", "SMB"]]
+    model = RollingFactorModel(window=40, store_bse=True).fit(F, R)
+    betas = model.params_.xs("B", level="asset")[["MKT", "SMB"]]
+    se = model.bse_.xs("B", level="asset")[["MKT", "SMB"]]
     ax = plot_rolling_betas(betas, se=se, band=1.0)
     assert len(labelled_lines(ax)) == 2
     assert len(ax.collections) == 2
@@ -330,11 +332,6 @@ def test_plot_rolling_betas_dataframe_with_se(rolling_data):
         ),
         (lambda m, F, R: plot_rolling_betas(F.values), TypeError, "must be a fitted"),
         (
-            lambda m, F, R: rolling_standard_errors(m, F.iloc[:10], R, "A"),
-            ValueError,
-            "`X` must be the factor returns",
-        ),
-        (
             lambda m, F, R: plot_rolling_betas(m, "A", se=F),
             ValueError,
             "`se` is for a DataFrame",
@@ -348,9 +345,8 @@ def test_plot_rolling_betas_rejects_bad_input(rolling_data, call, error, match):
         call(model, F, R)
 
 
-def test_plot_rolling_betas_halflife_band_is_an_error(rolling_data):
+def test_plot_rolling_betas_halflife_bands_and_band_none(rolling_data):
     F, R = rolling_data
-    model = RollingFactorModel(window=40, halflife=20.0).fit(F, R)
-    with pytest.raises(ValueError, match="`halflife`=20.0. Pass `band=None`"):
-        plot_rolling_betas(model, "A", X=F, y=R)
-    assert len(plot_rolling_betas(model, "A", X=F, y=R, band=None).collections) == 0
+    model = RollingFactorModel(window=40, halflife=20.0, store_bse=True).fit(F, R)
+    assert len(plot_rolling_betas(model, "A").collections) == 2  # WLS bands
+    assert len(plot_rolling_betas(model, "A", band=None).collections) == 0

@@ -167,7 +167,7 @@ def test_risk_model_time_series_pieces_equal_numpy(french, ts_risk):
     assert list(risk.factors) == FACTORS and list(risk.assets) == PORTFOLIOS
     cov_f = np.cov(F.to_numpy().T)
     assert_allclose(risk.factor_covariance.to_numpy(), cov_f, rtol=RTOL)
-    d = model.resid_.var(ddof=1).to_numpy()
+    d = model.residuals(F, R).var(ddof=1).to_numpy()
     assert_allclose(risk.specific_variance.to_numpy(), d, rtol=RTOL)
     expected = B @ cov_f @ B.T + np.diag(d)
     assert_allclose(risk.asset_covariance.to_numpy(), expected, rtol=RTOL)
@@ -182,15 +182,15 @@ def test_risk_model_time_series_unbalanced_uses_each_assets_dates(french):
     R.iloc[:790, 0] = np.nan  # S1V1: 29 months
     R.iloc[300:320, 4] = np.nan
     model = TimeSeriesFactorModel().fit(F, R)
-    risk = FactorRiskModel.from_model(model, F, halflife=60.0, lags=2, min_obs=60)
+    risk = FactorRiskModel.from_model(model, F, R, halflife=60.0, lags=2, min_obs=60)
     assert risk.n_obs.tolist() == model.nobs_.tolist()
-    E = model.resid_
+    E = model.residuals(F, R)
     own = [E[c].ewm(halflife=60.0).var().dropna().iloc[-1] for c in E]
     median = np.median(own[1:])
     expected = np.array(own)
     expected[0] = 29 / 60 * own[0] + (1 - 29 / 60) * median
     assert_allclose(risk.specific_variance.to_numpy(), expected, rtol=1e-10)
-    assert risk.asset_returns is None
+    pd.testing.assert_frame_equal(risk.asset_returns, R, check_names=False)
 
 
 def test_risk_model_time_series_numpy_input_labels_factors_and_assets(french):
@@ -223,9 +223,9 @@ def test_risk_model_cross_sectional_pieces_equal_loops(cs_data):
     assert list(risk.factors) == ["const", *Z.columns]
     assert_allclose(risk.exposures.iloc[:, 1:], loadings.to_numpy(), rtol=0)
     assert (risk.exposures["const"] == 1.0).all()
-    F = pd.concat([model.intercept_, model.factor_returns_], axis=1).dropna()
+    F = model.params_.dropna()
     assert_allclose(risk.factor_covariance, np.cov(F.to_numpy().T), rtol=RTOL)
-    resid = model.resid_
+    resid = model.residuals(Z, y)
     universe = resid.index.get_level_values(1).unique()
     n = pd.Series([resid.xs(a, level=1).notna().sum() for a in universe], universe)
     own = pd.Series([resid.xs(a, level=1).var() for a in universe], universe)
@@ -262,7 +262,7 @@ def test_risk_model_cross_sectional_shuffled_rows_and_date(cs_data):
     assert_allclose(risk.specific_variance[order], ref.specific_variance, rtol=1e-12)
     assert_allclose(risk.factor_covariance, ref.factor_covariance, rtol=1e-12)
     date = Z.index.get_level_values(0).unique().sort_values()[10]
-    at = FactorRiskModel.from_model(model, Z, date=date, min_obs=30)
+    at = FactorRiskModel.from_model(model, Z, y, date=date, min_obs=30)
     loadings = Z.xs(date, level=0)
     assert_allclose(at.exposures.iloc[:, 1:].to_numpy(), loadings.to_numpy(), rtol=0)
 
@@ -276,24 +276,27 @@ def test_risk_model_cross_sectional_single_asset_on_a_date(cs_data):
     risk = FactorRiskModel.from_model(model, Z1, y1, min_obs=30)
     assert list(risk.assets) == ["A99999"]
     # That date's factor returns are NaN: the covariance skips it.
-    F = pd.concat([model.intercept_, model.factor_returns_], axis=1).dropna()
+    F = model.params_.dropna()
     assert len(F) == 40
     assert_allclose(risk.factor_covariance, np.cov(F.to_numpy().T), rtol=RTOL)
     # No residual at all: the asset gets the median of the assets with history.
-    own = model.resid_.groupby(level="asset").agg(["var", "count"])
+    own = model.residuals(Z1, y1).groupby(level="asset").agg(["var", "count"])
     median = own.loc[own["count"] >= 30, "var"].median()
     assert risk.n_obs.tolist() == [0]
     assert_allclose(risk.specific_variance, [median], rtol=RTOL)
     assert risk.hedge({"A99999": 1.0}).returns["portfolio"].notna().sum() == 1
 
 
-def test_risk_model_cross_sectional_one_cross_section_as_exposures(cs_data):
+def test_risk_model_cross_sectional_exposures_on_a_date_after_the_fit(cs_data):
     Z, y = cs_data
-    model = CrossSectionalFactorModel(fit_intercept=False).fit(Z, y)
-    today = Z.xs(Z.index.get_level_values(0).max(), level=0)
-    risk = FactorRiskModel.from_model(model, today, min_obs=30)
+    dates = Z.index.get_level_values(0)
+    today = dates.max()
+    model = CrossSectionalFactorModel(fit_intercept=False)
+    model.fit(Z[dates < today], y[dates < today])
+    risk = FactorRiskModel.from_model(model, Z, y.where(dates < today), min_obs=30)
     assert list(risk.factors) == list(Z.columns)
-    assert_allclose(risk.exposures.to_numpy(), today.to_numpy(), rtol=0)
+    exposures = Z.xs(today, level=0)
+    assert_allclose(risk.exposures.to_numpy(), exposures.to_numpy(), rtol=0)
 
 
 # ------------------------------------------------------------ risk decomposition
@@ -341,7 +344,7 @@ def test_risk_decomposition_french_with_benchmark_is_active_risk(french, ts_risk
     model, risk = ts_risk
     B = model.coef_
     cov_f = np.cov(F.to_numpy().T)
-    d = model.resid_.var().to_numpy()
+    d = model.residuals(F, R).var().to_numpy()
     w = np.linspace(0.02, 0.2, 9)
     w /= w.sum()
     bench = np.full(9, 1 / 9)
@@ -432,7 +435,7 @@ def test_hedge_cross_sectional_market_exposure_of_equal_weights():
     assert abs(result.exposures.loc["const", "after"]) <= 1e-10
     assert_allclose(result.exposures["after"].iloc[1:], b[1:], rtol=RTOL)
     port = R[always].to_numpy() @ w.to_numpy()
-    hedged = port - model.intercept_.to_numpy()
+    hedged = port - model.params_["const"].to_numpy()
     assert result.returns["hedged"].notna().all()
     assert_allclose(result.returns["hedged"], hedged, rtol=1e-12, atol=1e-17)
 
@@ -443,7 +446,7 @@ def test_asset_covariance_is_psd_with_more_assets_than_dates():
     qpf = QuantilePortfolioFactor().fit(data.X, data.y)
     F, R = qpf.factor_returns_, data.y.unstack()
     risk = FactorRiskModel.from_model(
-        TimeSeriesFactorModel().fit(F, R), F, halflife=10.0, lags=3
+        TimeSeriesFactorModel().fit(F, R), F, R, halflife=10.0, lags=3
     )
     cov = risk.asset_covariance.to_numpy()
     assert cov.shape == (200, 200)
@@ -549,16 +552,18 @@ def test_factor_covariance_and_specific_variance_errors(small):
 def test_from_model_errors(french, cs_data):
     F, R = french
     with pytest.raises(NotFittedError, match="not fitted"):
-        FactorRiskModel.from_model(TimeSeriesFactorModel(), F)
+        FactorRiskModel.from_model(TimeSeriesFactorModel(), F, R)
     with pytest.raises(TypeError, match="got RollingFactorModel"):
-        FactorRiskModel.from_model(RollingFactorModel(), F)
+        FactorRiskModel.from_model(RollingFactorModel(), F, R)
     model = TimeSeriesFactorModel().fit(F, R)
     with pytest.raises(ValueError, match="feature names"):
-        FactorRiskModel.from_model(model, F[["SMB", "MktRF", "HML"]])
+        FactorRiskModel.from_model(model, F[["SMB", "MktRF", "HML"]], R)
     with pytest.raises(ValueError, match="Pass the factor returns `X`"):
-        FactorRiskModel.from_model(model, None)
+        FactorRiskModel.from_model(model, None, R)
+    with pytest.raises(ValueError, match="and the asset returns `y`"):
+        FactorRiskModel.from_model(model, F)
     with pytest.raises(ValueError, match="`date` applies to a CrossSectional"):
-        FactorRiskModel.from_model(model, F, date=F.index[-1])
+        FactorRiskModel.from_model(model, F, R, date=F.index[-1])
     with pytest.raises(ValueError, match="`y` must hold the 9 assets"):
         FactorRiskModel.from_model(model, F, R.iloc[:, :4])
     short = R.copy()
@@ -566,18 +571,20 @@ def test_from_model_errors(french, cs_data):
     with pytest.warns(UserWarning, match="1 of 9 assets"):
         bad = TimeSeriesFactorModel().fit(F, short)
     with pytest.raises(ValueError, match=r"1 asset\(s\) have no exposure .*'S1V1'"):
-        FactorRiskModel.from_model(bad, F)
+        FactorRiskModel.from_model(bad, F, short)
     Z, y = cs_data
     cs = CrossSectionalFactorModel().fit(Z, y)
     with pytest.raises(ValueError, match="is not a date of `X`"):
-        FactorRiskModel.from_model(cs, Z, date=pd.Timestamp("1990-01-01"))
+        FactorRiskModel.from_model(cs, Z, y, date=pd.Timestamp("1990-01-01"))
     with pytest.raises(ValueError, match="Series of returns on `X`'s index"):
         FactorRiskModel.from_model(cs, Z, shuffled(y), min_obs=30)
     holes = Z.copy()
     last = holes.index.get_level_values(0) == holes.index.get_level_values(0).max()
     holes.loc[last, "value"] = np.where(np.arange(last.sum()) == 0, np.nan, 1.0)
     with pytest.raises(ValueError, match="NaN loadings on the exposure date"):
-        FactorRiskModel.from_model(cs, holes, min_obs=30)
+        FactorRiskModel.from_model(cs, holes, y, min_obs=30)
+    with pytest.raises(ValueError, match="each asset's residual history: pass"):
+        FactorRiskModel.from_model(cs, Z)
     one = CrossSectionalFactorModel().fit(Z.to_numpy()[:100], y.to_numpy()[:100])
-    with pytest.raises(ValueError, match="fitted on one cross-section"):
-        FactorRiskModel.from_model(one, Z.to_numpy()[:100])
+    with pytest.raises(ValueError, match="each asset's residual history: pass"):
+        FactorRiskModel.from_model(one, Z.to_numpy()[:100], y.to_numpy()[:100])

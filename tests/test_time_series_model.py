@@ -51,19 +51,23 @@ def statsmodels_fit(F, r, cov_type="nonrobust", maxlags=None, use_correction=Fal
     )
 
 
-def assert_equals_statsmodels(model, F, R, cov_type, **kwargs):
+def assert_equals_statsmodels(model, F, R, cov_type, columns=None, **kwargs):
+    residuals = model.residuals(F, R)
     for i, asset in enumerate(R.columns):
+        if columns is not None and i not in columns:
+            continue
         res = statsmodels_fit(F, R[asset], cov_type, **kwargs)
         params = np.r_[model.intercept_[i], model.coef_[i]]
         assert_allclose(params, res.params, rtol=RTOL)
-        assert_allclose(model.bse_[i], res.bse, rtol=RTOL)
+        assert_allclose(model.params_.loc[asset], res.params, rtol=RTOL)
+        assert_allclose(model.bse_.loc[asset], res.bse, rtol=RTOL)
         assert_allclose(model.cov_params_[i], res.cov_params(), rtol=RTOL)
-        assert_allclose(model.tvalues_[i], res.tvalues, rtol=RTOL)
-        assert_allclose(model.pvalues_[i], res.pvalues, rtol=RTOL, atol=1e-300)
-        assert_allclose(model.rsquared_[i], res.rsquared, rtol=RTOL)
-        assert_allclose(model.rsquared_adj_[i], res.rsquared_adj, rtol=RTOL)
-        assert model.nobs_[i] == res.nobs
-        resid = model.resid_[asset]
+        assert_allclose(model.tvalues_.loc[asset], res.tvalues, rtol=RTOL)
+        assert_allclose(model.pvalues_.loc[asset], res.pvalues, rtol=RTOL, atol=1e-300)
+        assert_allclose(model.rsquared_[asset], res.rsquared, rtol=RTOL)
+        assert_allclose(model.rsquared_adj_[asset], res.rsquared_adj, rtol=RTOL)
+        assert model.nobs_[asset] == res.nobs
+        resid = residuals[asset]
         assert_allclose(resid.dropna(), res.resid, rtol=RTOL, atol=1e-15)
         assert_array_equal(resid.dropna().index, res.resid.index)
 
@@ -76,34 +80,40 @@ def test_time_series_model_equals_statsmodels_per_portfolio(french, case, balanc
     cov_type = case.split("-")[0]
     kwargs = COV_CASES[case]
     model = TimeSeriesFactorModel(cov_type=cov_type, **kwargs).fit(F, R)
-    assert model.coef_.shape == (9, 3)
-    assert model.bse_.shape == model.pvalues_.shape == (9, 4)
+    assert model.coef_.shape == (9, 3) and model.intercept_.shape == (9,)
+    for attr in ("params_", "bse_", "tvalues_", "pvalues_"):
+        table = getattr(model, attr)
+        assert table.index.equals(R.columns) and table.index.name == "asset"
+        assert table.columns.tolist() == ["const", *FACTORS]
+    for attr in ("rsquared_", "rsquared_adj_", "nobs_"):
+        assert getattr(model, attr).index.equals(R.columns)
+    assert not hasattr(model, "resid_")  # no training-sized array kept
     assert_equals_statsmodels(model, F, R, cov_type, **kwargs)
 
 
-@pytest.mark.parametrize("cells", [300, 2 * 819])
 @pytest.mark.parametrize("cov_type", ["nonrobust", "HC1", "HC2", "HC3", "HAC"])
-def test_time_series_model_small_blocks_equal_statsmodels(
-    french, monkeypatch, cells, cov_type
-):
-    # The fit (and the HAC kernel) runs a few columns at a time: force chunks
-    # of one or two columns (complete and holey columns in one chunk) on the
-    # 819-date panel. S5V1 delists early: one run of dates, like a late listing.
-    from skfactor.models import _ols
-
-    monkeypatch.setattr(_ols, "_BLOCK_CELLS", cells)
-    monkeypatch.setattr(_ols, "_HAC_CHUNK_CELLS", cells)
+def test_time_series_model_many_assets_equal_statsmodels(french, cov_type):
+    # 2,610 assets on 819 dates: the fit runs in blocks of 80 columns, the HAC
+    # kernel in chunks of 160 and the HC kernel in chunks of 2,560, each mixing
+    # complete, late-listing, delisting and holey columns; the columns at the
+    # block edges equal statsmodels.
     F, R = french
     R = unbalanced(R)
     R.iloc[-200:, R.columns.get_loc("S5V1")] = np.nan
+    rng = np.random.default_rng(5)
+    big = pd.concat(
+        [(R + rng.normal(0, 0.5, R.shape)).add_suffix(f"_{k}") for k in range(290)],
+        axis=1,
+    )
     kwargs = COV_CASES[cov_type]
-    model = TimeSeriesFactorModel(cov_type=cov_type, **kwargs).fit(F, R)
-    assert_equals_statsmodels(model, F, R, cov_type, **kwargs)
+    model = TimeSeriesFactorModel(cov_type=cov_type, **kwargs).fit(F, big)
+    edges = {0, 1, 79, 80, 81, 159, 160, 161, 2559, 2560, 2561, 2609}
+    assert_equals_statsmodels(model, F, big, cov_type, columns=edges, **kwargs)
 
 
 def test_time_series_model_hac_lags_beyond_the_sample_equal_statsmodels(french):
-    # Lags past an asset's dates add nothing, in either HAC path (one run of
-    # dates: S1V1, 20 dates; or gaps: S5V5).
+    # Lags past an asset's dates add nothing, whether the asset is observed on
+    # one run of dates (S1V1, 20 dates) or with gaps (S5V5).
     F, R = french
     R = unbalanced(R.iloc[-120:])
     F = F.iloc[-120:]
@@ -120,14 +130,14 @@ def test_time_series_model_hac_default_lags_equal_statsmodels_rule(french):
         cov = cov_hac_simple(res, nlags=None, use_correction=False)
         assert_allclose(model.cov_params_[i], cov, rtol=RTOL)
         z = res.params / np.sqrt(np.diag(cov))
-        assert_allclose(model.pvalues_[i], 2 * stats.norm.sf(np.abs(z)), rtol=RTOL)
+        assert_allclose(model.pvalues_.iloc[i], 2 * stats.norm.sf(np.abs(z)), rtol=RTOL)
 
 
 def test_time_series_model_use_t_overrides_the_distribution(french):
     F, R = french
     model = TimeSeriesFactorModel(cov_type="HC1", use_t=True).fit(F, R)
     res = sm.OLS(R["S1V1"], sm.add_constant(F)).fit(cov_type="HC1", use_t=True)
-    assert_allclose(model.pvalues_[0], res.pvalues, rtol=RTOL, atol=1e-300)
+    assert_allclose(model.pvalues_.iloc[0], res.pvalues, rtol=RTOL, atol=1e-300)
 
 
 def test_time_series_model_grs_equals_formula(french):
@@ -151,8 +161,12 @@ def test_time_series_model_grs_equals_formula(french):
         * (alpha @ np.linalg.inv(sigma) @ alpha)
         / (1 + mu @ np.linalg.inv(omega) @ mu)
     )
-    assert_allclose(model.grs_[0], stat, rtol=1e-10)
-    assert_allclose(model.grs_[1], stats.f.sf(stat, N, T - N - K), rtol=1e-8)
+    grs = model.grs_
+    assert_allclose(grs.statistic, stat, rtol=1e-10)
+    assert_allclose(grs.pvalue, stats.f.sf(stat, N, T - N - K), rtol=1e-8)
+    assert (grs.df_num, grs.df_denom) == (N, T - N - K)
+    statistic, pvalue = grs  # unpacks as the (statistic, p-value) pair
+    assert (statistic, pvalue) == (grs.statistic, grs.pvalue)
 
 
 def test_time_series_model_alphas_equal_linearmodels(french):
@@ -168,10 +182,11 @@ def test_time_series_model_alphas_equal_linearmodels(french):
 def test_time_series_model_grs_undefined_without_enough_dates_or_intercept(french):
     F, R = french
     short = TimeSeriesFactorModel().fit(F.iloc[:12], R.iloc[:12])
-    assert np.isnan(short.grs_).all()
+    assert np.isnan(list(short.grs_)).all()
+    assert (short.grs_.df_num, short.grs_.df_denom) == (9, 12 - 9 - 3)
     assert np.isfinite(short.coef_).all()
     no_const = TimeSeriesFactorModel(fit_intercept=False).fit(F, R)
-    assert np.isnan(no_const.grs_).all()
+    assert np.isnan(list(no_const.grs_)).all()
 
 
 def test_time_series_model_late_listing_asset_equals_statsmodels_on_its_rows(french):
@@ -185,9 +200,9 @@ def test_time_series_model_late_listing_asset_equals_statsmodels_on_its_rows(fre
     res = sm.OLS(late.loc[own], sm.add_constant(F.loc[own])).fit(
         cov_type="HAC", cov_kwds={"maxlags": 4}
     )
-    assert model.nobs_[0] == len(own) == 399
+    assert model.nobs_["S1V1"] == len(own) == 399
     assert_allclose(np.r_[model.intercept_[0], model.coef_[0]], res.params, rtol=RTOL)
-    assert_allclose(model.bse_[0], res.bse, rtol=RTOL)
+    assert_allclose(model.bse_.loc["S1V1"], res.bse, rtol=RTOL)
 
 
 @pytest.mark.parametrize("cov_type", ["nonrobust", "HAC"])
@@ -197,8 +212,8 @@ def test_time_series_model_factor_nan_date_is_dropped_for_every_asset(french, co
     F.iloc[[3, 50, 51], 1] = np.nan
     kwargs = {"maxlags": 5} if cov_type == "HAC" else {}
     model = TimeSeriesFactorModel(cov_type=cov_type, **kwargs).fit(F, unbalanced(R))
-    assert model.nobs_[4] == len(F) - 3 - 17  # S3V3's gap is elsewhere
-    assert model.resid_.iloc[[3, 50, 51]].isna().all().all()
+    assert model.nobs_.iloc[4] == len(F) - 3 - 17  # S3V3's gap is elsewhere
+    assert model.residuals(F, R).iloc[[3, 50, 51]].isna().all().all()
     assert_equals_statsmodels(model, F, unbalanced(R), cov_type, **kwargs)
 
 
@@ -207,13 +222,13 @@ def test_time_series_model_without_intercept_equals_statsmodels(french):
     R = unbalanced(R)
     model = TimeSeriesFactorModel(fit_intercept=False, cov_type="HC2").fit(F, R)
     assert_array_equal(model.intercept_, np.zeros(9))
-    assert model.bse_.shape == (9, 3)
+    assert model.bse_.shape == (9, 3) and model.bse_.columns.tolist() == FACTORS
     for i, asset in enumerate(R.columns):
         res = sm.OLS(R[asset], F, missing="drop").fit(cov_type="HC2")
         assert_allclose(model.coef_[i], res.params, rtol=RTOL)
-        assert_allclose(model.bse_[i], res.bse, rtol=RTOL)
-        assert_allclose(model.rsquared_[i], res.rsquared, rtol=RTOL)  # uncentered
-        assert_allclose(model.rsquared_adj_[i], res.rsquared_adj, rtol=RTOL)
+        assert_allclose(model.bse_.loc[asset], res.bse, rtol=RTOL)
+        assert_allclose(model.rsquared_[asset], res.rsquared, rtol=RTOL)  # uncentered
+        assert_allclose(model.rsquared_adj_[asset], res.rsquared_adj, rtol=RTOL)
     assert model.summary().index.get_level_values("term")[0] == "MktRF"
 
 
@@ -228,8 +243,9 @@ def test_time_series_model_series_input_gives_one_dimensional_outputs(french):
     pred = model.predict(F)
     assert isinstance(pred, pd.Series) and pred.name == "S3V3"
     assert pred.index.equals(F.index)
-    assert isinstance(model.resid_, pd.Series)
-    assert_allclose(model.resid_, r - pred, atol=1e-15)
+    resid = model.residuals(F, r)
+    assert isinstance(resid, pd.Series) and resid.name == "S3V3"
+    assert_allclose(resid, r - pred, atol=1e-15)
     assert model.summary().index.get_level_values("asset").unique().tolist() == ["S3V3"]
 
 
@@ -242,8 +258,10 @@ def test_time_series_model_numpy_in_gives_the_same_numbers(french):
     )
     for attr in ("coef_", "intercept_", "bse_", "pvalues_", "rsquared_"):
         assert_array_equal(getattr(np_model, attr), getattr(pd_model, attr))
-    assert isinstance(np_model.resid_, np.ndarray)
-    assert_array_equal(np_model.resid_, pd_model.resid_.to_numpy())
+    assert np_model.params_.columns.tolist() == ["const", "x0", "x1", "x2"]
+    resid = np_model.residuals(F.to_numpy(), R.to_numpy())
+    assert isinstance(resid, np.ndarray)
+    assert_array_equal(resid, pd_model.residuals(F, R).to_numpy())
     pred = np_model.predict(F.to_numpy())
     assert isinstance(pred, np.ndarray) and pred.shape == R.shape
     one = TimeSeriesFactorModel().fit(F.to_numpy(), R["S1V1"].to_numpy())
@@ -298,6 +316,7 @@ def test_time_series_model_summary_layout(french):
     assert table.index.get_level_values("asset").unique().tolist() == PORTFOLIOS
     assert_allclose(table.loc[("S1V3", "const"), "coef"], model.intercept_[1])
     assert_allclose(table.loc[("S1V3", "HML"), "coef"], model.coef_[1, 2])
+    assert_allclose(table["coef"].to_numpy().reshape(9, 4), model.params_)
     assert_allclose(table["std_err"].to_numpy().reshape(9, 4), model.bse_)
     assert_allclose(table["t"].to_numpy().reshape(9, 4), model.tvalues_)
     assert_allclose(table["p_value"].to_numpy().reshape(9, 4), model.pvalues_)
@@ -313,7 +332,8 @@ def test_time_series_model_row_order_does_not_change_ols_or_hc(french):
     b = TimeSeriesFactorModel(cov_type="HC3").fit(F.iloc[perm], R.iloc[perm])
     assert_allclose(b.coef_, a.coef_, rtol=1e-12)
     assert_allclose(b.bse_, a.bse_, rtol=1e-12)
-    assert_allclose(b.resid_.loc[a.resid_.index], a.resid_, rtol=1e-9, atol=1e-15)
+    ra, rb = a.residuals(F, R), b.residuals(F.iloc[perm], R.iloc[perm])
+    assert_allclose(rb.loc[ra.index], ra, rtol=1e-9, atol=1e-15)
 
 
 @settings(max_examples=20, deadline=None)
@@ -333,11 +353,21 @@ def test_time_series_model_permuting_assets_permutes_outputs(seed, cov):
     # BLAS may round a row's fitted values differently at another position:
     # 1e-16 in the residuals, which R² = 1 - ssr/tss turns into ~1e-16 absolute
     # (not relative, when R² is near 0).
-    for attr in ("coef_", "intercept_", "bse_", "pvalues_", "rsquared_", "nobs_"):
+    for attr in ("coef_", "intercept_"):
         assert_allclose(
             getattr(b, attr), getattr(a, attr)[perm], rtol=1e-12, atol=1e-14
         )
-    assert_allclose(b.resid_, a.resid_.iloc[:, perm], rtol=1e-12, atol=1e-14)
+    for attr in ("bse_", "pvalues_", "rsquared_", "nobs_"):
+        assert getattr(b, attr).index.equals(getattr(a, attr).index[perm])
+        assert_allclose(
+            getattr(b, attr), getattr(a, attr).iloc[perm], rtol=1e-12, atol=1e-14
+        )
+    assert_allclose(
+        b.residuals(F, R.iloc[:, perm]),
+        a.residuals(F, R).iloc[:, perm],
+        rtol=1e-12,
+        atol=1e-14,
+    )
     assert list(b.assets_) == list(R.columns[perm])
 
 
@@ -356,9 +386,9 @@ def test_time_series_model_too_few_rows_or_collinear_asset_is_nan_with_one_warni
         model = TimeSeriesFactorModel().fit(F, R)
     assert len(record) == 1
     assert "S1V1" in str(record[0].message)
-    assert np.isnan(model.coef_[:3]).all() and np.isnan(model.bse_[:3]).all()
-    assert np.isnan(model.rsquared_[:3]).all()
-    assert model.resid_.iloc[:, :3].isna().all().all()
+    assert np.isnan(model.coef_[:3]).all() and model.bse_.iloc[:3].isna().all().all()
+    assert model.rsquared_.iloc[:3].isna().all()
+    assert model.residuals(F, R).iloc[:, :3].isna().all().all()
     assert_equals_statsmodels(
         TimeSeriesFactorModel().fit(F, R.iloc[:, 3:]), F, R.iloc[:, 3:], "nonrobust"
     )
@@ -424,11 +454,11 @@ def test_time_series_model_bad_input_errors(french, make, match):
         ({(0, 6): 1e200, (4, 7): np.inf}, None),  # an overflow beside an inf
     ],
 )
-def test_time_series_model_finds_inf_that_validation_defers(
+def test_time_series_model_inf_in_y_is_an_error_naming_its_columns(
     french, cells, factor_nan_row
 ):
-    # fit skips the up-front ±inf pass over y when the sums of squares prove
-    # every value finite: an inf anywhere must still raise, naming its columns.
+    # An inf anywhere (complete, holey, skipped or too-short columns) raises,
+    # naming its columns.
     F, R = french
     F, R = F.copy(), R.copy()
     R.iloc[:600, 2] = np.nan
@@ -451,8 +481,8 @@ def test_time_series_model_warns_when_sums_of_squares_overflow(french):
         warnings.simplefilter("always")
         model = TimeSeriesFactorModel().fit(F, R)
     assert any("too large to square" in str(w.message) for w in caught)
-    assert not np.isfinite(model.rsquared_[6])
-    assert np.isfinite(model.rsquared_[np.arange(9) != 6]).all()
+    assert not np.isfinite(model.rsquared_.iloc[6])
+    assert np.isfinite(model.rsquared_.iloc[np.arange(9) != 6]).all()
 
 
 def test_time_series_model_bad_parameters_and_score_assets(french):

@@ -2,10 +2,11 @@
 
 from skfactor.models._cross_sectional import CrossSectionalFactorModel
 from skfactor.models._rolling import RollingFactorModel
-from skfactor.models._time_series import TimeSeriesFactorModel
+from skfactor.models._time_series import GRSResult, TimeSeriesFactorModel
 
 __all__ = [
     "CrossSectionalFactorModel",
+    "GRSResult",
     "RollingFactorModel",
     "TimeSeriesFactorModel",
 ]

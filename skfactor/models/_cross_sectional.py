@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 from sklearn.metrics import r2_score
 
 from skfactor.models._fama_macbeth import fama_macbeth_table
+from skfactor.models._weights import halflife_weights
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import (
@@ -115,24 +115,23 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
+    coef_ : ndarray of shape (n_features,)
+        Expected factor returns, what :meth:`predict` multiplies the loadings
+        by (see ``expected_returns``), as ``LinearRegression.coef_``.
+    intercept_ : float
+        Expected intercept, what :meth:`predict` adds (0.0 without
+        ``fit_intercept``).
+    params_ : DataFrame of shape (n_dates, n_terms)
+        Per-date estimates, indexed by date, columns the terms: ``const``
+        first (the per-date intercept, when ``fit_intercept``), then the
+        loadings. NaN on dates not estimated.
     factor_returns_ : DataFrame of shape (n_dates, n_features)
-        Per-date factor returns, indexed by date, one column per loading.
-    intercept_ : Series of shape (n_dates,)
-        Per-date intercept (0 without ``fit_intercept``; NaN on dates not
-        estimated).
+        Per-date factor returns: ``params_`` without ``const``.
     rsquared_ : Series of shape (n_dates,)
         Per-date R², centred with an intercept and uncentred otherwise, as
         statsmodels (which also centres when the loadings span a constant).
     nobs_ : Series of shape (n_dates,)
         Number of complete rows used on each date.
-    resid_ : Series or ndarray of shape (n_rows,)
-        Specific returns :math:`u_{it}` on the input's rows (same index and
-        order), NaN on rows not used (incomplete, or weight 0) and on dates
-        not estimated.
-    expected_factor_returns_ : Series of shape (n_features,)
-        The expectation :meth:`predict` uses.
-    expected_intercept_ : float
-        The expected intercept :meth:`predict` adds.
     n_features_in_ : int
         Number of loadings.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -144,6 +143,13 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
 
     Notes
     -----
+    The fitted attributes follow the contract of the user guide's "Fitted
+    attributes" section, the same on every model: ``coef_`` and
+    ``intercept_`` are what :meth:`predict` uses; ``params_`` has one row per
+    regression (here per date) and one column per term, ``const`` first. The
+    specific returns are not stored (a grid search would carry a
+    training-sized copy in every candidate): :meth:`residuals` computes them.
+
     A 2-D array, or a DataFrame with a single-level index, is one cross-section
     (one date), so that the model is an ordinary (weighted) regression there.
     Rank is judged per date on the Gram matrix of the centred, weighted
@@ -284,20 +290,20 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         dates = (
             panel.dates if panel.dates is not None else pd.RangeIndex(1, name="date")
         )
-        self.factor_returns_ = pd.DataFrame(
-            fit.coef, index=dates, columns=pd.Index(names, dtype=object)
+        terms = ["const"] * int(self.fit_intercept) + names
+        estimates = [fit.intercept[:, None]] * int(self.fit_intercept) + [fit.coef]
+        self.params_ = pd.DataFrame(
+            np.hstack(estimates), index=dates, columns=pd.Index(terms, name="term")
         )
-        self.intercept_ = pd.Series(fit.intercept, index=dates, name="const")
         self.rsquared_ = pd.Series(fit.rsquared, index=dates, name="rsquared")
         self.nobs_ = pd.Series(mom.nobs, index=dates, name="nobs")
-        resid = fit.resid
-        self.resid_ = (
-            resid
-            if panel.index is None
-            else pd.Series(resid, index=panel.index, name="resid")
-        )
-        self.expected_intercept_, self.expected_factor_returns_ = self._expectation()
+        self.intercept_, self.coef_ = self._expectation()
         return self
+
+    @property
+    def factor_returns_(self):
+        """Per-date factor returns (date x loading): ``params_`` without ``const``."""
+        return self.params_.iloc[:, int(self.fit_intercept) :]
 
     def _constraint_rows(self, ind, p):
         """Per date, the industry weights c of the constraint c @ f = 0."""
@@ -414,21 +420,20 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             )
 
     def _expectation(self):
-        est = pd.concat([self.intercept_, self.factor_returns_], axis=1)
+        """Expected intercept (float) and factor returns (ndarray) of predict."""
+        values = self.params_.to_numpy()
         if self.expected_returns == "window":
-            est = est.iloc[-self.window :]
+            values = values[-self.window :]
         if self.expected_returns == "ewm":
-            values = est.to_numpy()
             age = np.arange(len(values))[::-1]
-            w = np.where(np.isnan(values), 0.0, 0.5 ** (age / self.halflife)[:, None])
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mean = np.nansum(values * w, axis=0) / w.sum(axis=0)
-            mean = pd.Series(mean, index=est.columns)
+            w = halflife_weights(age, self.halflife)[:, None]
+            w = np.where(np.isnan(values), 0.0, w)
         else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                mean = est.mean(axis=0)
-        return float(mean.iloc[0]), mean.iloc[1:].rename("expected_factor_return")
+            w = (~np.isnan(values)).astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(values * w, axis=0) / w.sum(axis=0)
+        k = int(self.fit_intercept)
+        return (float(mean[0]) if k else 0.0), mean[k:]
 
     # ------------------------------------------------------------- predict
     def predict(self, X):
@@ -448,11 +453,70 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         panel = validate_panel(self, X, reset=False, needs_keys=False)
         features = self._roles(panel, X).features
-        beta = self.expected_factor_returns_.to_numpy()
-        pred = panel.values[:, features] @ beta + self.expected_intercept_
+        pred = panel.values[:, features] @ self.coef_ + self.intercept_
         if panel.index is None:
             return pred
         return pd.Series(pred, index=panel.index, name="prediction")
+
+    def residuals(self, X, y, sample_weight=None):
+        r"""Specific returns: each row's return less its date's fitted return.
+
+        :math:`u_{it} = r_{it} - a_t - \sum_k b_{ikt} f_{kt}` with the
+        per-date estimates of ``params_``, matched to ``X``'s dates by label.
+        On the data ``fit`` saw these are the regressions' residuals; the model
+        does not keep them.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features) or array-like
+            Loadings: a (date, asset) panel, or one cross-section when the
+            model was fitted on one.
+        y : Series of shape (n_rows,) or array-like
+            Returns on the same rows.
+        sample_weight : Series or array-like of shape (n_rows,), optional
+            The weights of ``fit``: a row whose weight is NaN or 0 (left out
+            of the regression) gets NaN.
+
+        Returns
+        -------
+        resid : Series or ndarray of shape (n_rows,)
+            On ``X``'s index (a Series named ``resid``) when ``X`` is a
+            DataFrame. NaN on incomplete rows, on dates not estimated and on
+            dates ``fit`` did not see.
+        """
+        check_is_fitted(self)
+        panel = validate_panel(self, X, reset=False, needs_keys=False)
+        roles = self._roles(panel, X)
+        resid = self._residuals(panel, validate_row_values(y, panel, "y"))
+        weights = self._weights(sample_weight, panel, roles)
+        if weights is not None:
+            resid[~(weights > 0)] = np.nan
+        if panel.index is None:
+            return resid
+        return pd.Series(resid, index=panel.index, name="resid")
+
+    def _residuals(self, panel, y):
+        """:meth:`residuals` of a validated panel and its returns (no weights)."""
+        fitted = self.params_.index
+        if panel.dates is None:
+            if not (isinstance(fitted, pd.RangeIndex) and len(fitted) == 1):
+                raise ValueError(
+                    "`X` is one cross-section but the model was fitted on a (date, "
+                    "asset) panel; pass a panel so that each row's date is known."
+                )
+            rows = np.zeros(len(y), dtype=np.intp)
+        else:
+            rows = fitted.get_indexer(panel.dates)[panel.date_codes]
+        # Row -1 (a date fit did not see) picks the appended NaN row.
+        params = np.vstack(
+            [self.params_.to_numpy(), np.full(self.params_.shape[1], np.nan)]
+        )
+        k = int(self.fit_intercept)
+        resid = y - params[rows, 0] if k else y.copy()
+        features = self._roles(panel, None).features
+        for i, j in enumerate(features):  # a few loadings: no (rows, p) copy
+            resid -= panel.values[:, j] * params[rows, k + i]
+        return resid
 
     def score(self, X, y, sample_weight=None):
         """Pooled R² of :meth:`predict` over the rows where both are present.
@@ -510,7 +574,4 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f'`cov_type` must be "unadjusted" or "kernel"; got {cov_type!r}.'
             )
-        est = self.factor_returns_
-        if self.fit_intercept:
-            est = pd.concat([self.intercept_, est], axis=1)
-        return fama_macbeth_table(est, cov_type, bandwidth)
+        return fama_macbeth_table(self.params_, cov_type, bandwidth)

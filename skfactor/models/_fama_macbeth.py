@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.models._ols import t_p_values
+from skfactor.models._weights import bartlett
 
 __all__ = ["fama_macbeth_table", "newey_west_bandwidth"]
 
@@ -97,7 +98,7 @@ def fama_macbeth_table(estimates, cov_type="unadjusted", bandwidth=None):
         lags = int(bandwidth)
         for lag in range(1, lags + 1):  # lags, not dates: a handful
             g = dev[lag:].T @ dev[:-lag]
-            s += (1 - lag / (lags + 1)) * (g + g.T)
+            s += bartlett(lag, lags) * (g + g.T)
     cov = s / t / (t - 1)
     with np.errstate(invalid="ignore"):
         std_err = np.sqrt(np.diag(cov))

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import numbers
-import warnings
 
 import numpy as np
 import pandas as pd
 
+from skfactor.models._rolling_ols import rolling_ols
 from skfactor.models._wide_model import (
     WideModelMixin,
     check_fitted_assets,
     mean_r2,
 )
 from skfactor.panel import validate_wide
-from skfactor.panel._rolling import rolling_ols
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -22,6 +21,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._warnings import warn
 
 __all__ = ["RollingFactorModel"]
 
@@ -36,8 +36,8 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
 
         r_{i,s} = \alpha_{i,t} + \beta_{i,t}' f_s + \varepsilon_{i,s}.
 
-    Row :math:`t` of ``coef_`` is the regression on the window **ending at**
-    :math:`t`, equal to statsmodels
+    The rows of ``params_`` for date :math:`t` are the regressions on the
+    window **ending at** :math:`t`, equal to statsmodels
     ``RollingOLS(r_i, add_constant(F), window, min_nobs=min_obs,
     expanding=expanding, missing="drop")`` asset by asset: rows before the
     first full window are NaN (with ``expanding=True`` the window grows from
@@ -72,21 +72,38 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         window (0 for its last date, counted in rows of ``X``) weighs
         :math:`0.5^{a/h}` in a weighted least squares. Combine with a long
         ``window`` (or ``expanding=True``) for the usual EWMA betas.
+    store_bse : bool, default=False
+        Also compute ``bse_``, the standard errors of every window's estimates
+        (statsmodels ``RollingOLS``'s ``bse``; with ``halflife``, those of the
+        weighted least squares). Off by default: another array of the size of
+        ``params_``.
 
     Attributes
     ----------
-    coef_ : ndarray of shape (n_dates, n_assets, n_factors)
-        Betas :math:`\beta_{i,t}` of the window ending at each date.
-    intercept_ : ndarray of shape (n_dates, n_assets)
-        Alphas :math:`\alpha_{i,t}` (0 where estimated without intercept).
-    rsquared_ : ndarray of shape (n_dates, n_assets)
-        :math:`R^2` of each window's regression (weighted with ``halflife``).
-    resid_vol_ : ndarray of shape (n_dates, n_assets)
+    coef_ : ndarray of shape (n_assets, n_factors)
+        Betas :math:`\beta_{i,T}` of the last window (ending at the last
+        fitted date), as ``LinearRegression.coef_``: what :meth:`predict`
+        uses after the fitted dates. NaN for an asset without an estimate on
+        that window.
+    intercept_ : ndarray of shape (n_assets,)
+        Alphas :math:`\alpha_{i,T}` of the last window (0 when
+        ``fit_intercept=False``).
+    params_ : DataFrame of shape (n_dates * n_assets, n_terms)
+        Every window's estimates, indexed by (date, asset) (the window ending
+        at that date), columns the terms: ``const`` first (when
+        ``fit_intercept``), then the factors. NaN where a window has no
+        estimate. ``params_["MKT"].unstack()`` is one beta, date x asset.
+    bse_ : DataFrame of shape (n_dates * n_assets, n_terms)
+        Standard errors laid out as ``params_`` (only with ``store_bse``).
+    rsquared_ : Series of shape (n_dates * n_assets,)
+        :math:`R^2` of each window's regression (weighted with ``halflife``),
+        on ``params_``'s index.
+    resid_vol_ : Series of shape (n_dates * n_assets,)
         Residual volatility :math:`\sqrt{SSR / (n - k)}` with :math:`n` the
         window's observations and :math:`k` the regressors; with ``halflife``,
         :math:`\sqrt{\sum w e^2 / \sum w \cdot n / (n - k)}`. NaN when
         :math:`n \le k`.
-    nobs_ : ndarray of shape (n_dates, n_assets)
+    nobs_ : Series of shape (n_dates * n_assets,)
         Observed dates in each window (also where the estimate is NaN).
     dates_ : Index of shape (n_dates,)
         ``X``'s index (``RangeIndex`` for arrays).
@@ -103,6 +120,13 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
 
     Notes
     -----
+    The fitted attributes follow the contract of the user guide's "Fitted
+    attributes" section, the same on every model: ``coef_`` and
+    ``intercept_`` (LinearRegression's shapes) are the estimates
+    :meth:`predict` uses after the fitted dates; ``params_`` and ``bse_`` have
+    one row per regression (here per window and asset) and one column per
+    term, ``const`` first. The t statistics are ``params_ / bse_``.
+
     :meth:`predict` never looks ahead: the prediction for date :math:`t` uses
     the betas of the window ending at the date before :math:`t`. Dates are
     matched by label when the model was fitted on a DataFrame and ``X`` is a
@@ -122,10 +146,10 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     >>> R = pd.DataFrame({"A": drift * F["MKT"], "B": 0.8 * F["SMB"]})
     >>> R += rng.normal(0, 0.002, R.shape)
     >>> model = RollingFactorModel(window=60).fit(F, R)
-    >>> model.coef_.shape
-    (300, 2, 2)
-    >>> betas = model.to_frame()  # long view: (date, asset) x terms
-    >>> betas.xs("A", level="asset").loc[dates[[99, 299]], "MKT"].round(1).tolist()
+    >>> model.coef_.shape  # the last window's betas: (asset, factor)
+    (2, 2)
+    >>> betas = model.params_["MKT"].unstack()  # date x asset
+    >>> betas.loc[dates[[99, 299]], "A"].round(1).tolist()
     [0.8, 1.4]
     >>> pred = model.predict(F)  # betas of the window ending the day before
     >>> int(pred["A"].isna().sum())  # no window ends before the 60th date
@@ -138,6 +162,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         "expanding": ["boolean"],
         "fit_intercept": ["boolean"],
         "halflife": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "store_bse": ["boolean"],
     }
 
     def __init__(
@@ -148,12 +173,14 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         expanding=False,
         fit_intercept=True,
         halflife=None,
+        store_bse=False,
     ):
         self.window = window
         self.min_obs = min_obs
         self.expanding = expanding
         self.fit_intercept = fit_intercept
         self.halflife = halflife
+        self.store_bse = store_bse
 
     def _min_obs(self, n_factors):
         k = n_factors + int(self.fit_intercept)
@@ -203,24 +230,47 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             expanding=self.expanding,
             fit_intercept=self.fit_intercept,
             halflife=self.halflife,
+            bse=self.store_bse,
         )
-        self.coef_ = res.coef
-        self.intercept_ = res.intercept
-        self.rsquared_ = res.rsquared
-        self.resid_vol_ = res.resid_vol
-        self.nobs_ = res.nobs
         self.dates_ = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
         self.assets_ = wide.assets
         self._single = wide.single
         self._by_label = wide.dates is not None
-        if np.isnan(res.intercept).all():
-            warnings.warn(
+        k = int(self.fit_intercept)
+        last = res.params[-1]
+        self.coef_ = last[:, k:].copy()
+        self.intercept_ = last[:, 0].copy() if k else np.zeros(len(last))
+        index = pd.MultiIndex.from_product(
+            [self.dates_, self.assets_],
+            names=[self.dates_.name or "date", self.assets_.name or "asset"],
+        )
+        terms = pd.Index(self._terms(), name="term")
+        # ``params_`` wraps the kernel's array: predict reads it back as a view.
+        self.params_ = pd.DataFrame(
+            res.params.reshape(-1, res.params.shape[2]),
+            index=index,
+            columns=terms,
+            copy=False,
+        )
+        if self.store_bse:
+            self.bse_ = pd.DataFrame(
+                res.bse.reshape(len(index), -1), index=index, columns=terms, copy=False
+            )
+        elif hasattr(self, "bse_"):  # from an earlier fit with store_bse=True
+            del self.bse_
+        for name, values in (
+            ("rsquared", res.rsquared),
+            ("resid_vol", res.resid_vol),
+            ("nobs", res.nobs),
+        ):
+            setattr(self, f"{name}_", pd.Series(values.reshape(-1), index, name=name))
+        if np.isnan(res.params).all():
+            warn(
                 f"No window has an estimate: with `window`={self.window} and "
                 f"`min_obs`={min_obs}, none of the {n_dates} dates has enough "
                 "observed dates before it (or the factors are collinear); every "
                 "coefficient is NaN. Shorten the window or pass more dates.",
                 UserWarning,
-                stacklevel=3,
             )
         return self
 
@@ -261,9 +311,11 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         pos = self._positions(X, len(wide.F))
         none = pos < 0
         pos = np.where(none, 0, pos)
-        pred = self.intercept_[pos]
+        k, n_assets = int(self.fit_intercept), len(self.assets_)
+        params = self.params_.to_numpy().reshape(len(self.dates_), n_assets, -1)
+        pred = params[pos, :, 0] if k else np.zeros((len(pos), n_assets))
         for j in range(wide.F.shape[1]):
-            pred += wide.F[:, j : j + 1] * self.coef_[pos, :, j]
+            pred += wide.F[:, j : j + 1] * params[pos, :, k + j]
         pred[none] = np.nan
         return self._wrap(pred, wide.dates)
 
@@ -295,35 +347,3 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         pred = self.predict(X)
         pred = np.asarray(pred, dtype=np.float64).reshape(wide.R.shape)
         return mean_r2(wide.R, pred, sample_weight)
-
-    def to_frame(self):
-        """Long view of the estimates: one row per (date, asset).
-
-        Returns
-        -------
-        DataFrame of shape (n_dates * n_assets, n_terms + 3)
-            Indexed by (date, asset), columns the terms (``const`` first when
-            ``fit_intercept``, then the factors), ``rsquared``, ``resid_vol``
-            and ``nobs``. Rows without an estimate are kept, with NaN.
-        """
-        check_is_fitted(self)
-        n_dates, n_assets, n_factors = self.coef_.shape
-        index = pd.MultiIndex.from_product(
-            [self.dates_, self.assets_],
-            names=[self.dates_.name or "date", self.assets_.name or "asset"],
-        )
-        columns = [self.intercept_[..., None]] * int(self.fit_intercept)
-        values = np.concatenate(
-            [
-                *columns,
-                self.coef_,
-                self.rsquared_[..., None],
-                self.resid_vol_[..., None],
-            ],
-            axis=2,
-        ).reshape(n_dates * n_assets, -1)
-        frame = pd.DataFrame(
-            values, index=index, columns=[*self._terms(), "rsquared", "resid_vol"]
-        )
-        frame["nobs"] = self.nobs_.reshape(-1)
-        return frame

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numbers
-import warnings
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 
 from skfactor.models._ols import (
@@ -22,7 +23,6 @@ from skfactor.models._wide_model import (
     mean_r2,
 )
 from skfactor.panel import validate_wide
-from skfactor.panel._validation import check_finite
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -31,12 +31,47 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._warnings import warn
 
-__all__ = ["TimeSeriesFactorModel"]
+__all__ = ["GRSResult", "TimeSeriesFactorModel"]
 
 
-def grs_test(F, R, rows):
-    r"""Gibbons-Ross-Shanken statistic and p-value over the fully observed dates.
+@dataclass(frozen=True)
+class GRSResult:
+    """The Gibbons-Ross-Shanken test of a :class:`TimeSeriesFactorModel`.
+
+    Unpacks as ``statistic, pvalue = model.grs_``.
+
+    Attributes
+    ----------
+    statistic : float
+        The :math:`F` statistic (NaN when undefined).
+    pvalue : float
+        Its upper-tail probability under :math:`F(N, T-N-K)`.
+    df_num, df_denom : int
+        The degrees of freedom :math:`N` (assets) and :math:`T-N-K`, with
+        :math:`T` the dates on which every asset and factor are observed.
+
+    Examples
+    --------
+    >>> from skfactor.models import GRSResult
+    >>> grs = GRSResult(statistic=2.1, pvalue=0.03, df_num=9, df_denom=807)
+    >>> statistic, pvalue = grs
+    >>> grs.df_num, grs.df_denom
+    (9, 807)
+    """
+
+    statistic: float
+    pvalue: float
+    df_num: int
+    df_denom: int
+
+    def __iter__(self):
+        return iter((self.statistic, self.pvalue))
+
+
+def grs_test(F, R, rows, fit_intercept=True):
+    r"""Gibbons-Ross-Shanken test over the fully observed dates, a :class:`GRSResult`.
 
     With :math:`T` dates on which every asset and factor is observed, :math:`N`
     assets and :math:`K` factors, :math:`\hat\alpha` the OLS intercepts on those
@@ -44,11 +79,12 @@ def grs_test(F, R, rows):
     covariances (divided by :math:`T`) and :math:`\hat\mu` the factor means:
     :math:`\frac{T-N-K}{N}\,\hat\alpha'\hat\Sigma^{-1}\hat\alpha /
     (1 + \hat\mu'\hat\Omega^{-1}\hat\mu) \sim F(N, T-N-K)`. NaN when
-    :math:`T \le N + K`. ``rows`` (bool, n_dates) marks those :math:`T` dates.
+    :math:`T \le N + K` or without an intercept. ``rows`` (bool, n_dates)
+    marks those :math:`T` dates.
     """
     T, (N, K) = int(rows.sum()), (R.shape[1], F.shape[1])
-    if T - N - K <= 0:
-        return np.nan, np.nan
+    if T - N - K <= 0 or not fit_intercept:
+        return GRSResult(np.nan, np.nan, N, T - N - K)
     Fb, Rb = F[rows], R[rows]
     mu = Fb.mean(axis=0)
     Fc, Rc = Fb - mu, Rb - Rb.mean(axis=0)
@@ -59,7 +95,7 @@ def grs_test(F, R, rows):
     sigma = E.T @ E / T
     quad = alpha @ np.linalg.solve(sigma, alpha)
     stat = (T - N - K) / N * quad / (1.0 + mu @ np.linalg.solve(omega, mu))
-    return float(stat), float(stats.f.sf(stat, N, T - N - K))
+    return GRSResult(float(stat), float(stats.f.sf(stat, N, T - N - K)), N, T - N - K)
 
 
 class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
@@ -108,26 +144,26 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     Attributes
     ----------
     coef_ : ndarray of shape (n_assets, n_factors)
-        Factor betas :math:`\beta_i`.
+        Factor betas :math:`\beta_i`, as ``LinearRegression.coef_``.
     intercept_ : ndarray of shape (n_assets,)
         Alphas :math:`\alpha_i` (0 when ``fit_intercept=False``).
-    bse_ : ndarray of shape (n_assets, 1 + n_factors)
-        Standard errors, the intercept first (no intercept column when
-        ``fit_intercept=False``).
-    tvalues_, pvalues_ : ndarray of shape (n_assets, 1 + n_factors)
-        t statistics and two-sided p-values, laid out as ``bse_``.
-    cov_params_ : ndarray of shape (n_assets, 1 + n_factors, 1 + n_factors)
-        Covariance of each asset's estimates, intercept first.
-    rsquared_, rsquared_adj_ : ndarray of shape (n_assets,)
+    params_ : DataFrame of shape (n_assets, n_terms)
+        The estimates, indexed by asset, columns the terms: ``const`` first
+        (when ``fit_intercept``), then the factors.
+    bse_, tvalues_, pvalues_ : DataFrame of shape (n_assets, n_terms)
+        Standard errors, t statistics and two-sided p-values, laid out as
+        ``params_``.
+    cov_params_ : ndarray of shape (n_assets, n_terms, n_terms)
+        Covariance of each asset's estimates, terms in ``params_``'s order (a
+        stack of matrices: kept as an array).
+    rsquared_, rsquared_adj_ : Series of shape (n_assets,)
         :math:`R^2` and adjusted :math:`R^2` of each asset's regression.
-    nobs_ : ndarray of shape (n_assets,)
+    nobs_ : Series of shape (n_assets,)
         Dates used by each asset's regression.
-    resid_ : DataFrame of shape (n_dates, n_assets) or ndarray
-        Residuals on the training dates, NaN where the asset or a factor is
-        missing (a Series or 1-D array when ``y`` was one series).
-    grs_ : tuple of (float, float)
-        Gibbons-Ross-Shanken test that every alpha is zero, ``(statistic,
-        p-value)``, in its :math:`F(N, T-N-K)` form
+    grs_ : GRSResult
+        Gibbons-Ross-Shanken test that every alpha is zero (``statistic``,
+        ``pvalue``, ``df_num``, ``df_denom``; unpacks as ``statistic,
+        pvalue``), in its :math:`F(N, T-N-K)` form
 
         .. math::
 
@@ -137,8 +173,8 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
 
         with :math:`\hat\Sigma`, :math:`\hat\Omega` the residual and factor
         covariances divided by :math:`T`, over the :math:`T` dates on which
-        every asset has data. ``(nan, nan)`` when :math:`T \le N + K` or
-        without an intercept.
+        every asset has data. NaN when :math:`T \le N + K` or without an
+        intercept.
     assets_ : Index of shape (n_assets,)
         Asset labels: ``y``'s columns (a Series' name).
     n_features_in_ : int
@@ -149,6 +185,16 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     See Also
     --------
     RollingFactorModel : The same regressions on rolling windows.
+
+    Notes
+    -----
+    The fitted attributes follow the contract of the user guide's "Fitted
+    attributes" section, the same on every model: ``coef_`` and
+    ``intercept_`` are what :meth:`predict` uses; ``params_``, ``bse_``,
+    ``tvalues_``, ``pvalues_`` have one row per regression (here per asset)
+    and one column per term, ``const`` first. The residuals are not stored (a
+    grid search would carry a training-sized copy in every candidate):
+    :meth:`residuals` computes them from ``(X, y)``.
 
     Examples
     --------
@@ -164,8 +210,10 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     >>> model.coef_.round(1)
     array([[ 1. ,  0.5],
            [ 0.8, -0.2]])
-    >>> model.nobs_
-    array([120,  90])
+    >>> model.nobs_.tolist()
+    [120, 90]
+    >>> model.params_.loc["B"].round(1).to_dict()  # asset x term, const first
+    {'const': 0.0, 'MKT': 0.8, 'SMB': -0.2}
     >>> model.summary().loc["B"].index.tolist()
     ['const', 'MKT', 'SMB']
     """
@@ -211,9 +259,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         self : TimeSeriesFactorModel
             The fitted model.
         """
-        wide = validate_wide(
-            self, X, y, reset=True, names=("X", "y"), require_R=True, check_inf=False
-        )
+        wide = validate_wide(self, X, y, reset=True, names=("X", "y"), require_R=True)
         Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
         p = Xs.shape[1]
         if f_ok.sum() > p and collinear(Xs[f_ok].T @ Xs[f_ok]):
@@ -222,59 +268,49 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
                 "collinear on the dates where every factor is observed; drop the "
                 "redundant factors (e.g. a constant or duplicated column)."
             )
-
-        def check_inf():
-            check_finite(wide.R, "y", list(wide.assets))
-
-        if not f_ok.all():  # the regressions skip these dates: check them here
-            check_inf()
-        fit = masked_ols(
-            Xs, wide.R, f_ok, intercept=self.fit_intercept, check_inf=check_inf
-        )
+        fit = masked_ols(Xs, wide.R, f_ok, intercept=self.fit_intercept)
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
         self._store(wide, fit, A, A @ cov @ A.T)
         if fit.bad.any():
-            warnings.warn(
+            warn(
                 f"{int(fit.bad.sum())} of {len(fit.bad)} assets have at most {p} "
                 f"dates with data (the number of regressors) or collinear factors "
                 f"on their dates, e.g. {list(self.assets_[fit.bad][:3])}; their "
                 "coefficients and statistics are NaN.",
                 UserWarning,
-                stacklevel=3,
             )
-        self.grs_ = (
-            grs_test(wide.F, wide.R, fit.mask.all(axis=0))
-            if self.fit_intercept
-            else (np.nan, np.nan)
-        )
+        self.grs_ = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
         return self
 
     def _store(self, wide, fit, A, cov):
         params = fit.params @ A.T
-        n_assets, p = params.shape
         k = int(self.fit_intercept)
         self.assets_ = wide.assets
         self._single = wide.single
         self.coef_ = params[:, k:]
-        self.intercept_ = params[:, 0] if k else np.zeros(n_assets)
+        self.intercept_ = params[:, 0] if k else np.zeros(len(params))
         self.cov_params_ = cov
-        self.bse_ = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
-        df_resid = fit.nobs - p
+        bse = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        df_resid = fit.nobs - params.shape[1]
         use_t = self.cov_type == "nonrobust" if self.use_t is None else self.use_t
-        self.tvalues_, self.pvalues_ = t_p_values(
-            params, self.bse_, df_resid[:, None] if use_t else None
+        tvalues, pvalues = t_p_values(params, bse, df_resid[:, None] if use_t else None)
+        index = self.assets_.rename(self.assets_.name or "asset")
+        terms = pd.Index(self._terms(), name="term")
+        self.params_, self.bse_, self.tvalues_, self.pvalues_ = (
+            pd.DataFrame(a, index=index, columns=terms)
+            for a in (params, bse, tvalues, pvalues)
         )
         tss = fit.tss_centered if k else fit.tss_uncentered
         with np.errstate(invalid="ignore", divide="ignore"):
-            self.rsquared_ = 1.0 - fit.ssr / tss
-            self.rsquared_adj_ = 1.0 - (fit.nobs - k) / df_resid * (
-                1.0 - self.rsquared_
-            )
-        self.nobs_ = fit.nobs
-        resid = fit.resid  # reused in place: the covariances are already computed
-        resid[~fit.mask] = np.nan
-        resid[fit.bad] = np.nan
-        self.resid_ = self._wrap(resid.T, wide.dates)
+            r2 = 1.0 - fit.ssr / tss
+            r2_adj = 1.0 - (fit.nobs - k) / df_resid * (1.0 - r2)
+        self.rsquared_ = pd.Series(r2, index=index, name="rsquared")
+        self.rsquared_adj_ = pd.Series(r2_adj, index=index, name="rsquared_adj")
+        self.nobs_ = pd.Series(fit.nobs, index=index, name="nobs")
+
+    def _fitted(self, F):
+        """``intercept_ + F @ coef_.T``, a new (n_dates, n_assets) array."""
+        return F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
 
     def predict(self, X):
         """Fitted returns: ``intercept_ + X @ coef_.T``, date by date.
@@ -292,8 +328,34 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         wide = validate_wide(self, X, reset=False, names=("X", "y"))
-        values = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
-        return self._wrap(values, wide.dates)
+        return self._wrap(self._fitted(wide.F), wide.dates)
+
+    def residuals(self, X, y):
+        """Residuals ``y - predict(X)`` of every asset, date by date.
+
+        On the data ``fit`` saw these are the regressions' residuals; the model
+        does not keep them (a grid search would carry a training-sized copy in
+        every candidate).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns, the assets of ``fit`` in the same order.
+
+        Returns
+        -------
+        resid : DataFrame of shape (n_dates, n_assets) or ndarray
+            Indexed like ``X``, one column per asset (a Series or 1-D array
+            when the model was fitted on one series). NaN where the return or a
+            factor is missing, and for assets without estimates.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        check_fitted_assets(self, y, wide)
+        pred = self._fitted(wide.F)
+        return self._wrap(np.subtract(wide.R, pred, out=pred), wide.dates)
 
     def score(self, X, y, sample_weight=None):
         r"""Mean over assets of each asset's :math:`R^2` on ``(X, y)``.
@@ -320,8 +382,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
         check_fitted_assets(self, y, wide)
-        pred = wide.F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
-        return mean_r2(wide.R, pred, sample_weight)
+        return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
     def summary(self):
         """Coefficient table of every asset, as statsmodels and linearmodels print it.
@@ -333,14 +394,11 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             with columns ``coef``, ``std_err``, ``t``, ``p_value``.
         """
         check_is_fitted(self)
-        params = np.column_stack(
-            [self.intercept_[:, None]] * int(self.fit_intercept) + [self.coef_]
-        )
         return summary_frame(
             self.assets_,
             self._terms(),
-            params,
-            self.bse_,
-            self.tvalues_,
-            self.pvalues_,
+            self.params_.to_numpy(),
+            self.bse_.to_numpy(),
+            self.tvalues_.to_numpy(),
+            self.pvalues_.to_numpy(),
         )

@@ -67,7 +67,6 @@ def validate_wide(
     names=("F", "R"),
     require_R=False,
     sorted_dates=False,
-    check_inf=True,
 ):
     """Validate factor returns ``F`` and asset returns ``R`` of a time-series model.
 
@@ -147,8 +146,7 @@ def validate_wide(
     single = Rv.ndim == 1
     if single:
         Rv = Rv[:, None]
-    if check_inf:
-        check_finite(Rv, nr, None if assets is None else list(assets))
+    check_finite(Rv, nr, None if assets is None else list(assets))
     if require_R and not has_value(Rv):
         raise ValueError(
             f"`{nr}` has no observed value (every value is NaN); pass asset returns "

@@ -7,7 +7,7 @@ import pandas as pd
 
 from skfactor.plotting._base import format_dates, get_ax, x_values
 
-__all__ = ["plot_rolling_betas", "rolling_standard_errors"]
+__all__ = ["plot_rolling_betas"]
 
 
 def _asset_position(model, asset):
@@ -31,113 +31,26 @@ def _asset_position(model, asset):
     return int(pos)
 
 
-def rolling_standard_errors(model, X, y, asset=None):
-    r"""Classical OLS standard errors of one asset's rolling estimates.
-
-    For the window ending at :math:`t`, with :math:`Z` the regressors (a
-    constant when the model has an intercept, then the factors) on the
-    window's dates where the asset and every factor are observed, and
-    :math:`s` the model's ``resid_vol_``, the standard errors are
-    :math:`s \sqrt{\mathrm{diag}((Z'Z)^{-1})}`, as statsmodels
-    ``RollingOLS(...).fit().bse``.
-
-    Parameters
-    ----------
-    model : RollingFactorModel
-        Fitted, without ``halflife``.
-    X : DataFrame of shape (n_dates, n_factors) or array-like
-        The factor returns it was fitted on.
-    y : DataFrame of shape (n_dates, n_assets), Series or array-like
-        The asset returns it was fitted on (or the asset's column alone).
-    asset : label, default=None
-        The asset; may be None when the model has one.
-
-    Returns
-    -------
-    se : DataFrame of shape (n_dates, n_terms)
-        Indexed by the model's dates, columns its terms (``const`` first when
-        it has an intercept). NaN where the estimate is NaN.
-    """
-    if getattr(model, "halflife", None) is not None:
-        raise ValueError(
-            "Standard-error bands are for unweighted windows; the model has "
-            f"`halflife`={model.halflife}. Pass `band=None`."
-        )
+def _model_frames(model, asset):
+    """One asset's betas (date x term) and their standard errors (or None)."""
     pos = _asset_position(model, asset)
-    F = np.asarray(X, dtype=np.float64)
-    if F.ndim == 1:
-        F = F[:, None]
-    n_dates, n_factors = model.coef_.shape[0], model.coef_.shape[2]
-    if F.shape != (n_dates, n_factors):
-        raise ValueError(
-            f"`X` must be the factor returns the model was fitted on, shape "
-            f"({n_dates}, {n_factors}); got shape {F.shape}."
-        )
     label = model.assets_[pos]
-    if isinstance(y, pd.DataFrame):
-        if label in y.columns:
-            r = y[label]
-        elif y.shape[1] == 1:
-            r = y.iloc[:, 0]
-        else:
-            raise ValueError(
-                f"`y` has no column {label!r}; pass the returns the model was "
-                "fitted on."
-            )
-    elif isinstance(y, pd.Series):
-        r = y
-    else:
-        r = np.asarray(y, dtype=np.float64)
-        r = r[:, pos] if r.ndim == 2 and r.shape[1] > 1 else r.reshape(len(r), -1)[:, 0]
-    r = np.asarray(r, dtype=np.float64)
-    if r.shape != (n_dates,):
-        raise ValueError(
-            f"`y` must be the returns the model was fitted on, {n_dates} dates; got "
-            f"{r.shape[0]}."
-        )
-    ok = ~np.isnan(r) & ~np.isnan(F).any(axis=1)
-    Z = np.where(ok[:, None], F, 0.0)
-    if model.fit_intercept:
-        Z = np.column_stack([ok.astype(np.float64), Z])
-    # Window sums of Z'Z as differences of cumulative sums (exact for counts;
-    # factor returns are small, so the differences lose nothing visible).
-    cum = np.cumsum(Z[:, :, None] * Z[:, None, :], axis=0)
-    S = cum.copy()
-    w = model.window
-    S[w:] -= cum[:-w]
-    estimated = ~np.isnan(model.coef_[:, pos, :]).any(axis=1)
-    p = Z.shape[1]
-    S[~estimated] = np.eye(p)
-    diag = np.diagonal(np.linalg.inv(S), axis1=1, axis2=2)
-    se = model.resid_vol_[:, pos, None] * np.sqrt(diag)
-    se[~estimated] = np.nan
-    terms = (["const"] if model.fit_intercept else []) + _factor_names(model)
-    return pd.DataFrame(se, index=model.dates_, columns=terms)
-
-
-def _factor_names(model):
-    names = getattr(model, "feature_names_in_", None)
-    if names is None:
-        return [f"x{j}" for j in range(model.n_features_in_)]
-    return [str(n) for n in names]
-
-
-def _betas_frame(model, asset):
-    pos = _asset_position(model, asset)
-    betas = pd.DataFrame(
-        model.coef_[:, pos, :], index=model.dates_, columns=_factor_names(model)
-    )
-    if model.fit_intercept:
-        betas.insert(0, "const", model.intercept_[:, pos])
-    return betas, model.assets_[pos]
+    n_dates, n_assets = len(model.dates_), len(model.assets_)
+    frames = []
+    for attr in ("params_", "bse_"):
+        table = getattr(model, attr, None)
+        if table is None:
+            frames.append(None)
+            continue
+        values = table.to_numpy().reshape(n_dates, n_assets, -1)[:, pos]
+        frames.append(pd.DataFrame(values, index=model.dates_, columns=table.columns))
+    return frames[0], frames[1], label
 
 
 def plot_rolling_betas(
     model_or_betas,
     asset=None,
     *,
-    X=None,
-    y=None,
     se=None,
     band=2.0,
     terms=None,
@@ -146,11 +59,11 @@ def plot_rolling_betas(
     r"""Plot rolling betas over time, with :math:`\pm` ``band`` standard-error bands.
 
     With a fitted :class:`~skfactor.RollingFactorModel`, the lines are the
-    betas of ``asset`` on the window ending at each date. The bands are
-    :math:`\hat\beta_t \pm` ``band`` :math:`\cdot \mathrm{se}(\hat\beta_t)`,
-    the classical OLS standard errors of each window (as statsmodels
-    ``RollingOLS``'s ``bse``; see :func:`rolling_standard_errors`), computed
-    when the data the model was fitted on are passed as ``X`` and ``y``.
+    betas of ``asset`` on the window ending at each date (its ``params_``).
+    The bands are :math:`\hat\beta_t \pm` ``band``
+    :math:`\cdot \mathrm{se}(\hat\beta_t)` with the model's ``bse_``, the
+    classical standard errors of each window (statsmodels ``RollingOLS``'s
+    ``bse``), which the model has when fitted with ``store_bse=True``.
     Overlapping windows share most of their dates, so neighbouring estimates
     are not independent: a band says how far one window's estimate may be
     from that window's true beta, not whether the betas drift.
@@ -165,9 +78,6 @@ def plot_rolling_betas(
     asset : label, default=None
         The asset to plot (a column of the ``y`` the model was fitted on); may
         be None when the model has one asset. Ignored for a DataFrame.
-    X, y : DataFrame, default=None
-        The factor returns and asset returns the model was fitted on, for the
-        standard errors.
     se : DataFrame of shape (n_dates, n_terms), default=None
         Standard errors of a DataFrame of betas, same index and columns.
     band : float or None, default=2.0
@@ -195,8 +105,8 @@ def plot_rolling_betas(
     >>> dates = pd.bdate_range("2011-01-03", periods=250)
     >>> F = pd.DataFrame(rng.normal(0, 0.01, (250, 2)), dates, ["MKT", "SMB"])
     >>> R = pd.DataFrame({"A": F @ [1.0, -0.3] + rng.normal(0, 0.005, 250)})
-    >>> model = RollingFactorModel(window=100).fit(F, R)
-    >>> ax = plot_rolling_betas(model, "A", X=F, y=R)
+    >>> model = RollingFactorModel(window=100, store_bse=True).fit(F, R)
+    >>> ax = plot_rolling_betas(model, "A")
     >>> [line.get_label() for line in ax.get_lines()][:2]
     ['MKT', 'SMB']
     >>> len(ax.collections)  # one band per beta
@@ -213,17 +123,15 @@ def plot_rolling_betas(
                 "`se` must be a DataFrame with the same index and columns as the betas."
             )
         default = [c for c in betas.columns if c not in ("const", "Intercept")]
-    elif hasattr(model_or_betas, "coef_") and hasattr(model_or_betas, "resid_vol_"):
+    elif hasattr(model_or_betas, "params_") and hasattr(model_or_betas, "dates_"):
         model = model_or_betas
-        betas, name = _betas_frame(model, asset)
         if se is not None:
             raise ValueError(
-                "`se` is for a DataFrame of betas; for a model pass `X` and `y` "
-                "(the data it was fitted on) instead."
+                "`se` is for a DataFrame of betas; a model's bands are its `bse_` "
+                "(fit it with `store_bse=True`)."
             )
-        if band is not None and X is not None and y is not None:
-            se = rolling_standard_errors(model, X, y, asset)
-        default = _factor_names(model)
+        betas, se, name = _model_frames(model, asset)
+        default = [c for c in betas.columns if c != "const"]
     else:
         raise TypeError(
             "`model_or_betas` must be a fitted RollingFactorModel or a DataFrame "

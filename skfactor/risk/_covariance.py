@@ -7,6 +7,8 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from skfactor.models._weights import bartlett, halflife_weights
+
 __all__ = ["factor_covariance", "specific_variance"]
 
 
@@ -50,7 +52,7 @@ def time_weights(positions, halflife):
     if halflife is None:
         w = np.ones(len(positions))
     else:
-        w = 0.5 ** ((positions.max(initial=0.0) - positions) / halflife)
+        w = halflife_weights(positions.max(initial=0.0) - positions, halflife)
     return w / w.sum()
 
 
@@ -144,7 +146,7 @@ def factor_covariance(factor_returns, *, halflife=None, lags=0):
     S = X.T @ X
     for lag in range(1, lags + 1):
         G = X[lag:].T @ X[:-lag]
-        S += (1.0 - lag / (lags + 1.0)) * (G + G.T)
+        S += bartlett(lag, lags) * (G + G.T)
     S /= 1.0 - w @ w
     names = factor_returns.columns
     return pd.DataFrame(nearest_psd(S), index=names, columns=names)

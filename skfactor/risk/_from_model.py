@@ -33,12 +33,14 @@ def from_time_series(model, X, y, date):
             "by date; a TimeSeriesFactorModel has one beta per asset. Leave `date` "
             "as None."
         )
-    if X is None:
+    if X is None or y is None:
         raise ValueError(
-            "Pass the factor returns `X` the TimeSeriesFactorModel was fitted on "
-            "(the model does not store them); they give the factor covariance."
+            "Pass the factor returns `X` and the asset returns `y` the "
+            "TimeSeriesFactorModel was fitted on (the model does not store them); "
+            "they give the factor covariance and the residuals."
         )
     wide = validate_wide(model, X, y, reset=False, names=("X", "y"))
+    check_fitted_assets(model, y, wide)
     names = getattr(model, "feature_names_in_", None)
     if names is None:
         names = [f"x{j}" for j in range(model.n_features_in_)]
@@ -48,16 +50,9 @@ def from_time_series(model, X, y, date):
     B = pd.DataFrame(model.coef_, index=assets, columns=factors)
     _check_exposures(B, "NaN coefficients: too few dates or collinear factors")
     F = pd.DataFrame(wide.F, index=dates, columns=factors)
-    resid = model.resid_
-    E = pd.DataFrame(
-        np.asarray(resid, dtype=np.float64).reshape(len(resid), -1),
-        index=resid.index if isinstance(resid, pd.Series | pd.DataFrame) else None,
-        columns=assets,
-    )
-    R = None
-    if wide.R is not None:
-        check_fitted_assets(model, y, wide)
-        R = pd.DataFrame(wide.R, index=dates, columns=assets)
+    resid = wide.R - model._fitted(wide.F)  # model.residuals(X, y), validated once
+    E = pd.DataFrame(resid, index=dates, columns=assets)
+    R = pd.DataFrame(wide.R, index=dates, columns=assets)
     return B, F, E, R
 
 
@@ -73,68 +68,46 @@ def _wide(index, values):
 def from_cross_sectional(model, X, y, date):
     """(B, F, residuals, R) of a fitted CrossSectionalFactorModel and its ``(X, y)``."""
     check_is_fitted(model)
-    if not isinstance(model.resid_, pd.Series) or not isinstance(
-        model.resid_.index, pd.MultiIndex
-    ):
+    panel = validate_panel(model, X, reset=False, needs_keys=False)
+    if panel.dates is None or y is None:
         raise ValueError(
-            "Specific variances need each asset's residual history, but the "
-            "CrossSectionalFactorModel was fitted on one cross-section (no (date, "
-            "asset) index). Fit it on a panel."
+            "Specific variances need each asset's residual history: pass the "
+            "(date, asset) panels of loadings `X` and returns `y` (those of `fit`, "
+            "optionally with later dates); `date` picks the exposures' date."
         )
-    panel = validate_panel(model, X, reset=False)
-    if panel.dates is None:
-        if date is not None:
+    if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
+        y = y.iloc[:, 0]
+    if not isinstance(y, pd.Series) or not y.index.equals(panel.index):
+        raise ValueError(
+            "`y` must be a Series of returns on `X`'s index (same rows, same "
+            "order); align it first, e.g. `y.reindex(X.index)`."
+        )
+    code = len(panel.dates) - 1
+    if date is not None:
+        code = panel.dates.get_indexer([date])[0]
+        if code < 0:
             raise ValueError(
-                "`date` selects a date of a (date, asset) panel `X`; `X` is one "
-                "cross-section. Leave `date` as None."
+                f"`date` {date!r} is not a date of `X`; its dates run from "
+                f"{panel.dates[0]!r} to {panel.dates[-1]!r}."
             )
-        if panel.index is None:
-            raise ValueError(
-                "`X` must be a DataFrame indexed by asset (or a (date, asset) "
-                "panel) so that the exposures are labelled by asset."
-            )
-        rows = np.ones(len(panel.values), dtype=bool)
-        assets = panel.index
-    else:
-        code = len(panel.dates) - 1
-        if date is not None:
-            code = panel.dates.get_indexer([date])[0]
-            if code < 0:
-                raise ValueError(
-                    f"`date` {date!r} is not a date of `X`; its dates run from "
-                    f"{panel.dates[0]!r} to {panel.dates[-1]!r}."
-                )
-        rows = panel.date_codes == code
-        assets = panel.index[rows].get_level_values(1)
+    rows = panel.date_codes == code
+    assets = panel.index[rows].get_level_values(1)
     factors = pd.Index(list(model.factor_returns_.columns), name="factor")
-    B = pd.DataFrame(panel.values[rows], index=assets, columns=factors)
-    F = model.factor_returns_.copy()
+    features = model._roles(panel, X).features  # not its weights or passthrough
+    B = pd.DataFrame(panel.values[rows][:, features], index=assets, columns=factors)
+    F = model.params_.copy()
     if model.fit_intercept:
         B.insert(0, "const", 1.0)
-        F.insert(0, "const", model.intercept_.to_numpy())
     F.columns = B.columns = pd.Index(list(B.columns), name="factor")
     _check_exposures(B, "NaN loadings on the exposure date")
     # Every asset with residuals (the estimation universe) stays in: the median
     # that short histories shrink to is taken over it, not over one date's assets.
-    E = _wide(model.resid_.index, model.resid_.to_numpy())
+    values = y.to_numpy(dtype=np.float64, na_value=np.nan)
+    check_finite(values, "y")
+    # model.residuals(X, y) on the panel already validated (no second copy of X)
+    E = _wide(panel.index, model._residuals(panel, values))
     new = assets[~assets.isin(E.columns)]
     if len(new):
         E = E.reindex(columns=E.columns.append(new.unique()))
-    R = None
-    if y is not None:
-        if panel.dates is None:
-            raise ValueError(
-                "`y` gives the return history for the hedged returns; pass the "
-                "(date, asset) panels `X` and `y`, not one cross-section."
-            )
-        if isinstance(y, pd.DataFrame) and y.shape[1] == 1:
-            y = y.iloc[:, 0]
-        if not isinstance(y, pd.Series) or not y.index.equals(panel.index):
-            raise ValueError(
-                "`y` must be a Series of returns on `X`'s index (same rows, same "
-                "order); align it first, e.g. `y.reindex(X.index)`."
-            )
-        values = y.to_numpy(dtype=np.float64, na_value=np.nan)
-        check_finite(values, "y")
-        R = _wide(panel.index, values).reindex(columns=assets)
+    R = _wide(panel.index, values).reindex(columns=assets)
     return B, F, E, R

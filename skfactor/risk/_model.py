@@ -254,17 +254,17 @@ class FactorRiskModel:
         r"""The risk model of a fitted time-series or cross-sectional factor model.
 
         - :class:`~skfactor.TimeSeriesFactorModel` fitted on ``(F, R)``: pass
-          the factor returns ``X`` (its ``F``; they are not stored by the
-          model) and optionally the asset returns ``y`` (its ``R``). Exposures
-          are ``coef_``; specific variances come from ``resid_``.
+          the factor returns ``X`` and the asset returns ``y`` (its ``F`` and
+          ``R``; the model stores neither). Exposures are ``coef_``; specific
+          variances come from ``residuals(X, y)``.
         - :class:`~skfactor.CrossSectionalFactorModel` fitted on loadings and
-          returns panels: pass the loadings panel ``X`` (optionally the returns
-          ``y`` on its index). Exposures are the loadings of the assets present
-          on ``date`` (default: the last date of ``X``), plus a ``const``
-          column of ones when the model has an intercept, whose per-date
-          estimate is then a factor return like the others (the market);
-          factor returns are ``intercept_`` and ``factor_returns_``; specific
-          variances come from each asset's ``resid_`` history.
+          returns panels: pass the loadings panel ``X`` and the returns ``y``
+          on its index. Exposures are the loadings of the assets present on
+          ``date`` (default: the last date of ``X``), plus a ``const`` column
+          of ones when the model has an intercept, whose per-date estimate is
+          then a factor return like the others (the market); factor returns
+          are the per-date ``params_``; specific variances come from each
+          asset's history of ``residuals(X, y)``.
 
         The factor covariance is :func:`factor_covariance` with ``halflife``
         and ``lags``; the specific variances are :func:`specific_variance`
@@ -279,9 +279,10 @@ class FactorRiskModel:
         X : DataFrame
             Factor returns (time-series model) or loadings (cross-sectional
             model), as passed to ``fit``.
-        y : DataFrame or Series, default=None
-            Asset returns, as passed to ``fit``; needed only for the return
-            series of :meth:`hedge`.
+        y : DataFrame or Series
+            Asset returns, as passed to ``fit``: the residuals (specific
+            variances) and the return series of :meth:`hedge`. Required; None
+            is an error naming it.
         halflife : float, default=None
             Half-life in dates of the exponential weights; None: equal weights.
         lags : int, default=0

@@ -465,7 +465,7 @@ def check_no_look_ahead(estimator):
     Per-date estimators: fitting on the dates up to ``t`` gives the outputs
     of those dates that the whole panel gives. Wide models: the prediction
     for date ``t`` does not move when later factor returns change; if the
-    estimates are per date (``coef_`` with one row per date, rolling
+    estimates are per date (``params_`` indexed by (date, asset), rolling
     windows), refitting with the returns of ``t`` onwards and the factor
     returns after ``t`` changed leaves the estimates before ``t`` and the
     predictions up to ``t`` unchanged.
@@ -487,9 +487,8 @@ def check_no_look_ahead(estimator):
     F, R = _wide_data()
     est, out = _fit_outputs(estimator, F, R)
     pred = out["predict"]
-    per_date = np.ndim(getattr(est, "coef_", None)) == 3 and est.coef_.shape[0] == len(
-        F
-    )
+    params = getattr(est, "params_", None)
+    per_date = isinstance(params, pd.DataFrame) and params.index.nlevels == 2
     for t in (110, 130):
         F2, R2 = F.copy(), R.copy()
         F2.iloc[t + 1 :] = rng.normal(0, 0.02, F2.iloc[t + 1 :].shape)
@@ -504,6 +503,11 @@ def check_no_look_ahead(estimator):
         for name, value in out.items():
             if isinstance(value, np.ndarray) and value.shape[:1] == (len(F),):
                 _assert_close(out2[name][:t], value[:t], f"{name} before {t}")
+            elif isinstance(value, pd.Series | pd.DataFrame) and (
+                value.index.nlevels == 2  # (date, asset) rows, e.g. params_
+            ):
+                before = value.index.get_level_values(0) < F.index[t]
+                _assert_close(out2[name][before], value[before], f"{name} before {t}")
 
 
 def check_assets_independent(estimator):

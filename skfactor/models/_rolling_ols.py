@@ -25,6 +25,8 @@ from functools import partial
 import numpy as np
 from scipy.signal import lfilter
 
+from skfactor.models._weights import halflife_weights
+
 __all__ = ["RollingOLS", "rolling_ols"]
 
 # Pivots of the Jacobi-scaled (unit diagonal) normal equations at or below this
@@ -40,13 +42,14 @@ _BLOCK_CELLS = 6_000_000
 class RollingOLS:
     """Results of :func:`rolling_ols`, row ``t`` for the window ending at date ``t``.
 
-    ``coef`` (n_dates, n_assets, n_factors); ``intercept``, ``rsquared``,
+    ``params`` (n_dates, n_assets, n_terms), the intercept first when fitted,
+    and ``bse`` (same shape, or None when not asked for); ``rsquared``,
     ``resid_vol`` (n_dates, n_assets), NaN where the window has no estimate;
     ``nobs`` (n_dates, n_assets) the observations in the window.
     """
 
-    coef: np.ndarray
-    intercept: np.ndarray
+    params: np.ndarray
+    bse: np.ndarray | None
     rsquared: np.ndarray
     resid_vol: np.ndarray
     nobs: np.ndarray
@@ -79,17 +82,17 @@ def _window_sums(V, first, window, decay):
     return out
 
 
-def _cholesky_solve(A, c, ref):
-    """Solve ``A x = c`` for many small symmetric systems at once.
+def _cholesky(A, ref):
+    """Factor many small symmetric systems ``A`` at once: ``L``, ``scale``, ``bad``.
 
-    ``A[(i, j)]`` (i <= j) and ``c[j]`` are arrays broadcasting together (one
-    system per element); ``A[(j, j)]`` at most ``_COLLINEAR_TOL * ref[j]``
-    counts as 0. The systems are Jacobi-scaled to a unit diagonal, then
-    factored ``L Lᵀ`` entry by entry, vectorised over the systems. Returns
-    ``x`` (list) and ``bad``, True where a system is numerically singular (its
-    ``x`` is then garbage).
+    ``A[(i, j)]`` (i <= j) are arrays broadcasting together (one system per
+    element); ``A[(j, j)]`` at most ``_COLLINEAR_TOL * ref[j]`` counts as 0.
+    The systems are Jacobi-scaled to a unit diagonal, ``D A D = L Lᵀ`` with
+    ``D = diag(scale)``, factored entry by entry, vectorised over the systems.
+    ``bad`` is True where a system is numerically singular (its ``L`` is then
+    garbage).
     """
-    K = len(c)
+    K = len(ref)
     bad = np.zeros(np.broadcast_shapes(*(a.shape for a in A.values())), dtype=bool)
     scale = []
     for j in range(K):
@@ -110,34 +113,55 @@ def _cholesky_solve(A, c, ref):
             else:
                 v = v / L[(j, j)]
             L[(i, j)] = v
+    return L, scale, bad
+
+
+def _forward(L, c):
+    """``z`` with ``L z = c`` (``L`` lower triangular, from :func:`_cholesky`)."""
     z = []
-    for j in range(K):
-        v = c[j] * scale[j]
+    for j in range(len(c)):
+        v = c[j]
         for m in range(j):
             v = v - L[(j, m)] * z[m]
         z.append(v / L[(j, j)])
+    return z
+
+
+def _cholesky_solve(L, scale, c):
+    """Solve ``A x = c`` with ``A``'s factors from :func:`_cholesky`."""
+    K = len(c)
+    z = _forward(L, [c[j] * scale[j] for j in range(K)])
     x = [None] * K
     for j in reversed(range(K)):
         v = z[j]
         for m in range(j + 1, K):
             v = v - L[(m, j)] * x[m]
         x[j] = v / L[(j, j)]
-    return [x[j] * scale[j] for j in range(K)], bad
+    return [x[j] * scale[j] for j in range(K)]
 
 
-def _solve(fm, ym, ref, fit_intercept):
+def _inverse_quadratic(L, scale, u):
+    """``uᵀ A⁻¹ u`` with ``A``'s factors from :func:`_cholesky`."""
+    z = _forward(L, [u[j] * scale[j] for j in range(len(u))])
+    return sum(v * v for v in z)
+
+
+def _solve(fm, ym, ref, fit_intercept, center=None):
     """Coefficients and fit statistics from the window sums of one block.
 
     ``fm`` the factor sums (weight, f_j, f_i f_j in :func:`_pairs` order) and
     ``ym`` the return sums (y, f_j y, y²), broadcasting together.
-    Returns ``beta`` (list of K arrays), ``alpha``, ``rsquared``, ``ssr`` / Σw
-    and ``bad`` (collinear regressors). ``ref[j]`` is the scale against which
-    a vanishing sum of squares of factor ``j`` is judged.
+    Returns ``beta`` (list of K arrays), ``alpha``, ``rsquared``, ``ssr`` / Σw,
+    ``bad`` (collinear regressors) and, when ``center`` (the factors' offset
+    from their original units) is given, ``inv``: each coefficient's diagonal
+    entry of :math:`(Z'WZ)^{-1}`, intercept first (else None). ``ref[j]`` is
+    the scale against which a vanishing sum of squares of factor ``j`` is judged.
     """
     K = len(ref)
     W, sf, sff = fm[0], fm[1 : 1 + K], fm[1 + K :]
     sy, sfy, syy = ym[0], ym[1 : 1 + K], ym[1 + K]
     pairs = _pairs(K)
+    inv = None
     with np.errstate(invalid="ignore", divide="ignore"):
         if fit_intercept:  # normal equations centred on the window means
             A = {
@@ -148,7 +172,16 @@ def _solve(fm, ym, ref, fit_intercept):
         else:
             A = dict(zip(pairs, sff, strict=True))
             c, yy = list(sfy), syy
-        beta, bad = _cholesky_solve(A, c, ref)
+        L, scale, bad = _cholesky(A, ref)
+        beta = _cholesky_solve(L, scale, c)
+        if center is not None:  # diag(A⁻¹): A⁻¹'s columns are A⁻¹ e_j
+            inv = [
+                _inverse_quadratic(L, scale, [float(i == j) for i in range(K)])
+                for j in range(K)
+            ]
+            if fit_intercept:  # 1/Σw + m' A⁻¹ m, m the window's factor means
+                means = [sf[j] / W + center[j] for j in range(K)]
+                inv.insert(0, 1.0 / W + _inverse_quadratic(L, scale, means))
         ssr = yy
         for b, cj in zip(beta, c, strict=True):
             ssr = ssr - b * cj
@@ -159,7 +192,7 @@ def _solve(fm, ym, ref, fit_intercept):
         alpha /= W
         rsquared = 1.0 - ssr / yy
         ssr /= W
-    return beta, alpha, rsquared, ssr, bad
+    return beta, alpha, rsquared, ssr, bad, inv
 
 
 def rolling_ols(
@@ -171,6 +204,7 @@ def rolling_ols(
     expanding=False,
     fit_intercept=True,
     halflife=None,
+    bse=False,
     block_cells=_BLOCK_CELLS,
 ):
     r"""Regress every column of ``R`` on ``F`` over the trailing window of each date.
@@ -182,7 +216,10 @@ def rolling_ols(
     age :math:`a` (0 for date ``t``) weighs :math:`0.5^{a/h}` (weighted least
     squares). ``resid_vol`` is the square root of
     :math:`\sum w e^2 / \sum w \cdot n/(n-k)` (``SSR / (n - k)`` without
-    weights), NaN when :math:`n \le k`.
+    weights), NaN when :math:`n \le k`. With ``bse``, the standard errors
+    :math:`\sqrt{s^2 \operatorname{diag}((Z'WZ)^{-1})}` with
+    :math:`s^2 = \sum w e^2 / (n - k)`: statsmodels ``RollingOLS``'s ``bse``
+    without weights, ``WLS``'s with them.
 
     Parameters
     ----------
@@ -193,6 +230,8 @@ def rolling_ols(
     window, min_obs : int
     expanding, fit_intercept : bool
     halflife : float or None
+    bse : bool
+        Also compute the standard errors.
     block_cells : int
         Memory budget of one block of window sums, in float64 cells.
 
@@ -207,10 +246,10 @@ def rolling_ols(
     squares = [1 + K + pairs.index((j, j)) for j in range(K)]
     f_ok = ~np.isnan(F).any(axis=1)
     mask = ~np.isnan(R) & f_ok[:, None]
-    decay = None if halflife is None else 0.5 ** (1.0 / halflife)
+    decay = None if halflife is None else float(halflife_weights(1, halflife))
 
-    coef = np.full((T, N, K), np.nan)
-    intercept = np.full((T, N), np.nan)
+    params = np.full((T, N, k), np.nan)
+    errors = np.full((T, N, k), np.nan) if bse else None
     rsquared = np.full((T, N), np.nan)
     resid_vol = np.full((T, N), np.nan)
     nobs = np.zeros((T, N), dtype=np.int32)
@@ -270,24 +309,31 @@ def rolling_ols(
             nobs[rows, cols] = n
             ymc = [v[:, cols] for v in ym]
             with np.errstate(invalid="ignore", divide="ignore"):
-                beta, alpha, r2, msr, bad = _solve(fm, ymc, ref, fit_intercept)
+                beta, alpha, r2, msr, bad, inv = _solve(
+                    fm, ymc, ref, fit_intercept, center=cF if bse else None
+                )
                 invalid = bad | (n < min_obs)
                 invalid[:skip] = True
-                for j in range(K):
-                    if fit_intercept:  # back from the centring
+                terms = beta
+                if fit_intercept:  # back from the centring
+                    for j in range(K):
                         alpha -= cF[j] * beta[j]
-                    np.copyto(beta[j], np.nan, where=invalid)
-                    coef[rows, cols, j] = beta[j]
-                if fit_intercept:
                     alpha += cR[cols]
-                    np.copyto(alpha, np.nan, where=invalid)
-                    intercept[rows, cols] = alpha
-                else:
-                    intercept[rows, cols] = np.where(invalid, np.nan, 0.0)
+                    terms = [alpha, *beta]
+                for j, v in enumerate(terms):
+                    np.copyto(v, np.nan, where=invalid)
+                    params[rows, cols, j] = v
                 np.copyto(r2, np.nan, where=invalid)
                 rsquared[rows, cols] = r2
+                # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k)
+                if bse:
+                    s2 = msr * fm[0] / (n - k)
+                    for j, v in enumerate(inv):
+                        se = np.sqrt(s2 * v)
+                        np.copyto(se, np.nan, where=invalid | (n <= k))
+                        errors[rows, cols, j] = se
                 msr *= n / (n - k)
                 np.sqrt(msr, out=msr)
                 np.copyto(msr, np.nan, where=invalid | (n <= k))
                 resid_vol[rows, cols] = msr
-    return RollingOLS(coef, intercept, rsquared, resid_vol, nobs)
+    return RollingOLS(params, errors, rsquared, resid_vol, nobs)
