@@ -4,6 +4,7 @@ from skfactor.models import (
     CrossSectionalFactorModel,
     RollingFactorModel,
     TimeSeriesFactorModel,
+    TwoPassFactorModel,
 )
 from skfactor.portfolio import QuantilePortfolioFactor
 from skfactor.preprocessing import CrossSectionalZScore, Winsorizer
@@ -16,5 +17,6 @@ __all__ = [
     "QuantilePortfolioFactor",
     "RollingFactorModel",
     "TimeSeriesFactorModel",
+    "TwoPassFactorModel",
     "Winsorizer",
 ]

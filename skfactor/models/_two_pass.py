@@ -1,0 +1,332 @@
+"""TwoPassFactorModel: time-series betas, then cross-sectional risk premia."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from skfactor.models._fama_macbeth import fama_macbeth_table
+from skfactor.models._ols import (
+    collinear,
+    masked_ols,
+    standardized_design,
+    t_p_values,
+)
+from skfactor.models._wide_model import WideModelMixin, check_fitted_assets, mean_r2
+from skfactor.panel import validate_wide
+from skfactor.utils._sklearn import (
+    BaseEstimator,
+    Interval,
+    RegressorMixin,
+    StrOptions,
+    _fit_context,
+    check_is_fitted,
+)
+from skfactor.utils._warnings import warn
+
+__all__ = ["TwoPassFactorModel"]
+
+
+def shanken_covariance(betas, resid, mask, premia, F, fit_intercept):
+    r"""Shanken's (1992) errors-in-variables covariance of the mean risk premia.
+
+    :math:`\frac1T[(1 + c)(C'C)^{-1}C'\hat\Sigma C(C'C)^{-1} + \tilde\Sigma_F]`
+    with :math:`C = [1, \hat B]` (assets with betas), :math:`c =
+    \hat\lambda_f'\hat\Sigma_F^{-1}\hat\lambda_f`, :math:`\hat\Sigma` the
+    first-pass residual covariance (each pair over the dates both assets are
+    observed, divided by that count), :math:`\hat\Sigma_F` the factor
+    covariance over the dates every factor is observed (divided by their
+    count) and :math:`T` the dates with estimated premia.
+    """
+    ok = ~np.isnan(betas).any(axis=1)
+    B, E, M = betas[ok], resid[ok], mask[ok].astype(np.float64)
+    C = np.column_stack([np.ones(len(B)), B]) if fit_intercept else B
+    T = int(np.isfinite(premia).all(axis=1).sum())
+    Fo = F[~np.isnan(F).any(axis=1)]
+    p = C.shape[1]
+    if T == 0 or len(C) < p or collinear(C.T @ C) or len(Fo) < 2:
+        return np.full((p, p), np.nan), T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma = (E @ E.T) / (M @ M.T)
+    Fc = Fo - Fo.mean(axis=0)
+    sigma_f = Fc.T @ Fc / len(Fo)
+    if collinear(sigma_f):
+        return np.full((p, p), np.nan), T
+    lam = np.nanmean(premia, axis=0)
+    k = int(fit_intercept)
+    c = lam[k:] @ np.linalg.solve(sigma_f, lam[k:])
+    bread = np.linalg.inv(C.T @ C) @ C.T
+    bordered = np.zeros((len(lam), len(lam)))
+    bordered[k:, k:] = sigma_f
+    return ((1.0 + c) * bread @ sigma @ bread.T + bordered) / T, T
+
+
+class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
+    r"""Two-pass (Fama-MacBeth) estimation of factor risk premia.
+
+    ``fit(X, y)`` takes the factor returns :math:`F` as ``X`` (date x factor)
+    and the asset returns :math:`R` as ``y`` (date x asset, NaN for holes).
+
+    **First pass**: each asset's betas by time-series OLS over its own dates
+    (exactly :class:`TimeSeriesFactorModel`'s regressions),
+    :math:`r_{i,t} = a_i + \beta_i' f_t + e_{i,t}`.
+    **Second pass**: on each date, a cross-sectional OLS of that date's returns
+    on the betas, over the assets with a return that date and with betas,
+
+    .. math::
+
+        r_{i,t} = \lambda_{0,t} + \hat\beta_i' \lambda_t + \eta_{i,t}.
+
+    The risk premia :math:`\hat\lambda = \frac1T\sum_t \hat\lambda_t` are the
+    means of the per-date estimates; on a balanced panel they equal the
+    regression of the mean returns on the betas, linearmodels
+    ``LinearFactorModel(risk_free=fit_intercept)``'s premia. A date with no
+    more assets than terms has NaN premia (one warning names how many).
+
+    Parameters
+    ----------
+    fit_intercept : bool, default=True
+        Estimate the zero-beta rate :math:`\lambda_0` (term ``const``) in the
+        second pass. The first pass always has an intercept.
+    bandwidth : int, default=None
+        Bartlett bandwidth :math:`L` of ``summary(cov_type="newey-west")``;
+        None picks it by Newey and West's (1994) rule.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_assets, n_factors)
+        The first-pass betas, what :meth:`predict` multiplies the factor
+        returns by.
+    intercept_ : ndarray of shape (n_assets,)
+        The alphas the second pass prices,
+        :math:`\hat\lambda_0 + \hat\beta_i'(\hat\lambda - \bar f)` with
+        :math:`\bar f` the factor means over the first-pass dates.
+    betas_ : DataFrame of shape (n_assets, n_factors)
+        ``coef_`` labelled: asset x factor.
+    params_ : DataFrame of shape (n_dates, n_terms)
+        The second pass's regressions, one row per date: the per-date premia
+        :math:`\hat\lambda_t`, ``const`` first. Same object as
+        ``risk_premia_``.
+    risk_premia_ : DataFrame of shape (n_dates, n_terms)
+        See ``params_``.
+    expected_returns_ : Series of shape (n_assets,)
+        :math:`\hat\lambda_0 + \hat\beta_i'\hat\lambda`, the mean of
+        :meth:`predict` over the training dates.
+    rsquared_, nobs_ : Series of shape (n_dates,)
+        :math:`R^2` and the number of assets of each date's regression.
+    assets_ : Index of shape (n_assets,)
+        Asset labels: ``y``'s columns.
+    n_features_in_ : int
+        Number of factors.
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Factor names, when ``X`` has string column names.
+
+    See Also
+    --------
+    TimeSeriesFactorModel : The first pass alone, with alphas and GRS.
+    CrossSectionalFactorModel : Per-date regressions on characteristics.
+
+    Notes
+    -----
+    Fitted attributes follow the user guide's "Fitted attributes" contract:
+    ``coef_``/``intercept_`` are what :meth:`predict` uses; ``params_`` holds
+    the second pass's per-date estimates (its regressions), ``const`` first;
+    :meth:`summary` gives the inference on their means. No training-sized
+    array is kept: ``fit`` computes the Shanken covariance of the premia (a
+    terms x terms matrix) from the first-pass residuals and drops them.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfactor import TwoPassFactorModel
+    >>> rng = np.random.default_rng(0)
+    >>> dates = pd.date_range("2000-01-31", periods=240, freq="ME")
+    >>> F = pd.DataFrame(rng.normal(0.005, 0.04, (240, 2)), dates, ["MKT", "SMB"])
+    >>> B = rng.uniform(0.5, 1.5, (25, 2))
+    >>> R = pd.DataFrame(F.to_numpy() @ B.T + rng.normal(0, 0.02, (240, 25)), dates)
+    >>> model = TwoPassFactorModel().fit(F, R)
+    >>> model.risk_premia_.columns.tolist()
+    ['const', 'MKT', 'SMB']
+    >>> model.summary(cov_type="shanken").columns.tolist()
+    ['coef', 'std_err', 't', 'p_value']
+    """
+
+    _parameter_constraints: dict = {
+        "fit_intercept": ["boolean"],
+        "bandwidth": [Interval(numbers.Integral, 0, None, closed="left"), None],
+    }
+
+    def __init__(self, *, fit_intercept=True, bandwidth=None):
+        self.fit_intercept = fit_intercept
+        self.bandwidth = bandwidth
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # One asset (a 1-D y) cannot identify the premia: predictions are NaN.
+        tags.regressor_tags.poor_score = True
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Estimate the betas, then the per-date risk premia.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns :math:`F`. A date with a NaN factor is left out of
+            the first pass (the second pass does not use factor values).
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns :math:`R` on the same dates; NaN marks a hole.
+
+        Returns
+        -------
+        self : TwoPassFactorModel
+            The fitted model.
+        """
+        wide = validate_wide(self, X, y, reset=True, names=("X", "y"), require_R=True)
+        Xs, A, f_ok = standardized_design(wide.F, True)
+        first = masked_ols(Xs, wide.R, f_ok, intercept=True)
+        betas = (first.params @ A.T)[:, 1:]
+        k = int(self.fit_intercept)
+        has_beta = ~first.bad
+        C = np.column_stack([has_beta.astype(np.float64)] * k + [np.nan_to_num(betas)])
+        second = masked_ols(C, wide.R.T, has_beta, intercept=self.fit_intercept)
+        p = C.shape[1]
+        self._warn(first.bad, second.bad, p)
+
+        self.assets_ = wide.assets
+        self._single = wide.single
+        dates = wide.dates if wide.dates is not None else pd.RangeIndex(len(wide.F))
+        dates = dates.rename(dates.name or "date")
+        terms = pd.Index(self._terms(), name="term")
+        assets = self.assets_.rename(self.assets_.name or "asset")
+        self.betas_ = pd.DataFrame(betas, index=assets, columns=terms[k:])
+        self.params_ = self.risk_premia_ = pd.DataFrame(
+            second.params, index=dates, columns=terms
+        )
+        tss = second.tss_centered if k else second.tss_uncentered
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r2 = 1.0 - second.ssr / tss
+        self.rsquared_ = pd.Series(r2, index=dates, name="rsquared")
+        self.nobs_ = pd.Series(second.nobs, index=dates, name="nobs")
+
+        lam = self.risk_premia_.mean(axis=0).to_numpy()
+        lam0 = lam[0] if k else 0.0
+        self.coef_ = betas
+        self.expected_returns_ = pd.Series(
+            lam0 + betas @ lam[k:], index=assets, name="expected_return"
+        )
+        self.intercept_ = lam0 + betas @ (lam[k:] - wide.F[f_ok].mean(axis=0))
+        self._shanken = shanken_covariance(
+            betas, first.resid, first.mask, second.params, wide.F, self.fit_intercept
+        )
+        return self
+
+    def _warn(self, bad_assets, bad_dates, p):
+        if bad_assets.any():
+            warn(
+                f"{int(bad_assets.sum())} of {len(bad_assets)} assets have too few "
+                "dates with data or collinear factors on their dates; they have NaN "
+                "betas and are left out of the second pass.",
+                UserWarning,
+            )
+        if bad_dates.any():
+            warn(
+                f"{int(bad_dates.sum())} of {len(bad_dates)} dates have at most {p} "
+                f"assets with betas and a return (the number of terms) or collinear "
+                "betas among them; their risk premia are NaN.",
+                UserWarning,
+            )
+
+    def _fitted(self, F):
+        return F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
+
+    def predict(self, X):
+        r"""Returns the model prices: ``intercept_ + X @ coef_.T``, date by date.
+
+        :math:`\hat r_{i,t} = \hat\lambda_0 + \hat\beta_i'(\hat\lambda - \bar f
+        + f_t)`: the first-pass betas times the factor returns, with the alpha
+        the second pass prices instead of the asset's own. Over the training
+        dates its mean is ``expected_returns_``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns.
+
+        Returns
+        -------
+        R_pred : DataFrame of shape (n_dates, n_assets) or ndarray
+            Indexed like ``X``, one column per asset (a Series or 1-D array when
+            fitted on one series). NaN on dates with a NaN factor.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, reset=False, names=("X", "y"))
+        return self._wrap(self._fitted(wide.F), wide.dates)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean over assets of the :math:`R^2` of :meth:`predict` against ``y``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns, the assets of ``fit`` in the same order.
+        sample_weight : array-like of shape (n_dates,), default=None
+            Weight of each date.
+
+        Returns
+        -------
+        score : float
+            Mean :math:`R^2` over the assets that have one (NaN if none).
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        check_fitted_assets(self, y, wide)
+        return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
+
+    def summary(self, cov_type="fama-macbeth"):
+        r"""Inference on the mean risk premia.
+
+        Parameters
+        ----------
+        cov_type : {"fama-macbeth", "newey-west", "shanken"}, default="fama-macbeth"
+            ``"fama-macbeth"``: the variance of the mean of the per-date
+            premia, :math:`\frac{1}{T(T-1)}\sum_t e_t e_t'` (linearmodels
+            ``FamaMacBeth``, unadjusted). ``"newey-west"``: the same with
+            Bartlett weights :math:`1 - l/(L+1)` up to ``bandwidth`` lags of
+            the date-ordered premia. ``"shanken"``: Shanken's (1992)
+            correction for the estimated betas, OLS form,
+            :math:`\frac1T[(1 + c)(C'C)^{-1}C'\hat\Sigma C(C'C)^{-1} +
+            \tilde\Sigma_F]`, with :math:`\hat\Sigma` and :math:`\hat\Sigma_F`
+            divided by :math:`T` (see the user guide).
+
+        Returns
+        -------
+        DataFrame
+            Indexed by term (``const`` first), columns ``coef``, ``std_err``,
+            ``t``, ``p_value`` (Student's t with :math:`T - 1` degrees of
+            freedom).
+        """
+        check_is_fitted(self)
+        options = ("fama-macbeth", "newey-west", "shanken")
+        if cov_type not in options:
+            raise ValueError(
+                f"`cov_type` must be one of {options}; got {cov_type!r}."
+            )
+        premia = self.risk_premia_.sort_index()
+        if cov_type != "shanken":
+            kind = "unadjusted" if cov_type == "fama-macbeth" else "kernel"
+            return fama_macbeth_table(premia, kind, self.bandwidth)
+        cov, T = self._shanken
+        coef = premia.mean(axis=0).to_numpy()
+        with np.errstate(invalid="ignore"):
+            std_err = np.sqrt(np.diag(cov))
+        tvalues, pvalues = t_p_values(coef, std_err, T - 1)
+        return pd.DataFrame(
+            {"coef": coef, "std_err": std_err, "t": tvalues, "p_value": pvalues},
+            index=pd.Index(premia.columns, name="term"),
+        )
