@@ -1,4 +1,4 @@
-"""Factor models: time-series (per asset), cross-sectional (per date), rolling, two-pass."""
+"""Factor models: time-series, cross-sectional, rolling and two-pass."""
 
 from skfactor.models._cross_sectional import CrossSectionalFactorModel
 from skfactor.models._rolling import RollingFactorModel

@@ -405,7 +405,11 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             f"`X` columns {cols} are collinear on every date, {where}, so no date "
             "identifies their factor returns. Drop one of them; for 0/1 industry "
             "indicators, pass them as `industries=[...]` to constrain their "
-            "factor returns to a weighted sum of zero (the risk-vendor fix)."
+            "factor returns to a weighted sum of zero (the risk-vendor fix). A "
+            "column constant across assets on every date, such as a factor "
+            "*return* (the same number for every asset) passed as a loading, is "
+            "not a loading: to price factor returns, estimate each asset's betas "
+            "on them and regress returns on the betas with `TwoPassFactorModel`."
         )
 
     @staticmethod

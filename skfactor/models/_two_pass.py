@@ -20,7 +20,6 @@ from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
     RegressorMixin,
-    StrOptions,
     _fit_context,
     check_is_fitted,
 )
@@ -314,9 +313,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         options = ("fama-macbeth", "newey-west", "shanken")
         if cov_type not in options:
-            raise ValueError(
-                f"`cov_type` must be one of {options}; got {cov_type!r}."
-            )
+            raise ValueError(f"`cov_type` must be one of {options}; got {cov_type!r}.")
         premia = self.risk_premia_.sort_index()
         if cov_type != "shanken":
             kind = "unadjusted" if cov_type == "fama-macbeth" else "kernel"

@@ -1,0 +1,164 @@
+"""TwoPassFactorModel against linearmodels, a direct Shanken formula and slow loops."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy import stats
+
+from skfactor import (
+    CrossSectionalFactorModel,
+    TimeSeriesFactorModel,
+    TwoPassFactorModel,
+)
+
+RTOL = 1e-8
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_two_pass_premia_equal_linearmodels(french, fit_intercept):
+    from linearmodels.asset_pricing import LinearFactorModel
+
+    F, R = french
+    model = TwoPassFactorModel(fit_intercept=fit_intercept).fit(F, R)
+    ref = LinearFactorModel(R, F, risk_free=fit_intercept).fit()
+    np.testing.assert_allclose(
+        model.risk_premia_.mean().to_numpy(), ref.risk_premia.to_numpy(), rtol=RTOL
+    )
+    terms = ["const"] * fit_intercept + list(F.columns)
+    assert model.risk_premia_.columns.tolist() == terms
+    assert model.params_ is model.risk_premia_
+    betas = ref.betas.to_numpy()
+    np.testing.assert_allclose(model.betas_.to_numpy(), betas, rtol=RTOL)
+    np.testing.assert_allclose(model.coef_, TimeSeriesFactorModel().fit(F, R).coef_)
+    assert model.betas_.index.equals(R.columns)
+    assert model.betas_.columns.tolist() == list(F.columns)
+
+
+def _shanken_by_hand(F, R, fit_intercept):
+    """Shanken (1992), OLS form, written out on a balanced panel."""
+    Fv, Rv = F.to_numpy(), R.to_numpy()
+    T, N = Rv.shape
+    X = np.column_stack([np.ones(T), Fv])
+    coef = np.linalg.lstsq(X, Rv, rcond=None)[0]
+    B = coef[1:].T
+    E = Rv - X @ coef
+    sigma = E.T @ E / T
+    Fc = Fv - Fv.mean(axis=0)
+    sigma_f = Fc.T @ Fc / T
+    C = np.column_stack([np.ones(N), B]) if fit_intercept else B
+    lam_t = np.linalg.lstsq(C, Rv.T, rcond=None)[0].T  # (T, terms)
+    lam = lam_t.mean(axis=0)
+    lam_f = lam[1:] if fit_intercept else lam
+    c = lam_f @ np.linalg.inv(sigma_f) @ lam_f
+    CtCi = np.linalg.inv(C.T @ C)
+    bordered = np.zeros((C.shape[1], C.shape[1]))
+    bordered[-len(lam_f) :, -len(lam_f) :] = sigma_f
+    cov = ((1 + c) * CtCi @ C.T @ sigma @ C @ CtCi + bordered) / T
+    return lam, np.sqrt(np.diag(cov)), T
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_two_pass_shanken_equals_formula(french, fit_intercept):
+    F, R = french
+    table = TwoPassFactorModel(fit_intercept=fit_intercept).fit(F, R)
+    table = table.summary(cov_type="shanken")
+    lam, se, T = _shanken_by_hand(F, R, fit_intercept)
+    np.testing.assert_allclose(table["coef"], lam, rtol=RTOL)
+    np.testing.assert_allclose(table["std_err"], se, rtol=RTOL)
+    t = lam / se
+    np.testing.assert_allclose(table["t"], t, rtol=RTOL)
+    np.testing.assert_allclose(table["p_value"], 2 * stats.t.sf(np.abs(t), T - 1))
+    assert table.index.tolist() == ["const"] * fit_intercept + list(F.columns)
+
+
+def test_two_pass_fama_macbeth_and_newey_west_errors(french):
+    F, R = french
+    model = TwoPassFactorModel(bandwidth=4).fit(F, R)
+    lam_t = model.risk_premia_.to_numpy()
+    T = len(lam_t)
+    plain = model.summary()
+    np.testing.assert_allclose(
+        plain["std_err"], lam_t.std(axis=0, ddof=1) / np.sqrt(T), rtol=RTOL
+    )
+    e = lam_t - lam_t.mean(axis=0)
+    s = e.T @ e
+    for lag in range(1, 5):
+        g = e[lag:].T @ e[:-lag]
+        s += (1 - lag / 5) * (g + g.T)
+    nw = model.summary(cov_type="newey-west")
+    np.testing.assert_allclose(nw["std_err"], np.sqrt(np.diag(s) / T / (T - 1)))
+    np.testing.assert_allclose(nw["coef"], plain["coef"])
+
+
+def test_two_pass_unbalanced_equals_slow_loop(french):
+    F, R = french
+    rng = np.random.default_rng(0)
+    R = R.mask(rng.random(R.shape) < 0.15)
+    R.iloc[:60, 2] = np.nan  # a late listing
+    F = F.copy()
+    F.iloc[5, 1] = np.nan  # a date without a factor: out of the first pass only
+    with pytest.warns(UserWarning, match="dates have at most 4 assets"):
+        model = TwoPassFactorModel().fit(F, R)
+    betas = {}
+    for asset in R.columns:
+        ok = R[asset].notna() & F.notna().all(axis=1)
+        fit = sm.OLS(R.loc[ok, asset], sm.add_constant(F[ok])).fit()
+        betas[asset] = fit.params.iloc[1:]
+    B = pd.DataFrame(betas).T
+    np.testing.assert_allclose(model.betas_.to_numpy(), B.to_numpy(), rtol=RTOL)
+    premia = []
+    for date in R.index:
+        ok = R.loc[date].notna().to_numpy()
+        if ok.sum() <= 4:  # no more assets than terms: NaN premia
+            premia.append(np.full(4, np.nan))
+            continue
+        C = np.column_stack([np.ones(ok.sum()), B.to_numpy()[ok]])
+        premia.append(np.linalg.lstsq(C, R.loc[date].to_numpy()[ok], rcond=None)[0])
+    np.testing.assert_allclose(model.risk_premia_.to_numpy(), premia, rtol=RTOL)
+    assert model.nobs_.tolist() == R.notna().sum(axis=1).tolist()
+
+
+def test_two_pass_predict_prices_expected_returns(french):
+    F, R = french
+    model = TwoPassFactorModel().fit(F, R)
+    pred = model.predict(F)
+    assert pred.index.equals(F.index) and pred.columns.equals(R.columns)
+    np.testing.assert_allclose(pred.mean(), model.expected_returns_, rtol=RTOL)
+    lam = model.risk_premia_.mean()
+    expected = lam["const"] + model.betas_ @ lam[F.columns]
+    np.testing.assert_allclose(model.expected_returns_, expected, rtol=RTOL)
+    np.testing.assert_allclose(
+        pred.to_numpy(), model.intercept_ + F.to_numpy() @ model.coef_.T
+    )
+    assert np.isfinite(model.score(F, R))
+
+
+def test_two_pass_thin_dates_warn_and_give_nan(french):
+    F, R = french
+    R = R.copy()
+    R.iloc[3, 1:] = np.nan  # one asset on that date: fewer than the 4 terms
+    with pytest.warns(UserWarning, match="1 of .* dates have at most 4 assets"):
+        model = TwoPassFactorModel().fit(F, R)
+    assert model.risk_premia_.iloc[3].isna().all()
+    assert model.risk_premia_.drop(R.index[3]).notna().all().all()
+    assert np.isfinite(model.summary(cov_type="shanken")["std_err"]).all()
+
+
+def test_two_pass_summary_rejects_unknown_cov_type(french):
+    F, R = french
+    model = TwoPassFactorModel().fit(F, R)
+    with pytest.raises(ValueError, match="`cov_type` must be one of"):
+        model.summary(cov_type="robust")
+
+
+def test_cross_sectional_factor_return_as_loading_points_to_two_pass(french):
+    F, R = french
+    y = R.stack()
+    # Multiples of 2**-10: each date's mean is exact, the column exactly constant.
+    market = np.round(F["MktRF"] * 1024) / 1024
+    X = pd.DataFrame({"MktRF": market.reindex(y.index, level=0)})
+    with pytest.raises(ValueError, match="collinear on every date.*TwoPassFactorModel"):
+        CrossSectionalFactorModel().fit(X, y)
