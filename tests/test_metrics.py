@@ -306,3 +306,49 @@ def test_ic_scorer_one_cross_section_and_all_nan():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert np.isnan(ic_scorer(model, X, np.full(30, np.nan)))
+
+
+@pytest.mark.parametrize("horizon", [2, 5, 21])
+def test_ic_summary_horizon_equals_statsmodels_hac(horizon):
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(11)
+    # An MA(h-1) series: what overlapping h-period labels give.
+    shocks = rng.normal(0.02, 0.1, size=300 + horizon)
+    ic = pd.Series(
+        np.convolve(shocks, np.ones(horizon) / horizon, "valid")[:300],
+        index=pd.date_range("2000-01-03", periods=300, freq="B"),
+        name="ic",
+    )
+    ic.iloc[[4, 50]] = np.nan
+    summary = ic_summary(ic.iloc[::-1], horizon=horizon)  # sorted by date first
+    values = ic.dropna().to_numpy()
+    ref = sm.OLS(values, np.ones(len(values))).fit(
+        cov_type="HAC", cov_kwds={"maxlags": horizon - 1}
+    )
+    np.testing.assert_allclose(summary["t"], ref.tvalues[0], rtol=1e-10)
+    np.testing.assert_allclose(summary["p_value"], ref.pvalues[0], rtol=1e-8)
+    iid = ic_summary(ic)
+    np.testing.assert_allclose(summary["t_iid"], iid["t"], rtol=1e-12)
+    assert list(summary.index) == [
+        "mean",
+        "std",
+        "ir",
+        "t",
+        "p_value",
+        "t_iid",
+        "n_dates",
+        "positive",
+    ]
+    assert abs(summary["t"]) < abs(summary["t_iid"])  # overlap inflates the iid t
+
+
+def test_ic_summary_horizon_one_unchanged_and_validated():
+    ic = pd.Series(np.random.default_rng(3).normal(0.02, 0.1, 50))
+    pd.testing.assert_series_equal(ic_summary(ic, horizon=1), ic_summary(ic))
+    frame = ic_summary(pd.DataFrame({"a": ic, "b": -ic}), horizon=3)
+    pd.testing.assert_series_equal(frame["a"], ic_summary(ic, 3).rename("a"))
+    with pytest.raises(ValueError, match="`horizon` must be at least 1"):
+        ic_summary(ic, horizon=0)
+    with pytest.raises(TypeError, match="`horizon` must be an integer"):
+        ic_summary(ic, horizon=2.5)

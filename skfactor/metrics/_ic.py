@@ -264,7 +264,29 @@ True
 """
 
 
-def ic_summary(ic):
+def _newey_west_t(values, lags):
+    r"""t statistic of a zero mean with Newey-West errors, and its normal p-value.
+
+    :math:`\hat V = \frac1n(\hat\gamma_0 + 2\sum_{l=1}^{L} (1 - \frac{l}{L+1})
+    \hat\gamma_l)` with :math:`\hat\gamma_l = \frac1n\sum_t u_t u_{t-l}` the
+    autocovariances of the demeaned series: statsmodels
+    ``OLS(ic, ones).fit(cov_type="HAC", cov_kwds={"maxlags": L})`` with its
+    default ``use_correction=False`` (no :math:`n/(n-1)` factor) and normal
+    p-values.
+    """
+    from skfactor.models._weights import bartlett
+
+    n = len(values)
+    u = values - values.mean()
+    s = u @ u
+    for lag in range(1, min(lags, n - 1) + 1):  # lags, not dates: a handful
+        s += 2.0 * bartlett(lag, lags) * (u[lag:] @ u[:-lag])
+    se = np.sqrt(s) / n
+    t = values.mean() / se if se > 0 else np.nan
+    return t, (2.0 * stats.norm.sf(abs(t)) if np.isfinite(t) else np.nan)
+
+
+def ic_summary(ic, horizon=1):
     r"""Mean, spread, information ratio and t-statistic of a per-date IC.
 
     Parameters
@@ -273,6 +295,11 @@ def ic_summary(ic):
         Per-date IC, e.g. from :func:`information_coefficient`; a DataFrame of
         shape (n_dates, n_columns) holds one IC series per column. Dates where it
         is NaN are left out.
+    horizon : int, default=1
+        Periods :math:`h` of the forward returns the IC was measured on
+        (``forward_returns(..., periods=h)``). With :math:`h > 1` consecutive
+        labels overlap by :math:`h - 1` periods, so ``t`` and ``p_value`` use
+        Newey-West errors with :math:`h - 1` lags (see Notes).
 
     Returns
     -------
@@ -281,23 +308,44 @@ def ic_summary(ic):
         ``t`` (:math:`\mathrm{IR}\sqrt{n}`, the one-sample t-statistic of a zero
         mean), ``p_value`` (two-sided, Student t with :math:`n - 1` degrees of
         freedom), ``n_dates`` (dates with a defined IC) and ``positive`` (the
-        fraction of them with IC > 0). One column per input column for a
-        DataFrame. Statistics that need more dates than there are, or a
-        nonzero std, are NaN.
+        fraction of them with IC > 0). With ``horizon > 1``, ``t`` and
+        ``p_value`` are the Newey-West ones and ``t_iid`` (after ``p_value``)
+        keeps the i.i.d. t. One column per input column for a DataFrame.
+        Statistics that need more dates than there are, or a nonzero std, are
+        NaN.
 
     Notes
     -----
-    The t-statistic treats the dates as independent. ICs of overlapping
-    multi-period forward returns are autocorrelated, which inflates it.
+    The i.i.d. t-statistic treats the dates as independent. ICs of
+    overlapping multi-period forward returns are autocorrelated (an
+    :math:`h`-period label shares :math:`h - 1` periods with its neighbour),
+    which inflates it. With ``horizon=h > 1`` the IC series is ordered by date
+    (a Series' index is sorted; an array is taken in its order), its NaN dates
+    dropped, and the mean's variance is Newey-West's with Bartlett weights
+    :math:`1 - l/h` for lags :math:`l = 1, \dots, h - 1`, without a small-sample
+    factor, and p-values from the normal distribution: exactly statsmodels
+    ``OLS(ic, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": h - 1})``
+    (whose default is ``use_correction=False``).
 
     Examples
     --------
     >>> import pandas as pd
     >>> ic_summary(pd.Series([0.1, 0.0, 0.2, 0.1]))["mean"]
     np.float64(0.1)
+    >>> ic_summary(pd.Series([0.1, 0.0, 0.2, 0.1, 0.05]), horizon=3).index.tolist()
+    ['mean', 'std', 'ir', 't', 'p_value', 't_iid', 'n_dates', 'positive']
     """
+    if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
+        raise TypeError(f"`horizon` must be an integer; got {horizon!r}.")
+    if horizon < 1:
+        raise ValueError(
+            f"`horizon` must be at least 1 (the periods of the forward returns); "
+            f"got {horizon}."
+        )
     if isinstance(ic, pd.DataFrame):
-        return pd.DataFrame({c: ic_summary(ic[c]) for c in ic.columns})
+        return pd.DataFrame({c: ic_summary(ic[c], horizon) for c in ic.columns})
+    if horizon > 1 and isinstance(ic, pd.Series):
+        ic = ic.sort_index()
     values = np.asarray(ic, dtype=np.float64).ravel()
     values = values[~np.isnan(values)]
     n = len(values)
@@ -310,15 +358,10 @@ def ic_summary(ic):
     t = ir * np.sqrt(n)
     p_value = 2.0 * stats.t.sf(abs(t), n - 1) if np.isfinite(t) else np.nan
     positive = float((values > 0).mean()) if n else np.nan
-    return pd.Series(
-        {
-            "mean": mean,
-            "std": std,
-            "ir": ir,
-            "t": t,
-            "p_value": p_value,
-            "n_dates": float(n),
-            "positive": positive,
-        },
-        name=getattr(ic, "name", None),
-    )
+    out = {"mean": mean, "std": std, "ir": ir, "t": t, "p_value": p_value}
+    if horizon > 1:
+        out["t_iid"] = t
+        if np.isfinite(t):
+            out["t"], out["p_value"] = _newey_west_t(values, horizon - 1)
+    out.update({"n_dates": float(n), "positive": positive})
+    return pd.Series(out, name=getattr(ic, "name", None))
