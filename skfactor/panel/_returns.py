@@ -59,6 +59,19 @@ def forward_returns(returns, periods=1):
     Series or DataFrame
         Same type, index (same order) and columns as ``returns``.
 
+    Notes
+    -----
+    The :math:`h`-period return is compounded, the return of holding the asset
+    from :math:`t` to :math:`t+h`; it is not the mean :math:`\frac1h\sum_s
+    r_{i,t+s}` of the one-period returns (which ignores compounding, is about
+    :math:`1/h` of it, and is not a return anyone earns). Ranks, and so a
+    Spearman IC, differ between the two only through the compounding. Labels
+    of consecutive dates overlap by :math:`h - 1` periods, so their ICs are
+    autocorrelated: pass ``horizon=h`` to
+    :func:`skfactor.metrics.ic_summary` for Newey-West t-statistics, and purge
+    :math:`h` dates around test blocks when cross-validating
+    (:class:`skfactor.model_selection.CombinatorialPurgedSplit`'s ``purge``).
+
     Examples
     --------
     >>> import pandas as pd
