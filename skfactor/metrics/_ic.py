@@ -265,7 +265,7 @@ True
 
 
 def _newey_west_t(values, lags):
-    r"""t statistic of a zero mean with Newey-West errors, and its normal p-value.
+    r"""The t statistic of a zero mean with Newey-West errors, and its p-value.
 
     :math:`\hat V = \frac1n(\hat\gamma_0 + 2\sum_{l=1}^{L} (1 - \frac{l}{L+1})
     \hat\gamma_l)` with :math:`\hat\gamma_l = \frac1n\sum_t u_t u_{t-l}` the
