@@ -1,4 +1,4 @@
-"""CombinatorialPurgedSplit against skfolio's CombinatorialPurgedCV, and its properties."""
+"""CombinatorialPurgedSplit against skfolio's CombinatorialPurgedCV; its properties."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from skfolio.model_selection import CombinatorialPurgedCV
 from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import make_pipeline
-from skfolio.model_selection import CombinatorialPurgedCV
 
 from skfactor import CrossSectionalFactorModel, CrossSectionalZScore, Winsorizer
 from skfactor.datasets import make_factor_panel

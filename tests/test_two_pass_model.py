@@ -162,3 +162,29 @@ def test_cross_sectional_factor_return_as_loading_points_to_two_pass(french):
     X = pd.DataFrame({"MktRF": market.reindex(y.index, level=0)})
     with pytest.raises(ValueError, match="collinear on every date.*TwoPassFactorModel"):
         CrossSectionalFactorModel().fit(X, y)
+
+
+def test_two_pass_shanken_with_holes_equals_formula(french):
+    F, R = french
+    rng = np.random.default_rng(4)
+    R = R.mask(rng.random(R.shape) < 0.1)
+    model = TwoPassFactorModel().fit(F, R)
+    B = model.betas_.to_numpy()
+    # Residuals on each asset's own dates; Sigma_ij = sum e_i e_j / sqrt(T_i T_j).
+    resid = R - TimeSeriesFactorModel().fit(F, R).predict(F)
+    E = resid.fillna(0.0).to_numpy()
+    n_obs = R.notna().sum().to_numpy()
+    sigma = E.T @ E / np.sqrt(np.outer(n_obs, n_obs))
+    assert np.linalg.eigvalsh(sigma).min() > 0  # positive definite, holes or not
+    Fc = F - F.mean()
+    sigma_f = Fc.T.to_numpy() @ Fc.to_numpy() / len(F)
+    lam = model.risk_premia_.mean().to_numpy()
+    C = np.column_stack([np.ones(len(B)), B])
+    CtCi = np.linalg.inv(C.T @ C)
+    c = lam[1:] @ np.linalg.solve(sigma_f, lam[1:])
+    bordered = np.zeros((4, 4))
+    bordered[1:, 1:] = sigma_f
+    T = int(model.risk_premia_.notna().all(axis=1).sum())
+    cov = ((1 + c) * CtCi @ C.T @ sigma @ C @ CtCi + bordered) / T
+    table = model.summary(cov_type="shanken")
+    np.testing.assert_allclose(table["std_err"], np.sqrt(np.diag(cov)), rtol=RTOL)

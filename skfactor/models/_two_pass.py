@@ -33,22 +33,25 @@ def shanken_covariance(betas, resid, mask, premia, F, fit_intercept):
 
     :math:`\frac1T[(1 + c)(C'C)^{-1}C'\hat\Sigma C(C'C)^{-1} + \tilde\Sigma_F]`
     with :math:`C = [1, \hat B]` (assets with betas), :math:`c =
-    \hat\lambda_f'\hat\Sigma_F^{-1}\hat\lambda_f`, :math:`\hat\Sigma` the
-    first-pass residual covariance (each pair over the dates both assets are
-    observed, divided by that count), :math:`\hat\Sigma_F` the factor
+    \hat\lambda_f'\hat\Sigma_F^{-1}\hat\lambda_f`, :math:`\hat\Sigma =
+    D E E' D` the first-pass residual covariance (``E`` the residuals, 0 off
+    each asset's dates, :math:`D = \mathrm{diag}(T_i^{-1/2})` with
+    :math:`T_i` the asset's dates: :math:`E'E/T` on a balanced panel, and
+    positive semi-definite with holes), :math:`\hat\Sigma_F` the factor
     covariance over the dates every factor is observed (divided by their
-    count) and :math:`T` the dates with estimated premia.
+    count) and :math:`T` the dates with estimated premia. :math:`\hat\Sigma`
+    is never formed: :math:`C'\hat\Sigma C = (C'DE)(C'DE)'`, a terms x dates
+    product (forming the assets x assets matrix took 4 s of a 4.2 s fit at
+    3,000 assets and 2,520 dates).
     """
     ok = ~np.isnan(betas).any(axis=1)
-    B, E, M = betas[ok], resid[ok], mask[ok].astype(np.float64)
+    B, E = betas[ok], resid[ok] / np.sqrt(mask[ok].sum(axis=1))[:, None]
     C = np.column_stack([np.ones(len(B)), B]) if fit_intercept else B
     T = int(np.isfinite(premia).all(axis=1).sum())
     Fo = F[~np.isnan(F).any(axis=1)]
     p = C.shape[1]
     if T == 0 or len(C) < p or collinear(C.T @ C) or len(Fo) < 2:
         return np.full((p, p), np.nan), T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        sigma = (E @ E.T) / (M @ M.T)
     Fc = Fo - Fo.mean(axis=0)
     sigma_f = Fc.T @ Fc / len(Fo)
     if collinear(sigma_f):
@@ -59,7 +62,8 @@ def shanken_covariance(betas, resid, mask, premia, F, fit_intercept):
     bread = np.linalg.inv(C.T @ C) @ C.T
     bordered = np.zeros((len(lam), len(lam)))
     bordered[k:, k:] = sigma_f
-    return ((1.0 + c) * bread @ sigma @ bread.T + bordered) / T, T
+    root = bread @ E  # C'DE scaled by (C'C)^-1: (terms, dates)
+    return ((1.0 + c) * (root @ root.T) + bordered) / T, T
 
 
 class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
@@ -301,7 +305,8 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             correction for the estimated betas, OLS form,
             :math:`\frac1T[(1 + c)(C'C)^{-1}C'\hat\Sigma C(C'C)^{-1} +
             \tilde\Sigma_F]`, with :math:`\hat\Sigma` and :math:`\hat\Sigma_F`
-            divided by :math:`T` (see the user guide).
+            divided by :math:`T` (by :math:`\sqrt{T_i T_j}` for the residual
+            covariance of assets with holes; see the user guide).
 
         Returns
         -------
