@@ -76,7 +76,7 @@ def test_two_pass_shanken_equals_formula(french, fit_intercept):
 
 def test_two_pass_fama_macbeth_and_newey_west_errors(french):
     F, R = french
-    model = TwoPassFactorModel(bandwidth=4).fit(F, R)
+    model = TwoPassFactorModel().fit(F, R)
     lam_t = model.risk_premia_.to_numpy()
     T = len(lam_t)
     plain = model.summary()
@@ -88,7 +88,7 @@ def test_two_pass_fama_macbeth_and_newey_west_errors(french):
     for lag in range(1, 5):
         g = e[lag:].T @ e[:-lag]
         s += (1 - lag / 5) * (g + g.T)
-    nw = model.summary(cov_type="newey-west")
+    nw = model.summary(cov_type="newey-west", bandwidth=4)
     np.testing.assert_allclose(nw["std_err"], np.sqrt(np.diag(s) / T / (T - 1)))
     np.testing.assert_allclose(nw["coef"], plain["coef"])
 

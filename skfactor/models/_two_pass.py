@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 import pandas as pd
 
@@ -18,7 +16,6 @@ from skfactor.models._wide_model import WideModelMixin, check_fitted_assets, mea
 from skfactor.panel import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
-    Interval,
     RegressorMixin,
     _fit_context,
     check_is_fitted,
@@ -93,9 +90,6 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Estimate the zero-beta rate :math:`\lambda_0` (term ``const``) in the
         second pass. The first pass always has an intercept.
-    bandwidth : int, default=None
-        Bartlett bandwidth :math:`L` of ``summary(cov_type="newey-west")``;
-        None picks it by Newey and West's (1994) rule.
 
     Attributes
     ----------
@@ -158,12 +152,10 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
-        "bandwidth": [Interval(numbers.Integral, 0, None, closed="left"), None],
     }
 
-    def __init__(self, *, fit_intercept=True, bandwidth=None):
+    def __init__(self, *, fit_intercept=True):
         self.fit_intercept = fit_intercept
-        self.bandwidth = bandwidth
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -291,7 +283,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
-    def summary(self, cov_type="fama-macbeth"):
+    def summary(self, cov_type="fama-macbeth", bandwidth=None):
         r"""Inference on the mean risk premia.
 
         Parameters
@@ -300,13 +292,17 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             ``"fama-macbeth"``: the variance of the mean of the per-date
             premia, :math:`\frac{1}{T(T-1)}\sum_t e_t e_t'` (linearmodels
             ``FamaMacBeth``, unadjusted). ``"newey-west"``: the same with
-            Bartlett weights :math:`1 - l/(L+1)` up to ``bandwidth`` lags of
-            the date-ordered premia. ``"shanken"``: Shanken's (1992)
-            correction for the estimated betas, OLS form,
+            Bartlett weights :math:`1 - l/(L+1)` up to :math:`L` =
+            ``bandwidth`` lags of the date-ordered premia. ``"shanken"``:
+            Shanken's (1992) correction for the estimated betas, OLS form,
             :math:`\frac1T[(1 + c)(C'C)^{-1}C'\hat\Sigma C(C'C)^{-1} +
             \tilde\Sigma_F]`, with :math:`\hat\Sigma` and :math:`\hat\Sigma_F`
             divided by :math:`T` (by :math:`\sqrt{T_i T_j}` for the residual
             covariance of assets with holes; see the user guide).
+        bandwidth : int, optional
+            Bartlett bandwidth :math:`L` of ``"newey-west"``; None selects it
+            by Newey and West's (1994) rule, as linearmodels does. Ignored by
+            the other covariances.
 
         Returns
         -------
@@ -322,7 +318,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         premia = self.risk_premia_.sort_index()
         if cov_type != "shanken":
             kind = "unadjusted" if cov_type == "fama-macbeth" else "kernel"
-            return fama_macbeth_table(premia, kind, self.bandwidth)
+            return fama_macbeth_table(premia, kind, bandwidth)
         cov, T = self._shanken
         coef = premia.mean(axis=0).to_numpy()
         with np.errstate(invalid="ignore"):
