@@ -1,6 +1,7 @@
-"""Cross-sectional transformers: winsorize and z-score factor values per date."""
+"""Cross-sectional transformers: winsorize, z-score and neutralise factor values per date."""
 
+from skfactor.preprocessing._neutralizer import CrossSectionalNeutralizer
 from skfactor.preprocessing._winsorizer import Winsorizer
 from skfactor.preprocessing._zscore import CrossSectionalZScore
 
-__all__ = ["CrossSectionalZScore", "Winsorizer"]
+__all__ = ["CrossSectionalNeutralizer", "CrossSectionalZScore", "Winsorizer"]
