@@ -86,14 +86,14 @@ def test_neutralizer_equals_statsmodels_wls_per_date(params, missing_rows):
 def test_neutralizer_equals_statsmodels_on_sp500():
     from skfolio.datasets import load_sp500_dataset
 
-    prices = load_sp500_dataset().iloc[-150:]
+    prices = load_sp500_dataset().iloc[-80:]
     returns = prices.pct_change()
     X = pd.DataFrame(
         {
-            "momentum": prices.pct_change(60).stack(),
+            "momentum": prices.pct_change(20).stack(),
             "volatility": returns.rolling(20).std().stack(),
             "lprice": np.log(prices).stack(),
-            "beta": returns.rolling(40).corr(returns.mean(axis=1)).stack(),
+            "beta": returns.rolling(20).corr(returns.mean(axis=1)).stack(),
         }
     ).dropna(how="all")
     X.index.names = ["date", "asset"]
