@@ -33,7 +33,9 @@ def _sp500(n=80, seed=0):
     F = pd.DataFrame(
         rng.normal(scale=0.01, size=(len(dates), 2)), index=dates, columns=FACTORS
     )
-    W = pd.DataFrame(rng.normal(size=returns.shape), index=dates, columns=returns.columns)
+    W = pd.DataFrame(
+        rng.normal(size=returns.shape), index=dates, columns=returns.columns
+    )
     W = W.div(W.abs().sum(axis=1), axis=0)
     return W, B, F, returns
 
@@ -71,9 +73,7 @@ def test_return_attribution_equals_slow_loop_with_holes(lag):
     )  # fmt: skip
     B = data.X[["value", "size"]]
     rng = np.random.default_rng(lag)
-    w = pd.Series(rng.normal(size=len(B)), index=B.index).mask(
-        rng.random(len(B)) < 0.1
-    )
+    w = pd.Series(rng.normal(size=len(B)), index=B.index).mask(rng.random(len(B)) < 0.1)
     y = data.y
     dates = B.index.get_level_values(0).unique().sort_values()
     F = pd.DataFrame(rng.normal(size=(len(dates), 2)), index=dates, columns=B.columns)
@@ -89,7 +89,9 @@ def test_return_attribution_equals_slow_loop_with_holes(lag):
         held_r = r[held != 0]
         total = np.nan if held_r.isna().any() else float((held * r).sum())
         for k in B.columns:
-            assert c.loc[t, k] == pytest.approx(x[k] * F.loc[t, k], rel=1e-10, abs=1e-14)
+            assert c.loc[t, k] == pytest.approx(
+                x[k] * F.loc[t, k], rel=1e-10, abs=1e-14
+            )
         if np.isnan(total):
             assert np.isnan(c.loc[t, "total"])
         else:

@@ -1,4 +1,4 @@
-"""How fast a factor decays and how much it trades: rank autocorrelation, turnover, IC decay."""
+"""How fast a factor decays and how much it trades: rank autocorrelation, turnover."""
 
 from __future__ import annotations
 
@@ -66,6 +66,13 @@ def quantile_labels(factor, n_quantiles=5):
     labels : Series of shape (n_rows,)
         1 (lowest) to ``n_quantiles`` (highest), NaN where ``factor`` is NaN,
         on ``factor``'s index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.MultiIndex.from_product([[1], ["a", "b", "c", "d"]])
+    >>> quantile_labels(pd.Series([4.0, 1, 3, 2], index=idx), 2).tolist()
+    [2.0, 1.0, 2.0, 1.0]
     """
     labels, _ = _labels(factor, n_quantiles)
     return labels

@@ -1,4 +1,4 @@
-"""Cross-sectional transformers: winsorize, z-score and neutralise factor values per date."""
+"""Cross-sectional transformers: winsorize, z-score, neutralise and combine factors."""
 
 from skfactor.preprocessing._composite import FactorComposite
 from skfactor.preprocessing._neutralizer import CrossSectionalNeutralizer

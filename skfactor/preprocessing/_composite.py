@@ -161,8 +161,8 @@ class FactorComposite(TransformerMixin, BaseEstimator):
         if y is None:
             raise ValueError(
                 "FactorComposite requires y to be passed, but the target y is None: "
-                "it learns its weights from the IC of each characteristic against forward returns; call "
-                "`fit(X, forward_returns(returns))`."
+                "it learns its weights from the IC of each characteristic against "
+                "forward returns; call `fit(X, forward_returns(returns))`."
             )
         panel = validate_panel(self, X, reset=True, y=y)
         roles = resolve_roles(self, panel, X, "combine")

@@ -1,4 +1,4 @@
-"""CrossSectionalNeutralizer: residualise characteristics on groups and exposures, per date."""
+"""CrossSectionalNeutralizer: residuals on groups and exposures, date by date."""
 
 from __future__ import annotations
 
@@ -25,9 +25,7 @@ def _within_codes(panel, groups):
     """Each row's (date, group) cell number (-1 without a group) and cell count."""
     n = panel.values.shape[0]
     date = (
-        panel.date_codes
-        if panel.date_codes is not None
-        else np.zeros(n, dtype=np.intp)
+        panel.date_codes if panel.date_codes is not None else np.zeros(n, dtype=np.intp)
     )
     if groups is None:
         return date.astype(np.intp), int(date.max()) + 1 if n else 0

@@ -15,17 +15,30 @@ __all__ = ["ReturnAttribution", "return_attribution"]
 
 @dataclass(frozen=True)
 class ReturnAttribution:
-    """A portfolio's realised return, date by date, split by factor.
+    r"""A portfolio's realised return, date by date, split by factor.
 
     Attributes
     ----------
     exposures : DataFrame of shape (n_dates, n_factors)
         The portfolio's exposure to each factor on each date,
-        :math:`x_{t,k} = \\sum_i w_{i,t} B_{i,t,k}` (before the lag).
+        :math:`x_{t,k} = \sum_i w_{i,t} B_{i,t,k}` (before the lag).
     contributions : DataFrame of shape (n_dates, n_factors + 3)
-        One column per factor (:math:`x_{t-\\ell,k} f_{t,k}`), then
+        One column per factor (:math:`x_{t-\ell,k} f_{t,k}`), then
         ``common`` (their sum), ``specific`` (``total - common``) and
         ``total`` (the portfolio's return). ``factors + specific == total``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skfactor.risk import return_attribution
+    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
+    >>> B = pd.DataFrame({"mkt": [1.0, 1.0, 1.0, 1.0]}, index=idx)
+    >>> w = pd.Series([0.5, 0.5, 0.5, 0.5], index=idx)
+    >>> r = pd.Series([0.0, 0.0, 0.02, 0.04], index=idx)
+    >>> F = pd.DataFrame({"mkt": [0.0, 0.025]}, index=[1, 2])
+    >>> result = return_attribution(w, B, F, r)
+    >>> result.cumulative["total"].round(4).tolist()
+    [0.0, 0.03]
     """
 
     exposures: pd.DataFrame
