@@ -31,11 +31,10 @@ def _within_codes(panel, groups):
         return date.astype(np.intp), int(date.max()) + 1 if n else 0
     g, _ = pd.factorize(groups, use_na_sentinel=True)
     n_groups = max(int(g.max()) + 1, 1) if n else 1
-    cell = np.where(g >= 0, date * n_groups + g, -1)
-    used, codes = np.unique(cell[cell >= 0], return_inverse=True)
-    out = np.full(n, -1, dtype=np.intp)
-    out[cell >= 0] = codes
-    return out, len(used)
+    key = np.where(g >= 0, date * n_groups + g, 0)
+    used = np.bincount(key[g >= 0], minlength=1) > 0
+    codes = np.cumsum(used) - 1
+    return np.where(g >= 0, codes[key], -1), int(used.sum())
 
 
 def _demean(values, cell, n_cells, w):
@@ -227,34 +226,38 @@ class CrossSectionalNeutralizer(
     def _transform(self, panel, roles_exposures):
         roles, exposures = roles_exposures
         values = panel.values
-        n = values.shape[0]
         g, w = roles.position("groups"), roles.position("weights")
-        cell, n_cells = _within_codes(panel, None if g is None else values[:, g])
-        weights = np.ones(n) if w is None else values[:, w]
+        weights = None if w is None else values[:, w]
         Z = values[:, exposures]
         # Rows usable for every characteristic: group, weight > 0, exposures.
-        common = (cell >= 0) & (weights > 0) & ~np.isnan(Z).any(axis=1)
+        common = ~np.isnan(Z).any(axis=1)
+        if weights is not None:
+            common &= weights > 0
+        # Groups (or no exposures at all) are removed by demeaning within
+        # (date, group) cells; exposures alone by the regression's own centring.
+        demean = g is not None or not len(exposures)
+        if demean:
+            cell, n_cells = _within_codes(panel, None if g is None else values[:, g])
+            common &= cell >= 0
         out = np.empty_like(values)
         out[:, roles.passthrough] = values[:, roles.passthrough]
         seg = panel.segments
 
         def neutralise(j):
-            y = values[:, j]
-            ok = common & ~np.isnan(y)
-            wk = np.where(ok, weights, 0.0)
-            safe = np.where(ok, cell, 0)
-            yz = np.column_stack([np.where(ok, y, 0.0), np.where(ok[:, None], Z, 0.0)])
-            d = _demean(yz, safe, max(n_cells, 1), wk)
+            ok = common & ~np.isnan(values[:, j])
+            y = np.where(ok, values[:, j], np.nan)
+            X = Z
+            if demean:
+                wk = np.where(ok, 1.0 if weights is None else weights, 0.0)
+                yz = np.column_stack(
+                    [np.where(ok, y, 0.0), np.where(ok[:, None], Z, 0.0)]
+                )
+                d = _demean(yz, np.where(ok, cell, 0), max(n_cells, 1), wk)
+                y, X = np.where(ok, d[:, 0], np.nan), d[:, 1:]
             if len(exposures):
                 # Frisch-Waugh-Lovell: regress the demeaned y on the demeaned Z.
-                fit = segment_regression(
-                    seg, np.where(ok[:, None], d[:, 1:], np.nan), d[:, 0],
-                    np.where(ok, weights, np.nan), center=False,
-                )  # fmt: skip
-                e = fit.resid
-            else:
-                e = d[:, 0]
-            out[:, j] = np.where(ok, e, np.nan)
+                y = segment_regression(seg, X, y, weights, center=not demean).resid
+            out[:, j] = np.where(ok, y, np.nan)
 
         for_each(neutralise, roles.features, self.n_jobs)
         return self._output(panel, out, roles)
