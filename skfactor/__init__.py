@@ -7,13 +7,20 @@ from skfactor.models import (
     TwoPassFactorModel,
 )
 from skfactor.portfolio import QuantilePortfolioFactor
-from skfactor.preprocessing import CrossSectionalZScore, Winsorizer
+from skfactor.preprocessing import (
+    CrossSectionalNeutralizer,
+    CrossSectionalZScore,
+    FactorComposite,
+    Winsorizer,
+)
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "CrossSectionalFactorModel",
+    "CrossSectionalNeutralizer",
     "CrossSectionalZScore",
+    "FactorComposite",
     "QuantilePortfolioFactor",
     "RollingFactorModel",
     "TimeSeriesFactorModel",

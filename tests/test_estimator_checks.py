@@ -53,7 +53,9 @@ def test_estimator_checks_cover_every_class_by_kind():
     names = {type(e).__name__: e for e in ESTIMATORS}
     assert set(names) == {
         "CrossSectionalFactorModel",
+        "CrossSectionalNeutralizer",
         "CrossSectionalZScore",
+        "FactorComposite",
         "QuantilePortfolioFactor",
         "RollingFactorModel",
         "TimeSeriesFactorModel",
@@ -71,6 +73,8 @@ def test_estimator_checks_cover_every_class_by_kind():
     expected = {
         "Winsorizer": ("panel_transformer", per_date),
         "CrossSectionalZScore": ("panel_transformer", per_date),
+        "CrossSectionalNeutralizer": ("panel_transformer", per_date),
+        "FactorComposite": ("panel_transformer", common),
         "QuantilePortfolioFactor": ("panel_transformer", per_date),
         "CrossSectionalFactorModel": ("panel_model", per_date),
         "TimeSeriesFactorModel": ("wide_model", wide),

@@ -42,3 +42,12 @@ def test_examples_fama_french_real_data(tmp_path):
     out = _run("fama_french.py", "--output", str(tmp_path))
     assert "GRS" in out
     assert list(tmp_path.glob("*.png"))
+
+
+def test_examples_signals_real_data(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("skfolio")
+    out = _run("signals.py", "--output", str(tmp_path))
+    for text in ("1. neutralised", "2. mean out-of-sample", "3. IC by horizon", "done"):
+        assert text in out, text
+    assert len(list(tmp_path.glob("signals_*.png"))) == 3

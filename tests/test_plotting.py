@@ -350,3 +350,46 @@ def test_plot_rolling_betas_halflife_bands_and_band_none(rolling_data):
     model = RollingFactorModel(window=40, halflife=20.0, store_bse=True).fit(F, R)
     assert len(plot_rolling_betas(model, "A").collections) == 2  # WLS bands
     assert len(plot_rolling_betas(model, "A", band=None).collections) == 0
+
+
+# --------------------------------------------------- from factor to signal
+def test_plot_ic_decay_bars_equal_mean_ic():
+    from skfactor.metrics import ic_decay
+    from skfactor.plotting import plot_ic_decay
+
+    data = make_factor_panel(n_dates=40, n_assets=50, random_state=0)
+    decay = ic_decay(data.X["momentum"], data.y, horizons=(1, 5, 10))
+    ax = plot_ic_decay(decay)
+    assert_allclose([p.get_height() for p in ax.patches], decay["mean"])
+    with pytest.raises(TypeError, match="`decay` must be the DataFrame"):
+        plot_ic_decay(decay["mean"])
+
+
+def test_plot_turnover_lines_carry_turnover_and_autocorrelation():
+    from skfactor.metrics import quantile_turnover, rank_autocorrelation
+    from skfactor.plotting import plot_turnover
+
+    f = make_factor_panel(n_dates=30, n_assets=50, random_state=0).X["value"]
+    turnover, auto = quantile_turnover(f, 4), rank_autocorrelation(f)
+    fig, ax = plt.subplots()
+    assert plot_turnover(turnover, auto, ax=ax) is ax
+    lines = labelled_lines(ax)
+    for q, line in zip(turnover.columns, lines[:4], strict=True):
+        assert_array_equal(line.get_ydata(), turnover[q].to_numpy())
+    assert_array_equal(lines[-1].get_ydata(), auto.to_numpy())
+
+
+def test_plot_attribution_lines_are_cumulative_contributions():
+    from skfactor.plotting import plot_attribution
+    from skfactor.risk import return_attribution
+
+    data = make_factor_panel(n_dates=20, n_assets=30, random_state=1)
+    B = data.X[["value", "size"]]
+    w = pd.Series(1.0 / 30, index=B.index)
+    dates = B.index.get_level_values(0).unique()
+    F = pd.DataFrame(0.01, index=dates, columns=B.columns)
+    res = return_attribution(w, B, F, data.y)
+    lines = {line.get_label(): line for line in labelled_lines(plot_attribution(res))}
+    assert set(lines) == {"value", "size", "specific", "total"}
+    for name, line in lines.items():
+        assert_allclose(line.get_ydata(), res.cumulative[name].to_numpy())

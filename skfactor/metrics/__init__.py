@@ -1,4 +1,4 @@
-"""Scoring factor predictions: the information coefficient, per date."""
+"""Scoring factor predictions: the information coefficient, its decay, turnover."""
 
 from skfactor.metrics._ic import (
     ic_scorer,
@@ -6,5 +6,20 @@ from skfactor.metrics._ic import (
     information_coefficient,
     make_ic_scorer,
 )
+from skfactor.metrics._persistence import (
+    ic_decay,
+    quantile_labels,
+    quantile_turnover,
+    rank_autocorrelation,
+)
 
-__all__ = ["ic_scorer", "ic_summary", "information_coefficient", "make_ic_scorer"]
+__all__ = [
+    "ic_decay",
+    "ic_scorer",
+    "ic_summary",
+    "information_coefficient",
+    "make_ic_scorer",
+    "quantile_labels",
+    "quantile_turnover",
+    "rank_autocorrelation",
+]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from skfactor.models._weights import bartlett
 from skfactor.panel._segments import Segments
 from skfactor.panel._validation import check_finite, check_panel_index, date_codes
 
@@ -274,8 +275,6 @@ def _newey_west_t(values, lags):
     default ``use_correction=False`` (no :math:`n/(n-1)` factor) and normal
     p-values.
     """
-    from skfactor.models._weights import bartlett
-
     n = len(values)
     u = values - values.mean()
     s = u @ u

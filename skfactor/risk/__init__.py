@@ -14,6 +14,7 @@ do with fitting. :class:`FactorRiskModel` is therefore not an estimator but a
 view of a fitted one, as scikit-learn's displays built ``from_estimator`` are.
 """
 
+from skfactor.risk._attribution import ReturnAttribution, return_attribution
 from skfactor.risk._covariance import factor_covariance, specific_variance
 from skfactor.risk._decomposition import RiskDecomposition
 from skfactor.risk._hedge import HedgeResult
@@ -22,7 +23,9 @@ from skfactor.risk._model import FactorRiskModel
 __all__ = [
     "FactorRiskModel",
     "HedgeResult",
+    "ReturnAttribution",
     "RiskDecomposition",
     "factor_covariance",
+    "return_attribution",
     "specific_variance",
 ]

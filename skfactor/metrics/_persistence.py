@@ -1,0 +1,250 @@
+"""How fast a factor decays and how much it trades: rank autocorrelation, turnover."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from skfactor.metrics._ic import _column, ic_summary, information_coefficient
+from skfactor.panel._buckets import fraction_thresholds, rank_buckets
+from skfactor.panel._returns import forward_returns
+from skfactor.panel._segments import Segments
+from skfactor.panel._validation import check_panel_index, date_codes
+
+__all__ = ["ic_decay", "quantile_labels", "quantile_turnover", "rank_autocorrelation"]
+
+
+def _check_periods(periods, name="periods"):
+    if (
+        not isinstance(periods, numbers.Integral)
+        or isinstance(periods, bool)
+        or periods < 1
+    ):
+        raise ValueError(f"`{name}` must be an integer >= 1; got {periods!r}.")
+
+
+def _panel(factor):
+    """Values, segments, dates and asset codes of a (date, asset) factor Series."""
+    values, index = _column(factor, "factor")
+    if not isinstance(index, pd.MultiIndex):
+        raise ValueError(
+            "`factor` must be a Series with a (date, asset) MultiIndex; got "
+            f"{type(factor).__name__} without one. Stack a wide frame first, "
+            "e.g. `wide.stack()`."
+        )
+    check_panel_index(index, "factor")
+    codes, dates = date_codes(index)
+    assets = np.asarray(index.codes[1], dtype=np.intp)
+    return values, Segments(codes, len(dates)), dates, assets, len(index.levels[1])
+
+
+def _grid(segments, sorted_values, assets, n_assets, fill):
+    """Date x asset grid of per-row values given in segment order."""
+    grid = np.full((segments.n_segments, n_assets), fill, dtype=sorted_values.dtype)
+    grid[segments.segment_of_row, segments.sort(assets)] = sorted_values
+    return grid
+
+
+def quantile_labels(factor, n_quantiles=5):
+    r"""Quantile of each row on its date, as :class:`~skfactor.QuantilePortfolioFactor`.
+
+    With :math:`r` the average rank (ties averaged) among the :math:`n`
+    values of the date and :math:`p = r/n`, quantile :math:`k` holds
+    :math:`(k-1)/q < p \le k/q`.
+
+    Parameters
+    ----------
+    factor : Series of shape (n_rows,)
+        Factor values on a (date, asset) MultiIndex; NaN is not ranked.
+    n_quantiles : int, default=5
+        Number of quantiles :math:`q`, at least 2.
+
+    Returns
+    -------
+    labels : Series of shape (n_rows,)
+        1 (lowest) to ``n_quantiles`` (highest), NaN where ``factor`` is NaN,
+        on ``factor``'s index.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.MultiIndex.from_product([[1], ["a", "b", "c", "d"]])
+    >>> quantile_labels(pd.Series([4.0, 1, 3, 2], index=idx), 2).tolist()
+    [2.0, 1.0, 2.0, 1.0]
+    """
+    labels, _ = _labels(factor, n_quantiles)
+    return labels
+
+
+def _labels(factor, n_quantiles):
+    if not isinstance(n_quantiles, numbers.Integral) or n_quantiles < 2:
+        raise ValueError(f"`n_quantiles` must be an integer >= 2; got {n_quantiles!r}.")
+    values, seg, dates, assets, n_assets = _panel(factor)
+    col = seg.sort(values)
+    n = seg.count(col)
+    cuts = np.arange(1, n_quantiles) / n_quantiles
+    bucket = rank_buckets(seg, col, fraction_thresholds(n, cuts), n) + 1  # 0: NaN
+    out = seg.unsort(np.where(bucket > 0, bucket, np.nan))
+    labels = pd.Series(out, index=factor.index, name="quantile")
+    return labels, (seg, bucket.astype(np.intp), dates, assets, n_assets)
+
+
+def rank_autocorrelation(factor, periods=1):
+    r"""Correlation of each date's factor ranks with those ``periods`` dates earlier.
+
+    On each date the assets are ranked (average ranks, ties averaged, among
+    the assets with a value that date); the rank autocorrelation of date
+    :math:`t` is the Pearson correlation, across the assets ranked on both
+    :math:`t` and :math:`t - h`, of the two dates' ranks. A slowly moving
+    factor has a value near 1 and trades little.
+
+    Parameters
+    ----------
+    factor : Series of shape (n_rows,)
+        Factor values on a (date, asset) MultiIndex (rows in any order).
+    periods : int, default=1
+        Lag :math:`h`, counted in the **panel's dates** (alphalens counts on
+        the index's calendar frequency when it has one).
+
+    Returns
+    -------
+    autocorrelation : Series of shape (n_dates,)
+        Indexed by the sorted dates; NaN on the first ``periods`` dates, and
+        where fewer than two assets are ranked on both dates or either side
+        is constant.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b", "c"]])
+    >>> rank_autocorrelation(pd.Series([1.0, 2, 3, 1, 3, 2], index=idx)).tolist()
+    [nan, 0.5]
+    """
+    _check_periods(periods)
+    values, seg, dates, assets, n_assets = _panel(factor)
+    ranks = _grid(seg, seg.rank(seg.sort(values)), assets, n_assets, np.nan)
+    now, before = ranks[periods:], ranks[: max(len(ranks) - periods, 0)]
+    both = ~(np.isnan(now) | np.isnan(before))
+    a, b = np.where(both, now, np.nan), np.where(both, before, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = both.sum(axis=1)
+        da = a - np.nanmean(a, axis=1, keepdims=True)
+        db = b - np.nanmean(b, axis=1, keepdims=True)
+        num = np.nansum(da * db, axis=1)
+        den = np.sqrt(np.nansum(da * da, axis=1) * np.nansum(db * db, axis=1))
+        r = np.where(n >= 2, num / den, np.nan)
+    out = np.full(len(dates), np.nan)
+    out[periods:] = np.clip(r, -1.0, 1.0)
+    return pd.Series(out, index=dates, name="rank_autocorrelation")
+
+
+def quantile_turnover(factor, n_quantiles=5, periods=1):
+    r"""Share of each quantile's assets that were not in it ``periods`` dates earlier.
+
+    Quantiles are those of :func:`quantile_labels` (the rule of
+    :class:`~skfactor.QuantilePortfolioFactor`). For quantile :math:`k` and
+    date :math:`t`, with :math:`S_{k,t}` its assets,
+
+    .. math::
+
+        \mathrm{turnover}_{k,t} = |S_{k,t} \setminus S_{k,t-h}| / |S_{k,t}|.
+
+    Parameters
+    ----------
+    factor : Series of shape (n_rows,)
+        Factor values on a (date, asset) MultiIndex (rows in any order).
+    n_quantiles : int, default=5
+        Number of quantiles, at least 2.
+    periods : int, default=1
+        Lag :math:`h`, counted in the **panel's dates** (alphalens counts on
+        the index's calendar frequency when it has one).
+
+    Returns
+    -------
+    turnover : DataFrame of shape (n_dates, n_quantiles)
+        Indexed by the sorted dates, one column per quantile (1 the lowest);
+        NaN on the first ``periods`` dates and where the quantile is empty.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b", "c", "d"]])
+    >>> f = pd.Series([1.0, 2, 3, 4, 4, 3, 2, 1], index=idx)
+    >>> quantile_turnover(f, n_quantiles=2).loc[2].tolist()
+    [1.0, 1.0]
+    """
+    _check_periods(periods)
+    _, (seg, bucket, dates, assets, n_assets) = _labels(factor, n_quantiles)
+    grid = _grid(seg, bucket, assets, n_assets, 0)
+    now = grid[periods:]
+    before = grid[: max(len(grid) - periods, 0)]
+    out = np.full((len(dates), n_quantiles), np.nan)
+    for k in range(1, n_quantiles + 1):
+        members = (now == k).sum(axis=1)
+        new = ((now == k) & (before != k)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[periods:, k - 1] = np.where(members > 0, new / members, np.nan)
+    columns = pd.RangeIndex(1, n_quantiles + 1, name="quantile")
+    return pd.DataFrame(out, index=dates, columns=columns)
+
+
+def ic_decay(y_pred, returns, horizons=(1, 5, 21), method="spearman"):
+    """The IC summary of a prediction against forward returns at several horizons.
+
+    For each horizon :math:`h`, the per-date IC of ``y_pred`` with the
+    compounded return of the next :math:`h` dates
+    (:func:`skfactor.panel.forward_returns`) and its :func:`ic_summary`.
+
+    Parameters
+    ----------
+    y_pred : Series of shape (n_rows,)
+        Predictions or factor values on a (date, asset) MultiIndex.
+    returns : Series or DataFrame
+        Simple returns: a (date, asset) Series (any rows; those of ``y_pred``
+        are used) or a wide date x asset frame.
+    horizons : sequence of int, default=(1, 5, 21)
+        Horizons, in the panel's dates.
+    method : {"spearman", "pearson"}, default="spearman"
+        Rank or linear IC.
+
+    Returns
+    -------
+    summary : DataFrame of shape (n_horizons, n_statistics)
+        One row per horizon (index ``horizon``), the columns of
+        :func:`ic_summary` with ``horizon=h``: the ICs of overlapping
+        :math:`h`-date returns are autocorrelated, so ``t`` and ``p_value``
+        use Newey–West errors with :math:`h - 1` lags; ``t_iid`` is the t
+        that treats the dates as independent (equal to ``t`` at
+        :math:`h = 1`), which overstates significance for :math:`h > 1`.
+
+    Examples
+    --------
+    >>> from skfactor.datasets import make_factor_panel
+    >>> data = make_factor_panel(n_dates=40, n_assets=50, random_state=0)
+    >>> ic_decay(data.X["momentum"], data.y, horizons=(1, 5)).index.tolist()
+    [1, 5]
+    """
+    _, index = _column(y_pred, "y_pred")
+    if not isinstance(index, pd.MultiIndex):
+        raise ValueError(
+            "`y_pred` must be a Series with a (date, asset) MultiIndex; got "
+            f"{type(y_pred).__name__} without one."
+        )
+    rows = {}
+    for h in horizons:
+        _check_periods(h, "horizons")
+        fwd = forward_returns(returns, h)
+        if isinstance(fwd, pd.DataFrame):
+            if isinstance(fwd.index, pd.MultiIndex):
+                fwd = fwd.iloc[:, 0]
+            else:
+                fwd = fwd.stack(future_stack=True)
+        fwd = fwd.reindex(index)
+        ic = information_coefficient(fwd, y_pred, method=method)
+        rows[h] = ic_summary(ic, horizon=h)
+    out = pd.DataFrame(rows).T
+    out["t_iid"] = out["t_iid"].fillna(out["t"]) if "t_iid" in out else out["t"]
+    out.index.name = "horizon"
+    return out

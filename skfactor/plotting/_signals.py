@@ -1,0 +1,168 @@
+"""From factor to signal: IC decay, turnover, cumulative return attribution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from skfactor.plotting._base import format_dates, get_ax, x_values
+
+__all__ = ["plot_attribution", "plot_ic_decay", "plot_turnover"]
+
+
+def plot_ic_decay(decay, *, ax=None):
+    """Bars of the mean IC at each horizon, with two standard errors.
+
+    Parameters
+    ----------
+    decay : DataFrame of shape (n_horizons, n_statistics)
+        :func:`skfactor.metrics.ic_decay`: columns ``mean``, ``std`` and
+        ``n_dates``, one row per horizon.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; None draws on a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.metrics import ic_decay
+    >>> from skfactor.plotting import plot_ic_decay
+    >>> data = make_factor_panel(n_dates=40, n_assets=50, random_state=0)
+    >>> ax = plot_ic_decay(ic_decay(data.X["momentum"], data.y, horizons=(1, 5)))
+    >>> len(ax.patches)
+    2
+    """
+    if not isinstance(decay, pd.DataFrame) or not {"mean", "std", "n_dates"} <= set(
+        decay.columns
+    ):
+        raise TypeError(
+            "`decay` must be the DataFrame `ic_decay` returns (columns `mean`, "
+            f"`std`, `n_dates`); got {type(decay).__name__}."
+        )
+    ax = get_ax(ax)
+    mean = decay["mean"].to_numpy(dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = decay["std"].to_numpy(dtype=np.float64) / np.sqrt(
+            decay["n_dates"].to_numpy(dtype=np.float64)
+        )
+    labels = [str(h) for h in decay.index]
+    ax.bar(labels, mean, yerr=2.0 * se, color="C0", alpha=0.8, capsize=4)
+    ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
+    ax.set_xlabel("horizon (dates)")
+    ax.set_ylabel("mean information coefficient")
+    ax.set_title("IC decay: mean IC by horizon (± 2 s.e., dates independent)")
+    ax.grid(True, axis="y", alpha=0.3)
+    return ax
+
+
+def plot_turnover(turnover, autocorrelation=None, *, ax=None):
+    """Quantile turnover by date, and the rank autocorrelation if given.
+
+    Parameters
+    ----------
+    turnover : DataFrame of shape (n_dates, n_quantiles)
+        :func:`skfactor.metrics.quantile_turnover`; one line per quantile.
+    autocorrelation : Series of shape (n_dates,), default=None
+        :func:`skfactor.metrics.rank_autocorrelation`, drawn dashed.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; None draws on a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.metrics import quantile_turnover, rank_autocorrelation
+    >>> from skfactor.plotting import plot_turnover
+    >>> f = make_factor_panel(n_dates=30, n_assets=50, random_state=0).X["value"]
+    >>> ax = plot_turnover(quantile_turnover(f, 3), rank_autocorrelation(f))
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['quantile 1', 'quantile 2', 'quantile 3', 'rank autocorrelation']
+    """
+    if not isinstance(turnover, pd.DataFrame):
+        raise TypeError(
+            "`turnover` must be the DataFrame `quantile_turnover` returns; got "
+            f"{type(turnover).__name__}."
+        )
+    ax = get_ax(ax)
+    x = x_values(turnover.index)
+    for q in turnover.columns:
+        ax.plot(x, turnover[q].to_numpy(dtype=np.float64), linewidth=1.0,
+                label=f"quantile {q}")  # fmt: skip
+    if autocorrelation is not None:
+        auto = autocorrelation.reindex(turnover.index).to_numpy(dtype=np.float64)
+        ax.plot(x, auto, color="k", linestyle="--", linewidth=1.2,
+                label="rank autocorrelation")  # fmt: skip
+    ax.set_ylabel("share of names")
+    ax.set_title("Quantile turnover and rank autocorrelation")
+    format_dates(ax, turnover.index)
+    ax.legend(loc="best", framealpha=0.85)
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+def plot_attribution(attribution, *, ax=None):
+    """Cumulative contributions of each factor and the specific return.
+
+    Parameters
+    ----------
+    attribution : ReturnAttribution
+        :func:`skfactor.risk.return_attribution`; its ``cumulative`` frame is
+        drawn, one line per factor, ``specific`` and ``total`` (thick).
+    ax : matplotlib Axes, default=None
+        Axes to draw on; None draws on a new figure.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> from skfactor.plotting import plot_attribution
+    >>> from skfactor.risk import return_attribution
+    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
+    >>> B = pd.DataFrame({"mkt": [1.0, 1.0, 1.0, 1.0]}, index=idx)
+    >>> w = pd.Series(0.5, index=idx)
+    >>> r = pd.Series([0.0, 0.0, 0.02, 0.04], index=idx)
+    >>> F = pd.DataFrame({"mkt": [0.0, 0.025]}, index=[1, 2])
+    >>> ax = plot_attribution(return_attribution(w, B, F, r))
+    >>> [line.get_label() for line in ax.get_lines()][:3]
+    ['mkt', 'specific', 'total']
+    """
+    cumulative = getattr(attribution, "cumulative", None)
+    if not isinstance(cumulative, pd.DataFrame):
+        raise TypeError(
+            "`attribution` must be the result of `return_attribution`; got "
+            f"{type(attribution).__name__}."
+        )
+    ax = get_ax(ax)
+    x = x_values(cumulative.index)
+    for name in cumulative.columns.drop(["common"]):
+        total = name == "total"
+        ax.plot(
+            x,
+            cumulative[name].to_numpy(dtype=np.float64),
+            linewidth=2.2 if total else 1.2,
+            color="k" if total else None,
+            linestyle=":" if name == "specific" else "-",
+            label=str(name),
+        )
+    ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
+    ax.set_ylabel("cumulative return (sum)")
+    ax.set_title("Return attribution: cumulative contributions")
+    format_dates(ax, cumulative.index)
+    ax.legend(loc="upper left", framealpha=0.85)
+    ax.grid(True, alpha=0.3)
+    return ax
