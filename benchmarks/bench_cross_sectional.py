@@ -29,9 +29,16 @@ from _harness import N_ASSETS, N_DATES, measure, print_table, reference_panel
 from skfactor import CrossSectionalFactorModel
 
 
-def zscored_panel(missing_rows=0.0, seed=0):
-    """Z-scored loadings and returns from a factor model with those loadings."""
-    X, _ = reference_panel(missing_rows=missing_rows, seed=seed)
+def zscored_panel(missing_rows=0.0, nan_fraction=0.0, seed=0):
+    """Z-scored loadings and returns from a factor model with those loadings.
+
+    ``nan_fraction`` of the loading cells are NaN, scattered over rows and
+    columns as missing characteristics are; the returns are all there (a
+    missing loading counts as 0 in the model that makes them).
+    """
+    X, _ = reference_panel(
+        missing_rows=missing_rows, nan_fraction=nan_fraction, seed=seed
+    )
     g = X.groupby(level="date")
     Z = (X - g.transform("mean")) / g.transform("std", ddof=0)
     rng = np.random.default_rng(seed + 1)
@@ -39,7 +46,7 @@ def zscored_panel(missing_rows=0.0, seed=0):
     codes, uniques = pd.factorize(dates)
     f = 0.004 * rng.standard_normal((len(uniques), Z.shape[1]))
     m = 0.01 * rng.standard_normal(len(uniques))
-    r = m[codes] + np.einsum("ij,ij->i", Z.to_numpy(), f[codes])
+    r = m[codes] + np.einsum("ij,ij->i", np.nan_to_num(Z.to_numpy()), f[codes])
     r += 0.02 * rng.standard_normal(len(Z))
     return Z, pd.Series(r, index=Z.index, name="return")
 

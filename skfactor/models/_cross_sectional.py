@@ -12,7 +12,7 @@ from sklearn.metrics import r2_score
 from skfactor.models._fama_macbeth import fama_macbeth_table
 from skfactor.panel import validate_panel
 from skfactor.panel._regression import RCOND, segment_regression
-from skfactor.panel._validation import check_finite, validate_row_values
+from skfactor.panel._validation import validate_row_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -208,10 +208,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             # An array of loadings beside a panel of returns (e.g. from a
             # ColumnTransformer without pandas output): the rows are y's rows.
             X = pd.DataFrame(np.asarray(X), index=y.index)
-        # The ±inf checks of X and y are left to segment_regression, which
-        # skips them when the moments show every value finite.
-        panel = validate_panel(self, X, reset=True, check_inf=False)
-        y = validate_row_values(y, panel, "y", check_inf=False)
+        panel = validate_panel(self, X, reset=True)
+        y = validate_row_values(y, panel, "y")
         weights = self._weights(sample_weight, panel)
         names = self._feature_names(panel)
         ind = _column_positions(self.industries or (), names, "industries")
@@ -231,10 +229,6 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             center=self.fit_intercept,
             constraint=constraint,
             may_be_absent=may_be_absent,
-            check_inf=lambda: (
-                check_finite(panel.values, "X", panel.columns),
-                check_finite(y, "y"),
-            ),
         )
         mom = fit.moments
         if len(y) and not mom.nobs.any():

@@ -82,12 +82,11 @@ def _empty_moments(n_seg, p):
     )
 
 
-def _in_place_ok(segments, weights):
-    """A date-sorted balanced panel without weights can be read in place."""
+def _in_place_ok(segments):
+    """A date-sorted balanced panel can be read in place (strided views)."""
     sizes = segments.sizes
     return (
-        weights is None
-        and segments.order is None
+        segments.order is None
         and segments.n_segments > 0
         and bool(np.all(sizes == sizes[0]))
     )
@@ -101,45 +100,58 @@ def _strided(X, n_seg, size):
     )
 
 
-def _moments_in_place(X, y, n_seg, center, out):
-    """Date-sorted balanced panel without weights: strided views, no copy.
+def _moments_in_place(X, y, weights, n_seg, center, out):
+    """Date-sorted balanced panel: strided views, a few dates at a time.
 
-    Returns the segments to redo with explicit centring (NaN present, or means
-    too large for the one-pass centring).
+    Each block of dates is copied into a cache-sized scratch block
+    ``Z = sqrt(w) [X, y, 1]`` whose Gram matrix holds every moment; incomplete
+    rows (and rows of weight 0) are zeroed. Returns the segments to redo with
+    explicit centring (means too large for the one-pass centring).
     """
     gram, mean, weight_sum, nobs = out
     n, p = X.shape
     size = n // n_seg
     X3 = _strided(X, n_seg, size)
     y2 = y.reshape(n_seg, size)
-    # A few dates at a time (about 2 MiB of X): the Gram product reads each
-    # block from memory, X'y and the column sums (one product with [y, 1])
-    # then read it from the cache.
+    w2 = None if weights is None else weights.reshape(n_seg, size)
+    # About 2 MiB of X per block: read from memory once, then from the cache.
     step = max(1, 2**18 // (size * max(p, 1)))
-    y_one = np.ones((min(step, n_seg), size, 2))
-    # NaN and inf (the caller checks for inf) make the segment's moments
-    # non-finite: found below, not warned about.
-    with np.errstate(invalid="ignore", over="ignore"):
-        for i in range(0, n_seg, step):
-            Xb = X3[i : i + step]
-            b, Xbt = len(Xb), Xb.transpose(0, 2, 1)
-            y_one[:b, :, 0] = y2[i : i + step]
-            gram[i : i + b, :p, :p] = Xbt @ Xb
-            xy_sum = Xbt @ y_one[:b]
-            gram[i : i + b, :p, p] = gram[i : i + b, p, :p] = xy_sum[:, :, 0]
-            mean[i : i + b, :p] = xy_sum[:, :, 1]
-        gram[:, p, p] = np.einsum("tn,tn->t", y2, y2)
-        mean[:, p] = y2.sum(axis=1)
-    mean /= size
-    nobs[:] = size
-    weight_sum[:] = size
-    with np.errstate(invalid="ignore", over="ignore"):
-        bad = ~np.isfinite(gram).all(axis=(1, 2)) | ~np.isfinite(mean).all(axis=1)
-        if center:
-            gram -= size * mean[:, :, None] * mean[:, None, :]
-            var = np.diagonal(gram, axis1=1, axis2=2) / size
-            bad |= (mean * mean > CENTRING_RATIO * var).any(axis=1)
-    return np.flatnonzero(bad)
+    # Column-major per date, as X: the copy goes column by column.
+    scratch = np.empty((p + 2, min(step, n_seg), size)).transpose(1, 2, 0)
+    for i in range(0, n_seg, step):
+        b = slice(i, i + step)
+        Z = scratch[: min(step, n_seg - i)]
+        Z[:, :, :p] = X3[b]
+        Z[:, :, p] = y2[b]
+        Z[:, :, p + 1] = 1.0
+        G = None if w2 is not None else Z.transpose(0, 2, 1) @ Z
+        nobs[b] = size
+        # A NaN anywhere in the block makes its y row of G NaN: mask, redo.
+        if G is None or not np.isfinite(G[:, p, :]).all():
+            G, nobs[b] = _mask_block(Z, None if w2 is None else w2[b])
+        gram[b] = G[:, : p + 1, : p + 1]
+        mean[b] = G[:, p + 1, : p + 1]
+        weight_sum[b] = G[:, p + 1, p + 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean /= weight_sum[:, None]  # NaN on a date without a complete row
+    if not center:
+        return np.array([], dtype=np.intp)
+    m = np.nan_to_num(mean)
+    gram -= weight_sum[:, None, None] * m[:, :, None] * m[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.diagonal(gram, axis1=1, axis2=2) / weight_sum[:, None]
+        return np.flatnonzero((m * m > CENTRING_RATIO * var).any(axis=1))
+
+
+def _mask_block(Z, w):
+    """Zero the incomplete rows of ``Z``, scale by sqrt(w); its Gram, row counts."""
+    ok = ~np.isnan(Z @ np.ones(Z.shape[2]))  # NaN anywhere: a NaN sum
+    if w is not None:
+        ok &= w > 0  # NaN > 0 is False
+    Z[~ok] = 0.0
+    if w is not None:
+        Z *= np.sqrt(np.where(ok, w, 0.0))[:, :, None]
+    return Z.transpose(0, 2, 1) @ Z, np.count_nonzero(ok, axis=1)
 
 
 def _blocks(sizes, target=None):
@@ -386,7 +398,6 @@ def segment_regression(
     center=True,
     constraint=None,
     may_be_absent=None,
-    check_inf=None,
 ):
     """Per-segment weighted least squares with residuals, in one pass if possible.
 
@@ -407,11 +418,6 @@ def segment_regression(
         segments of ``moments`` (see :func:`segment_lstsq`).
     may_be_absent : ndarray of bool, shape (p,), optional
         As :func:`segment_lstsq`.
-    check_inf : callable, optional
-        Raises if ``X`` or ``y`` hold ±inf. Called before any solving, unless
-        every segment's moments came out finite from the in-place path (which
-        proves every value finite): the caller's validation can skip that
-        pass over the panel.
 
     Returns
     -------
@@ -444,30 +450,38 @@ def segment_regression(
         return segment_lstsq(mom, constraint=c, may_be_absent=may_be_absent)
 
     redo = np.arange(n_seg)
-    in_place = _in_place_ok(segments, weights)
-    if in_place:
-        redo = _moments_in_place(X, y, n_seg, center, out)
-    if check_inf is not None and len(redo):
-        check_inf()  # not proved finite (a NaN, an inf, a large mean): check
-    if in_place:
+    if _in_place_ok(segments):
+        redo = _moments_in_place(X, y, weights, n_seg, center, out)
         done = np.ones(n_seg, dtype=bool)
         done[redo] = False
-        block = Moments(gram[done], mean[done], weight_sum[done], nobs[done], center)
-        for store, value in zip(results, solve(block), strict=True):
-            store[done] = value
-        coef, intercept = results[0], results[1]
-        size = len(y) // n_seg
-        X3 = _strided(X, n_seg, size)
-        beta = np.where(done[:, None], np.nan_to_num(coef), 0.0)
-        r2 = resid.reshape(n_seg, size)
-        np.matmul(X3, beta[:, :, None], out=r2[:, :, None])
-        r2 += np.where(done, intercept, 0.0)[:, None]
-        np.subtract(y.reshape(n_seg, size), r2, out=r2)
+        _fit_in_place(X, y, weights, done, solve, Moments(*out, center), results, resid)
     if len(redo):
         _moments_copied(
             segments, X, y, weights, redo, center, out, fit=(solve, results, resid)
         )
     return Regression(*results, resid, Moments(*out, center))
+
+
+def _fit_in_place(X, y, weights, done, solve, moments, results, resid):
+    """Solve the ``done`` segments of a date-sorted balanced panel; residuals.
+
+    The residuals of every row come from one batched product on the strided
+    view (NaN where a value is NaN); the caller overwrites the segments it
+    redoes.
+    """
+    block = Moments(*(a[done] for a in moments[:4]), moments.centered)
+    for store, value in zip(results, solve(block), strict=True):
+        store[done] = value
+    coef, intercept = results[0], results[1]
+    n_seg = len(done)
+    size = len(y) // n_seg
+    beta = np.where(done[:, None], np.nan_to_num(coef), 0.0)
+    r2 = resid.reshape(n_seg, size)
+    np.matmul(_strided(X, n_seg, size), beta[:, :, None], out=r2[:, :, None])
+    r2 += np.where(done, intercept, 0.0)[:, None]
+    np.subtract(y.reshape(n_seg, size), r2, out=r2)
+    if weights is not None:
+        resid[~(weights > 0)] = np.nan  # rows left out (NaN > 0 is False)
 
 
 def _implicit_constant(A, sx, wsum, ok, tol=1e-8):
