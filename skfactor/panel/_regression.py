@@ -104,9 +104,9 @@ def _moments_in_place(X, y, weights, n_seg, center, out):
     """Date-sorted balanced panel: strided views, a few dates at a time.
 
     Each block of dates is copied into a cache-sized scratch block
-    ``Z = sqrt(w) [X, y, 1]`` whose Gram matrix holds every moment; incomplete
-    rows (and rows of weight 0) are zeroed. Returns the segments to redo with
-    explicit centring (means too large for the one-pass centring).
+    ``Z = sqrt(w) [X, y, 1]`` (incomplete rows and rows of weight 0 zeroed)
+    whose Gram matrix holds every moment. Returns the segments to redo with
+    explicit centring (see :func:`_centre_one_pass`).
     """
     gram, mean, weight_sum, nobs = out
     n, p = X.shape
@@ -124,34 +124,39 @@ def _moments_in_place(X, y, weights, n_seg, center, out):
         Z[:, :, :p] = X3[b]
         Z[:, :, p] = y2[b]
         Z[:, :, p + 1] = 1.0
-        G = None if w2 is not None else Z.transpose(0, 2, 1) @ Z
-        nobs[b] = size
-        # A NaN anywhere in the block makes its y row of G NaN: mask, redo.
-        if G is None or not np.isfinite(G[:, p, :]).all():
-            G, nobs[b] = _mask_block(Z, None if w2 is None else w2[b])
+        nobs[b] = _mask_block(Z, None if w2 is None else w2[b])
+        G = Z.transpose(0, 2, 1) @ Z
         gram[b] = G[:, : p + 1, : p + 1]
         mean[b] = G[:, p + 1, : p + 1]
         weight_sum[b] = G[:, p + 1, p + 1]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean /= weight_sum[:, None]  # NaN on a date without a complete row
-    if not center:
-        return np.array([], dtype=np.intp)
-    m = np.nan_to_num(mean)
-    gram -= weight_sum[:, None, None] * m[:, :, None] * m[:, None, :]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        var = np.diagonal(gram, axis1=1, axis2=2) / weight_sum[:, None]
-        return np.flatnonzero((m * m > CENTRING_RATIO * var).any(axis=1))
+    return _centre_one_pass(gram, mean, weight_sum) if center else np.arange(0)
 
 
 def _mask_block(Z, w):
-    """Zero the incomplete rows of ``Z``, scale by sqrt(w); its Gram, row counts."""
+    """Zero the incomplete rows of ``Z`` and scale by sqrt(w); the row counts."""
     ok = ~np.isnan(Z @ np.ones(Z.shape[2]))  # NaN anywhere: a NaN sum
     if w is not None:
         ok &= w > 0  # NaN > 0 is False
     Z[~ok] = 0.0
     if w is not None:
         Z *= np.sqrt(np.where(ok, w, 0.0))[:, :, None]
-    return Z.transpose(0, 2, 1) @ Z, np.count_nonzero(ok, axis=1)
+    return np.count_nonzero(ok, axis=1)
+
+
+def _centre_one_pass(gram, mean, weight_sum):
+    """Centre ``gram`` in place as ``G - W m m'``; the segments it cannot centre.
+
+    1.5x on the balanced reference panel over centring each block before its
+    Gram product; a segment whose squared mean exceeds ``CENTRING_RATIO``
+    times its variance loses too many digits and is returned, to be redone.
+    """
+    m = np.nan_to_num(mean)
+    gram -= weight_sum[:, None, None] * m[:, :, None] * m[:, None, :]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        var = np.diagonal(gram, axis1=1, axis2=2) / weight_sum[:, None]
+        return np.flatnonzero((m * m > CENTRING_RATIO * var).any(axis=1))
 
 
 def _blocks(sizes, target=None):
