@@ -7,10 +7,10 @@ without a Python loop over dates:
    :math:`[X, y]^\top W [X, y]` over its complete rows (``y``, every column of
    ``X`` and the weight non-NaN, the weight > 0), centred on the segment's
    weighted means when the model has an intercept. A date-sorted balanced
-   panel is read in place through a strided ``(n_dates, n_assets, n_features)``
-   view, one batched matrix product; any other panel is copied, a block of dates
-   at a time, into a zero-padded ``(n_dates, max_size, n_features + 1)`` buffer
-   of bounded size.
+   panel is read through a strided ``(n_dates, n_assets, n_features)`` view, a
+   few dates at a time into a cache-sized scratch block (incomplete rows
+   zeroed); any other panel is copied, a block of dates at a time, into a
+   zero-padded ``(n_dates, max_size, n_features + 1)`` buffer of bounded size.
 2. :func:`segment_lstsq` solves every segment's normal equations at once
    (``np.linalg.solve`` on the stacked, diagonally scaled Gram matrices) after a
    batched eigenvalue rank check, optionally under one linear equality
@@ -38,7 +38,7 @@ _BLOCK_ROWS = 1 << 16
 # min eigenvalue <= RCOND * max eigenvalue is rank deficient (singular values of
 # the scaled design in a ratio below 1e-6: collinear for any practical purpose).
 RCOND = 1e-12
-# One-pass centring (Σx² - n x̄², here the centred Gram matrix X'X - n m m' of
+# One-pass centring (Σx² - n x̄², here the centred Gram matrix X'WX - W m m' of
 # the in-place path; also the time-series model's sums of squares) is used
 # only where the squared mean is at most this multiple of the variance, so no
 # more than ~2 digits are lost to cancellation; elsewhere values are centred
@@ -410,9 +410,10 @@ def segment_regression(
 
     Notes
     -----
-    The copying path solves each block of dates and computes its residuals
-    while the block is in cache; the in-place path (date-sorted balanced panel
-    without weights) gets them from one batched product on the strided view.
+    ``X`` and ``y`` must not hold ±inf (the caller checks). The copying path
+    solves each block of dates and computes its residuals while the block is in
+    cache; the in-place path (date-sorted balanced panel) gets them from one
+    batched product on the strided view.
     """
     X = np.asarray(X, dtype=float)
     y = np.ascontiguousarray(y, dtype=float)
