@@ -107,7 +107,7 @@ def assert_matches(model, X, y, refs, fit_intercept=True, weights=None):
     [
         (0.2, 0.05, 0.05, True),  # unbalanced, shuffled, NaN in X and y
         (0.0, 0.0, 0.0, False),  # balanced and sorted: read in place
-        (0.0, 0.05, 0.05, False),  # sorted balanced with holes: in place, redone
+        (0.0, 0.05, 0.05, False),  # sorted balanced with holes: in place, masked
         (0.0, 0.0, 0.0, True),  # balanced, shuffled
     ],
     ids=["unbalanced-shuffled-nan", "balanced-sorted", "balanced-nan", "shuffled"],
@@ -154,31 +154,89 @@ def test_cross_sectional_model_zero_weight_equals_dropping_rows():
     pd.testing.assert_series_equal(a.nobs_, b.nobs_)
 
 
-@pytest.mark.parametrize("shuffle", [False, True])
-def test_cross_sectional_model_many_blocks_of_dates(monkeypatch, shuffle):
-    # Tiny blocks: many blocks, dates of very different sizes (one date alone
-    # exceeds a block), and a sorted balanced panel whose NaN dates are redone
-    # as a non-consecutive subset.
-    import skfactor.panel._regression as kernel
-
-    monkeypatch.setattr(kernel, "_BLOCK_ROWS", 64)
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize(
+    "layout", ["sorted-balanced", "shuffled-balanced", "sorted-unbalanced"]
+)
+def test_cross_sectional_model_scattered_nan_cells_equal_statsmodels(
+    layout, weighted, fit_intercept
+):
+    # NaN cells scattered over rows and columns (most dates have incomplete
+    # rows), a few NaN returns and NaN weights: each date is the OLS/WLS of its
+    # complete rows, whichever path (in place or copied) the layout takes.
     X, y = make_data(
-        n_dates=15,
-        n_assets=30,
-        missing_rows=0.0,
-        missing_values=0.0,
-        y_missing=0.0,
-        shuffle=False,
-        seed=21,
+        n_dates=10,
+        missing_rows=0.2 if layout == "sorted-unbalanced" else 0.0,
+        missing_values=0.08,
+        y_missing=0.03,
+        shuffle=layout == "shuffled-balanced",
+        seed=11,
     )
-    dates = X.index.get_level_values(0).unique().sort_values()
-    y[(X.index.get_level_values(0) == dates[3]) & (np.arange(len(y)) % 5 == 0)] = np.nan
-    y[(X.index.get_level_values(0) == dates[9]) & (np.arange(len(y)) % 7 == 0)] = np.nan
-    thin = X.index.get_level_values(0).isin(dates[10:]) & (np.arange(len(y)) % 3 == 0)
-    Xs, ys = (X, y) if not shuffle else (shuffled(X, 2), shuffled(y, 2))
-    for Xt, yt in ((Xs, ys), (X[~thin], y[~thin])):
-        model = CrossSectionalFactorModel().fit(Xt, yt)
-        assert_matches(model, Xt, yt, per_date_statsmodels(Xt, yt))
+    w = None
+    if weighted:
+        rng = np.random.default_rng(11)
+        w = pd.Series(rng.uniform(0.2, 3.0, len(y)), index=y.index)
+        w[rng.random(len(w)) < 0.05] = np.nan
+    model = CrossSectionalFactorModel(fit_intercept=fit_intercept)
+    model.fit(X, y, sample_weight=w)
+    refs = per_date_statsmodels(X, y, weights=w, fit_intercept=fit_intercept)
+    assert_matches(model, X, y, refs, fit_intercept, weights=w)
+
+
+def _blocky_panel(sizes, seed):
+    """Dates of the given sizes, 5% NaN loading cells, returns of a factor model."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=len(sizes), name="date")
+    index = pd.MultiIndex.from_arrays(
+        [np.repeat(dates, sizes), np.concatenate([np.arange(k) for k in sizes])],
+        names=["date", "asset"],
+    )
+    values = rng.standard_normal((len(index), 3))
+    y = values @ [0.01, -0.02, 0.005] + 0.02 * rng.standard_normal(len(index))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    X = pd.DataFrame(values, index=index, columns=["a", "b", "c"])
+    return X, pd.Series(y, index=index, name="return")
+
+
+@pytest.mark.parametrize(
+    "layout", ["sorted-balanced", "sorted-unbalanced", "shuffled-unbalanced"]
+)
+def test_cross_sectional_model_blocks_of_dates_equal_per_chunk_fits(layout):
+    # Enough rows for several cache-sized blocks of dates on either path (one
+    # date larger than a block of the copying path on the unbalanced layouts);
+    # each date must come out as when its chunk of dates is fitted alone and
+    # shuffled: on the plain path (copied, gathered, explicitly centred).
+    if layout == "sorted-balanced":
+        sizes = np.full(480, 400)
+    else:
+        sizes = np.random.default_rng(5).integers(200, 600, 300)
+        sizes[150] = 70_000
+    X, y = _blocky_panel(sizes, seed=5)
+    if layout == "sorted-balanced":
+        # Means far from zero on two dates: the one-pass centring redoes them.
+        far = X.index.get_level_values("date").isin(X.index.levels[0][[3, 300]])
+        X[far] += 1e4
+    Xf, yf = (
+        (shuffled(X, 3), shuffled(y, 3)) if layout.startswith("shuffled") else (X, y)
+    )
+    model = CrossSectionalFactorModel().fit(Xf, yf)
+    dates = X.index.get_level_values("date")
+    for chunk in np.array_split(dates.unique(), 12):
+        rows = dates.isin(chunk)
+        part = CrossSectionalFactorModel().fit(shuffled(X[rows]), shuffled(y[rows]))
+        for name in ("params_", "rsquared_", "nobs_"):
+            np.testing.assert_allclose(
+                getattr(model, name).loc[chunk].to_numpy(dtype=float),
+                getattr(part, name).to_numpy(dtype=float),
+                rtol=1e-10,
+            )
+        np.testing.assert_allclose(
+            model.residuals(X[rows], y[rows]).to_numpy(),
+            part.residuals(X[rows], y[rows]).to_numpy(),
+            rtol=1e-8,
+            atol=1e-12,  # y - X @ b with loadings near 1e4 on two dates
+        )
 
 
 def test_cross_sectional_model_large_means_stay_exact():
@@ -513,8 +571,8 @@ def test_cross_sectional_model_row_order_invariance(seed, balanced):
 @pytest.mark.parametrize("where", ["X", "y"])
 @pytest.mark.parametrize("layout", ["sorted_balanced", "shuffled"])
 def test_cross_sectional_model_finds_inf_on_every_path(where, layout):
-    # A date-sorted balanced panel is read in place and its inf check skipped
-    # when the moments are finite: an inf must still be found, on any date.
+    # An inf must be found (naming its column) whichever path the layout
+    # takes: read in place (date-sorted balanced) or copied.
     data = make_factor_panel(n_dates=6, n_assets=40, random_state=0)
     X, y = data.X.copy(), data.y.copy()
     if layout == "shuffled":

@@ -245,11 +245,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             # An array of loadings beside a panel of returns (e.g. from a
             # ColumnTransformer without pandas output): the rows are y's rows.
             X = pd.DataFrame(np.asarray(X), index=y.index)
-        # The ±inf checks of X and y are left to segment_regression, which
-        # skips them when the moments show every value finite.
-        panel = validate_panel(self, X, reset=True, check_inf=False, needs_keys=False)
+        panel = validate_panel(self, X, reset=True, needs_keys=False)
         roles = self._roles(panel, X)
-        y = validate_row_values(y, panel, "y", check_inf=False)
+        y = validate_row_values(y, panel, "y")
         weights = self._weights(sample_weight, panel, roles)
         names = self._feature_names(panel, roles)
         values = _take_columns(panel.values, roles.features)
@@ -270,10 +268,6 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             center=self.fit_intercept,
             constraint=constraint,
             may_be_absent=may_be_absent,
-            check_inf=lambda: (
-                check_finite(values, "X", names),
-                check_finite(y, "y"),
-            ),
         )
         mom = fit.moments
         if len(y) and not mom.nobs.any():

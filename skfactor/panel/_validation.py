@@ -270,12 +270,11 @@ def has_value(values):
     return _any_chunk(values, lambda part, out: not np.isnan(part, out=out).all())
 
 
-def validate_row_values(values, panel, name, *, check_inf=True):
+def validate_row_values(values, panel, name):
     """``values`` (returns, weights) as a 1-D float array on ``panel``'s rows.
 
     A Series (or one-column DataFrame) must have the panel's index, in the same
-    order; an array must have one value per row. NaN is kept; ±inf is an error
-    (``check_inf=False`` leaves that check to the caller).
+    order; an array must have one value per row. NaN is kept; ±inf is an error.
     """
     if isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
@@ -309,8 +308,7 @@ def validate_row_values(values, panel, name, *, check_inf=True):
             f"value per row of `X` (one return per row of `X` for returns), got "
             f"shape {arr.shape}."
         )
-    if check_inf:
-        check_finite(arr, name)
+    check_finite(arr, name)
     return arr
 
 
@@ -372,9 +370,7 @@ class PanelData:
         return pd.DataFrame(values, index=self.index, columns=self.columns, copy=False)
 
 
-def validate_panel(
-    estimator, X, *, reset, name="X", check_inf=True, needs_keys=True, y=None
-):
+def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     """Validate ``X`` for a per-date estimator and find its date segments.
 
     ``X`` may be a DataFrame with a two-level (date, asset) MultiIndex (a
@@ -382,8 +378,8 @@ def validate_panel(
     a DataFrame with a single-level index, or a 2-D array (both one
     cross-section). A Series is taken as a one-column DataFrame (and
     :meth:`PanelData.wrap` gives a Series back). Sets ``n_features_in_`` /
-    ``feature_names_in_`` when ``reset``. ``check_inf=False`` leaves the ±inf
-    check (one pass over the values) to a caller that can do it for less.
+    ``feature_names_in_`` when ``reset``. NaN is kept (a missing value);
+    ±inf is an error naming the columns.
 
     A frame that is evidently a panel without its keys (indexed by dates
     alone, or holding them as columns) is an error. With ``needs_keys`` (the
@@ -429,8 +425,7 @@ def validate_panel(
         # columns against (validate_data would warn that it was "fitted
         # without feature names").
         values = check_array(X, input_name=name, estimator=estimator, **kwargs)
-    if check_inf:
-        check_finite(values, name, None if columns is None else list(columns))
+    check_finite(values, name, None if columns is None else list(columns))
     if isinstance(index, pd.MultiIndex):
         codes, dates = date_codes(index)
         segments = Segments(codes, len(dates))
