@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.metrics import r2_score
 
 from skfactor.models._fama_macbeth import fama_macbeth_table
-from skfactor.models._weights import halflife_weights
+from skfactor.models._weights import KERNELS, halflife_weights
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import (
@@ -545,23 +545,29 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         return r2_score(y[ok], pred[ok], sample_weight=w)
 
     # ------------------------------------------------------------- summary
-    def summary(self, cov_type="unadjusted", bandwidth=None):
+    def summary(self, cov_type="unadjusted", bandwidth=None, kernel="bartlett"):
         """The Fama–MacBeth table of the per-date estimates.
 
-        Equal to linearmodels ``FamaMacBeth(...).fit(cov_type=cov_type)``:
-        ``coef`` is the mean of the per-date estimates, ``std_err`` the standard
-        error of that mean over the dates where every term is estimated (T of
-        them), ``t`` and ``p_value`` from Student's t with T - 1 degrees of
-        freedom.
+        Equal to linearmodels ``FamaMacBeth(...).fit(cov_type=cov_type,
+        kernel=kernel, bandwidth=bandwidth)``: ``coef`` is the mean of the
+        per-date estimates, ``std_err`` the standard error of that mean over
+        the dates where every term is estimated (T of them), ``t`` and
+        ``p_value`` from Student's t with T - 1 degrees of freedom.
 
         Parameters
         ----------
         cov_type : {"unadjusted", "kernel"}, default="unadjusted"
-            ``"kernel"`` is Newey–West (Bartlett kernel) for autocorrelated
-            estimates.
-        bandwidth : int, optional
-            Bartlett bandwidth; None selects it as linearmodels does
-            (Newey and West, 1994).
+            ``"kernel"`` is a HAC (long-run) covariance for autocorrelated
+            estimates, weighted by ``kernel``.
+        bandwidth : float, optional
+            Kernel bandwidth, below T (Bartlett and Parzen use its integer
+            part, the number of lags they weigh); None selects it for the
+            kernel by Newey and West's (1994) rule, as linearmodels does.
+        kernel : {"bartlett", "parzen", "qs"}, default="bartlett"
+            ``"bartlett"`` (Newey–West) weighs lag :math:`l` by
+            :math:`1 - l/(L+1)`; ``"parzen"`` (Gallant) is smoother and also
+            stops at :math:`L`; ``"qs"`` (quadratic spectral, Andrews) weighs
+            every lag. Used with ``cov_type="kernel"``.
 
         Returns
         -------
@@ -574,4 +580,14 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f'`cov_type` must be "unadjusted" or "kernel"; got {cov_type!r}.'
             )
-        return fama_macbeth_table(self.params_, cov_type, bandwidth)
+        if kernel not in KERNELS:
+            raise ValueError(
+                f"`kernel` must be one of {sorted(KERNELS)}; got {kernel!r}."
+            )
+        if bandwidth is not None and not (
+            isinstance(bandwidth, Real) and bandwidth >= 0
+        ):
+            raise ValueError(
+                f"`bandwidth` must be a number >= 0 or None; got {bandwidth!r}."
+            )
+        return fama_macbeth_table(self.params_, cov_type, bandwidth, kernel)
