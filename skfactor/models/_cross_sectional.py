@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
+from skfactor.models._date_diagnostics import date_diagnostics, inference_frames
 from skfactor.models._fama_macbeth import fama_macbeth_table
 from skfactor.models._weights import KERNELS, halflife_weights
 from skfactor.panel._regression import RCOND, segment_regression
@@ -285,20 +286,40 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         self._check_collinear(
             mom, None if constraint is None else constraint(mom), names
         )
-        self._warn_dates(fit.status, p + int(self.fit_intercept))
-
         dates = (
             panel.dates if panel.dates is not None else pd.RangeIndex(1, name="date")
         )
+        self._warn_dates(fit.status, p + int(self.fit_intercept), dates)
         terms = ["const"] * int(self.fit_intercept) + names
         estimates = [fit.intercept[:, None]] * int(self.fit_intercept) + [fit.coef]
         self.params_ = pd.DataFrame(
             np.hstack(estimates), index=dates, columns=pd.Index(terms, name="term")
         )
-        self.rsquared_ = pd.Series(fit.rsquared, index=dates, name="rsquared")
-        self.nobs_ = pd.Series(mom.nobs, index=dates, name="nobs")
+        bse, table = date_diagnostics(
+            mom,
+            fit.coef,
+            fit.intercept,
+            fit.rsquared,
+            fit.status,
+            constraint=None if constraint is None else constraint(mom),
+            may_be_absent=may_be_absent,
+        )
+        self.diagnostics_ = pd.DataFrame(table, index=dates)
+        self.bse_, self.tvalues_, self.pvalues_ = inference_frames(
+            self.params_, bse, table["df_resid"]
+        )
         self.intercept_, self.coef_ = self._expectation()
         return self
+
+    @property
+    def rsquared_(self):
+        """Per-date R² (Series): the ``rsquared`` column of ``diagnostics_``."""
+        return self.diagnostics_["rsquared"]
+
+    @property
+    def nobs_(self):
+        """Per-date complete rows (Series): the ``nobs`` column of ``diagnostics_``."""
+        return self.diagnostics_["nobs"]
 
     @property
     def factor_returns_(self):
@@ -409,15 +430,32 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         )
 
     @staticmethod
-    def _warn_dates(status, k):
-        few, deficient = int((status == 1).sum()), int((status == 2).sum())
-        if few + deficient:
-            warn(
-                f"{few + deficient} of {len(status)} dates could not be estimated "
-                f"({few} with fewer complete rows than the {k} regressors, "
-                f"{deficient} with collinear loadings on that date); their factor "
-                "returns, intercept and R² are NaN."
+    def _warn_dates(status, k, dates):
+        few, deficient = status == 1, status == 2
+        if not (few.any() or deficient.any()):
+            return
+
+        def some(mask):  # the first few such dates, to look up in diagnostics_
+            shown = [str(d) for d in dates[mask][:3]]
+            return ", e.g. " + ", ".join(shown) + ("..." if mask.sum() > 3 else "")
+
+        reasons = []
+        if few.any():
+            reasons.append(
+                f"{int(few.sum())} with fewer complete rows than the {k} "
+                f"regressors{some(few)}"
             )
+        if deficient.any():
+            reasons.append(
+                f"{int(deficient.sum())} with collinear loadings on that date"
+                f"{some(deficient)}"
+            )
+        warn(
+            f"{int(few.sum() + deficient.sum())} of {len(status)} dates could not "
+            f"be estimated ({'; '.join(reasons)}); their factor returns, intercept "
+            "and R² are NaN. `diagnostics_` gives each date's status, complete "
+            "rows, rank and condition number."
+        )
 
     def _expectation(self):
         """Expected intercept (float) and factor returns (ndarray) of predict."""

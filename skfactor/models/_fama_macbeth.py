@@ -135,4 +135,3 @@ def fama_macbeth_table(
         {"coef": coef, "std_err": std_err, "t": tvalues, "p_value": pvalues},
         index=pd.Index(estimates.columns, name="term"),
     )
-
