@@ -436,7 +436,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             return
 
         def some(mask):  # the first few such dates, to look up in diagnostics_
-            shown = [str(d) for d in dates[mask][:3]]
+            shown = list(pd.Index(dates[mask][:3]).astype(str))
             return ", e.g. " + ", ".join(shown) + ("..." if mask.sum() > 3 else "")
 
         reasons = []

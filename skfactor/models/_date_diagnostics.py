@@ -43,9 +43,10 @@ def _scaled_inverse(A, absent, constraint, ok):
     d = np.sqrt(np.diagonal(A, axis1=1, axis2=2))
     d = np.where(absent | (d == 0), 1.0, d)
     S = A / (d[:, :, None] * d[:, None, :])
-    S[absent] = 0.0  # an industry without members that date: a unit block
-    S.transpose(0, 2, 1)[absent] = 0.0
-    S[np.nonzero(absent) + (np.nonzero(absent)[1],)] = 1.0
+    if absent.any():  # an industry without members that date: a unit block
+        S[absent] = 0.0
+        S.transpose(0, 2, 1)[absent] = 0.0
+        S[np.nonzero(absent) + (np.nonzero(absent)[1],)] = 1.0
     if constraint is not None:
         c = np.where(absent, 0.0, constraint) / d
         norm = np.sqrt((c * c).sum(axis=1))
@@ -61,16 +62,25 @@ def _scaled_inverse(A, absent, constraint, ok):
     return inv / (d[:, :, None] * d[:, None, :])
 
 
-def _rank(A, k, nobs):
-    """Rank of each date's design with its constant, judged as the model judges."""
-    d = np.sqrt(np.diagonal(A, axis1=1, axis2=2))
-    d = np.where(d > 0, d, 1.0)
-    S = A / (d[:, :, None] * d[:, None, :])
-    finite = np.isfinite(S).all(axis=(1, 2))
-    rank = np.zeros(len(A), dtype=np.intp)
-    if A.shape[1] and finite.any():
-        eig = np.linalg.eigvalsh(S[finite])
-        rank[finite] = (eig > RCOND * eig[:, -1:]).sum(axis=1)
+def _rank(A, k, nobs, known):
+    """Rank of each date's design with its constant, judged as the model judges.
+
+    Dates with a ``known`` full rank (estimated without constraint or absent
+    column: the fit's rank check passed) skip the eigenvalues.
+    """
+    n, p, _ = A.shape
+    rank = np.full(n, p, dtype=np.intp)
+    todo = ~known
+    if p and todo.any():
+        d = np.sqrt(np.diagonal(A[todo], axis1=1, axis2=2))
+        d = np.where(d > 0, d, 1.0)
+        S = A[todo] / (d[:, :, None] * d[:, None, :])
+        finite = np.isfinite(S).all(axis=(1, 2))
+        r = np.zeros(len(S), dtype=np.intp)
+        if finite.any():
+            eig = np.linalg.eigvalsh(S[finite])
+            r[finite] = (eig > RCOND * eig[:, -1:]).sum(axis=1)
+        rank[todo] = r
     return np.where(nobs > 0, rank + k, 0)
 
 
@@ -137,7 +147,8 @@ def date_diagnostics(
     n_con = 0
     if constraint is not None:  # an active constraint frees one parameter less
         n_con = np.any(np.where(absent, 0.0, constraint) != 0, axis=1)
-    rank = _rank(A, k, nobs)
+    full = ok & ~absent.any(axis=1) & (constraint is None)
+    rank = _rank(A, k, nobs, full)
     free = p + k - absent.sum(axis=1) - n_con
     df_resid = nobs - np.where(ok, free, rank)
     with np.errstate(divide="ignore", invalid="ignore"):
