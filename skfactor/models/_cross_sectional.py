@@ -113,6 +113,11 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         Half-life, in dates, for ``expected_returns="ewm"``.
     window : int, default=252
         Trailing number of dates for ``expected_returns="window"``.
+    condition_number : bool, default=False
+        Also compute each date's condition number (``diagnostics_``), as
+        statsmodels' ``condition_number``: one eigenvalue decomposition per
+        date, which costs about as much as the rest of the diagnostics
+        together. Without it the column is NaN.
 
     Attributes
     ----------
@@ -128,11 +133,27 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         loadings. NaN on dates not estimated.
     factor_returns_ : DataFrame of shape (n_dates, n_features)
         Per-date factor returns: ``params_`` without ``const``.
+    bse_ : DataFrame of shape (n_dates, n_terms)
+        Per-date standard errors, laid out as ``params_``: those of
+        statsmodels ``OLS``/``WLS`` on each date (nonrobust); under the
+        industry constraint, those of the constrained estimates. NaN on dates
+        not estimated (and for an industry without members that date).
+    tvalues_, pvalues_ : DataFrame of shape (n_dates, n_terms)
+        ``params_ / bse_`` and their two-sided p-values from Student's t with
+        each date's ``df_resid``.
+    diagnostics_ : DataFrame of shape (n_dates, 7)
+        One row per date: ``nobs`` (complete rows used), ``df_resid``,
+        ``rank`` (of the design with its constant, judged as the fit judges
+        rank), ``condition_number`` (statsmodels'; NaN unless
+        ``condition_number=True``), ``rsquared``, ``rsquared_adj`` and
+        ``status``: ``"ok"``, ``"too few rows"`` (fewer complete rows than
+        regressors) or ``"collinear loadings"`` (rank deficient that date).
     rsquared_ : Series of shape (n_dates,)
-        Per-date R², centred with an intercept and uncentred otherwise, as
-        statsmodels (which also centres when the loadings span a constant).
+        Per-date R² (``diagnostics_["rsquared"]``), centred with an intercept
+        and uncentred otherwise, as statsmodels (which also centres when the
+        loadings span a constant).
     nobs_ : Series of shape (n_dates,)
-        Number of complete rows used on each date.
+        Number of complete rows used on each date (``diagnostics_["nobs"]``).
     n_features_in_ : int
         Number of loadings.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -184,6 +205,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         "expected_returns": [StrOptions({"mean", "ewm", "window"})],
         "halflife": [Interval(Real, 0, None, closed="neither")],
         "window": [Interval(Integral, 1, None, closed="left")],
+        "condition_number": ["boolean"],
     }
 
     def __init__(
@@ -197,6 +219,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         expected_returns="mean",
         halflife=63.0,
         window=252,
+        condition_number=False,
     ):
         self.fit_intercept = fit_intercept
         self.weights = weights
@@ -206,6 +229,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         self.expected_returns = expected_returns
         self.halflife = halflife
         self.window = window
+        self.condition_number = condition_number
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -303,6 +327,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             fit.status,
             constraint=None if constraint is None else constraint(mom),
             may_be_absent=may_be_absent,
+            condition_number=self.condition_number,
         )
         self.diagnostics_ = pd.DataFrame(table, index=dates)
         self.bse_, self.tvalues_, self.pvalues_ = inference_frames(
