@@ -8,7 +8,11 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
-from skfactor.models._date_diagnostics import date_diagnostics, inference_frames
+from skfactor.models._date_diagnostics import (
+    STATUS,
+    date_diagnostics,
+    inference_frames,
+)
 from skfactor.models._fama_macbeth import fama_macbeth_table
 from skfactor.models._weights import KERNELS, halflife_weights
 from skfactor.panel._regression import RCOND, segment_regression
@@ -146,8 +150,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         ``rank`` (of the design with its constant, judged as the fit judges
         rank), ``condition_number`` (statsmodels'; NaN unless
         ``condition_number=True``), ``rsquared``, ``rsquared_adj`` and
-        ``status``: ``"ok"``, ``"too few rows"`` (fewer complete rows than
-        regressors) or ``"collinear loadings"`` (rank deficient that date).
+        ``status``: 0 estimated, 1 too few rows (fewer complete rows than
+        regressors), 2 collinear loadings (rank deficient that date);
+        ``STATUS[code]`` says it in words.
     rsquared_ : Series of shape (n_dates,)
         Per-date R² (``diagnostics_["rsquared"]``), centred with an intercept
         and uncentred otherwise, as statsmodels (which also centres when the
@@ -195,6 +200,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     >>> list(model.summary().columns)
     ['coef', 'std_err', 't', 'p_value']
     """
+
+    #: What the ``status`` codes of ``diagnostics_`` mean.
+    STATUS = STATUS
 
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],

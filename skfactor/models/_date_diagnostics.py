@@ -33,8 +33,10 @@ from skfactor.panel._regression import RCOND
 
 __all__ = ["STATUS", "date_diagnostics", "inference_frames"]
 
-# segment_lstsq's status codes, as the diagnostics table and the warning say them.
-STATUS = np.array(["ok", "too few rows", "collinear loadings"], dtype=object)
+# What segment_lstsq's status codes (the diagnostics' ``status``) mean. The
+# table keeps the codes: every fitted attribute is numeric (the estimator
+# checks compare them as numbers).
+STATUS = ("ok", "too few rows", "collinear loadings")
 
 
 def _scaled_inverse(A, absent, constraint, ok):
@@ -58,6 +60,8 @@ def _scaled_inverse(A, absent, constraint, ok):
         S = K
     inv = np.full((n, p, p), np.nan)
     if ok.any():
+        # Estimated dates passed the fit's rank check (of N'AN under the
+        # constraint, which makes the bordered matrix invertible).
         inv[ok] = np.linalg.inv(S[ok])[:, :p, :p]
     return inv / (d[:, :, None] * d[:, None, :])
 
@@ -140,7 +144,7 @@ def date_diagnostics(
         Standard errors, the constant's first when the moments are centred.
     table : dict of ndarray
         ``nobs``, ``df_resid``, ``rank``, ``condition_number``, ``rsquared``,
-        ``rsquared_adj``, ``status`` (words).
+        ``rsquared_adj``, ``status`` (the code; :data:`STATUS` says it).
     """
     gram, mean, wsum, nobs, centered = moments
     p = gram.shape[1] - 1
@@ -189,7 +193,7 @@ def date_diagnostics(
         ),
         "rsquared": rsquared,
         "rsquared_adj": rsquared_adj,
-        "status": STATUS[status],
+        "status": status,
     }
     return bse, table
 
