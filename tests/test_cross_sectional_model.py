@@ -594,8 +594,11 @@ def assert_diagnostics_match(model, refs):
             (row["rsquared_adj"], ref.rsquared_adj),
         ]:
             np.testing.assert_allclose(np.asarray(ours, float), theirs, rtol=1e-8)
-        cond = ref.condition_number
-        np.testing.assert_allclose(row["condition_number"], cond, rtol=1e-8)
+        if model.condition_number:
+            cond = ref.condition_number
+            np.testing.assert_allclose(row["condition_number"], cond, rtol=1e-8)
+        else:
+            assert np.isnan(row["condition_number"])
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["ols", "wls"])
@@ -607,10 +610,20 @@ def test_cross_sectional_model_diagnostics_equal_statsmodels_on_sp500(
     w = None
     if weighted:  # e.g. the square root of a size proxy
         w = pd.Series(np.random.default_rng(1).uniform(0.5, 2.0, len(y)), index=y.index)
-    model = CrossSectionalFactorModel(fit_intercept=fit_intercept)
+    model = CrossSectionalFactorModel(
+        fit_intercept=fit_intercept, condition_number=True
+    )
     model.fit(X, y, sample_weight=w)
     refs = per_date_statsmodels(X, y, w, fit_intercept)
     assert_diagnostics_match(model, refs)
+    # The condition number is opt-in; the rest of the table does not change.
+    plain = CrossSectionalFactorModel(fit_intercept=fit_intercept)
+    plain.fit(X, y, sample_weight=w)
+    assert plain.diagnostics_["condition_number"].isna().all()
+    pd.testing.assert_frame_equal(
+        plain.diagnostics_.drop(columns="condition_number"),
+        model.diagnostics_.drop(columns="condition_number"),
+    )
     assert list(model.bse_.columns) == list(model.params_.columns)
     assert model.tvalues_.index.equals(model.params_.index)
     assert (model.diagnostics_["status"] == 0).all()
@@ -626,7 +639,7 @@ def test_cross_sectional_model_diagnostics_say_why_a_date_is_not_estimated(shuff
     y.iloc[np.flatnonzero(dates == d0)[3:]] = np.nan  # 3 rows for 4 regressors
     X.loc[dates == d1, "size"] = X.loc[dates == d1, "value"] * 3.0  # collinear
     with pytest.warns(UserWarning) as caught:
-        model = CrossSectionalFactorModel().fit(X, y)
+        model = CrossSectionalFactorModel(condition_number=shuffle).fit(X, y)
     msg = str(caught[0].message)
     assert "1 with fewer complete rows than the 4 regressors, e.g. 2015-01-02" in msg
     assert "1 with collinear loadings on that date, e.g. 2015-01-05" in msg
@@ -655,7 +668,8 @@ def test_cross_sectional_model_diagnostics_generated_panel_with_holes(weighted):
     if weighted:
         w = pd.Series(np.random.default_rng(2).uniform(1, 3, len(y)), index=y.index)
         w = w.mask(np.random.default_rng(3).random(len(w)) < 0.05)
-    model = CrossSectionalFactorModel().fit(X, y, sample_weight=w)
+    model = CrossSectionalFactorModel(condition_number=True)
+    model.fit(X, y, sample_weight=w)
     assert_diagnostics_match(model, per_date_statsmodels(X, y, w))
 
 

@@ -117,6 +117,11 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         Half-life, in dates, for ``expected_returns="ewm"``.
     window : int, default=252
         Trailing number of dates for ``expected_returns="window"``.
+    condition_number : bool, default=False
+        Also compute each date's condition number (``diagnostics_``), as
+        statsmodels' ``condition_number``: one eigenvalue decomposition per
+        date, which costs about as much as the rest of the diagnostics
+        together. Without it the column is NaN.
 
     Attributes
     ----------
@@ -143,7 +148,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     diagnostics_ : DataFrame of shape (n_dates, 7)
         One row per date: ``nobs`` (complete rows used), ``df_resid``,
         ``rank`` (of the design with its constant, judged as the fit judges
-        rank), ``condition_number`` (statsmodels'), ``rsquared``, ``rsquared_adj`` and
+        rank), ``condition_number`` (statsmodels'; NaN unless
+        ``condition_number=True``), ``rsquared``, ``rsquared_adj`` and
         ``status``: 0 estimated, 1 too few rows (fewer complete rows than
         regressors), 2 collinear loadings (rank deficient that date);
         ``STATUS[code]`` says it in words.
@@ -207,6 +213,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         "expected_returns": [StrOptions({"mean", "ewm", "window"})],
         "halflife": [Interval(Real, 0, None, closed="neither")],
         "window": [Interval(Integral, 1, None, closed="left")],
+        "condition_number": ["boolean"],
     }
 
     def __init__(
@@ -220,6 +227,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         expected_returns="mean",
         halflife=63.0,
         window=252,
+        condition_number=False,
     ):
         self.fit_intercept = fit_intercept
         self.weights = weights
@@ -229,6 +237,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         self.expected_returns = expected_returns
         self.halflife = halflife
         self.window = window
+        self.condition_number = condition_number
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -326,6 +335,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             fit.status,
             constraint=None if constraint is None else constraint(mom),
             may_be_absent=may_be_absent,
+            condition_number=self.condition_number,
         )
         self.diagnostics_ = pd.DataFrame(table, index=dates)
         self.bse_, self.tvalues_, self.pvalues_ = inference_frames(

@@ -119,6 +119,7 @@ def date_diagnostics(
     *,
     constraint=None,
     may_be_absent=None,
+    condition_number=True,
 ):
     """Per-date standard errors and fit statistics of ``segment_regression``.
 
@@ -133,6 +134,9 @@ def date_diagnostics(
         The industry constraint rows of the fit.
     may_be_absent : ndarray of bool, shape (p,), optional
         Columns that may be all zero on a date (industries).
+    condition_number : bool, default=True
+        Compute the condition numbers (one eigenvalue decomposition per date,
+        the most expensive part); NaN otherwise.
 
     Returns
     -------
@@ -182,7 +186,11 @@ def date_diagnostics(
         "nobs": nobs,
         "df_resid": df_resid,
         "rank": rank,
-        "condition_number": _condition_number(A, mean, wsum, centered),
+        "condition_number": (
+            _condition_number(A, mean, wsum, centered)
+            if condition_number
+            else np.full(len(nobs), np.nan)
+        ),
         "rsquared": rsquared,
         "rsquared_adj": rsquared_adj,
         "status": status,
