@@ -601,3 +601,196 @@ def test_cross_sectional_model_residuals_on_other_dates_and_no_stored_copy():
     np.testing.assert_array_equal(resid[first], model.residuals(X[first], y[first]))
     with pytest.raises(ValueError, match="`X` is one cross-section but the model"):
         model.residuals(X.droplevel(0).iloc[:10], y.to_numpy()[:10])
+
+
+# ------------------------------------------- per-date diagnostics, kernels
+def sp500_panel(n_dates=120, holes=0.1, seed=0):
+    """Real data: daily S&P 500 returns on trailing momentum, volatility, reversal.
+
+    skfolio's 20 stocks, the loadings computed from past prices only, z-scored
+    per date; ``holes`` of the loadings and returns set to NaN (unbalanced).
+    """
+    from skfolio.datasets import load_sp500_dataset
+
+    prices = load_sp500_dataset()
+    r = prices.pct_change()
+    X = pd.concat(
+        {
+            "momentum": prices.shift(1) / prices.shift(61) - 1,
+            "volatility": r.shift(1).rolling(20).std(),
+            "reversal": prices.shift(1) / prices.shift(6) - 1,
+        },
+        axis=1,
+    ).iloc[-n_dates:]
+    X = X.stack(level=1, future_stack=True).rename_axis(["date", "asset"])
+    g = X.groupby(level="date")
+    X = (X - g.transform("mean")) / g.transform("std")
+    y = r.iloc[-n_dates:].stack().rename_axis(["date", "asset"]).rename("return")
+    rng = np.random.default_rng(seed)
+    X = X.mask(rng.random(X.shape) < holes / 3)
+    y = y.mask(rng.random(len(y)) < holes / 3)
+    return X, y.loc[X.index]
+
+
+def assert_diagnostics_match(model, refs):
+    """bse_, tvalues_, pvalues_ and diagnostics_ equal statsmodels per date."""
+    D = model.diagnostics_
+    for date, ref in refs.items():
+        cols = list(ref.params.index)
+        row = D.loc[date]
+        assert row["nobs"] == ref.nobs
+        assert row["rank"] == np.linalg.matrix_rank(ref.model.wexog)
+        if row["status"] != 0:
+            assert model.bse_.loc[date].isna().all()
+            continue
+        assert row["df_resid"] == ref.df_resid
+        for ours, theirs in [
+            (model.bse_.loc[date, cols], ref.bse),
+            (model.tvalues_.loc[date, cols], ref.tvalues),
+            (model.pvalues_.loc[date, cols], ref.pvalues),
+            (row["rsquared"], ref.rsquared),
+            (row["rsquared_adj"], ref.rsquared_adj),
+        ]:
+            np.testing.assert_allclose(np.asarray(ours, float), theirs, rtol=1e-8)
+        if model.condition_number:
+            cond = ref.condition_number
+            np.testing.assert_allclose(row["condition_number"], cond, rtol=1e-8)
+        else:
+            assert np.isnan(row["condition_number"])
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["ols", "wls"])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_cross_sectional_model_diagnostics_equal_statsmodels_on_sp500(
+    weighted, fit_intercept
+):
+    X, y = sp500_panel()
+    w = None
+    if weighted:  # e.g. the square root of a size proxy
+        w = pd.Series(np.random.default_rng(1).uniform(0.5, 2.0, len(y)), index=y.index)
+    model = CrossSectionalFactorModel(
+        fit_intercept=fit_intercept, condition_number=True
+    )
+    model.fit(X, y, sample_weight=w)
+    refs = per_date_statsmodels(X, y, w, fit_intercept)
+    assert_diagnostics_match(model, refs)
+    # The condition number is opt-in; the rest of the table does not change.
+    plain = CrossSectionalFactorModel(fit_intercept=fit_intercept)
+    plain.fit(X, y, sample_weight=w)
+    assert plain.diagnostics_["condition_number"].isna().all()
+    pd.testing.assert_frame_equal(
+        plain.diagnostics_.drop(columns="condition_number"),
+        model.diagnostics_.drop(columns="condition_number"),
+    )
+    assert list(model.bse_.columns) == list(model.params_.columns)
+    assert model.tvalues_.index.equals(model.params_.index)
+    assert (model.diagnostics_["status"] == 0).all()
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_cross_sectional_model_diagnostics_say_why_a_date_is_not_estimated(shuffle):
+    X, y = make_data(
+        n_dates=12, n_assets=40, missing_values=0, y_missing=0, seed=21, shuffle=shuffle
+    )
+    dates = X.index.get_level_values(0)
+    d0, d1 = dates.unique().sort_values()[:2]
+    y.iloc[np.flatnonzero(dates == d0)[3:]] = np.nan  # 3 rows for 4 regressors
+    X.loc[dates == d1, "size"] = X.loc[dates == d1, "value"] * 3.0  # collinear
+    with pytest.warns(UserWarning) as caught:
+        model = CrossSectionalFactorModel(condition_number=shuffle).fit(X, y)
+    msg = str(caught[0].message)
+    assert "1 with fewer complete rows than the 4 regressors, e.g. 2015-01-02" in msg
+    assert "1 with collinear loadings on that date, e.g. 2015-01-05" in msg
+    assert "`diagnostics_`" in msg
+    D = model.diagnostics_
+    words = D["status"].map(dict(enumerate(model.STATUS)))
+    assert words[d1] == "collinear loadings" and D.loc[d1, "status"] == 2
+    assert (words.drop([d0, d1]) == "ok").all()
+    assert D.loc[d1, "rank"] == 3 and D.loc[d1, "nobs"] > 4
+    assert words[d0] == "too few rows" and D.loc[d0, "nobs"] == 3
+    refs = per_date_statsmodels(X, y)
+    assert_diagnostics_match(model, refs)
+    # One home: rsquared_ and nobs_ are diagnostics_' columns.
+    pd.testing.assert_series_equal(model.rsquared_, D["rsquared"])
+    pd.testing.assert_series_equal(model.nobs_, D["nobs"])
+    assert {"rsquared_", "nobs_"}.isdisjoint(vars(model))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_sectional_model_diagnostics_generated_panel_with_holes(weighted):
+    data = make_factor_panel(
+        n_dates=25, n_assets=60, missing_rows=0.3, missing_values=0.05, random_state=4
+    )
+    X, y = data.X, data.y
+    w = None
+    if weighted:
+        w = pd.Series(np.random.default_rng(2).uniform(1, 3, len(y)), index=y.index)
+        w = w.mask(np.random.default_rng(3).random(len(w)) < 0.05)
+    model = CrossSectionalFactorModel(condition_number=True)
+    model.fit(X, y, sample_weight=w)
+    assert_diagnostics_match(model, per_date_statsmodels(X, y, w))
+
+
+def test_cross_sectional_model_industry_bse_equal_reparametrised_ols():
+    """Constrained standard errors: OLS on the design with g_e substituted out."""
+    X, y, ind = industry_data(empty=pd.Timestamp("2015-01-05"))
+    model = CrossSectionalFactorModel(industries=ind, industry_weights="equal")
+    model.fit(X, y)
+    names = ["const", *X.columns]
+    for date, Xd in X.groupby(level="date"):
+        yd = y.loc[Xd.index]
+        ok = yd.notna().to_numpy()
+        Z = np.column_stack([np.ones(ok.sum()), Xd.to_numpy()[ok]])
+        present = [names.index(j) for j in ind if Xd[j][ok].sum() > 0]
+        keep = [j for j in range(len(names)) if names[j] not in ind or j in present]
+        e = present[-1]  # g_e = -sum of the other present industries
+        N = np.eye(len(names))[:, keep]
+        N[e] = 0.0
+        N[e, [keep.index(j) for j in present[:-1]]] = -1.0
+        N = np.delete(N, keep.index(e), axis=1)
+        res = sm.OLS(yd.to_numpy()[ok], Z @ N).fit()
+        cov = N @ res.cov_params() @ N.T
+        bse = np.sqrt(np.diag(cov))[keep]
+        ours = model.bse_.loc[date].iloc[keep].to_numpy()
+        np.testing.assert_allclose(ours, bse, rtol=1e-8)
+        assert model.diagnostics_.loc[date, "df_resid"] == res.df_resid
+        assert model.bse_.loc[date].drop([names[j] for j in keep]).isna().all()
+
+
+@pytest.mark.parametrize("kernel", ["bartlett", "parzen", "qs"])
+@pytest.mark.parametrize("bandwidth", [None, 4, 2.5], ids=["auto", "bw4", "bw2.5"])
+@pytest.mark.parametrize("data", ["sp500", "generated"])
+def test_cross_sectional_model_kernels_equal_linearmodels(kernel, bandwidth, data):
+    if data == "sp500":
+        X, y = sp500_panel(n_dates=150, holes=0.15)
+    else:
+        X, y = make_data(n_dates=60, n_assets=30, seed=22)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = CrossSectionalFactorModel().fit(X, y)
+    kw = {} if bandwidth is None else {"bandwidth": bandwidth}
+    ours = model.summary(cov_type="kernel", kernel=kernel, **kw)
+    ref = linearmodels_fmb(X, y, "kernel", kernel=kernel, **kw)
+    np.testing.assert_allclose(ours["coef"], ref.params, rtol=RTOL)
+    np.testing.assert_allclose(ours["std_err"], ref.std_errors, rtol=1e-8)
+    np.testing.assert_allclose(ours["t"], ref.tstats, rtol=1e-8)
+    np.testing.assert_allclose(ours["p_value"], ref.pvalues, rtol=1e-8)
+    if kernel != "bartlett":  # a different kernel changes the standard errors
+        nw = model.summary(cov_type="kernel", **kw)
+        assert not np.allclose(nw["std_err"], ours["std_err"], rtol=1e-6)
+
+
+def test_cross_sectional_model_kernel_errors_and_fewest_dates():
+    X, y = make_data(n_dates=5, seed=23)
+    model = CrossSectionalFactorModel().fit(X, y)
+    with pytest.raises(ValueError, match="`kernel` must be one of"):
+        model.summary(cov_type="kernel", kernel="tukey")
+    with pytest.raises(ValueError, match="`bandwidth` must be a number >= 0"):
+        model.summary(cov_type="kernel", bandwidth=-1)
+    # Parzen's rule needs 5 dates, the quadratic spectral one 6 (linearmodels).
+    model.summary(cov_type="kernel", kernel="parzen")
+    with pytest.raises(ValueError, match="'qs' kernel needs at least 6"):
+        model.summary(cov_type="kernel", kernel="qs")
+    qs = model.summary(cov_type="kernel", kernel="qs", bandwidth=4.5)
+    ref = linearmodels_fmb(X, y, "kernel", kernel="qs", bandwidth=4.5)
+    np.testing.assert_allclose(qs["std_err"], ref.std_errors, rtol=1e-8)

@@ -8,8 +8,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import r2_score
 
+from skfactor.models._date_diagnostics import (
+    STATUS,
+    date_diagnostics,
+    inference_frames,
+)
 from skfactor.models._fama_macbeth import fama_macbeth_table
-from skfactor.models._weights import halflife_weights
+from skfactor.models._weights import KERNELS, halflife_weights
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import (
@@ -112,6 +117,11 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         Half-life, in dates, for ``expected_returns="ewm"``.
     window : int, default=252
         Trailing number of dates for ``expected_returns="window"``.
+    condition_number : bool, default=False
+        Also compute each date's condition number (``diagnostics_``), as
+        statsmodels' ``condition_number``: one eigenvalue decomposition per
+        date, which costs about as much as the rest of the diagnostics
+        together. Without it the column is NaN.
 
     Attributes
     ----------
@@ -127,11 +137,28 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         loadings. NaN on dates not estimated.
     factor_returns_ : DataFrame of shape (n_dates, n_features)
         Per-date factor returns: ``params_`` without ``const``.
+    bse_ : DataFrame of shape (n_dates, n_terms)
+        Per-date standard errors, laid out as ``params_``: those of
+        statsmodels ``OLS``/``WLS`` on each date (nonrobust); under the
+        industry constraint, those of the constrained estimates. NaN on dates
+        not estimated (and for an industry without members that date).
+    tvalues_, pvalues_ : DataFrame of shape (n_dates, n_terms)
+        ``params_ / bse_`` and their two-sided p-values from Student's t with
+        each date's ``df_resid``.
+    diagnostics_ : DataFrame of shape (n_dates, 7)
+        One row per date: ``nobs`` (complete rows used), ``df_resid``,
+        ``rank`` (of the design with its constant, judged as the fit judges
+        rank), ``condition_number`` (statsmodels'; NaN unless
+        ``condition_number=True``), ``rsquared``, ``rsquared_adj`` and
+        ``status``: 0 estimated, 1 too few rows (fewer complete rows than
+        regressors), 2 collinear loadings (rank deficient that date);
+        ``STATUS[code]`` says it in words.
     rsquared_ : Series of shape (n_dates,)
-        Per-date R², centred with an intercept and uncentred otherwise, as
-        statsmodels (which also centres when the loadings span a constant).
+        Per-date R² (``diagnostics_["rsquared"]``), centred with an intercept
+        and uncentred otherwise, as statsmodels (which also centres when the
+        loadings span a constant).
     nobs_ : Series of shape (n_dates,)
-        Number of complete rows used on each date.
+        Number of complete rows used on each date (``diagnostics_["nobs"]``).
     n_features_in_ : int
         Number of loadings.
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
@@ -174,6 +201,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     ['coef', 'std_err', 't', 'p_value']
     """
 
+    #: What the ``status`` codes of ``diagnostics_`` mean.
+    STATUS = STATUS
+
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
         "weights": [str, Integral, None],
@@ -183,6 +213,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         "expected_returns": [StrOptions({"mean", "ewm", "window"})],
         "halflife": [Interval(Real, 0, None, closed="neither")],
         "window": [Interval(Integral, 1, None, closed="left")],
+        "condition_number": ["boolean"],
     }
 
     def __init__(
@@ -196,6 +227,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         expected_returns="mean",
         halflife=63.0,
         window=252,
+        condition_number=False,
     ):
         self.fit_intercept = fit_intercept
         self.weights = weights
@@ -205,6 +237,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         self.expected_returns = expected_returns
         self.halflife = halflife
         self.window = window
+        self.condition_number = condition_number
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -279,20 +312,41 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         self._check_collinear(
             mom, None if constraint is None else constraint(mom), names
         )
-        self._warn_dates(fit.status, p + int(self.fit_intercept))
-
         dates = (
             panel.dates if panel.dates is not None else pd.RangeIndex(1, name="date")
         )
+        self._warn_dates(fit.status, p + int(self.fit_intercept), dates)
         terms = ["const"] * int(self.fit_intercept) + names
         estimates = [fit.intercept[:, None]] * int(self.fit_intercept) + [fit.coef]
         self.params_ = pd.DataFrame(
             np.hstack(estimates), index=dates, columns=pd.Index(terms, name="term")
         )
-        self.rsquared_ = pd.Series(fit.rsquared, index=dates, name="rsquared")
-        self.nobs_ = pd.Series(mom.nobs, index=dates, name="nobs")
+        bse, table = date_diagnostics(
+            mom,
+            fit.coef,
+            fit.intercept,
+            fit.rsquared,
+            fit.status,
+            constraint=None if constraint is None else constraint(mom),
+            may_be_absent=may_be_absent,
+            condition_number=self.condition_number,
+        )
+        self.diagnostics_ = pd.DataFrame(table, index=dates)
+        self.bse_, self.tvalues_, self.pvalues_ = inference_frames(
+            self.params_, bse, table["df_resid"]
+        )
         self.intercept_, self.coef_ = self._expectation()
         return self
+
+    @property
+    def rsquared_(self):
+        """Per-date R² (Series): the ``rsquared`` column of ``diagnostics_``."""
+        return self.diagnostics_["rsquared"]
+
+    @property
+    def nobs_(self):
+        """Per-date complete rows (Series): the ``nobs`` column of ``diagnostics_``."""
+        return self.diagnostics_["nobs"]
 
     @property
     def factor_returns_(self):
@@ -407,15 +461,32 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         )
 
     @staticmethod
-    def _warn_dates(status, k):
-        few, deficient = int((status == 1).sum()), int((status == 2).sum())
-        if few + deficient:
-            warn(
-                f"{few + deficient} of {len(status)} dates could not be estimated "
-                f"({few} with fewer complete rows than the {k} regressors, "
-                f"{deficient} with collinear loadings on that date); their factor "
-                "returns, intercept and R² are NaN."
+    def _warn_dates(status, k, dates):
+        few, deficient = status == 1, status == 2
+        if not (few.any() or deficient.any()):
+            return
+
+        def some(mask):  # the first few such dates, to look up in diagnostics_
+            shown = list(pd.Index(dates[mask][:3]).astype(str))
+            return ", e.g. " + ", ".join(shown) + ("..." if mask.sum() > 3 else "")
+
+        reasons = []
+        if few.any():
+            reasons.append(
+                f"{int(few.sum())} with fewer complete rows than the {k} "
+                f"regressors{some(few)}"
             )
+        if deficient.any():
+            reasons.append(
+                f"{int(deficient.sum())} with collinear loadings on that date"
+                f"{some(deficient)}"
+            )
+        warn(
+            f"{int(few.sum() + deficient.sum())} of {len(status)} dates could not "
+            f"be estimated ({'; '.join(reasons)}); their factor returns, intercept "
+            "and R² are NaN. `diagnostics_` gives each date's status, complete "
+            "rows, rank and condition number."
+        )
 
     def _expectation(self):
         """Expected intercept (float) and factor returns (ndarray) of predict."""
@@ -543,23 +614,29 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         return r2_score(y[ok], pred[ok], sample_weight=w)
 
     # ------------------------------------------------------------- summary
-    def summary(self, cov_type="unadjusted", bandwidth=None):
+    def summary(self, cov_type="unadjusted", bandwidth=None, kernel="bartlett"):
         """The Fama–MacBeth table of the per-date estimates.
 
-        Equal to linearmodels ``FamaMacBeth(...).fit(cov_type=cov_type)``:
-        ``coef`` is the mean of the per-date estimates, ``std_err`` the standard
-        error of that mean over the dates where every term is estimated (T of
-        them), ``t`` and ``p_value`` from Student's t with T - 1 degrees of
-        freedom.
+        Equal to linearmodels ``FamaMacBeth(...).fit(cov_type=cov_type,
+        kernel=kernel, bandwidth=bandwidth)``: ``coef`` is the mean of the
+        per-date estimates, ``std_err`` the standard error of that mean over
+        the dates where every term is estimated (T of them), ``t`` and
+        ``p_value`` from Student's t with T - 1 degrees of freedom.
 
         Parameters
         ----------
         cov_type : {"unadjusted", "kernel"}, default="unadjusted"
-            ``"kernel"`` is Newey–West (Bartlett kernel) for autocorrelated
-            estimates.
-        bandwidth : int, optional
-            Bartlett bandwidth; None selects it as linearmodels does
-            (Newey and West, 1994).
+            ``"kernel"`` is a HAC (long-run) covariance for autocorrelated
+            estimates, weighted by ``kernel``.
+        bandwidth : float, optional
+            Kernel bandwidth, below T (Bartlett and Parzen use its integer
+            part, the number of lags they weigh); None selects it for the
+            kernel by Newey and West's (1994) rule, as linearmodels does.
+        kernel : {"bartlett", "parzen", "qs"}, default="bartlett"
+            ``"bartlett"`` (Newey–West) weighs lag :math:`l` by
+            :math:`1 - l/(L+1)`; ``"parzen"`` (Gallant) is smoother and also
+            stops at :math:`L`; ``"qs"`` (quadratic spectral, Andrews) weighs
+            every lag. Used with ``cov_type="kernel"``.
 
         Returns
         -------
@@ -572,4 +649,14 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             raise ValueError(
                 f'`cov_type` must be "unadjusted" or "kernel"; got {cov_type!r}.'
             )
-        return fama_macbeth_table(self.params_, cov_type, bandwidth)
+        if kernel not in KERNELS:
+            raise ValueError(
+                f"`kernel` must be one of {sorted(KERNELS)}; got {kernel!r}."
+            )
+        if bandwidth is not None and not (
+            isinstance(bandwidth, Real) and bandwidth >= 0
+        ):
+            raise ValueError(
+                f"`bandwidth` must be a number >= 0 or None; got {bandwidth!r}."
+            )
+        return fama_macbeth_table(self.params_, cov_type, bandwidth, kernel)

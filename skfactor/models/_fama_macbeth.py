@@ -6,11 +6,14 @@ on the dates where **every** term is estimated (linearmodels drops the other
 rows), T of them:
 
 - ``"unadjusted"``: :math:`\hat V = \frac{1}{T(T-1)} \sum_t e_t e_t^\top`;
-- ``"kernel"``: Newey–West with Bartlett weights :math:`1 - l/(L+1)`,
+- ``"kernel"``: a HAC (long-run) covariance,
   :math:`\hat V = \frac{1}{T(T-1)} \big(\sum_t e_t e_t^\top +
-  \sum_{l=1}^{L} w_l (\Gamma_l + \Gamma_l^\top)\big)`, with the bandwidth
-  :math:`L` chosen by Newey and West's (1994) rule as linearmodels'
-  ``kernel_optimal_bandwidth`` does when not given.
+  \sum_{l \ge 1} w_l (\Gamma_l + \Gamma_l^\top)\big)`, with
+  :math:`\Gamma_l = \sum_t e_t e_{t-l}^\top` and the weights :math:`w_l` of
+  the Bartlett (Newey–West), Parzen or quadratic spectral kernel
+  (skfactor/models/_weights.py), the bandwidth chosen by Newey and West's
+  (1994) rule for that kernel, as linearmodels' ``kernel_optimal_bandwidth``
+  does, when not given.
 
 t statistics use Student's t with T - 1 degrees of freedom.
 """
@@ -23,42 +26,62 @@ import numpy as np
 import pandas as pd
 
 from skfactor.models._ols import t_p_values
-from skfactor.models._weights import bartlett
+from skfactor.models._weights import kernel_weights
 
 __all__ = ["fama_macbeth_table", "newey_west_bandwidth"]
 
+# Newey-West (1994) rule per kernel: characteristic exponent q, constant c,
+# exponent a of the pilot lags ceil(4 (T/100)^a) (linearmodels' table).
+_RULES = {
+    "bartlett": (1, 1.1447, 2 / 9),
+    "parzen": (2, 2.6614, 4 / 25),
+    "qs": (2, 1.3221, 2 / 25),
+}
 
-def newey_west_bandwidth(x):
-    r"""Newey–West (1994) automatic Bartlett bandwidth of a series (linearmodels' rule).
 
-    ``n = ceil(4 (T/100)^(2/9))`` pilot lags, autocovariances
+def _pilot_lags(t, exponent):
+    return math.ceil(4 * (t / 100) ** exponent)
+
+
+def newey_west_bandwidth(x, kernel="bartlett"):
+    r"""Newey–West (1994) automatic bandwidth of a series (linearmodels' rule).
+
+    ``n = ceil(4 (T/100)^a)`` pilot lags, autocovariances
     :math:`\sigma_j = T^{-1} \sum_i x_i x_{i-j}`,
     :math:`s_0 = \sigma_0 + 2 \sum_{j \le n} \sigma_j`,
-    :math:`s_1 = 2 \sum_{j \le n} j \sigma_j`, and the bandwidth
-    :math:`\min(\lceil 1.1447 ((s_1/s_0)^2)^{1/3} T^{1/3} \rceil, T - 1)`.
+    :math:`s_q = 2 \sum_{j \le n} j^q \sigma_j`, and the bandwidth
+    :math:`\min(\lceil c ((s_q/s_0)^2)^{1/(2q+1)} T^{1/(2q+1)} \rceil, T - 1)`,
+    with :math:`(q, c, a)` = (1, 1.1447, 2/9) for Bartlett, (2, 2.6614, 4/25)
+    for Parzen and (2, 1.3221, 2/25) for the quadratic spectral kernel.
     """
+    q, c, exponent = _RULES[kernel]
     t = len(x)
-    pilot = math.ceil(4 * (t / 100) ** (2 / 9))
+    pilot = _pilot_lags(t, exponent)
     if pilot >= t - 1:
+        fewest = next(n for n in range(2, 100) if _pilot_lags(n, exponent) < n - 1)
         raise ValueError(
-            "The automatic Newey-West bandwidth needs at least 4 estimated dates; "
-            f"got {t}. Pass `bandwidth` (an integer below {t}) to `summary`."
+            f"The automatic bandwidth of the {kernel!r} kernel needs at least "
+            f"{fewest} estimated dates; got {t}. Pass `bandwidth` (a number below "
+            f"{t}) to `summary`."
         )
     sigma = np.array([x[j:] @ x[: t - j] / t for j in range(pilot + 1)])
     lags = np.arange(1, pilot + 1)
+    rate = 1 / (2 * q + 1)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         s0 = sigma[0] + 2 * sigma[1:].sum()
-        s1 = 2 * np.sum(sigma[1:] * lags)
-        m = 1.1447 * ((s1 / s0) ** 2) ** (1 / 3) * t ** (1 / 3)
+        sq = 2 * np.sum(sigma[1:] * lags**q)
+        m = c * ((sq / s0) ** 2) ** rate * t**rate
     if not np.isfinite(m):
         raise ValueError(
-            "The automatic Newey-West bandwidth is not finite (the per-date "
-            "estimates do not vary); pass `bandwidth` to `summary`."
+            "The automatic bandwidth is not finite (the per-date estimates do "
+            "not vary); pass `bandwidth` to `summary`."
         )
     return min(math.ceil(m), t - 1)
 
 
-def fama_macbeth_table(estimates, cov_type="unadjusted", bandwidth=None):
+def fama_macbeth_table(
+    estimates, cov_type="unadjusted", bandwidth=None, kernel="bartlett"
+):
     """The Fama–MacBeth coefficient table of per-date estimates.
 
     Parameters
@@ -66,9 +89,13 @@ def fama_macbeth_table(estimates, cov_type="unadjusted", bandwidth=None):
     estimates : DataFrame of shape (n_dates, n_terms)
         One row of estimates per date (NaN where not estimated).
     cov_type : {"unadjusted", "kernel"}
-        Plain or Newey–West (Bartlett) covariance of the mean.
-    bandwidth : int, optional
-        Bartlett bandwidth for ``"kernel"``; None picks it from the data.
+        Plain or HAC covariance of the mean.
+    bandwidth : float, optional
+        Kernel bandwidth for ``"kernel"`` (below the number of estimated
+        dates; Bartlett and Parzen use its integer part); None picks it from
+        the data.
+    kernel : {"bartlett", "parzen", "qs"}
+        Kernel weighting the autocovariances, for ``"kernel"``.
 
     Returns
     -------
@@ -89,16 +116,18 @@ def fama_macbeth_table(estimates, cov_type="unadjusted", bandwidth=None):
         if bandwidth is None:
             with np.errstate(divide="ignore", invalid="ignore"):
                 std = dev / dev.std(axis=0)
-            bandwidth = newey_west_bandwidth(std.sum(axis=1))
+            bandwidth = newey_west_bandwidth(std.sum(axis=1), kernel)
         elif bandwidth >= t:
             raise ValueError(
                 f"`bandwidth` must be below the number of estimated dates, {t}; "
                 f"got {bandwidth}."
             )
-        lags = int(bandwidth)
-        for lag in range(1, lags + 1):  # lags, not dates: a handful
+        # One product per weighted lag: the bandwidth's few with Bartlett and
+        # Parzen, every lag with the (untruncated) quadratic spectral kernel
+        # (~0.2 s at 2,520 dates; a banded E'WE product bought only 1.2x).
+        for lag, w in enumerate(kernel_weights(kernel, bandwidth, t), start=1):
             g = dev[lag:].T @ dev[:-lag]
-            s += bartlett(lag, lags) * (g + g.T)
+            s += w * (g + g.T)
     cov = s / t / (t - 1)
     with np.errstate(invalid="ignore"):
         std_err = np.sqrt(np.diag(cov))
