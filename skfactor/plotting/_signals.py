@@ -17,7 +17,9 @@ def plot_ic_decay(decay, *, ax=None):
     ----------
     decay : DataFrame of shape (n_horizons, n_statistics)
         :func:`skfactor.metrics.ic_decay`: columns ``mean``, ``std`` and
-        ``n_dates``, one row per horizon.
+        ``n_dates``, one row per horizon. The error bars are two standard
+        errors of the mean IC: from its ``t`` (Newey–West for horizons above
+        one date) when given, else ``std / sqrt(n_dates)``.
     ax : matplotlib Axes, default=None
         Axes to draw on; None draws on a new figure.
 
@@ -47,15 +49,18 @@ def plot_ic_decay(decay, *, ax=None):
     ax = get_ax(ax)
     mean = decay["mean"].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        se = decay["std"].to_numpy(dtype=np.float64) / np.sqrt(
-            decay["n_dates"].to_numpy(dtype=np.float64)
-        )
+        if "t" in decay.columns:  # Newey-West at each horizon: mean / t
+            se = np.abs(mean / decay["t"].to_numpy(dtype=np.float64))
+        else:
+            se = decay["std"].to_numpy(dtype=np.float64) / np.sqrt(
+                decay["n_dates"].to_numpy(dtype=np.float64)
+            )
     labels = [str(h) for h in decay.index]
     ax.bar(labels, mean, yerr=2.0 * se, color="C0", alpha=0.8, capsize=4)
     ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
     ax.set_xlabel("horizon (dates)")
     ax.set_ylabel("mean information coefficient")
-    ax.set_title("IC decay: mean IC by horizon (± 2 s.e., dates independent)")
+    ax.set_title("IC decay: mean IC by horizon (± 2 s.e. of the mean)")
     ax.grid(True, axis="y", alpha=0.3)
     return ax
 
