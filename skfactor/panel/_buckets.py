@@ -19,31 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bucket_means", "count_valid", "fraction_thresholds", "rank_buckets"]
+from skfactor.panel._ranks import rank
 
-# Up to this many distinct order-statistic positions, partition instead of sort.
-_MAX_PARTITION_KTH = 8
-
-
-def _per_row(segments, fn, col, per_segment):
-    """``fn(col, per_segment matched to its rows)``, without repeating on a grid."""
-    shape = (segments.n_segments, segments.max_size)
-    if segments.n_rows and segments.n_rows == shape[0] * shape[1]:
-        return fn(col.reshape(shape), np.asarray(per_segment)[:, None]).reshape(-1)
-    return fn(col, segments.expand(per_segment))
-
-
-def _count_true(segments, mask):
-    """Per-segment number of True values of a sorted boolean array."""
-    shape = (segments.n_segments, segments.max_size)
-    if segments.n_rows and segments.n_rows == shape[0] * shape[1]:
-        return np.count_nonzero(mask.reshape(shape), axis=1)
-    return segments.sum(mask)
-
-
-def count_valid(segments, col):
-    """Per-segment number of non-NaN values of one sorted column."""
-    return _count_true(segments, ~np.isnan(col))
+__all__ = ["bucket_means", "fraction_thresholds", "rank_buckets"]
 
 
 def fraction_thresholds(n, fractions):
@@ -77,7 +55,7 @@ def fraction_thresholds(n, fractions):
     return out
 
 
-def rank_buckets(segments, col, thresholds, n=None):
+def rank_buckets(segments, col, thresholds):
     """Number of thresholds each value's average rank exceeds, per segment.
 
     Parameters
@@ -88,8 +66,6 @@ def rank_buckets(segments, col, thresholds, n=None):
         One column, rows in segment order; NaN is not ranked.
     thresholds : ndarray of shape (n_thresholds, n_segments)
         Rank thresholds ``R`` (see :func:`fraction_thresholds`), in any order.
-    n : ndarray of int, shape (n_segments,), optional
-        ``segments.count(col)``, when the caller has it already.
 
     Returns
     -------
@@ -98,53 +74,10 @@ def rank_buckets(segments, col, thresholds, n=None):
         is NaN.
     """
     col = np.asarray(col, dtype=np.float64)
-    thresholds = np.atleast_2d(np.asarray(thresholds, dtype=np.float64))
-    valid = ~np.isnan(col)
-    bucket = np.where(valid, 0, -1).astype(np.int16)
-    if segments.n_rows == 0 or not valid.any():
-        return bucket
-    if not segments._padding_ok():
-        ranks = segments.rank(col)
-        for R in thresholds:
-            bucket += _per_row(segments, np.greater, ranks, R)
-        return bucket
-    grid = segments.to_dense(col, np.nan)
-    if np.shares_memory(grid, col):
-        grid = grid.copy()
-    if n is None:
-        n = _count_true(segments, valid)
-    width = grid.shape[1]
-    rows = np.arange(segments.n_segments)
-    floors = np.floor(thresholds).astype(np.intp)
-    at = np.clip(floors, 0, width - 1)
-    # NaN (and padding) go last, as in a sort; a few order statistics need only
-    # a partition around them (a balanced panel has one position per threshold).
-    kth = np.unique(at)
-    if len(kth) <= _MAX_PARTITION_KTH:
-        grid.partition(kth, axis=1)
-    else:
-        grid.sort(axis=1)
-    for R, pos, at_k in zip(thresholds, floors, at, strict=True):
-        everyone = pos < 0
-        nobody = pos >= n
-        t = grid[rows, at_k]
-        # Every value above t ranks above R, every value below t does not. A
-        # value equal to t ranks above R unless values tied with t start before
-        # position ``pos`` and their average rank is at most R.
-        above = _per_row(segments, np.greater_equal, col, t)
-        below = n - _count_true(segments, above)
-        suspect = (below < pos) & ~everyone & ~nobody
-        if suspect.any():
-            equal = _per_row(segments, np.equal, col, t)
-            n_equal = _count_true(segments, equal)
-            drop = suspect & ~(below + (n_equal + 1) / 2.0 > R)
-            if drop.any():
-                above &= ~(equal & segments.expand(drop))
-        if everyone.any():
-            above |= segments.expand(everyone) & valid
-        if nobody.any():
-            above &= ~segments.expand(nobody)
-        bucket += above
+    ranks = rank(segments, col)  # NaN ranks above no threshold
+    bucket = np.where(np.isnan(col), -1, 0).astype(np.int16)
+    for R in np.atleast_2d(np.asarray(thresholds, dtype=np.float64)):
+        bucket += segments.broadcast(np.greater, ranks, R)
     return bucket
 
 

@@ -235,13 +235,8 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         out = np.empty_like(values)
 
         def clip_column(j):
-            seg.map_blocks(
-                lambda block, c: self._caps(block, c, limits),
-                np.clip,
-                values[:, j],
-                seg.sort(values[:, j], out=seg.buffer("column")),
-                out=out[:, j],
-            )
+            col = seg.sort(values[:, j], out=seg.buffer("column"))
+            seg.apply(np.clip, values[:, j], *self._caps(seg, col, limits), out=out[:, j])
 
         for_each(clip_column, range(values.shape[1]), self.n_jobs)
         return panel.wrap(out)

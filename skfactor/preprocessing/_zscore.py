@@ -211,14 +211,9 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             if j in (g, w):
                 out[:, j] = values[:, j]
                 return
-            seg.map_blocks(
-                lambda block, c, w: center_scale(block, c, robust=robust, weights=w),
-                _standardize,
-                values[:, j],
-                seg.sort(values[:, j], out=seg.buffer("column")),
-                weights,
-                out=out[:, j],
-            )
+            col = seg.sort(values[:, j], out=seg.buffer("column"))
+            stats = center_scale(seg, col, robust=robust, weights=weights)
+            seg.apply(_standardize, values[:, j], *stats, out=out[:, j])
 
         for_each(zscore_column, range(values.shape[1]), self.n_jobs)
         if has_group is not None:  # no group, no peers: NaN
