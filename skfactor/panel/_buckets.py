@@ -8,11 +8,8 @@ An asset's bucket on a date is the number of rank thresholds its average rank
 - a fraction ``c`` of the cross-section: ``rank / n > c`` computed in float64,
   exactly as ``pandas.Series.rank(pct=True) > c`` does.
 
-Membership is found without ranking every asset: an asset is above ``R`` when
-its value is above the order statistic at 0-based position ``floor(R)``, and a
-value tied with that order statistic is above when its average rank is. One
-partition (or sort) of a padded (date x asset) grid replaces the lexicographic
-sort of a full rank.
+The ranks are :func:`skfactor.panel._ranks.rank`'s, the one rank and tie
+rule of the package.
 """
 
 from __future__ import annotations

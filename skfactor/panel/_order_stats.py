@@ -92,7 +92,9 @@ def _partition_order_statistics(segments, col, low_k, high_k, n_valid):
         with np.errstate(invalid="ignore", divide="ignore"):
             c = segments.nansum(col) / n_valid
         c = np.where(np.isfinite(c), c, 0.0)
-    grid = segments.to_grid(col, c[:, None], out=segments.buffer("grid", (n_seg, width)))
+    grid = segments.to_grid(
+        col, c[:, None], out=segments.buffer("grid", (n_seg, width))
+    )
     np.copyto(grid, c[:, None], where=np.isnan(grid))
     wanted = []
     for k, from_top in ((low_k, False), (high_k, True)):

@@ -236,7 +236,8 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         def clip_column(j):
             col = seg.sort(values[:, j], out=seg.buffer("column"))
-            seg.apply(np.clip, values[:, j], *self._caps(seg, col, limits), out=out[:, j])
+            caps = self._caps(seg, col, limits)
+            seg.apply(np.clip, values[:, j], *caps, out=out[:, j])
 
         for_each(clip_column, range(values.shape[1]), self.n_jobs)
         return panel.wrap(out)
