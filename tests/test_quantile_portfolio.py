@@ -11,7 +11,12 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from skfactor import CrossSectionalZScore, QuantilePortfolioFactor
-from skfactor.panel._buckets import fraction_thresholds, rank_buckets
+from skfactor.panel._buckets import (
+    _rank_buckets,
+    _threshold_buckets,
+    fraction_thresholds,
+    rank_buckets,
+)
 from skfactor.panel._segments import Segments
 from skfactor.portfolio import fama_french_factors
 from tests.conftest import one_asset_date, shuffled
@@ -497,6 +502,11 @@ def test_quantile_portfolio_rank_buckets_equal_float_rank_pct(seed, layout):
     expected = np.where(np.isnan(col), -1, sum((p > c).astype(int) for c in cuts))
     thresholds = fraction_thresholds(seg.count(col), cuts)
     np.testing.assert_array_equal(rank_buckets(seg, col, thresholds), expected)
+    # The order-statistic special path against ranking every value.
+    n = seg.count(col)
+    for R in (thresholds, np.vstack([np.full(25, 3), n - 3])):  # and top_n=3
+        plain = _rank_buckets(seg, col, R)
+        np.testing.assert_array_equal(_threshold_buckets(seg, col, R), plain)
 
 
 # ------------------------------------------------ Fama-French 2 x 3

@@ -46,12 +46,18 @@ def winsorize_caps(segments, col, lower, upper):
 def _std(segments, col, mean, n, nan, spread):
     """Standard deviation (ddof=0) without overflow or underflow of the squares.
 
-    The deviations are divided by ``spread``, the largest of them, before they
-    are squared and multiplied back after the square root, so values of any
-    magnitude (``1e160`` or ``1e-170``) give the same z-scores.
+    Where their squares would overflow or underflow, the deviations are
+    divided by ``spread``, the largest of them, before they are squared and
+    multiplied back after the square root, so values of any magnitude
+    (``1e160`` or ``1e-170``) give the same z-scores.
     """
     dev = segments.broadcast(np.subtract, col, mean, out=segments.buffer("dev"))
-    segments.broadcast(np.divide, dev, spread, out=dev)
+    # Squares of deviations up to 1e140 (and down to 1e-140) are in range as
+    # they are: the division, a pass over the column, is for the rest.
+    if np.any((spread > 1e140) | (spread < 1e-140)):
+        segments.broadcast(np.divide, dev, spread, out=dev)
+    else:
+        spread = 1.0
     np.copyto(dev, 0.0, where=nan)
     np.multiply(dev, dev, out=dev)
     with np.errstate(invalid="ignore", divide="ignore"):
