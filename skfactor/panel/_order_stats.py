@@ -67,7 +67,7 @@ def lowest(segments, col, positions):
     For columns whose grid fits (:attr:`Segments.grid_fits`).
     """
     shape = (segments.n_segments, segments.max_size)
-    grid = segments.to_grid(col, np.nan, out=segments.buffer("grid", shape))
+    grid = segments.to_grid(col, np.nan, copy=True)
     at = np.clip(positions, 0, shape[1] - 1)
     kth = np.unique(at)
     if len(kth) <= MAX_PARTITION_KTH:
@@ -110,9 +110,7 @@ def _partition_order_statistics(segments, col, low_k, high_k, n_valid):
         with np.errstate(invalid="ignore", divide="ignore"):
             c = segments.nansum(col) / n_valid
         c = np.where(np.isfinite(c), c, 0.0)
-    grid = segments.to_grid(
-        col, c[:, None], out=segments.buffer("grid", (n_seg, width))
-    )
+    grid = segments.to_grid(col, c[:, None], copy=True)
     np.copyto(grid, c[:, None], where=np.isnan(grid))
     wanted = []
     for k, from_top in ((low_k, False), (high_k, True)):
@@ -169,8 +167,8 @@ def _tail_order_statistics(segments, col, low_k, high_k, n_valid):
     dealt = grid[:, : per_block * n_blocks].reshape(n_rows, per_block, n_blocks)
     rest = grid[:, per_block * n_blocks :]  # fewer than n_blocks: one more each
     rows = np.arange(n_rows)
-    keep = segments.buffer("keep", grid.shape, dtype=bool)
-    past = segments.buffer("past", grid.shape, dtype=bool)
+    keep = np.empty(grid.shape, dtype=bool)
+    past = np.empty(grid.shape, dtype=bool)
     limits = []
     for i, (k, top) in enumerate(sides):
         k = np.asarray(k, dtype=np.intp)

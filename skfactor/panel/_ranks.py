@@ -75,7 +75,7 @@ def _grid_rank(segments, col):
     # NaN and padding sort last as +inf (numpy's SIMD argsort is faster
     # without NaN), unless the column holds +inf itself.
     fill = np.nan if np.isposinf(col).any() else np.inf
-    grid = segments.to_grid(col, fill, out=segments.buffer("grid", shape))
+    grid = segments.to_grid(col, fill, copy=True)
     if fill == np.inf:
         np.copyto(grid, np.inf, where=np.isnan(grid))
     order = np.argsort(grid, axis=1)

@@ -11,9 +11,6 @@ statistics live in :mod:`skfactor.panel._order_stats`, ranks in
 
 from __future__ import annotations
 
-import math
-import threading
-
 import numpy as np
 
 __all__ = ["Segments"]
@@ -71,7 +68,6 @@ class Segments:
             narrow = codes.astype(_smallest_uint(self.n_segments))
             self.order = np.argsort(narrow, kind="stable")
         self._grid_index = None
-        self._local = threading.local()  # scratch buffers, one set per thread
 
     @classmethod
     def single(cls, n_rows):
@@ -92,15 +88,10 @@ class Segments:
         """Segment number of each row, in sorted order."""
         return np.repeat(np.arange(self.n_segments), self.sizes)
 
-    def sort(self, a, out=None):
+    def sort(self, a):
         """Rows of ``a`` (caller's order) in segment order (``a`` itself if sorted)."""
         a = np.asarray(a)
-        # mode="clip": the indices are valid, and numpy buffers `out` otherwise.
-        return (
-            a
-            if self.order is None
-            else np.take(a, self.order, axis=0, out=out, mode="clip")
-        )
+        return a if self.order is None else np.take(a, self.order, axis=0)
 
     def unsort(self, a, out=None):
         """Rows of ``a`` (segment order) back in the caller's order."""
@@ -140,28 +131,7 @@ class Segments:
         """
         if self.order is None:
             return self.broadcast(fn, x, *per_segment, out=out)
-        rows = [
-            np.take(p, self.codes, out=self.buffer(f"apply{i}"), mode="clip")
-            for i, p in enumerate(per_segment)
-        ]
-        return fn(x, *rows, out=out)
-
-    def buffer(self, name, shape=None, dtype=np.float64):
-        """A scratch array kept for reuse (one row per sorted row by default).
-
-        Each thread has its own pool (the transformers work on columns in
-        parallel with ``n_jobs``); a buffer is a view of the front of the
-        largest array asked for under its name. The caller owns the contents
-        only until its next call for the same ``name``.
-        """
-        shape = (self.n_rows,) if shape is None else shape
-        size = math.prod(shape)
-        pool = self._local.__dict__.setdefault("buffers", {})
-        key = (name, np.dtype(dtype))
-        buf = pool.get(key)
-        if buf is None or buf.size < size:
-            buf = pool[key] = np.empty(size, dtype=dtype)
-        return buf[:size].reshape(shape)
+        return fn(x, *(np.take(p, self.codes) for p in per_segment), out=out)
 
     # ------------------------------------------------------------ padded grid
     @property
@@ -175,18 +145,15 @@ class Segments:
         cells = self.n_segments * self.max_size
         return cells <= _MAX_PADDING_RATIO * max(self.n_rows, 1)
 
-    def to_grid(self, col, fill, out=None):
+    def to_grid(self, col, fill, copy=False):
         """One sorted column as (n_segments, max_size), padding set to ``fill``.
 
-        A balanced column is reshaped without a copy unless ``out`` is given.
+        A balanced column is reshaped without a copy unless ``copy``.
         """
         shape = (self.n_segments, self.max_size)
         if self.is_balanced:
-            if out is None:
-                return col.reshape(shape)
-            np.copyto(out, col.reshape(shape))
-            return out
-        grid = np.empty(shape) if out is None else out
+            return col.reshape(shape).copy() if copy else col.reshape(shape)
+        grid = np.empty(shape)
         grid[...] = fill
         grid.reshape(-1)[self._grid_positions()] = col
         return grid
@@ -211,34 +178,27 @@ class Segments:
             return np.zeros((self.n_segments, *a.shape[1:]), dtype=a.dtype)
         return np.add.reduceat(a, self.starts, axis=0)
 
-    def isnan(self, a):
-        """``np.isnan`` of one sorted column, into a reused buffer."""
-        return np.isnan(a, out=self.buffer("nan", dtype=bool))
-
     def count(self, a, nan=None):
         """Per-segment number of non-NaN values of the sorted rows of ``a``.
 
-        ``nan``, for one column, is its :meth:`isnan` if the caller has it.
+        ``nan``, for one column, is its ``np.isnan`` if the caller has it.
         """
         a = np.asarray(a)
         if self.n_rows == 0:
             return np.zeros((self.n_segments, *a.shape[1:]), dtype=np.intp)
         if a.ndim == 1:
             # NaN positions are sorted: count them per segment by bisection.
-            nan = np.flatnonzero(self.isnan(a) if nan is None else nan)
+            nan = np.flatnonzero(np.isnan(a) if nan is None else nan)
             return self.sizes - np.diff(np.searchsorted(nan, self.bounds))
         return np.add.reduceat(~np.isnan(a), self.starts, axis=0, dtype=np.intp)
 
     def nansum(self, a, nan=None):
         """Per-segment sum of the non-NaN values of one sorted column."""
-        filled = self.buffer("nansum")
-        np.copyto(filled, a)
-        np.copyto(filled, 0.0, where=self.isnan(a) if nan is None else nan)
-        return self.sum(filled)
+        return self.sum(np.where(np.isnan(a) if nan is None else nan, 0.0, a))
 
     def nanmean(self, a, nan=None):
         """Per-segment mean of the non-NaN values and their count."""
-        nan = self.isnan(a) if nan is None else nan
+        nan = np.isnan(a) if nan is None else nan
         n = self.count(a, nan)
         with np.errstate(invalid="ignore", divide="ignore"):
             return self.nansum(a, nan) / n, n

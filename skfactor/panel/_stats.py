@@ -51,7 +51,7 @@ def _std(segments, col, mean, n, nan, spread):
     multiplied back after the square root, so values of any magnitude
     (``1e160`` or ``1e-170``) give the same z-scores.
     """
-    dev = segments.broadcast(np.subtract, col, mean, out=segments.buffer("dev"))
+    dev = segments.broadcast(np.subtract, col, mean)
     # Squares of deviations up to 1e140 (and down to 1e-140) are in range as
     # they are: the division, a pass over the column, is for the rest.
     if np.any((spread > 1e140) | (spread < 1e-140)):
@@ -89,8 +89,7 @@ def center_scale(segments, col, *, robust=False, weights=None):
     whose values are all equal (or that has a single value) gets an infinite
     scale, so that ``(x - centre) / scale`` is exactly 0 there.
     """
-    # Held through the kernels below, which use the "nan" buffer themselves.
-    nan = np.isnan(col, out=segments.buffer("column_nan", dtype=bool))
+    nan = np.isnan(col)
     mean, n = segments.nanmean(col, nan)
     lo, hi = segments.nanmin(col), segments.nanmax(col)
     constant = lo == hi  # exact: no tolerance on a computed spread
@@ -99,7 +98,7 @@ def center_scale(segments, col, *, robust=False, weights=None):
     spread = np.where(spread > 0, spread, 1.0)  # constant or empty: any will do
     if robust:
         center = median(segments, col)
-        dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
+        dev = segments.broadcast(np.subtract, col, center)
         scale = MAD_TO_STD * median(segments, np.abs(dev, out=dev))
         is_std = scale == 0  # (a MAD above 0 means the values differ)
         if is_std.any():

@@ -235,7 +235,7 @@ class Winsorizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         out = np.empty_like(values)
 
         def clip_column(j):
-            col = seg.sort(values[:, j], out=seg.buffer("column"))
+            col = seg.sort(values[:, j])
             caps = self._caps(seg, col, limits)
             seg.apply(np.clip, values[:, j], *caps, out=out[:, j])
 

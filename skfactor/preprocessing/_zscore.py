@@ -211,7 +211,7 @@ class CrossSectionalZScore(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             if j in (g, w):
                 out[:, j] = values[:, j]
                 return
-            col = seg.sort(values[:, j], out=seg.buffer("column"))
+            col = seg.sort(values[:, j])
             stats = center_scale(seg, col, robust=robust, weights=weights)
             seg.apply(_standardize, values[:, j], *stats, out=out[:, j])
 
