@@ -3,8 +3,9 @@
 A value's rank is 1-based within its segment, and a run of tied values shares
 the average of the positions it covers (:meth:`pandas.Series.rank`'s
 ``method="average"``); NaN is not ranked. The information coefficient ranks
-with :func:`rank`, the quantile portfolios compare the same ranks with their
-thresholds (:func:`skfactor.panel._buckets.rank_buckets`).
+with :func:`rank`; the quantile portfolios' buckets
+(:func:`skfactor.panel._buckets.rank_buckets`) compare these ranks, or the
+:func:`average_rank` of the ties at a threshold, with their thresholds.
 """
 
 from __future__ import annotations
