@@ -18,7 +18,7 @@ from skfactor import (
     TimeSeriesFactorModel,
     Winsorizer,
 )
-from skfactor.panel import validate_panel
+from skfactor.panel._validation import validate_panel
 from skfactor.utils.estimator_checks import (
     check_assets_independent,
     check_clone_pickle_roundtrip,

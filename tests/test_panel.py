@@ -8,8 +8,16 @@ from hypothesis import strategies as st
 
 from skfactor import CrossSectionalZScore, Winsorizer
 from skfactor.datasets import make_factor_panel
-from skfactor.panel import Segments, forward_returns
-from skfactor.panel import _segments as segments_module
+from skfactor.panel import forward_returns
+from skfactor.panel._order_stats import (
+    _lexsort_order_statistics,
+    _partition_order_statistics,
+    _tail_order_statistics,
+    median,
+    order_statistics,
+)
+from skfactor.panel._ranks import _grid_rank, _lexsort_rank, rank
+from skfactor.panel._segments import Segments
 from skfactor.panel._validation import date_codes
 from tests.conftest import shuffled
 
@@ -40,30 +48,56 @@ def test_segments_reductions_equal_a_loop(seed):
     np.testing.assert_array_equal(seg.unsort(v), values)
 
 
-@pytest.mark.parametrize("dense", [True, False], ids=["padded", "lexsort"])
+@pytest.mark.parametrize("layout", ["grid", "one_wide_date"])
 @pytest.mark.parametrize("seed", range(3))
-def test_segments_order_statistics_and_rank_equal_a_loop(seed, dense, monkeypatch):
-    if not dense:
-        monkeypatch.setattr(segments_module, "_MAX_PADDING_RATIO", 0.0)
+def test_segments_order_statistics_and_rank_equal_a_loop(seed, layout):
+    # "one_wide_date": the padded (date x asset) grid would be mostly padding,
+    # so the kernels sort the whole column once instead.
     seg, codes, values = _random_segments(seed)
+    if layout == "one_wide_date":
+        rng = np.random.default_rng(seed)
+        codes = np.r_[codes, np.full(20 * len(codes), seg.n_segments)]
+        values = np.r_[values, rng.standard_normal(20 * len(values)).round(1)]
+        seg = Segments(codes, seg.n_segments + 1)
+    assert seg.grid_fits == (layout == "grid")
     v = seg.sort(values)
     n = seg.count(v)
     low_k = np.minimum(n // 3, np.maximum(n - 1, 0))
     high_k = n // 4
-    lo, hi = seg.order_statistics(v, low_k, high_k)
-    median = seg.median(v)
-    ranks = seg.unsort(seg.rank(v))
+    lo, hi = order_statistics(seg, v, low_k, high_k)
+    med = median(seg, v)
+    ranks = seg.unsort(rank(seg, v))
     for s in range(seg.n_segments):
         block = values[codes == s]
         ordered = np.sort(block[~np.isnan(block)])
         if len(ordered):
             assert lo[s] == ordered[low_k[s]]
             assert hi[s] == ordered[len(ordered) - 1 - high_k[s]]
-            assert median[s] == np.median(ordered)
+            assert med[s] == np.median(ordered)
         else:
-            assert np.isnan(lo[s]) and np.isnan(hi[s]) and np.isnan(median[s])
+            assert np.isnan(lo[s]) and np.isnan(hi[s]) and np.isnan(med[s])
         expected_rank = pd.Series(block).rank(method="average").to_numpy()
         np.testing.assert_array_equal(ranks[codes == s], expected_rank)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_segments_grid_kernels_equal_the_one_sort_kernels(seed):
+    # The special paths (padded grid, block extremes) against the plain one.
+    rng = np.random.default_rng(seed)
+    codes = np.repeat(np.arange(5), rng.integers(600, 900, 5))
+    values = rng.standard_t(3, len(codes)).round(2)
+    values[rng.random(len(codes)) < 0.1] = np.nan
+    seg = Segments(rng.permutation(codes), 5)
+    v = seg.sort(values)
+    n = seg.count(v)
+    k = (0.01 * n).astype(np.intp)
+    plain = _lexsort_order_statistics(seg, v, k, k + 1, n)
+    tails = _tail_order_statistics(seg, v, k, k + 1, n)
+    assert tails is not None  # wide dates, positions near the ends
+    for special in (tails, _partition_order_statistics(seg, v, k, k + 1, n)):
+        np.testing.assert_array_equal(special[0], plain[0])
+        np.testing.assert_array_equal(special[1], plain[1])
+    np.testing.assert_array_equal(_grid_rank(seg, v), _lexsort_rank(seg, v))
 
 
 def test_segments_sorted_input_needs_no_permutation():
@@ -262,7 +296,7 @@ def test_segments_tail_order_statistics_are_exact_on_wide_dates(arrangement):
     col = values.reshape(-1)
     n = seg.count(col)
     low_k, high_k = (0.01 * n).astype(np.intp), (0.02 * n).astype(np.intp)
-    lo, hi = seg._tail_order_statistics(col, low_k, high_k, n)
+    lo, hi = order_statistics(seg, col, low_k, high_k, n)
     for d in range(n_dates):
         row = np.sort(values[d][~np.isnan(values[d])])
         assert lo[d] == row[low_k[d]]
@@ -270,47 +304,28 @@ def test_segments_tail_order_statistics_are_exact_on_wide_dates(arrangement):
 
 
 def test_segments_tail_order_statistics_sort_dates_with_few_non_nan_blocks():
-    # One date is wide but mostly NaN in whole blocks: fewer non-NaN blocks
-    # than k + 1, so that date is sorted whole; the others take the fast path.
+    # One date is wide but holds values in only 20 of its 256 interleaved
+    # blocks: fewer non-NaN blocks than k + 1 = 30, so that date is sorted
+    # whole; the others take the block-extremes path.
     rng = np.random.default_rng(5)
-    width = 3000
+    width = 8192  # 32 values per block: date 1 keeps 640 >= 20 (k + 1) values
     values = rng.standard_normal((3, width))
-    values[1, (np.arange(width) % 256) >= 20] = np.nan  # 20 blocks hold values
+    values[1, (np.arange(width) % 256) >= 20] = np.nan
     seg = Segments(np.repeat(np.arange(3), width), 3)
-    col = values.reshape(-1)
-    n = seg.count(col)
-    k = np.array([29, 29, 29])  # 30 > 20 non-NaN blocks on date 1
-    # (n_valid raised so that the kernel does not hand date 1 to partitioning)
-    lo, hi = seg._tail_order_statistics(col, k, k, np.maximum(n, 3000))
+    k = np.array([29, 29, 29])
+    lo, hi = order_statistics(seg, values.reshape(-1), k, k)
     for d in range(3):
         row = np.sort(values[d][~np.isnan(values[d])])
         assert lo[d] == row[29]
         assert hi[d] == row[len(row) - 30]
 
 
-@pytest.mark.parametrize("max_rows", [1, 7, 40, 10**6])
-def test_segments_blocks_cover_whole_segments_in_order(max_rows):
-    seg, _, values = _random_segments(0)
-    v = seg.sort(values)
-    blocks = list(seg.blocks(max_rows))
-    assert blocks[0][0].start == 0 and blocks[-1][0].stop == seg.n_rows
-    sizes = np.concatenate([block.sizes for _, block in blocks])
-    np.testing.assert_array_equal(sizes, seg.sizes)
-    for rows, block in blocks:
-        assert rows.stop - rows.start == block.n_rows
-        assert block.order is None  # already in segment order
-    # Per-segment results joined over blocks equal the whole-column ones.
-    mean, n = seg.blockwise(lambda block, c: block.nanmean(c), v)
-    whole_mean, whole_n = seg.nanmean(v)
-    np.testing.assert_array_equal(n, whole_n)
-    np.testing.assert_array_equal(mean, whole_mean)
-
-
-def test_transformers_blockwise_equal_scipy_and_a_loop(panel, monkeypatch):
-    # Force many small blocks (the reference workload has ~30 per column).
+@pytest.mark.parametrize("rows", ["sorted", "shuffled"])
+def test_transformers_equal_scipy_and_a_loop(panel, rows):
     from scipy.stats import mstats
 
-    monkeypatch.setattr(segments_module, "_BLOCK_ROWS", 50)
+    if rows == "shuffled":
+        panel = shuffled(panel)
     Xw = Winsorizer(limits=0.05).fit_transform(panel)
     Z = CrossSectionalZScore().fit_transform(panel)
     for _, rows in panel.groupby(level=0):

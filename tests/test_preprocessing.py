@@ -201,10 +201,7 @@ def test_zscore_tells_constant_from_nearly_constant_dates(c):
         z = CrossSectionalZScore(robust=robust).fit_transform(X)["x"]
         assert (z.loc[0] == 0).all()
         assert np.isfinite(z.loc[1]).all()
-        if abs(c) < np.finfo(float).tiny:  # subnormal: the spread underflows
-            assert (z.loc[1] == 0).all()  # to 0, documented as nothing to scale
-        else:
-            assert 0.5 < np.abs(z.loc[1]).max() < 3
+        assert 0.5 < np.abs(z.loc[1]).max() < 3  # subnormal c too: scale-free
 
 
 def test_zscore_all_nan_date_stays_nan(panel):
@@ -422,3 +419,45 @@ def test_transformers_stateless_transform_without_fit_does_not_warn(panel, trans
         warnings.simplefilter("error")
         result = clone(transformer).transform(panel)
     assert result.index.equals(panel.index)
+
+
+# ------------------------------------------------------ scale-free z-scores
+def _one_date(x, **columns):
+    index = pd.MultiIndex.from_product([[0], range(len(x))], names=["date", "asset"])
+    return pd.DataFrame({"x": x, **columns}, index=index)
+
+
+@pytest.mark.parametrize("c", [1e160, 1e-170])
+@pytest.mark.parametrize("robust", [False, True])
+def test_zscore_of_huge_and_tiny_values_equals_unscaled(c, robust):
+    # The squares of 1e160 overflow and those of 1e-170 underflow; the
+    # z-scores must not notice (they were all 0 before).
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    expected = CrossSectionalZScore(robust=robust).fit_transform(_one_date(x))
+    got = CrossSectionalZScore(robust=robust).fit_transform(_one_date(x * c))
+    if not robust:
+        np.testing.assert_allclose(expected["x"], (x - 2.5) / np.std(x), rtol=1e-15)
+    np.testing.assert_allclose(got, expected, rtol=1e-14, atol=1e-15)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    x=arrays(np.float64, st.integers(1, 40), elements=st.integers(-1000, 1000)),
+    c=st.floats(1e-300, 1e300),
+    robust=st.booleans(),
+    weighted=st.booleans(),
+)
+def test_zscore_and_mad_winsorizer_are_scale_free(x, c, robust, weighted):
+    # z-scores of c * x equal those of x, and the MAD clipper's output scales
+    # with c, for any c whose products stay in floating-point range.
+    w = np.arange(1.0, len(x) + 1) * 1e6 if weighted else None
+    kw = {"weights": "w"} if weighted else {}
+    X, Xc = (_one_date(v, **({"w": w} if weighted else {})) for v in (x, x * c))
+    zscore = CrossSectionalZScore(robust=robust, **kw)
+    z, zc = zscore.fit_transform(X)["x"], zscore.fit_transform(Xc)["x"]
+    np.testing.assert_allclose(zc, z, rtol=1e-9, atol=1e-9)
+    if np.ptp(x) == 0:
+        assert (zc == 0).all()  # all equal: 0 at every scale
+    clip = Winsorizer(method="mad", n_mad=1.0)
+    clipped, clipped_c = clip.fit_transform(X[["x"]]), clip.fit_transform(Xc[["x"]])
+    np.testing.assert_allclose(clipped_c["x"] / c, clipped["x"], rtol=1e-9)

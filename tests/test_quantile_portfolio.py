@@ -11,8 +11,13 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from skfactor import CrossSectionalZScore, QuantilePortfolioFactor
-from skfactor.panel import Segments
-from skfactor.panel._buckets import fraction_thresholds, rank_buckets
+from skfactor.panel._buckets import (
+    _rank_buckets,
+    _threshold_buckets,
+    fraction_thresholds,
+    rank_buckets,
+)
+from skfactor.panel._segments import Segments
 from skfactor.portfolio import fama_french_factors
 from tests.conftest import one_asset_date, shuffled
 
@@ -486,24 +491,30 @@ def test_quantile_portfolio_row_order_invariance(data, n_dates, n_assets, q):
 
 
 # ------------------------------------------------------ the kernels
+@pytest.mark.parametrize("layout", ["grid", "one_wide_date"])
 @pytest.mark.parametrize("seed", range(4))
-def test_quantile_portfolio_rank_buckets_equal_float_rank_pct(seed, monkeypatch):
-    from skfactor.panel import _segments
-
+def test_quantile_portfolio_rank_buckets_equal_float_rank_pct(seed, layout):
+    # "one_wide_date" makes the padded grid too wasteful: ranks by one sort.
     rng = np.random.default_rng(seed)
     sizes = rng.integers(1, 60, 25)
+    if layout == "one_wide_date":
+        sizes[0] = 40 * sizes.sum()
     codes = rng.permutation(np.repeat(np.arange(25), sizes))
     values = rng.integers(0, 6, len(codes)).astype(float)
     values[rng.random(len(codes)) < 0.2] = np.nan
     seg = Segments(codes, 25)
+    assert seg.grid_fits == (layout == "grid")
     col = seg.sort(values)
     cuts = [0.1, 0.25, 1 / 3, 0.5, 1 - 1 / 3, 0.7, 1 - 1 / 7]
     p = pd.Series(col).groupby(seg.segment_of_row).rank(pct=True).to_numpy()
     expected = np.where(np.isnan(col), -1, sum((p > c).astype(int) for c in cuts))
     thresholds = fraction_thresholds(seg.count(col), cuts)
     np.testing.assert_array_equal(rank_buckets(seg, col, thresholds), expected)
-    monkeypatch.setattr(_segments, "_MAX_PADDING_RATIO", 0.0)  # the lexsort path
-    np.testing.assert_array_equal(rank_buckets(seg, col, thresholds), expected)
+    # The order-statistic special path against ranking every value.
+    n = seg.count(col)
+    for R in (thresholds, np.vstack([np.full(25, 3), n - 3])):  # and top_n=3
+        plain = _rank_buckets(seg, col, R)
+        np.testing.assert_array_equal(_threshold_buckets(seg, col, R), plain)
 
 
 # ------------------------------------------------ Fama-French 2 x 3

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from skfactor.models._weights import bartlett
+from skfactor.panel._ranks import rank
 from skfactor.panel._segments import Segments
 from skfactor.panel._validation import check_finite, check_panel_index, date_codes
 
@@ -72,7 +73,7 @@ def _segment_corr(t, p, segments, method):
     t = np.where(both, t, np.nan)
     p = np.where(both, p, np.nan)
     if method == "spearman":
-        t, p = segments.rank(t), segments.rank(p)
+        t, p = rank(segments, t), rank(segments, p)
     n = segments.count(t)
     # A constant side (all ties) has no correlation: test it exactly with
     # min == max, as a variance computed in floating point may not be 0.

@@ -9,6 +9,7 @@ import pandas as pd
 
 from skfactor.metrics._ic import _column, ic_summary, information_coefficient
 from skfactor.panel._buckets import fraction_thresholds, rank_buckets
+from skfactor.panel._ranks import rank
 from skfactor.panel._returns import forward_returns
 from skfactor.panel._segments import Segments
 from skfactor.panel._validation import check_panel_index, date_codes
@@ -85,7 +86,7 @@ def _labels(factor, n_quantiles):
     col = seg.sort(values)
     n = seg.count(col)
     cuts = np.arange(1, n_quantiles) / n_quantiles
-    bucket = rank_buckets(seg, col, fraction_thresholds(n, cuts), n) + 1  # 0: NaN
+    bucket = rank_buckets(seg, col, fraction_thresholds(n, cuts)) + 1  # 0: NaN
     out = seg.unsort(np.where(bucket > 0, bucket, np.nan))
     labels = pd.Series(out, index=factor.index, name="quantile")
     return labels, (seg, bucket.astype(np.intp), dates, assets, n_assets)
@@ -124,7 +125,7 @@ def rank_autocorrelation(factor, periods=1):
     """
     _check_periods(periods)
     values, seg, dates, assets, n_assets = _panel(factor)
-    ranks = _grid(seg, seg.rank(seg.sort(values)), assets, n_assets, np.nan)
+    ranks = _grid(seg, rank(seg, seg.sort(values)), assets, n_assets, np.nan)
     now, before = ranks[periods:], ranks[: max(len(ranks) - periods, 0)]
     both = ~(np.isnan(now) | np.isnan(before))
     a, b = np.where(both, now, np.nan), np.where(both, before, np.nan)

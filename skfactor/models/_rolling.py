@@ -13,7 +13,7 @@ from skfactor.models._wide_model import (
     check_fitted_assets,
     mean_r2,
 )
-from skfactor.panel import validate_wide
+from skfactor.panel._wide import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,

@@ -1,16 +1,13 @@
-"""(date, asset) panels: the one validator, per-date kernels, forward returns."""
+"""(date, asset) panels: forward returns and the panel index check.
+
+The per-date kernels and validators behind every estimator live in this
+package's private modules; they are not public API.
+"""
 
 from skfactor.panel._returns import forward_returns
-from skfactor.panel._segments import Segments
-from skfactor.panel._validation import PanelData, check_panel_index, validate_panel
-from skfactor.panel._wide import WideData, validate_wide
+from skfactor.panel._validation import check_panel_index
 
 __all__ = [
-    "PanelData",
-    "Segments",
     "check_panel_index",
     "forward_returns",
-    "validate_panel",
-    "validate_wide",
-    "WideData",
 ]

@@ -1,13 +1,15 @@
 """Per-segment statistics used by the cross-sectional transformers.
 
-Each function takes a :class:`~skfactor.panel.Segments` and one column whose
-rows are already in segment order, ignores NaN, and returns one value per
-segment.
+Each function takes a :class:`~skfactor.panel._segments.Segments` and one
+column whose rows are already in segment order, ignores NaN, and returns one
+value per segment.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from skfactor.panel._order_stats import median, order_statistics
 
 __all__ = [
     "MAD_TO_STD",
@@ -33,7 +35,7 @@ def winsorize_caps(segments, col, lower, upper):
     n = segments.count(col)
     low_k = (lower * n.astype(np.float64)).astype(np.intp) if lower else None
     high_k = (upper * n.astype(np.float64)).astype(np.intp) if upper else None
-    lo, hi = segments.order_statistics(col, low_k, high_k, n)
+    lo, hi = order_statistics(segments, col, low_k, high_k, n)
     if lo is None:
         lo = np.full(segments.n_segments, -np.inf)
     if hi is None:
@@ -41,13 +43,36 @@ def winsorize_caps(segments, col, lower, upper):
     return lo, hi
 
 
-def _std(segments, col, center, n, nan):
-    dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
+def _std(segments, col, mean, n, nan, spread):
+    """Standard deviation (ddof=0) without overflow or underflow of the squares.
+
+    Where their squares would overflow or underflow, the deviations are
+    divided by ``spread``, the largest of them, before they are squared and
+    multiplied back after the square root, so values of any magnitude
+    (``1e160`` or ``1e-170``) give the same z-scores.
+    """
+    dev = segments.broadcast(np.subtract, col, mean)
+    # Squares of deviations up to 1e140 (and down to 1e-140) are in range as
+    # they are: the division, a pass over the column, is for the rest.
+    if np.any((spread > 1e140) | (spread < 1e-140)):
+        segments.broadcast(np.divide, dev, spread, out=dev)
+    else:
+        spread = 1.0
     np.copyto(dev, 0.0, where=nan)
     np.multiply(dev, dev, out=dev)
-    sq = segments.sum(dev)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sqrt(sq / n)
+        return spread * np.sqrt(segments.sum(dev) / n)
+
+
+def _weighted_mean(segments, col, weights, nan, mean):
+    """Mean of ``col`` weighted by ``weights``; the plain mean without weight."""
+    ok = ~nan & ~np.isnan(weights)
+    w = np.where(ok, weights, 0.0)
+    total = segments.sum(w)
+    # Shares of the total (at most 1) keep the products in range at any scale.
+    share = segments.broadcast(np.divide, w, np.where(total > 0, total, 1.0))
+    center = segments.sum(np.where(ok, share * col, 0.0))
+    return np.where(total > 0, center, mean)
 
 
 def center_scale(segments, col, *, robust=False, weights=None):
@@ -59,40 +84,29 @@ def center_scale(segments, col, *, robust=False, weights=None):
     - ``robust=True``: the median and :math:`1.4826\,\mathrm{MAD}`; where the MAD
       is 0 (over half the values tie) the standard deviation is used instead.
 
-    A segment whose values are all equal (or that has a single value) gets an
-    infinite scale, so that ``(x - centre) / scale`` is exactly 0 there.
+    Both scale with the values: those of ``c * x`` are ``c`` times those of
+    ``x`` for any ``c`` whose products stay in floating-point range. A segment
+    whose values are all equal (or that has a single value) gets an infinite
+    scale, so that ``(x - centre) / scale`` is exactly 0 there.
     """
-    # Held through the kernels below, which use the "nan" buffer themselves.
-    nan = np.isnan(col, out=segments.buffer("column_nan", dtype=bool))
+    nan = np.isnan(col)
     mean, n = segments.nanmean(col, nan)
+    lo, hi = segments.nanmin(col), segments.nanmax(col)
+    constant = lo == hi  # exact: no tolerance on a computed spread
+    with np.errstate(invalid="ignore"):
+        spread = np.fmax(hi - mean, mean - lo)  # the largest |x - mean|
+    spread = np.where(spread > 0, spread, 1.0)  # constant or empty: any will do
     if robust:
-        center = segments.median(col)
-        dev = segments.broadcast(np.subtract, col, center, out=segments.buffer("dev"))
-        mad = segments.median(np.abs(dev, out=dev))
-        scale = MAD_TO_STD * mad
+        center = median(segments, col)
+        dev = segments.broadcast(np.subtract, col, center)
+        scale = MAD_TO_STD * median(segments, np.abs(dev, out=dev))
         is_std = scale == 0  # (a MAD above 0 means the values differ)
         if is_std.any():
-            scale = np.where(is_std, _std(segments, col, mean, n, nan), scale)
+            std = _std(segments, col, mean, n, nan, spread)
+            scale = np.where(is_std, std, scale)
     else:
-        scale = _std(segments, col, mean, n, nan)
-        is_std = True
+        scale = _std(segments, col, mean, n, nan, spread)
         center = mean
         if weights is not None:
-            ok = ~np.isnan(col) & ~np.isnan(weights)
-            w = np.where(ok, weights, 0.0)
-            sw = segments.sum(w)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                center = segments.sum(np.where(ok, w * col, 0.0)) / sw
-            # Where no asset carries weight, fall back to the plain mean.
-            center = np.where(sw > 0, center, mean)
-    # All values equal, or a spread that underflows to 0: nothing to scale.
-    # For n equal values c the computed mean is off c by at most (n - 1) eps
-    # |c|, and so is the standard deviation: a larger one rules equality out,
-    # and only the other segments are compared exactly (min == max).
-    constant = scale == 0
-    with np.errstate(invalid="ignore"):
-        maybe = is_std & ~(scale > 2 * n * np.finfo(float).eps * np.abs(mean))
-    if maybe.any():
-        constant |= maybe & (segments.nanmin(col) == segments.nanmax(col))
-    scale = np.where(constant, np.inf, scale)
-    return center, scale
+            center = _weighted_mean(segments, col, weights, nan, mean)
+    return center, np.where(constant, np.inf, scale)

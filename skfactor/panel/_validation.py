@@ -328,7 +328,7 @@ class PanelData:
     --------
     >>> import numpy as np
     >>> from sklearn.base import BaseEstimator
-    >>> from skfactor.panel import validate_panel
+    >>> from skfactor.panel._validation import validate_panel
     >>> panel = validate_panel(BaseEstimator(), np.ones((3, 2)), reset=True)
     >>> panel.dates is None, panel.segments.n_segments  # one cross-section
     (True, 1)

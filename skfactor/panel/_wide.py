@@ -28,7 +28,7 @@ class WideData:
     --------
     >>> import pandas as pd
     >>> from sklearn.base import BaseEstimator
-    >>> from skfactor.panel import validate_wide
+    >>> from skfactor.panel._wide import validate_wide
     >>> F = pd.DataFrame({"MKT": [0.01, -0.02]}, pd.date_range("2024-01-01", periods=2))
     >>> wide = validate_wide(BaseEstimator(), F, F["MKT"].rename("A"), reset=True)
     >>> wide.F.shape, wide.R.shape, wide.assets.tolist(), wide.single
@@ -83,7 +83,7 @@ def validate_wide(
     --------
     >>> import pandas as pd
     >>> from sklearn.base import BaseEstimator
-    >>> from skfactor.panel import validate_wide
+    >>> from skfactor.panel._wide import validate_wide
     >>> dates = pd.date_range("2024-01-01", periods=3)
     >>> F = pd.DataFrame({"MKT": [0.01, -0.02, 0.03]}, index=dates)
     >>> R = pd.DataFrame({"A": [0.02, -0.01, 0.04]}, index=dates[::-1])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.panel import Segments, check_panel_index
 from skfactor.panel._buckets import bucket_means, fraction_thresholds, rank_buckets
-from skfactor.panel._validation import check_finite, date_codes
+from skfactor.panel._segments import Segments
+from skfactor.panel._validation import check_finite, check_panel_index, date_codes
 from skfactor.portfolio._quantile import _check_breakpoints
 from skfactor.utils._warnings import warn
 

@@ -8,12 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from skfactor.panel._buckets import (
-    bucket_means,
-    count_valid,
-    fraction_thresholds,
-    rank_buckets,
-)
+from skfactor.panel._buckets import bucket_means, fraction_thresholds, rank_buckets
 from skfactor.panel._output import PanelTransformerMixin
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import validate_panel, validate_row_values
@@ -282,12 +277,12 @@ class QuantilePortfolioFactor(
             col = seg.sort(values[:, column])
             if vw is not None:
                 col = np.where(np.isnan(vw), np.nan, col)
-            n = count_valid(seg, col)
+            n = seg.count(col)
             if kind == "top_n":
                 thresholds = np.vstack([np.full(n_dates, cuts), n - cuts])
             else:
                 thresholds = fraction_thresholds(n, cuts)
-            bucket = rank_buckets(seg, col, thresholds, n)
+            bucket = rank_buckets(seg, col, thresholds)
             mean, total = bucket_means(
                 seg, bucket, n_groups, r, vw, segment_of_row=seg_row
             )

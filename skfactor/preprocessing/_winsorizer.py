@@ -266,13 +266,9 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         out[:, roles.passthrough] = values[:, roles.passthrough]
 
         def clip_column(j):
-            seg.map_blocks(
-                lambda block, c: self._caps(block, c, limits),
-                np.clip,
-                values[:, j],
-                seg.sort(values[:, j], out=seg.buffer("column")),
-                out=out[:, j],
-            )
+            col = seg.sort(values[:, j])
+            caps = self._caps(seg, col, limits)
+            seg.apply(np.clip, values[:, j], *caps, out=out[:, j])
 
         for_each(clip_column, roles.features, self.n_jobs)
         return self._output(panel, out, roles)

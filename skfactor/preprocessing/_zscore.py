@@ -213,14 +213,9 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
         robust = self.robust
 
         def zscore_column(j):
-            seg.map_blocks(
-                lambda block, c, w: center_scale(block, c, robust=robust, weights=w),
-                _standardize,
-                values[:, j],
-                seg.sort(values[:, j], out=seg.buffer("column")),
-                weights,
-                out=out[:, j],
-            )
+            col = seg.sort(values[:, j])
+            stats = center_scale(seg, col, robust=robust, weights=weights)
+            seg.apply(_standardize, values[:, j], *stats, out=out[:, j])
 
         for_each(zscore_column, roles.features, self.n_jobs)
         if has_group is not None:  # no group, no peers: NaN
