@@ -157,3 +157,25 @@ def test_keys_set_output_containers(data):
     assert list(frame.columns) == ["x0", "x1", "x2"]
     with pytest.raises(ValueError, match="`transform` must be"):
         Winsorizer().set_output(transform="numpy")
+
+
+# ------------------------------------------- the signal steps, same seams
+def test_keys_signal_steps_keep_keys_in_polars_and_refuse_swapped_levels(data):
+    from skfactor import CrossSectionalNeutralizer, FactorComposite
+
+    X, y = data
+    pipe = make_pipeline(
+        CrossSectionalNeutralizer(exposures=["size"]),
+        FactorComposite(method="ic", passthrough=["size"]),
+    )
+    expected = pipe.fit(X, y).transform(X)
+    out = pipe.set_output(transform="polars").fit(X, y).transform(X)
+    assert out.columns == ["date", "asset", "composite"]
+    got = from_polars(out)
+    assert got.index.equals(expected.index)
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+    swapped = X.swaplevel()
+    swapped.index = swapped.index.set_names(["asset", "date"])
+    for step in (CrossSectionalNeutralizer(), FactorComposite(method="equal")):
+        with pytest.raises(ValueError, match=r"looks indexed \(asset, date\)"):
+            step.fit_transform(swapped, y.swaplevel().set_axis(swapped.index))

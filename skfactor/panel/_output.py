@@ -15,6 +15,8 @@ per-date transformers therefore make their own containers:
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pandas as pd
 
 from skfactor.panel._roles import ROLES_ATTR
@@ -121,16 +123,21 @@ class PanelTransformerMixin(TransformerMixin):
         self._sklearn_output_config["transform"] = transform
         return self
 
-    def _output(self, panel, values, roles=None):
-        """``values`` in the configured container, with the roles recorded."""
+    def _output(self, panel, values, roles=None, columns=None):
+        """``values`` in the configured container, with the roles recorded.
+
+        ``columns`` names the output's columns when they are not the input's
+        (a transformer that makes new columns).
+        """
         container = get_output_config("transform", self)["dense"]
         if panel.index is None and container == "default":
             return values
-        columns = (
-            panel.columns
-            if panel.columns is not None
-            else pd.Index(self.get_feature_names_out(), dtype=object)
-        )
+        if columns is None and panel.columns is not None:
+            columns = panel.columns
+        elif columns is None:
+            columns = pd.Index(self.get_feature_names_out(), dtype=object)
+        else:
+            panel = replace(panel, labels=None)  # no input column to put back
         index = panel.index if panel.index is not None else pd.RangeIndex(len(values))
         # ``values`` is a fresh array of ours: no copy (pandas 3 copies ndarrays).
         frame = pd.DataFrame(values, index=index, columns=columns, copy=False)

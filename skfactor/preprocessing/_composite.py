@@ -6,12 +6,12 @@ import numpy as np
 import pandas as pd
 
 from skfactor.metrics._ic import information_coefficient
+from skfactor.panel._output import PanelTransformerMixin
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import validate_panel
 from skfactor.utils._sklearn import (
     BaseEstimator,
     StrOptions,
-    TransformerMixin,
     _fit_context,
     check_is_fitted,
 )
@@ -63,7 +63,7 @@ def composite_weights(ic, method):
     return w / total if total > 0 else w
 
 
-class FactorComposite(TransformerMixin, BaseEstimator):
+class FactorComposite(PanelTransformerMixin, BaseEstimator):
     r"""Combine characteristics into one score, weighted by their training IC.
 
     ``fit(X, y)`` computes each characteristic's per-date information
@@ -203,11 +203,7 @@ class FactorComposite(TransformerMixin, BaseEstimator):
             num = np.where(present, values, 0.0) @ w
             den = present.astype(np.float64) @ np.abs(w)
             score = np.where(den > 0, num / den, np.nan)
-        if panel.index is None:
-            return score[:, None]
-        if panel.series:
-            return pd.Series(score, index=panel.index, name=_NAME)
-        return pd.DataFrame({_NAME: score}, index=panel.index)
+        return self._output(panel, score[:, None], columns=pd.Index([_NAME]))
 
     def score(self, X, y):
         """Mean per-date rank IC of the composite against ``y``.
