@@ -314,7 +314,7 @@ def validate_row_values(values, panel, name):
 
 @dataclass(frozen=True)
 class PanelData:
-    """A validated panel: float values, date segments and how to wrap results.
+    """A validated panel: float values, date segments, index and columns.
 
     Made by :func:`validate_panel` (see its example): ``values`` (float64,
     F-ordered, the caller's row order), ``segments`` (the rows' dates as
@@ -359,16 +359,6 @@ class PanelData:
             f"(or a position for arrays). X has columns {have}."
         )
 
-    def wrap(self, values):
-        """Give ``values`` (caller's row order) the input's container."""
-        if self.index is None:
-            return values
-        if self.series:
-            return pd.Series(values[:, 0], index=self.index, name=self.columns[0])
-        # ``values`` is always a fresh array of ours: no copy (pandas 3 copies
-        # ndarrays by default, which costs a second pass over the panel).
-        return pd.DataFrame(values, index=self.index, columns=self.columns, copy=False)
-
 
 def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     """Validate ``X`` for a per-date estimator and find its date segments.
@@ -377,7 +367,7 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     panel), a polars DataFrame (a panel when it has date and asset columns),
     a DataFrame with a single-level index, or a 2-D array (both one
     cross-section). A Series is taken as a one-column DataFrame (and
-    :meth:`PanelData.wrap` gives a Series back). Sets ``n_features_in_`` /
+    ``series`` records it). Sets ``n_features_in_`` /
     ``feature_names_in_`` when ``reset``. NaN is kept (a missing value);
     ±inf is an error naming the columns.
 
@@ -399,8 +389,8 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     >>> panel = validate_panel(BaseEstimator(), X, reset=True)
     >>> panel.dates.tolist(), panel.date_codes.tolist()
     (['d1', 'd2'], [1, 1, 0, 0])
-    >>> panel.wrap(panel.values * 2)["value"].tolist()  # X's index and order
-    [8.0, 6.0, 4.0, 2.0]
+    >>> panel.values[:, 0].tolist()  # X's row order
+    [4.0, 3.0, 2.0, 1.0]
     """
     if is_polars_frame(X):
         X = from_polars(X)
