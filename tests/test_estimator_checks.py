@@ -106,7 +106,7 @@ class PooledZScore(CrossSectionalZScore):
     def transform(self, X):
         panel = validate_panel(self, X, reset=False)
         v = panel.values
-        return panel.wrap((v - np.nanmean(v, axis=0)) / np.nanstd(v, axis=0))
+        return self._output(panel, (v - np.nanmean(v, axis=0)) / np.nanstd(v, axis=0))
 
 
 class SortingZScore(CrossSectionalZScore):
