@@ -18,7 +18,6 @@ from skfactor.models._weights import KERNELS, halflife_weights
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import (
-    check_finite,
     validate_panel,
     validate_row_values,
 )
@@ -377,8 +376,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 "give the regression weights one way."
             )
         if column is not None:
+            # Checked finite and non-negative with the rest of X (validate_panel,
+            # resolve_roles).
             name, w = f"`weights` column {self.weights!r}", panel.values[:, column]
-            check_finite(w, f"weights column {self.weights!r}")
         elif sample_weight is None:
             return None
         elif isinstance(sample_weight, Real):
