@@ -204,6 +204,39 @@ def test_zscore_tells_constant_from_nearly_constant_dates(c):
         assert 0.5 < np.abs(z.loc[1]).max() < 3  # subnormal c too: scale-free
 
 
+@pytest.mark.parametrize("robust", [False, True])
+def test_zscore_dates_of_every_kind_in_one_panel_equal_each_alone(robust):
+    # Ordinary dates beside dates whose squares overflow or underflow, a
+    # constant date, a single value and an empty date: the dates that need
+    # their minimum and maximum must not change the others, and each date's
+    # z-scores equal those of the same values alone, rescaled to order 1.
+    base = np.array([1.0, 2.0, 3.0, 5.0, 8.0, np.nan])
+    dates = {
+        "plain": base,
+        "huge": base * 1e160,
+        "tiny": base * 1e-170,
+        "constant": np.r_[np.full(5, 1e10 / 3), np.nan],
+        "single": np.r_[7.0, np.full(5, np.nan)],
+        "empty": np.full(6, np.nan),
+        "shifted": base + 1e6,
+    }
+    X = pd.DataFrame(
+        {"x": np.concatenate(list(dates.values()))},
+        index=pd.MultiIndex.from_product(
+            [list(dates), range(6)], names=["date", "asset"]
+        ),
+    )
+    z = CrossSectionalZScore(robust=robust).fit_transform(X)["x"]
+    alone = CrossSectionalZScore(robust=robust).fit_transform(X.loc[["plain"]])["x"]
+    for date in ("plain", "huge", "tiny"):
+        np.testing.assert_allclose(z.loc[date], alone.loc["plain"], rtol=1e-14)
+    np.testing.assert_allclose(z.loc["shifted"], alone.loc["plain"], rtol=1e-9)
+    assert (z.loc["constant"].iloc[:5] == 0).all()
+    assert z.loc["single"].iloc[0] == 0
+    assert z.loc["empty"].isna().all()
+    assert z.isna().sum() == X["x"].isna().sum()
+
+
 def test_zscore_all_nan_date_stays_nan(panel):
     X = panel.copy()
     first = X.index.get_level_values(0) == X.index[0][0]

@@ -43,25 +43,46 @@ def winsorize_caps(segments, col, lower, upper):
     return lo, hi
 
 
-def _std(segments, col, mean, n, nan, spread):
-    """Standard deviation (ddof=0) without overflow or underflow of the squares.
+def _std(segments, col, mean, n, nan, work, spread=None):
+    """Standard deviation (ddof=0); ``spread`` keeps the squares in range.
 
-    Where their squares would overflow or underflow, the deviations are
-    divided by ``spread``, the largest of them, before they are squared and
+    With ``spread`` (one value per segment, e.g. the largest deviation), the
+    deviations are divided by it before they are squared and the result
     multiplied back after the square root, so values of any magnitude
-    (``1e160`` or ``1e-170``) give the same z-scores.
+    (``1e160`` or ``1e-170``) give the same z-scores. ``work`` (col's shape)
+    is overwritten.
     """
-    dev = segments.broadcast(np.subtract, col, mean)
-    # Squares of deviations up to 1e140 (and down to 1e-140) are in range as
-    # they are: the division, a pass over the column, is for the rest.
-    if np.any((spread > 1e140) | (spread < 1e-140)):
+    dev = segments.broadcast(np.subtract, col, mean, out=work)
+    if spread is not None:
         segments.broadcast(np.divide, dev, spread, out=dev)
-    else:
-        spread = 1.0
     np.copyto(dev, 0.0, where=nan)
-    np.multiply(dev, dev, out=dev)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return spread * np.sqrt(segments.sum(dev) / n)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        np.multiply(dev, dev, out=dev)  # an overflow is redone with a spread
+        std = np.sqrt(segments.sum(dev) / n)
+    return std if spread is None else spread * std
+
+
+def _settle_doubtful(segments, col, mean, n, nan, work, scale, doubtful):
+    """Redo the scales the plain computation cannot vouch for.
+
+    A segment is doubtful when its squared deviations may have left float
+    range (a scale not finite or below 1e-140: some squares may have
+    overflowed or underflowed) or when its values may all be equal (for ``n``
+    equal values ``c`` the computed mean, and so the scale, is off by at most
+    ``(n - 1) eps |c|``). Only there are the minimum and maximum needed: equal
+    values (``min == max``, exact) get an infinite scale, the others a
+    standard deviation computed on deviations divided by the largest.
+    """
+    lo, hi = segments.nanmin(col), segments.nanmax(col)
+    constant = doubtful & (lo == hi)
+    with np.errstate(invalid="ignore"):
+        spread = np.fmax(hi - mean, mean - lo)  # the largest |x - mean|
+        redo = doubtful & ~constant & ((scale < 1e-140) | ~(scale < np.inf))
+    if redo.any():
+        spread = np.where(redo & (spread > 0), spread, 1.0)
+        std = _std(segments, col, mean, n, nan, work, spread)
+        scale = np.where(redo, std, scale)
+    return np.where(constant, np.inf, scale)
 
 
 def _weighted_mean(segments, col, weights, nan, mean):
@@ -75,7 +96,7 @@ def _weighted_mean(segments, col, weights, nan, mean):
     return np.where(total > 0, center, mean)
 
 
-def center_scale(segments, col, *, robust=False, weights=None):
+def center_scale(segments, col, *, robust=False, weights=None, work=None):
     r"""Per-segment centre and scale of one sorted column, NaN ignored.
 
     - ``robust=False``: the mean (weighted by ``weights`` if given) and the
@@ -88,25 +109,39 @@ def center_scale(segments, col, *, robust=False, weights=None):
     ``x`` for any ``c`` whose products stay in floating-point range. A segment
     whose values are all equal (or that has a single value) gets an infinite
     scale, so that ``(x - centre) / scale`` is exactly 0 there.
+
+    ``work``, a float64 array of ``col``'s shape (C-contiguous), is used as
+    scratch space and overwritten; without it one is allocated. (A caller
+    that is about to fill an output column can lend it: fresh row-sized
+    temporaries cost as much as the arithmetic on them.)
     """
+    if work is None or not work.flags.c_contiguous:
+        work = np.empty_like(col, dtype=np.float64)
     nan = np.isnan(col)
-    mean, n = segments.nanmean(col, nan)
-    lo, hi = segments.nanmin(col), segments.nanmax(col)
-    constant = lo == hi  # exact: no tolerance on a computed spread
-    with np.errstate(invalid="ignore"):
-        spread = np.fmax(hi - mean, mean - lo)  # the largest |x - mean|
-    spread = np.where(spread > 0, spread, 1.0)  # constant or empty: any will do
+    np.copyto(work, col)
+    np.copyto(work, 0.0, where=nan)
+    n = segments.count(col, nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = segments.sum(work) / n
     if robust:
         center = median(segments, col)
-        dev = segments.broadcast(np.subtract, col, center)
+        dev = segments.broadcast(np.subtract, col, center, out=work)
         scale = MAD_TO_STD * median(segments, np.abs(dev, out=dev))
         is_std = scale == 0  # (a MAD above 0 means the values differ)
         if is_std.any():
-            std = _std(segments, col, mean, n, nan, spread)
+            std = _std(segments, col, mean, n, nan, work)
             scale = np.where(is_std, std, scale)
     else:
-        scale = _std(segments, col, mean, n, nan, spread)
+        scale = _std(segments, col, mean, n, nan, work)
+        is_std = True
         center = mean
         if weights is not None:
             center = _weighted_mean(segments, col, weights, nan, mean)
-    return center, np.where(constant, np.inf, scale)
+    # Most segments are settled by their scale alone (1.2x over taking every
+    # segment's minimum and maximum on the reference panel).
+    with np.errstate(invalid="ignore"):
+        sure = scale > np.fmax(2 * n * np.finfo(float).eps * np.abs(mean), 1e-140)
+    doubtful = is_std & ~(sure & (scale < np.inf))
+    if doubtful.any():
+        scale = _settle_doubtful(segments, col, mean, n, nan, work, scale, doubtful)
+    return center, scale

@@ -214,7 +214,9 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
 
         def zscore_column(j):
             col = seg.sort(values[:, j])
-            stats = center_scale(seg, col, robust=robust, weights=weights)
+            stats = center_scale(
+                seg, col, robust=robust, weights=weights, work=out[:, j]
+            )
             seg.apply(_standardize, values[:, j], *stats, out=out[:, j])
 
         for_each(zscore_column, roles.features, self.n_jobs)
