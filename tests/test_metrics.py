@@ -147,6 +147,19 @@ def test_information_coefficient_one_cross_section_is_a_float(method):
     assert column == pytest.approx(expected, rel=0, abs=1e-14)
 
 
+@pytest.mark.parametrize(("ct", "cp"), [(1e160, 1.0), (1e-170, 1e160), (1.0, 1e-300)])
+def test_pearson_information_coefficient_is_scale_free(ct, cp):
+    # Products of deviations of 1e160 overflow and of 1e-170 underflow; the
+    # correlation must not notice (it was NaN or 0 before).
+    data = make_factor_panel(n_dates=4, n_assets=30, random_state=3)
+    t, p = data.y, data.X.iloc[:, 0]
+    expected = information_coefficient(t, p, method="pearson")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = information_coefficient(t * ct, p * cp, method="pearson")
+    np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-15)
+
+
 def test_information_coefficient_degenerate_cross_sections_nan_without_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -75,20 +75,34 @@ def _segment_corr(t, p, segments, method):
     if method == "spearman":
         t, p = rank(segments, t), rank(segments, p)
     n = segments.count(t)
-    # A constant side (all ties) has no correlation: test it exactly with
-    # min == max, as a variance computed in floating point may not be 0.
-    constant = (segments.nanmin(t) == segments.nanmax(t)) | (
-        segments.nanmin(p) == segments.nanmax(p)
-    )
+    dt, t_constant = _unit_deviations(segments, t, both, n)
+    dp, p_constant = _unit_deviations(segments, p, both, n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dt = np.where(both, t - segments.expand(segments.nansum(t) / n), 0.0)
-        dp = np.where(both, p - segments.expand(segments.nansum(p) / n), 0.0)
-        cov = segments.sum(dt * dp)
-        var = segments.sum(dt * dt) * segments.sum(dp * dp)
-        r = cov / np.sqrt(var)
+        var = segments.sum(dt * dt) * segments.sum(dp * dp)  # each in [1/4, n]
+        r = segments.sum(dt * dp) / np.sqrt(var)
     r = np.clip(r, -1.0, 1.0)
-    r[(n < 2) | constant] = np.nan
+    r[(n < 2) | t_constant | p_constant] = np.nan
     return r
+
+
+def _unit_deviations(segments, v, both, n):
+    """Deviations from each segment's mean, scaled to at most 1; constant flags.
+
+    Dividing by (a power of two above) the largest deviation keeps the
+    squares in float range at any scale (values of 1e160 or 1e-170 give the
+    same correlation). A constant
+    segment (all ties) is told exactly by ``min == max``: a variance computed
+    in floating point may not be 0.
+    """
+    lo, hi = segments.nanmin(v), segments.nanmax(v)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = segments.nansum(v) / n
+        spread = np.fmax(hi - mean, mean - lo)
+        # A power of two at least the spread: dividing by it is exact, so
+        # the correlation is the unscaled one to the last bit.
+        scale = np.ldexp(1.0, np.frexp(np.where(spread > 0, spread, 1.0))[1])
+        dev = (v - segments.expand(mean)) / segments.expand(scale)
+    return np.where(both, dev, 0.0), lo == hi
 
 
 def information_coefficient(y_true, y_pred, method="spearman"):
