@@ -140,6 +140,12 @@ def eigen_adjustment(S, F, estimate, scale, n_simulations, rng):
     Returns ``(adjusted, v)``, ``v`` in ascending order of eigenvalue.
     """
     n_dates, k = F.shape
+    if n_dates <= k:
+        raise ValueError(
+            "The eigenfactor adjustment's simulated covariances would be singular "
+            f"({n_dates} dates for {k} factors): it needs more dates than factors; "
+            "set `eigen_scale=None`."
+        )
     eig, vec = np.linalg.eigh(S)
     eig = np.maximum(eig, 0.0)
     root = vec * np.sqrt(eig)  # draws z @ root.T are N(0, S)
@@ -158,9 +164,9 @@ def eigen_adjustment(S, F, estimate, scale, n_simulations, rng):
     bias = np.sqrt(ratio / n_simulations)
     if not np.isfinite(bias).all():
         raise ValueError(
-            "The eigenfactor adjustment's simulated covariances are singular "
-            f"({n_dates} dates for {k} factors): it needs more dates than factors "
-            "(and a non-degenerate covariance); set `eigen_scale=None`."
+            "The eigenfactor adjustment's simulated covariances are singular (a "
+            "degenerate factor covariance: a constant factor?); set "
+            "`eigen_scale=None`."
         )
     gamma = scale * (bias - 1.0) + 1.0
     adjusted = (vec * (gamma**2 * eig)) @ vec.T

@@ -221,15 +221,13 @@ class FactorCovariance(BaseEstimator):
             )
         self.regime_multiplier_, self.regime_statistic_ = 1.0, None
         if self.regime_halflife is not None:
-            full = np.full((positions[-1] + 1, F.shape[1]), np.nan)
-            full[positions - positions[0]] = F
+            full = np.full_like(values, np.nan)  # incomplete dates left out
+            full[positions] = F
             path = variance_path(full, spec.halflife, spec.lags, spec.centered)
             warmup = max(2, int(spec.halflife or 0))
             lam, b2 = regime_multiplier(full, path, self.regime_halflife, None, warmup)
             S = S * lam**2
-            self.regime_multiplier_ = lam
-            self.regime_statistic_ = np.full(len(values), np.nan)
-            self.regime_statistic_[positions[0] :] = b2
+            self.regime_multiplier_, self.regime_statistic_ = lam, b2
         self.covariance_ = nearest_psd(S)
         return self
 
