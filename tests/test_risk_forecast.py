@@ -469,3 +469,25 @@ def test_from_model_specific_risk_options(ts_model):
     )
     assert_allclose(risk.specific_variance, expected, rtol=1e-12)
     assert not np.allclose(risk.specific_variance, plain.specific_variance)
+
+
+def test_plot_bias_statistics_draws_the_median_rolling_bias():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skfactor.plotting import plot_bias_statistics
+
+    rng = np.random.default_rng(0)
+    r = pd.DataFrame(rng.normal(0, 0.02, (120, 3)))
+    ev = evaluate_volatility_forecast(r, pd.DataFrame(0.01, r.index, r.columns))
+    ax = plot_bias_statistics({"half the risk": ev}, window=24)
+    line = ax.get_lines()[0]
+    assert line.get_label() == "half the risk"
+    assert_allclose(line.get_ydata(), ev.rolling_bias(24).median(axis=1))
+    assert np.nanmedian(line.get_ydata()) > 1.5  # underestimated risk
+    with pytest.raises(TypeError, match="RiskForecastEvaluation"):
+        plot_bias_statistics(r)
+    plt.close("all")

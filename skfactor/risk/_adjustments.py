@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.signal import lfilter
+from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from skfactor.models._weights import bartlett
 
@@ -156,7 +157,9 @@ def eigen_adjustment(S, F, estimate, scale, n_simulations, rng):
         m = min(block, n_simulations - done)
         sims = rng.standard_normal((m, n_dates, k)) @ root.T
         est = estimate(sims)
-        d, u = np.linalg.eigh(est)
+        # one BLAS thread: OpenBLAS threads a batch of 30 x 30 eigh 12x slower
+        with threadpool_limits(1, user_api="blas"):
+            d, u = np.linalg.eigh(est)
         true = np.einsum("mki,kl,mli->mi", u, S, u)
         with np.errstate(invalid="ignore", divide="ignore"):
             ratio += (true / d).sum(axis=0)

@@ -77,7 +77,7 @@ def bias_statistic(returns, forecast_volatility):
     >>> round(bias_statistic(r, pd.Series(0.02, index=r.index)), 2)
     1.01
     >>> round(bias_statistic(r, pd.Series(0.01, index=r.index)), 2)  # underestimated
-    2.01
+    2.03
     """
     r, s = _aligned(returns, forecast_volatility)
     out = (r / s).std(ddof=1).rename("bias")
@@ -221,6 +221,16 @@ def evaluate_volatility_forecast(returns, forecast_volatility, *, window=12, cli
     Returns
     -------
     RiskForecastEvaluation
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfactor.risk import evaluate_volatility_forecast
+    >>> rng = np.random.default_rng(0)
+    >>> r = pd.DataFrame(rng.normal(0, 0.02, (240, 2)), columns=["a", "b"])
+    >>> low = pd.DataFrame(0.015, r.index, r.columns)  # risk underestimated
+    >>> evaluate_volatility_forecast(r, low).table["within_band"].tolist()
+    [False, False]
     """
     r, s = _aligned(returns, forecast_volatility)
     if not isinstance(clip, numbers.Real) or not clip > 0:
@@ -286,6 +296,22 @@ def evaluate_risk_forecast(
     Returns
     -------
     RiskForecastEvaluation
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from sklearn.covariance import LedoitWolf
+    >>> from skfactor.risk import FactorCovariance, evaluate_risk_forecast
+    >>> rng = np.random.default_rng(0)
+    >>> F = pd.DataFrame(rng.normal(0, 0.01, (300, 3)), columns=["a", "b", "c"])
+    >>> F.iloc[200:] *= 2  # volatility doubles
+    >>> plain = evaluate_risk_forecast(F, FactorCovariance(halflife=60), n_random=20)
+    >>> regime = FactorCovariance(halflife=60, regime_halflife=10)
+    >>> adjusted = evaluate_risk_forecast(F, regime, n_random=20)
+    >>> bool(plain.summary["mean_bias"] > adjusted.summary["mean_bias"] > 1)
+    True
+    >>> evaluate_risk_forecast(F, LedoitWolf(), step=20).table.shape
+    (3, 8)
     """
     values = _wide_values(returns, "returns")
     n_dates, k = values.shape
