@@ -491,3 +491,14 @@ def test_plot_bias_statistics_draws_the_median_rolling_bias():
     with pytest.raises(TypeError, match="RiskForecastEvaluation"):
         plot_bias_statistics(r)
     plt.close("all")
+
+
+def test_evaluate_risk_forecast_one_blas_thread_path_equals_plain(monkeypatch):
+    import skfactor.risk._evaluation as evaluation
+
+    F = pd.DataFrame(regime_factors(n=80, k=4))
+    est = FactorCovariance(halflife=20, eigen_scale=1.2, n_simulations=10)
+    limited = evaluate_risk_forecast(F, est, min_dates=60)
+    monkeypatch.setattr(evaluation, "SMALL", 0)  # BLAS threads left alone
+    plain = evaluate_risk_forecast(F, est, min_dates=60)
+    assert_allclose(limited.forecast_volatility, plain.forecast_volatility, rtol=1e-12)
