@@ -502,3 +502,29 @@ def test_evaluate_risk_forecast_one_blas_thread_path_equals_plain(monkeypatch):
     monkeypatch.setattr(evaluation, "SMALL", 0)  # BLAS threads left alone
     plain = evaluate_risk_forecast(F, est, min_dates=60)
     assert_allclose(limited.forecast_volatility, plain.forecast_volatility, rtol=1e-12)
+
+
+def test_evaluate_factor_risk_forecast_equals_the_risk_model_of_each_date(ts_model):
+    from skfactor.risk import evaluate_factor_risk_forecast
+
+    model, F, R = ts_model
+    B = pd.DataFrame(model.coef_, index=R.columns, columns=F.columns)
+    E = R - model.predict(F)
+    w = pd.DataFrame(
+        [np.full(9, 1 / 9), np.r_[1.0, -1.0, np.zeros(7)]], columns=R.columns
+    )
+    est = FactorCovariance(halflife=36, regime_halflife=6)
+    ev = evaluate_factor_risk_forecast(
+        R, B, F, E, est, w, halflife=36, min_dates=120, max_dates=240, step=12
+    )
+    for t in (120, 131, 500, len(F) - 1):
+        end = 120 + (t - 120) // 12 * 12
+        start = max(0, end - 240)
+        cov = est.fit(F.iloc[start:end]).covariance_
+        d, _ = specific_variance(E.iloc[start:end], halflife=36)
+        risk = FactorRiskModel(B, pd.DataFrame(cov, F.columns, F.columns), d)
+        for p in (0, 1):
+            sigma = risk.risk_decomposition(w.iloc[p]).total_risk
+            assert_allclose(ev.forecast_volatility.iloc[t, p], sigma, rtol=1e-12)
+    assert_allclose(ev.returns, R @ w.T.to_numpy(), rtol=1e-12)
+    assert ev.forecast_volatility.iloc[:120].isna().all().all()

@@ -26,6 +26,7 @@ from skfactor.risk._evaluation import (
 )
 from skfactor.risk._hedge import HedgeResult
 from skfactor.risk._model import FactorRiskModel
+from skfactor.risk._model_evaluation import evaluate_factor_risk_forecast
 from skfactor.risk._specific import specific_variance
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "RiskDecomposition",
     "RiskForecastEvaluation",
     "bias_statistic",
+    "evaluate_factor_risk_forecast",
     "evaluate_risk_forecast",
     "evaluate_volatility_forecast",
     "factor_covariance",

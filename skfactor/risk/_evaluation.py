@@ -318,9 +318,15 @@ def evaluate_risk_forecast(
     (3, 8)
     """
     values = _wide_values(returns, "returns")
-    n_dates, k = values.shape
-    names = returns.columns
-    W, labels = _portfolios(portfolios, names, n_random, random_state)
+    W, labels = _portfolios(portfolios, returns.columns, n_random, random_state)
+    ends = forecast_ends(len(values), min_dates, max_dates, step)
+    covs = refit_covariances(values, estimator, ends, max_dates)
+    var = np.einsum("pk,ikl,pl->ip", W, covs, W)  # (forecasts, portfolios)
+    return _evaluation(returns.index, values, W, labels, ends, var, window, clip)
+
+
+def forecast_ends(n_dates, min_dates, max_dates, step):
+    """The rows each forecast is fitted before: ``[start, end)``, every ``step``."""
     for name, value, low in (("min_dates", min_dates, 2), ("step", step, 1)):
         if not isinstance(value, numbers.Integral) or value < low:
             raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
@@ -336,19 +342,34 @@ def evaluate_risk_forecast(
             f"`max_dates` must be None or an integer >= `min_dates` ({min_dates}); "
             f"got {max_dates!r}."
         )
+    return np.arange(min_dates, n_dates, step)
+
+
+def windows(ends, max_dates):
+    """``(i, start, end)`` of each forecast's fitting window."""
+    for i, end in enumerate(ends):
+        yield i, (0 if max_dates is None else max(0, end - max_dates)), end
+
+
+def refit_covariances(values, estimator, ends, max_dates):
+    """The ``covariance_`` of a clone of ``estimator`` fitted before each end."""
+    k = values.shape[1]
     est = clone(estimator)
     keep_nan = get_tags(est).input_tags.allow_nan
-    ends = np.arange(min_dates, n_dates, step)  # fit on rows [start, end)
     covs = np.empty((len(ends), k, k))
     # small covariances on one BLAS thread: 4x faster refits at 30 columns
     with one_blas_thread() if k <= SMALL else nullcontext():
-        for i, end in enumerate(ends):
-            start = 0 if max_dates is None else max(0, end - max_dates)
+        for i, start, end in windows(ends, max_dates):
             history = values[start:end]
             if not keep_nan:
                 history = history[~np.isnan(history).any(axis=1)]
             covs[i] = np.asarray(est.fit(history).covariance_)
-    var = np.einsum("pk,ikl,pl->ip", W, covs, W)  # (forecasts, portfolios)
+    return covs
+
+
+def _evaluation(index, values, W, labels, ends, var, window, clip):
+    """Realised portfolio returns against the forecasts ``var`` (forecasts, p)."""
+    n_dates = len(values)
     owner = np.searchsorted(ends, np.arange(n_dates), side="right") - 1
     forecast = np.full((n_dates, len(W)), np.nan)
     has = owner >= 0
@@ -358,7 +379,6 @@ def evaluate_risk_forecast(
     realised = np.where(np.isnan(values), 0.0, values) @ W.T
     broken = np.isnan(values).astype(np.float64) @ held.T.astype(np.float64) > 0
     realised[broken] = np.nan
-    index = returns.index
     return evaluate_volatility_forecast(
         pd.DataFrame(realised, index, labels),
         pd.DataFrame(forecast, index, labels),
