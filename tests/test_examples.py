@@ -51,3 +51,13 @@ def test_examples_signals_real_data(tmp_path):
     for text in ("1. neutralised", "2. mean out-of-sample", "3. IC by horizon", "done"):
         assert text in out, text
     assert len(list(tmp_path.glob("signals_*.png"))) == 3
+
+
+def test_examples_risk_forecast_real_data(tmp_path):
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("linearmodels")
+    pytest.importorskip("skfolio")
+    out = _run("risk_forecast.py", "--output", str(tmp_path))
+    for text in ("plain", "regime-adjusted", "eigen-adjusted", "mean_bias", "done"):
+        assert text in out, text
+    assert (tmp_path / "risk_forecast.png").exists()

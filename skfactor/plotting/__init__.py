@@ -10,10 +10,12 @@ from skfactor.plotting._betas import plot_rolling_betas
 from skfactor.plotting._ic import plot_ic
 from skfactor.plotting._preprocessing import plot_zscore_hist
 from skfactor.plotting._returns import plot_cumulative_returns, plot_quantile_returns
+from skfactor.plotting._risk import plot_bias_statistics
 from skfactor.plotting._signals import plot_attribution, plot_ic_decay, plot_turnover
 
 __all__ = [
     "plot_attribution",
+    "plot_bias_statistics",
     "plot_cumulative_returns",
     "plot_ic",
     "plot_ic_decay",

@@ -15,16 +15,31 @@ view of a fitted one, as scikit-learn's displays built ``from_estimator`` are.
 """
 
 from skfactor.risk._attribution import ReturnAttribution, return_attribution
-from skfactor.risk._covariance import factor_covariance, specific_variance
+from skfactor.risk._covariance import factor_covariance
 from skfactor.risk._decomposition import RiskDecomposition
+from skfactor.risk._estimator import FactorCovariance
+from skfactor.risk._evaluation import (
+    RiskForecastEvaluation,
+    bias_statistic,
+    evaluate_risk_forecast,
+    evaluate_volatility_forecast,
+)
 from skfactor.risk._hedge import HedgeResult
 from skfactor.risk._model import FactorRiskModel
+from skfactor.risk._model_evaluation import evaluate_factor_risk_forecast
+from skfactor.risk._specific import specific_variance
 
 __all__ = [
+    "FactorCovariance",
     "FactorRiskModel",
     "HedgeResult",
     "ReturnAttribution",
     "RiskDecomposition",
+    "RiskForecastEvaluation",
+    "bias_statistic",
+    "evaluate_factor_risk_forecast",
+    "evaluate_risk_forecast",
+    "evaluate_volatility_forecast",
     "factor_covariance",
     "return_attribution",
     "specific_variance",

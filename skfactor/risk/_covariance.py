@@ -1,42 +1,44 @@
-"""Factor covariance (sample, EWMA, Newey-West) and specific variances."""
+"""Factor covariance: sample, EWMA, Newey-West, volatilities and correlations apart."""
 
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from skfactor.models._weights import bartlett, halflife_weights
 
-__all__ = ["factor_covariance", "specific_variance"]
+__all__ = ["factor_covariance"]
 
 
-def _check_halflife(halflife):
+def _check_halflife(halflife, name="halflife"):
+    """A positive half-life as a float; None (or inf) for equal weights."""
     if halflife is None:
         return None
     if (
         not isinstance(halflife, numbers.Real)
         or isinstance(halflife, bool)
-        or not np.isfinite(halflife)
+        or np.isnan(halflife)
         or halflife <= 0
     ):
         raise ValueError(
-            "`halflife` must be a positive number of dates (or None for equal "
+            f"`{name}` must be a positive number of dates (or None for equal "
             f"weights); got {halflife!r}."
         )
-    return float(halflife)
+    return None if np.isinf(halflife) else float(halflife)
 
 
-def _check_lags(lags, n_dates):
+def _check_lags(lags, n_dates, name="lags"):
     if not isinstance(lags, numbers.Integral) or isinstance(lags, bool) or lags < 0:
         raise ValueError(
-            f"`lags` must be an integer >= 0 (0: no Newey-West adjustment); got "
+            f"`{name}` must be an integer >= 0 (0: no Newey-West adjustment); got "
             f"{lags!r}."
         )
     if lags >= n_dates:
         raise ValueError(
-            f"`lags` must be smaller than the number of complete dates "
+            f"`{name}` must be smaller than the number of complete dates "
             f"({n_dates}); got {lags}."
         )
     return int(lags)
@@ -75,7 +77,15 @@ def _wide_values(frame, name):
     return values
 
 
-def factor_covariance(factor_returns, *, halflife=None, lags=0):
+def factor_covariance(
+    factor_returns,
+    *,
+    halflife=None,
+    lags=0,
+    corr_halflife=None,
+    corr_lags=None,
+    assume_centered=False,
+):
     r"""Covariance of the factor returns: sample, exponentially weighted, Newey-West.
 
     Over the :math:`T` dates on which every factor is observed (a date with a
@@ -100,6 +110,19 @@ def factor_covariance(factor_returns, *, halflife=None, lags=0):
     counted along the complete dates; with equal weights it is statsmodels'
     ``S_hac_simple(f - f.mean(0), L) / (T - 1)``, the Newey-West long-run
     covariance on the same divisor as the sample covariance.
+    With ``assume_centered=True`` the mean is taken to be zero
+    (:math:`m = 0`, divisor 1): the Barra and RiskMetrics convention for
+    daily returns, and scikit-learn's ``EmpiricalCovariance(assume_centered=True)``
+    with equal weights.
+
+    **Volatilities and correlations apart** (Barra USE4): with
+    ``corr_halflife`` or ``corr_lags`` differing from ``halflife`` and
+    ``lags``, the volatilities :math:`\sigma_k` are those of the estimate
+    above and the correlations :math:`\rho_{kl}` those of the same estimate
+    with ``corr_halflife`` and ``corr_lags``:
+    :math:`\Sigma_{F,kl} = \sigma_k \rho_{kl} \sigma_l` (correlations are
+    usually given a longer half-life than volatilities, which move faster).
+
     The Bartlett weights keep :math:`\Sigma_F` positive semi-definite; the
     result is symmetrised and any eigenvalue that rounding leaves below zero
     is set to zero.
@@ -109,10 +132,18 @@ def factor_covariance(factor_returns, *, halflife=None, lags=0):
     factor_returns : DataFrame of shape (n_dates, n_factors)
         Factor returns indexed by date, in date order.
     halflife : float, default=None
-        Half-life in dates of the exponential weights; None weights every
-        date equally.
+        Half-life in dates of the exponential weights; None (or ``inf``)
+        weights every date equally.
     lags : int, default=0
         Newey-West lags :math:`L` (0: no adjustment).
+    corr_halflife : float, default=None
+        Half-life of the correlations' weights; None: the same as
+        ``halflife``. Pass ``numpy.inf`` for equally weighted correlations
+        under exponentially weighted volatilities.
+    corr_lags : int, default=None
+        Newey-West lags of the correlations; None: the same as ``lags``.
+    assume_centered : bool, default=False
+        Take the factors' mean as zero instead of estimating it.
 
     Returns
     -------
@@ -129,27 +160,101 @@ def factor_covariance(factor_returns, *, halflife=None, lags=0):
     True
     >>> factor_covariance(F, halflife=36, lags=3).shape
     (2, 2)
+    >>> use4 = factor_covariance(F, halflife=12, corr_halflife=48, corr_lags=2)
+    >>> vols = np.diag(factor_covariance(F, halflife=12))
+    >>> bool(np.allclose(np.diag(use4), vols))
+    True
     """
-    halflife = _check_halflife(halflife)
     values = _wide_values(factor_returns, "factor_returns")
+    F, positions = complete_rows(values, "factor_returns")
+    spec = CovarianceSpec.checked(
+        halflife, lags, corr_halflife, corr_lags, assume_centered, len(F)
+    )
+    S = spec.estimate(F, positions)
+    names = factor_returns.columns
+    return pd.DataFrame(nearest_psd(S), index=names, columns=names)
+
+
+def complete_rows(values, name):
+    """The rows with every column observed, and their positions on the date axis."""
     complete = ~np.isnan(values).any(axis=1)
     n_dates = int(complete.sum())
     if n_dates < 2:
         raise ValueError(
-            "`factor_returns` needs at least 2 dates on which every factor is "
-            f"observed to estimate a covariance; got {n_dates}."
+            f"`{name}` needs at least 2 dates (samples) on which every column is "
+            f"observed to estimate a covariance; got {n_dates} sample(s)."
         )
-    lags = _check_lags(lags, n_dates)
-    w = time_weights(np.flatnonzero(complete), halflife)
-    F = values[complete]
-    X = np.sqrt(w)[:, None] * (F - w @ F)
-    S = X.T @ X
+    return values[complete], np.flatnonzero(complete)
+
+
+def weighted_covariance(F, w, lags, centered):
+    r""":math:`\Sigma_F` of :func:`factor_covariance` for complete rows ``F``.
+
+    ``F`` is (..., n_dates, n_factors): leading axes are a batch (the eigen
+    adjustment's simulations); ``w`` (n_dates,) sums to one.
+    """
+    sw = np.sqrt(w)[:, None]
+    if centered:
+        X, divisor = sw * F, 1.0
+    else:
+        X, divisor = sw * (F - (w @ F)[..., None, :]), 1.0 - w @ w
+    XT = np.swapaxes(X, -1, -2)
+    S = XT @ X
     for lag in range(1, lags + 1):
-        G = X[lag:].T @ X[:-lag]
-        S += bartlett(lag, lags) * (G + G.T)
-    S /= 1.0 - w @ w
-    names = factor_returns.columns
-    return pd.DataFrame(nearest_psd(S), index=names, columns=names)
+        G = XT[..., lag:] @ X[..., :-lag, :]
+        S += bartlett(lag, lags) * (G + np.swapaxes(G, -1, -2))
+    S /= divisor
+    return S
+
+
+@dataclass(frozen=True)
+class CovarianceSpec:
+    """Half-lives and Newey-West lags of the volatilities and the correlations."""
+
+    halflife: float | None
+    lags: int
+    corr_halflife: float | None
+    corr_lags: int
+    centered: bool
+
+    @classmethod
+    def checked(cls, halflife, lags, corr_halflife, corr_lags, centered, n_dates):
+        halflife = _check_halflife(halflife)
+        lags = _check_lags(lags, n_dates)
+        corr_halflife = (
+            halflife
+            if corr_halflife is None
+            else _check_halflife(corr_halflife, "corr_halflife")
+        )
+        corr_lags = (
+            lags if corr_lags is None else _check_lags(corr_lags, n_dates, "corr_lags")
+        )
+        return cls(halflife, lags, corr_halflife, corr_lags, bool(centered))
+
+    @property
+    def split(self):
+        """Whether the correlations have their own half-life or lags."""
+        return (self.corr_halflife, self.corr_lags) != (self.halflife, self.lags)
+
+    def estimate(self, F, positions):
+        r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""
+        S = weighted_covariance(
+            F, time_weights(positions, self.halflife), self.lags, self.centered
+        )
+        if not self.split:
+            return S
+        C = weighted_covariance(
+            F,
+            time_weights(positions, self.corr_halflife),
+            self.corr_lags,
+            self.centered,
+        )
+        vol = np.sqrt(np.maximum(np.diagonal(S, axis1=-2, axis2=-1), 0.0))
+        scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            inv = np.where(scale > 0, 1.0 / scale, 0.0)
+        corr = C * inv[..., :, None] * inv[..., None, :]
+        return corr * vol[..., :, None] * vol[..., None, :]
 
 
 def nearest_psd(S):
@@ -162,85 +267,3 @@ def nearest_psd(S):
         return S
     S = (vec * np.maximum(eig, 0.0)) @ vec.T
     return (S + S.T) / 2.0
-
-
-def specific_variance(residuals, *, halflife=None, min_obs=20):
-    r"""Specific (residual) variance of each asset, shrunk when its history is short.
-
-    For asset :math:`i` with :math:`n_i` observed residuals, the weighted
-    variance over its own dates, with the weights of
-    :func:`factor_covariance` renormalised to sum to one over those dates:
-
-    .. math::
-
-        \hat\sigma_i^2 = \frac{\sum_t w_{it} (e_{it} - \bar e_i)^2}
-                              {1 - \sum_t w_{it}^2},
-
-    the sample variance (divisor :math:`n_i - 1`) with equal weights, pandas
-    ``ewm(halflife=h).var()`` with a half-life. **Short histories**: with
-    :math:`m` the cross-sectional median of :math:`\hat\sigma_i^2` over the
-    assets with :math:`n_i \ge` ``min_obs``, an asset with fewer observations
-    gets :math:`\lambda_i \hat\sigma_i^2 + (1 - \lambda_i)\, m` with
-    :math:`\lambda_i = n_i /` ``min_obs`` (and :math:`\lambda_i = 0` when
-    :math:`n_i < 2`, where no variance exists): shrunk towards the median in
-    proportion to the history it lacks.
-
-    Parameters
-    ----------
-    residuals : DataFrame of shape (n_dates, n_assets)
-        Specific returns indexed by date, NaN where the asset has none.
-    halflife : float, default=None
-        Half-life in dates of the exponential weights; None: equal weights.
-    min_obs : int, default=20
-        Observations an asset needs to keep its own variance unshrunk.
-
-    Returns
-    -------
-    variance : Series of shape (n_assets,)
-        Indexed by asset.
-    n_obs : Series of shape (n_assets,)
-        Number of residuals each estimate used.
-
-    Examples
-    --------
-    >>> import numpy as np, pandas as pd
-    >>> from skfactor.risk import specific_variance
-    >>> rng = np.random.default_rng(0)
-    >>> E = pd.DataFrame(rng.normal(0, 0.05, (60, 3)), columns=["A", "B", "C"])
-    >>> E.iloc[:55, 2] = np.nan  # C has 5 months of history
-    >>> var, n = specific_variance(E, min_obs=20)
-    >>> n.tolist()
-    [60, 60, 5]
-    >>> bool(np.isclose(var["A"], E["A"].var()))
-    True
-    """
-    halflife = _check_halflife(halflife)
-    if not isinstance(min_obs, numbers.Integral) or isinstance(min_obs, bool):
-        raise ValueError(f"`min_obs` must be an integer >= 2; got {min_obs!r}.")
-    if min_obs < 2:
-        raise ValueError(f"`min_obs` must be an integer >= 2; got {min_obs!r}.")
-    E = _wide_values(residuals, "residuals")
-    observed = ~np.isnan(E)
-    n_obs = observed.sum(axis=0)
-    w = np.where(observed, time_weights(np.arange(len(E)), halflife)[:, None], 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w /= w.sum(axis=0)
-        e = np.where(observed, E, 0.0)
-        dev = np.where(observed, e - (w * e).sum(axis=0), 0.0)
-        var = (w * dev * dev).sum(axis=0) / (1.0 - (w * w).sum(axis=0))
-    var[n_obs < 2] = np.nan
-    long = n_obs >= min_obs
-    if not long.any():
-        raise ValueError(
-            f"No asset has `min_obs`={min_obs} residuals (the most is "
-            f"{int(n_obs.max(initial=0))}), so there is no median to shrink short "
-            "histories towards; lower `min_obs`."
-        )
-    median = np.median(var[long])
-    lam = np.where(n_obs < 2, 0.0, np.minimum(n_obs / min_obs, 1.0))
-    var = np.where(lam > 0, lam * np.nan_to_num(var), 0.0) + (1.0 - lam) * median
-    assets = residuals.columns
-    return (
-        pd.Series(var, index=assets, name="specific_variance"),
-        pd.Series(n_obs, index=assets, name="n_obs"),
-    )

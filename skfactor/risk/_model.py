@@ -6,16 +6,14 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
+from sklearn.utils import get_tags
 
-from skfactor.risk._covariance import (
-    _wide_values,
-    factor_covariance,
-    nearest_psd,
-    specific_variance,
-)
+from skfactor.risk._covariance import _wide_values, factor_covariance, nearest_psd
 from skfactor.risk._decomposition import decompose
 from skfactor.risk._from_model import from_cross_sectional, from_time_series
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
+from skfactor.risk._specific import specific_variance
 
 __all__ = ["FactorRiskModel"]
 
@@ -33,6 +31,27 @@ def _labelled(values, name, index=None, columns=None):
     if np.isnan(values).any():
         raise ValueError(f"`{name}` contains NaN; every entry must be a number.")
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+def fit_covariance_estimator(estimator, F):
+    """Σ_F as the ``covariance_`` of a clone of ``estimator`` fitted on ``F``."""
+    if not hasattr(estimator, "fit"):
+        raise TypeError(
+            "`factor_covariance_estimator` must be a scikit-learn covariance "
+            "estimator (with `fit(X)` setting `covariance_`), e.g. "
+            f"sklearn.covariance.LedoitWolf(); got {type(estimator).__name__}."
+        )
+    est = clone(estimator)
+    data = F if get_tags(est).input_tags.allow_nan else F.dropna()
+    est.fit(data)
+    cov = getattr(est, "covariance_", None)
+    if cov is None:
+        raise TypeError(
+            f"`factor_covariance_estimator` ({type(est).__name__}) set no "
+            "`covariance_` when fitted; pass a covariance estimator."
+        )
+    cov = pd.DataFrame(np.asarray(cov, dtype=np.float64), F.columns, F.columns)
+    return cov, est
 
 
 def align_weights(weights, assets, name="weights"):
@@ -124,6 +143,9 @@ class FactorRiskModel:
         The return histories (asset returns limited to ``assets``).
     n_obs : Series or None
         Residuals behind each specific variance (``from_model`` sets it).
+    factor_covariance_estimator : estimator or None
+        The fitted covariance estimator behind ``factor_covariance``, when
+        ``from_model`` was given one.
     assets : Index
         The assets, as ``exposures``' index.
     factors : Index
@@ -173,6 +195,7 @@ class FactorRiskModel:
             asset_returns, "asset_returns", self.assets
         )
         self.n_obs = None if n_obs is None else pd.Series(n_obs).reindex(self.assets)
+        self.factor_covariance_estimator = None
 
     def __repr__(self):
         returns = (
@@ -249,7 +272,20 @@ class FactorRiskModel:
     # ------------------------------------------------------------ building
     @classmethod
     def from_model(
-        cls, model, X, y=None, *, halflife=None, lags=0, min_obs=20, date=None
+        cls,
+        model,
+        X,
+        y=None,
+        *,
+        halflife=None,
+        lags=0,
+        min_obs=20,
+        date=None,
+        factor_covariance_estimator=None,
+        shrinkage=0.0,
+        market_cap=None,
+        structural=False,
+        specific_regime_halflife=None,
     ):
         r"""The risk model of a fitted time-series or cross-sectional factor model.
 
@@ -267,10 +303,15 @@ class FactorRiskModel:
           asset's history of ``residuals(X, y)``.
 
         The factor covariance is :func:`factor_covariance` with ``halflife``
-        and ``lags``; the specific variances are :func:`specific_variance`
-        with ``halflife`` and ``min_obs`` (short histories shrunk to the
-        cross-sectional median; for a cross-sectional model, the median over
-        every asset with residuals, so an asset new on ``date`` gets it).
+        and ``lags``, or the ``covariance_`` of ``factor_covariance_estimator``
+        fitted on the factor returns (e.g. :class:`FactorCovariance` for the
+        Barra USE4 adjustments, ``sklearn.covariance.LedoitWolf()``); the
+        specific variances are :func:`specific_variance` with ``halflife``,
+        ``min_obs``, ``shrinkage``, ``market_cap``, the exposures when
+        ``structural`` and ``specific_regime_halflife`` (short histories
+        shrunk to the cross-sectional median or the structural estimate; for
+        a cross-sectional model, over every asset with residuals, so an asset
+        new on ``date`` gets it).
 
         Parameters
         ----------
@@ -292,6 +333,24 @@ class FactorRiskModel:
         date : label, default=None
             Cross-sectional model only: the date whose loadings are the
             exposures; None takes the last date of ``X``.
+        factor_covariance_estimator : scikit-learn covariance estimator, default=None
+            Fitted (a clone) on the factor returns, oldest first; its
+            ``covariance_`` is :math:`\Sigma_F`. Dates with a missing factor
+            are dropped first unless its tags allow NaN. ``halflife`` then
+            applies to the specific variances only, and ``lags`` must be 0
+            (give the estimator its own). The fitted clone is kept as
+            ``factor_covariance_estimator``.
+        shrinkage : float, default=0.0
+            Bayesian shrinkage intensity of the specific volatilities towards
+            their size decile's mean (USE4 uses 0.1); needs ``market_cap``.
+        market_cap : Series, default=None
+            Capitalisation by asset: size deciles and cap weights.
+        structural : bool, default=False
+            Shrink short histories towards the structural estimate (the
+            regression of log specific volatility on the exposures) instead
+            of the median.
+        specific_regime_halflife : float, default=None
+            Half-life of the specific volatility regime adjustment; None: none.
 
         Returns
         -------
@@ -309,9 +368,29 @@ class FactorRiskModel:
                 f"CrossSectionalFactorModel; got {type(model).__name__}."
             )
         B, F, E, R = parts
-        cov = factor_covariance(F, halflife=halflife, lags=lags)
-        d, n_obs = specific_variance(E, halflife=halflife, min_obs=min_obs)
-        return cls(B, cov, d, factor_returns=F, asset_returns=R, n_obs=n_obs)
+        estimator = None
+        if factor_covariance_estimator is None:
+            cov = factor_covariance(F, halflife=halflife, lags=lags)
+        else:
+            if lags != 0:
+                raise ValueError(
+                    "`lags` applies to the built-in factor covariance; with a "
+                    "`factor_covariance_estimator`, set its own Newey-West lags "
+                    f"(e.g. FactorCovariance(lags={lags!r})) and leave `lags=0`."
+                )
+            cov, estimator = fit_covariance_estimator(factor_covariance_estimator, F)
+        d, n_obs = specific_variance(
+            E,
+            halflife=halflife,
+            min_obs=min_obs,
+            shrinkage=shrinkage,
+            market_cap=market_cap,
+            exposures=B if structural else None,
+            regime_halflife=specific_regime_halflife,
+        )
+        risk = cls(B, cov, d, factor_returns=F, asset_returns=R, n_obs=n_obs)
+        risk.factor_covariance_estimator = estimator
+        return risk
 
     # ---------------------------------------------------------------- uses
     @property

@@ -1,0 +1,125 @@
+"""Out-of-sample evaluation of a factor risk model's asset covariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from skfactor.risk._covariance import _wide_values
+from skfactor.risk._estimator import FactorCovariance
+from skfactor.risk._evaluation import (
+    _evaluation,
+    _portfolios,
+    forecast_ends,
+    refit_covariances,
+    windows,
+)
+from skfactor.risk._specific import specific_variance
+
+__all__ = ["evaluate_factor_risk_forecast"]
+
+
+def evaluate_factor_risk_forecast(
+    returns,
+    exposures,
+    factor_returns,
+    residuals,
+    factor_covariance_estimator=None,
+    portfolios=None,
+    *,
+    halflife=None,
+    min_obs=20,
+    min_dates=60,
+    max_dates=None,
+    step=1,
+    n_random=0,
+    random_state=0,
+    window=12,
+    clip=3.0,
+):
+    r"""Out-of-sample evaluation of :math:`B \Sigma_F B^\top + D` on asset portfolios.
+
+    As :func:`evaluate_risk_forecast`, for the assets under a factor model:
+    on each forecast date, :math:`\Sigma_F` is the ``covariance_`` of
+    ``factor_covariance_estimator`` fitted on the factor returns up to that
+    date, :math:`D` the :func:`specific_variance` (``halflife``,
+    ``min_obs``) of the residuals up to that date, and a portfolio
+    :math:`w` of assets is forecast
+    :math:`\sigma^2 = (B^\top w)^\top \Sigma_F (B^\top w) + \sum_i w_i^2 D_i`
+    for the next ``step`` dates' realised returns :math:`w^\top r_t`. The
+    exposures :math:`B` are held fixed: with a time-series model's betas,
+    estimated on the whole sample, only the covariances are out of sample.
+
+    Parameters
+    ----------
+    returns : DataFrame of shape (n_dates, n_assets)
+        Asset returns by date.
+    exposures : DataFrame of shape (n_assets, n_factors)
+        :math:`B`, indexed by asset (e.g. ``FactorRiskModel.exposures``).
+    factor_returns : DataFrame of shape (n_dates, n_factors)
+        Factor returns on the dates of ``returns``.
+    residuals : DataFrame of shape (n_dates, n_assets)
+        Specific returns on the dates of ``returns`` (e.g. a
+        ``TimeSeriesFactorModel``'s ``residuals(F, R)``).
+    factor_covariance_estimator : covariance estimator, default=None
+        None: ``FactorCovariance(halflife=halflife)``.
+    portfolios : DataFrame of shape (n_portfolios, n_assets), default=None
+        Asset weights, one row per portfolio; None: each asset.
+    halflife, min_obs
+        Of the specific variances (and of the default factor covariance).
+    min_dates, max_dates, step, n_random, random_state, window, clip
+        As in :func:`evaluate_risk_forecast`.
+
+    Returns
+    -------
+    RiskForecastEvaluation
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfactor.risk import evaluate_factor_risk_forecast
+    >>> rng = np.random.default_rng(0)
+    >>> F = pd.DataFrame(rng.normal(0, 0.04, (240, 2)), columns=["MKT", "SMB"])
+    >>> B = pd.DataFrame(rng.normal(1, 0.3, (8, 2)), columns=F.columns)
+    >>> E = pd.DataFrame(rng.normal(0, 0.05, (240, 8)))
+    >>> R = F @ B.T + E
+    >>> ev = evaluate_factor_risk_forecast(R, B, F, E, n_random=20)
+    >>> bool(abs(ev.summary["median_bias"] - 1) < 0.1)
+    True
+    """
+    values = _wide_values(returns, "returns")
+    assets = returns.columns
+    B = _aligned(exposures, "exposures", index=assets)
+    F = _aligned(factor_returns, "factor_returns", index=returns.index)
+    E = _aligned(residuals, "residuals", index=returns.index, columns=assets)
+    if factor_covariance_estimator is None:
+        factor_covariance_estimator = FactorCovariance(halflife=halflife)
+    W, labels = _portfolios(portfolios, assets, n_random, random_state)
+    ends = forecast_ends(len(values), min_dates, max_dates, step)
+    covs = refit_covariances(
+        F.to_numpy(dtype=np.float64), factor_covariance_estimator, ends, max_dates
+    )
+    d = np.empty((len(ends), len(assets)))
+    for i, start, end in windows(ends, max_dates):
+        d[i] = specific_variance(E.iloc[start:end], halflife=halflife, min_obs=min_obs)[
+            0
+        ]
+    X = W @ B.to_numpy()  # the portfolios' exposures
+    var = np.einsum("pk,ikl,pl->ip", X, covs, X) + d @ (W * W).T
+    return _evaluation(returns.index, values, W, labels, ends, var, window, clip)
+
+
+def _aligned(frame, name, index=None, columns=None):
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(f"`{name}` must be a DataFrame; got {type(frame).__name__}.")
+    out = (
+        frame.reindex(index=index)
+        if columns is None
+        else frame.reindex(index=index, columns=columns)
+    )
+    if name == "exposures" and out.isna().any().any():
+        raise ValueError(
+            "`exposures` must give every asset of `returns` a finite exposure to "
+            "every factor; some are missing or NaN."
+        )
+    return pd.DataFrame(_wide_values(out, name), out.index, out.columns)
