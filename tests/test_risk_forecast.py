@@ -94,9 +94,8 @@ def test_factor_covariance_estimator_adjustments_off_equal_plain_exactly(params)
 
 
 def test_factor_covariance_estimator_regime_equals_skfolio():
-    skfolio = pytest.importorskip("skfolio.moments")
-    if not hasattr(skfolio, "RegimeAdjustedEWCovariance"):
-        pytest.skip("skfolio >= 1.12 has RegimeAdjustedEWCovariance")
+    import skfolio.moments as skfolio  # the test extra pins skfolio >= 1.12
+
     F = regime_factors()
     F[-15:] *= 2.0  # a fresh shock the volatility forecast has not caught up with
 
@@ -426,7 +425,8 @@ def test_from_model_covariance_estimator_plugs_in_and_everything_works(
 
 
 def test_from_model_skfolio_estimator_plugs_in(ts_model):
-    skfolio = pytest.importorskip("skfolio.moments")
+    import skfolio.moments as skfolio
+
     model, F, R = ts_model
     est = skfolio.LedoitWolf()
     risk = FactorRiskModel.from_model(model, F, R, factor_covariance_estimator=est)
