@@ -28,7 +28,10 @@ def _render(self, node, display):
         return to_mathml(node.astext(), display)
     except Exception as exc:  # the converter raises many types; name the formula
         logger.warning(
-            "formula not converted to MathML (%s): %r", exc, node.astext(), location=node
+            "formula not converted to MathML (%s): %r",
+            exc,
+            node.astext(),
+            location=node,
         )
         return f"<code>{self.encode(node.astext())}</code>"
 
@@ -49,7 +52,5 @@ def visit_displaymath(self, node):
 
 
 def setup(app):
-    app.add_html_math_renderer(
-        "mathml", (visit_math, None), (visit_displaymath, None)
-    )
+    app.add_html_math_renderer("mathml", (visit_math, None), (visit_displaymath, None))
     return {"parallel_read_safe": True, "parallel_write_safe": True}
