@@ -2,7 +2,7 @@
 
 Run: ``pip install -e ".[plot]"`` then ``python examples/lecture_walkthrough.py
 [--output DIR]`` (about 10 seconds). Needs: the ``plot`` extra (matplotlib) for
-its eight figures, PNG files written to ``examples/output/`` by default;
+its seven figures, PNG files written to ``examples/output/`` by default;
 without it the script prints its tables and says the figures were skipped.
 
 The lecture (Quantopian, "Fundamental Factor Models") fetches a year of
