@@ -2,8 +2,9 @@
 
 Run: ``pip install -e ".[examples]"`` then ``python examples/fama_french.py
 [--output DIR]``. Needs: the ``examples`` extra (linearmodels for the data,
-matplotlib for the three figures). The data are Ken French's monthly factors and portfolio
-returns, 1949-2017, as shipped by linearmodels (``linearmodels.datasets.french``).
+matplotlib for the three figures). The data are Ken French's monthly factors
+and portfolio returns, 1949-2017, as shipped by linearmodels
+(``linearmodels.datasets.french``).
 
 Nine portfolios, the corners and centre of the 5x5 sort on size (S1 small to
 S5 big) and book-to-market (V1 growth to V5 value), are regressed on the
