@@ -153,9 +153,9 @@ def _stack(wide):
 
 
 def test_time_series_factor_model_loadings_with_ols_equal_coef():
-    from sklearn.linear_model import LinearRegression
     from skfolio.prior import LoadingMatrixRegression
     from skfolio.prior import TimeSeriesFactorModel as SkfolioTS
+    from sklearn.linear_model import LinearRegression
 
     prices = load_sp500_dataset().iloc[-500:]
     factors = load_factors_dataset().loc[prices.index]
