@@ -235,7 +235,7 @@ def test_docs_build_runs_the_examples_itself(tmp_path):
     finally:
         logger.warning = original
     runs = Path(App.env.skfactor_examples)
-    assert runs == tmp_path / "build" / "examples"
+    assert runs == tmp_path / "build" / "doctrees" / "examples"
     assert sorted(p.name for p in runs.iterdir()) == ["bad", "good"]
     assert (runs / "good" / "stdout.txt").read_text() == "made two\n"
     assert example_gallery.figure_caption(runs / "good" / "a.png") == "a line going up"

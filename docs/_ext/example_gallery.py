@@ -45,19 +45,19 @@ def run_example(script, output, timeout=600):
 
     Returns ``(return code, stderr, seconds)``.
     """
-    output = Path(output)
+    output = Path(output).resolve()
     output.mkdir(parents=True, exist_ok=True)
     for old in output.glob("*.png"):
         old.unlink()
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0"}
     start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, str(script), "--output", str(output)],
+    done = subprocess.run(  # run beside its output: it prints short paths
+        [sys.executable, str(Path(script).resolve()), "--output", output.name],
         capture_output=True,
         text=True,
         env=env,
         timeout=timeout,
-        cwd=Path(script).parent,
+        cwd=output.parent,
     )
     (output / STDOUT).write_text(done.stdout, encoding="utf-8")
     return done.returncode, done.stderr, time.perf_counter() - start
@@ -96,7 +96,8 @@ def _intro(path):
 def _on_builder_inited(app):
     examples = Path(app.config.examples_dir)
     given = app.config.examples_runs
-    folder = Path(given) if given else Path(app.doctreedir).parent / "examples"
+    # by default in the doctrees folder: the build's own, not published
+    folder = Path(given) if given else Path(app.doctreedir) / "examples"
     app.env.skfactor_examples = folder
     if given:
         return
@@ -153,7 +154,8 @@ class ExampleScripts(SphinxDirective):
             if printed.is_file() and printed.read_text(encoding="utf-8").strip():
                 rel = os.path.relpath(printed, srcdir).replace(os.sep, "/")
                 lines += [".. rubric:: What it prints", ""]
-                lines += [f".. literalinclude:: /{rel}", "   :language: text", ""]
+                lines += [f".. literalinclude:: /{rel}", "   :language: text"]
+                lines += ["   :class: example-output", ""]  # wraps long lines
             rel = os.path.relpath(script, srcdir).replace(os.sep, "/")
             lines += [".. rubric:: Source", ""]
             lines += [f".. literalinclude:: /{rel}", "   :language: python"]
