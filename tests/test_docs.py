@@ -304,3 +304,27 @@ def test_docs_user_guide_code_runs():
     error = namespace["error"]
     assert (error < 0.005).all(), error  # the recovery the guide states
     assert namespace["hedged"].exposures.loc["MKT", "after"] == 0.0
+
+
+def test_readme_quickstart_run_as_a_script_prints_what_it_computed(tmp_path):
+    """The README's Quickstart, saved as a script and run, shows its results."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)[0]
+    script = tmp_path / "quickstart.py"
+    script.write_text(block, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "Approach 1, betas of the first asset" in out
+    assert "std_err" in out and "market" in out
+    assert "rolling 100-date betas" in out
+    assert "Approach 2, the Fama-MacBeth table" in out
+    assert re.search(
+        r"Mean out-of-sample rank IC by winsorize limit: \{0\.0: -?0\.\d+", out
+    )
+    assert "np.float64" not in out
