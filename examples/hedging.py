@@ -92,8 +92,8 @@ def in_sample(F, R):
     total_after = factor_after + dec.specific_variance
     print(
         f"Risk model, after hedging (in sample): {annualised_vol(total_after):.1%} "
-        "a year. The hedged series' MktRF and SMB betas are 0 by construction\n"
-        "(the same months estimated them): not evidence that the hedge works.\n"
+        "a year.\nThe hedged series' MktRF and SMB betas are 0 by construction (the "
+        "same months estimated them): not evidence that the hedge works.\n"
     )
 
 
