@@ -324,7 +324,5 @@ def test_readme_quickstart_run_as_a_script_prints_what_it_computed(tmp_path):
     assert "std_err" in out and "market" in out
     assert "rolling 100-date betas" in out
     assert "Approach 2, the Fama-MacBeth table" in out
-    assert re.search(
-        r"Mean out-of-sample rank IC by winsorize limit: \{0\.0: -?0\.\d+", out
-    )
+    assert re.search(r"mean ± s.d. over the 4 folds: \{0\.0: '-?0\.\d+ ± 0\.\d+'", out)
     assert "np.float64" not in out
