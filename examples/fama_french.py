@@ -1,8 +1,10 @@
 """Approach 1 on real data: the Fama-French factors and 3x3 size/value portfolios.
 
 Run: ``pip install -e ".[examples]"`` then ``python examples/fama_french.py
-[--output DIR]``. The data are Ken French's monthly factors and portfolio
-returns, 1949-2017, as shipped by linearmodels (``linearmodels.datasets.french``).
+[--output DIR]``. Needs: the ``examples`` extra (linearmodels for the data,
+matplotlib for the three figures). The data are Ken French's monthly factors
+and portfolio returns, 1949-2017, as shipped by linearmodels
+(``linearmodels.datasets.french``).
 
 Nine portfolios, the corners and centre of the 5x5 sort on size (S1 small to
 S5 big) and book-to-market (V1 growth to V5 value), are regressed on the
@@ -16,11 +18,19 @@ market excess return, SMB and HML:
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-from linearmodels.datasets import french
+
+try:
+    from linearmodels.datasets import french
+except ImportError:
+    sys.exit(
+        "examples/fama_french.py needs linearmodels for its data (Ken French's "
+        'factors and portfolios): pip install -e ".[examples]"'
+    )
 
 from skfactor import RollingFactorModel, TimeSeriesFactorModel
 
@@ -102,19 +112,34 @@ def main(output):
     stage(f"Figures in {output}")
     output.mkdir(parents=True, exist_ok=True)
 
-    def save(ax, name):
+    def save(ax, name, caption):
         path = output / name
-        ax.figure.savefig(path, dpi=110)
+        ax.figure.savefig(path, dpi=110, metadata={"Description": caption})
         plt.close(ax.figure)
         print(f"  wrote {path}")
 
     ax = plot_cumulative_returns(F, logy=True)
     ax.set_title("Fama-French factors, 1949-2017: growth of 1 (monthly compounding)")
-    save(ax, "ff_cumulative_factor_returns.png")
+    save(
+        ax,
+        "ff_cumulative_factor_returns.png",
+        "Growth of 1 in each Fama-French factor, 1949-2017, log scale (equal "
+        "slopes are equal rates of return): the market far ahead, SMB and HML "
+        "smaller premia with long flat or losing stretches (HML after 2007).",
+    )
+    captions = {
+        "S1V5": "Rolling 60-month betas of the small value portfolio (S1V5), "
+        "shaded ± 2 standard errors: its SMB and HML betas stay well above 0 "
+        "for seventy years, its market beta near 1, all moving by more than "
+        "their bands: sensitivities drift.",
+        "S5V1": "Rolling 60-month betas of the big growth portfolio (S5V1), "
+        "shaded ± 2 standard errors: the mirror image of small value, its SMB "
+        "and HML betas below 0 and its market beta near 1.",
+    }
     for name, label in (("S1V5", "small value"), ("S5V1", "big growth")):
         ax = plot_rolling_betas(rolling, name)  # bands from rolling.bse_
         ax.set_title(f"Rolling 60-month betas of {name} ({label}), shaded ± 2 s.e.")
-        save(ax, f"ff_rolling_betas_{name}.png")
+        save(ax, f"ff_rolling_betas_{name}.png", captions[name])
 
 
 if __name__ == "__main__":

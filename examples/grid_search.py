@@ -1,6 +1,7 @@
 """Choose the winsorize limits (and the number of quantiles) by time-series CV.
 
-Run: ``python examples/grid_search.py`` (a few seconds).
+Run: ``python examples/grid_search.py [--output DIR]`` (a few seconds; it
+writes no figure). Needs: nothing beyond skfactor's own dependencies.
 
 The lecture's recipe for prediction: regress *future* returns on *today's*
 normalised characteristics, then rank assets by predicted return. Its free
@@ -10,8 +11,9 @@ hyper-parameters, and the honest way to pick them is cross-validation that
 respects time:
 
 - labels: 5-day forward returns (``forward_returns(..., periods=5)``), NaN where
-  the future is unknown; the model fits each date on its complete rows and the
-  scorer skips rows without a label;
+  the future is unknown (the last 5 dates) or where the asset misses one of
+  the next 5 dates (holes in the panel); the model fits each date on its
+  complete rows and the scorer skips rows without a label;
 - folds: ``PanelTimeSeriesSplit(gap=5)`` splits by **date** (every row of a
   date on one side, train before test) and drops 5 dates between train and
   test, so no training label overlaps the test period;
@@ -21,16 +23,24 @@ One ``GridSearchCV`` compares both normalisations: winsorize + z-score with
 four winsorize limits, and quantile long-short weights (after a 1 %
 winsorize) with 3, 5 or 10 quantiles. The weights act as loadings: predicted
 return = expected intercept + weights @ expected factor returns, which ranks
-a characteristic's long leg above its middle above its short leg. The search
-runs on the first 80 % of the dates; the best pipeline is then scored on the
-last 20 %, which the search never saw, and predicts the latest dates.
+a characteristic's long leg above its middle above its short leg.
+
+The search runs on the first 80 % of the dates. The hold-out starts 5 dates
+after the search's last date (an embargo as long as the label horizon, so no
+search label overlaps a hold-out label), and the best pipeline is scored there.
+Is the winner better, or just luckier? Each candidate's daily test IC is
+compared with the winner's, date by date, with a Newey-West t-statistic (the
+5-day labels overlap): differences within about two standard errors are noise.
 """
 
 from __future__ import annotations
 
+import argparse
 import time
+from pathlib import Path
 
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
@@ -62,6 +72,17 @@ def describe(params):
     return f"z-score    limits={params['winsorizer__limits']}"
 
 
+def test_ic(pipe, params, cv, X, y):
+    """The per-date rank IC of one candidate on every test date of ``cv``."""
+    model = clone(pipe).set_params(**params)
+    parts = []
+    for train, test in cv.split(X):
+        model.fit(X.iloc[train], y.iloc[train])
+        pred = model.predict(X.iloc[test])
+        parts.append(information_coefficient(y.iloc[test], pred))
+    return pd.concat(parts)
+
+
 def main():
     stage("500 dates x 400 assets from a known 3-factor model, 5-day labels")
     data = make_factor_panel(
@@ -73,15 +94,27 @@ def main():
         random_state=0,
     )
     X = data.X
-    y = forward_returns(data.y, periods=HORIZON)  # NaN on the last 5 dates
+    y = forward_returns(data.y, periods=HORIZON)  # one warning: NaN labels
     dates = X.index.get_level_values("date")
     unique = dates.unique().sort_values()
-    cut = unique[int(0.8 * len(unique))]
-    search_rows, later_rows = dates < cut, dates >= cut
+    k = int(0.8 * len(unique))
+    # Embargo: the hold-out starts HORIZON dates after the search's last date,
+    # so the last search labels (t to t+5) end before the first hold-out date.
+    search_rows = dates < unique[k]
+    later_rows = dates >= unique[k + HORIZON]
+    missing = y.isna().to_numpy()
+    at_end = (dates >= unique[-HORIZON]) & missing
     print(
-        f"{len(X):,} rows; search on {int(search_rows.sum()):,} rows before "
-        f"{cut:%Y-%m-%d}, hold out {int(later_rows.sum()):,}; "
-        f"{int(y.isna().sum()):,} labels unknown (NaN)"
+        f"{len(X):,} rows; search on {int(search_rows.sum()):,} rows "
+        f"({unique[0]:%Y-%m-%d} to {unique[k - 1]:%Y-%m-%d}), embargo "
+        f"{HORIZON} dates, hold out {int(later_rows.sum()):,} rows "
+        f"({unique[k + HORIZON]:%Y-%m-%d} to {unique[-1]:%Y-%m-%d})"
+    )
+    print(
+        f"{missing.sum():,} labels NaN ({missing.mean():.1%}): "
+        f"{at_end.sum():,} on the last {HORIZON} dates (no future yet) and "
+        f"{(missing & ~at_end).sum():,} elsewhere (the asset misses one of the "
+        f"next {HORIZON} dates, or its return there is NaN)"
     )
 
     stage("GridSearchCV over winsorize limits and n_quantiles, 5 date folds")
@@ -117,8 +150,42 @@ def main():
     table["rank"] = results["rank_test_score"]
     print(table.sort_values("rank").round(4).to_string())
     print("\nbest parameters:", describe(search.best_params_))
+
+    stage("is the winner better than the others by more than noise?")
+    X_search, y_search = X[search_rows], y[search_rows]
+    daily = pd.DataFrame(
+        {
+            describe(params): test_ic(pipe, params, cv, X_search, y_search)
+            for params in results["params"]
+        }
+    )
+    best = describe(search.best_params_)
+    diff = ic_summary(daily.drop(columns=best).rsub(daily[best], axis=0), HORIZON)
+    noise = pd.DataFrame(
+        {
+            "mean IC": daily.drop(columns=best).mean(),
+            "winner - it": diff.loc["mean"],
+            "s.e.": diff.loc["mean"] / diff.loc["t"],
+            "t (Newey-West)": diff.loc["t"],
+        }
+    ).sort_values("winner - it")
+    noise.index.name = f"vs winner ({' '.join(best.split())})"
+    print(
+        f"Daily test IC on the {len(daily)} test dates: the winner's mean "
+        f"{daily[best].mean():.4f}; each other candidate's, and the mean "
+        "difference:"
+    )
+    print(noise.round(4).to_string())
+    close = noise.index[noise["t (Newey-West)"].abs() < 2]
+    if len(close):
+        print(
+            f"Within noise (|t| < 2): {', '.join(' '.join(c.split()) for c in close)}. "
+            "The data cannot tell "
+            "these apart from the winner; any of them is as good a choice."
+        )
+    else:
+        print("The winner beats every other candidate by more than 2 s.e.")
     print("test dates of each fold:")
-    X_search = X[search_rows]
     fold_dates = X_search.index.get_level_values("date")
     for k, (train, test) in enumerate(cv.split(X_search)):
         tr, te = fold_dates[train], fold_dates[test]
@@ -127,11 +194,14 @@ def main():
             f"test {te.min():%Y-%m-%d}..{te.max():%Y-%m-%d}"
         )
 
-    stage("the best pipeline on the held-out 20 % of the dates")
+    stage("the best pipeline on the held-out dates, after the embargo")
     X_later, y_later = X[later_rows], y[later_rows]
     pred = search.predict(X_later)  # a Series on the held-out rows' index
     ic = information_coefficient(y_later, pred)
-    print(ic_summary(ic).round(4).to_string())
+    held = ic_summary(ic, HORIZON).round(4).astype(object)
+    held["n_dates"] = int(held["n_dates"])
+    print("Daily rank IC on the hold-out (t: Newey-West, the labels overlap):")
+    print(held.to_string())
 
     stage(f"predictions for the latest date ({unique[-1]:%Y-%m-%d}), no label yet")
     latest = pred.xs(unique[-1], level="date").sort_values(ascending=False)
@@ -142,4 +212,9 @@ def main():
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--output", type=Path, help="accepted for a uniform command; no figure"
+    )
+    parser.parse_args()
     main()

@@ -1,7 +1,8 @@
 """Does the risk model forecast well? Plain, regime- and eigen-adjusted covariances.
 
-Run: ``python examples/risk_forecast.py [--output DIR]`` (needs linearmodels and
-skfolio for the data, matplotlib for the figure).
+Run: ``pip install -e ".[examples]"`` then ``python examples/risk_forecast.py
+[--output DIR]``. Needs: the ``examples`` extra (linearmodels and skfolio for
+the data, matplotlib for the figure).
 
 A risk forecast is right when returns divided by their forecast volatility
 have a standard deviation of 1: the bias statistic. Out of sample — each
@@ -30,12 +31,23 @@ The figure of rolling bias statistics goes to
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
 import pandas as pd
-from linearmodels.datasets import french
-from skfolio.datasets import load_sp500_dataset
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from linearmodels.datasets import french
+    from skfolio.datasets import load_sp500_dataset
+except ImportError as exc:
+    sys.exit(
+        f"examples/risk_forecast.py needs {exc.name} (linearmodels and skfolio "
+        'for the data, matplotlib for the figure): pip install -e ".[examples]"'
+    )
 
 from skfactor import TimeSeriesFactorModel
 from skfactor.risk import (
@@ -165,9 +177,6 @@ def main(output):
 
 
 def plot(results, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from skfactor.plotting import plot_bias_statistics
@@ -179,7 +188,13 @@ def plot(results, path):
         plot_bias_statistics(evaluations, ax=ax)
         ax.set_title(f"{title}: median rolling bias statistic across portfolios")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    caption = (
+        "Rolling bias statistics of the plain, regime-adjusted and eigen-adjusted "
+        "forecasts, median across portfolios, one panel per data set: a forecast "
+        "is right where its line stays near 1 (inside the dashed 1 +- sqrt(2/T) "
+        "band); above 1, risk was underestimated."
+    )
+    fig.savefig(path, dpi=110, metadata={"Description": caption})
     plt.close(fig)
     print(f"Saved {path}")
 

@@ -1,7 +1,8 @@
 """From factor to signal on real prices: neutralise, combine, decay, attribute.
 
-Run: ``python examples/signals.py [--output DIR]`` (needs skfolio for the data,
-the ``examples`` extra, and matplotlib, the ``plot`` extra).
+Run: ``pip install -e ".[examples]"`` then ``python examples/signals.py
+[--output DIR]``. Needs: the ``examples`` extra (skfolio for the prices,
+matplotlib for the three figures).
 
 The data are skfolio's daily prices of 20 S&P 500 stocks; the last three years
 are used. Three characteristics per stock and date: momentum (the return over
@@ -24,11 +25,22 @@ has no market capitalisations. We
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from skfolio.datasets import load_sp500_dataset
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from skfolio.datasets import load_sp500_dataset
+except ImportError as exc:
+    sys.exit(
+        f"examples/signals.py needs {exc.name} (skfolio for the S&P 500 prices, "
+        'matplotlib for the figures): pip install -e ".[examples]"'
+    )
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
@@ -98,8 +110,13 @@ def main(output):
     decay = ic_decay(score, r, horizons=(1, 5, 21))
     auto = rank_autocorrelation(score)
     turnover = quantile_turnover(score, n_quantiles=4)
-    print("3. IC by horizon (t treats dates as independent):")
-    print(decay[["mean", "ir", "t", "t_iid", "n_dates"]].round(3).to_string())
+    print(
+        "3. IC by horizon (t: Newey-West, as the labels of h > 1 overlap; t_iid "
+        "treats dates as independent):"
+    )
+    table = decay[["mean", "ir", "t", "t_iid"]].round(3)
+    table["n_dates"] = decay["n_dates"].astype(int)
+    print(table.to_string())
     print(
         f"   mean rank autocorrelation {auto.mean():.3f}; mean daily turnover of "
         f"the top quartile {turnover[4].mean():.1%}, bottom {turnover[1].mean():.1%}"
@@ -126,15 +143,33 @@ def main(output):
 
     output.mkdir(parents=True, exist_ok=True)
 
-    def save(ax, name):
+    def save(ax, name, caption):
         path = output / name
-        ax.figure.savefig(path, dpi=110)
+        ax.figure.savefig(path, dpi=110, metadata={"Description": caption})
         plt.close(ax.figure)
         print(f"  wrote {path}")
 
-    save(plot_ic_decay(decay), "signals_ic_decay.png")
-    save(plot_turnover(turnover, auto), "signals_turnover.png")
-    save(plot_attribution(attribution), "signals_attribution.png")
+    save(
+        plot_ic_decay(decay),
+        "signals_ic_decay.png",
+        "Mean rank IC of the composite score against 1-, 5- and 21-day forward "
+        "returns, ± 2 standard errors: how long the signal keeps its "
+        "information. On 20 stocks the bands are wide and cross 0.",
+    )
+    save(
+        plot_turnover(turnover, auto),
+        "signals_turnover.png",
+        "Daily turnover of the score's top and bottom quartiles and the rank "
+        "autocorrelation of the score: a slow signal (momentum over months) "
+        "trades a small part of each leg a day.",
+    )
+    save(
+        plot_attribution(attribution),
+        "signals_attribution.png",
+        "The long-short quartile portfolio's cumulative return split into the "
+        "part explained by its factor exposures (momentum, volatility) and its "
+        "specific return, summed over days.",
+    )
     print("done")
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -50,3 +52,23 @@ def french():
     R = data[PORTFOLIOS].sub(data["RF"], axis=0)
     R.columns.name = "asset"
     return F, R
+
+
+@pytest.fixture(scope="session")
+def example_runs(tmp_path_factory):
+    """Every ``examples/*.py`` run once, as the docs build runs them.
+
+    ``{stem: (return code, stderr)}`` and the folder holding one subfolder per
+    script (its PNG figures and ``stdout.txt``); the docs build of
+    tests/test_docs.py is handed the same folder, so each example runs once
+    per test session.
+    """
+    pytest.importorskip("matplotlib")
+    pytest.importorskip("sphinx")
+    from tests.docs_ext import example_gallery
+
+    root = Path(__file__).resolve().parents[1]
+    folder = tmp_path_factory.mktemp("example_runs")
+    scripts = example_gallery.example_scripts(root / "examples")
+    runs = example_gallery.run_examples(scripts, folder)
+    return {k: v[:2] for k, v in runs.items()}, folder

@@ -12,9 +12,6 @@ prediction and the label exist, skipping dates with no IC.
 
 from __future__ import annotations
 
-import runpy
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -474,10 +471,10 @@ def test_composition_split_wide_frame_and_groups_agree_with_panel(
             assert frame.index[ftr].max() < frame.index[fte].min()
 
 
-def test_composition_example_grid_search_prints_its_table(capsys):
-    path = Path(__file__).resolve().parents[1] / "examples" / "grid_search.py"
-    runpy.run_path(str(path), run_name="__main__")
-    out = capsys.readouterr().out
+def test_composition_example_grid_search_prints_its_table(example_runs):
+    runs, folder = example_runs  # examples/grid_search.py, run once per session
+    assert runs["grid_search"][0] == 0, runs["grid_search"][1][-3000:]
+    out = (folder / "grid_search" / "stdout.txt").read_text(encoding="utf-8")
     assert "best parameters: z-score" in out
     for column in ("fold 0", "fold 4", "mean IC", "rank"):
         assert column in out

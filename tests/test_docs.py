@@ -9,8 +9,7 @@ import inspect
 import pkgutil
 import re
 import shutil
-import struct
-import zlib
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -42,44 +41,27 @@ def public_objects():
     ]
 
 
-def _png(path):
-    """Write a valid 1x1 grey PNG (no plotting library needed)."""
-
-    def chunk(kind, data):
-        body = kind + data
-        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(b"\x00\x80"))
-        + chunk(b"IEND", b"")
-    )
-
-
 @pytest.fixture(scope="module")
-def built_docs(tmp_path_factory):
-    """Build a copy of docs/ (and examples/) with ``-W``; nothing is run or fetched.
+def built_docs(tmp_path_factory, example_runs):
+    """Build a copy of docs/ (and examples/) with ``-W``; nothing is fetched.
 
     The copy keeps the build from writing generated pages into the work tree.
-    Run figures (``examples/output/``, not committed) are replaced by one
-    stand-in PNG, so that the examples page is built the same way everywhere
-    and its figure path is exercised.
+    The build is handed the session's runs of the examples (``examples_runs``)
+    instead of running them again; without it, it runs them itself.
     """
     pytest.importorskip("sphinx")
     pytest.importorskip("numpydoc")
     pytest.importorskip("myst_parser")
+    pytest.importorskip("latex2mathml")
     from sphinx.cmd.build import build_main
 
     tmp = tmp_path_factory.mktemp("docs")
     skip = shutil.ignore_patterns("_build", "generated", "output", "__pycache__")
     shutil.copytree(DOCS, tmp / "docs", ignore=skip)
     shutil.copytree(ROOT / "examples", tmp / "examples", ignore=skip)
-    (tmp / "examples" / "output").mkdir()
-    _png(tmp / "examples" / "output" / "lecture_walkthrough_stand_in.png")
     out, log = tmp / "html", tmp / "warnings.txt"
     args = ["-W", "--keep-going", "-q", "-b", "html", "-w", str(log)]
+    args += ["-D", f"examples_runs={example_runs[1]}"]
     args += ["-d", str(tmp / "doctrees"), str(tmp / "docs"), str(out)]
     status = build_main(args)
     return status, out, log.read_text() if log.exists() else ""
@@ -120,15 +102,154 @@ def test_docs_api_reference_lists_every_public_name(built_docs):
     assert not unlisted, f"top-level names not listed on api.html: {unlisted}"
 
 
-def test_docs_examples_page_shows_every_script_and_its_figures(built_docs):
+class _Page(HTMLParser):
+    """Sections (by id), their figures (img src, caption), and the visible text."""
+
+    SKIP = {"pre", "code", "script", "style", "math", "kbd"}
+
+    def __init__(self):
+        super().__init__()
+        self.sections, self.figures, self.text = [], [], []
+        self.skipping, self.caption, self.maths = 0, None, 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section" and attrs.get("id"):
+            self.sections.append(attrs["id"])
+        if tag == "img":
+            self.figures.append([self.sections[-1] if self.sections else "", attrs, ""])
+        if tag == "figcaption":
+            self.caption = self.figures[-1]
+        if tag == "math":
+            self.maths += 1
+        if tag in self.SKIP:
+            self.skipping += 1
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP:
+            self.skipping -= 1
+        if tag == "figcaption":
+            self.caption = None
+
+    def handle_data(self, data):
+        if self.caption is not None:
+            self.caption[2] += data
+        if not self.skipping:
+            self.text.append(data)
+
+
+def _parse(path):
+    page = _Page()
+    page.feed(path.read_text(encoding="utf-8"))
+    return page
+
+
+def test_docs_examples_page_shows_every_figure_under_its_example(
+    built_docs, example_runs
+):
     _, out, _ = built_docs
-    page = (out / "examples.html").read_text()
-    scripts = sorted(p.name for p in (ROOT / "examples").glob("*.py"))
+    page = _parse(out / "examples.html")
+    scripts = sorted(p.stem for p in (ROOT / "examples").glob("*.py"))
     assert scripts, "no example script found"
-    missing = [name for name in scripts if name not in page]
+    html = (out / "examples.html").read_text(encoding="utf-8")
+    missing = [name for name in scripts if f"{name}.py" not in html]
     assert not missing, f"examples not on examples.html: {missing}"
-    assert "lecture_walkthrough_stand_in.png" in page
-    assert (out / "_images" / "lecture_walkthrough_stand_in.png").is_file()
+    shown = {}
+    for section, attrs, caption in page.figures:
+        src = attrs["src"]
+        assert (out / src).is_file(), f"{src}: no such image in the build"
+        assert len(caption.split()) >= 8, f"{src}: caption {caption!r}"
+        shown[Path(src).name] = section
+    _, runs = example_runs
+    written = 0
+    for stem in scripts:
+        for png in (runs / stem).glob("*.png"):
+            written += 1
+            assert png.name in shown, f"{stem}: {png.name} is not on the page"
+            section = shown[png.name].replace("-", "_")
+            assert stem in section, f"{png.name} shown under {section}, not {stem}"
+    assert written >= 14  # walkthrough 7, fama_french 3, hedging 1, signals 3
+    # what each example printed is on the page too
+    assert "before winsorization min" in (out / "examples.html").read_text()
+
+
+RAW_LATEX = re.compile(
+    r"\\(frac|sum|prod|mathrm|sqrt|hat|beta|alpha|sigma|le|pm)\b|\$\$|\\\(|\\\["
+)
+
+
+def test_docs_formulas_are_mathml_not_raw_latex(built_docs):
+    """Every formula is MathML in the page: nothing is left for a script to
+    typeset, and no page loads anything from another site."""
+    _, out, _ = built_docs
+    pages = sorted(out.rglob("*.html"))
+    with_math, raw = 0, []
+    for path in pages:
+        html = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script[^>]*mathjax", html, re.I), path.name
+        assert not re.search(r'<script[^>]+src="(https?:)?//', html), path.name
+        page = _parse(path)
+        with_math += page.maths > 0
+        found = RAW_LATEX.findall("".join(page.text))
+        if found:
+            raw.append((path.relative_to(out).as_posix(), found[:3]))
+    assert not raw, f"raw LaTeX in the pages: {raw}"
+    assert with_math >= 10, with_math  # the guide, comparison and API pages
+    guide = (out / "user_guide.html").read_text(encoding="utf-8")
+    assert "<math" in guide and "<msub>" in guide
+
+
+def test_docs_build_runs_the_examples_itself(tmp_path):
+    """Without ``examples_runs`` the build runs each script into its own
+    folder; a failing script and an uncaptioned figure are warnings."""
+    from tests.docs_ext import example_gallery
+
+    examples = tmp_path / "examples"
+    examples.mkdir()
+    (examples / "good.py").write_text(
+        "import sys\nfrom pathlib import Path\nimport matplotlib.pyplot as plt\n"
+        "out = Path(sys.argv[sys.argv.index('--output') + 1])\n"
+        "fig, ax = plt.subplots(); ax.plot([0, 1])\n"
+        "fig.savefig(out / 'a.png', metadata={'Description': 'a line going up'})\n"
+        "fig.savefig(out / 'b.png')\nprint('made two')\n"
+    )
+    (examples / "bad.py").write_text("raise SystemExit('needs an extra')\n")
+    (examples / "_helper.py").write_text("raise RuntimeError\n")  # not an example
+    warnings = []
+
+    class App:
+        class config:  # noqa: N801
+            examples_dir = str(examples)
+            examples_runs = None
+
+        class env:  # noqa: N801
+            pass
+
+        doctreedir = str(tmp_path / "build" / "doctrees")
+
+    logger = example_gallery.logger
+    original = logger.warning
+    logger.warning = lambda *a, **k: warnings.append(a[0] % a[1:])
+    try:
+        example_gallery._on_builder_inited(App)
+    finally:
+        logger.warning = original
+    runs = Path(App.env.skfactor_examples)
+    assert runs == tmp_path / "build" / "doctrees" / "examples"
+    assert sorted(p.name for p in runs.iterdir()) == ["bad", "good"]
+    assert (runs / "good" / "stdout.txt").read_text() == "made two\n"
+    assert example_gallery.figure_caption(runs / "good" / "a.png") == "a line going up"
+    assert example_gallery.figure_caption(runs / "good" / "b.png") == ""
+    assert len(warnings) == 1 and "bad.py failed" in warnings[0]
+    assert "needs an extra" in warnings[0]
+
+
+def test_docs_mathml_renderer():
+    from tests.docs_ext import mathml
+
+    block = mathml.to_mathml(r"\prod_{s=1}^{h}(1 + r_{t+s}) - 1", display=True)
+    assert block.startswith("<math") and 'display="block"' in block
+    assert "<munderover>" in block and "\\prod" not in block
 
 
 def test_docs_every_public_docstring_has_an_examples_section():
@@ -183,3 +304,25 @@ def test_docs_user_guide_code_runs():
     error = namespace["error"]
     assert (error < 0.005).all(), error  # the recovery the guide states
     assert namespace["hedged"].exposures.loc["MKT", "after"] == 0.0
+
+
+def test_readme_quickstart_run_as_a_script_prints_what_it_computed(tmp_path):
+    """The README's Quickstart, saved as a script and run, shows its results."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)[0]
+    script = tmp_path / "quickstart.py"
+    script.write_text(block, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "Approach 1, betas of the first asset" in out
+    assert "std_err" in out and "market" in out
+    assert "rolling 100-date betas" in out
+    assert "Approach 2, the Fama-MacBeth table" in out
+    assert re.search(r"mean ± s.d. over the 4 folds: \{0\.0: '-?0\.\d+ ± 0\.\d+'", out)
+    assert "np.float64" not in out

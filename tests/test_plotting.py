@@ -188,7 +188,7 @@ def test_plot_quantile_returns_rejects_series():
 
 
 # ------------------------------------------------------------- z-score hist
-def test_plot_zscore_hist_counts_equal_numpy_histogram():
+def test_plot_zscore_hist_counts_equal_numpy_histogram_per_panel():
     rng = np.random.default_rng(4)
     x = rng.lognormal(size=2000)
     x[:4] = 300.0
@@ -196,19 +196,29 @@ def test_plot_zscore_hist_counts_equal_numpy_histogram():
     w = np.clip(x, *np.quantile(x, [0.01, 0.99]))
     win = (w - w.mean()) / w.std()
     raw.iloc[7] = np.nan  # NaN left out
-    ax = plot_zscore_hist(raw, win, bins=30)
-    assert len(ax.patches) == 60
-    edges = np.linspace(min(np.nanmin(raw), win.min()), max(np.nanmax(raw), 0), 31)
-    edges[-1] = max(np.nanmax(raw), win.max())
-    heights = np.array([p.get_height() for p in ax.patches])
-    assert_array_equal(heights[:30], np.histogram(raw.dropna(), edges)[0])
-    assert_array_equal(heights[30:], np.histogram(win, edges)[0])
-    assert heights[:30].sum() == 1999
-    assert ax.get_yscale() == "log"
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0].startswith("raw (max |z| = ")
-    assert labels[1].startswith("winsorized (max |z| = ")
-    assert ax.get_xlabel().startswith("Z-score")
+    axes = plot_zscore_hist(raw, win, bins=30)
+    assert len(axes) == 2
+    for ax, values in zip(axes, (raw.dropna().to_numpy(), win), strict=True):
+        # each panel has its own bins over its own range
+        edges = np.linspace(values.min(), values.max(), 31)
+        heights = np.array([p.get_height() for p in ax.patches])
+        assert_array_equal(heights, np.histogram(values, edges)[0])
+        assert ax.patches[0].get_x() == pytest.approx(values.min())
+        assert ax.get_yscale() == "log"
+        assert ax.get_xlabel().startswith("Z-score")
+    assert heights.sum() == 2000
+    # the winsorized panel is not squeezed: its 30 bins span its own range
+    assert np.count_nonzero(heights) > 20
+    assert axes[0].get_title().startswith("Raw (max |z| = ")
+    assert axes[1].get_title().startswith("Winsorized (max |z| = ")
+
+
+def test_plot_zscore_hist_draws_on_given_axes():
+    _, given = plt.subplots(1, 2)
+    axes = plot_zscore_hist([0.0, 1.0, 5.0], [0.0, 1.0, 2.0], axes=given)
+    assert list(axes) == list(given)
+    with pytest.raises(ValueError, match="`axes` must be two Axes"):
+        plot_zscore_hist([0.0, 1.0], [0.0, 1.0], axes=[given[0]])
 
 
 def test_plot_zscore_hist_rejects_all_nan():

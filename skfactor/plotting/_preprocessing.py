@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skfactor.plotting._base import get_ax
+from skfactor.plotting._base import FIGSIZE, pyplot
 
 __all__ = ["plot_zscore_hist"]
 
@@ -19,17 +19,19 @@ def _finite(values, name):
     return a
 
 
-def plot_zscore_hist(raw, winsorized, *, bins=60, log=True, ax=None):
-    """Histograms of z-scores computed without and with winsorizing.
+def plot_zscore_hist(raw, winsorized, *, bins=40, log=True, axes=None):
+    """Histograms of z-scores computed without and with winsorizing, side by side.
 
     The lecture's point: a few huge values (a book-to-price of 50 from a
     near-zero price-to-book) inflate the standard deviation, so that the
     z-scores of every ordinary asset crowd into a bin or two around 0 while
     the outliers sit far away; after winsorizing, the same assets spread over
-    a few units. Both histograms share the same bins (``bins`` equal bins
-    over the range of both), so their widths compare directly; with ``log``
-    the counts are on a log scale, so that single outliers stay visible next
-    to bins of thousands. NaN values are left out.
+    a few units. Each sample gets its own panel and its own ``bins`` equal
+    bins over its own range, so the shape of the winsorized distribution is
+    not squeezed into the few bins a shared range would leave it; read the
+    widths from the x axes (and from each panel's max :math:`|z|`). With
+    ``log`` the counts are on a log scale, so that single outliers stay
+    visible next to bins of thousands. NaN values are left out.
 
     Parameters
     ----------
@@ -39,18 +41,19 @@ def plot_zscore_hist(raw, winsorized, *, bins=60, log=True, ax=None):
     winsorized : array-like or Series
         Z-scores of the same characteristic after winsorizing, e.g.
         ``make_pipeline(Winsorizer(limits=0.01), CrossSectionalZScore())``.
-    bins : int, default=60
-        Number of equal-width bins spanning both samples.
+    bins : int, default=40
+        Number of equal-width bins in each panel, over that panel's range.
     log : bool, default=True
         Counts on a log scale.
-    ax : matplotlib Axes, default=None
-        Axes to draw on; None draws on a new figure.
+    axes : sequence of two matplotlib Axes, default=None
+        Axes to draw on (raw, winsorized); None draws on a new figure with two
+        panels side by side.
 
     Returns
     -------
-    ax : matplotlib Axes
-        Two histograms (``bins`` bars each): ``raw`` first, as red outlines
-        drawn on top, then ``winsorized``, filled blue.
+    axes : ndarray of two matplotlib Axes
+        The raw histogram (red), then the winsorized one (blue), each titled
+        with its maximum :math:`|z|`.
 
     Examples
     --------
@@ -63,37 +66,31 @@ def plot_zscore_hist(raw, winsorized, *, bins=60, log=True, ax=None):
     >>> z_raw = (x - x.mean()) / x.std()
     >>> w = np.clip(x, *np.quantile(x, [0.01, 0.99]))
     >>> z_win = (w - w.mean()) / w.std()
-    >>> ax = plot_zscore_hist(z_raw, z_win, bins=40)
-    >>> len(ax.patches)
-    80
+    >>> axes = plot_zscore_hist(z_raw, z_win, bins=40)
+    >>> [len(ax.patches) for ax in axes]
+    [40, 40]
     """
-    a = _finite(raw, "raw")
-    b = _finite(winsorized, "winsorized")
-    ax = get_ax(ax)
-    lo, hi = min(a.min(), b.min()), max(a.max(), b.max())
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    edges = np.linspace(lo, hi, bins + 1)
-    ax.hist(
-        a,
-        bins=edges,
-        log=log,
-        fill=False,
-        edgecolor="C3",
-        linewidth=1.2,
-        zorder=3,
-        label=f"raw (max |z| = {np.abs(a).max():.1f})",
-    )
-    ax.hist(
-        b,
-        bins=edges,
-        log=log,
-        alpha=0.6,
-        color="C0",
-        label=f"winsorized (max |z| = {np.abs(b).max():.1f})",
-    )
-    ax.set_xlabel("Z-score (standard deviations from the cross-sectional mean)")
-    ax.set_ylabel("Number of assets" + (" (log scale)" if log else ""))
-    ax.set_title("Z-scores before and after winsorizing")
-    ax.legend(loc="upper right", frameon=False)
-    return ax
+    samples = (_finite(raw, "raw"), _finite(winsorized, "winsorized"))
+    if axes is None:
+        _, axes = pyplot().subplots(
+            1, 2, figsize=(FIGSIZE[0] * 1.25, FIGSIZE[1]), layout="constrained"
+        )
+        axes[0].figure.suptitle("Z-scores before and after winsorizing")
+    axes = np.asarray(axes, dtype=object).ravel()
+    if len(axes) != 2:
+        raise ValueError(
+            f"`axes` must be two Axes (raw, winsorized); got {len(axes)}. Pass "
+            "`plt.subplots(1, 2)[1]`, or None for a new figure."
+        )
+    for ax, values, name, color in zip(
+        axes, samples, ("Raw", "Winsorized"), ("C3", "C0"), strict=True
+    ):
+        lo, hi = values.min(), values.max()
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        ax.hist(values, bins=np.linspace(lo, hi, bins + 1), log=log, color=color)
+        ax.set_title(f"{name} (max |z| = {np.abs(values).max():.1f})")
+        ax.set_xlabel("Z-score (s.d. from the cross-sectional mean)")
+        ax.grid(True, axis="y", alpha=0.3)
+    axes[0].set_ylabel("Number of assets" + (" (log scale)" if log else ""))
+    return axes

@@ -1,0 +1,13 @@
+"""The docs' own Sphinx extensions (docs/_ext), importable from the tests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
+
+import example_gallery  # noqa: E402
+import mathml  # noqa: E402
+
+__all__ = ["example_gallery", "mathml"]
