@@ -136,3 +136,10 @@ def test_examples_risk_forecast_real_data(example_runs):
     for text in ("plain", "regime-adjusted", "eigen-adjusted", "mean_bias", "done"):
         assert text in out, text
     assert [p.name for p in pngs] == ["risk_forecast.png"]
+
+
+def test_examples_signals_real_data(example_runs):
+    out, pngs = _output(example_runs, "signals")
+    for text in ("1. neutralised", "2. mean out-of-sample", "3. IC by horizon", "done"):
+        assert text in out, text
+    assert len([p for p in pngs if p.name.startswith("signals_")]) == 3
