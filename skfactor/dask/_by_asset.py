@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from skfactor.dask._by_date import _columns
-from skfactor.dask._layout import ASSET, check_panel, local_panel, partitions
+from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
 from skfactor.models._rolling import RollingFactorModel
 from skfactor.models._time_series import (
     GRSResult,
@@ -31,8 +31,11 @@ from skfactor.models._time_series import (
 __all__ = ["fit_by_asset", "wide_returns"]
 
 
-def _wide_part(part, number, divisions, y, assets):
-    panel = local_panel(part, number, divisions)
+def _unique(part):
+    return np.unique(part[ASSET].to_numpy())
+
+
+def _wide_part(panel, y, assets):
     wide = panel[y].unstack(ASSET).reindex(columns=assets)
     return wide.astype(np.float64)
 
@@ -59,22 +62,20 @@ def wide_returns(ddf, y, *, assets=None):
     check_panel(ddf)
     _columns(ddf, [y])
     if assets is None:
-        assets = np.sort(ddf[ASSET].unique().compute().to_numpy())
+        # Per-partition uniques, merged on the client (no shuffle).
+        parts = [dask.delayed(_unique)(part) for _, part in partitions(ddf)]
+        assets = np.unique(np.concatenate(dask.compute(*parts)))
     assets = pd.Index(assets, name=ASSET)
     meta = pd.DataFrame(
         {a: pd.Series([], dtype=np.float64) for a in assets},
         index=ddf._meta.index,
         columns=assets,
     )
-    tasks = [
-        dask.delayed(_wide_part)(part, i, ddf.divisions, y, assets)
-        for i, part in partitions(ddf)
-    ]
-    return dd.from_delayed(tasks, meta=meta, divisions=ddf.divisions, verify_meta=False)
+    return map_panel(ddf, _wide_part, y, assets, meta=meta)
 
 
-def _check_rows(part, number, divisions, dates):
-    """A partition of the wide frame, checked to hold exactly ``dates``."""
+def _rows(part, number, divisions, dates):
+    """A partition of the wide frame as an array, checked to hold ``dates``."""
     if not part.index.equals(dates):
         raise ValueError(
             f"Partition {number} of `R` holds {len(part)} dates, not the "
@@ -83,31 +84,31 @@ def _check_rows(part, number, divisions, dates):
             "in order (reindex it, e.g. `R.reindex(F.index)` per partition), and "
             "no other row."
         )
-    return part
-
-
-def _lengths(dates, divisions):
-    """Rows of ``F`` in each partition's divisions (the last one closed)."""
-    cuts = np.searchsorted(dates, divisions[1:-1], side="left")
-    bounds = np.concatenate([[0], cuts, [len(dates)]])
-    return bounds
+    return part.to_numpy(dtype=np.float64)
 
 
 def _array(F, R):
     """``R`` as a dask array of known chunks, each partition checked against ``F``."""
     if not R.known_divisions:
-        check_panel(R.assign(**{ASSET: 0}), "R")
-    bounds = _lengths(F.index, R.divisions)
-    tasks = [
-        dask.delayed(_check_rows)(
-            part, i, R.divisions, F.index[bounds[i] : bounds[i + 1]]
+        raise ValueError(
+            "`R` has unknown divisions; index it by date with known divisions "
+            "(e.g. from `skfactor.dask.wide_returns`)."
+        )
+    # Rows of F in each partition's divisions (the last one closed).
+    cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
+    bounds = np.concatenate([[0], cuts, [len(F)]])
+    n_assets = len(R.columns)
+    blocks = [
+        da.from_delayed(
+            dask.delayed(_rows)(
+                part, i, R.divisions, F.index[bounds[i] : bounds[i + 1]]
+            ),
+            shape=(int(bounds[i + 1] - bounds[i]), n_assets),
+            dtype=np.float64,
         )
         for i, part in partitions(R)
     ]
-    checked = dd.from_delayed(
-        tasks, meta=R._meta, divisions=R.divisions, verify_meta=False
-    )
-    return checked.to_dask_array(lengths=list(np.diff(bounds)))
+    return da.concatenate(blocks, axis=0)
 
 
 def _fit_block(model, F, block, assets):
@@ -301,7 +302,7 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
     x = _array(F, R).rechunk({0: -1, 1: int(asset_block)})
     cuts = np.cumsum((0,) + x.chunks[1])
     # x.to_delayed()[0, j], never x.blocks[0, j].to_delayed() (see the module).
-    blocks = list(x.to_delayed()[0])
+    blocks = list(x.to_delayed(optimize_graph=False)[0])
     fits = [
         dask.delayed(_fit_block)(model, F, b, assets[cuts[j] : cuts[j + 1]])
         for j, b in enumerate(blocks)

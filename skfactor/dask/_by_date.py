@@ -13,14 +13,19 @@ from __future__ import annotations
 import warnings
 
 import dask
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import Pipeline
 
-from skfactor.dask._layout import ASSET, check_panel, local_panel, partitions
+from skfactor.dask._layout import (
+    ASSET,
+    check_panel,
+    local_panel,
+    map_panel,
+    partitions,
+)
 from skfactor.models._cross_sectional import CrossSectionalFactorModel
 from skfactor.portfolio._quantile import QuantilePortfolioFactor
 from skfactor.utils._sklearn import check_is_fitted
@@ -135,8 +140,7 @@ def _conform(out, meta):
     return out.astype(wrong) if wrong else out
 
 
-def _transform_part(part, number, divisions, estimator, columns, meta):
-    panel = local_panel(part, number, divisions)
+def _transform_part(panel, estimator, columns, meta):
     out = estimator.transform(panel[columns])
     if isinstance(out, pd.Series):
         out = out.to_frame()
@@ -178,11 +182,7 @@ def transform_by_date(estimator, ddf, columns=None):
     columns = _columns(ddf, columns)
     _check_transformers(_steps(estimator))
     meta = _transform_meta(estimator, ddf, columns)
-    tasks = [
-        dask.delayed(_transform_part)(part, i, ddf.divisions, estimator, columns, meta)
-        for i, part in partitions(ddf)
-    ]
-    return dd.from_delayed(tasks, meta=meta, divisions=ddf.divisions, verify_meta=False)
+    return map_panel(ddf, _transform_part, estimator, columns, meta, meta=meta)
 
 
 def _fit_part(part, number, divisions, estimator, X, y, sample_weight):
@@ -274,8 +274,7 @@ def fit_by_date(estimator, ddf, X, y, *, sample_weight=None):
     return estimator
 
 
-def _predict_part(part, number, divisions, estimator, X, meta):
-    panel = local_panel(part, number, divisions)
+def _predict_part(panel, estimator, X, meta):
     pred = estimator.predict(panel[X])
     out = pd.DataFrame(
         {"prediction": np.asarray(pred, dtype=np.float64)}, index=panel.index
@@ -305,8 +304,4 @@ def predict_by_date(estimator, ddf, X):
     X = _columns(ddf, X)
     check_is_fitted(estimator)
     meta = ddf._meta[[ASSET]].assign(prediction=np.float64())
-    tasks = [
-        dask.delayed(_predict_part)(part, i, ddf.divisions, estimator, X, meta)
-        for i, part in partitions(ddf)
-    ]
-    return dd.from_delayed(tasks, meta=meta, divisions=ddf.divisions, verify_meta=False)
+    return map_panel(ddf, _predict_part, estimator, X, meta, meta=meta)

@@ -20,6 +20,7 @@ __all__ = [
     "from_pandas",
     "gather",
     "local_panel",
+    "map_panel",
     "read_panel",
 ]
 
@@ -54,6 +55,8 @@ def check_panel(ddf, name="ddf"):
     --------
     >>> import pandas as pd
     >>> import dask.dataframe as dd
+    from dask.delayed import Delayed
+    from dask.optimization import cull
     >>> from skfactor.dask import check_panel
     >>> frame = pd.DataFrame(
     ...     {"asset": ["A", "B", "A"], "x": [1.0, 2.0, 3.0]},
@@ -110,8 +113,29 @@ def local_panel(part, number, divisions):
     return part.set_index(ASSET, append=True)
 
 
+def map_panel(ddf, func, *args, meta):
+    """``func(local_panel, *args)`` on every partition of ``ddf``, lazily.
+
+    ``func`` gets each partition as a checked pandas (date, asset) panel; the
+    result keeps ``ddf``'s divisions and declares ``meta``.
+    """
+    return ddf.map_partitions(
+        _on_panel,
+        func,
+        ddf.divisions,
+        *args,
+        meta=meta,
+        enforce_metadata=False,
+        align_dataframes=False,
+    )
+
+
+def _on_panel(part, func, divisions, *args, partition_info=None):
+    return func(local_panel(part, partition_info["number"], divisions), *args)
+
+
 def partitions(ddf):
-    """``(delayed partition, number)`` of each partition, nothing computed."""
+    """``(number, delayed partition)`` of each partition, nothing computed."""
     return list(enumerate(ddf.to_delayed()))
 
 
