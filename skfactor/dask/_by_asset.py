@@ -58,6 +58,15 @@ def wide_returns(ddf, y, *, assets=None):
     dask DataFrame
         Indexed by date on ``ddf``'s divisions, one float64 column per asset
         (NaN where an asset has no row that date).
+
+    Examples
+    --------
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import from_pandas, gather, wide_returns
+    >>> data = make_factor_panel(n_dates=20, n_assets=10, random_state=0)
+    >>> R = wide_returns(from_pandas(data.y.to_frame("ret"), 3), "ret")
+    >>> gather(R).shape
+    (20, 10)
     """
     check_panel(ddf)
     _columns(ddf, [y])
@@ -279,6 +288,19 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
         window) are, while ``params_``, ``rsquared_``, ``resid_vol_``,
         ``nobs_`` (and ``bse_``) are lazy dask arrays of shape (n_dates,
         n_assets[, n_terms]), computed again block by block when asked.
+
+    Examples
+    --------
+    >>> from skfactor import TimeSeriesFactorModel
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import fit_by_asset, from_pandas, wide_returns
+    >>> data = make_factor_panel(n_dates=60, n_assets=10, random_state=0)
+    >>> R = wide_returns(from_pandas(data.y.to_frame("ret"), 3), "ret")
+    >>> F = data.factor_returns
+    >>> model = fit_by_asset(TimeSeriesFactorModel(cov_type="HC1"), F, R, asset_block=4)
+    >>> expected = TimeSeriesFactorModel(cov_type="HC1").fit(F, data.y.unstack())
+    >>> bool((model.bse_ - expected.bse_).abs().max().max() < 1e-10)
+    True
     """
     if not isinstance(model, TimeSeriesFactorModel | RollingFactorModel):
         raise TypeError(

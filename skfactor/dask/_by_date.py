@@ -177,6 +177,20 @@ def transform_by_date(estimator, ddf, columns=None):
     dask DataFrame
         ``ddf`` with ``columns`` replaced by the transformer's output columns
         (after the other columns).
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from skfactor import CrossSectionalZScore, Winsorizer
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import from_pandas, gather, transform_by_date
+    >>> data = make_factor_panel(n_dates=20, n_assets=10, random_state=0)
+    >>> ddf = from_pandas(data.X.assign(ret=data.y), 3)
+    >>> steps = make_pipeline(Winsorizer(), CrossSectionalZScore())
+    >>> Z = transform_by_date(steps, ddf, ["value", "size", "momentum"])
+    >>> expected = steps.transform(data.X)
+    >>> bool((gather(Z)[expected.columns] == expected).all().all())
+    True
     """
     check_panel(ddf)
     columns = _columns(ddf, columns)
@@ -241,6 +255,19 @@ def fit_by_date(estimator, ddf, X, y, *, sample_weight=None):
         ``estimator``, fitted as by its ``fit`` on the whole panel: its small
         attributes (dates x factors) are pandas; ``summary()``, ``predict``
         and the risk model work as after a pandas fit.
+
+    Examples
+    --------
+    >>> from skfactor import CrossSectionalFactorModel
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import fit_by_date, from_pandas
+    >>> data = make_factor_panel(n_dates=20, n_assets=30, random_state=0)
+    >>> ddf = from_pandas(data.X.assign(ret=data.y), 3)
+    >>> X = ["value", "size", "momentum"]
+    >>> model = fit_by_date(CrossSectionalFactorModel(), ddf, X, "ret")
+    >>> expected = CrossSectionalFactorModel().fit(data.X, data.y)
+    >>> bool((model.summary() - expected.summary()).abs().max().max() < 1e-10)
+    True
     """
     check_panel(ddf)
     X = _columns(ddf, X)
@@ -299,6 +326,19 @@ def predict_by_date(estimator, ddf, X):
     dask DataFrame
         Indexed by date on ``ddf``'s divisions, columns ``asset`` and
         ``prediction``.
+
+    Examples
+    --------
+    >>> from skfactor import CrossSectionalFactorModel
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import from_pandas, gather, predict_by_date
+    >>> data = make_factor_panel(n_dates=20, n_assets=30, random_state=0)
+    >>> model = CrossSectionalFactorModel().fit(data.X, data.y)
+    >>> pred = predict_by_date(model, from_pandas(data.X, 3), list(data.X.columns))
+    >>> list(pred.columns)
+    ['asset', 'prediction']
+    >>> bool((gather(pred)["prediction"] - model.predict(data.X)).abs().max() < 1e-12)
+    True
     """
     check_panel(ddf)
     X = _columns(ddf, X)

@@ -55,14 +55,12 @@ def check_panel(ddf, name="ddf"):
     --------
     >>> import pandas as pd
     >>> import dask.dataframe as dd
-    from dask.delayed import Delayed
-    from dask.optimization import cull
     >>> from skfactor.dask import check_panel
     >>> frame = pd.DataFrame(
     ...     {"asset": ["A", "B", "A"], "x": [1.0, 2.0, 3.0]},
     ...     index=pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-03"]),
     ... )
-    >>> ddf = dd.from_pandas(frame, npartitions=2, sort=False)
+    >>> ddf = dd.from_pandas(frame, npartitions=2).clear_divisions()
     >>> check_panel(ddf)
     Traceback (most recent call last):
     ...
@@ -164,6 +162,18 @@ def read_panel(path, *, date="date", asset="asset", columns=None, **kwargs):
     -------
     ddf : dask DataFrame
         Indexed by date with known divisions, with an ``asset`` column.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import from_pandas, read_panel
+    >>> data = make_factor_panel(n_dates=20, n_assets=10, random_state=0)
+    >>> path = tempfile.mkdtemp()
+    >>> from_pandas(data.X.assign(ret=data.y), 2).to_parquet(path)
+    >>> ddf = read_panel(path)
+    >>> ddf.known_divisions, list(ddf.columns)
+    (True, ['asset', 'value', 'size', 'momentum', 'ret'])
     """
     cols = None if columns is None else [asset, *columns]
     ddf = dd.read_parquet(
@@ -193,6 +203,15 @@ def from_pandas(panel, npartitions):
     -------
     ddf : dask DataFrame
         Indexed by date (sorted), with an ``asset`` column first.
+
+    Examples
+    --------
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import from_pandas
+    >>> data = make_factor_panel(n_dates=20, n_assets=10, random_state=0)
+    >>> ddf = from_pandas(data.X, npartitions=3)
+    >>> ddf.npartitions, ddf.known_divisions
+    (3, True)
     """
     from skfactor.panel._validation import check_panel_index
 
@@ -228,6 +247,14 @@ def gather(ddf):
     DataFrame or Series
         A panel with a (date, asset) MultiIndex when ``ddf`` has an ``asset``
         column, else the frame as it is.
+
+    Examples
+    --------
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import from_pandas, gather
+    >>> data = make_factor_panel(n_dates=20, n_assets=10, random_state=0)
+    >>> gather(from_pandas(data.X, 3)).equals(data.X)
+    True
     """
     frames = dask.compute(*ddf.to_delayed())
     out = pd.concat(frames) if frames else ddf._meta

@@ -61,6 +61,17 @@ def forward_returns(ddf, columns, periods=1):
     -------
     dask DataFrame
         On ``ddf``'s divisions, columns ``asset`` and ``columns`` (float64).
+
+    Examples
+    --------
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import forward_returns, from_pandas, gather
+    >>> from skfactor.panel import forward_returns as pandas_forward_returns
+    >>> data = make_factor_panel(n_dates=20, n_assets=10, random_state=0)
+    >>> ddf = from_pandas(data.y.to_frame("ret"), 3)
+    >>> got = gather(forward_returns(ddf, "ret", periods=2))["ret"]
+    >>> got.equals(pandas_forward_returns(data.y, 2).rename("ret"))
+    True
     """
     check_panel(ddf)
     columns = _columns(ddf, columns)
@@ -107,6 +118,16 @@ def information_coefficient(ddf, y_true, y_pred, method="spearman"):
     -------
     Series
         Indexed by date, named ``ic``.
+
+    Examples
+    --------
+    >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.dask import from_pandas, information_coefficient
+    >>> data = make_factor_panel(n_dates=20, n_assets=30, random_state=0)
+    >>> ddf = from_pandas(data.X.assign(ret=data.y), 3)
+    >>> ic = information_coefficient(ddf, "ret", "momentum")
+    >>> ic.shape
+    (20,)
     """
     check_panel(ddf)
     _columns(ddf, [y_true, y_pred])
