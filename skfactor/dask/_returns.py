@@ -113,6 +113,7 @@ def information_coefficient(ddf, y_true, y_pred, method="spearman"):
     y_true, y_pred : str
         The outcome (e.g. forward returns) and prediction columns.
     method : {"spearman", "pearson"}, default="spearman"
+        Rank or linear correlation, as the pandas function.
 
     Returns
     -------
