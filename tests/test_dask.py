@@ -431,3 +431,25 @@ def test_fit_by_asset_after_a_p2p_rechunk(wide):
     np.testing.assert_allclose(
         rolling_params.reshape(want.shape), want, atol=1e-9 * np.nanmax(np.abs(want))
     )
+
+
+def test_fit_by_asset_warns_as_pandas(data, client):
+    panel = data[1]
+    assets = panel.index.get_level_values("asset")
+    dates = panel.index.get_level_values("date")
+    thin = panel[(assets != "A00001") | (dates < dates.unique()[3])]
+    R = sd.wide_returns(sd.from_pandas(thin, 3), "ret")
+    F, Rp = data[0].factor_returns, thin["ret"].unstack("asset")
+    got = _warnings(
+        lambda: sd.fit_by_asset(TimeSeriesFactorModel(), F, R, asset_block=9)
+    )
+    expected = _warnings(lambda: TimeSeriesFactorModel().fit(F, Rp))
+    assert got == expected and len(got) == 1 and "A00001" in got[0]
+
+
+def test_by_date_and_by_asset_refuse_the_other_kind_of_model(data):
+    ddf = sd.from_pandas(data[1], 2)
+    with pytest.raises(TypeError, match="fit_by_asset"):
+        sd.fit_by_date(TimeSeriesFactorModel(), ddf, CHARS, "ret")
+    with pytest.raises(TypeError, match="fit_by_date"):
+        sd.fit_by_asset(CrossSectionalFactorModel(), data[0].factor_returns, ddf)
