@@ -44,8 +44,9 @@ def _args(argv=None):
     p.add_argument("--dates-per-file", type=int, default=21)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--memory-limit", default="512MiB")
-    p.add_argument("--asset-block", type=int, default=500)
+    p.add_argument("--asset-block", type=int, default=200)
     p.add_argument("--path", default=None, help="data folder (default: a temp dir)")
+    p.add_argument("--reuse", action="store_true", help="keep the data in --path")
     p.add_argument("--pandas", action="store_true", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -199,7 +200,8 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(args.path or tmp) / "panel"
         t = time.perf_counter()
-        write_panel(path, args.assets, args.dates, args.chars, args.dates_per_file)
+        if not (args.reuse and path.is_dir()):
+            write_panel(path, args.assets, args.dates, args.chars, args.dates_per_file)
         rows = args.assets * args.dates
         panel_mib = (
             pd.read_parquet(next(path.glob("*.parquet"))).memory_usage(deep=True).sum()

@@ -276,6 +276,12 @@ def test_fits_compute_once(data, client):
     with dask.config.set(scheduler=counting):
         sd.fit_by_date(CrossSectionalFactorModel(), Z, CHARS, "ret")
     assert len(calls) == 1
+    assets = sorted(set(data[1].index.get_level_values("asset")))
+    R = sd.wide_returns(ddf, "ret", assets=assets)
+    with dask.config.set(scheduler=counting):
+        sd.fit_by_asset(TimeSeriesFactorModel(), data[0].factor_returns, R)
+        sd.fit_by_asset(RollingFactorModel(window=12), data[0].factor_returns, R)
+    assert len(calls) == 3
 
 
 def _warnings(fn):
