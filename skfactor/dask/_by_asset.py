@@ -35,9 +35,8 @@ def _unique(part):
     return np.unique(part[ASSET].to_numpy())
 
 
-def _wide_part(panel, y, assets):
-    wide = panel[y].unstack(ASSET).reindex(columns=assets)
-    return wide.astype(np.float64)
+def _wide_part(panel, y, assets, dtype):
+    return panel[y].unstack(ASSET).reindex(columns=assets).astype(dtype)
 
 
 def wide_returns(ddf, y, *, assets=None):
@@ -56,8 +55,9 @@ def wide_returns(ddf, y, *, assets=None):
     Returns
     -------
     dask DataFrame
-        Indexed by date on ``ddf``'s divisions, one float64 column per asset
-        (NaN where an asset has no row that date).
+        Indexed by date on ``ddf``'s divisions, one column per asset (NaN
+        where an asset has no row that date), float32 for float32 returns,
+        else float64.
 
     Examples
     --------
@@ -75,12 +75,16 @@ def wide_returns(ddf, y, *, assets=None):
         parts = [dask.delayed(_unique)(part) for _, part in partitions(ddf)]
         assets = np.unique(np.concatenate(dask.compute(*parts)))
     assets = pd.Index(assets, name=ASSET)
+    # float32 returns stay float32 (half the memory of the rechunk; the
+    # models compute in float64 either way); anything else becomes float64.
+    dtype = ddf._meta[y].dtype
+    dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
     meta = pd.DataFrame(
-        {a: pd.Series([], dtype=np.float64) for a in assets},
+        {a: pd.Series([], dtype=dtype) for a in assets},
         index=ddf._meta.index,
         columns=assets,
     )
-    return map_panel(ddf, _wide_part, y, assets, meta=meta)
+    return map_panel(ddf, _wide_part, y, assets, dtype, meta=meta)
 
 
 def _rows(part, number, divisions, dates):
@@ -93,7 +97,7 @@ def _rows(part, number, divisions, dates):
             "in order (reindex it, e.g. `R.reindex(F.index)` per partition), and "
             "no other row."
         )
-    return part.to_numpy(dtype=np.float64)
+    return part.to_numpy()
 
 
 def _array(F, R):
@@ -107,13 +111,14 @@ def _array(F, R):
     cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
     bounds = np.concatenate([[0], cuts, [len(F)]])
     n_assets = len(R.columns)
+    dtype = np.result_type(*R._meta.dtypes)
     blocks = [
         da.from_delayed(
             dask.delayed(_rows)(
                 part, i, R.divisions, F.index[bounds[i] : bounds[i + 1]]
             ),
             shape=(int(bounds[i + 1] - bounds[i]), n_assets),
-            dtype=np.float64,
+            dtype=dtype,
         )
         for i, part in partitions(R)
     ]
