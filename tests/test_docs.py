@@ -26,7 +26,10 @@ def public_modules():
     for info in pkgutil.iter_modules(skfactor.__path__):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"skfactor.{info.name}")
+        try:
+            module = importlib.import_module(f"skfactor.{info.name}")
+        except ImportError:  # an optional extra (skfactor.dask) not installed
+            continue
         if hasattr(module, "__all__"):
             modules.append(module)
     return modules

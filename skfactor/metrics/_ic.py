@@ -9,7 +9,12 @@ from scipy import stats
 from skfactor.models._weights import bartlett
 from skfactor.panel._ranks import rank
 from skfactor.panel._segments import Segments
-from skfactor.panel._validation import check_finite, check_panel_index, date_codes
+from skfactor.panel._validation import (
+    check_finite,
+    check_not_dask,
+    check_panel_index,
+    date_codes,
+)
 
 __all__ = ["ic_scorer", "ic_summary", "information_coefficient", "make_ic_scorer"]
 
@@ -167,6 +172,8 @@ def information_coefficient(y_true, y_pred, method="spearman"):
     1.0
     """
     _check_method(method)
+    check_not_dask(y_true, "y_true")
+    check_not_dask(y_pred, "y_pred")
     t, t_index = _column(y_true, "y_true")
     p, p_index = _column(y_pred, "y_pred")
     if len(t) != len(p):

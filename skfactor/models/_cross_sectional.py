@@ -10,6 +10,7 @@ from sklearn.metrics import r2_score
 
 from skfactor.models._date_diagnostics import (
     STATUS,
+    DateFits,
     date_diagnostics,
     inference_frames,
 )
@@ -277,6 +278,15 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             # An array of loadings beside a panel of returns (e.g. from a
             # ColumnTransformer without pandas output): the rows are y's rows.
             X = pd.DataFrame(np.asarray(X), index=y.index)
+        return self._finalise([self._fit_partition(X, y, sample_weight)])
+
+    def _fit_partition(self, X, y, sample_weight=None):
+        """The per-date work on one partition of dates: no global check, no warning.
+
+        Returns a :class:`DateFits` that :meth:`_finalise` combines with the
+        other partitions' (``fit`` is the finalise of one partition, so the
+        pandas and the Dask path share this logic).
+        """
         panel = validate_panel(self, X, reset=True, needs_keys=False)
         roles = self._roles(panel, X)
         y = validate_row_values(y, panel, "y")
@@ -302,37 +312,79 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             may_be_absent=may_be_absent,
         )
         mom = fit.moments
-        if len(y) and not mom.nobs.any():
-            raise ValueError(
-                "No row is complete: every row misses `y`, a loading of `X` or its "
-                "`sample_weight` (NaN, or weight 0), so there is nothing to "
-                "regress. Check for all-NaN inputs."
-            )
-        self._check_collinear(
-            mom, None if constraint is None else constraint(mom), names
-        )
+        rows = None if constraint is None else constraint(mom)
         dates = (
             panel.dates if panel.dates is not None else pd.RangeIndex(1, name="date")
         )
-        self._warn_dates(fit.status, p + int(self.fit_intercept), dates)
-        terms = ["const"] * int(self.fit_intercept) + names
         estimates = [fit.intercept[:, None]] * int(self.fit_intercept) + [fit.coef]
-        self.params_ = pd.DataFrame(
-            np.hstack(estimates), index=dates, columns=pd.Index(terms, name="term")
-        )
         bse, table = date_diagnostics(
             mom,
             fit.coef,
             fit.intercept,
             fit.rsquared,
             fit.status,
-            constraint=None if constraint is None else constraint(mom),
+            constraint=rows,
             may_be_absent=may_be_absent,
             condition_number=self.condition_number,
         )
+        return DateFits(
+            dates=dates,
+            names=names,
+            params=np.hstack(estimates),
+            bse=bse,
+            table=table,
+            pooled=self._pooled_gram(mom, rows, p),
+            n_rows=len(y),
+            n_features_in=self.n_features_in_,
+            feature_names_in=getattr(self, "feature_names_in_", None),
+        )
+
+    def _finalise(self, parts):
+        """Combine the partitions' :class:`DateFits`: global checks, one warning.
+
+        ``parts`` are in date order, each date in one of them.
+        """
+        parts = [part for part in parts if part is not None]
+        first = parts[0]
+        self.n_features_in_ = first.n_features_in
+        if first.feature_names_in is not None:
+            self.feature_names_in_ = first.feature_names_in
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        table = {
+            key: np.concatenate([part.table[key] for part in parts])
+            for key in first.table
+        }
+        if sum(part.n_rows for part in parts) and not table["nobs"].any():
+            raise ValueError(
+                "No row is complete: every row misses `y`, a loading of `X` or its "
+                "`sample_weight` (NaN, or weight 0), so there is nothing to "
+                "regress. Check for all-NaN inputs."
+            )
+        pooled = [part.pooled for part in parts if part.pooled is not None]
+        names = first.names
+        if pooled:
+            self._check_collinear(sum(pooled), names)
+        dates = first.dates.append([part.dates for part in parts[1:]])
+        if not dates.is_unique:
+            raise ValueError(
+                "A date appears in more than one partition, so its cross-section "
+                f"was split, e.g. {list(dates[dates.duplicated()][:3])}; every "
+                "date's rows must lie in one partition (see skfactor.dask.check_panel)."
+            )
+        status = table["status"]
+        self._warn_dates(status, len(names) + int(self.fit_intercept), dates)
+        terms = ["const"] * int(self.fit_intercept) + names
+        self.params_ = pd.DataFrame(
+            np.vstack([part.params for part in parts]),
+            index=dates,
+            columns=pd.Index(terms, name="term"),
+        )
         self.diagnostics_ = pd.DataFrame(table, index=dates)
         self.bse_, self.tvalues_, self.pvalues_ = inference_frames(
-            self.params_, bse, table["df_resid"]
+            self.params_,
+            np.vstack([part.bse for part in parts]),
+            table["df_resid"],
         )
         self.intercept_, self.coef_ = self._expectation()
         return self
@@ -416,17 +468,19 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                     f"(or NaN); got e.g. {col[bad][0]!r}."
                 )
 
-    def _check_collinear(self, mom, constraint, names):
-        """Raise if the loadings are collinear on every estimable date."""
-        p = len(names)
+    def _pooled_gram(self, mom, constraint, p):
+        """Sum of the Gram matrices of the estimable dates (None if there are none).
+
+        Additive over partitions of dates: :meth:`_check_collinear` tests it.
+        """
         if p == 0:
-            return
+            return None
         gram = mom.gram[:, :p, :p]
         k = p + int(self.fit_intercept) - int(constraint is not None)
         use = mom.nobs >= k
         use &= np.isfinite(gram).all(axis=(1, 2))
         if not use.any():
-            return
+            return None
         pooled = gram[use].sum(axis=0)
         if constraint is not None:  # A + s c c' is definite iff A is on null(c)
             c = constraint[use]
@@ -434,6 +488,10 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 (c * c).sum(axis=1), 1e-300
             )
             pooled = pooled + np.einsum("t,ti,tj->ij", scale, c, c)
+        return pooled
+
+    def _check_collinear(self, pooled, names):
+        """Raise if the loadings are collinear on every estimable date."""
         d = np.sqrt(np.diag(pooled))
         if (d > 0).all():
             eig, vec = np.linalg.eigh(pooled / np.outer(d, d))

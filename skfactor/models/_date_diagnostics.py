@@ -25,18 +25,41 @@ constrained estimates) and :math:`k` counts one parameter less.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
 
 from skfactor.models._ols import t_p_values
 from skfactor.panel._regression import RCOND
 
-__all__ = ["STATUS", "date_diagnostics", "inference_frames"]
+__all__ = ["STATUS", "DateFits", "date_diagnostics", "inference_frames"]
 
 # What segment_lstsq's status codes (the diagnostics' ``status``) mean. The
 # table keeps the codes: every fitted attribute is numeric (the estimator
 # checks compare them as numbers).
 STATUS = ("ok", "too few rows", "collinear loadings")
+
+
+class DateFits(NamedTuple):
+    """One partition of dates' per-date regressions, before the global checks.
+
+    ``params`` and ``bse`` are (n_dates, n_terms) arrays, ``table`` the
+    :func:`date_diagnostics` table, ``pooled`` the summed Gram matrix of the
+    estimable dates (None without any) for the collinearity check, ``n_rows``
+    the partition's rows; the feature counts and names are those its
+    validation found.
+    """
+
+    dates: pd.Index
+    names: list
+    params: np.ndarray
+    bse: np.ndarray
+    table: dict
+    pooled: np.ndarray | None
+    n_rows: int
+    n_features_in: int
+    feature_names_in: np.ndarray | None
 
 
 def _scaled_inverse(A, absent, constraint, ok):

@@ -265,14 +265,18 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         ):
             setattr(self, f"{name}_", pd.Series(values.reshape(-1), index, name=name))
         if np.isnan(res.params).all():
-            warn(
-                f"No window has an estimate: with `window`={self.window} and "
-                f"`min_obs`={min_obs}, none of the {n_dates} dates has enough "
-                "observed dates before it (or the factors are collinear); every "
-                "coefficient is NaN. Shorten the window or pass more dates.",
-                UserWarning,
-            )
+            self._warn_empty(min_obs, n_dates)
         return self
+
+    def _warn_empty(self, min_obs, n_dates):
+        """The warning of a fit without any estimate."""
+        warn(
+            f"No window has an estimate: with `window`={self.window} and "
+            f"`min_obs`={min_obs}, none of the {n_dates} dates has enough "
+            "observed dates before it (or the factors are collinear); every "
+            "coefficient is NaN. Shorten the window or pass more dates.",
+            UserWarning,
+        )
 
     def _positions(self, X, n_rows):
         """Fitted row whose betas predict each row of ``X`` (-1: none yet)."""

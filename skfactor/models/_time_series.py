@@ -85,14 +85,28 @@ def grs_test(F, R, rows, fit_intercept=True):
     T, (N, K) = int(rows.sum()), (R.shape[1], F.shape[1])
     if T - N - K <= 0 or not fit_intercept:
         return GRSResult(np.nan, np.nan, N, T - N - K)
+    alpha, E, mu, omega = grs_residuals(F, R, rows)
+    return grs_statistic(alpha, E.T @ E / T, mu, omega, T)
+
+
+def grs_residuals(F, R, rows):
+    """The GRS test's intercepts, residuals (on ``rows``), factor mean and covariance.
+
+    Column by column in ``R``: a block of assets gives its own columns.
+    """
+    T = int(rows.sum())
     Fb, Rb = F[rows], R[rows]
     mu = Fb.mean(axis=0)
     Fc, Rc = Fb - mu, Rb - Rb.mean(axis=0)
     omega = Fc.T @ Fc / T
     beta = np.linalg.solve(omega * T, Fc.T @ Rc)  # (K, N)
     alpha = Rb.mean(axis=0) - mu @ beta
-    E = Rc - Fc @ beta
-    sigma = E.T @ E / T
+    return alpha, Rc - Fc @ beta, mu, omega
+
+
+def grs_statistic(alpha, sigma, mu, omega, T):
+    """The GRS :class:`GRSResult` from its pieces (``sigma`` divided by ``T``)."""
+    N, K = len(alpha), len(mu)
     quad = alpha @ np.linalg.solve(sigma, alpha)
     stat = (T - N - K) / N * quad / (1.0 + mu @ np.linalg.solve(omega, mu))
     return GRSResult(float(stat), float(stats.f.sf(stat, N, T - N - K)), N, T - N - K)
@@ -271,16 +285,20 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         fit = masked_ols(Xs, wide.R, f_ok, intercept=self.fit_intercept)
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
         self._store(wide, fit, A, A @ cov @ A.T)
-        if fit.bad.any():
+        self._warn_bad(fit.bad, p)
+        self.grs_ = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
+        return self
+
+    def _warn_bad(self, bad, p):
+        """One warning counting the assets without estimates (``bad``)."""
+        if bad.any():
             warn(
-                f"{int(fit.bad.sum())} of {len(fit.bad)} assets have at most {p} "
+                f"{int(bad.sum())} of {len(bad)} assets have at most {p} "
                 f"dates with data (the number of regressors) or collinear factors "
-                f"on their dates, e.g. {list(self.assets_[fit.bad][:3])}; their "
+                f"on their dates, e.g. {list(self.assets_[bad][:3])}; their "
                 "coefficients and statistics are NaN.",
                 UserWarning,
             )
-        self.grs_ = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
-        return self
 
     def _store(self, wide, fit, A, cov):
         params = fit.params @ A.T

@@ -9,6 +9,7 @@ import pandas as pd
 
 from skfactor.panel._validation import (
     check_finite,
+    check_not_dask,
     check_numeric_columns,
     check_panel_index,
     date_codes,
@@ -87,6 +88,7 @@ def forward_returns(returns, periods=1):
         or periods < 1
     ):
         raise ValueError(f"`periods` must be an integer >= 1; got {periods!r}.")
+    check_not_dask(returns, "returns")
     if not isinstance(returns, pd.Series | pd.DataFrame):
         raise TypeError(
             "`returns` must be a pandas Series or DataFrame (a (date, asset) panel "

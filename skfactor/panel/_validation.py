@@ -23,12 +23,30 @@ from skfactor.utils._sklearn import validate_data
 __all__ = [
     "PanelData",
     "check_finite",
+    "check_not_dask",
     "check_numeric_columns",
     "check_panel_index",
     "date_codes",
     "validate_panel",
     "validate_row_values",
 ]
+
+
+def check_not_dask(X, name="X"):
+    """Raise if ``X`` is a Dask collection, pointing to :mod:`skfactor.dask`.
+
+    Converting one would compute it whole on this machine and treat the panel
+    as one in-memory frame (a Dask frame has no (date, asset) MultiIndex, so a
+    per-date step would see one cross-section).
+    """
+    if callable(getattr(X, "__dask_graph__", None)):
+        raise TypeError(
+            f"`{name}` is a Dask collection ({type(X).__name__}); the estimators "
+            "take pandas (or polars, numpy) inputs in memory. For a panel past one "
+            "machine use `skfactor.dask` (`transform_by_date`, `fit_by_date`, "
+            "`fit_by_asset`), which runs the estimator partition by partition, or "
+            f"gather a small one first with `skfactor.dask.gather({name})`."
+        )
 
 
 def check_panel_index(index, name="X"):
@@ -276,6 +294,7 @@ def validate_row_values(values, panel, name):
     A Series (or one-column DataFrame) must have the panel's index, in the same
     order; an array must have one value per row. NaN is kept; ±inf is an error.
     """
+    check_not_dask(values, name)
     if isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
             raise ValueError(
@@ -392,6 +411,7 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     >>> panel.values[:, 0].tolist()  # X's row order
     [4.0, 3.0, 2.0, 1.0]
     """
+    check_not_dask(X, name)
     if is_polars_frame(X):
         X = from_polars(X)
     index = columns = dates = codes = originals = None

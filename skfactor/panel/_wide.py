@@ -8,7 +8,12 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_array
 
-from skfactor.panel._validation import check_finite, check_numeric_columns, has_value
+from skfactor.panel._validation import (
+    check_finite,
+    check_not_dask,
+    check_numeric_columns,
+    has_value,
+)
 from skfactor.utils._sklearn import validate_data
 
 __all__ = ["WideData", "validate_wide"]
@@ -93,6 +98,8 @@ def validate_wide(
     ValueError: `X` and `y` have different indexes; they must list the same dates ...
     """
     nf, nr = names
+    check_not_dask(F, nf)
+    check_not_dask(R, nr)
     _check_wide_frame(F, nf)
     if (
         sorted_dates

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,23 @@ from skfactor.utils._sklearn import (
 )
 from skfactor.utils._warnings import warn
 
-__all__ = ["QuantilePortfolioFactor"]
+__all__ = ["QuantileFits", "QuantilePortfolioFactor"]
+
+
+class QuantileFits(NamedTuple):
+    """One partition of dates' portfolios, before the warning.
+
+    ``names`` are the characteristics, ``bad`` (n_dates, n_characteristics)
+    the dates too thin for both legs (None when not formed), ``frames`` the
+    partition's ``(factor_returns_, quantile_returns_)`` (None without
+    returns), then the feature count and names its validation found.
+    """
+
+    names: list
+    bad: np.ndarray | None
+    frames: tuple | None
+    n_features_in: int
+    feature_names_in: np.ndarray | None
 
 
 def _check_breakpoints(breakpoints):
@@ -255,7 +272,9 @@ class QuantilePortfolioFactor(
         """Leg weights (caller's order) and, with returns, factor/group returns.
 
         The weights have every column of ``X`` (passthrough columns unchanged);
-        the factor and group returns one per characteristic.
+        the factor and group returns one per characteristic; ``bad`` (n_dates,
+        n_characteristics) marks the dates too thin for both legs (the caller
+        warns, once).
         """
         kind, cuts, n_groups = self._scheme()
         directions = self._directions(panel, roles)
@@ -307,8 +326,7 @@ class QuantilePortfolioFactor(
                 mean[bad[:, j]] = np.nan
                 groups[:, j] = mean
                 factor[:, j] = directions[j] * (mean[:, -1] - mean[:, 0])
-        self._warn_too_few(self._names(panel, roles), bad)
-        return W, factor, groups
+        return W, factor, groups, bad
 
     def _names(self, panel, roles):
         """The characteristics' names (positions for arrays)."""
@@ -328,15 +346,16 @@ class QuantilePortfolioFactor(
             "would overlap); those dates get weight 0 and a NaN factor return."
         )
 
-    def _store_returns(self, panel, roles, factor, groups):
+    def _return_frames(self, panel, roles, factor, groups):
+        """``factor_returns_`` and ``quantile_returns_`` of one partition of dates."""
         names = pd.Index(self.get_feature_names_out()[roles.features])
         dates = panel.dates if panel.dates is not None else pd.RangeIndex(1)
-        self.factor_returns_ = pd.DataFrame(factor, index=dates, columns=names)
         labels = pd.MultiIndex.from_product(
             [names, range(1, groups.shape[2] + 1)], names=["factor", "quantile"]
         )
-        self.quantile_returns_ = pd.DataFrame(
-            groups.reshape(len(dates), -1), index=dates, columns=labels
+        return (
+            pd.DataFrame(factor, index=dates, columns=names),
+            pd.DataFrame(groups.reshape(len(dates), -1), index=dates, columns=labels),
         )
 
     # ------------------------------------------------------------ public API
@@ -381,17 +400,55 @@ class QuantilePortfolioFactor(
         return self._output(panel, W, roles)
 
     def _fit(self, X, y, weights):
+        panel, roles, W, part = self._fit_partition(X, y, weights)
+        self._finalise([part])
+        return panel, roles, W
+
+    def _fit_partition(self, X, y, weights=False):
+        """The per-date work on one partition of dates, without warning.
+
+        Returns the validated panel, its roles, the weights (None unless
+        ``weights``) and a :class:`QuantileFits` that :meth:`_finalise`
+        combines with the other partitions' (``fit`` is the finalise of one
+        partition, so the pandas and the Dask path share this logic).
+        """
         panel = validate_panel(self, X, reset=True, y=y)
         roles = resolve_roles(self, panel, X, "sort", weights=self.weights)
-        if y is None:
-            if weights:
-                return panel, roles, self._portfolios(panel, roles)[0]
+        W = bad = frames = None
+        if y is None and not weights:
             self._scheme(), self._directions(panel, roles)  # check the settings
-            return panel, roles, None
-        y = validate_row_values(y, panel, "y")
-        W, factor, groups = self._portfolios(panel, roles, y, weights=weights)
-        self._store_returns(panel, roles, factor, groups)
-        return panel, roles, W
+        elif y is None:
+            W, _, _, bad = self._portfolios(panel, roles)
+        else:
+            y = validate_row_values(y, panel, "y")
+            W, factor, groups, bad = self._portfolios(panel, roles, y, weights=weights)
+            frames = self._return_frames(panel, roles, factor, groups)
+        part = QuantileFits(
+            self._names(panel, roles),
+            bad,
+            frames,
+            self.n_features_in_,
+            getattr(self, "feature_names_in_", None),
+        )
+        return panel, roles, W, part
+
+    def _finalise(self, parts):
+        """Combine the partitions' :class:`QuantileFits` (in date order); warn once."""
+        parts = [part for part in parts if part is not None]
+        first = parts[0]
+        self.n_features_in_ = first.n_features_in
+        if first.feature_names_in is not None:
+            self.feature_names_in_ = first.feature_names_in
+        elif hasattr(self, "feature_names_in_"):
+            del self.feature_names_in_
+        if first.frames is not None:
+            self.factor_returns_, self.quantile_returns_ = (
+                pd.concat([part.frames[i] for part in parts]) for i in range(2)
+            )
+        if first.bad is not None:
+            bad = np.concatenate([part.bad for part in parts])
+            self._warn_too_few(first.names, bad)
+        return self
 
     def transform(self, X):
         """Each row's weight in its column's long-short portfolio.
@@ -411,4 +468,6 @@ class QuantilePortfolioFactor(
         """
         panel = validate_panel(self, X, reset=False)
         roles = resolve_roles(self, panel, X, "sort", weights=self.weights)
-        return self._output(panel, self._portfolios(panel, roles)[0], roles)
+        W, _, _, bad = self._portfolios(panel, roles)
+        self._warn_too_few(self._names(panel, roles), bad)
+        return self._output(panel, W, roles)
