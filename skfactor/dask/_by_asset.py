@@ -27,6 +27,7 @@ from skfactor.models._time_series import (
     grs_residuals,
     grs_statistic,
 )
+from skfactor.utils._sklearn import set_features_seen
 
 __all__ = ["fit_by_asset", "wide_returns"]
 
@@ -189,9 +190,9 @@ def _grs(count, pieces, cross, N, K):
 def _combine_time_series(model, fits, assets):
     """Attributes of the block fits, concatenated over assets."""
     first = fits[0]
-    model.n_features_in_ = first.n_features_in_
-    if hasattr(first, "feature_names_in_"):
-        model.feature_names_in_ = first.feature_names_in_
+    set_features_seen(
+        model, first.n_features_in_, getattr(first, "feature_names_in_", None)
+    )
     model.assets_ = assets
     model._single = False
     for name in ("coef_", "intercept_", "cov_params_"):
@@ -231,9 +232,7 @@ def _rolling_values(fit, name, n_dates, n_assets):
 
 def _combine_rolling(model, F, fits, smalls, assets, sizes):
     first = smalls[0]
-    model.n_features_in_ = first[3]
-    if first[4] is not None:
-        model.feature_names_in_ = first[4]
+    set_features_seen(model, first[3], first[4])
     model.dates_ = F.index
     model.assets_ = assets
     model._single = False

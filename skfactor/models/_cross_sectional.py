@@ -29,6 +29,7 @@ from skfactor.utils._sklearn import (
     StrOptions,
     _fit_context,
     check_is_fitted,
+    set_features_seen,
 )
 from skfactor.utils._warnings import warn
 
@@ -346,11 +347,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         """
         parts = [part for part in parts if part is not None]
         first = parts[0]
-        self.n_features_in_ = first.n_features_in
-        if first.feature_names_in is not None:
-            self.feature_names_in_ = first.feature_names_in
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        set_features_seen(self, first.n_features_in, first.feature_names_in)
         table = {
             key: np.concatenate([part.table[key] for part in parts])
             for key in first.table

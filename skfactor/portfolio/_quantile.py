@@ -18,6 +18,7 @@ from skfactor.utils._sklearn import (
     Interval,
     OneToOneFeatureMixin,
     _fit_context,
+    set_features_seen,
 )
 from skfactor.utils._warnings import warn
 
@@ -436,11 +437,7 @@ class QuantilePortfolioFactor(
         """Combine the partitions' :class:`QuantileFits` (in date order); warn once."""
         parts = [part for part in parts if part is not None]
         first = parts[0]
-        self.n_features_in_ = first.n_features_in
-        if first.feature_names_in is not None:
-            self.feature_names_in_ = first.feature_names_in
-        elif hasattr(self, "feature_names_in_"):
-            del self.feature_names_in_
+        set_features_seen(self, first.n_features_in, first.feature_names_in)
         if first.frames is not None:
             self.factor_returns_, self.quantile_returns_ = (
                 pd.concat([part.frames[i] for part in parts]) for i in range(2)

@@ -30,6 +30,21 @@ __all__ = [
     "_fit_context",
     "check_is_fitted",
     "get_output_config",
+    "set_features_seen",
     "validate_data",
     "validate_params",
 ]
+
+
+def set_features_seen(estimator, n_features, names):
+    """Record the features of a fit as ``validate_data(reset=True)`` does.
+
+    For fits combined from parts (partitions, asset blocks): sets
+    ``n_features_in_``, and ``feature_names_in_`` when ``names`` is not None,
+    else removes a stale one from an earlier fit.
+    """
+    estimator.n_features_in_ = n_features
+    if names is not None:
+        estimator.feature_names_in_ = names
+    elif hasattr(estimator, "feature_names_in_"):
+        del estimator.feature_names_in_
