@@ -7,6 +7,8 @@ minute on two shared cores.
 
 from __future__ import annotations
 
+import re
+import time
 import warnings
 
 import numpy as np
@@ -331,6 +333,34 @@ def test_fit_by_date_warns_and_raises_as_pandas(data, client):
         lambda: QuantilePortfolioFactor(n_quantiles=5).fit(thin[CHARS], thin["ret"])
     )
     assert got == expected and len(got) == 1
+
+
+def test_transform_by_date_warnings_reach_the_client(data, client):
+    # A lazy transform computes on the workers; its warnings (here: dates too
+    # thin for both legs, all in one partition) must reach the client as
+    # pandas' does, not stay in a worker's log.
+    panel = data[1]
+    dates = panel.index.get_level_values("date").unique()
+    assets = panel.index.get_level_values("asset")
+    late = panel.index.get_level_values("date") > dates[8]
+    thin = panel[(assets < "A00003") | late]
+    qpf = QuantilePortfolioFactor(n_quantiles=5)
+    expected = _warnings(lambda: qpf.fit_transform(thin[CHARS]))
+    assert len(expected) == 1 and "too few assets" in expected[0]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sd.transform_by_date(qpf, sd.from_pandas(thin, 3), CHARS).compute()
+        deadline = time.monotonic() + 10  # events reach the client asynchronously
+        while not caught and time.monotonic() < deadline:
+            time.sleep(0.05)
+    got = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    # One warning per partition that has such dates (here one), counting the
+    # partition's dates: the same 9 thin dates, "of 17" instead of "of 36".
+    assert len(got) == 1
+    assert re.sub(r"of \d+ dates", "", got[0]) == re.sub(
+        r"of \d+ dates", "", expected[0]
+    )
+    assert got[0].split(" of ")[0] == expected[0].split(" of ")[0]
 
 
 # -------------------------------------------------------- returns and the IC

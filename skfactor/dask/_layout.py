@@ -10,9 +10,12 @@ every task checks its own rows against them (:func:`local_panel`).
 
 from __future__ import annotations
 
+import warnings
+
 import dask
 import dask.dataframe as dd
 import pandas as pd
+from distributed import warn as distributed_warn
 
 __all__ = [
     "ASSET",
@@ -129,7 +132,15 @@ def map_panel(ddf, func, *args, meta):
 
 
 def _on_panel(part, func, divisions, *args, partition_info=None):
-    return func(local_panel(part, partition_info["number"], divisions), *args)
+    panel = local_panel(part, partition_info["number"], divisions)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = func(panel, *args)
+    # A lazy step computes on a worker, whose warnings the user never sees:
+    # distributed's warn also sends them to the client (plain warn elsewhere).
+    for w in caught:
+        distributed_warn(w.message, w.category)
+    return out
 
 
 def partitions(ddf):
