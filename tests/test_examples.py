@@ -142,4 +142,6 @@ def test_examples_signals_real_data(example_runs):
     out, pngs = _output(example_runs, "signals")
     for text in ("1. neutralised", "2. mean out-of-sample", "3. IC by horizon", "done"):
         assert text in out, text
+    # The chosen weighting is judged against the folds' noise.
+    assert re.search(r"leads \w+ by [\d.]+, (within|more than) 2 s\.e\.", out)
     assert len([p for p in pngs if p.name.startswith("signals_")]) == 3
