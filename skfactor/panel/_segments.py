@@ -196,13 +196,6 @@ class Segments:
         """Per-segment sum of the non-NaN values of one sorted column."""
         return self.sum(np.where(np.isnan(a) if nan is None else nan, 0.0, a))
 
-    def nanmean(self, a, nan=None):
-        """Per-segment mean of the non-NaN values and their count."""
-        nan = np.isnan(a) if nan is None else nan
-        n = self.count(a, nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return self.nansum(a, nan) / n, n
-
     def nanmin(self, a):
         """Per-segment minimum of the non-NaN values (NaN where there are none)."""
         return self._reduce(np.fmin, a)
