@@ -192,9 +192,18 @@ class Segments:
             return self.sizes - np.diff(np.searchsorted(nan, self.bounds))
         return np.add.reduceat(~np.isnan(a), self.starts, axis=0, dtype=np.intp)
 
-    def nansum(self, a, nan=None):
-        """Per-segment sum of the non-NaN values of one sorted column."""
-        return self.sum(np.where(np.isnan(a) if nan is None else nan, 0.0, a))
+    def nansum(self, a, nan=None, out=None):
+        """Per-segment sum of the non-NaN values of one sorted column.
+
+        ``out`` (``a``'s shape), if given, receives the NaN-zeroed copy that is
+        summed: a caller with a scratch column saves a row-sized temporary.
+        """
+        nan = np.isnan(a) if nan is None else nan
+        if out is None:
+            return self.sum(np.where(nan, 0.0, a))
+        np.copyto(out, a)
+        np.copyto(out, 0.0, where=nan)
+        return self.sum(out)
 
     def nanmin(self, a):
         """Per-segment minimum of the non-NaN values (NaN where there are none)."""

@@ -118,11 +118,9 @@ def center_scale(segments, col, *, robust=False, weights=None, work=None):
     if work is None or not work.flags.c_contiguous:
         work = np.empty_like(col, dtype=np.float64)
     nan = np.isnan(col)
-    np.copyto(work, col)
-    np.copyto(work, 0.0, where=nan)
     n = segments.count(col, nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = segments.sum(work) / n
+        mean = segments.nansum(col, nan, out=work) / n
     if robust:
         center = median(segments, col)
         dev = segments.broadcast(np.subtract, col, center, out=work)
