@@ -138,11 +138,16 @@ def test_keys_polars_long_frame_is_a_panel(data):
     expected = CrossSectionalZScore().fit_transform(X)
     frame = to_polars(X)
     out = CrossSectionalZScore().fit_transform(frame)
-    assert isinstance(out, pd.DataFrame) and out.index.equals(expected.index)
-    np.testing.assert_array_equal(out.to_numpy(), expected.to_numpy())
+    # The input's container: polars in, polars out, the key columns as given.
+    assert isinstance(out, pl.DataFrame)
+    assert out.select("date", "asset").equals(frame.select("date", "asset"))
+    got = from_polars(out)
+    assert got.index.equals(expected.index)
+    np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
     # Without keys, a polars frame is one cross-section, as an array is.
     one = to_polars(X.xs(X.index[0][0], level="date")).drop("asset")
-    assert CrossSectionalZScore().fit_transform(one).shape == one.shape
+    out = CrossSectionalZScore().fit_transform(one)
+    assert isinstance(out, pl.DataFrame) and out.shape == one.shape
 
 
 # ----------------------------------------------------------- set_output
