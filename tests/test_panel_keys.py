@@ -184,3 +184,107 @@ def test_keys_signal_steps_keep_keys_in_polars_and_refuse_swapped_levels(data):
     for step in (CrossSectionalNeutralizer(), FactorComposite(method="equal")):
         with pytest.raises(ValueError, match=r"looks indexed \(asset, date\)"):
             step.fit_transform(swapped, y.swaplevel().set_axis(swapped.index))
+
+
+# ------------------------------------------ keys dropped: a RangeIndex frame
+def _per_date_steps():
+    from skfactor import CrossSectionalNeutralizer, FactorComposite
+
+    return [
+        Winsorizer(),
+        CrossSectionalZScore(),
+        CrossSectionalNeutralizer(exposures=["size"]),
+        FactorComposite(method="ic"),
+        QuantilePortfolioFactor(),
+    ]
+
+
+@pytest.mark.parametrize("step", _per_date_steps(), ids=lambda s: type(s).__name__)
+def test_keys_rangeindex_frame_beside_panel_y_refused(data, step):
+    X, y = data
+    flat = X.reset_index(drop=True)
+    with pytest.raises(ValueError, match=r"`X` is a DataFrame without the \(date, "):
+        step.fit(flat, y)
+    with pytest.raises(ValueError, match=r"MultiIndex \(a RangeIndex\) but `y` is a"):
+        step.fit_transform(flat, y)
+
+
+@pytest.mark.parametrize("step", _per_date_steps(), ids=lambda s: type(s).__name__)
+def test_keys_rangeindex_frame_after_panel_fit_refused(data, step):
+    X, y = data
+    step.fit(X, y)
+    with pytest.raises(ValueError, match=r"was fitted on a \(date, asset\) panel, but"):
+        step.transform(X.reset_index(drop=True))
+    # One date's rows indexed by asset stay one cross-section on purpose.
+    day = X.xs(X.index[0][0], level="date")
+    assert len(step.transform(day)) == len(day)
+
+
+def test_cross_sectional_factor_model_rangeindex_frame_takes_y_index(data):
+    X, y = data
+    expected = CrossSectionalFactorModel().fit(X, y)
+    flat = X.reset_index(drop=True)
+    # As an array does: the rows are y's rows.
+    got = CrossSectionalFactorModel().fit(flat, y)
+    pd.testing.assert_frame_equal(got.params_, expected.params_)
+    np.testing.assert_array_equal(got.predict(flat), expected.predict(X))
+    assert got.score(flat, y) == expected.score(X, y)
+    # A frame on another single-level index cannot be matched to y's rows.
+    other = X.reset_index(level="date", drop=True)
+    with pytest.raises(ValueError, match=r"`y` is a \(date, asset\) panel but `X` has"):
+        CrossSectionalFactorModel().fit(other, y)
+
+
+# ------------------------------------- (asset, date) with unnamed plain levels
+def _plain_levels(frame, dates_as):
+    """``frame`` with unnamed levels and dates as strings or ints (read_csv's)."""
+    d = frame.index.get_level_values("date")
+    dates = d.strftime("%Y-%m-%d") if dates_as == "str" else d.year * 10000 + d.month
+    index = pd.MultiIndex.from_arrays(
+        [np.asarray(dates), frame.index.get_level_values("asset").to_numpy()]
+    )
+    return frame.set_axis(index)
+
+
+@pytest.mark.parametrize("order", ["date_asset", "asset_date"])
+@pytest.mark.parametrize("dates_as", ["str", "int"])
+def test_keys_unnamed_plain_levels_refused(data, dates_as, order):
+    X, y = data
+    plain = _plain_levels(X, dates_as)
+    if order == "asset_date":  # accepted on main: each asset's series z-scored
+        plain = plain.swaplevel()
+    r = y.set_axis(plain.index)
+    calls = [
+        lambda: CrossSectionalZScore().fit_transform(plain),
+        lambda: CrossSectionalFactorModel().fit(plain, r),
+        lambda: QuantilePortfolioFactor().fit(plain, r),
+        lambda: forward_returns(r),
+        lambda: information_coefficient(r, plain["value"]),
+    ]
+    for call in calls:
+        with pytest.raises(
+            ValueError,
+            match=r"date level cannot be told.*Name the levels \('date', 'asset'\)"
+            r".*or make the dates datetimes",
+        ):
+            call()
+
+
+@pytest.mark.parametrize("dates_as", ["str", "int"])
+def test_keys_named_plain_levels_accepted(dates_as):
+    data = make_factor_panel(n_dates=12, n_assets=40, random_state=2)
+    # One date a month, so that year * 100 + month labels a date.
+    months = pd.date_range("2020-01-01", periods=12, freq="MS")
+    X = data.X.set_axis(
+        pd.MultiIndex.from_arrays(
+            [np.repeat(months, 40), data.X.index.get_level_values("asset")],
+            names=["date", "asset"],
+        )
+    )
+    plain = _plain_levels(X, dates_as)
+    plain.index = plain.index.set_names(["date", "asset"])
+    expected = CrossSectionalZScore().fit_transform(X)
+    got = CrossSectionalZScore().fit_transform(plain)
+    np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-13)
+    with pytest.raises(ValueError, match=r"looks indexed \(asset, date\)"):
+        CrossSectionalZScore().fit_transform(plain.swaplevel())

@@ -172,17 +172,20 @@ def _check_keys_kept(estimator, index, reset, name, y):
     step = type(estimator).__name__
     if index is None:
         what = "an array"
-        fix = (
+        fix = fix_y = (
             "If the step before dropped the index (e.g. a ColumnTransformer), "
             'give it `set_output(transform="pandas")`.'
         )
     else:
-        what = (
-            f"a DataFrame without the (date, asset) MultiIndex ({type(index).__name__})"
-        )
+        kind = type(index).__name__
+        what = f"a DataFrame without the (date, asset) MultiIndex (a {kind})"
         fix = (
-            "Keep the keys: `reset_index(drop=True)` drops them; if the rows are "
-            f"`y`'s rows in order, put them back with `{name}.index = y.index`."
+            "Keep its index (`reset_index(drop=True)` drops it), or put the "
+            f"panel's index back on its rows: `{name}.index = <(date, asset) index>`."
+        )
+        fix_y = (
+            "Keep its index (`reset_index(drop=True)` drops it); if its rows are "
+            f"`y`'s rows in order, put them back: `{name}.index = y.index`."
         )
     if reset:
         if not isinstance(index, pd.MultiIndex) and isinstance(
@@ -191,7 +194,7 @@ def _check_keys_kept(estimator, index, reset, name, y):
             raise ValueError(
                 f"`{name}` is {what} but `y` is a (date, asset) panel: {step} "
                 f"would read every row of `{name}` as one cross-section. Pass "
-                f"`{name}` as a DataFrame on `y`'s index. {fix}"
+                f"`{name}` as a DataFrame on `y`'s index. {fix_y}"
             )
         estimator._fitted_on_panel = isinstance(index, pd.MultiIndex)
     elif (index is None or isinstance(index, pd.RangeIndex)) and getattr(
