@@ -288,3 +288,69 @@ def test_keys_named_plain_levels_accepted(dates_as):
     np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-13)
     with pytest.raises(ValueError, match=r"looks indexed \(asset, date\)"):
         CrossSectionalZScore().fit_transform(plain.swaplevel())
+
+
+# ------------------------------------------------- polars into every estimator
+def test_cross_sectional_factor_model_polars_fit_predict_score(data):
+    X, y = data
+    expected = CrossSectionalFactorModel().fit(X, y)
+    frame = to_polars(X)
+    model = CrossSectionalFactorModel().fit(frame, y)
+    pd.testing.assert_frame_equal(model.params_, expected.params_, check_freq=False)
+    pred = model.predict(frame)
+    assert pred.index.equals(X.index)
+    np.testing.assert_array_equal(pred.to_numpy(), expected.predict(X).to_numpy())
+    assert model.score(frame, y) == expected.score(X, y)
+    resid = model.residuals(frame, y)
+    np.testing.assert_array_equal(resid.to_numpy(), expected.residuals(X, y))
+    # Returns as a polars frame with the same keys, or a polars Series by row.
+    returns = to_polars(y.to_frame())
+    again = CrossSectionalFactorModel().fit(frame, returns)
+    pd.testing.assert_frame_equal(again.params_, model.params_)
+    again = CrossSectionalFactorModel().fit(frame, returns["return"])
+    pd.testing.assert_frame_equal(again.params_, model.params_)
+
+
+@pytest.mark.parametrize("how", ["set_output", "polars_input"])
+def test_cross_sectional_factor_model_polars_pipeline_equals_pandas(data, how):
+    X, y = data
+    pipe = make_pipeline(
+        Winsorizer(), CrossSectionalZScore(), CrossSectionalFactorModel()
+    )
+    expected = pipe.fit(X, y)
+    params, pred = expected[-1].params_, expected.predict(X)
+    score = expected.score(X, y)
+    if how == "set_output":  # each step hands the next a polars frame with keys
+        pipe = make_pipeline(
+            Winsorizer(), CrossSectionalZScore(), CrossSectionalFactorModel()
+        ).set_output(transform="polars")
+        Xp = X
+    else:  # a polars frame in, polars between the steps (the input's container)
+        Xp = to_polars(X)
+    assert isinstance(pipe[:-1].fit_transform(Xp), pl.DataFrame)
+    pipe.fit(Xp, y)
+    np.testing.assert_allclose(
+        pipe[-1].params_.to_numpy(), params.to_numpy(), rtol=1e-12, atol=1e-15
+    )
+    assert pipe[-1].params_.index.equals(params.index)
+    got = pipe.predict(Xp)
+    np.testing.assert_allclose(got.to_numpy(), pred.to_numpy(), rtol=1e-12)
+    assert pipe.score(Xp, y) == pytest.approx(score, rel=1e-12)
+
+
+def test_keys_polars_into_the_signal_steps(data):
+    from skfactor import CrossSectionalNeutralizer, FactorComposite
+
+    X, y = data
+    frame = to_polars(X)
+    for step in (
+        QuantilePortfolioFactor(),
+        FactorComposite(method="ic"),
+        CrossSectionalNeutralizer(exposures=["size"]),
+    ):
+        expected = step.fit(X, y).transform(X)
+        out = step.fit(frame, y).transform(frame)
+        assert isinstance(out, pl.DataFrame)
+        got = from_polars(out)
+        assert got.index.equals(expected.index)
+        np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12)
