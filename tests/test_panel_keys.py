@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
 
@@ -18,6 +19,9 @@ from skfactor import (
     CrossSectionalFactorModel,
     CrossSectionalZScore,
     QuantilePortfolioFactor,
+    RollingFactorModel,
+    TimeSeriesFactorModel,
+    TwoPassFactorModel,
     Winsorizer,
 )
 from skfactor.datasets import make_factor_panel
@@ -354,3 +358,27 @@ def test_keys_polars_into_the_signal_steps(data):
         got = from_polars(out)
         assert got.index.equals(expected.index)
         np.testing.assert_allclose(got.to_numpy(), expected.to_numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [TimeSeriesFactorModel(), RollingFactorModel(window=20), TwoPassFactorModel()],
+    ids=lambda m: type(m).__name__,
+)
+def test_keys_polars_wide_frames_into_time_series_models(model):
+    rng = np.random.default_rng(4)
+    dates = pd.bdate_range("2020-01-01", periods=60, name="date")
+    F = pd.DataFrame(0.01 * rng.standard_normal((60, 2)), dates, ["MKT", "SMB"])
+    R = F @ rng.standard_normal((2, 4)) + 0.01 * rng.standard_normal((60, 4))
+    R.columns = list("abcd")
+    expected = clone(model).fit(F, R)
+    # The date column is the frames' index, not a factor nor an asset.
+    got = clone(model).fit(to_polars(F), to_polars(R))
+    assert got.n_features_in_ == 2
+    pd.testing.assert_frame_equal(got.params_, expected.params_, check_freq=False)
+    np.testing.assert_array_equal(
+        got.predict(to_polars(F)).to_numpy(), expected.predict(F).to_numpy()
+    )
+    assert got.score(to_polars(F), to_polars(R)) == expected.score(F, R)
+    with pytest.raises(ValueError, match=r"`y` and `X` have different|different ind"):
+        clone(model).fit(to_polars(F), to_polars(R.iloc[::-1]))

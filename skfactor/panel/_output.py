@@ -33,6 +33,7 @@ __all__ = [
     "from_polars",
     "is_polars_frame",
     "key_columns",
+    "wide_from_polars",
 ]
 
 _KEY_NAMES = ("date", "asset")
@@ -74,6 +75,29 @@ def from_polars(X):
     if keys is None:
         return pd.DataFrame(data)
     index = pd.MultiIndex.from_arrays([data.pop(k) for k in keys], names=keys)
+    return pd.DataFrame(data, index=index)
+
+
+def wide_from_polars(X, name="X"):
+    """A polars wide frame (one row per date) as pandas, indexed by its dates.
+
+    The date column is recognised by name (``date`` and its synonyms), as in
+    :func:`from_polars`; without one the rows are matched by position, as an
+    array's are. A long frame (date and asset columns) becomes a panel, which
+    the time-series models refuse with the way to pivot it.
+    """
+    if key_columns(list(X.columns)) is not None:
+        return from_polars(X)
+    data = {c: _pandas_values(X[c]) for c in X.columns}
+    dates = [c for c in X.columns if str(c).lower() in DATE_NAMES]
+    if len(dates) > 1:
+        raise ValueError(
+            f"`{name}` has several date columns {dates}; a wide frame has one "
+            "(its rows' dates). Drop the others first."
+        )
+    if not dates:
+        return pd.DataFrame(data)
+    index = pd.Index(data.pop(dates[0]), name=dates[0])
     return pd.DataFrame(data, index=index)
 
 
