@@ -177,7 +177,8 @@ class PanelTransformerMixin(TransformerMixin):
         Parameters
         ----------
         transform : {"default", "pandas", "polars"}, default=None
-            ``"default"``: the input's container (a panel keeps its index);
+            ``"default"``: the input's container (a panel keeps its index, a
+            polars frame gives a polars frame);
             ``"pandas"``: a DataFrame; ``"polars"``: a polars DataFrame whose
             first two columns are a panel's (date, asset) keys; None: unchanged.
 

@@ -53,7 +53,10 @@ def check_panel_index(index, name="X"):
     """Raise unless ``index`` is a valid (date, asset) panel index.
 
     A :class:`pandas.MultiIndex` must have exactly two levels (date first, then
-    asset), no missing labels and no duplicated (date, asset) pair.
+    asset), no missing labels and no duplicated (date, asset) pair. The date
+    level must be known: by the level names (``date``, ``asset`` and their
+    synonyms) or, unnamed, by the dates being datetimes (or periods); unnamed
+    levels of strings or integers (``read_csv``'s) could be either order.
 
     Examples
     --------
@@ -438,9 +441,9 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
 
     A frame that is evidently a panel without its keys (indexed by dates
     alone, or holding them as columns) is an error. With ``needs_keys`` (the
-    per-date steps), an estimator fitted on a panel refuses an array later,
-    and an array beside a panel ``y`` is refused in ``fit``: either would
-    silently be read as one cross-section.
+    per-date steps), an estimator fitted on a panel refuses an array or a
+    RangeIndex frame later, and anything but a panel beside a panel ``y`` is
+    refused in ``fit``: either would silently be read as one cross-section.
 
     Examples
     --------
