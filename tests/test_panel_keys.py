@@ -382,3 +382,17 @@ def test_keys_polars_wide_frames_into_time_series_models(model):
     assert got.score(to_polars(F), to_polars(R)) == expected.score(F, R)
     with pytest.raises(ValueError, match=r"`y` and `X` have different|different ind"):
         clone(model).fit(to_polars(F), to_polars(R.iloc[::-1]))
+
+
+def test_keys_polars_frame_with_unclear_key_columns_refused(data):
+    X, y = data
+    frame = to_polars(X).with_columns(
+        pl.Series("asset", pd.factorize(X.index.get_level_values("asset"))[0]),
+        pl.Series("date", X.index.get_level_values("date").year * 10000),
+    )
+    # Two asset columns: read as one cross-section, integer keys z-scored.
+    two = frame.with_columns(pl.col("asset").alias("permno"))
+    with pytest.raises(ValueError, match=r"asset column\(s\) \['asset', 'permno'\]"):
+        CrossSectionalZScore().fit_transform(two)
+    with pytest.raises(ValueError, match=r"needs exactly one of each"):
+        CrossSectionalFactorModel().fit(frame.drop("asset"), y)

@@ -62,16 +62,30 @@ def key_columns(columns):
     return None
 
 
-def from_polars(X):
+def from_polars(X, name="X"):
     """A polars frame as pandas: a long panel when it has date and asset columns.
 
     The key columns are recognised by name (``date``, ``asset`` and their
-    usual synonyms, one of each); without them the frame is one cross-section.
+    usual synonyms, one of each); without a date column the frame is one
+    cross-section. A date column without exactly one asset column (or several
+    date columns) is an error: the frame would be read as one cross-section.
     Columns keep their dtype where pandas has it (categoricals, integers and
     booleans with missing values as pandas' nullable ones).
     """
-    data = {c: _pandas_values(X[c]) for c in X.columns}
-    keys = key_columns(list(X.columns))
+    columns = list(X.columns)
+    keys = key_columns(columns)
+    if keys is None:
+        dates = [c for c in columns if str(c).lower() in DATE_NAMES]
+        if dates:
+            assets = [c for c in columns if str(c).lower() in ASSET_NAMES]
+            raise ValueError(
+                f"`{name}` has date column(s) {dates} and asset column(s) {assets}; "
+                "a polars long frame needs exactly one of each to be read as a "
+                "(date, asset) panel, else every row would be one cross-section. "
+                "Rename or drop the others (the asset column may be named "
+                f"`asset` or e.g. `ticker`, `permno`), e.g. `{name}.rename(...)`."
+            )
+    data = {c: _pandas_values(X[c]) for c in columns}
     if keys is None:
         return pd.DataFrame(data)
     index = pd.MultiIndex.from_arrays([data.pop(k) for k in keys], names=keys)
@@ -87,7 +101,7 @@ def wide_from_polars(X, name="X"):
     the time-series models refuse with the way to pivot it.
     """
     if key_columns(list(X.columns)) is not None:
-        return from_polars(X)
+        return from_polars(X, name)
     data = {c: _pandas_values(X[c]) for c in X.columns}
     dates = [c for c in X.columns if str(c).lower() in DATE_NAMES]
     if len(dates) > 1:

@@ -330,7 +330,7 @@ def validate_row_values(values, panel, name):
     """
     check_not_dask(values, name)
     if is_polars_frame(values):
-        values = from_polars(values)  # keys as columns: the index
+        values = from_polars(values, name)  # keys as columns: the index
     if isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
             raise ValueError(
@@ -463,7 +463,7 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     check_not_dask(X, name)
     source = None
     if is_polars_frame(X):
-        source, X = X, from_polars(X)
+        source, X = X, from_polars(X, name)
     index = columns = dates = codes = frame = None
     series = isinstance(X, pd.Series)
     if series:
