@@ -121,10 +121,9 @@ def _check_level_order(index, name):
             f"`{name}` has a two-level index whose date level cannot be told: its "
             f"levels are named {list(index.names)} and {held}, so it may be "
             "(date, asset) or (asset, date). Name the levels ('date', 'asset'), "
-            f"e.g. `{name}.rename_axis(['date', 'asset'])` when the dates come "
-            "first, or make the dates datetimes, e.g. "
-            f"`{name}.index = {name}.index.set_levels(pd.to_datetime("
-            f"{name}.index.levels[0]), level=0)`."
+            f"e.g. `{name}.rename_axis(['date', 'asset'])` if the dates come "
+            "first, or make the dates datetimes (`pd.to_datetime`; integers "
+            "like 20240102 need `format='%Y%m%d'`)."
         )
     raise ValueError(
         f"`{name}` looks indexed (asset, date): {why}. skfactor panels are "
