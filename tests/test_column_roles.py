@@ -245,3 +245,100 @@ def test_roles_label_columns_may_hold_strings(panel):
     )
     with pytest.raises(ValueError, match=r"non-numeric columns \['ticker'\].*`pass"):
         Winsorizer(passthrough=["industry"]).fit_transform(labelled)
+
+
+# ------------------------------------ passthrough columns: values and dtype
+PASSED = ["id", "count", "flag", "f32", "sector"]
+
+
+@pytest.fixture(scope="module")
+def typed():
+    """A panel with passthrough columns of every kind: int64 IDs above 2**53
+    (not floats), int32, bool, float32 and a categorical."""
+    data = make_factor_panel(n_dates=6, n_assets=40, random_state=5)
+    rng = np.random.default_rng(5)
+    n = len(data.X)
+    X = data.X.assign(
+        id=2**53 + 1 + 2 * rng.permutation(n).astype(np.int64),
+        count=rng.integers(0, 100, n).astype(np.int32),
+        flag=rng.random(n) < 0.5,
+        f32=rng.standard_normal(n).astype(np.float32),
+        sector=pd.Categorical(rng.choice(["oil", "bank", "tech"], n)),
+    )
+    X = shuffled(X, seed=6)
+    return X, data.y.reindex(X.index)
+
+
+def _typed_steps():
+    from skfactor import CrossSectionalNeutralizer
+
+    return [
+        Winsorizer(passthrough=PASSED),
+        CrossSectionalZScore(passthrough=PASSED),
+        CrossSectionalNeutralizer(exposures=["size"], passthrough=PASSED),
+        QuantilePortfolioFactor(passthrough=PASSED),
+        make_pipeline(
+            Winsorizer(passthrough=PASSED), CrossSectionalZScore(passthrough=PASSED)
+        ),
+    ]
+
+
+def _to_polars(frame):
+    """What a user's polars frame of ``frame`` looks like (keys as columns)."""
+    import polars as pl
+
+    flat = frame.reset_index()
+    columns = [pl.Series(c, flat[c].to_numpy()) for c in flat if c != "sector"]
+    sector = pl.Series("sector", flat["sector"].astype(str).to_numpy())
+    return pl.DataFrame([*columns, sector.cast(pl.Categorical)])
+
+
+@pytest.mark.parametrize(
+    "step", _typed_steps(), ids=lambda s: type(s).__name__.replace("Pipeline", "pipe")
+)
+@pytest.mark.parametrize("container", ["default", "pandas", "polars"])
+def test_roles_passthrough_columns_come_back_as_given(typed, step, container):
+    import polars as pl
+
+    X, y = typed
+    out = step.set_output(transform=container).fit(X, y).transform(X)
+    if container == "polars":
+        assert out["id"].dtype == pl.Int64 and out["count"].dtype == pl.Int32
+        assert out["flag"].dtype == pl.Boolean and out["f32"].dtype == pl.Float32
+        assert out["sector"].dtype == pl.Enum(["bank", "oil", "tech"])
+        for c in PASSED:
+            assert out[c].to_list() == X[c].tolist(), c
+        np.testing.assert_array_equal(out["id"].to_numpy(), X["id"].to_numpy())
+    else:
+        pd.testing.assert_frame_equal(out[PASSED], X[PASSED])
+    # A polars frame in: the same columns out, default (polars) or pandas.
+    frame = _to_polars(X)
+    out = step.set_output(transform=container).fit(frame, y).transform(frame)
+    if container == "pandas":
+        expected = X[PASSED].assign(
+            sector=X["sector"].cat.set_categories(["bank", "oil", "tech"])
+        )
+        pd.testing.assert_frame_equal(out[PASSED], expected, check_index_type=False)
+    else:
+        assert isinstance(out, pl.DataFrame)
+        for c in PASSED:
+            assert out[c].equals(frame[c]) and out[c].dtype == frame[c].dtype, c
+
+
+def test_roles_groups_of_integer_ids_above_2_53_are_not_merged(typed):
+    X, _ = typed
+    # Two IDs one apart above 2**53 are one float64: they must stay two groups.
+    group = np.where(X["flag"], 2**53, 2**53 + 1).astype(np.int64)
+    odd = X[CHARACTERISTICS].assign(group=group)
+    labels = odd.assign(group=np.where(X["flag"], "a", "b"))
+    expected = CrossSectionalZScore(groups="group").fit_transform(labels)
+    got = CrossSectionalZScore(groups="group").fit_transform(odd)
+    pd.testing.assert_frame_equal(got[CHARACTERISTICS], expected[CHARACTERISTICS])
+    pd.testing.assert_series_equal(got["group"], odd["group"])
+
+
+def test_roles_weights_column_comes_back_as_given(typed):
+    X, _ = typed
+    X = X[[*CHARACTERISTICS, "count"]]
+    out = CrossSectionalZScore(weights="count").fit_transform(X)
+    pd.testing.assert_series_equal(out["count"], X["count"])  # int32, not float64

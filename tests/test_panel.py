@@ -219,7 +219,9 @@ def test_forward_returns_equals_a_loop_on_an_unbalanced_shuffled_panel(periods):
 
 
 def test_forward_returns_does_not_skip_a_missing_date():
-    idx = pd.MultiIndex.from_tuples([(1, "a"), (1, "b"), (2, "b"), (3, "a"), (3, "b")])
+    idx = pd.MultiIndex.from_tuples(
+        [(1, "a"), (1, "b"), (2, "b"), (3, "a"), (3, "b")], names=["date", "asset"]
+    )
     r = pd.Series([0.1, 0.2, 0.3, 0.4, 0.5], index=idx)
     result = forward_returns(r)
     # "a" has no row on date 2: its return from 1 to 2 is unknown, not date 3's.

@@ -71,7 +71,9 @@ def quantile_labels(factor, n_quantiles=5):
     Examples
     --------
     >>> import pandas as pd
-    >>> idx = pd.MultiIndex.from_product([[1], ["a", "b", "c", "d"]])
+    >>> idx = pd.MultiIndex.from_product(
+    ...     [[1], ["a", "b", "c", "d"]], names=["date", "asset"]
+    ... )
     >>> quantile_labels(pd.Series([4.0, 1, 3, 2], index=idx), 2).tolist()
     [2.0, 1.0, 2.0, 1.0]
     """
@@ -119,7 +121,9 @@ def rank_autocorrelation(factor, periods=1):
     Examples
     --------
     >>> import pandas as pd
-    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b", "c"]])
+    >>> idx = pd.MultiIndex.from_product(
+    ...     [[1, 2], ["a", "b", "c"]], names=["date", "asset"]
+    ... )
     >>> rank_autocorrelation(pd.Series([1.0, 2, 3, 1, 3, 2], index=idx)).tolist()
     [nan, 0.5]
     """
@@ -171,7 +175,9 @@ def quantile_turnover(factor, n_quantiles=5, periods=1):
     Examples
     --------
     >>> import pandas as pd
-    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b", "c", "d"]])
+    >>> idx = pd.MultiIndex.from_product(
+    ...     [[1, 2], ["a", "b", "c", "d"]], names=["date", "asset"]
+    ... )
     >>> f = pd.Series([1.0, 2, 3, 4, 4, 3, 2, 1], index=idx)
     >>> quantile_turnover(f, n_quantiles=2).loc[2].tolist()
     [1.0, 1.0]

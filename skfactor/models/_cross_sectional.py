@@ -16,6 +16,7 @@ from skfactor.models._date_diagnostics import (
 )
 from skfactor.models._fama_macbeth import fama_macbeth_table
 from skfactor.models._weights import KERNELS, halflife_weights
+from skfactor.panel._output import from_polars, is_polars_frame
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import (
@@ -253,8 +254,10 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         Parameters
         ----------
         X : DataFrame of shape (n_rows, n_features) or array-like
-            Loadings: a (date, asset) panel, or one cross-section. An array
-            beside a panel ``y`` takes ``y``'s (date, asset) index.
+            Loadings: a (date, asset) panel (a pandas MultiIndex, or a polars
+            frame with date and asset columns), or one cross-section. An array,
+            or a frame with a RangeIndex, beside a panel ``y`` of as many rows
+            takes ``y``'s (date, asset) index.
         y : Series of shape (n_rows,) or array-like
             Returns on the same rows (a Series must have ``X``'s index).
         sample_weight : Series or array-like of shape (n_rows,), optional
@@ -271,14 +274,16 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y "
                 "is None. Pass the returns panel as `y`."
             )
-        if (
-            not isinstance(X, pd.DataFrame | pd.Series)
-            and isinstance(getattr(y, "index", None), pd.MultiIndex)
-            and len(y) == len(X)
-        ):
+        if is_polars_frame(X):
+            X = from_polars(X)  # a long frame's date and asset columns: its index
+        if isinstance(getattr(y, "index", None), pd.MultiIndex) and len(y) == len(X):
             # An array of loadings beside a panel of returns (e.g. from a
-            # ColumnTransformer without pandas output): the rows are y's rows.
-            X = pd.DataFrame(np.asarray(X), index=y.index)
+            # ColumnTransformer without pandas output), or a frame whose index
+            # was dropped (a RangeIndex): the rows are y's rows.
+            if not isinstance(X, pd.DataFrame | pd.Series):
+                X = pd.DataFrame(np.asarray(X), index=y.index)
+            elif isinstance(X.index, pd.RangeIndex):
+                X = X.set_axis(y.index)
         return self._finalise([self._fit_partition(X, y, sample_weight)])
 
     def _fit_partition(self, X, y, sample_weight=None):

@@ -278,12 +278,15 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             UserWarning,
         )
 
-    def _positions(self, X, n_rows):
-        """Fitted row whose betas predict each row of ``X`` (-1: none yet)."""
+    def _positions(self, dates, n_rows):
+        """Fitted row whose betas predict each row of ``X`` (-1: none yet).
+
+        ``dates`` is ``X``'s dates (None for an array).
+        """
         last = len(self.dates_) - 1
-        if self._by_label and isinstance(X, pd.DataFrame):
+        if self._by_label and dates is not None:
             try:
-                pos = self.dates_.searchsorted(X.index, side="left") - 1
+                pos = self.dates_.searchsorted(dates, side="left") - 1
             except TypeError as exc:
                 raise ValueError(
                     "`X`'s index cannot be compared with the dates seen in `fit` "
@@ -312,7 +315,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         wide = validate_wide(self, X, reset=False, names=("X", "y"))
-        pos = self._positions(X, len(wide.F))
+        pos = self._positions(wide.dates, len(wide.F))
         none = pos < 0
         pos = np.where(none, 0, pos)
         k, n_assets = int(self.fit_intercept), len(self.assets_)

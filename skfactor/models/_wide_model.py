@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skfactor.panel._output import is_polars_frame
+
 __all__ = ["WideModelMixin", "check_fitted_assets", "mean_r2"]
 
 
@@ -34,9 +36,8 @@ def check_fitted_assets(model, y, wide):
     Arrays are checked by their number of columns, frames also by their labels.
     """
     assets = model.assets_
-    if wide.R.shape[1] != len(assets) or (
-        isinstance(y, pd.DataFrame) and not wide.assets.equals(assets)
-    ):
+    frame = isinstance(y, pd.DataFrame) or is_polars_frame(y)
+    if wide.R.shape[1] != len(assets) or (frame and not wide.assets.equals(assets)):
         raise ValueError(
             f"`y` must hold the {len(assets)} assets seen in `fit`, in the same "
             f"order; got {wide.R.shape[1]} columns. Select them with "

@@ -77,7 +77,9 @@ def forward_returns(returns, periods=1):
     --------
     >>> import pandas as pd
     >>> from skfactor.panel import forward_returns
-    >>> idx = pd.MultiIndex.from_product([[1, 2, 3], ["a", "b"]])
+    >>> idx = pd.MultiIndex.from_product(
+    ...     [[1, 2, 3], ["a", "b"]], names=["date", "asset"]
+    ... )
     >>> r = pd.Series([0.1, 0.0, 0.2, -0.5, 0.1, 1.0], index=idx)
     >>> forward_returns(r, periods=2).round(3).tolist()
     [0.32, 0.0, nan, nan, nan, nan]

@@ -53,7 +53,10 @@ def check_panel_index(index, name="X"):
     """Raise unless ``index`` is a valid (date, asset) panel index.
 
     A :class:`pandas.MultiIndex` must have exactly two levels (date first, then
-    asset), no missing labels and no duplicated (date, asset) pair.
+    asset), no missing labels and no duplicated (date, asset) pair. The date
+    level must be known: by the level names (``date``, ``asset`` and their
+    synonyms) or, unnamed, by the dates being datetimes (or periods); unnamed
+    levels of strings or integers (``read_csv``'s) could be either order.
 
     Examples
     --------
@@ -94,21 +97,34 @@ def _is_datelike(level):
 
 
 def _check_level_order(index, name):
-    """Raise if a two-level index says it is (asset, date) rather than (date, asset).
+    """Raise unless a two-level index is known to be (date, asset), date first.
 
     The level names decide when they are known (linearmodels' (entity, time)
-    layout names them); else a datetime second level under a non-datetime
-    first one does.
+    layout names them). Else the level types do: a datetime (or period) level
+    is the date level. Unnamed levels that both hold strings or integers (what
+    ``read_csv`` gives) could be either order, and reading (asset, date) as
+    (date, asset) would compute every per-date statistic per asset: refused.
     """
     first, second = (str(n).lower() if n is not None else None for n in index.names)
     if first in DATE_NAMES or second in ASSET_NAMES:
         return
+    first_dates, second_dates = (_is_datelike(level) for level in index.levels)
     if first in ASSET_NAMES or second in DATE_NAMES:
         why = f"its levels are named {list(index.names)}"
-    elif _is_datelike(index.levels[1]) and not _is_datelike(index.levels[0]):
+    elif second_dates and not first_dates:
         why = "its second level holds dates and its first does not"
-    else:
+    elif first_dates and not second_dates:
         return
+    else:
+        held = "both hold dates" if first_dates else "neither holds datetimes"
+        raise ValueError(
+            f"`{name}` has a two-level index whose date level cannot be told: its "
+            f"levels are named {list(index.names)} and {held}, so it may be "
+            "(date, asset) or (asset, date). Name the levels ('date', 'asset'), "
+            f"e.g. `{name}.rename_axis(['date', 'asset'])` if the dates come "
+            "first, or make the dates datetimes (`pd.to_datetime`; integers "
+            "like 20240102 need `format='%Y%m%d'`)."
+        )
     raise ValueError(
         f"`{name}` looks indexed (asset, date): {why}. skfactor panels are "
         "(date, asset), date first, so every per-date statistic would be "
@@ -146,33 +162,48 @@ def check_keyless_frame(X, name="X"):
 
 
 def _check_keys_kept(estimator, index, reset, name, y):
-    """Refuse an array where a panel's keys were evidently lost.
+    """Refuse an array or a RangeIndex frame where a panel's keys were lost.
 
     A frame with a single-level index (say, one date's rows indexed by asset)
-    is one cross-section on purpose; an array beside a panel ``y``, or given
-    to a step fitted on a panel, is what a step that drops the index (a
-    ColumnTransformer without pandas output) leaves of a panel.
+    is one cross-section on purpose; an array or a frame with a RangeIndex
+    (``X.reset_index(drop=True)``) beside a panel ``y``, or given to a step
+    fitted on a panel, is what is left of a panel whose index was dropped (by
+    a ColumnTransformer without pandas output, or by the user). Beside a panel
+    ``y`` any frame without the (date, asset) MultiIndex is refused.
     """
-    if index is not None:
-        if reset:
-            estimator._fitted_on_panel = isinstance(index, pd.MultiIndex)
-        return
     step = type(estimator).__name__
-    fix = (
-        "If the step before dropped the index (e.g. a ColumnTransformer), give "
-        'it `set_output(transform="pandas")`.'
-    )
+    if index is None:
+        what = "an array"
+        fix = fix_y = (
+            "If the step before dropped the index (e.g. a ColumnTransformer), "
+            'give it `set_output(transform="pandas")`.'
+        )
+    else:
+        kind = type(index).__name__
+        what = f"a DataFrame without the (date, asset) MultiIndex (a {kind})"
+        fix = (
+            "Keep its index (`reset_index(drop=True)` drops it), or put the "
+            f"panel's index back on its rows: `{name}.index = <(date, asset) index>`."
+        )
+        fix_y = (
+            "Keep its index (`reset_index(drop=True)` drops it); if its rows are "
+            f"`y`'s rows in order, put them back: `{name}.index = y.index`."
+        )
     if reset:
-        if isinstance(getattr(y, "index", None), pd.MultiIndex):
+        if not isinstance(index, pd.MultiIndex) and isinstance(
+            getattr(y, "index", None), pd.MultiIndex
+        ):
             raise ValueError(
-                f"`{name}` is an array but `y` is a (date, asset) panel: {step} "
+                f"`{name}` is {what} but `y` is a (date, asset) panel: {step} "
                 f"would read every row of `{name}` as one cross-section. Pass "
-                f"`{name}` as a DataFrame on `y`'s index. {fix}"
+                f"`{name}` as a DataFrame on `y`'s index. {fix_y}"
             )
-        estimator._fitted_on_panel = False
-    elif getattr(estimator, "_fitted_on_panel", False):
+        estimator._fitted_on_panel = isinstance(index, pd.MultiIndex)
+    elif (index is None or isinstance(index, pd.RangeIndex)) and getattr(
+        estimator, "_fitted_on_panel", False
+    ):
         raise ValueError(
-            f"{step} was fitted on a (date, asset) panel, but `{name}` is an array, "
+            f"{step} was fitted on a (date, asset) panel, but `{name}` is {what}, "
             "whose rows would be read as one cross-section. Pass a DataFrame: the "
             "panel with its (date, asset) MultiIndex, or one date's rows indexed "
             f"by asset. {fix}"
@@ -220,11 +251,13 @@ def check_numeric_columns(X, name="X", exclude=(), hint=None):
 
 
 def _code_label_columns(X, labels, name):
-    """``X`` with its non-numeric label columns as float codes, and the originals.
+    """``X`` with its label columns as float codes where floats would not do.
 
     Columns named by ``groups`` or ``passthrough`` may hold labels (sector
-    names, identifiers): the computation sees their codes (NaN where missing),
-    the output gets the original column back.
+    names, identifiers): the computation sees their codes (NaN where missing)
+    unless they are floats already. Integer identifiers are coded too: above
+    2**53 distinct ones would share a float64. The output gets the original
+    columns back (see :class:`PanelData` ``frame``).
     """
     labels = [c for c in labels if isinstance(c, str | int) and c in X.columns]
     check_numeric_columns(
@@ -234,14 +267,14 @@ def _code_label_columns(X, labels, name):
         hint="Characteristics must be numbers; name a label column (industry, "
         "sector, identifier) in the step's `groups` or `passthrough`.",
     )
-    originals = {X.columns.get_loc(c): X[c] for c in labels if not _numeric(X[c].dtype)}
-    if not originals:
-        return X, None
+    coded = [c for c in labels if X[c].dtype.kind != "f"]
+    if not coded:
+        return X
     X = X.copy(deep=False)  # copy-on-write: the caller's frame is untouched
-    for original in originals.values():
-        code, _ = pd.factorize(original, use_na_sentinel=True)
-        X[original.name] = np.where(code < 0, np.nan, code.astype(np.float64))
-    return X, originals
+    for c in coded:
+        code, _ = pd.factorize(X[c], use_na_sentinel=True)
+        X[c] = np.where(code < 0, np.nan, code.astype(np.float64))
+    return X
 
 
 def check_finite(values, name="X", columns=None):
@@ -295,6 +328,8 @@ def validate_row_values(values, panel, name):
     order; an array must have one value per row. NaN is kept; ±inf is an error.
     """
     check_not_dask(values, name)
+    if is_polars_frame(values):
+        values = from_polars(values, name)  # keys as columns: the index
     if isinstance(values, pd.DataFrame):
         if values.shape[1] != 1:
             raise ValueError(
@@ -302,6 +337,17 @@ def validate_row_values(values, panel, name):
                 f"{values.shape[1]} columns. Pass a Series, e.g. `{name}['return']`."
             )
         values = values.iloc[:, 0]
+    if (
+        isinstance(values, pd.Series)
+        and isinstance(values.index, pd.MultiIndex)
+        and not isinstance(panel.index, pd.MultiIndex)
+    ):
+        raise ValueError(
+            f"`{name}` is a (date, asset) panel but `X` has no (date, asset) "
+            f"MultiIndex, so the rows of `X` cannot be matched to `{name}`'s. Pass "
+            f"`X` on `{name}`'s index (e.g. `X.index = {name}.index` when its rows "
+            "are in the same order)."
+        )
     if (
         isinstance(values, pd.Series)
         and panel.index is not None
@@ -340,8 +386,9 @@ class PanelData:
     :class:`Segments`), ``dates`` (the sorted unique dates; None for one
     cross-section), ``index`` and ``columns`` (None for arrays), ``date_codes``
     (each row's position in ``dates``), ``series`` (whether the input was a
-    Series) and ``labels`` (the original non-numeric label columns, by
-    position, whose codes ``values`` holds).
+    Series), ``frame`` (the input as a pandas DataFrame, whose columns the
+    output's passthrough columns are, unconverted) and ``polars`` (the input
+    polars frame, or None).
 
     Examples
     --------
@@ -360,7 +407,8 @@ class PanelData:
     columns: pd.Index | None
     date_codes: np.ndarray | None = None
     series: bool = False
-    labels: dict | None = None
+    frame: pd.DataFrame | None = None
+    polars: object = None
 
     def column_position(self, spec, name):
         """Position of the column named (or, for arrays, numbered) ``spec``.
@@ -392,9 +440,9 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
 
     A frame that is evidently a panel without its keys (indexed by dates
     alone, or holding them as columns) is an error. With ``needs_keys`` (the
-    per-date steps), an estimator fitted on a panel refuses an array later,
-    and an array beside a panel ``y`` is refused in ``fit``: either would
-    silently be read as one cross-section.
+    per-date steps), an estimator fitted on a panel refuses an array or a
+    RangeIndex frame later, and anything but a panel beside a panel ``y`` is
+    refused in ``fit``: either would silently be read as one cross-section.
 
     Examples
     --------
@@ -412,19 +460,20 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     [4.0, 3.0, 2.0, 1.0]
     """
     check_not_dask(X, name)
+    source = None
     if is_polars_frame(X):
-        X = from_polars(X)
-    index = columns = dates = codes = originals = None
+        source, X = X, from_polars(X, name)
+    index = columns = dates = codes = frame = None
     series = isinstance(X, pd.Series)
     if series:
         X = X.to_frame(name=X.name if X.name is not None else 0)
     if isinstance(X, pd.DataFrame):
-        index, columns = X.index, X.columns
+        frame, index, columns = X, X.index, X.columns
         if isinstance(index, pd.MultiIndex):
             check_panel_index(index, name)
         else:
             check_keyless_frame(X, name)
-        X, originals = _code_label_columns(X, label_roles(estimator), name)
+        X = _code_label_columns(X, label_roles(estimator), name)
     if needs_keys:
         _check_keys_kept(estimator, index, reset, name, y)
     kwargs = dict(dtype=np.float64, ensure_all_finite=False, order="F")
@@ -441,4 +490,6 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
         segments = Segments(codes, len(dates))
     else:
         segments = Segments.single(len(values))
-    return PanelData(values, segments, dates, index, columns, codes, series, originals)
+    return PanelData(
+        values, segments, dates, index, columns, codes, series, frame, source
+    )

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils import check_array
 
+from skfactor.panel._output import is_polars_frame, wide_from_polars
 from skfactor.panel._validation import (
     check_finite,
     check_not_dask,
@@ -76,6 +77,7 @@ def validate_wide(
     """Validate factor returns ``F`` and asset returns ``R`` of a time-series model.
 
     Sets ``n_features_in_`` / ``feature_names_in_`` from ``F`` when ``reset``.
+    A polars frame's date column (found by name) is its index, not a column.
     Both may hold NaN (a missing observation); ±inf is an error. When both are
     pandas objects their indexes must be equal (same dates, same order).
     ``names`` are the parameter names the error messages use for ``F`` and ``R``
@@ -100,6 +102,10 @@ def validate_wide(
     nf, nr = names
     check_not_dask(F, nf)
     check_not_dask(R, nr)
+    if is_polars_frame(F):
+        F = wide_from_polars(F, nf)  # its date column, by name, is the index
+    if is_polars_frame(R):
+        R = wide_from_polars(R, nr)
     _check_wide_frame(F, nf)
     if (
         sorted_dates

@@ -137,7 +137,9 @@ def plot_attribution(attribution, *, ax=None):
     >>> import pandas as pd
     >>> from skfactor.plotting import plot_attribution
     >>> from skfactor.risk import return_attribution
-    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
+    >>> idx = pd.MultiIndex.from_product(
+    ...     [[1, 2], ["a", "b"]], names=["date", "asset"]
+    ... )
     >>> B = pd.DataFrame({"mkt": [1.0, 1.0, 1.0, 1.0]}, index=idx)
     >>> w = pd.Series(0.5, index=idx)
     >>> r = pd.Series([0.0, 0.0, 0.02, 0.04], index=idx)

@@ -31,7 +31,9 @@ class ReturnAttribution:
     --------
     >>> import pandas as pd
     >>> from skfactor.risk import return_attribution
-    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
+    >>> idx = pd.MultiIndex.from_product(
+    ...     [[1, 2], ["a", "b"]], names=["date", "asset"]
+    ... )
     >>> B = pd.DataFrame({"mkt": [1.0, 1.0, 1.0, 1.0]}, index=idx)
     >>> w = pd.Series([0.5, 0.5, 0.5, 0.5], index=idx)
     >>> r = pd.Series([0.0, 0.0, 0.02, 0.04], index=idx)
@@ -133,7 +135,9 @@ def return_attribution(weights, exposures, factor_returns, returns, lag=1):
     Examples
     --------
     >>> import pandas as pd
-    >>> idx = pd.MultiIndex.from_product([[1, 2], ["a", "b"]])
+    >>> idx = pd.MultiIndex.from_product(
+    ...     [[1, 2], ["a", "b"]], names=["date", "asset"]
+    ... )
     >>> B = pd.DataFrame({"mkt": [1.0, 1.0, 1.0, 1.0]}, index=idx)
     >>> w = pd.Series([0.5, 0.5, 0.5, 0.5], index=idx)
     >>> r = pd.Series([0.0, 0.0, 0.02, 0.04], index=idx)
