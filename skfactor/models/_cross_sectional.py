@@ -16,6 +16,7 @@ from skfactor.models._date_diagnostics import (
 )
 from skfactor.models._fama_macbeth import fama_macbeth_table
 from skfactor.models._weights import KERNELS, halflife_weights
+from skfactor.panel._align import align_rows
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import (
@@ -654,14 +655,17 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         X : DataFrame of shape (n_rows, n_features) or array-like
             Loadings.
         y : Series or array-like of shape (n_rows,)
-            Realised returns.
+            Realised returns. A Series is matched to ``X``'s rows by its
+            index (any order; other keys are an error), an array by position.
         sample_weight : array-like of shape (n_rows,), optional
-            Weights of the rows.
+            Weights of the rows, matched like ``y``.
 
         Returns
         -------
         score : float
         """
+        y = align_rows(y, X)
+        sample_weight = align_rows(sample_weight, X, "sample_weight")
         pred = np.asarray(self.predict(X), dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         ok = ~np.isnan(pred) & ~np.isnan(y)
