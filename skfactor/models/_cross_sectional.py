@@ -14,8 +14,8 @@ from skfactor.models._date_diagnostics import (
     date_diagnostics,
     inference_frames,
 )
-from skfactor.models._fama_macbeth import fama_macbeth_table
-from skfactor.models._weights import KERNELS, halflife_weights
+from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
+from skfactor.models._weights import halflife_weights
 from skfactor.panel._align import align_rows
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
@@ -688,9 +688,11 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             ``"kernel"`` is a HAC (long-run) covariance for autocorrelated
             estimates, weighted by ``kernel``.
         bandwidth : float, optional
-            Kernel bandwidth, below T (Bartlett and Parzen use its integer
-            part, the number of lags they weigh); None selects it for the
-            kernel by Newey and West's (1994) rule, as linearmodels does.
+            Kernel bandwidth, a number >= 0 below T (Bartlett and Parzen use
+            its integer part, the number of lags they weigh); None selects it
+            for the kernel by Newey and West's (1994) rule, as linearmodels
+            does. Only with ``cov_type="kernel"``: an error with
+            ``"unadjusted"``, which would ignore it.
         kernel : {"bartlett", "parzen", "qs"}, default="bartlett"
             ``"bartlett"`` (Newey–West) weighs lag :math:`l` by
             :math:`1 - l/(L+1)`; ``"parzen"`` (Gallant) is smoother and also
@@ -704,18 +706,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             the loadings), with columns ``coef``, ``std_err``, ``t``, ``p_value``.
         """
         check_is_fitted(self)
-        if cov_type not in ("unadjusted", "kernel"):
-            raise ValueError(
-                f'`cov_type` must be "unadjusted" or "kernel"; got {cov_type!r}.'
-            )
-        if kernel not in KERNELS:
-            raise ValueError(
-                f"`kernel` must be one of {sorted(KERNELS)}; got {kernel!r}."
-            )
-        if bandwidth is not None and not (
-            isinstance(bandwidth, Real) and bandwidth >= 0
-        ):
-            raise ValueError(
-                f"`bandwidth` must be a number >= 0 or None; got {bandwidth!r}."
-            )
+        check_summary_arguments(
+            cov_type, ("unadjusted", "kernel"), bandwidth, "kernel", kernel
+        )
         return fama_macbeth_table(self.params_, cov_type, bandwidth, kernel)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.models._fama_macbeth import fama_macbeth_table
+from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
 from skfactor.models._ols import (
     collinear,
     masked_ols,
@@ -303,10 +303,12 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             \tilde\Sigma_F]`, with :math:`\hat\Sigma` and :math:`\hat\Sigma_F`
             divided by :math:`T` (by :math:`\sqrt{T_i T_j}` for the residual
             covariance of assets with holes; see the user guide).
-        bandwidth : int, optional
-            Bartlett bandwidth :math:`L` of ``"newey-west"``; None selects it
-            by Newey and West's (1994) rule, as linearmodels does. Ignored by
-            the other covariances.
+        bandwidth : float, optional
+            Bartlett bandwidth :math:`L` of ``"newey-west"`` (a number >= 0
+            below the number of dates; its integer part is the number of
+            lags); None selects it by Newey and West's (1994) rule, as
+            linearmodels does. Only with ``"newey-west"``: an error with the
+            other covariances.
 
         Returns
         -------
@@ -317,8 +319,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         options = ("fama-macbeth", "newey-west", "shanken")
-        if cov_type not in options:
-            raise ValueError(f"`cov_type` must be one of {options}; got {cov_type!r}.")
+        check_summary_arguments(cov_type, options, bandwidth, "newey-west")
         premia = self.risk_premia_.sort_index()
         if cov_type != "shanken":
             kind = "unadjusted" if cov_type == "fama-macbeth" else "kernel"
