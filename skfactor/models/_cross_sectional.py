@@ -51,6 +51,26 @@ def _column_positions(spec, names, name):
     return sorted(set(positions))
 
 
+def _check_industry_labels(X, industries):
+    """Raise if an ``industries`` column of a DataFrame holds labels, not 0/1."""
+    if not isinstance(X, pd.DataFrame):
+        return
+    for spec in industries or ():
+        if not (isinstance(spec, str | Integral) and spec in X.columns):
+            continue
+        column = X[spec]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        example = column.dropna().iloc[0] if column.notna().any() else None
+        raise ValueError(
+            f"`industries` column {spec!r} holds labels ({column.dtype}, e.g. "
+            f"{example!r}); `industries` takes 0/1 indicator columns, one per "
+            "industry. Expand it into dummies first: `X = pd.get_dummies(X, "
+            f"columns=[{spec!r}], dtype=float)`, then pass their names, "
+            f"`industries=[c for c in X.columns if c.startswith('{spec}_')]`."
+        )
+
+
 def _take_columns(values, positions):
     """The columns ``positions`` of ``values`` (itself when that is all of them)."""
     if len(positions) == values.shape[1]:
@@ -101,7 +121,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         holds on every per-date step; see the user guide's "Column roles".
     industries : list of str or int, default=None
         Columns of 0/1 industry indicators (names, or positions among the
-        loadings). With ``fit_intercept=True`` their
+        loadings); a column of industry labels is refused, naming the fix
+        (``pd.get_dummies``). With ``fit_intercept=True`` their
         factor returns :math:`g_{jt}` satisfy :math:`\sum_j c_{jt} g_{jt} = 0`;
         an industry without members on a date gets NaN there and is left out
         of that date's constraint.
@@ -289,6 +310,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         other partitions' (``fit`` is the finalise of one partition, so the
         pandas and the Dask path share this logic).
         """
+        _check_industry_labels(X, self.industries)
         panel = validate_panel(self, X, reset=True, needs_keys=False)
         roles = self._roles(panel, X)
         y = validate_row_values(y, panel, "y")
