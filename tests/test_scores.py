@@ -89,3 +89,13 @@ def test_ic_scorer_matches_y_by_index(data, make):
     model = make().fit(data.loadings, data.y)
     score = lambda X, y: ic_scorer(model, X, y)  # noqa: E731
     assert_shuffled_same_and_other_keys_refused(score, data.loadings, data.y)
+
+
+def test_information_coefficient_refuses_a_shuffled_y(data):
+    from skfactor.metrics import information_coefficient
+
+    pred = data.X["momentum"]
+    with pytest.raises(ValueError, match="different indexes; align them first"):
+        information_coefficient(shuffled(data.y, 1), pred)
+    aligned = information_coefficient(shuffled(data.y, 1).reindex(pred.index), pred)
+    pd.testing.assert_series_equal(aligned, information_coefficient(data.y, pred))
