@@ -713,8 +713,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             Kernel bandwidth, a number >= 0 below T (Bartlett and Parzen use
             its integer part, the number of lags they weigh); None selects it
             for the kernel by Newey and West's (1994) rule, as linearmodels
-            does. Only with ``cov_type="kernel"``: an error with
-            ``"unadjusted"``, which would ignore it.
+            does. Ignored by ``"unadjusted"``.
         kernel : {"bartlett", "parzen", "qs"}, default="bartlett"
             ``"bartlett"`` (Newey–West) weighs lag :math:`l` by
             :math:`1 - l/(L+1)`; ``"parzen"`` (Gallant) is smoother and also
@@ -728,7 +727,5 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             the loadings), with columns ``coef``, ``std_err``, ``t``, ``p_value``.
         """
         check_is_fitted(self)
-        check_summary_arguments(
-            cov_type, ("unadjusted", "kernel"), bandwidth, "kernel", kernel
-        )
+        check_summary_arguments(cov_type, ("unadjusted", "kernel"), bandwidth, kernel)
         return fama_macbeth_table(self.params_, cov_type, bandwidth, kernel)

@@ -40,16 +40,16 @@ _RULES = {
 }
 
 
-def check_summary_arguments(cov_type, cov_types, bandwidth, hac, kernel=None):
+def check_summary_arguments(cov_type, cov_types, bandwidth, kernel=None):
     """Validate the arguments of a Fama–MacBeth ``summary()``, or raise.
 
     The one check behind :meth:`CrossSectionalFactorModel.summary` and
     :meth:`TwoPassFactorModel.summary`. ``cov_types`` are the accepted
-    ``cov_type`` values and ``hac`` the one that uses ``bandwidth`` (and
-    ``kernel``); ``kernel=None`` when the method has no ``kernel`` argument.
-    ``bandwidth`` must be None or a finite number >= 0 (not a bool, not a
-    string), and is refused with any other ``cov_type``, which would ignore
-    it. Whether it is below the number of dates is checked on the data.
+    ``cov_type`` values; ``kernel=None`` when the method has no ``kernel``
+    argument. ``bandwidth`` must be None or a finite number >= 0 (not a bool,
+    not a string), whatever ``cov_type`` (the covariances other than the
+    kernel one ignore it, as linearmodels does). Whether it is below the
+    number of dates is checked on the data.
     """
     if not isinstance(cov_type, str) or cov_type not in cov_types:
         options = ", ".join(f'"{c}"' for c in cov_types)
@@ -67,12 +67,6 @@ def check_summary_arguments(cov_type, cov_types, bandwidth, hac, kernel=None):
         raise ValueError(
             f"`bandwidth` must be a number >= 0 or None; got {bandwidth!r}"
             + (" (a string)." if isinstance(bandwidth, str) else ".")
-        )
-    if cov_type != hac:
-        raise ValueError(
-            f'`bandwidth` is used only with `cov_type="{hac}"`; got '
-            f'bandwidth={bandwidth!r} with `cov_type="{cov_type}"`, which would '
-            f'ignore it. Drop `bandwidth`, or pass `cov_type="{hac}"`.'
         )
 
 

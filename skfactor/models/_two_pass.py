@@ -307,8 +307,8 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             Bartlett bandwidth :math:`L` of ``"newey-west"`` (a number >= 0
             below the number of dates; its integer part is the number of
             lags); None selects it by Newey and West's (1994) rule, as
-            linearmodels does. Only with ``"newey-west"``: an error with the
-            other covariances.
+            linearmodels does. Ignored by the other covariances (but checked:
+            a negative or non-numeric ``bandwidth`` is an error).
 
         Returns
         -------
@@ -319,7 +319,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         options = ("fama-macbeth", "newey-west", "shanken")
-        check_summary_arguments(cov_type, options, bandwidth, "newey-west")
+        check_summary_arguments(cov_type, options, bandwidth)
         premia = self.risk_premia_.sort_index()
         if cov_type != "shanken":
             kind = "unadjusted" if cov_type == "fama-macbeth" else "kernel"
