@@ -130,3 +130,42 @@ def test_return_attribution_refuses_bad_inputs():
         return_attribution(W, B[["momentum"]], F, R)
     with pytest.raises(TypeError, match="`factor_returns` must be a date x factor"):
         return_attribution(W, B, F["momentum"], R)
+
+
+@pytest.mark.parametrize("names", [["date", None], ["d", "a"], [None, None]])
+def test_return_attribution_weights_with_other_level_names_on_some_rows(names):
+    data = make_factor_panel(n_dates=12, n_assets=10, random_state=4)
+    B = data.X[["value", "size"]]
+    y = data.y
+    rng = np.random.default_rng(4)
+    w = pd.Series(rng.normal(size=len(B)), index=B.index).iloc[::3]  # a third held
+    dates = B.index.get_level_values(0).unique().sort_values()
+    F = pd.DataFrame(rng.normal(size=(len(dates), 2)), index=dates, columns=B.columns)
+    renamed = w.copy()
+    renamed.index = renamed.index.set_names(names)
+    before = renamed.copy()
+    c = return_attribution(shuffled(renamed, 1), B, F, y, lag=1).contributions
+    pd.testing.assert_series_equal(renamed, before)  # input untouched
+    for s, t in enumerate(dates[1:], start=1):
+        held = w.xs(dates[s - 1], level=0)
+        x = B.xs(dates[s - 1], level=0).reindex(held.index).fillna(0.0).T @ held
+        r = y.xs(t, level=0).reindex(held.index)
+        for k in B.columns:
+            assert c.loc[t, k] == pytest.approx(x[k] * F.loc[t, k], rel=1e-10)
+        assert c.loc[t, "total"] == pytest.approx(float((held * r).sum()), rel=1e-10)
+    assert c.iloc[0].isna().all()
+
+
+def test_return_attribution_refuses_weights_keyed_otherwise():
+    data = make_factor_panel(n_dates=6, n_assets=5, random_state=0)
+    B = data.X[["value", "size"]]
+    dates = B.index.get_level_values(0).unique()
+    F = pd.DataFrame(0.01, index=dates, columns=B.columns)
+    w = pd.Series(0.2, index=B.index)
+    as_codes = w.copy()  # assets as integer codes, exposures by ticker
+    as_codes.index = as_codes.index.set_levels(range(5), level=1)
+    with pytest.raises(ValueError, match="No held \\(date, asset\\) row of `weights`"):
+        return_attribution(as_codes, B, F, data.y)
+    F_text = F.set_axis(dates.strftime("%Y-%m-%d"))
+    with pytest.raises(ValueError, match="No holding date of `weights` is a date"):
+        return_attribution(w, B, F_text, data.y)

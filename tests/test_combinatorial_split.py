@@ -171,3 +171,23 @@ def test_combinatorial_split_errors_repr_and_pickle():
         list(CombinatorialPurgedSplit(4, 2).split(np.zeros((3, 1))))
     with pytest.raises(ValueError, match="no training date left"):
         list(CombinatorialPurgedSplit(3, 2, purge=2).split(np.zeros((9, 1))))
+
+
+@pytest.mark.parametrize("params", [(6, 2, 2, 1), (5, 4, 1, 1)])
+def test_combinatorial_split_polars_long_frame_splits_by_date(params):
+    pl = pytest.importorskip("polars")
+    n_folds, n_test_folds, purge, embargo = params
+    X = make_panel(53)
+    index = X.index
+    X = X.iloc[np.lexsort((index.get_level_values(0), index.get_level_values(1)))]
+    flat = X.reset_index()
+    frame = pl.DataFrame({c: flat[c].to_numpy() for c in flat.columns})
+    dates = np.sort(X.index.get_level_values("date").unique())
+    codes = np.searchsorted(dates, X.index.get_level_values("date"))
+    cv = CombinatorialPurgedSplit(n_folds, n_test_folds, purge=purge, embargo=embargo)
+    ref, *_ = skfolio_dates(len(dates), *params)
+    for (train, test), (ref_train, ref_test) in zip(cv.split(frame), ref, strict=True):
+        np.testing.assert_array_equal(train, np.flatnonzero(np.isin(codes, ref_train)))
+        np.testing.assert_array_equal(test, np.flatnonzero(np.isin(codes, ref_test)))
+    with pytest.raises(ValueError, match="polars DataFrame.*date column"):
+        next(cv.split(frame.drop("date")))

@@ -794,3 +794,33 @@ def test_cross_sectional_model_kernel_errors_and_fewest_dates():
     qs = model.summary(cov_type="kernel", kernel="qs", bandwidth=4.5)
     ref = linearmodels_fmb(X, y, "kernel", kernel="qs", bandwidth=4.5)
     np.testing.assert_allclose(qs["std_err"], ref.std_errors, rtol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"cov_type": "kernel", "bandwidth": "3"}, r"got '3' \(a string\)"),
+        (
+            {"cov_type": "kernel", "bandwidth": float("inf")},
+            "`bandwidth` must be a number >= 0",
+        ),
+        (
+            {"cov_type": "kernel", "bandwidth": False},
+            "`bandwidth` must be a number >= 0",
+        ),
+        ({"cov_type": "unadjusted", "bandwidth": -1}, "must be a number >= 0"),
+        (
+            {"cov_type": "kernel", "kernel": "Bartlett"},
+            r'`kernel` must be one of "bartlett", "parzen", "qs"; got \'Bartlett\'',
+        ),
+        (
+            {"cov_type": "hac"},
+            r'`cov_type` must be one of "unadjusted", "kernel"; got \'hac\'',
+        ),
+    ],
+)
+def test_cross_sectional_model_summary_validates_every_argument(kwargs, match):
+    data = make_factor_panel(n_dates=30, n_assets=40, random_state=0)
+    model = CrossSectionalFactorModel().fit(data.loadings, data.y)
+    with pytest.raises(ValueError, match=match):
+        model.summary(**kwargs)

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
+from sklearn.pipeline import make_pipeline
 
 from skfactor.datasets import make_factor_panel
 from skfactor.model_selection import PanelTimeSeriesSplit
@@ -254,3 +255,54 @@ def test_panel_time_series_split_groups_routed_to_split():
             Ridge(), X.to_numpy(), y.to_numpy(), cv=cv, params={"groups": dates}
         )
     np.testing.assert_allclose(scores, expected, rtol=1e-12)
+
+
+def polars_long(frame):
+    """A long pandas panel as a polars frame, its keys as leading columns."""
+    pl = pytest.importorskip("polars")
+    flat = frame.reset_index()
+    return pl.DataFrame({c: flat[c].to_numpy() for c in flat.columns})
+
+
+def by_asset(frame):
+    """The panel's rows sorted by asset, then date (every date in every block)."""
+    dates, assets = (frame.index.get_level_values(i) for i in (0, 1))
+    return frame.iloc[np.lexsort((dates, assets))]
+
+
+@pytest.mark.parametrize("params", [{"n_splits": 3, "gap": 2}, PARAMS[4]])
+def test_panel_time_series_split_polars_long_frame_splits_by_date(params):
+    X = by_asset(make_panel(15, 7, missing=0.2, seed=3))
+    frame = polars_long(X)
+    expected = slow_reference(X.index.get_level_values("date"), **params)
+    assert_same_folds(PanelTimeSeriesSplit(**params).split(frame), expected)
+    # Any synonym of the date column, with or without an asset column.
+    renamed = frame.rename({"date": "trade_date"}).drop("asset")
+    assert_same_folds(PanelTimeSeriesSplit(**params).split(renamed), expected)
+
+
+def test_panel_time_series_split_polars_without_date_column_refused():
+    frame = polars_long(make_panel(12, 3, missing=0.0, seed=0))
+    cv = PanelTimeSeriesSplit(n_splits=2)
+    with pytest.raises(ValueError, match="polars DataFrame.*date column.*none among"):
+        next(cv.split(frame.drop("date")))
+    with pytest.raises(ValueError, match="found several"):
+        next(cv.split(frame.with_columns(frame["date"].alias("time"))))
+    # The dates given as `groups` are used instead.
+    dates = frame["date"].to_numpy()
+    expected = slow_reference(dates, n_splits=2)
+    assert_same_folds(cv.split(frame.drop("date"), groups=dates), expected)
+
+
+def test_panel_time_series_split_polars_cross_val_score_equals_pandas():
+    from skfactor import CrossSectionalFactorModel, CrossSectionalZScore
+
+    data = make_factor_panel(n_dates=30, n_assets=20, random_state=0)
+    X = by_asset(data.X)
+    y = data.y.reindex(X.index)
+    # polars in, polars out (keys as columns): the model reads them as a panel
+    pipe = make_pipeline(CrossSectionalZScore(), CrossSectionalFactorModel())
+    cv = PanelTimeSeriesSplit(n_splits=3, gap=2)
+    expected = cross_val_score(pipe, X, y, cv=cv)
+    got = cross_val_score(pipe, polars_long(X), y.to_numpy(), cv=cv)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

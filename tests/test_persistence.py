@@ -111,3 +111,27 @@ def test_ic_decay_is_ic_summary_at_each_horizon(wide):
         np.testing.assert_allclose(
             table.loc[h, expected.index].astype(float), expected, rtol=1e-12
         )
+
+
+@pytest.mark.parametrize("periods", [1, 2])
+def test_quantile_turnover_after_an_all_nan_date_is_nan(periods):
+    f = _synthetic()
+    dates = f.index.get_level_values(0).unique().sort_values()
+    gap = dates[5]
+    holed = f.mask(f.index.get_level_values(0) == gap)
+    got = quantile_turnover(holed, n_quantiles=5, periods=periods)
+    after = dates[5 + periods]
+    assert got.loc[gap].isna().all()  # nothing ranked that date
+    assert got.loc[after].isna().all()  # nothing to compare with: not 100 %
+    assert rank_autocorrelation(holed, periods).loc[[gap, after]].isna().all()
+    # Elsewhere unchanged, and equal to alphalens where it compares the same dates.
+    full = quantile_turnover(f, n_quantiles=5, periods=periods)
+    untouched = dates.difference(dates[5 : 6 + periods])
+    pd.testing.assert_frame_equal(got.loc[untouched], full.loc[untouched])
+    labels = quantile_labels(holed, 5).dropna().sort_index()
+    for q in range(1, 6):
+        expected = al.quantile_turnover(labels, q, periods)
+        compare = dates[6 + periods :]  # alphalens skips the NaN date before
+        np.testing.assert_allclose(
+            got.loc[compare, q], expected.reindex(compare), rtol=1e-12, atol=1e-12
+        )

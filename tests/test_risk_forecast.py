@@ -285,6 +285,18 @@ def test_bias_statistic_is_std_of_standardized_returns_where_both_exist():
     assert isinstance(bias_statistic(r["a"], s["a"]), float)
 
 
+def test_bias_statistic_of_two_series_ignores_their_names():
+    rng = np.random.default_rng(1)
+    r = pd.Series(rng.normal(0, 0.02, 60), name="portfolio_return")
+    s = pd.Series(rng.uniform(0.01, 0.03, 60), name="forecast_vol")
+    expected = np.std(r / s, ddof=1)
+    assert_allclose(bias_statistic(r, s), expected, rtol=1e-14)
+    assert_allclose(bias_statistic(r.rename(None), s), expected, rtol=1e-14)
+    table = evaluate_volatility_forecast(r, s).table
+    assert table.index.tolist() == ["portfolio_return"]
+    assert_allclose(table["bias"].iloc[0], expected, rtol=1e-14)
+
+
 def test_bias_statistic_of_a_correct_forecast_lies_in_its_band_for_95_percent():
     n_dates, hits = 250, 0
     for seed in range(200):

@@ -181,12 +181,35 @@ def test_time_series_model_alphas_equal_linearmodels(french):
 
 def test_time_series_model_grs_undefined_without_enough_dates_or_intercept(french):
     F, R = french
-    short = TimeSeriesFactorModel().fit(F.iloc[:12], R.iloc[:12])
+    with pytest.warns(UserWarning, match=r"T > N \+ K\); got T=12 .* N=9 .* K=3"):
+        short = TimeSeriesFactorModel().fit(F.iloc[:12], R.iloc[:12])
     assert np.isnan(list(short.grs_)).all()
     assert (short.grs_.df_num, short.grs_.df_denom) == (9, 12 - 9 - 3)
     assert np.isfinite(short.coef_).all()
     no_const = TimeSeriesFactorModel(fit_intercept=False).fit(F, R)
     assert np.isnan(list(no_const.grs_)).all()
+
+
+def test_time_series_model_grs_warns_when_dates_do_not_exceed_assets_plus_factors():
+    rng = np.random.default_rng(0)
+    T, N, K = 40, 38, 2  # T = N + K: the test is undefined
+    F = pd.DataFrame(rng.normal(size=(T, K)), columns=["mkt", "smb"])
+    R = pd.DataFrame(rng.normal(size=(T, N)) + F.to_numpy() @ rng.normal(size=(K, N)))
+    with pytest.warns(UserWarning, match="got T=40 such dates for N=38 assets and K=2"):
+        model = TimeSeriesFactorModel().fit(F, R)
+    assert np.isnan(model.grs_.statistic) and model.grs_.df_denom == 0
+    assert np.isfinite(model.coef_).all()  # the regressions themselves are fine
+    # One more date (T > N + K) and the test is defined, without a warning.
+    F1 = pd.concat([F, F.iloc[:1]], ignore_index=True)
+    R1 = pd.concat([R, R.iloc[:1] * 1.1], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(TimeSeriesFactorModel().fit(F1, R1).grs_.statistic)
+    # Asset 0 missing one date: 39 dates with every asset.
+    holed = R1.copy()
+    holed.iloc[3, 0] = np.nan
+    with pytest.warns(UserWarning, match="got T=40 such dates"):
+        TimeSeriesFactorModel().fit(F1, holed)
 
 
 def test_time_series_model_late_listing_asset_equals_statsmodels_on_its_rows(french):
@@ -384,8 +407,11 @@ def test_time_series_model_too_few_rows_or_collinear_asset_is_nan_with_one_warni
     R.iloc[40:, 2] = np.nan
     with pytest.warns(UserWarning, match=r"3 of 9 assets .* are NaN") as record:
         model = TimeSeriesFactorModel().fit(F, R)
-    assert len(record) == 1
-    assert "S1V1" in str(record[0].message)
+    messages = [str(w.message) for w in record]
+    assert len([m for m in messages if "of 9 assets" in m]) == 1
+    assert "S1V1" in messages[0]
+    # An asset without data leaves no date with every asset: GRS says so too.
+    assert any("got T=0 such dates" in m for m in messages)
     assert np.isnan(model.coef_[:3]).all() and model.bse_.iloc[:3].isna().all().all()
     assert model.rsquared_.iloc[:3].isna().all()
     assert model.residuals(F, R).iloc[:, :3].isna().all().all()

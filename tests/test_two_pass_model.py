@@ -188,3 +188,50 @@ def test_two_pass_shanken_with_holes_equals_formula(french):
     cov = ((1 + c) * CtCi @ C.T @ sigma @ C @ CtCi + bordered) / T
     table = model.summary(cov_type="shanken")
     np.testing.assert_allclose(table["std_err"], np.sqrt(np.diag(cov)), rtol=RTOL)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (
+            {"cov_type": "newey-west", "bandwidth": -1},
+            r"`bandwidth` must be a number >= 0 or None; got -1\.",
+        ),
+        (
+            {"cov_type": "newey-west", "bandwidth": "3"},
+            r"`bandwidth` must be a number >= 0 or None; got '3' \(a string\)",
+        ),
+        (
+            {"cov_type": "newey-west", "bandwidth": float("nan")},
+            "`bandwidth` must be a number >= 0",
+        ),
+        (
+            {"cov_type": "newey-west", "bandwidth": True},
+            "`bandwidth` must be a number >= 0",
+        ),
+        ({"cov_type": "fama-macbeth", "bandwidth": -2}, "must be a number >= 0"),
+        ({"cov_type": "shanken", "bandwidth": "3"}, "must be a number >= 0"),
+        (
+            {"cov_type": "NW"},
+            r'`cov_type` must be one of "fama-macbeth", "newey-west", '
+            r"\"shanken\"; got 'NW'",
+        ),
+        ({"cov_type": None}, "`cov_type` must be one of"),
+    ],
+)
+def test_two_pass_model_summary_validates_every_argument(kwargs, match):
+    rng = np.random.default_rng(0)
+    F = pd.DataFrame(rng.normal(size=(60, 2)), columns=["mkt", "smb"])
+    R = pd.DataFrame(rng.normal(size=(60, 8)) + F.to_numpy() @ rng.normal(size=(2, 8)))
+    model = TwoPassFactorModel().fit(F, R)
+    with pytest.raises(ValueError, match=match):
+        model.summary(**kwargs)
+    # A valid bandwidth is ignored by the covariances without lags.
+    pd.testing.assert_frame_equal(
+        model.summary("fama-macbeth", bandwidth=3), model.summary("fama-macbeth")
+    )
+    # A valid bandwidth still works, float or int (its integer part is used).
+    pd.testing.assert_frame_equal(
+        model.summary("newey-west", bandwidth=3.7),
+        model.summary("newey-west", bandwidth=3),
+    )

@@ -26,6 +26,7 @@ from skfactor.models._time_series import (
     TimeSeriesFactorModel,
     grs_residuals,
     grs_statistic,
+    grs_undefined,
 )
 from skfactor.utils._sklearn import set_features_seen
 
@@ -171,9 +172,11 @@ def _grs_graph(model, F, blocks, n_assets):
     return count, pieces, cross
 
 
-def _grs(count, pieces, cross, N, K):
+def _grs(count, pieces, cross, N, K, intercept):
     """The GRS test from the blocks' pieces (NaN when undefined, as pandas)."""
-    if pieces is None or count - N - K <= 0:
+    if intercept and count - N - K <= 0:
+        return grs_undefined(count, N, K)  # warns, as pandas
+    if pieces is None:
         return GRSResult(np.nan, np.nan, N, count - N - K)
     n = len(pieces)
     sigma = np.vstack(
@@ -340,5 +343,5 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
     grs = _grs_graph(model, F, blocks, len(assets))
     fitted, grs = dask.compute(fits, grs)
     _combine_time_series(model, fitted, assets)
-    model.grs_ = _grs(*grs, len(assets), F.shape[1])
+    model.grs_ = _grs(*grs, len(assets), F.shape[1], model.fit_intercept)
     return model

@@ -7,6 +7,7 @@ import pandas as pd
 from scipy import stats
 
 from skfactor.models._weights import bartlett
+from skfactor.panel._align import align_rows
 from skfactor.panel._ranks import rank
 from skfactor.panel._segments import Segments
 from skfactor.panel._validation import (
@@ -216,6 +217,7 @@ class _ICScorer:
         self.method = method
 
     def __call__(self, estimator, X, y_true):
+        y_true = align_rows(y_true, X, "y_true")  # a shuffled y_true, in X's order
         y_pred = estimator.predict(X)
         if _panel_index(y_true) is None and _panel_index(y_pred) is None:
             index = _panel_index(X)

@@ -135,8 +135,9 @@ def rank_autocorrelation(factor, periods=1):
     a, b = np.where(both, now, np.nan), np.where(both, before, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         n = both.sum(axis=1)
-        da = a - np.nanmean(a, axis=1, keepdims=True)
-        db = b - np.nanmean(b, axis=1, keepdims=True)
+        # Means as sums / counts: an all-NaN date gives NaN, not a warning.
+        da = a - (np.nansum(a, axis=1) / n)[:, None]
+        db = b - (np.nansum(b, axis=1) / n)[:, None]
         num = np.nansum(da * db, axis=1)
         den = np.sqrt(np.nansum(da * da, axis=1) * np.nansum(db * db, axis=1))
         r = np.where(n >= 2, num / den, np.nan)
@@ -170,7 +171,10 @@ def quantile_turnover(factor, n_quantiles=5, periods=1):
     -------
     turnover : DataFrame of shape (n_dates, n_quantiles)
         Indexed by the sorted dates, one column per quantile (1 the lowest);
-        NaN on the first ``periods`` dates and where the quantile is empty.
+        NaN on the first ``periods`` dates, where the quantile is empty, and
+        where every value ``periods`` dates earlier is NaN (as
+        :func:`rank_autocorrelation`; alphalens would instead compare with
+        the last date that had values).
 
     Examples
     --------
@@ -187,12 +191,15 @@ def quantile_turnover(factor, n_quantiles=5, periods=1):
     grid = _grid(seg, bucket, assets, n_assets, 0)
     now = grid[periods:]
     before = grid[: max(len(grid) - periods, 0)]
+    # A date with no value ranked (all NaN) says nothing about who was where.
+    ranked_before = (before > 0).any(axis=1)
     out = np.full((len(dates), n_quantiles), np.nan)
     for k in range(1, n_quantiles + 1):
         members = (now == k).sum(axis=1)
         new = ((now == k) & (before != k)).sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[periods:, k - 1] = np.where(members > 0, new / members, np.nan)
+            defined = (members > 0) & ranked_before
+            out[periods:, k - 1] = np.where(defined, new / members, np.nan)
     columns = pd.RangeIndex(1, n_quantiles + 1, name="quantile")
     return pd.DataFrame(out, index=dates, columns=columns)
 

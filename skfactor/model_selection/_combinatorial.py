@@ -25,10 +25,12 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
     purged_size=purge, embargo_size=embargo)``, with each split's test blocks
     joined into one test set.
 
-    The dates of the rows come from, in this order: ``groups``; the first level
-    of a (date, asset) MultiIndex (a long panel, any row order, unbalanced
-    allowed); a DatetimeIndex or PeriodIndex (a wide frame); otherwise each row
-    is one date, in row order (as :class:`PanelTimeSeriesSplit`).
+    The dates of the rows come from, in this order: ``groups``; the date
+    column of a polars DataFrame (named ``date`` or a usual synonym; a polars
+    frame without one is refused); the first level of a (date, asset)
+    MultiIndex (a long panel, any row order, unbalanced allowed); a
+    DatetimeIndex or PeriodIndex (a wide frame); otherwise each row is one
+    date, in row order (as :class:`PanelTimeSeriesSplit`).
 
     Parameters
     ----------
@@ -178,8 +180,9 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
         Parameters
         ----------
         X : DataFrame, Series or array-like of shape (n_rows, ...)
-            A long panel with a (date, asset) MultiIndex, a wide frame with a
-            DatetimeIndex, or an array whose rows are dates (see ``groups``).
+            A long panel with a (date, asset) MultiIndex, a polars frame with
+            a date column, a wide frame with a DatetimeIndex, or an array
+            whose rows are dates (see ``groups``).
         y : object
             Ignored, exists for API compatibility.
         groups : array-like of shape (n_rows,), default=None

@@ -7,6 +7,7 @@ from numbers import Integral
 import numpy as np
 import pandas as pd
 
+from skfactor.panel._output import DATE_NAMES, is_polars_frame, key_columns
 from skfactor.panel._validation import check_panel_index, date_codes
 from skfactor.utils._sklearn import BaseCrossValidator, GroupsConsumerMixin
 
@@ -33,13 +34,39 @@ def _factorize_dates(values, name):
     return np.asarray(codes, dtype=np.intp), len(uniques)
 
 
+def _polars_date_column(X):
+    """The name of the date column of a polars frame, or an error.
+
+    The rule of the rest of the library for polars long frames: the column
+    named ``date`` (or a usual synonym, e.g. ``datetime``, ``trade_date``),
+    the only one so named.
+    """
+    keys = key_columns(list(X.columns))
+    if keys is not None:
+        return keys[0]
+    named = [c for c in X.columns if str(c).lower() in DATE_NAMES]
+    if len(named) == 1:
+        return named[0]
+    found = f"several: {named}" if named else f"none among {list(X.columns)[:8]}"
+    raise ValueError(
+        "`X` is a polars DataFrame, which has no index, so the splitter takes "
+        "the dates from its date column: one column named 'date' (or a "
+        f"synonym such as 'datetime' or 'trade_date'); found {found}. Name "
+        "the date column 'date', or pass the dates as `groups`."
+    )
+
+
 def _row_dates(X, groups):
     """Date number of each row of ``X`` (0 = earliest) and the number of dates.
 
-    The dates are, in this order of precedence: ``groups``; the first level of
-    a (date, asset) MultiIndex; a DatetimeIndex or PeriodIndex; else each row
-    is its own date, in row order (scikit-learn's TimeSeriesSplit).
+    The dates are, in this order of precedence: ``groups``; the date column of
+    a polars frame; the first level of a (date, asset) MultiIndex; a
+    DatetimeIndex or PeriodIndex; else each row is its own date, in row order
+    (scikit-learn's TimeSeriesSplit).
     """
+    if is_polars_frame(X) and groups is None:
+        column = _polars_date_column(X)
+        return _factorize_dates(X[column].to_numpy(), f"X[{column!r}]")
     index = getattr(X, "index", None)
     has_panel_index = isinstance(index, pd.MultiIndex)
     if groups is not None:
@@ -80,6 +107,10 @@ class PanelTimeSeriesSplit(GroupsConsumerMixin, BaseCrossValidator):
 
     - ``groups``, when given (e.g. the dates of a long panel held in a numpy
       array);
+    - the date column of a polars DataFrame (named ``date`` or a usual
+      synonym such as ``datetime`` or ``trade_date``, as
+      ``set_output(transform="polars")`` makes it), rows in any order; a
+      polars frame without one is refused;
     - the first level of a (date, asset) MultiIndex: a long panel, rows in any
       order, possibly unbalanced;
     - a DatetimeIndex or PeriodIndex: a wide frame, one row per date (rows in
@@ -188,8 +219,9 @@ class PanelTimeSeriesSplit(GroupsConsumerMixin, BaseCrossValidator):
         Parameters
         ----------
         X : DataFrame, Series or array-like of shape (n_rows, ...)
-            A long panel with a (date, asset) MultiIndex, a wide frame with a
-            DatetimeIndex, or an array whose rows are dates (see ``groups``).
+            A long panel with a (date, asset) MultiIndex, a polars frame with
+            a date column, a wide frame with a DatetimeIndex, or an array
+            whose rows are dates (see ``groups``).
         y : object
             Ignored, exists for API compatibility.
         groups : array-like of shape (n_rows,), default=None

@@ -14,8 +14,9 @@ from skfactor.models._date_diagnostics import (
     date_diagnostics,
     inference_frames,
 )
-from skfactor.models._fama_macbeth import fama_macbeth_table
-from skfactor.models._weights import KERNELS, halflife_weights
+from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
+from skfactor.models._weights import halflife_weights
+from skfactor.panel._align import align_rows
 from skfactor.panel._output import from_polars, is_polars_frame
 from skfactor.panel._regression import RCOND, segment_regression
 from skfactor.panel._roles import resolve_roles
@@ -49,6 +50,26 @@ def _column_positions(spec, names, name):
                 f"`{name}` entry {item!r} is not a column of X; X has columns {names}."
             )
     return sorted(set(positions))
+
+
+def _check_industry_labels(X, industries):
+    """Raise if an ``industries`` column of a DataFrame holds labels, not 0/1."""
+    if not isinstance(X, pd.DataFrame):
+        return
+    for spec in industries or ():
+        if not (isinstance(spec, str | Integral) and spec in X.columns):
+            continue
+        column = X[spec]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            continue
+        example = column.dropna().iloc[0] if column.notna().any() else None
+        raise ValueError(
+            f"`industries` column {spec!r} holds labels ({column.dtype}, e.g. "
+            f"{example!r}); `industries` takes 0/1 indicator columns, one per "
+            "industry. Expand it into dummies first: `X = pd.get_dummies(X, "
+            f"columns=[{spec!r}], dtype=float)`, then pass their names, "
+            f"`industries=[c for c in X.columns if c.startswith('{spec}_')]`."
+        )
 
 
 def _take_columns(values, positions):
@@ -101,7 +122,8 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         holds on every per-date step; see the user guide's "Column roles".
     industries : list of str or int, default=None
         Columns of 0/1 industry indicators (names, or positions among the
-        loadings). With ``fit_intercept=True`` their
+        loadings); a column of industry labels is refused, naming the fix
+        (``pd.get_dummies``). With ``fit_intercept=True`` their
         factor returns :math:`g_{jt}` satisfy :math:`\sum_j c_{jt} g_{jt} = 0`;
         an industry without members on a date gets NaN there and is left out
         of that date's constraint.
@@ -293,6 +315,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         other partitions' (``fit`` is the finalise of one partition, so the
         pandas and the Dask path share this logic).
         """
+        _check_industry_labels(X, self.industries)
         panel = validate_panel(self, X, reset=True, needs_keys=False)
         roles = self._roles(panel, X)
         y = validate_row_values(y, panel, "y")
@@ -659,14 +682,17 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         X : DataFrame of shape (n_rows, n_features) or array-like
             Loadings.
         y : Series or array-like of shape (n_rows,)
-            Realised returns.
+            Realised returns. A Series is matched to ``X``'s rows by its
+            index (any order; other keys are an error), an array by position.
         sample_weight : array-like of shape (n_rows,), optional
-            Weights of the rows.
+            Weights of the rows, matched like ``y``.
 
         Returns
         -------
         score : float
         """
+        y = align_rows(y, X)
+        sample_weight = align_rows(sample_weight, X, "sample_weight")
         pred = np.asarray(self.predict(X), dtype=np.float64)
         y = np.asarray(y, dtype=np.float64).reshape(-1)
         ok = ~np.isnan(pred) & ~np.isnan(y)
@@ -689,9 +715,10 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             ``"kernel"`` is a HAC (long-run) covariance for autocorrelated
             estimates, weighted by ``kernel``.
         bandwidth : float, optional
-            Kernel bandwidth, below T (Bartlett and Parzen use its integer
-            part, the number of lags they weigh); None selects it for the
-            kernel by Newey and West's (1994) rule, as linearmodels does.
+            Kernel bandwidth, a number >= 0 below T (Bartlett and Parzen use
+            its integer part, the number of lags they weigh); None selects it
+            for the kernel by Newey and West's (1994) rule, as linearmodels
+            does. Ignored by ``"unadjusted"``.
         kernel : {"bartlett", "parzen", "qs"}, default="bartlett"
             ``"bartlett"`` (Newey–West) weighs lag :math:`l` by
             :math:`1 - l/(L+1)`; ``"parzen"`` (Gallant) is smoother and also
@@ -705,18 +732,5 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             the loadings), with columns ``coef``, ``std_err``, ``t``, ``p_value``.
         """
         check_is_fitted(self)
-        if cov_type not in ("unadjusted", "kernel"):
-            raise ValueError(
-                f'`cov_type` must be "unadjusted" or "kernel"; got {cov_type!r}.'
-            )
-        if kernel not in KERNELS:
-            raise ValueError(
-                f"`kernel` must be one of {sorted(KERNELS)}; got {kernel!r}."
-            )
-        if bandwidth is not None and not (
-            isinstance(bandwidth, Real) and bandwidth >= 0
-        ):
-            raise ValueError(
-                f"`bandwidth` must be a number >= 0 or None; got {bandwidth!r}."
-            )
+        check_summary_arguments(cov_type, ("unadjusted", "kernel"), bandwidth, kernel)
         return fama_macbeth_table(self.params_, cov_type, bandwidth, kernel)

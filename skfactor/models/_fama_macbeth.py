@@ -21,14 +21,15 @@ t statistics use Student's t with T - 1 degrees of freedom.
 from __future__ import annotations
 
 import math
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 
 from skfactor.models._ols import t_p_values
-from skfactor.models._weights import kernel_weights
+from skfactor.models._weights import KERNELS, kernel_weights
 
-__all__ = ["fama_macbeth_table", "newey_west_bandwidth"]
+__all__ = ["check_summary_arguments", "fama_macbeth_table", "newey_west_bandwidth"]
 
 # Newey-West (1994) rule per kernel: characteristic exponent q, constant c,
 # exponent a of the pilot lags ceil(4 (T/100)^a) (linearmodels' table).
@@ -37,6 +38,36 @@ _RULES = {
     "parzen": (2, 2.6614, 4 / 25),
     "qs": (2, 1.3221, 2 / 25),
 }
+
+
+def check_summary_arguments(cov_type, cov_types, bandwidth, kernel=None):
+    """Validate the arguments of a Fama–MacBeth ``summary()``, or raise.
+
+    The one check behind :meth:`CrossSectionalFactorModel.summary` and
+    :meth:`TwoPassFactorModel.summary`. ``cov_types`` are the accepted
+    ``cov_type`` values; ``kernel=None`` when the method has no ``kernel``
+    argument. ``bandwidth`` must be None or a finite number >= 0 (not a bool,
+    not a string), whatever ``cov_type`` (the covariances other than the
+    kernel one ignore it, as linearmodels does). Whether it is below the
+    number of dates is checked on the data.
+    """
+    if not isinstance(cov_type, str) or cov_type not in cov_types:
+        options = ", ".join(f'"{c}"' for c in cov_types)
+        raise ValueError(f"`cov_type` must be one of {options}; got {cov_type!r}.")
+    if kernel is not None and (not isinstance(kernel, str) or kernel not in KERNELS):
+        options = ", ".join(f'"{k}"' for k in sorted(KERNELS))
+        raise ValueError(f"`kernel` must be one of {options}; got {kernel!r}.")
+    if bandwidth is None:
+        return
+    if (
+        isinstance(bandwidth, bool)
+        or not isinstance(bandwidth, Real)
+        or not (math.isfinite(bandwidth) and bandwidth >= 0)
+    ):
+        raise ValueError(
+            f"`bandwidth` must be a number >= 0 or None; got {bandwidth!r}"
+            + (" (a string)." if isinstance(bandwidth, str) else ".")
+        )
 
 
 def _pilot_lags(t, exponent):

@@ -13,6 +13,7 @@ from skfactor.models._wide_model import (
     check_fitted_assets,
     mean_r2,
 )
+from skfactor.panel._align import align_rows
 from skfactor.panel._wide import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -339,9 +340,11 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         X : DataFrame of shape (n_dates, n_factors) or array-like
             Factor returns.
         y : DataFrame of shape (n_dates, n_assets), Series or array-like
-            Asset returns, the assets of ``fit`` in the same order.
+            Asset returns, the assets of ``fit`` in the same order. A pandas
+            ``y`` is matched to ``X``'s dates by its index (any order; other
+            dates are an error), an array by position.
         sample_weight : array-like of shape (n_dates,), default=None
-            Weight of each date.
+            Weight of each date, in ``X``'s order.
 
         Returns
         -------
@@ -349,6 +352,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             Mean :math:`R^2` over the assets that have one.
         """
         check_is_fitted(self)
+        y = align_rows(y, X)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
         check_fitted_assets(self, y, wide)
         pred = self.predict(X)

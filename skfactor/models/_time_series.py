@@ -22,6 +22,7 @@ from skfactor.models._wide_model import (
     check_fitted_assets,
     mean_r2,
 )
+from skfactor.panel._align import align_rows
 from skfactor.panel._wide import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -83,10 +84,24 @@ def grs_test(F, R, rows, fit_intercept=True):
     marks those :math:`T` dates.
     """
     T, (N, K) = int(rows.sum()), (R.shape[1], F.shape[1])
-    if T - N - K <= 0 or not fit_intercept:
+    if not fit_intercept:
         return GRSResult(np.nan, np.nan, N, T - N - K)
+    if T - N - K <= 0:
+        return grs_undefined(T, N, K)
     alpha, E, mu, omega = grs_residuals(F, R, rows)
     return grs_statistic(alpha, E.T @ E / T, mu, omega, T)
+
+
+def grs_undefined(T, N, K):
+    r"""A NaN :class:`GRSResult` for :math:`T \le N + K`, with a warning saying why."""
+    warn(
+        f"The GRS test needs more dates on which every asset and factor is "
+        f"observed than assets plus factors (T > N + K); got T={T} such dates "
+        f"for N={N} assets and K={K} factors, so `grs_` is NaN (the "
+        "regressions are unaffected). Test fewer assets (e.g. portfolios) or "
+        "give more dates."
+    )
+    return GRSResult(np.nan, np.nan, N, T - N - K)
 
 
 def grs_residuals(F, R, rows):
@@ -187,8 +202,9 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
 
         with :math:`\hat\Sigma`, :math:`\hat\Omega` the residual and factor
         covariances divided by :math:`T`, over the :math:`T` dates on which
-        every asset has data. NaN when :math:`T \le N + K` or without an
-        intercept.
+        every asset has data. NaN without an intercept, and NaN with a
+        warning when :math:`T \le N + K` (``df_denom`` is then
+        :math:`T - N - K \le 0`).
     assets_ : Index of shape (n_assets,)
         Asset labels: ``y``'s columns (a Series' name).
     n_features_in_ : int
@@ -388,9 +404,11 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         X : DataFrame of shape (n_dates, n_factors) or array-like
             Factor returns.
         y : DataFrame of shape (n_dates, n_assets), Series or array-like
-            Asset returns, the assets of ``fit`` in the same order.
+            Asset returns, the assets of ``fit`` in the same order. A pandas
+            ``y`` is matched to ``X``'s dates by its index (any order; other
+            dates are an error), an array by position.
         sample_weight : array-like of shape (n_dates,), default=None
-            Weight of each date.
+            Weight of each date, in ``X``'s order.
 
         Returns
         -------
@@ -398,6 +416,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             Mean :math:`R^2` over the assets that have an :math:`R^2`.
         """
         check_is_fitted(self)
+        y = align_rows(y, X)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.models._fama_macbeth import fama_macbeth_table
+from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
 from skfactor.models._ols import (
     collinear,
     masked_ols,
@@ -13,6 +13,7 @@ from skfactor.models._ols import (
     t_p_values,
 )
 from skfactor.models._wide_model import WideModelMixin, check_fitted_assets, mean_r2
+from skfactor.panel._align import align_rows
 from skfactor.panel._wide import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -269,9 +270,11 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         X : DataFrame of shape (n_dates, n_factors) or array-like
             Factor returns.
         y : DataFrame of shape (n_dates, n_assets), Series or array-like
-            Asset returns, the assets of ``fit`` in the same order.
+            Asset returns, the assets of ``fit`` in the same order. A pandas
+            ``y`` is matched to ``X``'s dates by its index (any order; other
+            dates are an error), an array by position.
         sample_weight : array-like of shape (n_dates,), default=None
-            Weight of each date.
+            Weight of each date, in ``X``'s order.
 
         Returns
         -------
@@ -279,6 +282,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             Mean :math:`R^2` over the assets that have one (NaN if none).
         """
         check_is_fitted(self)
+        y = align_rows(y, X)
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
@@ -299,10 +303,12 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             \tilde\Sigma_F]`, with :math:`\hat\Sigma` and :math:`\hat\Sigma_F`
             divided by :math:`T` (by :math:`\sqrt{T_i T_j}` for the residual
             covariance of assets with holes; see the user guide).
-        bandwidth : int, optional
-            Bartlett bandwidth :math:`L` of ``"newey-west"``; None selects it
-            by Newey and West's (1994) rule, as linearmodels does. Ignored by
-            the other covariances.
+        bandwidth : float, optional
+            Bartlett bandwidth :math:`L` of ``"newey-west"`` (a number >= 0
+            below the number of dates; its integer part is the number of
+            lags); None selects it by Newey and West's (1994) rule, as
+            linearmodels does. Ignored by the other covariances (but checked:
+            a negative or non-numeric ``bandwidth`` is an error).
 
         Returns
         -------
@@ -313,8 +319,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         options = ("fama-macbeth", "newey-west", "shanken")
-        if cov_type not in options:
-            raise ValueError(f"`cov_type` must be one of {options}; got {cov_type!r}.")
+        check_summary_arguments(cov_type, options, bandwidth)
         premia = self.risk_premia_.sort_index()
         if cov_type != "shanken":
             kind = "unadjusted" if cov_type == "fama-macbeth" else "kernel"

@@ -14,8 +14,39 @@ from skfactor.panel._validation import (
     check_panel_index,
     date_codes,
 )
+from skfactor.utils._warnings import warn
 
 __all__ = ["forward_returns"]
+
+# No column of simple returns has every value above this (a 50 % return on
+# every date and asset); prices and gross returns (1 + r) do.
+_PRICE_FLOOR = 0.5
+
+
+def _warn_if_prices(values, columns, wide):
+    """Warn when every value of a column is above 0.5: prices, not returns."""
+    if wide:  # one column per asset: judge the frame as a whole
+        values = values.reshape(-1, 1)
+    present = ~np.isnan(values)
+    low = np.where(present, values, np.inf).min(axis=0, initial=np.inf)
+    looks = (present.sum(axis=0) >= 2) & (low > _PRICE_FLOOR)
+    if not looks.any():
+        return
+    median = float(np.nanmedian(values[:, looks]))
+    where = (
+        ""
+        if wide
+        else f" of column(s) {[c for c, h in zip(columns, looks, strict=True) if h]}"
+    )
+    fix = (
+        "prices.pct_change()" if wide else 'prices.groupby(level="asset").pct_change()'
+    )
+    warn(
+        f"`returns` looks like prices, not returns: every value{where} is above "
+        f"{_PRICE_FLOOR} (median {median:.4g}). forward_returns compounds simple "
+        f"returns (0.01 for 1 %); give it returns, e.g. `{fix}` (or gross "
+        "returns minus 1)."
+    )
 
 
 def _compound_forward(wide, periods):
@@ -60,6 +91,12 @@ def forward_returns(returns, periods=1):
     Series or DataFrame
         Same type, index (same order) and columns as ``returns``.
 
+    Warns
+    -----
+    UserWarning
+        When every value of a column (of the whole frame, for a wide one) is
+        above 0.5: those are prices or gross returns, not simple returns.
+
     Notes
     -----
     The :math:`h`-period return is compounded, the return of holding the asset
@@ -101,6 +138,7 @@ def forward_returns(returns, periods=1):
     values = frame.to_numpy(dtype=np.float64)
     check_finite(values, "returns", list(frame.columns))
     index = frame.index
+    _warn_if_prices(values, list(frame.columns), not isinstance(index, pd.MultiIndex))
 
     if not isinstance(index, pd.MultiIndex):
         if not index.is_monotonic_increasing or not index.is_unique:

@@ -48,6 +48,23 @@ class WideData:
     single: bool = False
 
 
+def _check_factor_table(F, name):
+    """Raise if the factor returns are one series: a date x factor table is needed."""
+    if isinstance(F, pd.Series):
+        factor = F.name if F.name is not None else "the factor"
+        raise ValueError(
+            f"`{name}` is a Series ({factor!r}), but the factor returns must be a "
+            "DataFrame of shape (n_dates, n_factors), one column per factor. For "
+            f"one factor pass `{name}.to_frame()`."
+        )
+    if isinstance(F, np.ndarray) and F.ndim == 1:
+        raise ValueError(
+            f"`{name}` is a 1-D array, but the factor returns must be 2-D, of "
+            "shape (n_dates, n_factors). Reshape your data: for one factor "
+            f"pass `{name}.reshape(-1, 1)`."
+        )
+
+
 def _check_wide_frame(X, name):
     if isinstance(X, pd.DataFrame):
         check_numeric_columns(X, name)
@@ -106,6 +123,7 @@ def validate_wide(
         F = wide_from_polars(F, nf)  # its date column, by name, is the index
     if is_polars_frame(R):
         R = wide_from_polars(R, nr)
+    _check_factor_table(F, nf)
     _check_wide_frame(F, nf)
     if (
         sorted_dates

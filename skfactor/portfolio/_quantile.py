@@ -24,6 +24,9 @@ from skfactor.utils._warnings import warn
 
 __all__ = ["QuantileFits", "QuantilePortfolioFactor"]
 
+# Fitted attributes that only ``fit(X, y)`` with returns sets.
+_RETURN_ATTRIBUTES = ("factor_returns_", "quantile_returns_")
+
 
 class QuantileFits(NamedTuple):
     """One partition of dates' portfolios, before the warning.
@@ -442,10 +445,30 @@ class QuantilePortfolioFactor(
             self.factor_returns_, self.quantile_returns_ = (
                 pd.concat([part.frames[i] for part in parts]) for i in range(2)
             )
+        else:  # no returns this time: none from an earlier fit either
+            for name in _RETURN_ATTRIBUTES:
+                self.__dict__.pop(name, None)
         if first.bad is not None:
             bad = np.concatenate([part.bad for part in parts])
             self._warn_too_few(first.names, bad)
         return self
+
+    def __getattr__(self, name):
+        # Only for the attributes that need `y`: say so instead of a bare
+        # AttributeError (called only when normal lookup fails).
+        if name in _RETURN_ATTRIBUTES:
+            fitted = "n_features_in_" in self.__dict__
+            raise AttributeError(
+                f"`{name}` needs the returns: it is set by `fit(X, y)` with `y` "
+                "each row's return over the holding period (e.g. "
+                "`skfactor.panel.forward_returns(returns)`), but this "
+                f"{type(self).__name__} was "
+                + ("fitted without `y`." if fitted else "not fitted yet.")
+                + " Call `fit(X, y)`."
+            )
+        raise AttributeError(
+            f"{type(self).__name__!r} object has no attribute {name!r}"
+        )
 
     def transform(self, X):
         """Each row's weight in its column's long-short portfolio.

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.metrics._ic import information_coefficient
+from skfactor.panel._align import align_rows
 from skfactor.panel._output import PanelTransformerMixin
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import validate_panel
@@ -213,7 +214,9 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         X : DataFrame of shape (n_rows, n_features) or array-like
             Characteristics.
         y : Series of shape (n_rows,) or array-like
-            Forward returns of the same rows.
+            Forward returns of the same rows: a Series is matched to ``X``'s
+            rows by its index (any order; other keys are an error), an array
+            by position.
 
         Returns
         -------
@@ -222,6 +225,7 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
             left out; NaN if undefined everywhere). Greater is better, so
             :class:`~sklearn.model_selection.GridSearchCV` can select ``method``.
         """
+        y = align_rows(y, X)
         s = np.asarray(self.transform(X), dtype=np.float64).reshape(-1)
         index = getattr(X, "index", None)
         if isinstance(index, pd.MultiIndex):

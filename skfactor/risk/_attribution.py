@@ -81,6 +81,39 @@ def _long(obj, name):
     return obj.astype(np.float64).dropna()
 
 
+def _layout(index):
+    pairs = zip(index.names, index.levels, strict=True)
+    return ", ".join(f"{name!r}: {level.dtype}" for name, level in pairs)
+
+
+def _on_keys_of(w, keys, dates):
+    """The weights on the exposures' level names, matched by level position.
+
+    Both are (date, asset) panels (checked), so their levels pair up by
+    position whatever they are named. Refused when no held row has exposures
+    or no holding date is a date of ``factor_returns``: the keys then differ
+    in kind (e.g. dates as strings in one, datetimes in the other).
+    """
+    given = _layout(w.index)
+    w = w.copy(deep=False)
+    w.index = w.index.set_names(keys.names)
+    held = w.index[w.to_numpy() != 0]
+    if len(held) and not held.isin(keys).any():
+        raise ValueError(
+            "No held (date, asset) row of `weights` has a row in `exposures`: "
+            f"their levels are ({given}) and ({_layout(keys)}), matched by "
+            "position. Give both the same kinds of dates and asset labels "
+            "(e.g. datetimes and the same tickers).",
+        )
+    if len(held) and not held.get_level_values(0).isin(dates).any():
+        raise ValueError(
+            "No holding date of `weights` is a date of `factor_returns`: their "
+            f"dates are {held.levels[0].dtype} and {dates.dtype}, e.g. "
+            f"{held[0][0]!r} and {dates[0]!r}. Give both the same kind of dates."
+        )
+    return w
+
+
 def _wide(long, dates):
     return long.unstack(level=1).reindex(dates)
 
@@ -110,7 +143,10 @@ def return_attribution(weights, exposures, factor_returns, returns, lag=1):
     weights : Series or DataFrame
         Portfolio weights: a (date, asset) Series or a wide date x asset frame
         (e.g. :meth:`~skfactor.QuantilePortfolioFactor.portfolio_weights`).
-        Missing weights are 0.
+        Its levels are matched to those of ``exposures`` by position (date,
+        then asset), whatever their names. A (date, asset) row without a
+        weight is not held (weight 0), so the weights may cover only some
+        rows; no held row with exposures is an error.
     exposures : DataFrame of shape (n_rows, n_factors)
         Asset exposures (loadings) on a (date, asset) MultiIndex, one column
         per factor. A missing exposure counts as 0 (as in empyrical).
@@ -170,9 +206,10 @@ def return_attribution(weights, exposures, factor_returns, returns, lag=1):
     check_panel_index(exposures.index, "exposures")
     dates = factor_returns.index.sort_values()
     factors = list(factor_returns.columns)
-    w = _long(weights, "weights")
+    w = _on_keys_of(_long(weights, "weights"), exposures.index, dates)
     B = exposures[factors].astype(np.float64)
-    x = B.mul(w, axis=0).groupby(level=0).sum().reindex(columns=factors)
+    # Each held row's exposures (a row without exposures counts as 0).
+    x = B.reindex(w.index).fillna(0.0).mul(w, axis=0).groupby(level=0).sum()
     held = w.groupby(level=0).size().reindex(dates)
     x = x.reindex(dates)
     x[held.isna().to_numpy()] = np.nan  # no holdings that date: no exposure

@@ -28,9 +28,12 @@ def _aligned(returns, forecast_volatility):
     """Both as float DataFrames on the same dates and portfolios (label-aligned)."""
     frames = []
     pairs = ((returns, "returns"), (forecast_volatility, "forecast_volatility"))
+    # Two Series are one portfolio whatever their names: one column label.
+    both = all(isinstance(obj, pd.Series) for obj, _ in pairs)
+    label = returns.name if both and returns.name is not None else 0
     for obj, name in pairs:
         if isinstance(obj, pd.Series):
-            obj = obj.to_frame(obj.name if obj.name is not None else 0)
+            obj = obj.to_frame(label if both or obj.name is None else obj.name)
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(
                 f"`{name}` must be a DataFrame of shape (n_dates, n_portfolios) (or "
@@ -65,7 +68,8 @@ def bias_statistic(returns, forecast_volatility):
         Realised returns by date.
     forecast_volatility : DataFrame or Series, same labels
         The volatility forecast for each of those returns, matched by date
-        and portfolio label; NaN where there is none.
+        and portfolio label (two Series are one portfolio, whatever their
+        names); NaN where there is none.
 
     Returns
     -------
