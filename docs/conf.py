@@ -49,13 +49,35 @@ numpydoc_attributes_as_param_list = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-html_theme = "alabaster"
+# pydata-sphinx-theme, the theme of scikit-learn's and skfolio's docs. Fully
+# offline: its fonts and scripts are bundled; no version switcher JSON, no
+# analytics, no announcement fetched; the only links out are plain <a> links.
+html_theme = "pydata_sphinx_theme"
 html_title = f"skfactor {release}"
 html_theme_options = {
-    "description": "Fundamental factor models as scikit-learn estimators",
-    "fixed_sidebar": True,
-    "page_width": "1240px",  # with the sidebar, fits a 1,280 px window
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,
+    "show_nav_level": 1,
+    "navigation_depth": 3,
+    "show_toc_level": 2,
+    # "On this page" on the guide's pages and the Dask page; the others
+    # (wide tables, the API pages) use the whole width
+    "secondary_sidebar_items": {"user_guide/*": ["page-toc"], "scaling_out": ["page-toc"]},
+    "logo": {"text": "skfactor"},
+    "footer_start": ["copyright"],
+    "footer_end": [],
+    "primary_sidebar_end": [],
+    "navbar_persistent": [],
+    "navbar_end": ["search-button", "theme-switcher"],
+    "switcher": None,
+    "check_switcher": False,
+    "analytics": {},
+    "use_edit_page_button": False,
+    "search_bar_text": "Search the docs",
 }
+# The API reference's long list of generated pages needs no left sidebar.
+html_sidebars = {"api": [], "examples": [], "comparison": [], "scaling_out": []}
+html_show_sourcelink = False
 html_static_path = ["_static"]
 html_css_files = ["skfactor.css"]
 

@@ -20,6 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 
 
+def guide_pages():
+    """The user guide's pages after its index, in the order of its toctree."""
+    text = (DOCS / "user_guide" / "index.md").read_text(encoding="utf-8")
+    toctree = re.search(r"^```\{toctree\}\n(.*?)^```", text, re.M | re.S).group(1)
+    return [
+        line.strip()
+        for line in toctree.splitlines()
+        if line.strip() and not line.startswith(":")
+    ]
+
+
 def public_modules():
     """``skfactor`` and each of its subpackages that declares ``__all__``."""
     modules = [skfactor]
@@ -56,6 +67,7 @@ def built_docs(tmp_path_factory, example_runs):
     pytest.importorskip("numpydoc")
     pytest.importorskip("myst_parser")
     pytest.importorskip("latex2mathml")
+    pytest.importorskip("pydata_sphinx_theme")
     from sphinx.cmd.build import build_main
 
     tmp = tmp_path_factory.mktemp("docs")
@@ -74,8 +86,10 @@ def test_docs_build_without_warnings(built_docs):
     status, out, warnings = built_docs
     assert status == 0, f"sphinx -W failed (status {status}):\n{warnings}"
     assert warnings.strip() == "", warnings
-    for page in ("index", "user_guide", "comparison", "examples", "api"):
+    for page in ("index", "user_guide/index", "comparison", "examples", "api"):
         assert (out / f"{page}.html").is_file(), f"{page}.html was not written"
+    for page in guide_pages():
+        assert (out / "user_guide" / f"{page}.html").is_file(), page
 
 
 def test_docs_api_reference_lists_every_public_name(built_docs):
@@ -198,7 +212,7 @@ def test_docs_formulas_are_mathml_not_raw_latex(built_docs):
             raw.append((path.relative_to(out).as_posix(), found[:3]))
     assert not raw, f"raw LaTeX in the pages: {raw}"
     assert with_math >= 10, with_math  # the guide, comparison and API pages
-    guide = (out / "user_guide.html").read_text(encoding="utf-8")
+    guide = (out / "user_guide" / "approach2.html").read_text(encoding="utf-8")
     assert "<math" in guide and "<msub>" in guide
 
 
@@ -295,10 +309,13 @@ def test_docs_public_examples_run():
 
 
 def test_docs_user_guide_code_runs():
-    """The ```python blocks of the user guide run top to bottom, as the page says,
-    then those of the comparison page (which reuse the guide's data)."""
+    """The ```python blocks of the user guide run top to bottom, page after page
+    as its index says, then those of the comparison page (which reuse the
+    guide's data)."""
     namespace = {}
-    for page in ("user_guide.md", "comparison.md"):
+    pages = ["user_guide/index.md"]
+    pages += [f"user_guide/{page}.md" for page in guide_pages()]
+    for page in [*pages, "comparison.md"]:
         text = (DOCS / page).read_text(encoding="utf-8")
         blocks = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)
         assert blocks, f"no python block in {page}"
