@@ -147,7 +147,7 @@ def check_site(root: Path, browser: str, width: int = 1280) -> dict[str, list]:
 
 
 def main(argv: list[str]) -> int:
-    root = Path(argv[0]) if argv else Path("docs/_build/html")
+    root = (Path(argv[0]) if argv else Path("docs/_build/html")).resolve()
     width = int(argv[argv.index("--width") + 1]) if "--width" in argv else 1280
     browser = find_browser()
     if browser is None:
