@@ -47,7 +47,8 @@ window.addEventListener("load", () => setTimeout(() => {
   for (const el of document.querySelectorAll("table, pre, img, div.math, figure")) {
     const parent = el.parentElement;
     if (!parent || el.closest(".bd-sidebar-primary, .bd-sidebar-secondary")) continue;
-    const over = el.getBoundingClientRect().right - parent.getBoundingClientRect().right;
+    const right = parent.getBoundingClientRect().right;
+    const over = el.getBoundingClientRect().right - right;
     if (over > 1) {
       found.push({element: name(el) + " (wider than its container)",
                   text: (el.textContent || "").trim().slice(0, 60),
@@ -57,7 +58,7 @@ window.addEventListener("load", () => setTimeout(() => {
   // a code name broken across lines ("PanelTimeSer / iesSplit")
   for (const el of document.querySelectorAll("code, span.pre")) {
     const text = (el.textContent || "").trim();
-    if (/\s/.test(text) || el.querySelector("span.pre")) continue;
+    if (/\\s/.test(text) || el.querySelector("span.pre")) continue;
     if (el.getClientRects().length > 1) {
       found.push({element: name(el) + " (code name broken across lines)",
                   text: text.slice(0, 60), horizontal: 0, vertical: 0});

@@ -346,3 +346,18 @@ def test_readme_quickstart_run_as_a_script_prints_what_it_computed(tmp_path):
     assert "Approach 2, the Fama-MacBeth table" in out
     assert re.search(r"mean ± s.d. over the 4 folds: \{0\.0: '-?0\.\d+ ± 0\.\d+'", out)
     assert "np.float64" not in out
+
+
+def test_readme_lists_every_example_and_says_what_is_in_sample():
+    """Every examples/*.py has a row; the Quickstart says its sorts use
+    same-date data; no warning is promised that forward_returns does not give."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [
+        p.name
+        for p in sorted((ROOT / "examples").glob("*.py"))
+        if not p.name.startswith("_") and f"| `{p.name}` |" not in text
+    ]
+    assert not missing, f"examples without a row in the README's table: {missing}"
+    quickstart = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)[0]
+    assert "same date's" in quickstart and "look-ahead" in quickstart
+    assert "one warning says so" not in quickstart
