@@ -55,13 +55,37 @@ window.addEventListener("load", () => setTimeout(() => {
                   horizontal: Math.round(over), vertical: 0});
     }
   }
-  // a code name broken across lines ("PanelTimeSer / iesSplit")
+  // a code name broken across lines ("PanelTimeSer / iesSplit"); a break
+  // after ( , = . (where the docs put <wbr>) is between names, not inside one
+  const brokenAt = (el) => {
+    const range = document.createRange();
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let top = null, before = "";
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (let i = 0; i < node.length; i++) {
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const rect = range.getClientRects()[0];
+        if (!rect) continue;
+        if (top !== null && rect.top > top + 2 && !"(,=.[".includes(before)) {
+          return node.data.slice(Math.max(0, i - 12), i) + " / "
+            + node.data.slice(i, i + 12);
+        }
+        top = rect.top;
+        before = node.data[i];
+      }
+    }
+    return null;
+  };
   for (const el of document.querySelectorAll("code, span.pre")) {
     const text = (el.textContent || "").trim();
     if (/\\s/.test(text) || el.querySelector("span.pre")) continue;
     if (el.getClientRects().length > 1) {
-      found.push({element: name(el) + " (code name broken across lines)",
-                  text: text.slice(0, 60), horizontal: 0, vertical: 0});
+      const where = brokenAt(el);
+      if (where) {
+        found.push({element: name(el) + " (code name broken across lines)",
+                    text: where, horizontal: 0, vertical: 0});
+      }
     }
   }
   const doc = document.documentElement;

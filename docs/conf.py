@@ -30,6 +30,7 @@ extensions = [
     "myst_parser",
     "mathml",  # _ext/mathml.py: formulas as MathML at build time, no script
     "example_gallery",  # _ext/example_gallery.py: runs the examples
+    "code_breaks",  # _ext/code_breaks.py: long code breaks at punctuation only
 ]
 html_math_renderer = "mathml"
 
@@ -62,7 +63,10 @@ html_theme_options = {
     "show_toc_level": 2,
     # "On this page" on the guide's pages and the Dask page; the others
     # (wide tables, the API pages) use the whole width
-    "secondary_sidebar_items": {"user_guide/*": ["page-toc"], "scaling_out": ["page-toc"]},
+    "secondary_sidebar_items": {
+        "user_guide/*": ["page-toc"],
+        "scaling_out": ["page-toc"],
+    },
     "logo": {"text": "skfactor"},
     "footer_start": ["copyright"],
     "footer_end": [],
@@ -75,8 +79,15 @@ html_theme_options = {
     "use_edit_page_button": False,
     "search_bar_text": "Search the docs",
 }
-# The API reference's long list of generated pages needs no left sidebar.
-html_sidebars = {"api": [], "examples": [], "comparison": [], "scaling_out": []}
+# Pages without a left column: the API pages (their list of 70 names would
+# scroll), and the pages of wide tables and figures.
+html_sidebars = {
+    "api": [],
+    "generated/*": [],
+    "examples": [],
+    "comparison": [],
+    "scaling_out": [],
+}
 html_show_sourcelink = False
 html_static_path = ["_static"]
 html_css_files = ["skfactor.css"]

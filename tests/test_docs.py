@@ -9,6 +9,7 @@ import inspect
 import pkgutil
 import re
 import shutil
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -88,6 +89,7 @@ def test_docs_build_without_warnings(built_docs):
     assert warnings.strip() == "", warnings
     for page in ("index", "user_guide/index", "comparison", "examples", "api"):
         assert (out / f"{page}.html").is_file(), f"{page}.html was not written"
+    assert len(guide_pages()) >= 8  # the guide is split by topic
     for page in guide_pages():
         assert (out / "user_guide" / f"{page}.html").is_file(), page
 
@@ -114,7 +116,7 @@ def test_docs_api_reference_lists_every_public_name(built_docs):
         "public names missing from the API reference (add them to an "
         f"autosummary list in docs/api.rst): {missing}"
     )
-    top = (out / "api.html").read_text()
+    top = (out / "api.html").read_text().replace("<wbr>", "")
     unlisted = [name for name in skfactor.__all__ if f"skfactor.{name}" not in top]
     assert not unlisted, f"top-level names not listed on api.html: {unlisted}"
 
@@ -205,6 +207,9 @@ def test_docs_formulas_are_mathml_not_raw_latex(built_docs):
         html = path.read_text(encoding="utf-8")
         assert not re.search(r"<script[^>]*mathjax", html, re.I), path.name
         assert not re.search(r'<script[^>]+src="(https?:)?//', html), path.name
+        assert not re.search(r'<link[^>]+href="(https?:)?//', html), path.name
+        for math in re.findall(r"<math.*?</math>", html, re.S):
+            assert "\\" not in math, (path.name, math[:300])  # no \_ left
         page = _parse(path)
         with_math += page.maths > 0
         found = RAW_LATEX.findall("".join(page.text))
@@ -361,3 +366,71 @@ def test_readme_lists_every_example_and_says_what_is_in_sample():
     quickstart = re.findall(r"^```python\n(.*?)^```", text, re.M | re.S)[0]
     assert "same date's" in quickstart and "look-ahead" in quickstart
     assert "one warning says so" not in quickstart
+
+
+def test_docs_guide_keeps_the_contract_headings():
+    """Other pages and docstrings link to these two sections by name."""
+    headings = []
+    for page in (DOCS / "user_guide").glob("*.md"):
+        text = re.sub(
+            r"^```.*?^```", "", page.read_text(encoding="utf-8"), flags=re.M | re.S
+        )
+        headings += re.findall(r"^#+ (.+)$", text, re.M)
+    assert "Column roles" in headings and "Fitted attributes" in headings
+
+
+def test_docs_stylesheet_gives_formulas_no_scrollbar():
+    css = (DOCS / "_static" / "skfactor.css").read_text(encoding="utf-8")
+    for rule in re.findall(r"div\.math[^{]*\{([^}]*)\}", css):
+        assert not re.search(r"overflow(-x|-y)?\s*:\s*(auto|scroll)", rule), rule
+
+
+def test_docs_mathml_text_escapes_and_wide_accents():
+    from tests.docs_ext import mathml
+
+    text = mathml.to_mathml(r"\text{with } \texttt{cov\_type}", display=False)
+    assert "cov_type" in text and "\\_" not in text
+    with pytest.raises(ValueError, match="wide accent"):
+        mathml.to_mathml(r"\widehat{\mathrm{Var}}(x)", display=True)
+    assert "<mover" in mathml.to_mathml(r"\hat V(x)", display=True)
+
+
+def test_docs_code_breaks_only_between_names():
+    from tests.docs_ext import code_breaks
+
+    html = code_breaks.add_breaks(
+        '<span class="pre">QuantilePortfolioFactor(breakpoints=(0.3,</span>'
+        '<span class="pre">PanelTimeSeriesSplit</span>'
+        '<span class="pre">skfactor.model_selection</span>'
+    )
+    assert "QuantilePortfolioFactor(<wbr>breakpoints=<wbr>(<wbr>0.3," in html
+    assert ">PanelTimeSeriesSplit<" in html and ">skfactor.model_selection<" in html
+
+
+def test_docs_pages_show_no_scrollbar_at_1280px(built_docs):
+    """In headless Chromium (skipped where none is installed, as on CI): no
+    element of the site's pages scrolls, nothing is wider than its column and
+    no code name breaks inside itself. One page of each kind, to stay fast;
+    ``python docs/check_scrollbars.py docs/_build/html`` checks them all."""
+    sys.path.insert(0, str(DOCS))
+    try:
+        import check_scrollbars
+    finally:
+        sys.path.remove(str(DOCS))
+    browser = check_scrollbars.find_browser()
+    if browser is None:
+        pytest.skip("no chromium installed")
+    _, out, _ = built_docs
+    pages = ["index", "comparison", "scaling_out", "examples", "api"]
+    pages += ["user_guide/index"] + [f"user_guide/{p}" for p in guide_pages()]
+    pages += [
+        "generated/skfactor.model_selection.CombinatorialPurgedSplit",
+        "generated/skfactor.preprocessing.CrossSectionalNeutralizer",
+        "generated/skfactor.risk.return_attribution",
+    ]
+    found = {}
+    for page in pages:
+        items = check_scrollbars.scrollbars(out / f"{page}.html", browser)
+        if items:
+            found[page] = items
+    assert not found, found

@@ -1,4 +1,4 @@
-"""Formulas rendered to MathML when the pages are built: no script, no network.
+r"""Formulas rendered to MathML when the pages are built: no script, no network.
 
 Sphinx's default renderer leaves the LaTeX source in the page for MathJax to
 typeset in the reader's browser, from a CDN: without the network the reader
@@ -8,10 +8,10 @@ the HTML holds MathML, which every current browser draws natively. A formula
 the converter cannot read is a build warning (an error under ``-W``) naming it.
 
 Two repairs of the converter's output: an escaped character in text
-(``\\text{cov\\_type}``) is shown as the character, not as ``\\_``; and a wide
-accent over several letters (``\\widehat{\\mathrm{Var}}``) is a warning, since a
+(``\text{cov\_type}``) is shown as the character, not as ``\_``; and a wide
+accent over several letters (``\widehat{\mathrm{Var}}``) is a warning, since a
 browser without a math font draws it as one small hat over the middle letter
-("Vâr"): write ``\\hat V`` instead.
+("Vâr"): write ``\hat V`` instead.
 """
 
 from __future__ import annotations
