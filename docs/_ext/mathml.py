@@ -11,7 +11,8 @@ Two repairs of the converter's output: an escaped character in text
 (``\text{cov\_type}``) is shown as the character, not as ``\_``; and a wide
 accent over several letters (``\widehat{\mathrm{Var}}``) is a warning, since a
 browser without a math font draws it as one small hat over the middle letter
-("Vâr"): write ``\hat V`` instead.
+("Vâr"): write ``\hat V`` instead. A command the converter leaves as text
+(``\arg`` is made a word) is a warning too.
 """
 
 from __future__ import annotations
@@ -44,7 +45,15 @@ def to_mathml(latex, display):
             "the middle letter without a math font; accent one letter (\\hat V)"
         )
     mathml = convert(latex.strip(), display="block" if display else "inline")
-    return re.sub(r"(<mtext[^>]*>)(.*?)(</mtext>)", _unescape_text, mathml, flags=re.S)
+    mathml = re.sub(
+        r"(<mtext[^>]*>)(.*?)(</mtext>)", _unescape_text, mathml, flags=re.S
+    )
+    # operator names the converter leaves as commands (\arg): upright words
+    mathml = re.sub(r"<mi>\\(arg|deg|dim|hom|ker)</mi>", r"<mi>\1</mi>", mathml)
+    left = re.search(r"\\[A-Za-z]+", mathml)
+    if left:
+        raise ValueError(f"the converter left {left.group()} as text")
+    return mathml
 
 
 def _render(self, node, display):
