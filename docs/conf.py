@@ -61,12 +61,9 @@ html_theme_options = {
     "show_nav_level": 1,
     "navigation_depth": 3,
     "show_toc_level": 2,
-    # "On this page" on the guide's pages and the Dask page; the others
-    # (wide tables, the API pages) use the whole width
-    "secondary_sidebar_items": {
-        "user_guide/*": ["page-toc"],
-        "scaling_out": ["page-toc"],
-    },
+    # No right column: at 1,280 px the text and its 88-character code lines
+    # need the width; the guide's pages list their sections on the left.
+    "secondary_sidebar_items": [],
     "logo": {"text": "skfactor"},
     "footer_start": ["copyright"],
     "footer_end": [],
@@ -82,6 +79,7 @@ html_theme_options = {
 # Pages without a left column: the API pages (their list of 70 names would
 # scroll), and the pages of wide tables and figures.
 html_sidebars = {
+    "user_guide/*": ["sidebar-nav-bs", "page-toc"],
     "api": [],
     "generated/*": [],
     "examples": [],
