@@ -30,6 +30,7 @@ extensions = [
     "myst_parser",
     "mathml",  # _ext/mathml.py: formulas as MathML at build time, no script
     "example_gallery",  # _ext/example_gallery.py: runs the examples
+    "code_breaks",  # _ext/code_breaks.py: long code breaks at punctuation only
 ]
 html_math_renderer = "mathml"
 
@@ -49,13 +50,43 @@ numpydoc_attributes_as_param_list = True
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
-html_theme = "alabaster"
+# pydata-sphinx-theme, the theme of scikit-learn's and skfolio's docs. Fully
+# offline: its fonts and scripts are bundled; no version switcher JSON, no
+# analytics, no announcement fetched; the only links out are plain <a> links.
+html_theme = "pydata_sphinx_theme"
 html_title = f"skfactor {release}"
 html_theme_options = {
-    "description": "Fundamental factor models as scikit-learn estimators",
-    "fixed_sidebar": True,
-    "page_width": "1240px",  # with the sidebar, fits a 1,280 px window
+    "navbar_align": "left",
+    "header_links_before_dropdown": 6,
+    "show_nav_level": 1,
+    "navigation_depth": 3,
+    "show_toc_level": 2,
+    # No right column: at 1,280 px the text and its 88-character code lines
+    # need the width; the guide's pages list their sections on the left.
+    "secondary_sidebar_items": [],
+    "logo": {"text": "skfactor"},
+    "footer_start": ["copyright"],
+    "footer_end": [],
+    "primary_sidebar_end": [],
+    "navbar_persistent": [],
+    "navbar_end": ["search-button", "theme-switcher"],
+    "switcher": None,
+    "check_switcher": False,
+    "analytics": {},
+    "use_edit_page_button": False,
+    "search_bar_text": "Search the docs",
 }
+# Pages without a left column: the API pages (their list of 70 names would
+# scroll), and the pages of wide tables and figures.
+html_sidebars = {
+    "user_guide/*": ["sidebar-nav-bs", "page-toc"],
+    "api": [],
+    "generated/*": [],
+    "examples": [],
+    "comparison": [],
+    "scaling_out": [],
+}
+html_show_sourcelink = False
 html_static_path = ["_static"]
 html_css_files = ["skfactor.css"]
 

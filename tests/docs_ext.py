@@ -7,7 +7,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "_ext"))
 
+import code_breaks  # noqa: E402
 import example_gallery  # noqa: E402
 import mathml  # noqa: E402
 
-__all__ = ["example_gallery", "mathml"]
+__all__ = ["code_breaks", "example_gallery", "mathml"]

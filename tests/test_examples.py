@@ -140,8 +140,14 @@ def test_examples_risk_forecast_real_data(example_runs):
 
 def test_examples_signals_real_data(example_runs):
     out, pngs = _output(example_runs, "signals")
-    for text in ("1. neutralised", "2. mean out-of-sample", "3. IC by horizon", "done"):
+    for text in ("1. neutralised", "mean out-of-sample", "IC by horizon", "done"):
         assert text in out, text
+    # The IC decay, turnover and attribution are measured on dates after the
+    # ones the composite's weights (and the weighting) were chosen on.
+    train = re.search(r"2\. on the first (\d+) dates", out)
+    held = re.search(r"3\. held out: (\d+) dates \((\S+) to", out)
+    assert train and held, out[:1500]
+    assert int(held.group(1)) > 200 and "4. held out" in out
     # The chosen weighting is judged against the folds' noise.
     assert re.search(r"leads \w+ by [\d.]+, (within|more than) 2 s\.e\.", out)
     assert len([p for p in pngs if p.name.startswith("signals_")]) == 3

@@ -375,18 +375,38 @@ def test_plot_ic_decay_bars_equal_mean_ic():
         plot_ic_decay(decay["mean"])
 
 
-def test_plot_turnover_lines_carry_turnover_and_autocorrelation():
+def test_plot_turnover_draws_rolling_means_with_autocorrelation_on_its_own_axis():
+    """Daily turnover moves in steps of 1 / (names in a quantile): its lines are
+    rolling means, and the rank autocorrelation (near 1) has its own y axis."""
     from skfactor.metrics import quantile_turnover, rank_autocorrelation
     from skfactor.plotting import plot_turnover
 
     f = make_factor_panel(n_dates=30, n_assets=50, random_state=0).X["value"]
     turnover, auto = quantile_turnover(f, 4), rank_autocorrelation(f)
     fig, ax = plt.subplots()
-    assert plot_turnover(turnover, auto, ax=ax) is ax
+    assert plot_turnover(turnover, auto, window=5, ax=ax) is ax
     lines = labelled_lines(ax)
-    for q, line in zip(turnover.columns, lines[:4], strict=True):
-        assert_array_equal(line.get_ydata(), turnover[q].to_numpy())
-    assert_array_equal(lines[-1].get_ydata(), auto.to_numpy())
+    assert len(lines) == 4  # the autocorrelation is not on the turnover's axis
+    for q, line in zip(turnover.columns, lines, strict=True):
+        expected = turnover[q].rolling(5, min_periods=2).mean()
+        assert_allclose(line.get_ydata(), expected.to_numpy())
+    (right,) = [other for other in fig.axes if other is not ax]
+    (auto_line,) = labelled_lines(right)
+    assert_allclose(auto_line.get_ydata(), auto.rolling(5, min_periods=2).mean())
+    assert "rank autocorrelation" in right.get_ylabel()
+    # the legend (both axes' lines) sits below the axes, off the data
+    legend = ax.get_legend()
+    assert len(legend.get_texts()) == 5
+    fig.canvas.draw()
+    box = legend.get_window_extent().transformed(ax.transAxes.inverted())
+    assert box.y1 <= 0.0
+    # window=1: the daily values
+    fig, ax = plt.subplots()
+    daily = labelled_lines(plot_turnover(turnover, window=1, ax=ax))
+    assert_array_equal(daily[0].get_ydata(), turnover[1].to_numpy())
+    with pytest.raises(ValueError, match="`window` must be a positive integer; got 0"):
+        plot_turnover(turnover, window=0)
+    plt.close("all")
 
 
 def test_plot_attribution_lines_are_cumulative_contributions():

@@ -505,6 +505,36 @@ def test_plot_bias_statistics_draws_the_median_rolling_bias():
     plt.close("all")
 
 
+def test_plot_bias_statistics_tells_coinciding_lines_apart_legend_off_the_data():
+    """Two forecasts that nearly agree (plain and eigen-adjusted) stay visible:
+    different styles, widths and marker dates; the legend is below the axes."""
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from skfactor.plotting import plot_bias_statistics
+
+    rng = np.random.default_rng(0)
+    r = pd.DataFrame(rng.normal(0, 0.02, (120, 3)))
+    forecast = pd.DataFrame(0.02, r.index, r.columns)
+    evs = {
+        name: evaluate_volatility_forecast(r, forecast * k)
+        for name, k in [("plain", 1.0), ("regime", 1.2), ("eigen", 1.0001)]
+    }
+    ax = plot_bias_statistics(evs, window=24)
+    lines = ax.get_lines()[:3]
+    assert len({line.get_linestyle() for line in lines}) == 3
+    assert len({line.get_marker() for line in lines}) == 3
+    assert lines[0].get_linewidth() > lines[2].get_linewidth()
+    assert lines[0].get_markevery() != lines[2].get_markevery()
+    ax.figure.canvas.draw()
+    box = ax.get_legend().get_window_extent().transformed(ax.transAxes.inverted())
+    assert box.y1 <= 0.0  # below the axes, not over the lines
+    plt.close("all")
+
+
 def test_evaluate_risk_forecast_one_blas_thread_path_equals_plain(monkeypatch):
     import skfactor.risk._evaluation as evaluation
 

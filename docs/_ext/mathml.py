@@ -1,4 +1,4 @@
-"""Formulas rendered to MathML when the pages are built: no script, no network.
+r"""Formulas rendered to MathML when the pages are built: no script, no network.
 
 Sphinx's default renderer leaves the LaTeX source in the page for MathJax to
 typeset in the reader's browser, from a CDN: without the network the reader
@@ -6,9 +6,18 @@ sees raw LaTeX. This renderer converts each formula with ``latex2mathml``
 (pure Python, from PyPI, in the ``docs`` extra) while the page is written, so
 the HTML holds MathML, which every current browser draws natively. A formula
 the converter cannot read is a build warning (an error under ``-W``) naming it.
+
+Two repairs of the converter's output: an escaped character in text
+(``\text{cov\_type}``) is shown as the character, not as ``\_``; and a wide
+accent over several letters (``\widehat{\mathrm{Var}}``) is a warning, since a
+browser without a math font draws it as one small hat over the middle letter
+("Vâr"): write ``\hat V`` instead. A command the converter leaves as text
+(``\arg`` is made a word) is a warning too.
 """
 
 from __future__ import annotations
+
+import re
 
 from docutils import nodes
 from sphinx.util import logging
@@ -16,11 +25,35 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 
+# \widehat{...} / \widetilde{...} over more than one letter
+WIDE_ACCENT = re.compile(r"\\wide(hat|tilde)\s*\{\s*(\\math\w+\s*\{)?\s*\w\w")
+# an escaped character left in <mtext> by the converter: \_ \% \& \# \$ \{ \}
+TEXT_ESCAPE = re.compile(r"\\([_%&#${}])")
+
+
+def _unescape_text(match):
+    return match.group(1) + TEXT_ESCAPE.sub(r"\1", match.group(2)) + match.group(3)
+
+
 def to_mathml(latex, display):
     """The MathML of one formula; ``display`` for a block of its own."""
     from latex2mathml.converter import convert
 
-    return convert(latex.strip(), display="block" if display else "inline")
+    if WIDE_ACCENT.search(latex):
+        raise ValueError(
+            "a wide accent over several letters is drawn as one small hat over "
+            "the middle letter without a math font; accent one letter (\\hat V)"
+        )
+    mathml = convert(latex.strip(), display="block" if display else "inline")
+    mathml = re.sub(
+        r"(<mtext[^>]*>)(.*?)(</mtext>)", _unescape_text, mathml, flags=re.S
+    )
+    # operator names the converter leaves as commands (\arg): upright words
+    mathml = re.sub(r"<mi>\\(arg|deg|dim|hom|ker)</mi>", r"<mi>\1</mi>", mathml)
+    left = re.search(r"\\[A-Za-z]+", mathml)
+    if left:
+        raise ValueError(f"the converter left {left.group()} as text")
+    return mathml
 
 
 def _render(self, node, display):

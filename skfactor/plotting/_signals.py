@@ -65,21 +65,31 @@ def plot_ic_decay(decay, *, ax=None):
     return ax
 
 
-def plot_turnover(turnover, autocorrelation=None, *, ax=None):
-    """Quantile turnover by date, and the rank autocorrelation if given.
+def plot_turnover(turnover, autocorrelation=None, *, window=21, ax=None):
+    """Rolling means of quantile turnover, and of the rank autocorrelation if given.
+
+    Daily turnover moves in steps of one name over the size of a quantile (0.2
+    with five names a leg), so its daily lines hide each other: each line is a
+    ``window``-date rolling mean instead. The rank autocorrelation, near 1 for
+    a slow signal while turnover is near 0, gets its own y axis on the right.
 
     Parameters
     ----------
     turnover : DataFrame of shape (n_dates, n_quantiles)
         :func:`skfactor.metrics.quantile_turnover`; one line per quantile.
     autocorrelation : Series of shape (n_dates,), default=None
-        :func:`skfactor.metrics.rank_autocorrelation`, drawn dashed.
+        :func:`skfactor.metrics.rank_autocorrelation`, drawn dashed in black
+        on a second y axis (``ax.twinx()``).
+    window : int, default=21
+        Dates in each rolling mean; a mean needs at least half of them
+        non-NaN. 1 draws the daily values.
     ax : matplotlib Axes, default=None
         Axes to draw on; None draws on a new figure.
 
     Returns
     -------
     ax : matplotlib Axes
+        The turnover's Axes; the autocorrelation's is its twin.
 
     Examples
     --------
@@ -89,28 +99,51 @@ def plot_turnover(turnover, autocorrelation=None, *, ax=None):
     >>> from skfactor.metrics import quantile_turnover, rank_autocorrelation
     >>> from skfactor.plotting import plot_turnover
     >>> f = make_factor_panel(n_dates=30, n_assets=50, random_state=0).X["value"]
-    >>> ax = plot_turnover(quantile_turnover(f, 3), rank_autocorrelation(f))
+    >>> ax = plot_turnover(quantile_turnover(f, 3), rank_autocorrelation(f), window=5)
     >>> [line.get_label() for line in ax.get_lines()]
-    ['quantile 1', 'quantile 2', 'quantile 3', 'rank autocorrelation']
+    ['quantile 1', 'quantile 2', 'quantile 3']
     """
     if not isinstance(turnover, pd.DataFrame):
         raise TypeError(
             "`turnover` must be the DataFrame `quantile_turnover` returns; got "
             f"{type(turnover).__name__}."
         )
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, np.integer))
+        or window < 1
+    ):
+        raise ValueError(f"`window` must be a positive integer; got {window!r}.")
+    window = int(window)
     ax = get_ax(ax)
     x = x_values(turnover.index)
-    for q in turnover.columns:
-        ax.plot(x, turnover[q].to_numpy(dtype=np.float64), linewidth=1.0,
-                label=f"quantile {q}")  # fmt: skip
+    smooth = turnover.rolling(window, min_periods=max(1, window // 2)).mean()
+    for i, q in enumerate(turnover.columns):
+        ax.plot(x, smooth[q].to_numpy(dtype=np.float64), linewidth=1.4,
+                color=f"C{i}", label=f"quantile {q}")  # fmt: skip
+    ax.set_ylabel(
+        "share of names replaced" + (f" ({window}-date mean)" if window > 1 else "")
+    )
+    ax.set_ylim(bottom=0.0)
+    handles, labels = ax.get_legend_handles_labels()
     if autocorrelation is not None:
-        auto = autocorrelation.reindex(turnover.index).to_numpy(dtype=np.float64)
-        ax.plot(x, auto, color="k", linestyle="--", linewidth=1.2,
-                label="rank autocorrelation")  # fmt: skip
-    ax.set_ylabel("share of names")
-    ax.set_title("Quantile turnover and rank autocorrelation")
+        auto = autocorrelation.reindex(turnover.index).astype(np.float64)
+        auto = auto.rolling(window, min_periods=max(1, window // 2)).mean()
+        right = ax.twinx()
+        line = right.plot(x, auto.to_numpy(), color="k", linestyle="--",
+                          linewidth=1.4, label="rank autocorrelation")  # fmt: skip
+        right.set_ylabel("rank autocorrelation (right axis)")
+        handles, labels = handles + line, labels + ["rank autocorrelation (right)"]
+    what = "Quantile turnover" + (
+        " and rank autocorrelation" if autocorrelation is not None else ""
+    )
+    ax.set_title(
+        what + (f", {window}-date rolling means" if window > 1 else ", by date")
+    )
     format_dates(ax, turnover.index)
-    ax.legend(loc="best", framealpha=0.85)
+    # below the plot, never over the lines
+    ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12),
+              ncol=min(len(labels), 5), frameon=False)  # fmt: skip
     ax.grid(True, alpha=0.3)
     return ax
 
