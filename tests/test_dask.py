@@ -187,6 +187,33 @@ def test_transform_by_date_float32_and_fitted_composite(data, client):
     _same_panel(got[list(expected.columns)], expected)
 
 
+@pytest.mark.parametrize("npartitions", [1, 3, 7])
+def test_transform_and_predict_by_date_after_a_filter_that_empties_partitions(
+    data, client, npartitions
+):
+    # A row filter leaves partitions without rows (dates 8-27 of 36 dropped);
+    # every partition must still give what pandas gives on the filtered panel.
+    panel = data[1]
+    dates = panel.index.get_level_values("date")
+    number = dates.unique().get_indexer(dates)
+    ddf = sd.from_pandas(panel.assign(number=number), npartitions)
+    kept = ddf[(ddf["number"] < 8) | (ddf["number"] >= 28)]
+    expected_panel = panel[(number < 8) | (number >= 28)]
+    sizes = [len(p) for p in dask.compute(*kept.to_delayed())]
+    assert (0 in sizes) == (npartitions > 1)
+    for estimator, columns in TRANSFORMS.values():
+        got = sd.gather(sd.transform_by_date(estimator, kept, columns))
+        expected = estimator.transform(expected_panel[columns])
+        _same_panel(got[list(expected.columns)], expected)
+    model = CrossSectionalFactorModel().fit(panel[CHARS], panel["ret"])
+    got = sd.gather(sd.predict_by_date(model, kept, CHARS))["prediction"]
+    expected = model.predict(expected_panel[CHARS])
+    np.testing.assert_allclose(
+        got.sort_index(), expected.sort_index(), rtol=0, atol=1e-12
+    )
+    assert got.sort_index().index.equals(expected.sort_index().index)
+
+
 def _raise(*args, **kwargs):
     raise AssertionError("something was computed")
 
