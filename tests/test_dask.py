@@ -145,6 +145,43 @@ def test_parquet_cut_mid_date_raises(data, client, tmp_path):
         sd.fit_by_date(CrossSectionalFactorModel(), ddf, CHARS, "ret")
 
 
+@pytest.mark.parametrize("order", ["files reversed", "dates interleaved"])
+def test_read_panel_of_files_that_do_not_sort_says_how_to_rewrite_them(
+    data, client, tmp_path, order
+):
+    frame = data[1].reset_index("asset").sort_index(kind="stable")
+    dates = frame.index.unique()
+    if order == "files reversed":
+        parts = [frame[frame.index >= dates[18]], frame[frame.index < dates[18]]]
+    else:
+        parts = [frame.iloc[::2], frame.iloc[1::2]]
+    source, fixed = tmp_path / "source", tmp_path / "fixed"
+    source.mkdir()
+    for i, part in enumerate(parts):
+        part.to_parquet(source / f"part.{i}.parquet")
+    # The message named `path.set_index('date')`, a method of a string.
+    with pytest.raises(ValueError, match=r"do not sort by date.*divisions=bounds"):
+        sd.read_panel(str(source))
+    # The fix it gives works.
+    bounds = [dates[0], dates[12], dates[24], dates[-1]]
+    dd.read_parquet(str(source), index=False).set_index(
+        "date", divisions=bounds
+    ).to_parquet(str(fixed))
+    got = sd.gather(sd.read_panel(str(fixed)))
+    _same_panel(got[CHARS + ["ret"]], data[1][CHARS + ["ret"]])
+
+
+def test_read_panel_without_the_asset_column_names_the_asset_parameter(
+    data, client, tmp_path
+):
+    sd.from_pandas(data[1], 2).rename(columns={"asset": "ticker"}).to_parquet(tmp_path)
+    # The message suggested `path.rename(...)`, a method of a string.
+    with pytest.raises(ValueError, match=r"`asset`='asset' is not a column.*ticker"):
+        sd.read_panel(str(tmp_path))
+    got = sd.gather(sd.read_panel(str(tmp_path), asset="ticker"))
+    _same_panel(got[CHARS], data[1][CHARS])
+
+
 def test_gather_is_the_pandas_panel(ddf, data):
     got = sd.gather(ddf)
     _same_panel(got[CHARS + ["ret"]], data[1][CHARS + ["ret"]])
