@@ -477,6 +477,7 @@ def test_fit_by_asset_time_series_equals_pandas(wide, params):
         or (got.grs_.df_denom == expected.grs_.df_denom)
     )
     pd.testing.assert_frame_equal(got.predict(F), expected.predict(F), atol=1e-12)
+    np.testing.assert_allclose(got.score(F, Rp), expected.score(F, Rp), rtol=1e-12)
 
 
 def test_fit_by_asset_grs_when_defined(client):
@@ -514,6 +515,26 @@ def test_fit_by_asset_rolling_equals_pandas(wide, params):
     scale = np.nanmax(np.abs(want))
     np.testing.assert_allclose(params_, want, rtol=0, atol=1e-9 * scale)
     np.testing.assert_allclose(got.coef_, expected.coef_, rtol=0, atol=1e-9 * scale)
+
+
+def test_fit_by_asset_rolling_predicts_and_scores_as_pandas(wide):
+    # predict read `params_.to_numpy()`: a lazy dask array has none, and the
+    # documented workaround (`params_.compute()`, an ndarray) had none either.
+    F, R, Rp = wide
+    got = sd.fit_by_asset(RollingFactorModel(window=12), F, R, asset_block=15)
+    expected = RollingFactorModel(window=12).fit(F, Rp)
+    scale = np.nanmax(np.abs(expected.params_.to_numpy()))
+    for X in (F, F.iloc[20:]):
+        pd.testing.assert_frame_equal(
+            got.predict(X), expected.predict(X), rtol=0, atol=1e-9 * scale
+        )
+    assert np.isfinite(expected.score(F, Rp))
+    np.testing.assert_allclose(got.score(F, Rp), expected.score(F, Rp), rtol=1e-9)
+    assert isinstance(got.params_, dask.array.Array)  # still lazy
+    got.params_ = got.params_.persist()  # kept on the workers for repeated use
+    pd.testing.assert_frame_equal(
+        got.predict(F), expected.predict(F), rtol=0, atol=1e-9 * scale
+    )
 
 
 def test_fit_by_asset_after_a_p2p_rechunk(wide):

@@ -291,7 +291,10 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
         terms); a RollingFactorModel's ``coef_`` and ``intercept_`` (the last
         window) are, while ``params_``, ``rsquared_``, ``resid_vol_``,
         ``nobs_`` (and ``bse_``) are lazy dask arrays of shape (n_dates,
-        n_assets[, n_terms]), computed again block by block when asked.
+        n_assets[, n_terms]), computed again block by block when asked. Its
+        ``predict`` and ``score`` work as after a pandas fit, computing the
+        windows they need; ``model.params_ = model.params_.persist()`` keeps
+        the estimates on the workers for repeated use.
 
     Examples
     --------
