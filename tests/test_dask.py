@@ -198,6 +198,89 @@ def test_gather_is_the_pandas_panel(ddf, data):
     _same_panel(got[CHARS + ["ret"]], data[1][CHARS + ["ret"]])
 
 
+# ------------------------------------------------------------------ memory
+_GiB = 2**30
+
+
+def _worker(rest, status="running", nthreads=1, limit=_GiB):
+    return {
+        "memory_limit": limit,
+        "nthreads": nthreads,
+        "status": status,
+        "metrics": {"memory": rest},
+    }
+
+
+def test_check_memory_refuses_workers_that_would_pause():
+    from skfactor.dask._memory import check_memory
+
+    # Over the pause fraction (80 %) at rest, or paused: nothing can run.
+    for worker in (_worker(0.85 * _GiB), _worker(0.3 * _GiB, status="paused")):
+        with pytest.raises(MemoryError, match=r"at rest.*`memory_limit` of 1,024"):
+            check_memory({"tcp://w": worker})
+    # A partition whose peak (4x its float64 size, per thread) passes 80 %.
+    what = "The largest partition of `ddf` (2,500,000 rows)"
+    with pytest.raises(
+        MemoryError, match=r"2,500,000 rows\) holds about 200 MiB.*1,024 MiB"
+    ):
+        check_memory({"tcp://w": _worker(0.3 * _GiB)}, 200 * 2**20, what=what)
+    with pytest.raises(MemoryError, match=r"2 thread"):
+        check_memory({"w": _worker(0.3 * _GiB, nthreads=2)}, 80 * 2**20, what=what)
+    # Room enough, or no limit: no error.
+    check_memory({"tcp://w": _worker(0.3 * _GiB)}, 80 * 2**20, what=what)
+    check_memory({"tcp://w": _worker(0.9 * _GiB, limit=0)}, 10 * _GiB, what=what)
+
+
+def test_fit_by_date_on_workers_paused_at_rest_fails_instead_of_hanging(data, client):
+    # A worker pauses over `distributed.worker.memory.pause` of its limit; at
+    # rest over it (a limit below its ~0.3 GiB at rest), `fit_by_date` hung.
+    # A pause fraction of 5 % of 1 GiB stands for a ~60 MiB limit here.
+    ddf = sd.from_pandas(data[1], 3)
+    with dask.config.set({"distributed.worker.memory.pause": 0.05}):
+        cluster = distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit="1GiB",
+            dashboard_address=None,
+        )
+        try:
+            with distributed.Client(cluster):
+                with pytest.raises(MemoryError, match=r"at rest.*where it pauses"):
+                    sd.fit_by_date(CrossSectionalFactorModel(), ddf, CHARS, "ret")
+        finally:
+            cluster.close()
+    assert distributed.default_client() is client
+
+
+def test_too_small_workers_fail_before_computing(data, client, monkeypatch):
+    # A worker memory limit too small for a partition hung `fit_by_date`
+    # (workers paused for good) or had its workers killed; now every entry
+    # point fails at once, naming the partition's size and the limit. The
+    # partitions here are small: the peak factor is raised instead.
+    import skfactor.dask._by_asset
+    import skfactor.dask._memory
+
+    ddf = sd.from_pandas(data[1], 3)
+    sd.check_panel(ddf)  # the 1 GiB workers have room
+    assets = sorted(set(data[1].index.get_level_values("asset")))
+    R = sd.wide_returns(ddf, "ret", assets=assets)  # lazy
+    monkeypatch.setattr(skfactor.dask._memory, "PANEL_FACTOR", 10**7)
+    message = r"largest partition of `ddf` \(\d[\d,]* rows\).*`memory_limit` 1,024"
+    with dask.config.set(scheduler=_raise):
+        with pytest.raises(MemoryError, match=message):
+            sd.fit_by_date(CrossSectionalFactorModel(), ddf, CHARS, "ret")
+        with pytest.raises(MemoryError, match=message):
+            sd.transform_by_date(CrossSectionalZScore(), ddf, CHARS)
+        with pytest.raises(MemoryError, match=message):
+            sd.transform_by_date(CrossSectionalZScore(), ddf[ddf["ret"] > 0], CHARS)
+    monkeypatch.setattr(skfactor.dask._by_asset, "BLOCK_FACTOR", 10**7)
+    with pytest.raises(MemoryError, match=r"asset block \(36 dates x 15 assets\)"):
+        sd.fit_by_asset(
+            TimeSeriesFactorModel(), data[0].factor_returns, R, asset_block=15
+        )
+
+
 # --------------------------------------------------------------- transforms
 # (step, columns, exact): the per-date steps give the same bits on a partition
 # as on the whole panel; the neutralizer's regressions go through BLAS on

@@ -17,6 +17,8 @@ import dask.dataframe as dd
 import pandas as pd
 from distributed import warn as distributed_warn
 
+from skfactor.dask._memory import check_panel_memory
+
 __all__ = [
     "ASSET",
     "check_panel",
@@ -41,6 +43,13 @@ def check_panel(ddf, name="ddf"):
     every per-date statistic of that date would silently be wrong. Divisions
     are promises: each task of :mod:`skfactor.dask` also checks that its rows
     lie within its partition's divisions and raises otherwise.
+
+    With a distributed client, it also raises a ``MemoryError`` when a worker
+    could not run a task: paused at rest (over
+    ``distributed.worker.memory.pause`` of its ``memory_limit``), or short of
+    room for the largest partition (its rows, where Dask knows them without
+    computing, as float64 values, times the peak of a per-date step), which
+    would hang the computation.
 
     Parameters
     ----------
@@ -90,6 +99,7 @@ def check_panel(ddf, name="ddf"):
             "Parquet with `skfactor.dask.read_panel` (calculate_divisions=True); "
             "`repartition(partition_size=...)` can split dates."
         )
+    check_panel_memory(ddf, name)
     return ddf
 
 
