@@ -94,9 +94,12 @@ def check_panel(ddf, name="ddf"):
         raise ValueError(
             f"`{name}` has unknown divisions, so a date's rows may lie in two "
             "partitions and its cross-section would be split. Index it by date "
-            f"with known divisions: `{name}.set_index('date')` or "
-            f"`{name}.repartition(npartitions=...)` on a sorted index, or read "
-            "Parquet with `skfactor.dask.read_panel` (calculate_divisions=True); "
+            f"with known divisions: `{name}.set_index('date', divisions=bounds)` "
+            "(`bounds` sorted dates from the first to the last, e.g. month "
+            "starts: without them Dask 2026.8 skipped the shuffle of Parquet "
+            f"data) or `{name}.repartition(npartitions=...)` on a sorted index, "
+            "or read Parquet with `skfactor.dask.read_panel` "
+            "(calculate_divisions=True); "
             "`repartition(partition_size=...)` can split dates."
         )
     check_panel_memory(ddf, name)
