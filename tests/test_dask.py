@@ -226,6 +226,11 @@ def test_check_memory_refuses_workers_that_would_pause():
         check_memory({"tcp://w": _worker(0.3 * _GiB)}, 200 * 2**20, what=what)
     with pytest.raises(MemoryError, match=r"2 thread"):
         check_memory({"w": _worker(0.3 * _GiB, nthreads=2)}, 80 * 2**20, what=what)
+    # A from_pandas panel travels whole in the graph, held twice: 2 x 300 MiB
+    # over the 512 MiB of room hung a 1 GiB worker (a 210 MiB one ran).
+    with pytest.raises(MemoryError, match=r"whole in the task graph.*300 MiB"):
+        check_memory({"w": _worker(0.3 * _GiB)}, 2**20, what=what, inline=300 * 2**20)
+    check_memory({"w": _worker(0.3 * _GiB)}, 2**20, what=what, inline=200 * 2**20)
     # Room enough, or no limit: no error.
     check_memory({"tcp://w": _worker(0.3 * _GiB)}, 80 * 2**20, what=what)
     check_memory({"tcp://w": _worker(0.9 * _GiB, limit=0)}, 10 * _GiB, what=what)

@@ -7,7 +7,8 @@ than the room left, hangs the computation without an error (or gets its
 workers killed again and again). The workers' limits and memory at rest come
 from the current client's ``scheduler_info()``; a partition's size from its
 row count where Dask knows it without computing (``from_pandas``, Parquet
-statistics), else it is not checked.
+statistics), else it is not checked. A ``from_pandas`` panel also travels
+whole in the task graph: it must fit the workers' room together.
 """
 
 from __future__ import annotations
@@ -50,23 +51,30 @@ def _row_bytes(meta):
 
 
 def partition_bytes(ddf):
-    """Largest partition that ``ddf``'s graph reads, ``(rows, bytes)``, or None.
+    """Largest partition that ``ddf``'s graph reads, ``(rows, bytes, inline)``.
 
     The row counts are those Dask knows without computing: of the frames read
     (``from_pandas``, Parquet statistics) under any lazy steps, which hold
-    every row of a partition once, filters included. None when unknown.
+    every row of a partition once, filters included. ``inline`` is the size
+    of the ``from_pandas`` data, which travels whole in the task graph. None
+    when unknown.
     """
     try:
         leaves = [e for e in ddf.expr.walk() if not e.dependencies()]
-        sizes = []
+        sizes, inline = [], 0
         for leaf in leaves:
             lengths = leaf._get_lengths() if hasattr(leaf, "_get_lengths") else None
             if lengths:
+                row = _row_bytes(leaf._meta)
                 rows = int(max(lengths))
-                sizes.append((rows, rows * _row_bytes(leaf._meta)))
+                sizes.append((rows, rows * row))
+                if type(leaf).__name__.startswith("FromPandas"):
+                    inline += int(sum(lengths)) * row
     except Exception:  # noqa: BLE001 - Dask internals: no estimate, no check
         return None
-    return max(sizes, key=lambda s: s[1]) if sizes else None
+    if not sizes:
+        return None
+    return (*max(sizes, key=lambda s: s[1]), inline)
 
 
 def _room(worker):
@@ -80,7 +88,9 @@ def _room(worker):
     return limit, worker.get("metrics", {}).get("memory", 0), limit * (fraction or 1)
 
 
-def check_memory(workers, task_bytes=None, *, what="", factor=PANEL_FACTOR, fix=""):
+def check_memory(
+    workers, task_bytes=None, *, what="", factor=PANEL_FACTOR, fix="", inline=0
+):
     """Raise if a worker cannot run anything, or one task of ``task_bytes``.
 
     Parameters
@@ -96,12 +106,17 @@ def check_memory(workers, task_bytes=None, *, what="", factor=PANEL_FACTOR, fix=
         The task's peak memory in multiples of ``task_bytes``.
     fix : str
         How to make the tasks smaller, for the message.
+    inline : int, default=0
+        Bytes of data inside the task graph (``from_pandas``): held twice
+        (serialised and as a frame) by the workers together.
     """
+    room = 0.0
     for address, worker in workers.items():
-        room = _room(worker)
-        if room is None:
+        limits = _room(worker)
+        if limits is None:
             continue
-        limit, rest, pause = room
+        limit, rest, pause = limits
+        room += pause - rest
         if worker.get("status") == "paused" or rest >= pause:
             raise MemoryError(
                 f"Dask worker {address} uses {rest / _MiB:,.0f} MiB at rest, over "
@@ -127,6 +142,18 @@ def check_memory(workers, task_bytes=None, *, what="", factor=PANEL_FACTOR, fix=
                 f"workers be killed. {fix} Or give the workers more memory "
                 "(`memory_limit`)."
             )
+    if inline and room and 2 * inline > room:
+        raise MemoryError(
+            f"A panel made by `from_pandas` travels whole in the task graph: "
+            f"about {inline / _MiB:,.0f} MiB as float64 values, held twice "
+            f"(serialised and as frames), while the workers have "
+            f"{room / _MiB:,.0f} MiB of room in all below their pause threshold, "
+            "so the computation would hang. Write it to Parquet cut by date on "
+            "this machine (`skfactor.dask.from_pandas(panel, n).to_parquet(path, "
+            "compute_kwargs={'scheduler': 'threads'})`) and read it with "
+            "`skfactor.dask.read_panel(path)`, or give the workers more memory "
+            "(`memory_limit`)."
+        )
 
 
 def check_workers(task_bytes=None, **kwargs):
@@ -144,9 +171,10 @@ def check_workers(task_bytes=None, **kwargs):
 def check_panel_memory(ddf, name="ddf"):
     """:func:`check_workers` for the largest partition of a Dask panel."""
     size = partition_bytes(ddf)
-    rows, nbytes = size if size is not None else (0, None)
+    rows, nbytes, inline = size if size is not None else (0, None, 0)
     check_workers(
         nbytes,
+        inline=inline,
         what=f"The largest partition of `{name}` ({rows:,} rows)",
         factor=PANEL_FACTOR,
         fix=(
