@@ -80,7 +80,13 @@ def ddf(request, data, client, tmp_path_factory):
     return _layout(data[1], request.param, tmp_path_factory)
 
 
-def _same_panel(got, expected):
+def _same_panel(got, expected, exact=True):
+    """Same rows and values: bitwise, or to 1e-13 of each column's scale.
+
+    ``exact=False`` for steps whose per-date products go through BLAS on
+    blocks that also hold other dates (a partition holds other ones), whose
+    rounding may then differ by the batch and the BLAS build.
+    """
     got = got.sort_index()
     expected = expected.sort_index()
     assert got.index.get_level_values(0).equals(expected.index.get_level_values(0))
@@ -88,7 +94,12 @@ def _same_panel(got, expected):
         expected.index.get_level_values(1)
     )
     for c in expected.columns:
-        np.testing.assert_array_equal(got[c].to_numpy(), expected[c].to_numpy())
+        want = expected[c].to_numpy()
+        if exact or not pd.api.types.is_float_dtype(want.dtype):
+            np.testing.assert_array_equal(got[c].to_numpy(), want)
+        else:
+            atol = 1e-13 * np.nanmax(np.abs(want))
+            np.testing.assert_allclose(got[c].to_numpy(), want, rtol=0, atol=atol)
 
 
 # ------------------------------------------------------------------ layout
@@ -106,7 +117,7 @@ def test_pandas_estimators_refuse_dask_collections(data):
 
 def test_check_panel_refuses_layouts_that_can_split_a_date(data):
     frame = data[1].reset_index("asset")
-    with pytest.raises(ValueError, match="unknown divisions"):
+    with pytest.raises(ValueError, match=r"unknown divisions.*divisions=bounds"):
         sd.check_panel(dd.from_pandas(frame, npartitions=3).clear_divisions())
     with pytest.raises(ValueError, match="no `asset` column"):
         sd.check_panel(sd.from_pandas(data[1], 2).drop(columns="asset"))
@@ -145,30 +156,163 @@ def test_parquet_cut_mid_date_raises(data, client, tmp_path):
         sd.fit_by_date(CrossSectionalFactorModel(), ddf, CHARS, "ret")
 
 
+@pytest.mark.parametrize("order", ["files reversed", "dates interleaved"])
+def test_read_panel_of_files_that_do_not_sort_says_how_to_rewrite_them(
+    data, client, tmp_path, order
+):
+    frame = data[1].reset_index("asset").sort_index(kind="stable")
+    dates = frame.index.unique()
+    if order == "files reversed":
+        parts = [frame[frame.index >= dates[18]], frame[frame.index < dates[18]]]
+    else:
+        parts = [frame.iloc[::2], frame.iloc[1::2]]
+    source, fixed = tmp_path / "source", tmp_path / "fixed"
+    source.mkdir()
+    for i, part in enumerate(parts):
+        part.to_parquet(source / f"part.{i}.parquet")
+    # The message named `path.set_index('date')`, a method of a string.
+    with pytest.raises(ValueError, match=r"do not sort by date.*divisions=bounds"):
+        sd.read_panel(str(source))
+    # The fix it gives works.
+    bounds = [dates[0], dates[12], dates[24], dates[-1]]
+    dd.read_parquet(str(source), index=False).set_index(
+        "date", divisions=bounds
+    ).to_parquet(str(fixed))
+    got = sd.gather(sd.read_panel(str(fixed)))
+    _same_panel(got[CHARS + ["ret"]], data[1][CHARS + ["ret"]])
+
+
+def test_read_panel_without_the_asset_column_names_the_asset_parameter(
+    data, client, tmp_path
+):
+    sd.from_pandas(data[1], 2).rename(columns={"asset": "ticker"}).to_parquet(tmp_path)
+    # The message suggested `path.rename(...)`, a method of a string.
+    with pytest.raises(ValueError, match=r"`asset`='asset' is not a column.*ticker"):
+        sd.read_panel(str(tmp_path))
+    got = sd.gather(sd.read_panel(str(tmp_path), asset="ticker"))
+    _same_panel(got[CHARS], data[1][CHARS])
+
+
 def test_gather_is_the_pandas_panel(ddf, data):
     got = sd.gather(ddf)
     _same_panel(got[CHARS + ["ret"]], data[1][CHARS + ["ret"]])
 
 
+# ------------------------------------------------------------------ memory
+_GiB = 2**30
+
+
+def _worker(rest, status="running", nthreads=1, limit=_GiB):
+    return {
+        "memory_limit": limit,
+        "nthreads": nthreads,
+        "status": status,
+        "metrics": {"memory": rest},
+    }
+
+
+def test_check_memory_refuses_workers_that_would_pause():
+    from skfactor.dask._memory import check_memory
+
+    # Over the pause fraction (80 %) at rest, or paused: nothing can run.
+    for worker in (_worker(0.85 * _GiB), _worker(0.3 * _GiB, status="paused")):
+        with pytest.raises(MemoryError, match=r"at rest.*`memory_limit` of 1,024"):
+            check_memory({"tcp://w": worker})
+    # A partition whose peak (4x its float64 size, per thread) passes 80 %.
+    what = "The largest partition of `ddf` (2,500,000 rows)"
+    with pytest.raises(
+        MemoryError, match=r"2,500,000 rows\) holds about 200 MiB.*1,024 MiB"
+    ):
+        check_memory({"tcp://w": _worker(0.3 * _GiB)}, 200 * 2**20, what=what)
+    with pytest.raises(MemoryError, match=r"2 thread"):
+        check_memory({"w": _worker(0.3 * _GiB, nthreads=2)}, 80 * 2**20, what=what)
+    # A from_pandas panel travels whole in the graph, held twice: 2 x 300 MiB
+    # over the 512 MiB of room hung a 1 GiB worker (a 210 MiB one ran).
+    with pytest.raises(MemoryError, match=r"whole in the task graph.*300 MiB"):
+        check_memory({"w": _worker(0.3 * _GiB)}, 2**20, what=what, inline=300 * 2**20)
+    check_memory({"w": _worker(0.3 * _GiB)}, 2**20, what=what, inline=200 * 2**20)
+    # Room enough, or no limit: no error.
+    check_memory({"tcp://w": _worker(0.3 * _GiB)}, 80 * 2**20, what=what)
+    check_memory({"tcp://w": _worker(0.9 * _GiB, limit=0)}, 10 * _GiB, what=what)
+
+
+def test_fit_by_date_on_workers_paused_at_rest_fails_instead_of_hanging(data, client):
+    # A worker pauses over `distributed.worker.memory.pause` of its limit; at
+    # rest over it (a limit below its ~0.3 GiB at rest), `fit_by_date` hung.
+    # A pause fraction of 5 % of 1 GiB stands for a ~60 MiB limit here.
+    ddf = sd.from_pandas(data[1], 3)
+    with dask.config.set({"distributed.worker.memory.pause": 0.05}):
+        cluster = distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=True,
+            memory_limit="1GiB",
+            dashboard_address=None,
+        )
+        try:
+            with distributed.Client(cluster):
+                with pytest.raises(MemoryError, match=r"at rest.*where it pauses"):
+                    sd.fit_by_date(CrossSectionalFactorModel(), ddf, CHARS, "ret")
+        finally:
+            cluster.close()
+    assert distributed.default_client() is client
+
+
+def test_too_small_workers_fail_before_computing(data, client, monkeypatch):
+    # A worker memory limit too small for a partition hung `fit_by_date`
+    # (workers paused for good) or had its workers killed; now every entry
+    # point fails at once, naming the partition's size and the limit. The
+    # partitions here are small: the peak factor is raised instead.
+    import skfactor.dask._by_asset
+    import skfactor.dask._memory
+
+    ddf = sd.from_pandas(data[1], 3)
+    sd.check_panel(ddf)  # the 1 GiB workers have room
+    assets = sorted(set(data[1].index.get_level_values("asset")))
+    R = sd.wide_returns(ddf, "ret", assets=assets)  # lazy
+    monkeypatch.setattr(skfactor.dask._memory, "PANEL_FACTOR", 10**7)
+    message = r"largest partition of `ddf` \(\d[\d,]* rows\).*`memory_limit` 1,024"
+    with dask.config.set(scheduler=_raise):
+        with pytest.raises(MemoryError, match=message):
+            sd.fit_by_date(CrossSectionalFactorModel(), ddf, CHARS, "ret")
+        with pytest.raises(MemoryError, match=message):
+            sd.transform_by_date(CrossSectionalZScore(), ddf, CHARS)
+        with pytest.raises(MemoryError, match=message):
+            sd.transform_by_date(CrossSectionalZScore(), ddf[ddf["ret"] > 0], CHARS)
+    monkeypatch.setattr(skfactor.dask._by_asset, "BLOCK_FACTOR", 10**7)
+    with pytest.raises(MemoryError, match=r"asset block \(36 dates x 15 assets\)"):
+        sd.fit_by_asset(
+            TimeSeriesFactorModel(), data[0].factor_returns, R, asset_block=15
+        )
+
+
 # --------------------------------------------------------------- transforms
+# (step, columns, exact): the per-date steps give the same bits on a partition
+# as on the whole panel; the neutralizer's regressions go through BLAS on
+# blocks of dates, so it is compared to 1e-13 (see `_same_panel`).
 TRANSFORMS = {
-    "winsorize-zscore": (make_pipeline(Winsorizer(), CrossSectionalZScore()), CHARS),
-    "quantile-weights": (QuantilePortfolioFactor(n_quantiles=3), CHARS),
+    "winsorize-zscore": (
+        make_pipeline(Winsorizer(), CrossSectionalZScore()),
+        CHARS,
+        True,
+    ),
+    "quantile-weights": (QuantilePortfolioFactor(n_quantiles=3), CHARS, True),
     "neutralizer": (
         CrossSectionalNeutralizer(groups="industry"),
         CHARS + ["industry"],
+        False,
     ),
 }
 
 
 @pytest.mark.parametrize("name", list(TRANSFORMS))
 def test_transform_by_date_equals_pandas(ddf, data, name):
-    estimator, columns = TRANSFORMS[name]
+    estimator, columns, exact = TRANSFORMS[name]
     lazy = sd.transform_by_date(estimator, ddf, columns)
     got = sd.gather(lazy)
     assert (got.dtypes == lazy._meta.set_index("asset", append=True).dtypes).all()
     expected = estimator.transform(data[1][columns])
-    _same_panel(got[list(expected.columns)], expected)
+    _same_panel(got[list(expected.columns)], expected, exact)
 
 
 def test_transform_by_date_float32_and_fitted_composite(data, client):
@@ -185,6 +329,33 @@ def test_transform_by_date_float32_and_fitted_composite(data, client):
     expected = composite.transform(data[1][CHARS])
     assert list(lazy._meta.dtypes) == list(got.reset_index("asset").dtypes)
     _same_panel(got[list(expected.columns)], expected)
+
+
+@pytest.mark.parametrize("npartitions", [1, 3, 7])
+def test_transform_and_predict_by_date_after_a_filter_that_empties_partitions(
+    data, client, npartitions
+):
+    # A row filter leaves partitions without rows (dates 8-27 of 36 dropped);
+    # every partition must still give what pandas gives on the filtered panel.
+    panel = data[1]
+    dates = panel.index.get_level_values("date")
+    number = dates.unique().get_indexer(dates)
+    ddf = sd.from_pandas(panel.assign(number=number), npartitions)
+    kept = ddf[(ddf["number"] < 8) | (ddf["number"] >= 28)]
+    expected_panel = panel[(number < 8) | (number >= 28)]
+    sizes = [len(p) for p in dask.compute(*kept.to_delayed())]
+    assert (0 in sizes) == (npartitions > 1)
+    for estimator, columns, exact in TRANSFORMS.values():
+        got = sd.gather(sd.transform_by_date(estimator, kept, columns))
+        expected = estimator.transform(expected_panel[columns])
+        _same_panel(got[list(expected.columns)], expected, exact)
+    model = CrossSectionalFactorModel().fit(panel[CHARS], panel["ret"])
+    got = sd.gather(sd.predict_by_date(model, kept, CHARS))["prediction"]
+    expected = model.predict(expected_panel[CHARS])
+    np.testing.assert_allclose(
+        got.sort_index(), expected.sort_index(), rtol=0, atol=1e-12
+    )
+    assert got.sort_index().index.equals(expected.sort_index().index)
 
 
 def _raise(*args, **kwargs):
@@ -413,6 +584,7 @@ def test_fit_by_asset_time_series_equals_pandas(wide, params):
         or (got.grs_.df_denom == expected.grs_.df_denom)
     )
     pd.testing.assert_frame_equal(got.predict(F), expected.predict(F), atol=1e-12)
+    np.testing.assert_allclose(got.score(F, Rp), expected.score(F, Rp), rtol=1e-12)
 
 
 def test_fit_by_asset_grs_when_defined(client):
@@ -450,6 +622,26 @@ def test_fit_by_asset_rolling_equals_pandas(wide, params):
     scale = np.nanmax(np.abs(want))
     np.testing.assert_allclose(params_, want, rtol=0, atol=1e-9 * scale)
     np.testing.assert_allclose(got.coef_, expected.coef_, rtol=0, atol=1e-9 * scale)
+
+
+def test_fit_by_asset_rolling_predicts_and_scores_as_pandas(wide):
+    # predict read `params_.to_numpy()`: a lazy dask array has none, and the
+    # documented workaround (`params_.compute()`, an ndarray) had none either.
+    F, R, Rp = wide
+    got = sd.fit_by_asset(RollingFactorModel(window=12), F, R, asset_block=15)
+    expected = RollingFactorModel(window=12).fit(F, Rp)
+    scale = np.nanmax(np.abs(expected.params_.to_numpy()))
+    for X in (F, F.iloc[20:]):
+        pd.testing.assert_frame_equal(
+            got.predict(X), expected.predict(X), rtol=0, atol=1e-9 * scale
+        )
+    assert np.isfinite(expected.score(F, Rp))
+    np.testing.assert_allclose(got.score(F, Rp), expected.score(F, Rp), rtol=1e-9)
+    assert isinstance(got.params_, dask.array.Array)  # still lazy
+    got.params_ = got.params_.persist()  # kept on the workers for repeated use
+    pd.testing.assert_frame_equal(
+        got.predict(F), expected.predict(F), rtol=0, atol=1e-9 * scale
+    )
 
 
 def test_fit_by_asset_after_a_p2p_rechunk(wide):

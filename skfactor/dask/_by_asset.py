@@ -20,6 +20,7 @@ from sklearn.base import clone
 
 from skfactor.dask._by_date import _columns
 from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
+from skfactor.dask._memory import BLOCK_FACTOR, check_workers
 from skfactor.models._rolling import RollingFactorModel
 from skfactor.models._time_series import (
     GRSResult,
@@ -285,7 +286,10 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
         Wide asset returns (e.g. from :func:`wide_returns`) with known
         divisions, one row for each date of ``F``.
     asset_block : int, default=1000
-        Assets per block: a block holds n_dates x asset_block values.
+        Assets per block: a block holds n_dates x asset_block values. With a
+        distributed client, a block too large for the workers'
+        ``memory_limit`` (about 10x its float64 size per thread, above their
+        memory at rest) raises a ``MemoryError`` before anything is computed.
 
     Returns
     -------
@@ -294,7 +298,10 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
         terms); a RollingFactorModel's ``coef_`` and ``intercept_`` (the last
         window) are, while ``params_``, ``rsquared_``, ``resid_vol_``,
         ``nobs_`` (and ``bse_``) are lazy dask arrays of shape (n_dates,
-        n_assets[, n_terms]), computed again block by block when asked.
+        n_assets[, n_terms]), computed again block by block when asked. Its
+        ``predict`` and ``score`` work as after a pandas fit, computing the
+        windows they need; ``model.params_ = model.params_.persist()`` keeps
+        the estimates on the workers for repeated use.
 
     Examples
     --------
@@ -328,6 +335,13 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
         raise ValueError(f"`asset_block` must be an integer >= 1; got {asset_block!r}.")
     model._validate_params()
     assets = pd.Index(R.columns)
+    block = min(int(asset_block), max(len(assets), 1))
+    check_workers(
+        len(F) * block * 8,
+        what=f"An asset block ({len(F):,} dates x {block:,} assets)",
+        factor=BLOCK_FACTOR,
+        fix="Use a smaller `asset_block`.",
+    )
     x = _array(F, R).rechunk({0: -1, 1: int(asset_block)})
     cuts = np.cumsum((0,) + x.chunks[1])
     # x.to_delayed()[0, j], never x.blocks[0, j].to_delayed() (see the module).

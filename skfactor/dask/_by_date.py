@@ -141,6 +141,8 @@ def _conform(out, meta):
 
 
 def _transform_part(panel, estimator, columns, meta):
+    if not len(panel):  # a filter can empty a partition; estimators refuse 0 rows
+        return meta.copy()
     out = estimator.transform(panel[columns])
     if isinstance(out, pd.Series):
         out = out.to_frame()
@@ -155,7 +157,8 @@ def transform_by_date(estimator, ddf, columns=None):
 
     Nothing is computed: the result is a Dask panel on ``ddf``'s divisions,
     whose declared dtypes are those computed (``float64`` values from any
-    float input, label columns kept).
+    float input, label columns kept). A partition without rows (e.g. after a
+    row filter) gives no rows.
 
     Parameters
     ----------
@@ -302,6 +305,8 @@ def fit_by_date(estimator, ddf, X, y, *, sample_weight=None):
 
 
 def _predict_part(panel, estimator, X, meta):
+    if not len(panel):  # a filter can empty a partition; estimators refuse 0 rows
+        return meta.copy()
     pred = estimator.predict(panel[X])
     out = pd.DataFrame(
         {"prediction": np.asarray(pred, dtype=np.float64)}, index=panel.index
@@ -311,6 +316,8 @@ def _predict_part(panel, estimator, X, meta):
 
 def predict_by_date(estimator, ddf, X):
     """Predictions of a fitted estimator on every partition of a Dask panel, lazily.
+
+    A partition without rows (e.g. after a row filter) gives no rows.
 
     Parameters
     ----------

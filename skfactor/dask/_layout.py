@@ -17,6 +17,8 @@ import dask.dataframe as dd
 import pandas as pd
 from distributed import warn as distributed_warn
 
+from skfactor.dask._memory import check_panel_memory
+
 __all__ = [
     "ASSET",
     "check_panel",
@@ -41,6 +43,13 @@ def check_panel(ddf, name="ddf"):
     every per-date statistic of that date would silently be wrong. Divisions
     are promises: each task of :mod:`skfactor.dask` also checks that its rows
     lie within its partition's divisions and raises otherwise.
+
+    With a distributed client, it also raises a ``MemoryError`` when a worker
+    could not run a task: paused at rest (over
+    ``distributed.worker.memory.pause`` of its ``memory_limit``), or short of
+    room for the largest partition (its rows, where Dask knows them without
+    computing, as float64 values, times the peak of a per-date step), which
+    would hang the computation.
 
     Parameters
     ----------
@@ -85,11 +94,15 @@ def check_panel(ddf, name="ddf"):
         raise ValueError(
             f"`{name}` has unknown divisions, so a date's rows may lie in two "
             "partitions and its cross-section would be split. Index it by date "
-            f"with known divisions: `{name}.set_index('date')` or "
-            f"`{name}.repartition(npartitions=...)` on a sorted index, or read "
-            "Parquet with `skfactor.dask.read_panel` (calculate_divisions=True); "
+            f"with known divisions: `{name}.set_index('date', divisions=bounds)` "
+            "(`bounds` sorted dates from the first to the last, e.g. month "
+            "starts: without them Dask 2026.8 skipped the shuffle of Parquet "
+            f"data) or `{name}.repartition(npartitions=...)` on a sorted index, "
+            "or read Parquet with `skfactor.dask.read_panel` "
+            "(calculate_divisions=True); "
             "`repartition(partition_size=...)` can split dates."
         )
+    check_panel_memory(ddf, name)
     return ddf
 
 
@@ -151,9 +164,10 @@ def partitions(ddf):
 def read_panel(path, *, date="date", asset="asset", columns=None, **kwargs):
     """Read a Parquet panel (one row per (date, asset)) as a Dask panel.
 
-    The files should be cut by date (e.g. one file per month): the divisions
-    are calculated from the Parquet statistics, and a date cut across two
-    files is caught when a task sees it.
+    The files should be cut by date (e.g. one file per month), their names
+    sorting by date: the divisions are calculated from the Parquet statistics
+    (files whose dates do not sort raise, saying how to rewrite them), and a
+    date cut across two files is caught when a task sees it.
 
     Parameters
     ----------
@@ -190,6 +204,28 @@ def read_panel(path, *, date="date", asset="asset", columns=None, **kwargs):
     ddf = dd.read_parquet(
         path, columns=cols, index=date, calculate_divisions=True, **kwargs
     )
+    if not ddf.known_divisions:
+        # set_index without explicit divisions is no fix: Dask 2026.8 skipped
+        # the shuffle on such files and returned partitions out of order.
+        raise ValueError(
+            f"The Parquet files of `path` do not sort by date: a file's dates "
+            "must all come after the previous file's (in file-name order), with "
+            "no date in two files, for Dask to know which dates each holds "
+            "(their divisions); otherwise a date's cross-section could be split. "
+            "Rewrite them cut by date, with names that sort by date (e.g. one "
+            "file per month, '2015-01.parquet'), for example with Dask: "
+            f"`dask.dataframe.read_parquet(path, index=False).set_index({date!r}, "
+            "divisions=bounds).to_parquet(new_path)`, `bounds` the sorted dates "
+            "that cut them from the first date to the last (e.g. the first "
+            "date, each month start, the last date), then "
+            "`read_panel(new_path)`."
+        )
+    if asset not in ddf.columns:
+        raise ValueError(
+            f"`asset`={asset!r} is not a column of the Parquet files of `path`; "
+            f"they have {list(ddf.columns)}. Pass the name of the assets' column "
+            "as `asset`, e.g. `read_panel(path, asset='ticker')`."
+        )
     if asset != ASSET:
         ddf = ddf.rename(columns={asset: ASSET})
     if ddf.index.name != "date":

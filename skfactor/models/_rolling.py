@@ -94,6 +94,8 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         at that date), columns the terms: ``const`` first (when
         ``fit_intercept``), then the factors. NaN where a window has no
         estimate. ``params_["MKT"].unstack()`` is one beta, date x asset.
+        (A lazy dask array of shape (n_dates, n_assets, n_terms) after
+        ``skfactor.dask.fit_by_asset``.)
     bse_ : DataFrame of shape (n_dates * n_assets, n_terms)
         Standard errors laid out as ``params_`` (only with ``store_bse``).
     rsquared_ : Series of shape (n_dates * n_assets,)
@@ -297,6 +299,20 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             return np.asarray(pos, dtype=np.intp)
         return np.minimum(np.arange(n_rows) - 1, last)
 
+    def _window_params(self, pos):
+        """Windows' estimates (windows, assets, terms) and the window of each ``pos``.
+
+        ``params_`` is a DataFrame after :meth:`fit` (read as a view), or a
+        lazy (n_dates, n_assets, n_terms) array after
+        ``skfactor.dask.fit_by_asset``, of which only the windows in ``pos``
+        are computed.
+        """
+        if isinstance(self.params_, pd.DataFrame):
+            shape = (len(self.dates_), len(self.assets_), -1)
+            return self.params_.to_numpy().reshape(shape), pos
+        windows, pos = np.unique(pos, return_inverse=True)
+        return np.asarray(self.params_[windows], dtype=np.float64), pos
+
     def predict(self, X):
         r"""Out-of-sample fitted returns: betas of the window before each date.
 
@@ -320,7 +336,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         none = pos < 0
         pos = np.where(none, 0, pos)
         k, n_assets = int(self.fit_intercept), len(self.assets_)
-        params = self.params_.to_numpy().reshape(len(self.dates_), n_assets, -1)
+        params, pos = self._window_params(pos)
         pred = params[pos, :, 0] if k else np.zeros((len(pos), n_assets))
         for j in range(wide.F.shape[1]):
             pred += wide.F[:, j : j + 1] * params[pos, :, k + j]

@@ -184,6 +184,9 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
     def transform(self, X):
         """The composite score of each row.
 
+        Each row's score depends on that row alone, to the bit: it is the
+        same whatever other rows (or Dask partition) share the call.
+
         Parameters
         ----------
         X : DataFrame of shape (n_rows, n_features) or array-like
@@ -198,11 +201,16 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         check_is_fitted(self)
         panel = validate_panel(self, X, reset=False)
         values = panel.values[:, self._features]
-        w = self.weights_.to_numpy()
-        present = ~np.isnan(values)
+        # Column by column, elementwise, in a fixed order (not a matrix
+        # product, whose rounding depends on the BLAS and on the other rows of
+        # the call): a row gets the same bits in any batch, e.g. a partition.
+        num = np.zeros(len(values))
+        den = np.zeros(len(values))
+        for x, w in zip(values.T, self.weights_.to_numpy(), strict=True):
+            present = ~np.isnan(x)
+            num += np.where(present, x * w, 0.0)
+            den += np.where(present, abs(w), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            num = np.where(present, values, 0.0) @ w
-            den = present.astype(np.float64) @ np.abs(w)
             score = np.where(den > 0, num / den, np.nan)
         return self._output(panel, score[:, None], columns=pd.Index([_NAME]))
 
