@@ -23,7 +23,6 @@ from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
 from skfactor.models._rolling import RollingFactorModel
 from skfactor.models._time_series import (
-    GRSResult,
     TimeSeriesFactorModel,
     grs_residuals,
     grs_statistic,
@@ -175,10 +174,8 @@ def _grs_graph(model, F, blocks, n_assets):
 
 def _grs(count, pieces, cross, N, K, intercept):
     """The GRS test from the blocks' pieces (NaN when undefined, as pandas)."""
-    if intercept and count - N - K <= 0:
-        return grs_undefined(count, N, K)  # warns, as pandas
-    if pieces is None:
-        return GRSResult(np.nan, np.nan, N, count - N - K)
+    if not intercept or count - N - K <= 0:
+        return grs_undefined(count, N, K, intercept)
     n = len(pieces)
     sigma = np.vstack(
         [
@@ -357,5 +354,5 @@ def fit_by_asset(model, F, R, *, asset_block=1000):
     grs = _grs_graph(model, F, blocks, len(assets))
     fitted, grs = dask.compute(fits, grs)
     _combine_time_series(model, fitted, assets)
-    model.grs_ = _grs(*grs, len(assets), F.shape[1], model.fit_intercept)
+    model._grs = _grs(*grs, len(assets), F.shape[1], model.fit_intercept)
     return model

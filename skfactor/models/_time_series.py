@@ -39,7 +39,7 @@ __all__ = ["GRSResult", "TimeSeriesFactorModel"]
 
 @dataclass(frozen=True)
 class GRSResult:
-    """The Gibbons-Ross-Shanken test of a :class:`TimeSeriesFactorModel`.
+    r"""The Gibbons-Ross-Shanken test of a :class:`TimeSeriesFactorModel`.
 
     Unpacks as ``statistic, pvalue = model.grs_``.
 
@@ -52,6 +52,11 @@ class GRSResult:
     df_num, df_denom : int
         The degrees of freedom :math:`N` (assets) and :math:`T-N-K`, with
         :math:`T` the dates on which every asset and factor are observed.
+    why : str
+        Why the test is undefined (NaN), or ``""``. A model's ``grs_`` warns
+        with it when read, not at every fit: a time-series regression of
+        thousands of stocks on a few years of dates (:math:`T \le N + K`) is
+        ordinary, and its betas need no GRS test.
 
     Examples
     --------
@@ -66,6 +71,7 @@ class GRSResult:
     pvalue: float
     df_num: int
     df_denom: int
+    why: str = ""
 
     def __iter__(self):
         return iter((self.statistic, self.pvalue))
@@ -84,24 +90,26 @@ def grs_test(F, R, rows, fit_intercept=True):
     marks those :math:`T` dates.
     """
     T, (N, K) = int(rows.sum()), (R.shape[1], F.shape[1])
-    if not fit_intercept:
-        return GRSResult(np.nan, np.nan, N, T - N - K)
-    if T - N - K <= 0:
-        return grs_undefined(T, N, K)
+    if not fit_intercept or T - N - K <= 0:
+        return grs_undefined(T, N, K, fit_intercept)
     alpha, E, mu, omega = grs_residuals(F, R, rows)
     return grs_statistic(alpha, E.T @ E / T, mu, omega, T)
 
 
-def grs_undefined(T, N, K):
-    r"""A NaN :class:`GRSResult` for :math:`T \le N + K`, with a warning saying why."""
-    warn(
-        f"The GRS test needs more dates on which every asset and factor is "
-        f"observed than assets plus factors (T > N + K); got T={T} such dates "
-        f"for N={N} assets and K={K} factors, so `grs_` is NaN (the "
-        "regressions are unaffected). Test fewer assets (e.g. portfolios) or "
-        "give more dates."
+def grs_undefined(T, N, K, intercept=True):
+    r"""A NaN :class:`GRSResult` saying why: no intercept, or :math:`T \le N + K`."""
+    why = (
+        "The GRS test is of the alphas: `fit_intercept=False` has none."
+        if not intercept
+        else (
+            f"The GRS test needs more dates on which every asset and factor is "
+            f"observed than assets plus factors (T > N + K); got T={T} such dates "
+            f"for N={N} assets and K={K} factors, so `grs_` is NaN (the "
+            "regressions are unaffected). Test fewer assets (e.g. portfolios) or "
+            "give more dates."
+        )
     )
-    return GRSResult(np.nan, np.nan, N, T - N - K)
+    return GRSResult(np.nan, np.nan, N, T - N - K, why)
 
 
 def grs_residuals(F, R, rows):
@@ -302,8 +310,18 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
         self._store(wide, fit, A, A @ cov @ A.T)
         self._warn_bad(fit.bad, p)
-        self.grs_ = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
+        self._grs = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
         return self
+
+    @property
+    def grs_(self) -> GRSResult:
+        """The GRS test (see the class docstring); warns when it is undefined."""
+        grs = self.__dict__.get("_grs")
+        if grs is None:
+            raise AttributeError("`grs_` exists once the model is fitted.")
+        if grs.why:
+            warn(grs.why)
+        return grs
 
     def _warn_bad(self, bad, p):
         """One warning counting the assets without estimates (``bad``)."""
