@@ -127,10 +127,12 @@ def main(output):
     auto = rank_autocorrelation(score)
     turnover = quantile_turnover(score, n_quantiles=4)
     print(
-        "3. IC by horizon (t: Newey-West, as the labels of h > 1 overlap; t_iid "
-        "treats dates as independent):"
+        "3. IC by horizon (t: equal-weighted cosine errors with Student t on df "
+        "degrees of freedom, as the labels of h > 1 overlap; t_iid treats dates "
+        "as independent, t_nw is Newey-West with h - 1 lags):"
     )
-    table = decay[["mean", "ir", "t", "t_iid"]].round(3)
+    table = decay[["mean", "ir", "t", "p_value", "t_iid", "t_nw"]].round(3)
+    table["df"] = decay["df"].astype(int)
     table["n_dates"] = decay["n_dates"].astype(int)
     print(table.to_string())
     print(
