@@ -320,8 +320,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         estimates = [fit.intercept[:, None]] * int(self.fit_intercept) + [fit.coef]
         bse, table = date_diagnostics(
             mom,
-            fit.coef,
-            fit.intercept,
+            fit.ssr,
             fit.rsquared,
             fit.status,
             constraint=rows,
