@@ -60,6 +60,19 @@ def _take_columns(values, positions):
     return out
 
 
+def _in_common_units(pooled):
+    """Sum of the partitions' ``(pooled Gram, scale)`` in one set of units.
+
+    Each partition's loadings were divided by their own powers of two (the
+    largest magnitudes differ between partitions); the sum of Gram matrices
+    in different units is not the Gram matrix of the panel (a collinearity
+    would hide). Each is brought to the largest scale of each column, so
+    nothing overflows.
+    """
+    top = np.max([scale for _, scale in pooled], axis=0)
+    return sum(gram * np.outer(scale / top, scale / top) for gram, scale in pooled)
+
+
 class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     r"""Regress each date's returns on that date's loadings (Approach 2, Barra style).
 
@@ -360,7 +373,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         pooled = [part.pooled for part in parts if part.pooled is not None]
         names = first.names
         if pooled:
-            self._check_collinear(sum(pooled), names)
+            self._check_collinear(_in_common_units(pooled), names)
         dates = first.dates.append([part.dates for part in parts[1:]])
         if not dates.is_unique:
             raise ValueError(
@@ -465,9 +478,12 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 )
 
     def _pooled_gram(self, mom, constraint, p):
-        """Sum of the Gram matrices of the estimable dates (None if there are none).
+        """Sum of the Gram matrices of the estimable dates, and their units.
 
-        Additive over partitions of dates: :meth:`_check_collinear` tests it.
+        ``(pooled, scale)``, in the moments' units (the loadings divided by
+        ``scale``); None if no date is estimable. Additive over partitions of
+        dates once in common units (:func:`_in_common_units`):
+        :meth:`_check_collinear` tests the sum.
         """
         if p == 0:
             return None
@@ -484,7 +500,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 (c * c).sum(axis=1), 1e-300
             )
             pooled = pooled + np.einsum("t,ti,tj->ij", scale, c, c)
-        return pooled
+        return pooled, mom.scale[:p]
 
     def _check_collinear(self, pooled, names):
         """Raise if the loadings are collinear on every estimable date."""

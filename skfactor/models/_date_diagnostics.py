@@ -51,7 +51,8 @@ class DateFits(NamedTuple):
 
     ``params`` and ``bse`` are (n_dates, n_terms) arrays, ``table`` the
     :func:`date_diagnostics` table, ``pooled`` the summed Gram matrix of the
-    estimable dates (None without any) for the collinearity check, ``n_rows``
+    estimable dates and the column scales it is in (None without any) for the
+    collinearity check, ``n_rows``
     the partition's rows; the feature counts and names are those its
     validation found.
     """
@@ -61,7 +62,7 @@ class DateFits(NamedTuple):
     params: np.ndarray
     bse: np.ndarray
     table: dict
-    pooled: np.ndarray | None
+    pooled: tuple[np.ndarray, np.ndarray] | None
     n_rows: int
     n_features_in: int
     feature_names_in: np.ndarray | None
