@@ -135,9 +135,8 @@ def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale):
     for i in range(0, n_seg, step):
         b = slice(i, i + step)
         Z = scratch[: min(step, n_seg - i)]
-        Z[:, :, :p] = X3[b]
-        Z[:, :, p] = y2[b]
-        Z[:, :, : p + 1] *= inv_scale
+        np.multiply(X3[b], inv_scale[:p], out=Z[:, :, :p])  # copied and scaled
+        np.multiply(y2[b], inv_scale[p], out=Z[:, :, p])
         Z[:, :, p + 1] = 1.0
         nobs[b] = _mask_block(Z, None if w2 is None else w2[b])
         G = Z.transpose(0, 2, 1) @ Z
@@ -535,13 +534,11 @@ def column_scales(X, y, keep=None):
     of ``X`` (0/1 industry indicators, whose constraint weights are used as
     they are).
     """
-    # fmax / fmin skip NaN; two reductions, no |X| copy.
-    hi = np.fmax(
-        np.fmax.reduce(X, axis=0, initial=0.0), -np.fmin.reduce(X, axis=0, initial=0.0)
-    )
-    big = np.append(
-        hi, max(np.fmax.reduce(y, initial=0.0), -np.fmin.reduce(y, initial=0.0))
-    )
+    big = np.zeros(X.shape[1] + 1)
+    for i in range(0, len(y), _BLOCK_ROWS):  # |X| a block at a time, in cache
+        block = np.abs(X[i : i + _BLOCK_ROWS])
+        np.fmax(big[:-1], np.fmax.reduce(block, axis=0, initial=0.0), out=big[:-1])
+    big[-1] = np.fmax.reduce(np.abs(y), initial=0.0)  # fmax skips NaN
     scale = np.ldexp(1.0, np.frexp(big)[1])  # frexp(0) is (0, 0): scale 1
     if keep is not None:
         scale[: X.shape[1]][np.asarray(keep, dtype=bool)] = 1.0
@@ -573,11 +570,15 @@ def _fit_in_place(X, y, weights, done, solve, moments, results, resid):
     np.subtract(y.reshape(n_seg, size), r2, out=r2)
     if weights is not None:
         resid[~(weights > 0)] = np.nan  # rows left out (NaN > 0 is False)
-    e = r2[done] / scale[p]
-    e *= e
-    if weights is not None:
-        e *= weights.reshape(n_seg, size)[done]
-    ssr[done] = np.nansum(e, axis=1)
+    w2 = None if weights is None else weights.reshape(n_seg, size)
+    step = max(1, 2**18 // size)  # a few dates at a time: no residual-sized copy
+    for i in range(0, n_seg, step):
+        e = r2[i : i + step] / scale[p]
+        e *= e
+        if w2 is not None:
+            e *= w2[i : i + step]  # NaN on rows left out, skipped below
+        ssr[i : i + step] = np.nansum(e, axis=1)
+    ssr[~done] = np.nan
 
 
 def _implicit_constant(A, sx, wsum, ok, tol=1e-8):
