@@ -204,30 +204,37 @@ def _solve(fm, ym, ref, fit_intercept, center=None):
     return beta, alpha, rsquared, ssr, yy, bad, inv
 
 
-def _residual_ssr(F, R, mask, dates, cols, terms, window, decay):
+def _residual_ssr(F, R, dates, cols, terms, window, decay):
     """Σ w e² over the window of each (date, asset) pair, from its residuals.
 
     ``dates``, ``cols`` index the pairs; ``terms`` (n_pairs, n_terms) their
     coefficients in the data's units, the intercept first when ``terms`` has
-    one more column than ``F``. Gathers each window (a few thousand pairs at
-    a time): window x n_factors work per pair, for the near-exact fits only.
+    one more column than ``F``. A row counts where the asset and every factor
+    are observed. Window x n_factors work per pair, for the near-exact fits
+    only: each window is a contiguous slice of a transposed, NaN-padded copy
+    of the dates they span.
     """
     K = F.shape[1]
-    lags = np.arange(window)
-    weight = 1.0 if decay is None else decay**lags
+    used, col = np.unique(cols, return_inverse=True)
+    first, stop = int(dates.min()) - window + 1, int(dates.max()) + 1
+    pad = max(-first, 0)
+    span = slice(max(first, 0), stop)
+    Ft = np.pad(F[span].T, ((0, 0), (pad, 0)), constant_values=np.nan)
+    Rt = np.pad(R[span, used].T, ((0, 0), (pad, 0)), constant_values=np.nan)
+    Fw = np.lib.stride_tricks.sliding_window_view(Ft, window, axis=1)  # (K, n, w)
+    Rw = np.lib.stride_tricks.sliding_window_view(Rt, window, axis=1)
+    row = dates - first - window + 1  # the window ending at dates[i]
+    weight = 1.0 if decay is None else decay ** np.arange(window - 1, -1, -1)
     out = np.empty(len(dates))
-    step = max(1, (1 << 16) // window)
+    step = max(1, (1 << 18) // (window * (K + 1)))
     for i in range(0, len(dates), step):
-        t = dates[i : i + step, None] - lags  # (m, window): the window's dates
-        ok = t >= 0
-        t = np.where(ok, t, 0)
-        c = cols[i : i + step, None]
-        ok &= mask[t, c]
-        coef = terms[i : i + step]
-        e = R[t, c] - np.einsum("mwk,mk->mw", F[t], coef[:, -K:])
+        r, coef = row[i : i + step], terms[i : i + step]
+        e = Rw[col[i : i + step], r]  # (m, window)
+        for k in range(K):
+            e = e - Fw[k, r] * coef[:, -K + k, None]
         if coef.shape[1] > K:
             e -= coef[:, :1]
-        e = np.where(ok, e, 0.0)
+        e = np.where(np.isnan(e), 0.0, e)  # a NaN return or factor: not in the fit
         out[i : i + step] = (weight * e * e).sum(axis=1)
     return out
 
@@ -365,7 +372,6 @@ def rolling_ols(
                     ssr = _residual_ssr(
                         F,
                         R,
-                        mask,
                         a + ti,
                         cols[ci],
                         params[a + ti, cols[ci]],
