@@ -69,7 +69,11 @@ def standardized_design(F, fit_intercept):
     n_factors = F.shape[1]
     if len(Fo):
         center = Fo.mean(axis=0) if fit_intercept else np.zeros(n_factors)
-        scale = np.sqrt(((Fo - center) ** 2).mean(axis=0))
+        # The spread in units of a power of two near it: factors of 1e160 or
+        # 1e-160 neither overflow nor lose digits to subnormals when squared.
+        dev = Fo - center
+        unit = np.ldexp(1.0, np.frexp(np.abs(dev).max(axis=0))[1])
+        scale = unit * np.sqrt(((dev / unit) ** 2).mean(axis=0))
     else:
         center, scale = np.zeros(n_factors), np.ones(n_factors)
     scale[~(scale > 0)] = 1.0
