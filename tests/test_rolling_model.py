@@ -560,3 +560,30 @@ def test_rolling_model_bse_near_exact_fit_equals_statsmodels(noise):
         w = 0.5 ** ((t - rows[ok]) / 15.0)
         res = sm.WLS(y[ok], X[rows][ok], weights=w).fit()
         assert_allclose(stack(weighted, "bse_")[t, i], res.bse, rtol=1e-6)
+
+
+@pytest.mark.parametrize("factor", [2.0**-530, 1e-160, 1e160])
+def test_rolling_model_scale_of_factors_and_returns_irrelevant(factor):
+    F, R = near_exact(1e-2)
+    base = RollingFactorModel(window=60, halflife=30.0, store_bse=True).fit(F, R)
+    rtol = 0 if factor == 2.0**-530 else 1e-10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = RollingFactorModel(window=60, halflife=30.0, store_bse=True)
+        small.fit(F * factor, R)
+        big = RollingFactorModel(window=60, halflife=30.0, store_bse=True)
+        big.fit(F, R * factor)
+    assert_close(coef3(small), coef3(base) / factor, rtol=rtol)
+    assert_close(stack(big), stack(base) * factor, rtol=rtol)
+    assert_close(stack(big, "bse_"), stack(base, "bse_") * factor, rtol=rtol)
+    for model in (small, big):
+        t, t_base = (
+            stack(model) / stack(model, "bse_"),
+            stack(base) / stack(base, "bse_"),
+        )
+        assert_close(t, t_base, rtol=rtol)
+        assert_close(
+            grid(model, "rsquared_")[..., None],
+            grid(base, "rsquared_")[..., None],
+            rtol=rtol,
+        )

@@ -286,6 +286,11 @@ def rolling_ols(
     T, K = F.shape
     N = R.shape[1]
     k = K + int(fit_intercept)
+    # Each factor and asset in units of a power of two near its largest
+    # magnitude (exact, and the same bits as unscaled where nothing under- or
+    # overflows): values of 1e-160 or 1e160 keep their digits when squared.
+    f_unit, r_unit = _unit(F), _unit(R)
+    F, R = F / f_unit, R / r_unit
     pairs = _pairs(K)
     squares = [1 + K + pairs.index((j, j)) for j in range(K)]
     f_ok = ~np.isnan(F).any(axis=1)
@@ -394,4 +399,15 @@ def rolling_ols(
                 np.sqrt(msr, out=msr)
                 np.copyto(msr, np.nan, where=invalid | (n <= k))
                 resid_vol[rows, cols] = msr
+    # Back to the data's units: an intercept in the asset's, a beta in asset / factor.
+    per_term = r_unit[:, None] / np.r_[np.ones(int(fit_intercept)), f_unit]
+    params *= per_term
+    if bse:
+        errors *= per_term
+    resid_vol *= r_unit
     return RollingOLS(params, errors, rsquared, resid_vol, nobs)
+
+
+def _unit(V):
+    """The power of two above each column's largest magnitude (1 for zeros, NaN)."""
+    return np.ldexp(1.0, np.frexp(np.fmax.reduce(np.abs(V), axis=0, initial=0.0))[1])
