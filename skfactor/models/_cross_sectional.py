@@ -198,6 +198,12 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     most 1e-12 times its largest is rank deficient. :meth:`summary` gives the
     Fama–MacBeth table of the per-date estimates.
 
+    The residual sum of squares behind ``bse_`` and the R² is summed from each
+    date's residuals (not from the normal equations, which cancel on a
+    near-exact fit), and every loading and the returns are fitted in units of
+    a power of two near their largest magnitude (exact), so loadings of
+    1e-160 or 1e160 give the same t statistics as loadings of 1.
+
     Examples
     --------
     >>> from skfactor import CrossSectionalFactorModel, CrossSectionalZScore, Winsorizer
