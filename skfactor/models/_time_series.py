@@ -219,6 +219,11 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     grid search would carry a training-sized copy in every candidate):
     :meth:`residuals` computes them from ``(X, y)``.
 
+    Each asset's returns are fitted in units of a power of two near their
+    largest magnitude and the factors standardized (exact or scale-free), so
+    factors or returns of 1e-160 or 1e160 give the same t statistics and GRS
+    test as those of 1.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
