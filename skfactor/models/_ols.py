@@ -132,7 +132,7 @@ def _row_dots(a, b):
     return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
 
 
-def masked_ols(X, Y, rows=None, intercept=False):
+def masked_ols(X, Y, rows=None, intercept=False, units=None):
     """Regress every column of ``Y`` on ``X`` over the dates where it is observed.
 
     Parameters
@@ -147,6 +147,9 @@ def masked_ols(X, Y, rows=None, intercept=False):
     intercept : bool, default=False
         Whether ``X[:, 0]`` is the intercept column (1 on the usable dates, 0
         elsewhere): the column sums are then read off ``X'y``.
+    units : ndarray of shape (n_cols,), default=None
+        Divide each column of ``Y`` by this (a power of two, so exactly) as
+        it is read: the fit is that of ``Y / units``, without a copy of ``Y``.
 
     Returns
     -------
@@ -211,6 +214,8 @@ def masked_ols(X, Y, rows=None, intercept=False):
             m, n, out = mask[rows], nobs[rows], resid[rows]
             complete = (n == n_dates).all()
             y = Yt[rows] if complete else np.where(m, Yt[rows], 0.0)
+            if units is not None:
+                y = y / units[rows, None]  # a new block: Yt is not written
             w = work[: len(y)]
             xty = y @ X
             params[rows] = beta = (bread[rows] @ xty[:, :, None])[:, :, 0]

@@ -410,4 +410,7 @@ def rolling_ols(
 
 def _unit(V):
     """The power of two above each column's largest magnitude (1 for zeros, NaN)."""
-    return np.ldexp(1.0, np.frexp(np.fmax.reduce(np.abs(V), axis=0, initial=0.0))[1])
+    top = np.fmax(  # fmax skips NaN; no |V| copy
+        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
+    )
+    return np.ldexp(1.0, np.frexp(top)[1])

@@ -88,23 +88,28 @@ def grs_test(F, R, rows, fit_intercept=True):
     # The statistic does not depend on the units of any column: each is
     # divided by a power of two near its largest magnitude (exact), so factors
     # or returns of 1e-160 or 1e160 neither underflow nor overflow.
-    F, R = F / _unit(F[rows]), R / _unit(R[rows])
-    alpha, E, mu, omega = grs_residuals(F, R, rows)
+    alpha, E, mu, omega = grs_residuals(F / _unit(F), R, rows, units=_unit(R))
     return grs_statistic(alpha, E.T @ E / T, mu, omega, T)
 
 
 def _unit(V):
     """The power of two above each column's largest magnitude (1 for zeros, NaN)."""
-    return np.ldexp(1.0, np.frexp(np.fmax.reduce(np.abs(V), axis=0, initial=0.0))[1])
+    top = np.fmax(  # fmax skips NaN; no |V| copy
+        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
+    )
+    return np.ldexp(1.0, np.frexp(top)[1])
 
 
-def grs_residuals(F, R, rows):
+def grs_residuals(F, R, rows, units=None):
     """The GRS test's intercepts, residuals (on ``rows``), factor mean and covariance.
 
-    Column by column in ``R``: a block of assets gives its own columns.
+    Column by column in ``R``: a block of assets gives its own columns. With
+    ``units``, those of ``R / units`` (divided in the copy of ``rows``).
     """
     T = int(rows.sum())
     Fb, Rb = F[rows], R[rows]
+    if units is not None:
+        Rb /= units
     mu = Fb.mean(axis=0)
     Fc, Rc = Fb - mu, Rb - Rb.mean(axis=0)
     omega = Fc.T @ Fc / T
@@ -299,7 +304,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         # Each asset's returns in units of a power of two near their largest
         # magnitude (exact): returns of 1e-160 or 1e160 keep their statistics.
         units = _unit(wide.R)
-        fit = masked_ols(Xs, wide.R / units, f_ok, intercept=self.fit_intercept)
+        fit = masked_ols(Xs, wide.R, f_ok, intercept=self.fit_intercept, units=units)
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
         self._store(wide, fit, A, cov, units)
         self._warn_bad(fit.bad, p)
