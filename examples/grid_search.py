@@ -29,8 +29,9 @@ The search runs on the first 80 % of the dates. The hold-out starts 5 dates
 after the search's last date (an embargo as long as the label horizon, so no
 search label overlaps a hold-out label), and the best pipeline is scored there.
 Is the winner better, or just luckier? Each candidate's daily test IC is
-compared with the winner's, date by date, with a Newey-West t-statistic (the
-5-day labels overlap): differences within about two standard errors are noise.
+compared with the winner's, date by date, with a t-statistic that allows for
+the overlap of the 5-day labels (equal-weighted cosine errors, Student t
+p-values; see ``ic_summary``): differences with p > 0.05 are noise.
 """
 
 from __future__ import annotations
@@ -166,7 +167,8 @@ def main():
             "mean IC": daily.drop(columns=best).mean(),
             "winner - it": diff.loc["mean"],
             "s.e.": diff.loc["mean"] / diff.loc["t"],
-            "t (Newey-West)": diff.loc["t"],
+            "t (EWC)": diff.loc["t"],
+            "p": diff.loc["p_value"],
         }
     ).sort_values("winner - it")
     noise.index.name = f"vs winner ({' '.join(best.split())})"
@@ -176,15 +178,16 @@ def main():
         "difference:"
     )
     print(noise.round(4).to_string())
-    close = noise.index[noise["t (Newey-West)"].abs() < 2]
+    close = noise.index[noise["p"] > 0.05]
     if len(close):
+        names = ", ".join(" ".join(c.split()) for c in close)
         print(
-            f"Within noise (|t| < 2): {', '.join(' '.join(c.split()) for c in close)}. "
+            f"Within noise (p > 0.05): {names}. "
             "The data cannot tell "
             "these apart from the winner; any of them is as good a choice."
         )
     else:
-        print("The winner beats every other candidate by more than 2 s.e.")
+        print("The winner beats every other candidate at the 5 % level.")
     print("test dates of each fold:")
     fold_dates = X_search.index.get_level_values("date")
     for k, (train, test) in enumerate(cv.split(X_search)):
@@ -199,8 +202,11 @@ def main():
     pred = search.predict(X_later)  # a Series on the held-out rows' index
     ic = information_coefficient(y_later, pred)
     held = ic_summary(ic, HORIZON).round(4).astype(object)
-    held["n_dates"] = int(held["n_dates"])
-    print("Daily rank IC on the hold-out (t: Newey-West, the labels overlap):")
+    held["n_dates"], held["df"] = int(held["n_dates"]), int(held["df"])
+    print(
+        "Daily rank IC on the hold-out (t: equal-weighted cosine errors, as the "
+        "labels overlap; t_iid treats dates as independent, t_nw is Newey-West):"
+    )
     print(held.to_string())
 
     stage(f"predictions for the latest date ({unique[-1]:%Y-%m-%d}), no label yet")

@@ -76,7 +76,8 @@ def say(text):
 def show_ic(table, caption):
     """An ``ic_summary`` table (one column per model): counts as integers."""
     text = table.round(4).astype(object)
-    text.loc["n_dates"] = table.loc["n_dates"].astype(int)
+    for count in ("n_dates", "df"):
+        text.loc[count] = table.loc[count].astype(int)
     show(text, caption=caption)
 
 

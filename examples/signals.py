@@ -142,10 +142,12 @@ def main(output):
     print(
         f"3. held out: {len(test_dates)} dates ({test_dates[0]:%Y-%m-%d} to "
         f"{test_dates[-1]:%Y-%m-%d}) the weights were not fitted on. IC by horizon "
-        "(t allows for the overlap of h-date labels; t_iid treats dates as "
-        "independent):"
+        "(t: equal-weighted cosine errors with Student t on df degrees of "
+        "freedom, as the labels of h > 1 overlap; t_iid treats dates as "
+        "independent, t_nw is Newey-West with h - 1 lags):"
     )
-    table = decay[["mean", "ir", "t", "t_iid"]].round(3)
+    table = decay[["mean", "ir", "t", "p_value", "t_iid", "t_nw"]].round(3)
+    table["df"] = decay["df"].astype(int)
     table["n_dates"] = decay["n_dates"].astype(int)
     print(table.to_string())
     print(

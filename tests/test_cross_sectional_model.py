@@ -828,3 +828,103 @@ def test_cross_sectional_model_summary_validates_every_argument(kwargs, match):
     model = CrossSectionalFactorModel().fit(data.loadings, data.y)
     with pytest.raises(ValueError, match=match):
         model.summary(**kwargs)
+
+
+# ------------------------------------------------ digits on near-exact fits
+def exact_fit_panel(noise, balanced, seed=0, n_dates=6, n_assets=50):
+    """Returns = 0.3 + loadings @ premia + noise * N(0, 1): a near-exact fit."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range("2020-01-01", periods=n_dates, name="date")
+    assets = pd.Index([f"A{i:02d}" for i in range(n_assets)], name="asset")
+    index = pd.MultiIndex.from_product([dates, assets])
+    X = pd.DataFrame(
+        rng.normal(size=(len(index), 3)), index=index, columns=["a", "b", "c"]
+    )
+    y = 0.3 + X @ rng.normal(size=3) + noise * rng.normal(size=len(index))
+    if not balanced:  # 20 % of rows missing, shuffled: the copying path
+        keep = rng.random(len(index)) > 0.2
+        order = rng.permutation(int(keep.sum()))
+        X, y = X[keep].iloc[order], y[keep].iloc[order]
+    return X, y
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+@pytest.mark.parametrize("noise", [1e-7, 1e-8])
+def test_cross_sectional_model_bse_near_exact_fit_equals_statsmodels(noise, balanced):
+    X, y = exact_fit_panel(noise, balanced)
+    weights = pd.Series(
+        np.random.default_rng(1).uniform(0.5, 2.0, len(y)), index=y.index
+    )
+    for w in (None, weights):
+        model = CrossSectionalFactorModel().fit(X, y, sample_weight=w)
+        refs = per_date_statsmodels(X, y, weights=w)
+        dates = sorted(refs)
+        bse = pd.DataFrame([refs[d].bse for d in dates], index=dates)
+        np.testing.assert_allclose(model.bse_.loc[dates, bse.columns], bse, rtol=1e-6)
+        tvalues = pd.DataFrame([refs[d].tvalues for d in dates], index=dates)
+        np.testing.assert_allclose(
+            model.tvalues_.loc[dates, tvalues.columns], tvalues, rtol=1e-6
+        )
+        np.testing.assert_allclose(
+            1 - model.rsquared_.loc[dates],
+            [1 - refs[d].rsquared for d in dates],
+            rtol=1e-5,
+        )
+
+
+@pytest.mark.parametrize("balanced", [True, False])
+@pytest.mark.parametrize("factor", [2.0**-530, 1e-160, 1e160])
+def test_cross_sectional_model_scale_of_loadings_and_returns_irrelevant(
+    factor, balanced
+):
+    X, y = exact_fit_panel(1e-2, balanced)
+    base = CrossSectionalFactorModel(condition_number=True).fit(X, y)
+    # Powers of two scale exactly; 1e-160 rounds each loading once.
+    rtol = 0 if factor == 2.0**-530 else 1e-14
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = CrossSectionalFactorModel().fit(X * factor, y)
+        big = CrossSectionalFactorModel().fit(X, y * factor)
+    for model, coef_factor in ((small, 1 / factor), (big, factor)):
+        assert (model.diagnostics_["status"] == 0).all()  # no date "collinear"
+        np.testing.assert_allclose(
+            model.factor_returns_, base.factor_returns_ * coef_factor, rtol=rtol
+        )
+        np.testing.assert_allclose(
+            model.bse_[["a", "b", "c"]],
+            base.bse_[["a", "b", "c"]] * coef_factor,
+            rtol=1e-10,
+        )
+        np.testing.assert_allclose(model.tvalues_, base.tvalues_, rtol=1e-10)
+        np.testing.assert_allclose(model.rsquared_, base.rsquared_, rtol=1e-10)
+    np.testing.assert_allclose(
+        big.params_["const"], base.params_["const"] * factor, rtol=1e-14
+    )
+
+
+def test_cross_sectional_model_scaled_loadings_beside_industries():
+    X, y, ind = industry_data(seed=3)
+    base = CrossSectionalFactorModel(industries=ind).fit(X, y)
+    np.testing.assert_allclose(base.params_, kkt_reference(X, y, ind), rtol=1e-9)
+    factors = pd.Series({"value": 1e170, "size": 1e-170})
+    scaled = X.assign(**{c: X[c] * f for c, f in factors.items()})
+    model = CrossSectionalFactorModel(industries=ind).fit(scaled, y)
+    assert (model.diagnostics_["status"] == 0).all()
+    units = pd.Series(1.0, index=base.params_.columns)
+    units[factors.index] = 1 / factors
+    np.testing.assert_allclose(model.params_, base.params_ * units, rtol=1e-12)
+    np.testing.assert_allclose(model.bse_, base.bse_ * units, rtol=1e-10)
+
+
+def test_cross_sectional_model_partitions_in_other_units_still_find_collinearity():
+    """The Dask path sums partitions' Gram matrices: in common units."""
+    X, y = exact_fit_panel(1e-2, True, n_dates=8)
+    late = X.index.get_level_values("date") >= X.index.levels[0][4]
+    X.loc[late, "b"] *= 1e-3  # other magnitudes there: other power-of-two units
+    X["c"] = 3.0 + X["b"]  # collinear with b and the intercept on each date
+    model = CrossSectionalFactorModel()
+    parts = [model._fit_partition(X[m], y[m]) for m in (~late, late)]
+    with pytest.raises(ValueError, match=r"`X` columns \['b', 'c'\] are collinear"):
+        model._finalise(parts)
+    with pytest.raises(ValueError, match=r"`X` columns \['b', 'c'\] are collinear"):
+        CrossSectionalFactorModel().fit(X, y)

@@ -116,8 +116,8 @@ def test_examples_grid_search_embargo_nan_count_and_noise(example_runs):
     nan = re.search(r"([\d,]+) labels NaN \(([\d.]+)%\): ([\d,]+) on the last 5", out)
     total, at_end = (int(nan.group(k).replace(",", "")) for k in (1, 3))
     assert float(nan.group(2)) > 20 and at_end < total / 10  # holes, not the end
-    assert "t (Newey-West)" in out
-    assert "Within noise" in out or "more than 2 s.e." in out
+    assert "t (EWC)" in out
+    assert "Within noise" in out or "at the 5 % level" in out
 
 
 def test_examples_hedging_out_of_sample(example_runs):

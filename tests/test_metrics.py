@@ -228,9 +228,14 @@ def test_ic_summary_equals_scipy_ttest():
         "ir",
         "t",
         "p_value",
+        "df",
+        "t_iid",
+        "t_nw",
         "n_dates",
         "positive",
     ]
+    assert summary["df"] == 57
+    assert summary["t_iid"] == summary["t"]
     assert summary["mean"] == pytest.approx(values.mean(), rel=1e-14)
     assert summary["std"] == pytest.approx(values.std(ddof=1), rel=1e-14)
     assert summary["ir"] == pytest.approx(values.mean() / values.std(ddof=1), rel=1e-14)
@@ -252,7 +257,7 @@ def test_ic_summary_frame_and_degenerate_input():
         flat = ic_summary([0.2, 0.2, 0.2])
     assert one["mean"] == 0.3
     assert one["n_dates"] == 1
-    assert one[["std", "ir", "t", "p_value"]].isna().all()
+    assert one[["std", "ir", "t", "p_value", "df", "t_iid", "t_nw"]].isna().all()
     assert empty["n_dates"] == 0
     assert empty.drop("n_dates").isna().all()
     assert flat["std"] == 0.0
@@ -339,21 +344,14 @@ def test_ic_summary_horizon_equals_statsmodels_hac(horizon):
     ref = sm.OLS(values, np.ones(len(values))).fit(
         cov_type="HAC", cov_kwds={"maxlags": horizon - 1}
     )
-    np.testing.assert_allclose(summary["t"], ref.tvalues[0], rtol=1e-10)
-    np.testing.assert_allclose(summary["p_value"], ref.pvalues[0], rtol=1e-8)
+    np.testing.assert_allclose(summary["t_nw"], ref.tvalues[0], rtol=1e-10)
     iid = ic_summary(ic)
     np.testing.assert_allclose(summary["t_iid"], iid["t"], rtol=1e-12)
-    assert list(summary.index) == [
-        "mean",
-        "std",
-        "ir",
-        "t",
-        "p_value",
-        "t_iid",
-        "n_dates",
-        "positive",
-    ]
+    assert list(summary.index) == list(iid.index)
     assert abs(summary["t"]) < abs(summary["t_iid"])  # overlap inflates the iid t
+    assert summary["df"] == len(values) // (2 * horizon)
+    expected_p = 2 * stats.t.sf(abs(summary["t"]), summary["df"])
+    np.testing.assert_allclose(summary["p_value"], expected_p, rtol=1e-12)
 
 
 def test_ic_summary_horizon_one_unchanged_and_validated():
@@ -365,3 +363,77 @@ def test_ic_summary_horizon_one_unchanged_and_validated():
         ic_summary(ic, horizon=0)
     with pytest.raises(TypeError, match="`horizon` must be an integer"):
         ic_summary(ic, horizon=2.5)
+
+
+def _overlapping_ic(n_draws, n_dates, horizon, seed):
+    """IC series of a persistent signal with no skill against h-date labels.
+
+    With a fixed signal and i.i.d. returns, the IC of date t is (up to scale)
+    the sum of the h returns after t: an MA(h-1) of i.i.d. normals, the
+    strongest overlap the labels can give. One column per draw.
+    """
+    shocks = np.random.default_rng(seed).standard_normal(
+        (n_dates + horizon - 1, n_draws)
+    )
+    csum = np.vstack([np.zeros((1, n_draws)), np.cumsum(shocks, axis=0)])
+    return pd.DataFrame(csum[horizon:] - csum[:-horizon])
+
+
+@pytest.mark.parametrize(
+    ("n_dates", "horizon", "max_rate", "nw_min_rate"),
+    [(500, 5, 0.08, 0.09), (250, 21, 0.09, 0.13), (250, 1, 0.065, None)],
+)
+def test_ic_summary_size_under_no_signal(n_dates, horizon, max_rate, nw_min_rate):
+    ic = _overlapping_ic(2000, n_dates, horizon, seed=n_dates + horizon)
+    table = ic_summary(ic, horizon=horizon)
+    rejected = (table.loc["p_value"] < 0.05).mean()
+    assert 0.03 <= rejected <= max_rate
+    # |t| never exceeds the t that treats the dates as independent.
+    assert (table.loc["t"].abs() <= table.loc["t_iid"].abs() * (1 + 1e-12)).all()
+    if nw_min_rate is not None:  # Newey-West with h - 1 lags and normal p-values
+        nw_rejected = (table.loc["t_nw"].abs() > stats.norm.ppf(0.975)).mean()
+        assert nw_rejected >= nw_min_rate
+
+
+def test_ic_summary_ewc_variance_equals_slow_loop():
+    from skfactor.metrics._ic import ewc_long_run_variance
+
+    rng = np.random.default_rng(12)
+    n, horizon = 103, 5
+    ic = pd.Series(
+        np.convolve(rng.normal(0.01, 0.1, n + horizon - 1), np.ones(horizon), "valid"),
+        index=pd.date_range("2001-01-01", periods=n, freq="B"),
+    )
+    x = ic.to_numpy()
+    u = x - x.mean()
+    nu = n // (2 * horizon)
+    lam = [
+        np.sqrt(2 / n)
+        * sum(u[t - 1] * np.cos(np.pi * j * (t - 0.5) / n) for t in range(1, n + 1))
+        for j in range(1, nu + 1)
+    ]
+    omega = sum(v * v for v in lam) / nu
+    np.testing.assert_allclose(ewc_long_run_variance(u, nu), omega, rtol=1e-12)
+    summary = ic_summary(ic.sample(frac=1, random_state=0), horizon=horizon)
+    omega = max(omega, x.var(ddof=1))
+    np.testing.assert_allclose(summary["t"], np.sqrt(n) * x.mean() / np.sqrt(omega))
+    assert summary["df"] == nu
+    np.testing.assert_allclose(
+        summary["p_value"], 2 * stats.t.sf(abs(summary["t"]), nu), rtol=1e-12
+    )
+
+
+def test_ic_summary_few_dates_warns_and_stays_below_iid_t():
+    rng = np.random.default_rng(13)
+    ic = pd.Series(np.convolve(rng.normal(0.05, 0.1, 60), np.ones(21), "valid"))
+    with pytest.warns(UserWarning, match="40 dates at horizon=21 .* 1 degree"):
+        summary = ic_summary(ic, horizon=21)
+    assert np.isfinite(summary["p_value"]) and 0 < summary["p_value"] <= 1
+    assert summary["df"] == 1
+    assert abs(summary["t"]) <= abs(summary["t_iid"])
+    with pytest.warns(UserWarning, match="horizon=63"):  # h >= the dates
+        long = ic_summary(ic, horizon=63)
+    assert abs(long["t"]) <= abs(long["t_iid"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ic_summary(pd.Series(rng.normal(size=400)), horizon=5)  # 40 cosines

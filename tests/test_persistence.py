@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -101,13 +103,23 @@ def test_ic_decay_is_ic_summary_at_each_horizon(wide):
     f, returns = _sp500_momentum()
     long = returns.stack(future_stack=True)
     long.index.names = ["date", "asset"]
-    table = ic_decay(f, returns if wide else long, horizons=(1, 5, 21))
+    with pytest.warns(UserWarning, match="109 dates at horizon=21"):
+        table = ic_decay(f, returns if wide else long, horizons=(1, 5, 21))
     assert table.index.tolist() == [1, 5, 21]
-    assert {"t", "p_value", "t_iid"} <= set(table.columns)
+    assert {"t", "p_value", "df", "t_iid", "t_nw"} <= set(table.columns)
     assert table.loc[1, "t_iid"] == table.loc[1, "t"]
+    assert (
+        table["df"]
+        == [
+            table.loc[1, "n_dates"] - 1,
+            *(table.loc[h, "n_dates"] // (2 * h) for h in (5, 21)),
+        ]
+    ).all()
     for h in (1, 5, 21):
         fwd = forward_returns(long, h).reindex(f.index)
-        expected = ic_summary(information_coefficient(fwd, f), horizon=h)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # few dates at h=21
+            expected = ic_summary(information_coefficient(fwd, f), horizon=h)
         np.testing.assert_allclose(
             table.loc[h, expected.index].astype(float), expected, rtol=1e-12
         )

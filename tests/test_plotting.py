@@ -367,7 +367,7 @@ def test_plot_ic_decay_bars_equal_mean_ic():
     from skfactor.metrics import ic_decay
     from skfactor.plotting import plot_ic_decay
 
-    data = make_factor_panel(n_dates=40, n_assets=50, random_state=0)
+    data = make_factor_panel(n_dates=100, n_assets=50, random_state=0)
     decay = ic_decay(data.X["momentum"], data.y, horizons=(1, 5, 10))
     ax = plot_ic_decay(decay)
     assert_allclose([p.get_height() for p in ax.patches], decay["mean"])

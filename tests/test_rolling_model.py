@@ -523,3 +523,67 @@ def test_rolling_model_grid_search_over_time_splits():
     pred = model.predict(F.iloc[test]).to_numpy()
     last = model.intercept_ + F.iloc[test].to_numpy() @ model.coef_.T
     assert_allclose(pred, last, rtol=1e-12)
+
+
+def near_exact(noise, seed=0):
+    """Returns = alpha + real factor returns @ betas + noise * N(0, 1), with holes."""
+    F, _ = daily(True)
+    F = F.iloc[:600]
+    rng = np.random.default_rng(seed)
+    B = rng.normal(size=(F.shape[1], 6))
+    R = 1e-3 + np.nan_to_num(F.to_numpy()) @ B + noise * rng.normal(size=(len(F), 6))
+    R = pd.DataFrame(R, index=F.index, columns=[f"a{i}" for i in range(6)])
+    R = R.mask(rng.random(R.shape) < 0.03)  # holes: the masked sums too
+    R.columns.name = "asset"
+    return F, R
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning:statsmodels")
+@pytest.mark.parametrize("noise", [1e-7, 1e-8])
+def test_rolling_model_bse_near_exact_fit_equals_statsmodels(noise):
+    F, R = near_exact(noise)
+    model = RollingFactorModel(window=100, store_bse=True).fit(F, R)
+    bse = stack(model, "bse_")
+    X = sm.add_constant(F.to_numpy())
+    for i in range(R.shape[1]):
+        res = RollingOLS(R.iloc[:, i].to_numpy(), X, window=100, missing="drop").fit()
+        ok = ~np.isnan(res.params[:, 0])
+        assert_allclose(bse[ok, i], res.bse[ok], rtol=1e-6)
+        assert_allclose(
+            1 - grid(model, "rsquared_")[ok, i], 1 - res.rsquared[ok], rtol=1e-5
+        )
+    weighted = RollingFactorModel(window=60, halflife=15.0, store_bse=True).fit(F, R)
+    for t, i in ((59, 0), (300, 2), (599, 4)):
+        rows = np.arange(t - 59, t + 1)
+        y = R.to_numpy()[rows, i]
+        ok = ~np.isnan(y) & ~np.isnan(X[rows]).any(axis=1)
+        w = 0.5 ** ((t - rows[ok]) / 15.0)
+        res = sm.WLS(y[ok], X[rows][ok], weights=w).fit()
+        assert_allclose(stack(weighted, "bse_")[t, i], res.bse, rtol=1e-6)
+
+
+@pytest.mark.parametrize("factor", [2.0**-530, 1e-160, 1e160])
+def test_rolling_model_scale_of_factors_and_returns_irrelevant(factor):
+    F, R = near_exact(1e-2)
+    base = RollingFactorModel(window=60, halflife=30.0, store_bse=True).fit(F, R)
+    rtol = 0 if factor == 2.0**-530 else 1e-10
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = RollingFactorModel(window=60, halflife=30.0, store_bse=True)
+        small.fit(F * factor, R)
+        big = RollingFactorModel(window=60, halflife=30.0, store_bse=True)
+        big.fit(F, R * factor)
+    assert_close(coef3(small), coef3(base) / factor, rtol=rtol)
+    assert_close(stack(big), stack(base) * factor, rtol=rtol)
+    assert_close(stack(big, "bse_"), stack(base, "bse_") * factor, rtol=rtol)
+    for model in (small, big):
+        t, t_base = (
+            stack(model) / stack(model, "bse_"),
+            stack(base) / stack(base, "bse_"),
+        )
+        assert_close(t, t_base, rtol=rtol)
+        assert_close(
+            grid(model, "rsquared_")[..., None],
+            grid(base, "rsquared_")[..., None],
+            rtol=rtol,
+        )

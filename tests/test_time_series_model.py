@@ -504,16 +504,37 @@ def test_time_series_model_inf_in_y_is_an_error_naming_its_columns(
         TimeSeriesFactorModel().fit(F, R)
 
 
-def test_time_series_model_warns_when_sums_of_squares_overflow(french):
+def test_time_series_model_huge_return_keeps_finite_statistics(french):
+    """A return of 1e200 (its square overflows) is fitted in power-of-two units."""
     F, R = french
     R = R.copy()
     R.iloc[0, 6] = 1e200
-    with warnings.catch_warnings(record=True) as caught:  # numpy's overflow too
-        warnings.simplefilter("always")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         model = TimeSeriesFactorModel().fit(F, R)
-    assert any("too large to square" in str(w.message) for w in caught)
-    assert not np.isfinite(model.rsquared_.iloc[6])
-    assert np.isfinite(model.rsquared_.iloc[np.arange(9) != 6]).all()
+    scaled = R.assign(**{R.columns[6]: R.iloc[:, 6] * 2.0**-600})  # exact
+    ref = TimeSeriesFactorModel().fit(F, scaled)
+    assert np.isfinite(model.rsquared_).all()
+    np.testing.assert_array_equal(model.rsquared_, ref.rsquared_)
+    np.testing.assert_array_equal(model.tvalues_, ref.tvalues_)
+
+
+@pytest.mark.parametrize("factor", [2.0**-530, 1e-160, 1e160])
+def test_time_series_model_scale_of_factors_and_returns_irrelevant(french, factor):
+    F, R = french
+    base = TimeSeriesFactorModel().fit(F, R)
+    rtol = 0 if factor == 2.0**-530 else 1e-12
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small = TimeSeriesFactorModel().fit(F * factor, R)
+        big = TimeSeriesFactorModel().fit(F, R * factor)
+    np.testing.assert_allclose(small.coef_, base.coef_ / factor, rtol=rtol + 1e-12)
+    np.testing.assert_allclose(big.params_, base.params_ * factor, rtol=rtol + 1e-12)
+    np.testing.assert_allclose(big.bse_, base.bse_ * factor, rtol=1e-10)
+    for model in (small, big):
+        np.testing.assert_allclose(model.tvalues_, base.tvalues_, rtol=1e-10)
+        np.testing.assert_allclose(model.rsquared_, base.rsquared_, rtol=1e-10)
+        assert model.grs_.statistic == pytest.approx(base.grs_.statistic, rel=1e-10)
 
 
 def test_time_series_model_bad_parameters_and_score_assets(french):

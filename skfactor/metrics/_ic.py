@@ -16,6 +16,7 @@ from skfactor.panel._validation import (
     check_panel_index,
     date_codes,
 )
+from skfactor.utils._warnings import warn
 
 __all__ = ["ic_scorer", "ic_summary", "information_coefficient", "make_ic_scorer"]
 
@@ -305,8 +306,77 @@ def _newey_west_t(values, lags):
     for lag in range(1, min(lags, n - 1) + 1):  # lags, not dates: a handful
         s += 2.0 * bartlett(lag, lags) * (u[lag:] @ u[:-lag])
     se = np.sqrt(s) / n
-    t = values.mean() / se if se > 0 else np.nan
-    return t, (2.0 * stats.norm.sf(abs(t)) if np.isfinite(t) else np.nan)
+    return values.mean() / se if se > 0 else np.nan
+
+
+# Below this many cosines (fewer than 8 non-overlapping horizons) the t_nu
+# critical value exceeds 3.18 and, as h nears the number of dates, the size
+# is no longer held (7 % at h = T): ic_summary warns.
+_FEW_COSINES = 4
+
+
+def cosine_terms(n_dates, horizon):
+    r"""Number :math:`\nu = \max(1, \lfloor T / (2h) \rfloor)` of EWC cosine terms.
+
+    One cosine per two non-overlapping horizons: each term then averages over
+    at least :math:`2h` dates, so overlap of :math:`h`-date labels barely
+    correlates the terms (rejection rates under no signal of 5.5 % at 500
+    dates, h = 5, and 5.9 % at 250 dates, h = 21).
+    """
+    return max(1, n_dates // (2 * horizon))
+
+
+def ewc_long_run_variance(u, n_terms):
+    r"""Equal-weighted cosine (EWC) estimate of the long-run variance of a series.
+
+    .. math::
+
+        \Lambda_j = \sqrt{2/T} \sum_{t=1}^{T} u_t \cos\big(\pi j (t - 1/2)/T\big),
+        \qquad \hat\omega = \frac1\nu \sum_{j=1}^{\nu} \Lambda_j^2,
+
+    for the demeaned series :math:`u` (Müller 2014; Lazarus, Lewis, Stock and
+    Watson 2018). :math:`\sqrt T \bar x / \sqrt{\hat\omega}` is Student t with
+    :math:`\nu` degrees of freedom under a zero mean.
+
+    Parameters
+    ----------
+    u : ndarray of shape (n_dates,) or (n_dates, n_series)
+        Demeaned series, in date order.
+    n_terms : int
+        Number of cosines :math:`\nu`.
+
+    Returns
+    -------
+    omega : float or ndarray of shape (n_series,)
+    """
+    t = len(u)
+    j = np.arange(1, n_terms + 1)[:, None]
+    cosines = np.cos(np.pi * j * (np.arange(t) + 0.5) / t)  # (nu, T)
+    projections = np.sqrt(2.0 / t) * (cosines @ u)
+    return np.mean(projections**2, axis=0)
+
+
+def _ewc_t(values, horizon):
+    """The size-correct t of a zero mean of overlapping-label ICs, and its df.
+
+    EWC with :func:`cosine_terms`; its variance is floored at the sample
+    variance (overlap only adds positive autocorrelation, so the long-run
+    variance is at least the variance), which keeps ``|t| <= |t_iid|``.
+    """
+    n = len(values)
+    nu = cosine_terms(n, horizon)
+    u = values - values.mean()
+    omega = max(ewc_long_run_variance(u, nu), values.var(ddof=1))
+    t = np.sqrt(n) * values.mean() / np.sqrt(omega) if omega > 0 else np.nan
+    if nu < _FEW_COSINES:
+        warn(
+            f"`ic_summary`: {n} dates at horizon={horizon} hold "
+            f"{n / horizon:.1f} non-overlapping horizons; the t-statistic has "
+            f"{nu} degree(s) of freedom and little power (it needs at least "
+            f"{2 * _FEW_COSINES * horizon} dates, 8 horizons). Use more dates "
+            "or a shorter horizon.",
+        )
+    return t, nu
 
 
 def ic_summary(ic, horizon=1):
@@ -322,41 +392,68 @@ def ic_summary(ic, horizon=1):
         Periods :math:`h` of the forward returns the IC was measured on
         (``forward_returns(..., periods=h)``). With :math:`h > 1` consecutive
         labels overlap by :math:`h - 1` periods, so ``t`` and ``p_value`` use
-        Newey-West errors with :math:`h - 1` lags (see Notes).
+        the equal-weighted cosine (EWC) long-run variance with Student t
+        critical values (see Notes).
 
     Returns
     -------
     summary : Series or DataFrame
         Indexed by ``mean``, ``std`` (``ddof=1``), ``ir`` (mean / std),
-        ``t`` (:math:`\mathrm{IR}\sqrt{n}`, the one-sample t-statistic of a zero
-        mean), ``p_value`` (two-sided, Student t with :math:`n - 1` degrees of
-        freedom), ``n_dates`` (dates with a defined IC) and ``positive`` (the
-        fraction of them with IC > 0). With ``horizon > 1``, ``t`` and
-        ``p_value`` are the Newey-West ones and ``t_iid`` (after ``p_value``)
-        keeps the i.i.d. t. One column per input column for a DataFrame.
-        Statistics that need more dates than there are, or a nonzero std, are
-        NaN.
+        ``t`` (the t-statistic of a zero mean), ``p_value`` (two-sided,
+        Student t with ``df`` degrees of freedom), ``df``, ``t_iid``
+        (:math:`\mathrm{IR}\sqrt{n}`, which treats the dates as independent),
+        ``t_nw`` (Newey-West with :math:`h - 1` lags, statsmodels' HAC t; its
+        normal p-value over-rejects), ``n_dates`` (dates with a defined IC)
+        and ``positive`` (the fraction of them with IC > 0). At ``horizon=1``
+        ``t`` is ``t_iid`` and ``df`` is :math:`n - 1`. One column per input
+        column for a DataFrame. Statistics that need more dates than there
+        are, or a nonzero std, are NaN.
+
+    Warns
+    -----
+    UserWarning
+        With ``horizon > 1`` and fewer than 8 horizons' worth of dates
+        (:math:`\nu < 4`): the t-statistic keeps its size but has little power.
 
     Notes
     -----
-    The i.i.d. t-statistic treats the dates as independent. ICs of
-    overlapping multi-period forward returns are autocorrelated (an
+    At ``horizon=1`` the labels do not overlap and ``t`` is the one-sample
+    t-statistic, Student t with :math:`n - 1` degrees of freedom.
+
+    ICs of overlapping multi-period forward returns are autocorrelated (an
     :math:`h`-period label shares :math:`h - 1` periods with its neighbour),
-    which inflates it. With ``horizon=h > 1`` the IC series is ordered by date
-    (a Series' index is sorted; an array is taken in its order), its NaN dates
-    dropped, and the mean's variance is Newey-West's with Bartlett weights
-    :math:`1 - l/h` for lags :math:`l = 1, \dots, h - 1`, without a small-sample
-    factor, and p-values from the normal distribution: exactly statsmodels
-    ``OLS(ic, np.ones(n)).fit(cov_type="HAC", cov_kwds={"maxlags": h - 1})``
-    (whose default is ``use_correction=False``).
+    which inflates the i.i.d. t; Newey-West with :math:`h - 1` lags and normal
+    p-values corrects too little (10 % rejections at the 5 % level under no
+    signal at 500 dates, h = 5; 16 % at 250 dates, h = 21). With
+    ``horizon=h > 1`` the IC series is ordered by date (a Series' index is
+    sorted; an array is taken in its order), its NaN dates dropped, and
+    :math:`t = \sqrt{n}\,\bar x / \sqrt{\hat\omega}` with the equal-weighted
+    cosine estimate of the long-run variance (Müller 2014; Lazarus, Lewis,
+    Stock and Watson 2018),
+
+    .. math::
+
+        \Lambda_j = \sqrt{2/n} \sum_{t=1}^{n} u_t
+        \cos\!\big(\pi j (t - \tfrac12)/n\big), \qquad
+        \hat\omega = \max\Big(\frac1\nu \sum_{j=1}^{\nu} \Lambda_j^2,\;
+        s^2\Big),
+
+    :math:`u_t` the demeaned IC, :math:`s^2` its variance and
+    :math:`\nu = \max(1, \lfloor n / (2h) \rfloor)` cosines; ``p_value`` is
+    from Student t with :math:`\nu` degrees of freedom. Under no signal it
+    rejects 5.5 % of the time at the 5 % level at 500 dates, h = 5, and
+    5.9 % at 250 dates, h = 21. Overlap only adds positive autocorrelation,
+    so the long-run variance is at least :math:`s^2`; the floor keeps
+    :math:`|t| \le |t_\mathrm{iid}|` even when :math:`h` is as long as the
+    sample.
 
     Examples
     --------
     >>> import pandas as pd
     >>> ic_summary(pd.Series([0.1, 0.0, 0.2, 0.1]))["mean"]
     np.float64(0.1)
-    >>> ic_summary(pd.Series([0.1, 0.0, 0.2, 0.1, 0.05]), horizon=3).index.tolist()
-    ['mean', 'std', 'ir', 't', 'p_value', 't_iid', 'n_dates', 'positive']
+    >>> ic_summary(pd.Series([0.1, 0.0, 0.2, 0.1, 0.05])).index.tolist()
+    ['mean', 'std', 'ir', 't', 'p_value', 'df', 't_iid', 't_nw', 'n_dates', 'positive']
     """
     if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer):
         raise TypeError(f"`horizon` must be an integer; got {horizon!r}.")
@@ -378,13 +475,24 @@ def ic_summary(ic, horizon=1):
         # Equal values have std 0 exactly (a float mean may leave a residue).
         std = values.std(ddof=1) if np.ptp(values) > 0 else 0.0
     ir = mean / std if std > 0 else np.nan
-    t = ir * np.sqrt(n)
-    p_value = 2.0 * stats.t.sf(abs(t), n - 1) if np.isfinite(t) else np.nan
+    t_iid = ir * np.sqrt(n)
+    t, df, t_nw = t_iid, n - 1.0 if n > 1 else np.nan, np.nan
+    if np.isfinite(t_iid):
+        t_nw = _newey_west_t(values, horizon - 1)
+        if horizon > 1:
+            t, df = _ewc_t(values, horizon)
+    p_value = 2.0 * stats.t.sf(abs(t), df) if np.isfinite(t) else np.nan
     positive = float((values > 0).mean()) if n else np.nan
-    out = {"mean": mean, "std": std, "ir": ir, "t": t, "p_value": p_value}
-    if horizon > 1:
-        out["t_iid"] = t
-        if np.isfinite(t):
-            out["t"], out["p_value"] = _newey_west_t(values, horizon - 1)
-    out.update({"n_dates": float(n), "positive": positive})
+    out = {
+        "mean": mean,
+        "std": std,
+        "ir": ir,
+        "t": t,
+        "p_value": p_value,
+        "df": float(df),
+        "t_iid": t_iid,
+        "t_nw": t_nw,
+        "n_dates": float(n),
+        "positive": positive,
+    }
     return pd.Series(out, name=getattr(ic, "name", None))

@@ -228,15 +228,19 @@ def ic_decay(y_pred, returns, horizons=(1, 5, 21), method="spearman"):
     summary : DataFrame of shape (n_horizons, n_statistics)
         One row per horizon (index ``horizon``), the columns of
         :func:`ic_summary` with ``horizon=h``: the ICs of overlapping
-        :math:`h`-date returns are autocorrelated, so ``t`` and ``p_value``
-        use Newey–West errors with :math:`h - 1` lags; ``t_iid`` is the t
-        that treats the dates as independent (equal to ``t`` at
-        :math:`h = 1`), which overstates significance for :math:`h > 1`.
+        :math:`h`-date returns are autocorrelated, so for :math:`h > 1`
+        ``t`` and ``p_value`` use the equal-weighted cosine long-run variance
+        with Student t critical values on ``df`` degrees of freedom (the
+        rule and its size are in :func:`ic_summary`'s Notes; it warns where
+        the dates are few); ``t_iid`` is the t that treats the dates as
+        independent (equal to ``t`` at :math:`h = 1`), which overstates
+        significance for :math:`h > 1`, and ``t_nw`` the Newey–West t with
+        :math:`h - 1` lags.
 
     Examples
     --------
     >>> from skfactor.datasets import make_factor_panel
-    >>> data = make_factor_panel(n_dates=40, n_assets=50, random_state=0)
+    >>> data = make_factor_panel(n_dates=60, n_assets=50, random_state=0)
     >>> ic_decay(data.X["momentum"], data.y, horizons=(1, 5)).index.tolist()
     [1, 5]
     """
@@ -259,6 +263,5 @@ def ic_decay(y_pred, returns, horizons=(1, 5, 21), method="spearman"):
         ic = information_coefficient(fwd, y_pred, method=method)
         rows[h] = ic_summary(ic, horizon=h)
     out = pd.DataFrame(rows).T
-    out["t_iid"] = out["t_iid"].fillna(out["t"]) if "t_iid" in out else out["t"]
     out.index.name = "horizon"
     return out

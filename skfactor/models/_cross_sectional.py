@@ -82,6 +82,19 @@ def _take_columns(values, positions):
     return out
 
 
+def _in_common_units(pooled):
+    """Sum of the partitions' ``(pooled Gram, scale)`` in one set of units.
+
+    Each partition's loadings were divided by their own powers of two (the
+    largest magnitudes differ between partitions); the sum of Gram matrices
+    in different units is not the Gram matrix of the panel (a collinearity
+    would hide). Each is brought to the largest scale of each column, so
+    nothing overflows.
+    """
+    top = np.max([scale for _, scale in pooled], axis=0)
+    return sum(gram * np.outer(scale / top, scale / top) for gram, scale in pooled)
+
+
 class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     r"""Regress each date's returns on that date's loadings (Approach 2, Barra style).
 
@@ -207,6 +220,12 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     loadings scaled to a unit diagonal: a date whose smallest eigenvalue is at
     most 1e-12 times its largest is rank deficient. :meth:`summary` gives the
     Fama–MacBeth table of the per-date estimates.
+
+    The residual sum of squares behind ``bse_`` and the R² is summed from each
+    date's residuals (not from the normal equations, which cancel on a
+    near-exact fit), and every loading and the returns are fitted in units of
+    a power of two near their largest magnitude (exact), so loadings of
+    1e-160 or 1e160 give the same t statistics as loadings of 1.
 
     Examples
     --------
@@ -348,8 +367,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         estimates = [fit.intercept[:, None]] * int(self.fit_intercept) + [fit.coef]
         bse, table = date_diagnostics(
             mom,
-            fit.coef,
-            fit.intercept,
+            fit.ssr,
             fit.rsquared,
             fit.status,
             constraint=rows,
@@ -389,7 +407,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         pooled = [part.pooled for part in parts if part.pooled is not None]
         names = first.names
         if pooled:
-            self._check_collinear(sum(pooled), names)
+            self._check_collinear(_in_common_units(pooled), names)
         dates = first.dates.append([part.dates for part in parts[1:]])
         if not dates.is_unique:
             raise ValueError(
@@ -494,9 +512,12 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 )
 
     def _pooled_gram(self, mom, constraint, p):
-        """Sum of the Gram matrices of the estimable dates (None if there are none).
+        """Sum of the Gram matrices of the estimable dates, and their units.
 
-        Additive over partitions of dates: :meth:`_check_collinear` tests it.
+        ``(pooled, scale)``, in the moments' units (the loadings divided by
+        ``scale``); None if no date is estimable. Additive over partitions of
+        dates once in common units (:func:`_in_common_units`):
+        :meth:`_check_collinear` tests the sum.
         """
         if p == 0:
             return None
@@ -513,7 +534,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
                 (c * c).sum(axis=1), 1e-300
             )
             pooled = pooled + np.einsum("t,ti,tj->ij", scale, c, c)
-        return pooled
+        return pooled, mom.scale[:p]
 
     def _check_collinear(self, pooled, names):
         """Raise if the loadings are collinear on every estimable date."""

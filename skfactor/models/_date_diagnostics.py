@@ -7,8 +7,9 @@ loop over them and no second pass over the panel.
 
 With the centred Gram matrix :math:`A` of the loadings, the weighted means
 :math:`\bar x` and the total weight :math:`W` of a date (an intercept), the
-residual sum of squares is :math:`y'y - 2\beta'b + \beta'A\beta`, the scale
-:math:`\sigma^2 = SSR / (n - k)` and
+residual sum of squares :math:`SSR = \sum_i w_i e_i^2` of the fit's residuals
+(not :math:`y'y - 2\beta'b + \beta'A\beta`, which cancels to nothing on a
+near-exact fit), the scale :math:`\sigma^2 = SSR / (n - k)` and
 
 .. math::
 
@@ -21,6 +22,10 @@ Under the industry constraint :math:`c'\beta = 0`, :math:`A^{-1}` is the
 top-left block of the inverse of the bordered matrix
 :math:`\begin{pmatrix} A & c \\ c' & 0 \end{pmatrix}` (the covariance of the
 constrained estimates) and :math:`k` counts one parameter less.
+
+All of it is computed in the moments' units (each column of the loadings and
+the returns divided by a power of two, so cross-products of loadings of 1e-160
+or 1e160 stay in range) and the standard errors brought back to the data's.
 """
 
 from __future__ import annotations
@@ -46,7 +51,8 @@ class DateFits(NamedTuple):
 
     ``params`` and ``bse`` are (n_dates, n_terms) arrays, ``table`` the
     :func:`date_diagnostics` table, ``pooled`` the summed Gram matrix of the
-    estimable dates (None without any) for the collinearity check, ``n_rows``
+    estimable dates and the column scales it is in (None without any) for the
+    collinearity check, ``n_rows``
     the partition's rows; the feature counts and names are those its
     validation found.
     """
@@ -56,7 +62,7 @@ class DateFits(NamedTuple):
     params: np.ndarray
     bse: np.ndarray
     table: dict
-    pooled: np.ndarray | None
+    pooled: tuple[np.ndarray, np.ndarray] | None
     n_rows: int
     n_features_in: int
     feature_names_in: np.ndarray | None
@@ -111,17 +117,23 @@ def _rank(A, k, nobs, known):
     return np.where(nobs > 0, rank + k, 0)
 
 
-def _condition_number(A, mean, wsum, centered):
-    """The condition number of X'WX as statsmodels: sqrt(max / min eigenvalue)."""
+def _condition_number(A, mean, wsum, centered, scale):
+    """The condition number of X'WX as statsmodels: sqrt(max / min eigenvalue).
+
+    Of the data's design (it depends on the columns' scales): the scaled
+    moments are brought back first (not finite, NaN, where that overflows).
+    """
     n, p, _ = A.shape
-    if centered:  # X'WX of [1, X] from the centred moments
-        m = mean[:, :p]
-        H = np.empty((n, p + 1, p + 1))
-        H[:, 0, 0] = wsum
-        H[:, 0, 1:] = H[:, 1:, 0] = wsum[:, None] * m
-        H[:, 1:, 1:] = A + wsum[:, None, None] * m[:, :, None] * m[:, None, :]
-    else:
-        H = A
+    with np.errstate(over="ignore", invalid="ignore"):
+        A = A * (scale[:, None] * scale[None, :])
+        if centered:  # X'WX of [1, X] from the centred moments
+            m = mean[:, :p] * scale
+            H = np.empty((n, p + 1, p + 1))
+            H[:, 0, 0] = wsum
+            H[:, 0, 1:] = H[:, 1:, 0] = wsum[:, None] * m
+            H[:, 1:, 1:] = A + wsum[:, None, None] * m[:, :, None] * m[:, None, :]
+        else:
+            H = A
     cond = np.full(n, np.nan)
     finite = np.isfinite(H).all(axis=(1, 2)) & (wsum > 0)
     if H.shape[1] and finite.any():
@@ -135,8 +147,7 @@ def _condition_number(A, mean, wsum, centered):
 
 def date_diagnostics(
     moments,
-    coef,
-    intercept,
+    ssr,
     rsquared,
     status,
     *,
@@ -149,10 +160,13 @@ def date_diagnostics(
     Parameters
     ----------
     moments : Moments
-        The per-date moments of the fit.
-    coef, intercept, rsquared, status : ndarray
-        The fit's per-date estimates, R² and status (0 estimated, 1 too few
-        complete rows, 2 collinear loadings that date).
+        The per-date moments of the fit (scaled, see ``Moments.scale``).
+    ssr : ndarray of shape (n_dates,)
+        The weighted residual sum of squares of each date, in the moments'
+        units (``Regression.ssr``).
+    rsquared, status : ndarray
+        The fit's per-date R² and status (0 estimated, 1 too few complete
+        rows, 2 collinear loadings that date).
     constraint : ndarray of shape (n_dates, p), optional
         The industry constraint rows of the fit.
     may_be_absent : ndarray of bool, shape (p,), optional
@@ -164,24 +178,24 @@ def date_diagnostics(
     Returns
     -------
     bse : ndarray of shape (n_dates, k + p)
-        Standard errors, the constant's first when the moments are centred.
+        Standard errors in the data's units, the constant's first when the
+        moments are centred.
     table : dict of ndarray
         ``nobs``, ``df_resid``, ``rank``, ``condition_number``, ``rsquared``,
         ``rsquared_adj``, ``status`` (the code; :data:`STATUS` says it).
     """
-    gram, mean, wsum, nobs, centered = moments
+    gram, mean, wsum, nobs, centered, units = moments
     p = gram.shape[1] - 1
     k = int(centered)
-    A, b, yy = gram[:, :p, :p], gram[:, :p, p], gram[:, p, p]
+    if units is None:
+        units = np.ones(p + 1)
+    A = gram[:, :p, :p]
     absent = np.zeros((len(nobs), p), dtype=bool)
     if may_be_absent is not None:
         diag = np.diagonal(A, axis1=1, axis2=2)
         absent = (diag == 0) & np.asarray(may_be_absent)
     ok = status == 0
     inv = _scaled_inverse(A, absent, constraint, ok)
-    beta = np.where(absent, 0.0, coef)
-    ssr = yy - 2.0 * np.einsum("tj,tj->t", beta, b)
-    ssr += np.einsum("tj,tjk,tk->t", beta, A, beta)
     n_con = 0
     if constraint is not None:  # an active constraint frees one parameter less
         n_con = np.any(np.where(absent, 0.0, constraint) != 0, axis=1)
@@ -202,7 +216,8 @@ def date_diagnostics(
             sx = m * wsum[:, None]
             left = wsum - np.einsum("tj,tjk,tk->t", sx, inv, sx)
             k_const = (np.abs(left) <= 1e-8 * wsum).astype(np.float64)
-        bse = np.sqrt(var)
+        # Back to the data's units: the constant's in y's, a slope's in y / x.
+        bse = np.sqrt(var) * (units[p] / np.append(np.ones(k), units[:p]))
         rsquared_adj = 1.0 - (nobs - k_const) / df_resid * (1.0 - rsquared)
     rsquared_adj = np.where(ok & (df_resid > 0), rsquared_adj, np.nan)
     table = {
@@ -210,7 +225,7 @@ def date_diagnostics(
         "df_resid": df_resid,
         "rank": rank,
         "condition_number": (
-            _condition_number(A, mean, wsum, centered)
+            _condition_number(A, mean, wsum, centered, units[:p])
             if condition_number
             else np.full(len(nobs), np.nan)
         ),

@@ -69,7 +69,11 @@ def standardized_design(F, fit_intercept):
     n_factors = F.shape[1]
     if len(Fo):
         center = Fo.mean(axis=0) if fit_intercept else np.zeros(n_factors)
-        scale = np.sqrt(((Fo - center) ** 2).mean(axis=0))
+        # The spread in units of a power of two near it: factors of 1e160 or
+        # 1e-160 neither overflow nor lose digits to subnormals when squared.
+        dev = Fo - center
+        unit = np.ldexp(1.0, np.frexp(np.abs(dev).max(axis=0))[1])
+        scale = unit * np.sqrt(((dev / unit) ** 2).mean(axis=0))
     else:
         center, scale = np.zeros(n_factors), np.ones(n_factors)
     scale[~(scale > 0)] = 1.0
@@ -128,7 +132,7 @@ def _row_dots(a, b):
     return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
 
 
-def masked_ols(X, Y, rows=None, intercept=False):
+def masked_ols(X, Y, rows=None, intercept=False, units=None):
     """Regress every column of ``Y`` on ``X`` over the dates where it is observed.
 
     Parameters
@@ -143,6 +147,9 @@ def masked_ols(X, Y, rows=None, intercept=False):
     intercept : bool, default=False
         Whether ``X[:, 0]`` is the intercept column (1 on the usable dates, 0
         elsewhere): the column sums are then read off ``X'y``.
+    units : ndarray of shape (n_cols,), default=None
+        Divide each column of ``Y`` by this (a power of two, so exactly) as
+        it is read: the fit is that of ``Y / units``, without a copy of ``Y``.
 
     Returns
     -------
@@ -207,6 +214,8 @@ def masked_ols(X, Y, rows=None, intercept=False):
             m, n, out = mask[rows], nobs[rows], resid[rows]
             complete = (n == n_dates).all()
             y = Yt[rows] if complete else np.where(m, Yt[rows], 0.0)
+            if units is not None:
+                y = y / units[rows, None]  # a new block: Yt is not written
             w = work[: len(y)]
             xty = y @ X
             params[rows] = beta = (bread[rows] @ xty[:, :, None])[:, :, 0]

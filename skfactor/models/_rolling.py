@@ -138,6 +138,12 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     by position (row :math:`t` of ``X`` is fitted row :math:`t`, rows past the
     fitted range take the last betas).
 
+    Each factor and asset is fitted in units of a power of two near its
+    largest magnitude (exact), so returns of 1e-160 or 1e160 give the same
+    t statistics as returns of 1; a window with :math:`1 - R^2 < 10^{-3}`
+    (a near-exact fit, where the sums' :math:`y'y - \beta'c` cancels) sums
+    its squared residuals for ``rsquared_``, ``resid_vol_`` and ``bse_``.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd

@@ -92,7 +92,10 @@ def grs_test(F, R, rows, fit_intercept=True):
     T, (N, K) = int(rows.sum()), (R.shape[1], F.shape[1])
     if not fit_intercept or T - N - K <= 0:
         return grs_undefined(T, N, K, fit_intercept)
-    alpha, E, mu, omega = grs_residuals(F, R, rows)
+    # The statistic does not depend on the units of any column: each is
+    # divided by a power of two near its largest magnitude (exact), so factors
+    # or returns of 1e-160 or 1e160 neither underflow nor overflow.
+    alpha, E, mu, omega = grs_residuals(F / _unit(F), R, rows, units=_unit(R))
     return grs_statistic(alpha, E.T @ E / T, mu, omega, T)
 
 
@@ -112,13 +115,24 @@ def grs_undefined(T, N, K, intercept=True):
     return GRSResult(np.nan, np.nan, N, T - N - K, why)
 
 
-def grs_residuals(F, R, rows):
+def _unit(V):
+    """The power of two above each column's largest magnitude (1 for zeros, NaN)."""
+    top = np.fmax(  # fmax skips NaN; no |V| copy
+        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
+    )
+    return np.ldexp(1.0, np.frexp(top)[1])
+
+
+def grs_residuals(F, R, rows, units=None):
     """The GRS test's intercepts, residuals (on ``rows``), factor mean and covariance.
 
-    Column by column in ``R``: a block of assets gives its own columns.
+    Column by column in ``R``: a block of assets gives its own columns. With
+    ``units``, those of ``R / units`` (divided in the copy of ``rows``).
     """
     T = int(rows.sum())
     Fb, Rb = F[rows], R[rows]
+    if units is not None:
+        Rb /= units
     mu = Fb.mean(axis=0)
     Fc, Rc = Fb - mu, Rb - Rb.mean(axis=0)
     omega = Fc.T @ Fc / T
@@ -234,6 +248,11 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     grid search would carry a training-sized copy in every candidate):
     :meth:`residuals` computes them from ``(X, y)``.
 
+    Each asset's returns are fitted in units of a power of two near their
+    largest magnitude and the factors standardized (exact or scale-free), so
+    factors or returns of 1e-160 or 1e160 give the same t statistics and GRS
+    test as those of 1.
+
     Examples
     --------
     >>> import numpy as np, pandas as pd
@@ -306,9 +325,12 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
                 "collinear on the dates where every factor is observed; drop the "
                 "redundant factors (e.g. a constant or duplicated column)."
             )
-        fit = masked_ols(Xs, wide.R, f_ok, intercept=self.fit_intercept)
+        # Each asset's returns in units of a power of two near their largest
+        # magnitude (exact): returns of 1e-160 or 1e160 keep their statistics.
+        units = _unit(wide.R)
+        fit = masked_ols(Xs, wide.R, f_ok, intercept=self.fit_intercept, units=units)
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
-        self._store(wide, fit, A, A @ cov @ A.T)
+        self._store(wide, fit, A, cov, units)
         self._warn_bad(fit.bad, p)
         self._grs = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
         return self
@@ -334,15 +356,29 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
                 UserWarning,
             )
 
-    def _store(self, wide, fit, A, cov):
-        params = fit.params @ A.T
+    def _store(self, wide, fit, A, cov, units):
+        """Results in the data's units from those of the design ``X A⁻¹``.
+
+        ``fit`` and ``cov`` are of each asset's returns divided by ``units``
+        and of the standardized design; each
+        standard error is ``sqrt(a' cov a)`` for its row ``a`` of ``A``, taken
+        with ``a`` divided by its largest entry, so it stays finite when the
+        covariance in the data's units (``A cov A'``) does not (factors of
+        1e-160: variances of 1e320).
+        """
+        params = fit.params @ A.T * units[:, None]
         k = int(self.fit_intercept)
         self.assets_ = wide.assets
         self._single = wide.single
         self.coef_ = params[:, k:]
         self.intercept_ = params[:, 0] if k else np.zeros(len(params))
-        self.cov_params_ = cov
-        bse = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.cov_params_ = A @ cov @ A.T * (units**2)[:, None, None]
+        top = np.abs(A).max(axis=1)
+        unit = A / top[:, None]
+        with np.errstate(invalid="ignore"):
+            bse = np.sqrt(np.einsum("ij,njk,ik->ni", unit, cov, unit))
+        bse *= top * units[:, None]
         df_resid = fit.nobs - params.shape[1]
         use_t = self.cov_type == "nonrobust" if self.use_t is None else self.use_t
         tvalues, pvalues = t_p_values(params, bse, df_resid[:, None] if use_t else None)

@@ -106,7 +106,7 @@ def forward_returns(returns, periods=1):
     Spearman IC, differ between the two only through the compounding. Labels
     of consecutive dates overlap by :math:`h - 1` periods, so their ICs are
     autocorrelated: pass ``horizon=h`` to
-    :func:`skfactor.metrics.ic_summary` for Newey-West t-statistics, and purge
+    :func:`skfactor.metrics.ic_summary` for t-statistics that allow for it, and purge
     :math:`h` dates around test blocks when cross-validating
     (:class:`skfactor.model_selection.CombinatorialPurgedSplit`'s ``purge``).
 

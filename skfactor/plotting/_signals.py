@@ -34,7 +34,7 @@ def plot_ic_decay(decay, *, ax=None):
     >>> from skfactor.datasets import make_factor_panel
     >>> from skfactor.metrics import ic_decay
     >>> from skfactor.plotting import plot_ic_decay
-    >>> data = make_factor_panel(n_dates=40, n_assets=50, random_state=0)
+    >>> data = make_factor_panel(n_dates=60, n_assets=50, random_state=0)
     >>> ax = plot_ic_decay(ic_decay(data.X["momentum"], data.y, horizons=(1, 5)))
     >>> len(ax.patches)
     2
