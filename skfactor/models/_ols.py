@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import special
 
 from skfactor.models._weights import bartlett
-from skfactor.panel._regression import CENTRING_RATIO
+from skfactor.panel._regression import CENTRING_RATIO, power_of_two_units
 from skfactor.utils._warnings import warn
 
 __all__ = [
@@ -72,7 +72,7 @@ def standardized_design(F, fit_intercept):
         # The spread in units of a power of two near it: factors of 1e160 or
         # 1e-160 neither overflow nor lose digits to subnormals when squared.
         dev = Fo - center
-        unit = np.ldexp(1.0, np.frexp(np.abs(dev).max(axis=0))[1])
+        unit = power_of_two_units(dev)
         scale = unit * np.sqrt(((dev / unit) ** 2).mean(axis=0))
     else:
         center, scale = np.zeros(n_factors), np.ones(n_factors)

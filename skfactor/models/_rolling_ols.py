@@ -29,6 +29,7 @@ import numpy as np
 from scipy.signal import lfilter
 
 from skfactor.models._weights import halflife_weights
+from skfactor.panel._regression import power_of_two_units
 
 __all__ = ["RollingOLS", "rolling_ols"]
 
@@ -289,7 +290,7 @@ def rolling_ols(
     # Each factor and asset in units of a power of two near its largest
     # magnitude (exact, and the same bits as unscaled where nothing under- or
     # overflows): values of 1e-160 or 1e160 keep their digits when squared.
-    f_unit, r_unit = _unit(F), _unit(R)
+    f_unit, r_unit = power_of_two_units(F), power_of_two_units(R)
     F, R = F / f_unit, R / r_unit
     pairs = _pairs(K)
     squares = [1 + K + pairs.index((j, j)) for j in range(K)]
@@ -406,11 +407,3 @@ def rolling_ols(
         errors *= per_term
     resid_vol *= r_unit
     return RollingOLS(params, errors, rsquared, resid_vol, nobs)
-
-
-def _unit(V):
-    """The power of two above each column's largest magnitude (1 for zeros, NaN)."""
-    top = np.fmax(  # fmax skips NaN; no |V| copy
-        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
-    )
-    return np.ldexp(1.0, np.frexp(top)[1])

@@ -23,6 +23,7 @@ from skfactor.models._wide_model import (
     mean_r2,
 )
 from skfactor.panel._align import align_rows
+from skfactor.panel._regression import power_of_two_units
 from skfactor.panel._wide import validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -95,7 +96,9 @@ def grs_test(F, R, rows, fit_intercept=True):
     # The statistic does not depend on the units of any column: each is
     # divided by a power of two near its largest magnitude (exact), so factors
     # or returns of 1e-160 or 1e160 neither underflow nor overflow.
-    alpha, E, mu, omega = grs_residuals(F / _unit(F), R, rows, units=_unit(R))
+    alpha, E, mu, omega = grs_residuals(
+        F / power_of_two_units(F), R, rows, units=power_of_two_units(R)
+    )
     return grs_statistic(alpha, E.T @ E / T, mu, omega, T)
 
 
@@ -113,14 +116,6 @@ def grs_undefined(T, N, K, intercept=True):
         )
     )
     return GRSResult(np.nan, np.nan, N, T - N - K, why)
-
-
-def _unit(V):
-    """The power of two above each column's largest magnitude (1 for zeros, NaN)."""
-    top = np.fmax(  # fmax skips NaN; no |V| copy
-        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
-    )
-    return np.ldexp(1.0, np.frexp(top)[1])
 
 
 def grs_residuals(F, R, rows, units=None):
@@ -327,7 +322,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             )
         # Each asset's returns in units of a power of two near their largest
         # magnitude (exact): returns of 1e-160 or 1e160 keep their statistics.
-        units = _unit(wide.R)
+        units = power_of_two_units(wide.R)
         fit = masked_ols(Xs, wide.R, f_ok, intercept=self.fit_intercept, units=units)
         cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
         self._store(wide, fit, A, cov, units)

@@ -534,15 +534,24 @@ def column_scales(X, y, keep=None):
     of ``X`` (0/1 industry indicators, whose constraint weights are used as
     they are).
     """
-    big = np.zeros(X.shape[1] + 1)
-    for i in range(0, len(y), _BLOCK_ROWS):  # |X| a block at a time, in cache
-        block = np.abs(X[i : i + _BLOCK_ROWS])
-        np.fmax(big[:-1], np.fmax.reduce(block, axis=0, initial=0.0), out=big[:-1])
-    big[-1] = np.fmax.reduce(np.abs(y), initial=0.0)  # fmax skips NaN
-    scale = np.ldexp(1.0, np.frexp(big)[1])  # frexp(0) is (0, 0): scale 1
+    scale = np.append(power_of_two_units(X), power_of_two_units(y[:, None]))
     if keep is not None:
         scale[: X.shape[1]][np.asarray(keep, dtype=bool)] = 1.0
     return scale
+
+
+def power_of_two_units(V):
+    """The power of two above each column's largest magnitude (1 for zeros, NaN).
+
+    Dividing a column by it is exact (the results of a regression on the
+    divided data are those of the data, to the bit, once multiplied back) and
+    brings its values into (-1, 1): squares and cross-products of values of
+    1e-160 or 1e160 neither underflow nor overflow.
+    """
+    top = np.fmax(  # fmax skips NaN; no |V| copy
+        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
+    )
+    return np.ldexp(1.0, np.frexp(top)[1])  # frexp(0) is (0, 0): unit 1
 
 
 def _fit_in_place(X, y, weights, done, solve, moments, results, resid):
