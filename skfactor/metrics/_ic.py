@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from skfactor.models._weights import bartlett
 from skfactor.panel._align import align_rows
 from skfactor.panel._ranks import rank
 from skfactor.panel._segments import Segments
@@ -16,6 +15,7 @@ from skfactor.panel._validation import (
     check_panel_index,
     date_codes,
 )
+from skfactor.utils._numerics import bartlett
 from skfactor.utils._warnings import warn
 
 __all__ = ["ic_scorer", "ic_summary", "information_coefficient", "make_ic_scorer"]

@@ -11,7 +11,7 @@ rows), T of them:
   \sum_{l \ge 1} w_l (\Gamma_l + \Gamma_l^\top)\big)`, with
   :math:`\Gamma_l = \sum_t e_t e_{t-l}^\top` and the weights :math:`w_l` of
   the Bartlett (Newey–West), Parzen or quadratic spectral kernel
-  (skfactor/models/_weights.py), the bandwidth chosen by Newey and West's
+  (skfactor/utils/_numerics.py), the bandwidth chosen by Newey and West's
   (1994) rule for that kernel, as linearmodels' ``kernel_optimal_bandwidth``
   does, when not given.
 
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.models._ols import t_p_values
-from skfactor.models._weights import KERNELS, kernel_weights
+from skfactor.utils._numerics import KERNELS, kernel_weights
 
 __all__ = ["check_summary_arguments", "fama_macbeth_table", "newey_west_bandwidth"]
 

@@ -21,8 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from skfactor.models._weights import bartlett
 from skfactor.panel._regression import CENTRING_RATIO, power_of_two_units
+from skfactor.utils._numerics import bartlett
 from skfactor.utils._warnings import warn
 
 __all__ = [

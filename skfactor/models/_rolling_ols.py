@@ -28,8 +28,8 @@ from functools import partial
 import numpy as np
 from scipy.signal import lfilter
 
-from skfactor.models._weights import halflife_weights
 from skfactor.panel._regression import power_of_two_units
+from skfactor.utils._numerics import halflife_decay
 
 __all__ = ["RollingOLS", "rolling_ols"]
 
@@ -296,7 +296,7 @@ def rolling_ols(
     squares = [1 + K + pairs.index((j, j)) for j in range(K)]
     f_ok = ~np.isnan(F).any(axis=1)
     mask = ~np.isnan(R) & f_ok[:, None]
-    decay = None if halflife is None else float(halflife_weights(1, halflife))
+    decay = None if halflife is None else halflife_decay(halflife)
 
     params = np.full((T, N, k), np.nan)
     errors = np.full((T, N, k), np.nan) if bse else None

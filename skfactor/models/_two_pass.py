@@ -12,9 +12,9 @@ from skfactor.models._ols import (
     standardized_design,
     t_p_values,
 )
-from skfactor.models._wide_model import WideModelMixin, check_fitted_assets, mean_r2
+from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
-from skfactor.panel._wide import validate_wide
+from skfactor.panel._wide import check_fitted_assets, validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
     RegressorMixin,

@@ -17,7 +17,7 @@ from skfactor.panel._validation import (
 )
 from skfactor.utils._sklearn import validate_data
 
-__all__ = ["WideData", "validate_wide"]
+__all__ = ["WideData", "check_fitted_assets", "validate_wide"]
 
 
 @dataclass(frozen=True)
@@ -191,3 +191,18 @@ def validate_wide(
     if assets is None:
         assets = pd.RangeIndex(Rv.shape[1])
     return WideData(Fv, Rv, dates, assets, single)
+
+
+def check_fitted_assets(model, y, wide):
+    """Raise unless ``y`` (validated as ``wide``) holds ``model.assets_`` in order.
+
+    Arrays are checked by their number of columns, frames also by their labels.
+    """
+    assets = model.assets_
+    frame = isinstance(y, pd.DataFrame) or is_polars_frame(y)
+    if wide.R.shape[1] != len(assets) or (frame and not wide.assets.equals(assets)):
+        raise ValueError(
+            f"`y` must hold the {len(assets)} assets seen in `fit`, in the same "
+            f"order; got {wide.R.shape[1]} columns. Select them with "
+            "`y[model.assets_]`."
+        )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skfactor.models._weights import bartlett, halflife_weights
+from skfactor.utils._numerics import bartlett, halflife_weights
 
 __all__ = ["factor_covariance"]
 

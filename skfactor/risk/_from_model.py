@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.models._wide_model import check_fitted_assets
 from skfactor.panel._validation import check_finite, date_codes, validate_panel
-from skfactor.panel._wide import validate_wide
+from skfactor.panel._wide import check_fitted_assets, validate_wide
 from skfactor.utils._sklearn import check_is_fitted
 
 __all__ = ["from_cross_sectional", "from_time_series"]
