@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.models._ols import t_p_values
-from skfactor.panel._regression import RCOND
+from skfactor.utils._numerics import RCOND
 
 __all__ = ["STATUS", "DateFits", "date_diagnostics", "inference_frames"]
 

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import special
 
 from skfactor.panel._regression import CENTRING_RATIO, power_of_two_units
-from skfactor.utils._numerics import bartlett
+from skfactor.utils._numerics import RCOND, bartlett
 from skfactor.utils._warnings import warn
 
 __all__ = [
@@ -34,11 +34,6 @@ __all__ = [
     "summary_frame",
     "t_p_values",
 ]
-
-# A regressor matrix whose columns, scaled to unit length, have a Gram matrix
-# with smallest/largest eigenvalue below this is treated as collinear
-# (condition number of the scaled regressors above 1e6).
-_COLLINEAR_TOL = 1e-12
 
 # Float64 cells (4 MiB) in one chunk of the HAC kernel's gathered scores.
 _HAC_CHUNK_CELLS = 1 << 19
@@ -92,7 +87,7 @@ def collinear(gram):
     root = np.sqrt(np.where(d > 0, d, 1.0))
     scaled = gram / (root[..., :, None] * root[..., None, :])
     eig = np.linalg.eigvalsh(scaled)
-    return ~ok | (eig[..., 0] <= _COLLINEAR_TOL * eig[..., -1])
+    return ~ok | (eig[..., 0] <= RCOND * eig[..., -1])
 
 
 @dataclass
