@@ -26,8 +26,12 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
-from skfactor.models._ols import t_p_values
-from skfactor.utils._numerics import KERNELS, kernel_weights, long_run_sum
+from skfactor.utils._numerics import (
+    KERNELS,
+    coefficient_table,
+    kernel_weights,
+    long_run_sum,
+)
 
 __all__ = ["check_summary_arguments", "fama_macbeth_table", "newey_west_bandwidth"]
 
@@ -157,8 +161,5 @@ def fama_macbeth_table(
     cov = long_run_sum(dev, weights) / t / (t - 1)
     with np.errstate(invalid="ignore"):
         std_err = np.sqrt(np.diag(cov))
-    tvalues, pvalues = t_p_values(coef, std_err, t - 1)
-    return pd.DataFrame(
-        {"coef": coef, "std_err": std_err, "t": tvalues, "p_value": pvalues},
-        index=pd.Index(estimates.columns, name="term"),
-    )
+    index = pd.Index(estimates.columns, name="term")
+    return coefficient_table(index, coef, std_err, df=t - 1)
