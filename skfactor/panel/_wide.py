@@ -73,7 +73,7 @@ def _check_factor_table(F, name):
         )
 
 
-def check_wide_frame(X, name):
+def check_wide_frame(X: pd.DataFrame, name: str) -> None:
     """Raise if the DataFrame ``X`` is a long (date, asset) panel, not a wide frame."""
     if isinstance(X.index, pd.MultiIndex):
         raise ValueError(
@@ -82,7 +82,7 @@ def check_wide_frame(X, name):
         )
 
 
-def wide_values(frame, name):
+def wide_values(frame: pd.DataFrame, name: str) -> np.ndarray:
     """The float64 values of a wide DataFrame (date x column); NaN kept, ±inf refused.
 
     The check of the wide inputs of the risk module (factor returns, residuals,
@@ -99,7 +99,9 @@ def wide_values(frame, name):
     return values
 
 
-def long_to_wide(index, values):
+def long_to_wide(
+    index: pd.MultiIndex, values: np.ndarray
+) -> tuple[np.ndarray, pd.Index, pd.Index, tuple[np.ndarray, np.ndarray]]:
     """Pivot the per-row ``values`` of a (date, asset) index to a date x asset array.
 
     Returns

@@ -25,8 +25,11 @@ Gallant, 1987; Andrews, 1991), so that a bandwidth means the same thing.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 from scipy import special
 
 __all__ = [
@@ -50,7 +53,7 @@ __all__ = [
 RCOND = 1e-12
 
 
-def bartlett(lag, maxlags):
+def bartlett(lag: ArrayLike, maxlags: ArrayLike) -> np.ndarray:
     """Newey-West (Bartlett kernel) weight ``1 - lag / (L + 1)``, 0 past ``L``.
 
     ``lag`` and ``maxlags`` (:math:`L`) broadcast together: one bandwidth, or
@@ -60,7 +63,7 @@ def bartlett(lag, maxlags):
     return np.where(lag <= maxlags, 1.0 - lag / (maxlags + 1.0), 0.0)
 
 
-def parzen(lag, maxlags):
+def parzen(lag: ArrayLike, maxlags: ArrayLike) -> np.ndarray:
     r"""Parzen (Gallant) kernel weight, 0 past ``L``.
 
     With :math:`z = l / (L + 1)`: :math:`1 - 6z^2 + 6z^3` for
@@ -72,7 +75,7 @@ def parzen(lag, maxlags):
     return np.where(lag <= maxlags, w, 0.0)
 
 
-def quadratic_spectral(lag, bandwidth):
+def quadratic_spectral(lag: ArrayLike, bandwidth: float) -> np.ndarray:
     r"""Quadratic spectral (Andrews) kernel weight; never 0 past a lag.
 
     With :math:`z = 6 \pi (l / m) / 5` for bandwidth :math:`m`:
@@ -93,7 +96,7 @@ KERNELS = {
 }
 
 
-def kernel_weights(kernel, bandwidth, n):
+def kernel_weights(kernel: str, bandwidth: float, n: int) -> np.ndarray:
     """Weights of lags 1, 2, ... of ``kernel`` for ``n`` observations (as linearmodels).
 
     The Bartlett and Parzen kernels use the integer part of the bandwidth and
@@ -110,7 +113,7 @@ def kernel_weights(kernel, bandwidth, n):
     return weight(lags, float(bandwidth))
 
 
-def long_run_sum(u, weights):
+def long_run_sum(u: np.ndarray, weights: Iterable[float]) -> np.ndarray | float:
     r"""Kernel-weighted sum of the lagged cross-products of a demeaned series.
 
     .. math::
@@ -135,7 +138,7 @@ def long_run_sum(u, weights):
     return s
 
 
-def halflife_weights(age, halflife):
+def halflife_weights(age: ArrayLike, halflife: float) -> np.ndarray:
     """Exponential weight ``0.5 ** (age / halflife)`` of a date ``age`` dates back.
 
     The weight halves every ``halflife`` dates (pandas ``ewm(halflife=...)``);
@@ -144,7 +147,7 @@ def halflife_weights(age, halflife):
     return 0.5 ** (np.asarray(age, dtype=np.float64) / halflife)
 
 
-def halflife_decay(halflife):
+def halflife_decay(halflife: float | None) -> float:
     """Per-date decay ``λ = 0.5 ** (1 / halflife)``; 1.0 (no decay) for None.
 
     The ratio of the weights (:func:`halflife_weights`) of consecutive dates.
@@ -152,7 +155,9 @@ def halflife_decay(halflife):
     return 1.0 if halflife is None else float(halflife_weights(1, halflife))
 
 
-def t_p_values(params, bse, df_resid=None):
+def t_p_values(
+    params: ArrayLike, bse: ArrayLike, df_resid: ArrayLike | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Compute t statistics and two-sided p-values.
 
     Parameters
@@ -181,7 +186,14 @@ def t_p_values(params, bse, df_resid=None):
     return tvalues, pvalues
 
 
-def coefficient_table(index, params, bse, tvalues=None, pvalues=None, df=None):
+def coefficient_table(
+    index: pd.Index,
+    params: ArrayLike,
+    bse: ArrayLike,
+    tvalues: ArrayLike | None = None,
+    pvalues: ArrayLike | None = None,
+    df: ArrayLike | None = None,
+) -> pd.DataFrame:
     """The coefficient table: columns ``coef``, ``std_err``, ``t``, ``p_value``.
 
     Parameters
