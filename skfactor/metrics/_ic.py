@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from skfactor.models._weights import bartlett
 from skfactor.panel._align import align_rows
 from skfactor.panel._ranks import rank
 from skfactor.panel._segments import Segments
@@ -16,6 +15,7 @@ from skfactor.panel._validation import (
     check_panel_index,
     date_codes,
 )
+from skfactor.utils._numerics import kernel_weights, long_run_sum
 from skfactor.utils._warnings import warn
 
 __all__ = ["ic_scorer", "ic_summary", "information_coefficient", "make_ic_scorer"]
@@ -301,10 +301,7 @@ def _newey_west_t(values, lags):
     p-values.
     """
     n = len(values)
-    u = values - values.mean()
-    s = u @ u
-    for lag in range(1, min(lags, n - 1) + 1):  # lags, not dates: a handful
-        s += 2.0 * bartlett(lag, lags) * (u[lag:] @ u[:-lag])
+    s = long_run_sum(values - values.mean(), kernel_weights("bartlett", lags, n))
     se = np.sqrt(s) / n
     return values.mean() / se if se > 0 else np.nan
 

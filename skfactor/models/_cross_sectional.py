@@ -15,15 +15,15 @@ from skfactor.models._date_diagnostics import (
     inference_frames,
 )
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
-from skfactor.models._weights import halflife_weights
 from skfactor.panel._align import align_rows
 from skfactor.panel._output import from_polars, is_polars_frame
-from skfactor.panel._regression import RCOND, segment_regression
+from skfactor.panel._regression import segment_regression
 from skfactor.panel._roles import resolve_roles
 from skfactor.panel._validation import (
     validate_panel,
     validate_row_values,
 )
+from skfactor.utils._numerics import RCOND, halflife_weights
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,

@@ -35,8 +35,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from skfactor.models._ols import t_p_values
-from skfactor.panel._regression import RCOND
+from skfactor.utils._numerics import RCOND, t_p_values
 
 __all__ = ["STATUS", "DateFits", "date_diagnostics", "inference_frames"]
 

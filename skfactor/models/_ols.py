@@ -9,8 +9,8 @@ batched solve. Columns with
 no hole share one ``X'X`` and one solve. The covariances reproduce statsmodels
 ``OLS`` (``nonrobust``, ``HC0``-``HC3``, ``HAC`` with the Bartlett kernel).
 
-Inference (:func:`t_p_values`, :func:`summary_frame`): t statistics, p-values
-and a statsmodels/linearmodels-like coefficient table built with pandas.
+Inference (:func:`summary_frame`): the (asset, term) coefficient table, built
+by :func:`skfactor.utils._numerics.coefficient_table`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
-from skfactor.models._weights import bartlett
 from skfactor.panel._regression import CENTRING_RATIO, power_of_two_units
+from skfactor.utils._numerics import RCOND, bartlett, coefficient_table
 from skfactor.utils._warnings import warn
 
 __all__ = [
@@ -32,13 +31,7 @@ __all__ = [
     "ols_covariance",
     "standardized_design",
     "summary_frame",
-    "t_p_values",
 ]
-
-# A regressor matrix whose columns, scaled to unit length, have a Gram matrix
-# with smallest/largest eigenvalue below this is treated as collinear
-# (condition number of the scaled regressors above 1e6).
-_COLLINEAR_TOL = 1e-12
 
 # Float64 cells (4 MiB) in one chunk of the HAC kernel's gathered scores.
 _HAC_CHUNK_CELLS = 1 << 19
@@ -92,7 +85,7 @@ def collinear(gram):
     root = np.sqrt(np.where(d > 0, d, 1.0))
     scaled = gram / (root[..., :, None] * root[..., None, :])
     eig = np.linalg.eigvalsh(scaled)
-    return ~ok | (eig[..., 0] <= _COLLINEAR_TOL * eig[..., -1])
+    return ~ok | (eig[..., 0] <= RCOND * eig[..., -1])
 
 
 @dataclass
@@ -376,35 +369,6 @@ def ols_covariance(X, fit, cov_type="nonrobust", maxlags=None, use_correction=Fa
     return cov
 
 
-def t_p_values(params, bse, df_resid=None):
-    """Compute t statistics and two-sided p-values.
-
-    Parameters
-    ----------
-    params, bse : ndarray
-        Estimates and standard errors, same shape.
-    df_resid : array-like or None
-        Residual degrees of freedom for Student's t (broadcast against
-        ``params``, e.g. shape (n_assets, 1)); None uses the normal distribution
-        (statsmodels' choice for robust covariances).
-
-    Returns
-    -------
-    tvalues, pvalues : ndarray
-    """
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tvalues = params / bse
-    # scipy's norm.sf and t.sf are ndtr(-x) and stdtr(df, -x); called directly
-    # they skip the distributions' argument handling (most of their time).
-    if df_resid is None:
-        pvalues = 2 * special.ndtr(-np.abs(tvalues))
-    else:
-        df = np.asarray(df_resid, dtype=np.float64)
-        df = np.where(df > 0, df, np.nan)
-        pvalues = 2 * special.stdtr(df, -np.abs(tvalues))
-    return tvalues, pvalues
-
-
 def summary_frame(groups, terms, params, bse, tvalues, pvalues, names=("asset",)):
     """Coefficient table: one row per (group, term), terms in the given order.
 
@@ -436,13 +400,4 @@ def summary_frame(groups, terms, params, bse, tvalues, pvalues, names=("asset",)
     index = pd.MultiIndex.from_arrays(
         [*arrays, np.tile(terms.to_numpy(), n_groups)], names=[*names, "term"]
     )
-    columns = {
-        "coef": params,
-        "std_err": bse,
-        "t": tvalues,
-        "p_value": pvalues,
-    }
-    return pd.DataFrame(
-        {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in columns.items()},
-        index=index,
-    )
+    return coefficient_table(index, params, bse, tvalues, pvalues)

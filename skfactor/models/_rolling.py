@@ -8,13 +8,9 @@ import numpy as np
 import pandas as pd
 
 from skfactor.models._rolling_ols import rolling_ols
-from skfactor.models._wide_model import (
-    WideModelMixin,
-    check_fitted_assets,
-    mean_r2,
-)
+from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
-from skfactor.panel._wide import validate_wide
+from skfactor.panel._wide import check_fitted_assets, validate_wide
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,

@@ -28,15 +28,14 @@ from functools import partial
 import numpy as np
 from scipy.signal import lfilter
 
-from skfactor.models._weights import halflife_weights
 from skfactor.panel._regression import power_of_two_units
+from skfactor.utils._numerics import RCOND, halflife_decay
 
 __all__ = ["RollingOLS", "rolling_ols"]
 
-# Pivots of the Jacobi-scaled (unit diagonal) normal equations at or below this
-# mark a window whose regressors are collinear; a factor whose centred sum of
-# squares is at most this fraction of its raw one is constant on the window.
-_COLLINEAR_TOL = 1e-12
+# Pivots of the Jacobi-scaled (unit diagonal) normal equations at or below
+# RCOND mark a window whose regressors are collinear; a factor whose centred
+# sum of squares is at most RCOND times its raw one is constant on the window.
 
 # Budget, in float64 cells, of the block of window sums held at once.
 _BLOCK_CELLS = 6_000_000
@@ -95,7 +94,7 @@ def _cholesky(A, ref):
     """Factor many small symmetric systems ``A`` at once: ``L``, ``scale``, ``bad``.
 
     ``A[(i, j)]`` (i <= j) are arrays broadcasting together (one system per
-    element); ``A[(j, j)]`` at most ``_COLLINEAR_TOL * ref[j]`` counts as 0.
+    element); ``A[(j, j)]`` at most ``RCOND * ref[j]`` counts as 0.
     The systems are Jacobi-scaled to a unit diagonal, ``D A D = L Lᵀ`` with
     ``D = diag(scale)``, factored entry by entry, vectorised over the systems.
     ``bad`` is True where a system is numerically singular (its ``L`` is then
@@ -106,7 +105,7 @@ def _cholesky(A, ref):
     scale = []
     for j in range(K):
         d = A[(j, j)]
-        ok = d > _COLLINEAR_TOL * ref[j]
+        ok = d > RCOND * ref[j]
         bad |= ~ok
         scale.append(1.0 / np.sqrt(np.where(ok, d, 1.0)))
     L = {}
@@ -116,7 +115,7 @@ def _cholesky(A, ref):
             for m in range(j):
                 v = v - L[(i, m)] * L[(j, m)]
             if i == j:
-                ok = v > _COLLINEAR_TOL
+                ok = v > RCOND
                 bad |= ~ok
                 v = np.sqrt(np.where(ok, v, 1.0))
             else:
@@ -296,7 +295,7 @@ def rolling_ols(
     squares = [1 + K + pairs.index((j, j)) for j in range(K)]
     f_ok = ~np.isnan(F).any(axis=1)
     mask = ~np.isnan(R) & f_ok[:, None]
-    decay = None if halflife is None else float(halflife_weights(1, halflife))
+    decay = None if halflife is None else halflife_decay(halflife)
 
     params = np.full((T, N, k), np.nan)
     errors = np.full((T, N, k), np.nan) if bse else None

@@ -15,16 +15,12 @@ from skfactor.models._ols import (
     ols_covariance,
     standardized_design,
     summary_frame,
-    t_p_values,
 )
-from skfactor.models._wide_model import (
-    WideModelMixin,
-    check_fitted_assets,
-    mean_r2,
-)
+from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
 from skfactor.panel._regression import power_of_two_units
-from skfactor.panel._wide import validate_wide
+from skfactor.panel._wide import check_fitted_assets, validate_wide
+from skfactor.utils._numerics import t_p_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,

@@ -10,11 +10,11 @@ from skfactor.models._ols import (
     collinear,
     masked_ols,
     standardized_design,
-    t_p_values,
 )
-from skfactor.models._wide_model import WideModelMixin, check_fitted_assets, mean_r2
+from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
-from skfactor.panel._wide import validate_wide
+from skfactor.panel._wide import check_fitted_assets, validate_wide
+from skfactor.utils._numerics import coefficient_table
 from skfactor.utils._sklearn import (
     BaseEstimator,
     RegressorMixin,
@@ -328,8 +328,5 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         coef = premia.mean(axis=0).to_numpy()
         with np.errstate(invalid="ignore"):
             std_err = np.sqrt(np.diag(cov))
-        tvalues, pvalues = t_p_values(coef, std_err, T - 1)
-        return pd.DataFrame(
-            {"coef": coef, "std_err": std_err, "t": tvalues, "p_value": pvalues},
-            index=pd.Index(premia.columns, name="term"),
-        )
+        index = pd.Index(premia.columns, name="term")
+        return coefficient_table(index, coef, std_err, df=T - 1)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.panel._output import is_polars_frame
-
-__all__ = ["WideModelMixin", "check_fitted_assets", "mean_r2"]
+__all__ = ["WideModelMixin", "mean_r2"]
 
 
 def mean_r2(y, pred, sample_weight=None):
@@ -28,21 +26,6 @@ def mean_r2(y, pred, sample_weight=None):
         r2 = 1.0 - ssr / tss
     r2 = r2[np.isfinite(r2)]
     return float(r2.mean()) if len(r2) else np.nan
-
-
-def check_fitted_assets(model, y, wide):
-    """Raise unless ``y`` (validated as ``wide``) holds ``model.assets_`` in order.
-
-    Arrays are checked by their number of columns, frames also by their labels.
-    """
-    assets = model.assets_
-    frame = isinstance(y, pd.DataFrame) or is_polars_frame(y)
-    if wide.R.shape[1] != len(assets) or (frame and not wide.assets.equals(assets)):
-        raise ValueError(
-            f"`y` must hold the {len(assets)} assets seen in `fit`, in the same "
-            f"order; got {wide.R.shape[1]} columns. Select them with "
-            "`y[model.assets_]`."
-        )
 
 
 class WideModelMixin:

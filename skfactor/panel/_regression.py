@@ -34,6 +34,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from skfactor.utils._numerics import RCOND
+
 __all__ = [
     "Moments",
     "Regression",
@@ -43,10 +45,8 @@ __all__ = [
 
 # Padded rows per block of dates in the copying path: a few MiB, cache friendly.
 _BLOCK_ROWS = 1 << 16
-# A segment whose diagonally scaled Gram matrix has
-# min eigenvalue <= RCOND * max eigenvalue is rank deficient (singular values of
-# the scaled design in a ratio below 1e-6: collinear for any practical purpose).
-RCOND = 1e-12
+# A segment whose diagonally scaled Gram matrix has min eigenvalue <= RCOND
+# (skfactor/utils/_numerics.py) times its max eigenvalue is rank deficient.
 # One-pass centring (Σx² - n x̄², here the centred Gram matrix X'WX - W m m' of
 # the in-place path; also the time-series model's sums of squares) is used
 # only where the squared mean is at most this multiple of the variance, so no

@@ -12,8 +12,8 @@ from skfactor.panel._validation import (
     check_not_dask,
     check_numeric_columns,
     check_panel_index,
-    date_codes,
 )
+from skfactor.panel._wide import long_to_wide
 from skfactor.utils._warnings import warn
 
 __all__ = ["forward_returns"]
@@ -149,14 +149,10 @@ def forward_returns(returns, periods=1):
         out = _compound_forward(values, periods)
     else:
         check_panel_index(index, "returns")
-        d, dates = date_codes(index)
-        a = np.asarray(index.codes[1], dtype=np.intp)
-        n_assets = len(index.levels[1])
         out = np.empty_like(values)
         for j in range(values.shape[1]):
-            wide = np.full((len(dates), n_assets), np.nan)
-            wide[d, a] = values[:, j]
-            out[:, j] = _compound_forward(wide, periods)[d, a]
+            wide, _, _, rows = long_to_wide(index, values[:, j])
+            out[:, j] = _compound_forward(wide, periods)[rows]
 
     if isinstance(returns, pd.Series):
         return pd.Series(out[:, 0], index=index, name=returns.name)

@@ -1,4 +1,4 @@
-"""Validation of wide (date x factor, date x asset) inputs of the time-series models."""
+"""Wide (date x factor, date x asset) frames: their validation and the pivot to them."""
 
 from __future__ import annotations
 
@@ -13,11 +13,19 @@ from skfactor.panel._validation import (
     check_finite,
     check_not_dask,
     check_numeric_columns,
+    date_codes,
     has_value,
 )
 from skfactor.utils._sklearn import validate_data
 
-__all__ = ["WideData", "validate_wide"]
+__all__ = [
+    "WideData",
+    "check_fitted_assets",
+    "check_wide_frame",
+    "long_to_wide",
+    "validate_wide",
+    "wide_values",
+]
 
 
 @dataclass(frozen=True)
@@ -65,15 +73,60 @@ def _check_factor_table(F, name):
         )
 
 
-def _check_wide_frame(X, name):
+def check_wide_frame(X: pd.DataFrame, name: str) -> None:
+    """Raise if the DataFrame ``X`` is a long (date, asset) panel, not a wide frame."""
+    if isinstance(X.index, pd.MultiIndex):
+        raise ValueError(
+            f"`{name}` has a (date, asset) MultiIndex, but a wide frame indexed by "
+            f"date is needed; pivot it first, e.g. `{name}.unstack()`."
+        )
+
+
+def wide_values(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """The float64 values of a wide DataFrame (date x column); NaN kept, ±inf refused.
+
+    The check of the wide inputs of the risk module (factor returns, residuals,
+    exposures); the models' wide inputs go through :func:`validate_wide`.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"`{name}` must be a DataFrame of shape (n_dates, n_columns) indexed by "
+            f"date; got {type(frame).__name__}."
+        )
+    check_wide_frame(frame, name)
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    check_finite(values, name, list(frame.columns))
+    return values
+
+
+def long_to_wide(
+    index: pd.MultiIndex, values: np.ndarray
+) -> tuple[np.ndarray, pd.Index, pd.Index, tuple[np.ndarray, np.ndarray]]:
+    """Pivot the per-row ``values`` of a (date, asset) index to a date x asset array.
+
+    Returns
+    -------
+    wide : ndarray of shape (n_dates, n_assets)
+        NaN where an asset has no row on a date.
+    dates : Index
+        The sorted dates (rows of ``wide``).
+    assets : Index
+        The index's asset level (columns of ``wide``).
+    rows : tuple of two ndarray
+        Each row's (date, asset) position: ``wide[rows]`` is ``values``.
+    """
+    codes, dates = date_codes(index)
+    assets = index.levels[1]
+    rows = (codes, np.asarray(index.codes[1], dtype=np.intp))
+    wide = np.full((len(dates), len(assets)), np.nan)
+    wide[rows] = values
+    return wide, dates, assets, rows
+
+
+def _check_model_frame(X, name):
     if isinstance(X, pd.DataFrame):
         check_numeric_columns(X, name)
-        if isinstance(X.index, pd.MultiIndex):
-            raise ValueError(
-                f"`{name}` has a (date, asset) MultiIndex, but this model takes a "
-                f"wide frame indexed by date; pivot it first, e.g. "
-                f"`{name}.unstack('asset')`."
-            )
+        check_wide_frame(X, name)
         if not X.index.is_unique:
             raise ValueError(
                 f"`{name}` has duplicated dates in its index; each date may appear "
@@ -124,7 +177,7 @@ def validate_wide(
     if is_polars_frame(R):
         R = wide_from_polars(R, nr)
     _check_factor_table(F, nf)
-    _check_wide_frame(F, nf)
+    _check_model_frame(F, nf)
     if (
         sorted_dates
         and isinstance(F, pd.DataFrame)
@@ -151,7 +204,7 @@ def validate_wide(
     if isinstance(R, pd.Series):
         assets = pd.Index([R.name if R.name is not None else 0])
     elif isinstance(R, pd.DataFrame):
-        _check_wide_frame(R, nr)
+        _check_model_frame(R, nr)
         assets = R.columns
     else:
         assets = None
@@ -191,3 +244,18 @@ def validate_wide(
     if assets is None:
         assets = pd.RangeIndex(Rv.shape[1])
     return WideData(Fv, Rv, dates, assets, single)
+
+
+def check_fitted_assets(model, y, wide):
+    """Raise unless ``y`` (validated as ``wide``) holds ``model.assets_`` in order.
+
+    Arrays are checked by their number of columns, frames also by their labels.
+    """
+    assets = model.assets_
+    frame = isinstance(y, pd.DataFrame) or is_polars_frame(y)
+    if wide.R.shape[1] != len(assets) or (frame and not wide.assets.equals(assets)):
+        raise ValueError(
+            f"`y` must hold the {len(assets)} assets seen in `fit`, in the same "
+            f"order; got {wide.R.shape[1]} columns. Select them with "
+            "`y[model.assets_]`."
+        )

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.signal import lfilter
 from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
-from skfactor.models._weights import bartlett
+from skfactor.utils._numerics import bartlett, halflife_decay
 
 __all__ = ["eigen_adjustment", "regime_multiplier", "variance_path"]
 
@@ -30,10 +30,6 @@ def one_blas_thread():
     if not _THREADS:
         _THREADS.append(ThreadpoolController())
     return _THREADS[0].limit(limits=1, user_api="blas")
-
-
-def _decay(halflife):
-    return 1.0 if halflife is None else 0.5 ** (1.0 / halflife)
 
 
 def _ew_sum(x, positions, n_rows, decay):
@@ -66,7 +62,7 @@ def variance_path(values, halflife, lags, centered):
     rows = np.arange(n_rows)
     mask = observed.astype(np.float64)
     x = np.where(observed, values, 0.0)
-    decay = _decay(halflife)
+    decay = halflife_decay(halflife)
     count = _ew_sum(mask, rows, n_rows, decay)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = 0.0 if centered else _ew_sum(x, rows, n_rows, decay) / count
@@ -125,7 +121,7 @@ def regime_multiplier(values, forecast_variance, halflife, weights=None, warmup=
     dates = np.flatnonzero(~np.isnan(b2))
     if not len(dates):
         return 1.0, b2
-    decay = _decay(halflife)
+    decay = halflife_decay(halflife)
     age = dates[-1] - dates
     step = np.diff(dates, prepend=dates[0])
     w = (1.0 - decay**step) * decay**age

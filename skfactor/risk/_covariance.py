@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skfactor.models._weights import bartlett, halflife_weights
+from skfactor.panel._wide import wide_values
+from skfactor.utils._numerics import bartlett, halflife_weights
 
 __all__ = ["factor_covariance"]
 
@@ -56,25 +57,6 @@ def time_weights(positions, halflife):
     else:
         w = halflife_weights(positions.max(initial=0.0) - positions, halflife)
     return w / w.sum()
-
-
-def _wide_values(frame, name):
-    if not isinstance(frame, pd.DataFrame):
-        raise TypeError(
-            f"`{name}` must be a DataFrame of shape (n_dates, n_columns) indexed by "
-            f"date; got {type(frame).__name__}."
-        )
-    if isinstance(frame.index, pd.MultiIndex):
-        raise ValueError(
-            f"`{name}` has a (date, asset) MultiIndex; pass a wide frame indexed by "
-            f"date, e.g. `{name}.unstack()`."
-        )
-    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-    if np.isinf(values).any():
-        raise ValueError(
-            f"`{name}` contains inf or -inf; replace them with NaN (missing)."
-        )
-    return values
 
 
 def factor_covariance(
@@ -165,7 +147,7 @@ def factor_covariance(
     >>> bool(np.allclose(np.diag(use4), vols))
     True
     """
-    values = _wide_values(factor_returns, "factor_returns")
+    values = wide_values(factor_returns, "factor_returns")
     F, positions = complete_rows(values, "factor_returns")
     spec = CovarianceSpec.checked(
         halflife, lags, corr_halflife, corr_lags, assume_centered, len(F)

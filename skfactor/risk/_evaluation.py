@@ -11,8 +11,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import get_tags
 
+from skfactor.panel._wide import wide_values
 from skfactor.risk._adjustments import one_blas_thread
-from skfactor.risk._covariance import _wide_values
 
 SMALL = 100  # columns up to which the refits run on one BLAS thread
 
@@ -39,7 +39,7 @@ def _aligned(returns, forecast_volatility):
                 f"`{name}` must be a DataFrame of shape (n_dates, n_portfolios) (or "
                 f"a Series) indexed by date; got {type(obj).__name__}."
             )
-        frames.append(pd.DataFrame(_wide_values(obj, name), obj.index, obj.columns))
+        frames.append(pd.DataFrame(wide_values(obj, name), obj.index, obj.columns))
     r, s = frames
     if not r.columns.equals(s.columns) and set(r.columns) != set(s.columns):
         raise ValueError(
@@ -321,7 +321,7 @@ def evaluate_risk_forecast(
     >>> evaluate_risk_forecast(F, LedoitWolf(), step=20).table.shape
     (3, 8)
     """
-    values = _wide_values(returns, "returns")
+    values = wide_values(returns, "returns")
     W, labels = _portfolios(portfolios, returns.columns, n_random, random_state)
     ends = forecast_ends(len(values), min_dates, max_dates, step)
     covs = refit_covariances(values, estimator, ends, max_dates)

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.models._wide_model import check_fitted_assets
-from skfactor.panel._validation import check_finite, date_codes, validate_panel
-from skfactor.panel._wide import validate_wide
+from skfactor.panel._validation import check_finite, validate_panel
+from skfactor.panel._wide import check_fitted_assets, long_to_wide, validate_wide
 from skfactor.utils._sklearn import check_is_fitted
 
 __all__ = ["from_cross_sectional", "from_time_series"]
@@ -58,11 +57,8 @@ def from_time_series(model, X, y, date):
 
 def _wide(index, values):
     """Pivot a (date, asset) Series' values to (dates, assets) without a groupby."""
-    codes, dates = date_codes(index)
-    assets = index.levels[1]
-    out = np.full((len(dates), len(assets)), np.nan)
-    out[codes, np.asarray(index.codes[1])] = values
-    return pd.DataFrame(out, index=dates, columns=assets)
+    wide, dates, assets, _ = long_to_wide(index, values)
+    return pd.DataFrame(wide, index=dates, columns=assets)
 
 
 def from_cross_sectional(model, X, y, date):

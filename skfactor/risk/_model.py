@@ -9,7 +9,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import get_tags
 
-from skfactor.risk._covariance import _wide_values, factor_covariance, nearest_psd
+from skfactor.panel._wide import wide_values
+from skfactor.risk._covariance import factor_covariance, nearest_psd
 from skfactor.risk._decomposition import decompose
 from skfactor.risk._from_model import from_cross_sectional, from_time_series
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
@@ -27,7 +28,7 @@ def _labelled(values, name, index=None, columns=None):
         if arr.ndim != 2:
             raise ValueError(f"`{name}` must be 2-D; got shape {arr.shape}.")
         frame = pd.DataFrame(arr, index=index, columns=columns)
-    values = _wide_values(frame, name)
+    values = wide_values(frame, name)
     if np.isnan(values).any():
         raise ValueError(f"`{name}` contains NaN; every entry must be a number.")
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
@@ -259,7 +260,7 @@ class FactorRiskModel:
     def _check_returns(frame, name, labels):
         if frame is None:
             return None
-        values = _wide_values(frame, name)
+        values = wide_values(frame, name)
         missing = labels[~labels.isin(frame.columns)]
         if len(missing):
             raise ValueError(

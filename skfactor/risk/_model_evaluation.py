@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.risk._covariance import _wide_values
+from skfactor.panel._wide import wide_values
 from skfactor.risk._estimator import FactorCovariance
 from skfactor.risk._evaluation import (
     _evaluation,
@@ -87,7 +87,7 @@ def evaluate_factor_risk_forecast(
     >>> bool(abs(ev.summary["median_bias"] - 1) < 0.1)
     True
     """
-    values = _wide_values(returns, "returns")
+    values = wide_values(returns, "returns")
     assets = returns.columns
     B = _aligned(exposures, "exposures", index=assets)
     F = _aligned(factor_returns, "factor_returns", index=returns.index)
@@ -122,4 +122,4 @@ def _aligned(frame, name, index=None, columns=None):
             "`exposures` must give every asset of `returns` a finite exposure to "
             "every factor; some are missing or NaN."
         )
-    return pd.DataFrame(_wide_values(out, name), out.index, out.columns)
+    return pd.DataFrame(wide_values(out, name), out.index, out.columns)

@@ -7,8 +7,9 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from skfactor.panel._wide import wide_values
 from skfactor.risk._adjustments import regime_multiplier, variance_path
-from skfactor.risk._covariance import _check_halflife, _wide_values, time_weights
+from skfactor.risk._covariance import _check_halflife, time_weights
 
 __all__ = ["specific_variance"]
 
@@ -121,7 +122,7 @@ def specific_variance(
             f"`shrinkage` must be a number >= 0 (0: no shrinkage); got {shrinkage!r}."
         )
     assets = residuals.columns
-    E = _wide_values(residuals, "residuals")
+    E = wide_values(residuals, "residuals")
     cap = _check_cap(market_cap, assets, needed=shrinkage > 0)
     observed = ~np.isnan(E)
     n_obs = observed.sum(axis=0)
