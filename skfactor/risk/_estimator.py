@@ -36,10 +36,10 @@ class FactorCovariance(BaseEstimator):
     Fitted on factor returns (dates in rows, oldest first), it sets
     ``covariance_`` like scikit-learn's covariance estimators, so that it
     plugs in wherever they do: the ``factor_covariance_estimator`` of
-    :meth:`FactorRiskModel.from_model`, :func:`evaluate_risk_forecast`. Its :meth:`score` is the mean Gaussian
-    log-likelihood of held-out dates, as scikit-learn's
-    ``EmpiricalCovariance.score``, so that its half-lives can be chosen by
-    date-aware cross-validation (``GridSearchCV`` with
+    :meth:`FactorRiskModel.from_model`, :func:`evaluate_risk_forecast`.
+    Its :meth:`score` is the mean Gaussian log-likelihood of held-out dates,
+    as scikit-learn's ``EmpiricalCovariance.score``, so that its half-lives
+    can be chosen by date-aware cross-validation (``GridSearchCV`` with
     :class:`~skfactor.model_selection.PanelTimeSeriesSplit`).
     In order:
 
