@@ -37,10 +37,6 @@ class FactorCovariance(BaseEstimator):
     ``covariance_`` like scikit-learn's covariance estimators, so that it
     plugs in wherever they do: the ``factor_covariance_estimator`` of
     :meth:`FactorRiskModel.from_model`, :func:`evaluate_risk_forecast`.
-    Its :meth:`score` is the mean Gaussian log-likelihood of held-out dates,
-    as scikit-learn's ``EmpiricalCovariance.score``, so that its half-lives
-    can be chosen by date-aware cross-validation (``GridSearchCV`` with
-    :class:`~skfactor.model_selection.PanelTimeSeriesSplit`).
     In order:
 
     1. **Volatilities and correlations** (:func:`factor_covariance`):
@@ -71,6 +67,11 @@ class FactorCovariance(BaseEstimator):
 
     With ``eigen_scale=None`` and ``regime_halflife=None`` the result is
     :func:`factor_covariance` exactly.
+
+    Its :meth:`score` is the mean Gaussian log-likelihood of held-out dates,
+    as scikit-learn's ``EmpiricalCovariance.score``, so that its half-lives
+    can be chosen by date-aware cross-validation (``GridSearchCV`` with
+    :class:`~skfactor.model_selection.PanelTimeSeriesSplit`).
 
     Parameters
     ----------
