@@ -244,6 +244,12 @@ def test_factor_covariance_score_drops_dates_with_a_missing_factor():
         est.score(test)
 
 
+def test_factor_covariance_score_of_a_singular_covariance_is_minus_inf():
+    F = regime_factors(n=60, k=2)
+    F = np.c_[F, F[:, 0]]  # a factor repeated: no density, as in scikit-learn
+    assert FactorCovariance().fit(F).score(F) == -np.inf
+
+
 def test_factor_covariance_score_refuses_other_factor_names():
     F = pd.DataFrame(regime_factors(n=60, k=3), columns=["MKT", "SMB", "HML"])
     est = FactorCovariance().fit(F)
