@@ -5,6 +5,7 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.covariance import log_likelihood
 
@@ -262,7 +263,7 @@ class FactorCovariance(BaseEstimator):
         check_is_fitted(self, "covariance_")
         return linalg.pinvh(self.covariance_, check_finite=False)
 
-    def score(self, X_test, y=None) -> float:
+    def score(self, X_test: ArrayLike, y: None = None) -> float:
         r"""Mean Gaussian log-likelihood of held-out factor returns.
 
         As scikit-learn's ``EmpiricalCovariance.score``: with
@@ -307,7 +308,7 @@ class FactorCovariance(BaseEstimator):
             )
         return float(log_likelihood(D.T @ D / len(D), self.get_precision()))
 
-    def mahalanobis(self, X) -> np.ndarray:
+    def mahalanobis(self, X: ArrayLike) -> np.ndarray:
         r"""Squared Mahalanobis distances of factor returns to the fitted model.
 
         :math:`(f_t - \mu)^\top \Sigma_F^{+} (f_t - \mu)` for each date,
