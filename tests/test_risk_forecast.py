@@ -197,6 +197,90 @@ def test_factor_covariance_sklearn_compatible(estimator, check):
     check(estimator)
 
 
+def test_factor_covariance_score_equals_sklearn_empirical_covariance():
+    from sklearn.covariance import EmpiricalCovariance
+
+    F = pd.DataFrame(regime_factors(n=120, k=4), columns=list("abcd"))
+    train, test = F.iloc[:80], F.iloc[80:]
+    # assume_centered=True is the plain (maximum-likelihood) sample covariance
+    est = FactorCovariance(assume_centered=True).fit(train)
+    ref = EmpiricalCovariance(assume_centered=True).fit(train)
+    assert_allclose(est.score(train), ref.score(train), rtol=1e-12)
+    assert_allclose(est.score(test), ref.score(test), rtol=1e-12)
+    assert_allclose(est.get_precision(), ref.get_precision(), rtol=1e-9)
+    assert_allclose(est.mahalanobis(test), ref.mahalanobis(test), rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "params", [{}, {"halflife": 20, "lags": 2}, {"halflife": 30, "regime_halflife": 10}]
+)
+def test_factor_covariance_score_is_the_gaussian_log_likelihood(params):
+    from sklearn.covariance import EmpiricalCovariance
+
+    F = regime_factors(n=150, k=3)
+    est = FactorCovariance(**params).fit(F[:100])
+    ref = EmpiricalCovariance(store_precision=False).fit(F[:100])
+    ref.covariance_, ref.location_ = est.covariance_, est.location_  # the same model
+    assert_allclose(est.score(F[100:]), ref.score(F[100:]), rtol=1e-12)
+    # the formula, one date at a time: the mean of the N(mu, Sigma) log-densities
+    from scipy.stats import multivariate_normal
+
+    dens = multivariate_normal(est.location_, est.covariance_).logpdf(F[100:])
+    assert_allclose(est.score(F[100:]), dens.mean(), rtol=1e-10)
+
+
+def test_factor_covariance_score_drops_dates_with_a_missing_factor():
+    F = regime_factors(n=100, k=3)
+    est = FactorCovariance(halflife=30).fit(F[:70])
+    test = F[70:].copy()
+    test[[3, 11], 1] = np.nan
+    before = test.copy()
+    complete = np.delete(test, [3, 11], axis=0)
+    assert_allclose(est.score(test), est.score(complete), rtol=1e-12)
+    assert_array_equal(test, before)  # the input is not mutated
+    assert np.isnan(est.mahalanobis(test)[[3, 11]]).all()
+    test[:, 0] = np.nan
+    with pytest.raises(ValueError, match="`X_test` has no date on which every"):
+        est.score(test)
+
+
+def test_factor_covariance_score_of_a_singular_covariance_is_minus_inf():
+    F = regime_factors(n=60, k=2)
+    F = np.c_[F, F[:, 0]]  # a factor repeated: no density, as in scikit-learn
+    assert FactorCovariance().fit(F).score(F) == -np.inf
+
+
+def test_factor_covariance_score_refuses_other_factor_names():
+    F = pd.DataFrame(regime_factors(n=60, k=3), columns=["MKT", "SMB", "HML"])
+    est = FactorCovariance().fit(F)
+    with pytest.raises(ValueError, match="feature names"):
+        est.score(F.rename(columns={"HML": "UMD"}))
+    with pytest.raises(ValueError, match="3 features"):
+        FactorCovariance().fit(F.to_numpy()).score(F.iloc[:, :2].to_numpy())
+
+
+def test_factor_covariance_grid_search_picks_a_halflife_by_date(french):
+    from sklearn.model_selection import GridSearchCV
+
+    from skfactor.model_selection import PanelTimeSeriesSplit
+
+    F, _ = french
+    search = GridSearchCV(
+        FactorCovariance(),
+        {"halflife": [6.0, 24.0, 96.0, None]},
+        cv=PanelTimeSeriesSplit(n_splits=5, gap=0),
+    ).fit(F)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all()
+    assert search.best_params_["halflife"] in (6.0, 24.0, 96.0, None)
+    assert search.best_estimator_.covariance_.shape == (F.shape[1],) * 2
+    # each split's score is the held-out log-likelihood of a fit on the past
+    split = PanelTimeSeriesSplit(n_splits=5, gap=0)
+    train, test = list(split.split(F))[0]
+    est = FactorCovariance(halflife=24.0).fit(F.iloc[train])
+    assert_allclose(search.cv_results_["split0_test_score"][1], est.score(F.iloc[test]))
+
+
 # ------------------------------------------------------------- specific risk
 @pytest.fixture(scope="module")
 def residuals():
