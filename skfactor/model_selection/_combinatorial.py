@@ -77,7 +77,14 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
     (2, [[0, 0, 1], [1, 2, 2]])
     """
 
-    def __init__(self, n_folds=10, n_test_folds=2, *, purge=0, embargo=0):
+    def __init__(
+        self,
+        n_folds: int = 10,
+        n_test_folds: int = 2,
+        *,
+        purge: int = 0,
+        embargo: int = 0,
+    ) -> None:
         self.n_folds = n_folds
         self.n_test_folds = n_test_folds
         self.purge = purge

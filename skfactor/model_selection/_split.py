@@ -159,7 +159,14 @@ class PanelTimeSeriesSplit(GroupsConsumerMixin, BaseCrossValidator):
     PanelTimeSeriesSplit(gap=1, max_train_size=None, n_splits=2, test_size=2)
     """
 
-    def __init__(self, n_splits=5, *, test_size=None, gap=0, max_train_size=None):
+    def __init__(
+        self,
+        n_splits: int = 5,
+        *,
+        test_size: int | None = None,
+        gap: int = 0,
+        max_train_size: int | None = None,
+    ) -> None:
         self.n_splits = n_splits
         self.test_size = test_size
         self.gap = gap

@@ -174,14 +174,14 @@ class FactorRiskModel:
 
     def __init__(
         self,
-        exposures,
-        factor_covariance,
-        specific_variance,
+        exposures: pd.DataFrame,
+        factor_covariance: pd.DataFrame,
+        specific_variance: pd.Series,
         *,
-        factor_returns=None,
-        asset_returns=None,
-        n_obs=None,
-    ):
+        factor_returns: pd.DataFrame | None = None,
+        asset_returns: pd.DataFrame | None = None,
+        n_obs: pd.Series | None = None,
+    ) -> None:
         B = _labelled(exposures, "exposures")
         if not B.index.is_unique or not B.columns.is_unique:
             raise ValueError("`exposures` must have unique asset and factor labels.")
