@@ -51,19 +51,19 @@ def _public_callables():
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isclass(obj):
-                for method in METHODS:
-                    func = obj.__dict__.get(method)
-                    if func is None:
-                        # inherited: check it only where skfactor defines it
-                        func = getattr(obj, method, None)
-                        if func is None or not getattr(
-                            func, "__module__", ""
-                        ).startswith("skfactor"):
-                            continue
+                # the listed methods, inherited ones where skfactor defines
+                # them, and every other public method the class defines
+                own = [m for m in vars(obj) if not m.startswith("_")]
+                for method in dict.fromkeys(METHODS + own):
+                    func = inspect.getattr_static(obj, method, None)
                     if isinstance(func, property):
                         continue  # an attribute, not a signature
                     if isinstance(func, (staticmethod, classmethod)):
                         func = func.__func__
+                    if not inspect.isfunction(func) or not func.__module__.startswith(
+                        "skfactor"
+                    ):
+                        continue
                     seen[f"{module_name}.{name}.{method}"] = func
             elif inspect.isfunction(obj):
                 # (instances such as ``ic_scorer`` are not signatures)

@@ -23,7 +23,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     validate_data,
 )
-from skfactor.utils._typing import MatrixLike, RandomStateLike
+from skfactor.utils._typing import MatrixLike, RandomStateLike, TargetLike
 
 __all__ = ["FactorCovariance"]
 
@@ -181,7 +181,7 @@ class FactorCovariance(BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: MatrixLike, y: None = None) -> FactorCovariance:
+    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> FactorCovariance:
         """Estimate the factor covariance from factor returns.
 
         Parameters

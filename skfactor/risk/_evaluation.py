@@ -192,7 +192,7 @@ class RiskForecastEvaluation:
             name="summary",
         )
 
-    def rolling_bias(self, window=None):
+    def rolling_bias(self, window: int | None = None) -> pd.DataFrame:
         """Bias statistic of each portfolio over a rolling ``window`` of dates.
 
         Parameters
