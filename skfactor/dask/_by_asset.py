@@ -11,7 +11,6 @@ wrong block in Dask 2026.8 (the regression test forces that rechunk).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import dask
@@ -32,7 +31,7 @@ from skfactor.models._time_series import (
     grs_undefined,
 )
 from skfactor.utils._sklearn import set_features_seen
-from skfactor.utils._typing import DaskFrame
+from skfactor.utils._typing import ArrayLike, DaskFrame
 
 __all__ = ["fit_by_asset", "wide_returns"]
 
@@ -46,7 +45,7 @@ def _wide_part(panel, y, assets, dtype):
 
 
 def wide_returns(
-    ddf: DaskFrame, y: str, *, assets: Sequence[Any] | None = None
+    ddf: DaskFrame, y: str, *, assets: ArrayLike | None = None
 ) -> DaskFrame:
     """The wide (date x asset) frame of one column of a Dask panel, lazily.
 

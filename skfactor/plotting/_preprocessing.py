@@ -29,7 +29,7 @@ def plot_zscore_hist(
     *,
     bins: int = 40,
     log: bool = True,
-    axes: Sequence[Axes] | None = None,
+    axes: Sequence[Axes] | np.ndarray | None = None,
 ) -> np.ndarray:
     """Histograms of z-scores computed without and with winsorizing, side by side.
 
