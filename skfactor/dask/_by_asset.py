@@ -11,6 +11,8 @@ wrong block in Dask 2026.8 (the regression test forces that rechunk).
 
 from __future__ import annotations
 
+from typing import Any
+
 import dask
 import dask.array as da
 import dask.dataframe as dd
@@ -29,6 +31,7 @@ from skfactor.models._time_series import (
     grs_undefined,
 )
 from skfactor.utils._sklearn import set_features_seen
+from skfactor.utils._typing import ArrayLike, DaskFrame
 
 __all__ = ["fit_by_asset", "wide_returns"]
 
@@ -41,7 +44,9 @@ def _wide_part(panel, y, assets, dtype):
     return panel[y].unstack(ASSET).reindex(columns=assets).astype(dtype)
 
 
-def wide_returns(ddf, y, *, assets=None):
+def wide_returns(
+    ddf: DaskFrame, y: str, *, assets: ArrayLike | None = None
+) -> DaskFrame:
     """The wide (date x asset) frame of one column of a Dask panel, lazily.
 
     Parameters
@@ -262,7 +267,9 @@ def _combine_rolling(model, F, fits, smalls, assets, sizes):
         model._warn_empty(model._min_obs(F.shape[1]), n_dates)
 
 
-def fit_by_asset(model, F, R, *, asset_block=1000):
+def fit_by_asset(
+    model: Any, F: pd.DataFrame, R: DaskFrame, *, asset_block: int = 1000
+) -> Any:
     """Fit a time-series model on a wide Dask frame of returns, by asset blocks.
 
     The wide frame is rechunked into blocks of every date x ``asset_block``

@@ -11,6 +11,8 @@ paths share one logic.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from typing import Any
 
 import dask
 import numpy as np
@@ -29,6 +31,7 @@ from skfactor.dask._layout import (
 from skfactor.models._cross_sectional import CrossSectionalFactorModel
 from skfactor.portfolio._quantile import QuantilePortfolioFactor
 from skfactor.utils._sklearn import check_is_fitted
+from skfactor.utils._typing import DaskFrame, DaskSeries
 
 __all__ = ["fit_by_date", "predict_by_date", "transform_by_date"]
 
@@ -152,7 +155,9 @@ def _transform_part(panel, estimator, columns, meta):
     return _conform(result.reset_index(ASSET), meta)
 
 
-def transform_by_date(estimator, ddf, columns=None):
+def transform_by_date(
+    estimator: Any, ddf: DaskFrame, columns: Sequence[str] | None = None
+) -> DaskFrame:
     """Apply a per-date transformer to every partition of a Dask panel, lazily.
 
     Nothing is computed: the result is a Dask panel on ``ddf``'s divisions,
@@ -231,7 +236,14 @@ def _fit_part(part, number, divisions, estimator, X, y, sample_weight):
     return fitted, partial
 
 
-def fit_by_date(estimator, ddf, X, y, *, sample_weight=None):
+def fit_by_date(
+    estimator: Any,
+    ddf: DaskFrame,
+    X: Sequence[str],
+    y: str,
+    *,
+    sample_weight: str | None = None,
+) -> Any:
     """Fit a per-date estimator on a Dask panel, partition by partition.
 
     Each partition gives its dates' results (and pooled sums) on a worker,
@@ -314,7 +326,9 @@ def _predict_part(panel, estimator, X, meta):
     return _conform(out.reset_index(ASSET), meta)
 
 
-def predict_by_date(estimator, ddf, X):
+def predict_by_date(
+    estimator: Any, ddf: DaskFrame, X: Sequence[str]
+) -> DaskFrame | DaskSeries:
     """Predictions of a fitted estimator on every partition of a Dask panel, lazily.
 
     A partition without rows (e.g. after a row filter) gives no rows.

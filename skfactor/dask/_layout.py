@@ -11,6 +11,7 @@ every task checks its own rows against them (:func:`local_panel`).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import dask
 import dask.dataframe as dd
@@ -18,6 +19,7 @@ import pandas as pd
 from distributed import warn as distributed_warn
 
 from skfactor.dask._memory import check_panel_memory
+from skfactor.utils._typing import DaskFrame, DaskSeries
 
 __all__ = [
     "ASSET",
@@ -33,7 +35,7 @@ __all__ = [
 ASSET = "asset"
 
 
-def check_panel(ddf, name="ddf"):
+def check_panel(ddf: DaskFrame, name: str = "ddf") -> DaskFrame:
     """Raise unless ``ddf`` is a Dask panel whose dates cannot span partitions.
 
     A Dask panel is a Dask DataFrame indexed by date, with known divisions
@@ -161,7 +163,14 @@ def partitions(ddf):
     return list(enumerate(ddf.to_delayed()))
 
 
-def read_panel(path, *, date="date", asset="asset", columns=None, **kwargs):
+def read_panel(
+    path: str | Sequence[str],
+    *,
+    date: str = "date",
+    asset: str = "asset",
+    columns: Sequence[str] | None = None,
+    **kwargs,
+) -> DaskFrame:
     """Read a Parquet panel (one row per (date, asset)) as a Dask panel.
 
     The files should be cut by date (e.g. one file per month), their names
@@ -233,7 +242,7 @@ def read_panel(path, *, date="date", asset="asset", columns=None, **kwargs):
     return check_panel(ddf, "path")
 
 
-def from_pandas(panel, npartitions):
+def from_pandas(panel: pd.DataFrame, npartitions: int) -> DaskFrame:
     """A pandas (date, asset) panel as a Dask panel of ``npartitions`` partitions.
 
     Dates are never split (Dask may make fewer partitions when there are few
@@ -276,7 +285,7 @@ def from_pandas(panel, npartitions):
     return dd.from_pandas(frame, npartitions=npartitions, sort=True)
 
 
-def gather(ddf):
+def gather(ddf: DaskFrame | DaskSeries) -> pd.DataFrame | pd.Series:
     """A Dask panel (or frame) in memory, fetched partition by partition.
 
     ``ddf.compute()`` concatenates the whole result on one worker before

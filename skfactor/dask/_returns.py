@@ -8,6 +8,8 @@ partition sizes, empty ones included, give the pandas result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dask
 import dask.dataframe as dd
 import numpy as np
@@ -17,6 +19,7 @@ from skfactor.dask._by_date import _columns, _conform
 from skfactor.dask._layout import ASSET, check_panel, local_panel, partitions
 from skfactor.metrics._ic import information_coefficient as _ic
 from skfactor.panel._returns import forward_returns as _forward
+from skfactor.utils._typing import DaskFrame
 
 __all__ = ["forward_returns", "information_coefficient"]
 
@@ -41,7 +44,9 @@ def _forward_part(part, number, divisions, columns, head, periods, meta):
     return _conform(out.reset_index(ASSET), meta)
 
 
-def forward_returns(ddf, columns, periods=1):
+def forward_returns(
+    ddf: DaskFrame, columns: str | Sequence[str], periods: int = 1
+) -> DaskFrame:
     """Forward returns of a Dask panel, lazily, correct across partitions.
 
     As :func:`skfactor.panel.forward_returns`: the compounded return from each
@@ -100,7 +105,9 @@ def _ic_part(part, number, divisions, y_true, y_pred, method):
     return _ic(panel[y_true], panel[y_pred], method=method)
 
 
-def information_coefficient(ddf, y_true, y_pred, method="spearman"):
+def information_coefficient(
+    ddf: DaskFrame, y_true: str, y_pred: str, method: str = "spearman"
+) -> pd.Series:
     """Per-date information coefficient of two columns of a Dask panel.
 
     As :func:`skfactor.metrics.information_coefficient`, one partition at a

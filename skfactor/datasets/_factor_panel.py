@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,6 +11,7 @@ from scipy.signal import lfilter
 from sklearn.utils import Bunch, check_random_state
 
 from skfactor.utils._sklearn import Interval, validate_params
+from skfactor.utils._typing import RandomStateLike
 
 __all__ = ["make_factor_panel"]
 
@@ -42,24 +44,24 @@ def _zscore_rows(a):
     prefer_skip_nested_validation=True,
 )
 def make_factor_panel(
-    n_dates=252,
-    n_assets=500,
-    n_factors=3,
+    n_dates: int = 252,
+    n_assets: int = 500,
+    n_factors: int = 3,
     *,
-    factor_names=None,
-    persistence=0.98,
-    tail_df=4.0,
-    outlier_fraction=0.005,
-    outlier_scale=25.0,
-    factor_volatility=0.004,
-    factor_mean=0.0004,
-    market_volatility=0.01,
-    specific_volatility=0.02,
-    missing_rows=0.0,
-    missing_values=0.0,
-    start="2015-01-02",
-    random_state=None,
-):
+    factor_names: Sequence[str] | None = None,
+    persistence: float = 0.98,
+    tail_df: float = 4.0,
+    outlier_fraction: float = 0.005,
+    outlier_scale: float = 25.0,
+    factor_volatility: float = 0.004,
+    factor_mean: float = 0.0004,
+    market_volatility: float = 0.01,
+    specific_volatility: float = 0.02,
+    missing_rows: float = 0.0,
+    missing_values: float = 0.0,
+    start: str = "2015-01-02",
+    random_state: RandomStateLike = None,
+) -> Bunch:
     r"""Generate a panel of characteristics and returns from a known factor model.
 
     For assets :math:`i` and business days :math:`t`, each raw characteristic

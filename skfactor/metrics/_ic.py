@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -16,6 +18,7 @@ from skfactor.panel._validation import (
     date_codes,
 )
 from skfactor.utils._numerics import kernel_weights, long_run_sum
+from skfactor.utils._typing import ArrayLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["ic_scorer", "ic_summary", "information_coefficient", "make_ic_scorer"]
@@ -112,7 +115,9 @@ def _unit_deviations(segments, v, both, n):
     return np.where(both, dev, 0.0), lo == hi
 
 
-def information_coefficient(y_true, y_pred, method="spearman"):
+def information_coefficient(
+    y_true: ArrayLike, y_pred: ArrayLike, method: str = "spearman"
+) -> pd.Series | float:
     r"""Per-date correlation between predictions and realised outcomes.
 
     On each date, over the rows where both ``y_true`` and ``y_pred`` are not
@@ -231,7 +236,7 @@ class _ICScorer:
         return f"make_ic_scorer(method={self.method!r})"
 
 
-def make_ic_scorer(method="spearman"):
+def make_ic_scorer(method: str = "spearman") -> Callable[..., float]:
     """A scorer giving the mean per-date IC of an estimator's predictions.
 
     Parameters
@@ -376,7 +381,9 @@ def _ewc_t(values, horizon):
     return t, nu
 
 
-def ic_summary(ic, horizon=1):
+def ic_summary(
+    ic: pd.Series | pd.DataFrame | ArrayLike, horizon: int = 1
+) -> pd.Series | pd.DataFrame:
     r"""Mean, spread, information ratio and t-statistic of a per-date IC.
 
     Parameters

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -48,7 +49,7 @@ def _grid(segments, sorted_values, assets, n_assets, fill):
     return grid
 
 
-def quantile_labels(factor, n_quantiles=5):
+def quantile_labels(factor: pd.Series, n_quantiles: int = 5) -> pd.Series:
     r"""Quantile of each row on its date, as :class:`~skfactor.QuantilePortfolioFactor`.
 
     With :math:`r` the average rank (ties averaged) among the :math:`n`
@@ -94,7 +95,7 @@ def _labels(factor, n_quantiles):
     return labels, (seg, bucket.astype(np.intp), dates, assets, n_assets)
 
 
-def rank_autocorrelation(factor, periods=1):
+def rank_autocorrelation(factor: pd.Series, periods: int = 1) -> pd.Series:
     r"""Correlation of each date's factor ranks with those ``periods`` dates earlier.
 
     On each date the assets are ranked (average ranks, ties averaged, among
@@ -146,7 +147,9 @@ def rank_autocorrelation(factor, periods=1):
     return pd.Series(out, index=dates, name="rank_autocorrelation")
 
 
-def quantile_turnover(factor, n_quantiles=5, periods=1):
+def quantile_turnover(
+    factor: pd.Series, n_quantiles: int = 5, periods: int = 1
+) -> pd.DataFrame:
     r"""Share of each quantile's assets that were not in it ``periods`` dates earlier.
 
     Quantiles are those of :func:`quantile_labels` (the rule of
@@ -204,7 +207,12 @@ def quantile_turnover(factor, n_quantiles=5, periods=1):
     return pd.DataFrame(out, index=dates, columns=columns)
 
 
-def ic_decay(y_pred, returns, horizons=(1, 5, 21), method="spearman"):
+def ic_decay(
+    y_pred: pd.Series,
+    returns: pd.Series | pd.DataFrame,
+    horizons: Sequence[int] = (1, 5, 21),
+    method: str = "spearman",
+) -> pd.DataFrame:
     """The IC summary of a prediction against forward returns at several horizons.
 
     For each horizon :math:`h`, the per-date IC of ``y_pred`` with the

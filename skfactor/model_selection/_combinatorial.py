@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 
 import numpy as np
 
 from skfactor.model_selection._split import _check_int, _row_dates
 from skfactor.utils._sklearn import BaseCrossValidator, GroupsConsumerMixin
+from skfactor.utils._typing import ArrayLike, MatrixLike
 
 __all__ = ["CombinatorialPurgedSplit"]
 
@@ -77,7 +79,14 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
     (2, [[0, 0, 1], [1, 2, 2]])
     """
 
-    def __init__(self, n_folds=10, n_test_folds=2, *, purge=0, embargo=0):
+    def __init__(
+        self,
+        n_folds: int = 10,
+        n_test_folds: int = 2,
+        *,
+        purge: int = 0,
+        embargo: int = 0,
+    ) -> None:
         self.n_folds = n_folds
         self.n_test_folds = n_test_folds
         self.purge = purge
@@ -94,7 +103,9 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
         _check_int(self.purge, "purge", 0)
         _check_int(self.embargo, "embargo", 0)
 
-    def get_n_splits(self, X=None, y=None, groups=None):
+    def get_n_splits(
+        self, X: object = None, y: object = None, groups: object = None
+    ) -> int:
         """Number of splits, ``comb(n_folds, n_test_folds)``.
 
         Parameters
@@ -109,7 +120,7 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
         self._check_params()
         return math.comb(self.n_folds, self.n_test_folds)
 
-    def get_n_paths(self):
+    def get_n_paths(self) -> int:
         """Number of backtest paths, ``comb(n_folds - 1, n_test_folds - 1)``.
 
         Returns
@@ -119,7 +130,7 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
         self._check_params()
         return math.comb(self.n_folds - 1, self.n_test_folds - 1)
 
-    def get_test_folds(self):
+    def get_test_folds(self) -> np.ndarray:
         """Groups tested by each split, lexicographic combinations.
 
         Returns
@@ -130,7 +141,7 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
         combos = itertools.combinations(range(self.n_folds), self.n_test_folds)
         return np.array(list(combos), dtype=np.intp)
 
-    def get_paths(self):
+    def get_paths(self) -> np.ndarray:
         """Which split's test set supplies each group of each backtest path.
 
         Returns
@@ -174,7 +185,9 @@ class CombinatorialPurgedSplit(GroupsConsumerMixin, BaseCrossValidator):
             )
         return train
 
-    def split(self, X, y=None, groups=None):
+    def split(
+        self, X: MatrixLike, y: object = None, groups: ArrayLike | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Generate positional indices of the training and test rows.
 
         Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from numbers import Integral
 
 import numpy as np
@@ -10,6 +11,7 @@ import pandas as pd
 from skfactor.panel._output import DATE_NAMES, is_polars_frame, key_columns
 from skfactor.panel._validation import check_panel_index, date_codes
 from skfactor.utils._sklearn import BaseCrossValidator, GroupsConsumerMixin
+from skfactor.utils._typing import ArrayLike, MatrixLike
 
 __all__ = ["PanelTimeSeriesSplit"]
 
@@ -159,7 +161,14 @@ class PanelTimeSeriesSplit(GroupsConsumerMixin, BaseCrossValidator):
     PanelTimeSeriesSplit(gap=1, max_train_size=None, n_splits=2, test_size=2)
     """
 
-    def __init__(self, n_splits=5, *, test_size=None, gap=0, max_train_size=None):
+    def __init__(
+        self,
+        n_splits: int = 5,
+        *,
+        test_size: int | None = None,
+        gap: int = 0,
+        max_train_size: int | None = None,
+    ) -> None:
         self.n_splits = n_splits
         self.test_size = test_size
         self.gap = gap
@@ -171,7 +180,9 @@ class PanelTimeSeriesSplit(GroupsConsumerMixin, BaseCrossValidator):
         _check_int(self.gap, "gap", 0)
         _check_int(self.max_train_size, "max_train_size", 1, allow_none=True)
 
-    def get_n_splits(self, X=None, y=None, groups=None):
+    def get_n_splits(
+        self, X: object = None, y: object = None, groups: object = None
+    ) -> int:
         """Number of splits, ``n_splits``.
 
         Parameters
@@ -213,7 +224,9 @@ class PanelTimeSeriesSplit(GroupsConsumerMixin, BaseCrossValidator):
             folds.append((train_start, train_end, test_start, test_start + test_size))
         return folds
 
-    def split(self, X, y=None, groups=None):
+    def split(
+        self, X: MatrixLike, y: object = None, groups: ArrayLike | None = None
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Generate positional indices of the training and test rows.
 
         Parameters

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from numbers import Integral, Real
 
 import numpy as np
@@ -33,6 +34,7 @@ from skfactor.utils._sklearn import (
     check_is_fitted,
     set_features_seen,
 )
+from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["CrossSectionalFactorModel"]
@@ -262,16 +264,16 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        fit_intercept=True,
-        weights=None,
-        passthrough=None,
-        industries=None,
-        industry_weights="sample_weight",
-        expected_returns="mean",
-        halflife=63.0,
-        window=252,
-        condition_number=False,
-    ):
+        fit_intercept: bool = True,
+        weights: str | int | None = None,
+        passthrough: Sequence[str | int] | None = None,
+        industries: Sequence[str | int] | None = None,
+        industry_weights: str = "sample_weight",
+        expected_returns: str = "mean",
+        halflife: float = 63.0,
+        window: int = 252,
+        condition_number: bool = False,
+    ) -> None:
         self.fit_intercept = fit_intercept
         self.weights = weights
         self.passthrough = passthrough
@@ -289,7 +291,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(
+        self, X: MatrixLike, y: TargetLike, sample_weight: ArrayLike | None = None
+    ) -> CrossSectionalFactorModel:
         """Estimate the factor returns of every date.
 
         Parameters
@@ -609,7 +613,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         return (float(mean[0]) if k else 0.0), mean[k:]
 
     # ------------------------------------------------------------- predict
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> FrameOut:
         """Expected returns: expected intercept + loadings · expected factor returns.
 
         Parameters
@@ -631,7 +635,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             return pred
         return pd.Series(pred, index=panel.index, name="prediction")
 
-    def residuals(self, X, y, sample_weight=None):
+    def residuals(
+        self, X: MatrixLike, y: TargetLike, sample_weight: ArrayLike | None = None
+    ) -> FrameOut:
         r"""Specific returns: each row's return less its date's fitted return.
 
         :math:`u_{it} = r_{it} - a_t - \sum_k b_{ikt} f_{kt}` with the
@@ -691,7 +697,9 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             resid -= panel.values[:, j] * params[rows, k + i]
         return resid
 
-    def score(self, X, y, sample_weight=None):
+    def score(
+        self, X: MatrixLike, y: TargetLike, sample_weight: ArrayLike | None = None
+    ) -> float:
         """Pooled R² of :meth:`predict` over the rows where both are present.
 
         On one cross-section this is scikit-learn's usual ``r2_score``. To rank
@@ -721,7 +729,12 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         return r2_score(y[ok], pred[ok], sample_weight=w)
 
     # ------------------------------------------------------------- summary
-    def summary(self, cov_type="unadjusted", bandwidth=None, kernel="bartlett"):
+    def summary(
+        self,
+        cov_type: str = "unadjusted",
+        bandwidth: float | None = None,
+        kernel: str = "bartlett",
+    ) -> pd.DataFrame:
         """The Fama–MacBeth table of the per-date estimates.
 
         Equal to linearmodels ``FamaMacBeth(...).fit(cov_type=cov_type,

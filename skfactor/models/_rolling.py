@@ -18,6 +18,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["RollingFactorModel"]
@@ -173,13 +174,13 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        window=100,
-        min_obs=None,
-        expanding=False,
-        fit_intercept=True,
-        halflife=None,
-        store_bse=False,
-    ):
+        window: int = 100,
+        min_obs: int | None = None,
+        expanding: bool = False,
+        fit_intercept: bool = True,
+        halflife: float | None = None,
+        store_bse: bool = False,
+    ) -> None:
         self.window = window
         self.min_obs = min_obs
         self.expanding = expanding
@@ -205,7 +206,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         return min_obs
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: MatrixLike, y: TargetLike) -> RollingFactorModel:
         """Estimate every asset's betas on every window.
 
         Parameters
@@ -315,7 +316,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         windows, pos = np.unique(pos, return_inverse=True)
         return np.asarray(self.params_[windows], dtype=np.float64), pos
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> FrameOut:
         r"""Out-of-sample fitted returns: betas of the window before each date.
 
         Parameters
@@ -345,7 +346,9 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         pred[none] = np.nan
         return self._wrap(pred, wide.dates)
 
-    def score(self, X, y, sample_weight=None):
+    def score(
+        self, X: MatrixLike, y: TargetLike, sample_weight: ArrayLike | None = None
+    ) -> float:
         r"""Mean over assets of the :math:`R^2` of the out-of-sample predictions.
 
         Each asset's :math:`R^2 = 1 - \sum (r - \hat r)^2 / \sum (r - \bar r)^2`

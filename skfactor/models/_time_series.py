@@ -29,6 +29,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["GRSResult", "TimeSeriesFactorModel"]
@@ -277,12 +278,12 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        fit_intercept=True,
-        cov_type="nonrobust",
-        maxlags=None,
-        use_correction=False,
-        use_t=None,
-    ):
+        fit_intercept: bool = True,
+        cov_type: str = "nonrobust",
+        maxlags: int | None = None,
+        use_correction: bool = False,
+        use_t: bool | None = None,
+    ) -> None:
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
         self.maxlags = maxlags
@@ -290,7 +291,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         self.use_t = use_t
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: MatrixLike, y: TargetLike) -> TimeSeriesFactorModel:
         """Regress each asset's returns on the factor returns.
 
         Parameters
@@ -391,7 +392,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         """``intercept_ + F @ coef_.T``, a new (n_dates, n_assets) array."""
         return F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> FrameOut:
         """Fitted returns: ``intercept_ + X @ coef_.T``, date by date.
 
         Parameters
@@ -409,7 +410,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         wide = validate_wide(self, X, reset=False, names=("X", "y"))
         return self._wrap(self._fitted(wide.F), wide.dates)
 
-    def residuals(self, X, y):
+    def residuals(self, X: MatrixLike, y: TargetLike) -> FrameOut:
         """Residuals ``y - predict(X)`` of every asset, date by date.
 
         On the data ``fit`` saw these are the regressions' residuals; the model
@@ -436,7 +437,9 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         pred = self._fitted(wide.F)
         return self._wrap(np.subtract(wide.R, pred, out=pred), wide.dates)
 
-    def score(self, X, y, sample_weight=None):
+    def score(
+        self, X: MatrixLike, y: TargetLike, sample_weight: ArrayLike | None = None
+    ) -> float:
         r"""Mean over assets of each asset's :math:`R^2` on ``(X, y)``.
 
         Each asset's :math:`R^2 = 1 - \sum (r - \hat r)^2 / \sum (r - \bar r)^2`
@@ -466,7 +469,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
-    def summary(self):
+    def summary(self) -> pd.DataFrame:
         """Coefficient table of every asset, as statsmodels and linearmodels print it.
 
         Returns

@@ -21,6 +21,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["TwoPassFactorModel"]
@@ -155,7 +156,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         "fit_intercept": ["boolean"],
     }
 
-    def __init__(self, *, fit_intercept=True):
+    def __init__(self, *, fit_intercept: bool = True) -> None:
         self.fit_intercept = fit_intercept
 
     def __sklearn_tags__(self):
@@ -165,7 +166,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: MatrixLike, y: TargetLike) -> TwoPassFactorModel:
         """Estimate the betas, then the per-date risk premia.
 
         Parameters
@@ -239,7 +240,7 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     def _fitted(self, F):
         return F @ np.ascontiguousarray(self.coef_.T) + self.intercept_
 
-    def predict(self, X):
+    def predict(self, X: MatrixLike) -> FrameOut:
         r"""Returns the model prices: ``intercept_ + X @ coef_.T``, date by date.
 
         :math:`\hat r_{i,t} = \hat\lambda_0 + \hat\beta_i'(\hat\lambda - \bar f
@@ -262,7 +263,9 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         wide = validate_wide(self, X, reset=False, names=("X", "y"))
         return self._wrap(self._fitted(wide.F), wide.dates)
 
-    def score(self, X, y, sample_weight=None):
+    def score(
+        self, X: MatrixLike, y: TargetLike, sample_weight: ArrayLike | None = None
+    ) -> float:
         """Mean over assets of the :math:`R^2` of :meth:`predict` against ``y``.
 
         Parameters
@@ -287,7 +290,9 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
-    def summary(self, cov_type="fama-macbeth", bandwidth=None):
+    def summary(
+        self, cov_type: str = "fama-macbeth", bandwidth: float | None = None
+    ) -> pd.DataFrame:
         r"""Inference on the mean risk premia.
 
         Parameters

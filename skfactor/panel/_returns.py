@@ -62,7 +62,9 @@ def _compound_forward(wide, periods):
     return out
 
 
-def forward_returns(returns, periods=1):
+def forward_returns(
+    returns: pd.Series | pd.DataFrame, periods: int = 1
+) -> pd.Series | pd.DataFrame:
     r"""Compounded return from each date to ``periods`` dates later, placed at the date.
 
     With :math:`r_{i,t}` the return of asset :math:`i` over the period ending at

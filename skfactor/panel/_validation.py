@@ -49,7 +49,7 @@ def check_not_dask(X, name="X"):
         )
 
 
-def check_panel_index(index, name="X"):
+def check_panel_index(index: pd.Index, name: str = "X") -> None:
     """Raise unless ``index`` is a valid (date, asset) panel index.
 
     A :class:`pandas.MultiIndex` must have exactly two levels (date first, then

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from skfactor.models import RollingFactorModel
 from skfactor.plotting._base import format_dates, get_ax, x_values
+from skfactor.utils._typing import Axes
 
 __all__ = ["plot_rolling_betas"]
 
@@ -48,14 +53,14 @@ def _model_frames(model, asset):
 
 
 def plot_rolling_betas(
-    model_or_betas,
-    asset=None,
+    model_or_betas: RollingFactorModel | pd.DataFrame,
+    asset: Any = None,
     *,
-    se=None,
-    band=2.0,
-    terms=None,
-    ax=None,
-):
+    se: pd.DataFrame | None = None,
+    band: float | None = 2.0,
+    terms: Sequence[str] | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     r"""Plot rolling betas over time, with :math:`\pm` ``band`` standard-error bands.
 
     With a fitted :class:`~skfactor.RollingFactorModel`, the lines are the

@@ -6,11 +6,12 @@ import numpy as np
 import pandas as pd
 
 from skfactor.plotting._base import format_dates, get_ax, x_values
+from skfactor.utils._typing import Axes
 
 __all__ = ["plot_ic"]
 
 
-def plot_ic(ic, *, window=21, ax=None):
+def plot_ic(ic: pd.Series, *, window: int = 21, ax: Axes | None = None) -> Axes:
     """Plot the per-date information coefficient and its rolling mean.
 
     Three lines: the IC of each date (thin), its mean over the trailing

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 
 from skfactor.plotting._base import FIGSIZE, pyplot
+from skfactor.utils._typing import ArrayLike, Axes
 
 __all__ = ["plot_zscore_hist"]
 
@@ -19,7 +23,14 @@ def _finite(values, name):
     return a
 
 
-def plot_zscore_hist(raw, winsorized, *, bins=40, log=True, axes=None):
+def plot_zscore_hist(
+    raw: pd.Series | ArrayLike,
+    winsorized: pd.Series | ArrayLike,
+    *,
+    bins: int = 40,
+    log: bool = True,
+    axes: Sequence[Axes] | np.ndarray | None = None,
+) -> np.ndarray:
     """Histograms of z-scores computed without and with winsorizing, side by side.
 
     The lecture's point: a few huge values (a book-to-price of 50 from a

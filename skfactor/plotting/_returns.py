@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.plotting._base import as_frame, format_dates, get_ax, x_values
+from skfactor.utils._typing import Axes
 
 __all__ = ["plot_cumulative_returns", "plot_quantile_returns"]
 
@@ -22,7 +23,13 @@ def cumulative_returns(returns, compound=True):
     return cum.where(started)
 
 
-def plot_cumulative_returns(factor_returns, *, compound=True, logy=False, ax=None):
+def plot_cumulative_returns(
+    factor_returns: pd.DataFrame | pd.Series,
+    *,
+    compound: bool = True,
+    logy: bool = False,
+    ax: Axes | None = None,
+) -> Axes:
     r"""Plot the cumulative return of each factor, in percent.
 
     The curve of a factor with returns :math:`r_1, \dots, r_t` is
@@ -113,7 +120,9 @@ def _quantile_table(quantile_returns):
     return frame.astype(np.float64)
 
 
-def plot_quantile_returns(quantile_returns, *, n_se=2.0, ax=None):
+def plot_quantile_returns(
+    quantile_returns: pd.DataFrame, *, n_se: float | None = 2.0, ax: Axes | None = None
+) -> Axes:
     r"""Bar chart of the mean return of each quantile, in basis points.
 
     For each factor and quantile, the bar is the mean over dates of the

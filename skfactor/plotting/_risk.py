@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from skfactor.plotting._base import format_dates, get_ax, x_values
+from skfactor.risk import RiskForecastEvaluation
+from skfactor.utils._typing import Axes
 
 __all__ = ["plot_bias_statistics"]
 
@@ -12,7 +14,12 @@ LINESTYLES = ["-", "--", "-.", ":"]
 MARKERS = ["o", "s", "^", "D"]
 
 
-def plot_bias_statistics(evaluations, *, window=None, ax=None):
+def plot_bias_statistics(
+    evaluations: RiskForecastEvaluation | dict[str, RiskForecastEvaluation],
+    *,
+    window: int | None = None,
+    ax: Axes | None = None,
+) -> Axes:
     r"""Plot the rolling bias statistic of one or several risk forecasts.
 
     For each evaluation, the median over its portfolios of the bias

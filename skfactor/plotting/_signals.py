@@ -6,11 +6,13 @@ import numpy as np
 import pandas as pd
 
 from skfactor.plotting._base import format_dates, get_ax, x_values
+from skfactor.risk import ReturnAttribution
+from skfactor.utils._typing import Axes
 
 __all__ = ["plot_attribution", "plot_ic_decay", "plot_turnover"]
 
 
-def plot_ic_decay(decay, *, ax=None):
+def plot_ic_decay(decay: pd.DataFrame, *, ax: Axes | None = None) -> Axes:
     """Bars of the mean IC at each horizon, with two standard errors.
 
     Parameters
@@ -65,7 +67,13 @@ def plot_ic_decay(decay, *, ax=None):
     return ax
 
 
-def plot_turnover(turnover, autocorrelation=None, *, window=21, ax=None):
+def plot_turnover(
+    turnover: pd.DataFrame,
+    autocorrelation: pd.Series | None = None,
+    *,
+    window: int = 21,
+    ax: Axes | None = None,
+) -> Axes:
     """Rolling means of quantile turnover, and of the rank autocorrelation if given.
 
     Daily turnover moves in steps of one name over the size of a quantile (0.2
@@ -148,7 +156,7 @@ def plot_turnover(turnover, autocorrelation=None, *, window=21, ax=None):
     return ax
 
 
-def plot_attribution(attribution, *, ax=None):
+def plot_attribution(attribution: ReturnAttribution, *, ax: Axes | None = None) -> Axes:
     """Cumulative contributions of each factor and the specific return.
 
     Parameters

@@ -36,15 +36,15 @@ def _aligned(name, s, index):
 
 
 def fama_french_factors(
-    size,
-    value,
-    returns,
+    size: pd.Series,
+    value: pd.Series,
+    returns: pd.Series,
     *,
-    market_cap=None,
-    size_breakpoint=0.5,
-    value_breakpoints=(0.3, 0.7),
-    return_portfolios=False,
-):
+    market_cap: pd.Series | None = None,
+    size_breakpoint: float = 0.5,
+    value_breakpoints: tuple[float, float] = (0.3, 0.7),
+    return_portfolios: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     r"""Fama-French SMB and HML from independent 2x3 size and value sorts.
 
     On each date, over the assets whose ``size``, ``value`` and ``market_cap``

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     set_features_seen,
 )
+from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["QuantileFits", "QuantilePortfolioFactor"]
@@ -177,13 +178,13 @@ class QuantilePortfolioFactor(
     def __init__(
         self,
         *,
-        n_quantiles=5,
-        breakpoints=None,
-        top_n=None,
-        weights=None,
-        passthrough=None,
-        long_high=True,
-    ):
+        n_quantiles: int = 5,
+        breakpoints: float | Sequence[float] | None = None,
+        top_n: int | None = None,
+        weights: str | int | None = None,
+        passthrough: Sequence[str | int] | None = None,
+        long_high: bool | dict[Any, bool] | Sequence[bool] = True,
+    ) -> None:
         self.n_quantiles = n_quantiles
         self.breakpoints = breakpoints
         self.top_n = top_n
@@ -364,7 +365,9 @@ class QuantilePortfolioFactor(
 
     # ------------------------------------------------------------ public API
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(
+        self, X: MatrixLike, y: TargetLike | None = None
+    ) -> QuantilePortfolioFactor:
         """Form the portfolios and, given returns, compute their returns.
 
         Parameters
@@ -385,7 +388,7 @@ class QuantilePortfolioFactor(
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
         """Fit as :meth:`fit` does and return the weights of :meth:`transform`.
 
         Parameters
@@ -470,7 +473,7 @@ class QuantilePortfolioFactor(
             f"{type(self).__name__!r} object has no attribute {name!r}"
         )
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> FrameOut:
         """Each row's weight in its column's long-short portfolio.
 
         Parameters

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 
 __all__ = ["FactorComposite"]
 
@@ -132,7 +135,13 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         "passthrough": [list, tuple, str, None],
     }
 
-    def __init__(self, *, method="ic", ic_method="spearman", passthrough=None):
+    def __init__(
+        self,
+        *,
+        method: str = "ic",
+        ic_method: str = "spearman",
+        passthrough: Sequence[str | int] | None = None,
+    ) -> None:
         self.method = method
         self.ic_method = ic_method
         self.passthrough = passthrough
@@ -144,7 +153,7 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X: MatrixLike, y: TargetLike) -> FactorComposite:
         """Learn the weights from the training rows' IC.
 
         Parameters
@@ -181,7 +190,7 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         self._features = roles.features
         return self
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> FrameOut:
         """The composite score of each row.
 
         Each row's score depends on that row alone, to the bit: it is the
@@ -214,7 +223,7 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
             score = np.where(den > 0, num / den, np.nan)
         return self._output(panel, score[:, None], columns=pd.Index([_NAME]))
 
-    def score(self, X, y):
+    def score(self, X: MatrixLike, y: TargetLike) -> float:
         """Mean per-date rank IC of the composite against ``y``.
 
         Parameters
@@ -246,7 +255,9 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         values = values[~np.isnan(values)]
         return float(values.mean()) if len(values) else np.nan
 
-    def get_feature_names_out(self, input_features=None):
+    def get_feature_names_out(
+        self, input_features: ArrayLike | None = None
+    ) -> np.ndarray:
         """``["composite"]``.
 
         Parameters

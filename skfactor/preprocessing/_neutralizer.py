@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from skfactor.utils._sklearn import (
     OneToOneFeatureMixin,
     _fit_context,
 )
+from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
 
 __all__ = ["CrossSectionalNeutralizer"]
 
@@ -132,12 +134,12 @@ class CrossSectionalNeutralizer(
     def __init__(
         self,
         *,
-        groups=None,
-        exposures=None,
-        weights=None,
-        passthrough=None,
-        n_jobs=None,
-    ):
+        groups: str | int | None = None,
+        exposures: Sequence[str | int] | None = None,
+        weights: str | int | None = None,
+        passthrough: Sequence[str | int] | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
         self.groups = groups
         self.exposures = exposures
         self.weights = weights
@@ -151,7 +153,9 @@ class CrossSectionalNeutralizer(
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(
+        self, X: MatrixLike, y: TargetLike | None = None
+    ) -> CrossSectionalNeutralizer:
         """Check ``X``; nothing is learned.
 
         Parameters
@@ -172,7 +176,7 @@ class CrossSectionalNeutralizer(
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
         """Neutralise ``X`` date by date (``X`` is validated once).
 
         Parameters
@@ -190,7 +194,7 @@ class CrossSectionalNeutralizer(
         panel = validate_panel(self, X, reset=True, y=y)
         return self._transform(panel, self._roles(panel, X))
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> FrameOut:
         """Neutralise ``X`` date by date.
 
         Parameters

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from skfactor.utils._sklearn import (
     _fit_context,
     check_is_fitted,
 )
+from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["Winsorizer"]
@@ -142,13 +144,13 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
     def __init__(
         self,
         *,
-        limits=0.01,
-        method="quantile",
-        n_mad=3.0,
-        cross_sectional=True,
-        passthrough=None,
-        n_jobs=None,
-    ):
+        limits: float | tuple[float, float] = 0.01,
+        method: str = "quantile",
+        n_mad: float = 3.0,
+        cross_sectional: bool = True,
+        passthrough: Sequence[str | int] | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
         self.limits = limits
         self.method = method
         self.n_mad = n_mad
@@ -163,7 +165,7 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> Winsorizer:
         """Check ``X`` and, when ``cross_sectional=False``, learn the caps.
 
         Parameters
@@ -183,7 +185,7 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
         """Fit to ``X`` and clip it (``X`` is validated once).
 
         Parameters
@@ -235,7 +237,7 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         scale = np.where(np.isinf(scale), 0.0, scale)  # constant: caps at the value
         return center - self.n_mad * scale, center + self.n_mad * scale
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> FrameOut:
         """Clip ``X``.
 
         Parameters

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,6 +19,7 @@ from skfactor.utils._sklearn import (
     OneToOneFeatureMixin,
     _fit_context,
 )
+from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
 
 __all__ = ["CrossSectionalZScore"]
 
@@ -121,12 +123,12 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
     def __init__(
         self,
         *,
-        robust=False,
-        groups=None,
-        weights=None,
-        passthrough=None,
-        n_jobs=None,
-    ):
+        robust: bool = False,
+        groups: str | int | None = None,
+        weights: str | int | None = None,
+        passthrough: Sequence[str | int] | None = None,
+        n_jobs: int | None = None,
+    ) -> None:
         self.robust = robust
         self.groups = groups
         self.weights = weights
@@ -140,7 +142,7 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> CrossSectionalZScore:
         """Check ``X``; nothing is learned.
 
         Parameters
@@ -160,7 +162,7 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X, y=None):
+    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
         """Z-score ``X`` date by date (``X`` is validated once).
 
         Parameters
@@ -183,7 +185,7 @@ class CrossSectionalZScore(OneToOneFeatureMixin, PanelTransformerMixin, BaseEsti
             self, panel, X, "z-score", groups=self.groups, weights=self.weights
         )
 
-    def transform(self, X):
+    def transform(self, X: MatrixLike) -> FrameOut:
         """Z-score ``X`` date by date.
 
         Parameters

@@ -118,7 +118,13 @@ def _wide(long, dates):
     return long.unstack(level=1).reindex(dates)
 
 
-def return_attribution(weights, exposures, factor_returns, returns, lag=1):
+def return_attribution(
+    weights: pd.Series | pd.DataFrame,
+    exposures: pd.DataFrame,
+    factor_returns: pd.DataFrame,
+    returns: pd.Series | pd.DataFrame,
+    lag: int = 1,
+) -> ReturnAttribution:
     r"""Split a portfolio's realised returns into factor and specific parts.
 
     With portfolio weights :math:`w_{i,t}`, exposures :math:`B_{i,t,k}`, factor

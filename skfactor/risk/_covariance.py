@@ -60,14 +60,14 @@ def time_weights(positions, halflife):
 
 
 def factor_covariance(
-    factor_returns,
+    factor_returns: pd.DataFrame,
     *,
-    halflife=None,
-    lags=0,
-    corr_halflife=None,
-    corr_lags=None,
-    assume_centered=False,
-):
+    halflife: float | None = None,
+    lags: int = 0,
+    corr_halflife: float | None = None,
+    corr_lags: int | None = None,
+    assume_centered: bool = False,
+) -> pd.DataFrame:
     r"""Covariance of the factor returns: sample, exponentially weighted, Newey-West.
 
     Over the :math:`T` dates on which every factor is observed (a date with a

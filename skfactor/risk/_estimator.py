@@ -27,6 +27,7 @@ from skfactor.utils._sklearn import (
     check_is_fitted,
     validate_data,
 )
+from skfactor.utils._typing import MatrixLike, RandomStateLike, TargetLike
 
 __all__ = ["FactorCovariance"]
 
@@ -174,16 +175,16 @@ class FactorCovariance(BaseEstimator):
     def __init__(
         self,
         *,
-        halflife=None,
-        lags=0,
-        corr_halflife=None,
-        corr_lags=None,
-        assume_centered=False,
-        regime_halflife=None,
-        eigen_scale=None,
-        n_simulations=1000,
-        random_state=0,
-    ):
+        halflife: float | None = None,
+        lags: int = 0,
+        corr_halflife: float | None = None,
+        corr_lags: int | None = None,
+        assume_centered: bool = False,
+        regime_halflife: float | None = None,
+        eigen_scale: float | None = None,
+        n_simulations: int = 1000,
+        random_state: RandomStateLike = 0,
+    ) -> None:
         self.halflife = halflife
         self.lags = lags
         self.corr_halflife = corr_halflife
@@ -200,7 +201,7 @@ class FactorCovariance(BaseEstimator):
         return tags
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> FactorCovariance:
         """Estimate the factor covariance from factor returns.
 
         Parameters

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numbers
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,7 @@ from sklearn.utils import get_tags
 
 from skfactor.panel._wide import wide_values
 from skfactor.risk._adjustments import one_blas_thread
+from skfactor.utils._typing import RandomStateLike
 
 SMALL = 100  # columns up to which the refits run on one BLAS thread
 
@@ -52,7 +54,9 @@ def _aligned(returns, forecast_volatility):
     return r, s
 
 
-def bias_statistic(returns, forecast_volatility):
+def bias_statistic(
+    returns: pd.Series | pd.DataFrame, forecast_volatility: pd.Series | pd.DataFrame
+) -> pd.Series | float:
     r"""The bias statistic: the standard deviation of the standardized returns.
 
     For each portfolio, :math:`b = \mathrm{std}(r_t / \hat\sigma_t)` (divisor
@@ -188,7 +192,7 @@ class RiskForecastEvaluation:
             name="summary",
         )
 
-    def rolling_bias(self, window=None):
+    def rolling_bias(self, window: int | None = None) -> pd.DataFrame:
         """Bias statistic of each portfolio over a rolling ``window`` of dates.
 
         Parameters
@@ -211,7 +215,13 @@ def _check_window(window):
     return int(window)
 
 
-def evaluate_volatility_forecast(returns, forecast_volatility, *, window=12, clip=3.0):
+def evaluate_volatility_forecast(
+    returns: pd.Series | pd.DataFrame,
+    forecast_volatility: pd.Series | pd.DataFrame,
+    *,
+    window: int = 12,
+    clip: float = 3.0,
+) -> RiskForecastEvaluation:
     """Evaluate given volatility forecasts against the realised returns.
 
     Parameters
@@ -247,18 +257,18 @@ def evaluate_volatility_forecast(returns, forecast_volatility, *, window=12, cli
 
 
 def evaluate_risk_forecast(
-    returns,
-    estimator,
-    portfolios=None,
+    returns: pd.DataFrame,
+    estimator: Any,
+    portfolios: pd.DataFrame | None = None,
     *,
-    min_dates=60,
-    max_dates=None,
-    step=1,
-    n_random=0,
-    random_state=0,
-    window=12,
-    clip=3.0,
-):
+    min_dates: int = 60,
+    max_dates: int | None = None,
+    step: int = 1,
+    n_random: int = 0,
+    random_state: RandomStateLike = 0,
+    window: int = 12,
+    clip: float = 3.0,
+) -> RiskForecastEvaluation:
     r"""Out-of-sample evaluation of a covariance estimator along the dates.
 
     On each forecast date :math:`t` (every ``step`` dates from the

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.utils import get_tags
 
+from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
 from skfactor.panel._wide import wide_values
 from skfactor.risk._covariance import factor_covariance, nearest_psd
-from skfactor.risk._decomposition import decompose
+from skfactor.risk._decomposition import RiskDecomposition, decompose
 from skfactor.risk._from_model import from_cross_sectional, from_time_series
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
 from skfactor.risk._specific import specific_variance
+from skfactor.utils._typing import ArrayLike
 
 __all__ = ["FactorRiskModel"]
 
@@ -174,14 +177,14 @@ class FactorRiskModel:
 
     def __init__(
         self,
-        exposures,
-        factor_covariance,
-        specific_variance,
+        exposures: pd.DataFrame,
+        factor_covariance: pd.DataFrame,
+        specific_variance: pd.Series,
         *,
-        factor_returns=None,
-        asset_returns=None,
-        n_obs=None,
-    ):
+        factor_returns: pd.DataFrame | None = None,
+        asset_returns: pd.DataFrame | None = None,
+        n_obs: pd.Series | None = None,
+    ) -> None:
         B = _labelled(exposures, "exposures")
         if not B.index.is_unique or not B.columns.is_unique:
             raise ValueError("`exposures` must have unique asset and factor labels.")
@@ -274,20 +277,20 @@ class FactorRiskModel:
     @classmethod
     def from_model(
         cls,
-        model,
-        X,
-        y=None,
+        model: TimeSeriesFactorModel | CrossSectionalFactorModel,
+        X: pd.DataFrame,
+        y: pd.DataFrame | pd.Series | None = None,
         *,
-        halflife=None,
-        lags=0,
-        min_obs=20,
-        date=None,
-        factor_covariance_estimator=None,
-        shrinkage=0.0,
-        market_cap=None,
-        structural=False,
-        specific_regime_halflife=None,
-    ):
+        halflife: float | None = None,
+        lags: int = 0,
+        min_obs: int = 20,
+        date: Any = None,
+        factor_covariance_estimator: Any = None,
+        shrinkage: float = 0.0,
+        market_cap: pd.Series | None = None,
+        structural: bool = False,
+        specific_regime_halflife: float | None = None,
+    ) -> FactorRiskModel:
         r"""The risk model of a fitted time-series or cross-sectional factor model.
 
         - :class:`~skfactor.TimeSeriesFactorModel` fitted on ``(F, R)``: pass
@@ -357,8 +360,6 @@ class FactorRiskModel:
         -------
         FactorRiskModel
         """
-        from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
-
         if isinstance(model, TimeSeriesFactorModel):
             parts = from_time_series(model, X, y, date)
         elif isinstance(model, CrossSectionalFactorModel):
@@ -410,12 +411,16 @@ class FactorRiskModel:
         cov[np.diag_indices_from(cov)] += self.specific_variance.to_numpy()
         return pd.DataFrame(cov, index=self.assets, columns=self.assets)
 
-    def exposures_of(self, weights):
+    def exposures_of(self, weights: pd.Series | ArrayLike) -> pd.Series:
         r"""A portfolio's factor exposures :math:`B^\top w` (Series by factor)."""
         w = align_weights(weights, self.assets)
         return pd.Series(self.exposures.to_numpy().T @ w, self.factors, name="exposure")
 
-    def risk_decomposition(self, weights, benchmark=None):
+    def risk_decomposition(
+        self,
+        weights: pd.Series | ArrayLike,
+        benchmark: pd.Series | ArrayLike | None = None,
+    ) -> RiskDecomposition:
         r"""Total, factor and specific variance, and each factor's contribution.
 
         Parameters
@@ -446,7 +451,12 @@ class FactorRiskModel:
             benchmark is not None,
         )
 
-    def hedge(self, weights, targets=None, factor_weights=None):
+    def hedge(
+        self,
+        weights: pd.Series | ArrayLike,
+        targets: Sequence[str] | Mapping[str, float] | None = None,
+        factor_weights: pd.DataFrame | None = None,
+    ) -> HedgeResult:
         r"""Positions in the factors that bring the portfolio's exposures to targets.
 
         A portfolio with exposures :math:`b = B^\top w` holds

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
 from skfactor.panel._wide import wide_values
 from skfactor.risk._estimator import FactorCovariance
 from skfactor.risk._evaluation import (
+    RiskForecastEvaluation,
     _evaluation,
     _portfolios,
     forecast_ends,
@@ -15,28 +18,29 @@ from skfactor.risk._evaluation import (
     windows,
 )
 from skfactor.risk._specific import specific_variance
+from skfactor.utils._typing import RandomStateLike
 
 __all__ = ["evaluate_factor_risk_forecast"]
 
 
 def evaluate_factor_risk_forecast(
-    returns,
-    exposures,
-    factor_returns,
-    residuals,
-    factor_covariance_estimator=None,
-    portfolios=None,
+    returns: pd.DataFrame,
+    exposures: pd.DataFrame,
+    factor_returns: pd.DataFrame,
+    residuals: pd.DataFrame,
+    factor_covariance_estimator: Any = None,
+    portfolios: pd.DataFrame | None = None,
     *,
-    halflife=None,
-    min_obs=20,
-    min_dates=60,
-    max_dates=None,
-    step=1,
-    n_random=0,
-    random_state=0,
-    window=12,
-    clip=3.0,
-):
+    halflife: float | None = None,
+    min_obs: int = 20,
+    min_dates: int = 60,
+    max_dates: int | None = None,
+    step: int = 1,
+    n_random: int = 0,
+    random_state: RandomStateLike = 0,
+    window: int = 12,
+    clip: float = 3.0,
+) -> RiskForecastEvaluation:
     r"""Out-of-sample evaluation of :math:`B \Sigma_F B^\top + D` on asset portfolios.
 
     As :func:`evaluate_risk_forecast`, for the assets under a factor model:

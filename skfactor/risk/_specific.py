@@ -17,15 +17,15 @@ N_SIZE_GROUPS = 10  # size deciles of the Bayesian shrinkage
 
 
 def specific_variance(
-    residuals,
+    residuals: pd.DataFrame,
     *,
-    halflife=None,
-    min_obs=20,
-    shrinkage=0.0,
-    market_cap=None,
-    exposures=None,
-    regime_halflife=None,
-):
+    halflife: float | None = None,
+    min_obs: int = 20,
+    shrinkage: float = 0.0,
+    market_cap: pd.Series | None = None,
+    exposures: pd.DataFrame | None = None,
+    regime_halflife: float | None = None,
+) -> pd.Series:
     r"""Specific (residual) variance of each asset, with the Barra USE4 refinements.
 
     For asset :math:`i` with :math:`n_i` observed residuals, the weighted
