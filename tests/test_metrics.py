@@ -396,7 +396,7 @@ def test_ic_summary_size_under_no_signal(n_dates, horizon, max_rate, nw_min_rate
 
 
 def test_ic_summary_ewc_variance_equals_slow_loop():
-    from skfactor.metrics._ic import ewc_long_run_variance
+    from skfactor.utils._numerics import ewc_long_run_variance
 
     rng = np.random.default_rng(12)
     n, horizon = 103, 5

@@ -238,6 +238,14 @@ def test_forward_returns_wide_and_frame_inputs():
     )
     frame = forward_returns(data.y.to_frame(), periods=2)
     pd.testing.assert_series_equal(frame["return"], long)
+    # Several columns, unbalanced and shuffled: each is that column alone.
+    holed = make_factor_panel(n_dates=12, n_assets=5, missing_rows=0.2, random_state=1)
+    two = pd.DataFrame(
+        {"a": holed.y, "b": holed.y[::-1].to_numpy() * 0.5}, index=holed.y.index
+    ).sample(frac=1, random_state=0)
+    both = forward_returns(two, periods=3)
+    for column in two:
+        pd.testing.assert_series_equal(both[column], forward_returns(two[column], 3))
 
 
 @pytest.mark.parametrize("periods", [0, -1, 1.5, True])

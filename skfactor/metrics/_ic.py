@@ -17,7 +17,11 @@ from skfactor.panel._validation import (
     check_panel_index,
     date_codes,
 )
-from skfactor.utils._numerics import kernel_weights, long_run_sum
+from skfactor.utils._numerics import (
+    ewc_long_run_variance,
+    kernel_weights,
+    long_run_sum,
+)
 from skfactor.utils._typing import ArrayLike
 from skfactor.utils._warnings import warn
 
@@ -326,36 +330,6 @@ def cosine_terms(n_dates, horizon):
     dates, h = 5, and 5.9 % at 250 dates, h = 21).
     """
     return max(1, n_dates // (2 * horizon))
-
-
-def ewc_long_run_variance(u, n_terms):
-    r"""Equal-weighted cosine (EWC) estimate of the long-run variance of a series.
-
-    .. math::
-
-        \Lambda_j = \sqrt{2/T} \sum_{t=1}^{T} u_t \cos\big(\pi j (t - 1/2)/T\big),
-        \qquad \hat\omega = \frac1\nu \sum_{j=1}^{\nu} \Lambda_j^2,
-
-    for the demeaned series :math:`u` (Müller 2014; Lazarus, Lewis, Stock and
-    Watson 2018). :math:`\sqrt T \bar x / \sqrt{\hat\omega}` is Student t with
-    :math:`\nu` degrees of freedom under a zero mean.
-
-    Parameters
-    ----------
-    u : ndarray of shape (n_dates,) or (n_dates, n_series)
-        Demeaned series, in date order.
-    n_terms : int
-        Number of cosines :math:`\nu`.
-
-    Returns
-    -------
-    omega : float or ndarray of shape (n_series,)
-    """
-    t = len(u)
-    j = np.arange(1, n_terms + 1)[:, None]
-    cosines = np.cos(np.pi * j * (np.arange(t) + 0.5) / t)  # (nu, T)
-    projections = np.sqrt(2.0 / t) * (cosines @ u)
-    return np.mean(projections**2, axis=0)
 
 
 def _ewc_t(values, horizon):

@@ -20,8 +20,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skfactor.panel._regression import CENTRING_RATIO, power_of_two_units
-from skfactor.utils._numerics import RCOND, bartlett, coefficient_table
+from skfactor.panel._regression import CENTRING_RATIO
+from skfactor.utils._numerics import (
+    RCOND,
+    bartlett,
+    coefficient_table,
+    power_of_two_units,
+)
 from skfactor.utils._warnings import warn
 
 __all__ = [

@@ -28,8 +28,7 @@ from functools import partial
 import numpy as np
 from scipy.signal import lfilter
 
-from skfactor.panel._regression import power_of_two_units
-from skfactor.utils._numerics import RCOND, halflife_decay
+from skfactor.utils._numerics import RCOND, halflife_decay, power_of_two_units
 
 __all__ = ["RollingOLS", "rolling_ols"]
 

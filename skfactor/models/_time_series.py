@@ -18,9 +18,8 @@ from skfactor.models._ols import (
 )
 from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
-from skfactor.panel._regression import power_of_two_units
 from skfactor.panel._wide import check_fitted_assets, validate_wide
-from skfactor.utils._numerics import t_p_values
+from skfactor.utils._numerics import power_of_two_units, t_p_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skfactor.utils._numerics import RCOND
+from skfactor.utils._numerics import RCOND, power_of_two_units
 
 __all__ = [
     "Moments",
@@ -538,20 +538,6 @@ def column_scales(X, y, keep=None):
     if keep is not None:
         scale[: X.shape[1]][np.asarray(keep, dtype=bool)] = 1.0
     return scale
-
-
-def power_of_two_units(V):
-    """The power of two above each column's largest magnitude (1 for zeros, NaN).
-
-    Dividing a column by it is exact (the results of a regression on the
-    divided data are those of the data, to the bit, once multiplied back) and
-    brings its values into (-1, 1): squares and cross-products of values of
-    1e-160 or 1e160 neither underflow nor overflow.
-    """
-    top = np.fmax(  # fmax skips NaN; no |V| copy
-        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
-    )
-    return np.ldexp(1.0, np.frexp(top)[1])  # frexp(0) is (0, 0): unit 1
 
 
 def _fit_in_place(X, y, weights, done, solve, moments, results, resid):

@@ -151,10 +151,8 @@ def forward_returns(
         out = _compound_forward(values, periods)
     else:
         check_panel_index(index, "returns")
-        out = np.empty_like(values)
-        for j in range(values.shape[1]):
-            wide, _, _, rows = long_to_wide(index, values[:, j])
-            out[:, j] = _compound_forward(wide, periods)[rows]
+        wide, _, _, rows = long_to_wide(index, values)  # dates x assets x columns
+        out = _compound_forward(wide, periods)[rows]
 
     if isinstance(returns, pd.Series):
         return pd.Series(out[:, 0], index=index, name=returns.name)

@@ -104,9 +104,11 @@ def long_to_wide(
 ) -> tuple[np.ndarray, pd.Index, pd.Index, tuple[np.ndarray, np.ndarray]]:
     """Pivot the per-row ``values`` of a (date, asset) index to a date x asset array.
 
+    ``values`` of shape (n_rows,) or (n_rows, k): k columns pivot at once.
+
     Returns
     -------
-    wide : ndarray of shape (n_dates, n_assets)
+    wide : ndarray of shape (n_dates, n_assets) or (n_dates, n_assets, k)
         NaN where an asset has no row on a date.
     dates : Index
         The sorted dates (rows of ``wide``).
@@ -118,7 +120,7 @@ def long_to_wide(
     codes, dates = date_codes(index)
     assets = index.levels[1]
     rows = (codes, np.asarray(index.codes[1], dtype=np.intp))
-    wide = np.full((len(dates), len(assets)), np.nan)
+    wide = np.full((len(dates), len(assets), *np.shape(values)[1:]), np.nan)
     wide[rows] = values
     return wide, dates, assets, rows
 

@@ -8,7 +8,10 @@ same thing everywhere:
   (:data:`KERNELS`, :func:`kernel_weights`) and the half-life weights of past
   dates (:func:`halflife_weights`, :func:`halflife_decay`);
 - the kernel-weighted sum of lagged cross-products behind every Newey–West
-  variance of a mean (:func:`long_run_sum`);
+  variance of a mean (:func:`long_run_sum`), and the equal-weighted cosine
+  long-run variance (:func:`ewc_long_run_variance`);
+- the exact power-of-two units that keep squares of 1e-160 or 1e160 in
+  range (:func:`power_of_two_units`);
 - the collinearity tolerance (:data:`RCOND`);
 - t statistics, p-values and the coefficient table (:func:`t_p_values`,
   :func:`coefficient_table`).
@@ -37,11 +40,13 @@ __all__ = [
     "RCOND",
     "bartlett",
     "coefficient_table",
+    "ewc_long_run_variance",
     "halflife_decay",
     "halflife_weights",
     "kernel_weights",
     "long_run_sum",
     "parzen",
+    "power_of_two_units",
     "quadratic_spectral",
     "t_p_values",
 ]
@@ -136,6 +141,50 @@ def long_run_sum(u: np.ndarray, weights: Iterable[float]) -> np.ndarray | float:
         g = u[lag:].T @ u[:-lag]
         s += w * (g + g.T)
     return s
+
+
+def ewc_long_run_variance(u: np.ndarray, n_terms: int) -> np.ndarray | float:
+    r"""Equal-weighted cosine (EWC) estimate of the long-run variance of a series.
+
+    .. math::
+
+        \Lambda_j = \sqrt{2/T} \sum_{t=1}^{T} u_t \cos\big(\pi j (t - 1/2)/T\big),
+        \qquad \hat\omega = \frac1\nu \sum_{j=1}^{\nu} \Lambda_j^2,
+
+    for the demeaned series :math:`u` (Müller 2014; Lazarus, Lewis, Stock and
+    Watson 2018). :math:`\sqrt T \bar x / \sqrt{\hat\omega}` is Student t with
+    :math:`\nu` degrees of freedom under a zero mean.
+
+    Parameters
+    ----------
+    u : ndarray of shape (n_dates,) or (n_dates, n_series)
+        Demeaned series, in date order.
+    n_terms : int
+        Number of cosines :math:`\nu`.
+
+    Returns
+    -------
+    omega : float or ndarray of shape (n_series,)
+    """
+    t = len(u)
+    j = np.arange(1, n_terms + 1)[:, None]
+    cosines = np.cos(np.pi * j * (np.arange(t) + 0.5) / t)  # (nu, T)
+    projections = np.sqrt(2.0 / t) * (cosines @ u)
+    return np.mean(projections**2, axis=0)
+
+
+def power_of_two_units(V: np.ndarray) -> np.ndarray:
+    """The power of two above each column's largest magnitude (1 for zeros, NaN).
+
+    Dividing a column by it is exact (the results of a regression on the
+    divided data are those of the data, to the bit, once multiplied back) and
+    brings its values into (-1, 1): squares and cross-products of values of
+    1e-160 or 1e160 neither underflow nor overflow.
+    """
+    top = np.fmax(  # fmax skips NaN; no |V| copy
+        np.fmax.reduce(V, axis=0, initial=0.0), -np.fmin.reduce(V, axis=0, initial=0.0)
+    )
+    return np.ldexp(1.0, np.frexp(top)[1])  # frexp(0) is (0, 0): unit 1
 
 
 def halflife_weights(age: ArrayLike, halflife: float) -> np.ndarray:
