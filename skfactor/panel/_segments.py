@@ -37,6 +37,10 @@ class Segments:
         in ``range(n_segments)`` used at least once.
     n_segments : int
         Number of segments.
+    within : ndarray of shape (n_rows,), optional
+        A key that orders the rows inside each segment (e.g. each row's date
+        number, for segments that are assets); without it they keep the
+        caller's relative order.
 
     Examples
     --------
@@ -53,7 +57,7 @@ class Segments:
     array([ 0.,  0., 20.,  2., nan])
     """
 
-    def __init__(self, codes, n_segments):
+    def __init__(self, codes, n_segments, within=None):
         codes = np.asarray(codes, dtype=np.intp)
         self.codes = codes  # segment of each row, caller's order
         self.n_rows = len(codes)
@@ -61,7 +65,11 @@ class Segments:
         self.sizes = np.bincount(codes, minlength=self.n_segments)
         self.bounds = np.zeros(self.n_segments + 1, dtype=np.intp)
         np.cumsum(self.sizes, out=self.bounds[1:])
-        if self.n_rows < 2 or bool(np.all(codes[1:] >= codes[:-1])):
+        if within is not None:
+            order = np.lexsort((within, codes))
+            sorted_already = self.n_rows < 2 or bool(np.all(order[1:] > order[:-1]))
+            self.order = None if sorted_already else order
+        elif self.n_rows < 2 or bool(np.all(codes[1:] >= codes[:-1])):
             self.order = None
         else:
             # A stable sort on the narrowest integer type numpy radix-sorts.
