@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["lowest", "median", "order_statistics"]
+__all__ = ["median", "order_statistics"]
 
 # Up to this many distinct grid columns, partition the grid instead of sorting it.
 MAX_PARTITION_KTH = 8
@@ -57,24 +57,6 @@ def median(segments, col):
     # The (n-1)//2-th from the bottom and from the top: the two middle values.
     lo, hi = order_statistics(segments, col, (n - 1) // 2, (n - 1) // 2, n)
     return 0.5 * (lo + hi)
-
-
-def lowest(segments, col, positions):
-    """Values at 0-based ``positions`` from the bottom of each padded-grid row.
-
-    ``positions`` has shape (n_positions, n_segments); NaN counts as the
-    largest value, and a position outside the row reads its first or last cell.
-    For columns whose grid fits (:attr:`Segments.grid_fits`).
-    """
-    shape = (segments.n_segments, segments.max_size)
-    grid = segments.to_grid(col, np.nan, copy=True)
-    at = np.clip(positions, 0, shape[1] - 1)
-    kth = np.unique(at)
-    if len(kth) <= MAX_PARTITION_KTH:
-        grid.partition(kth, axis=1)  # NaN last, as in a sort
-    else:
-        grid.sort(axis=1)
-    return grid[np.arange(shape[0]), at]
 
 
 def _lexsort_order_statistics(segments, col, low_k, high_k, n_valid):
