@@ -174,6 +174,22 @@ def test_zscore_within_groups_equals_loop(panel):
     )
 
 
+@pytest.mark.parametrize("rows", ["sorted", "shuffled"])
+def test_zscore_in_blocks_of_rows_equals_the_whole_panel(panel, rows, monkeypatch):
+    # The moments and the output are computed a block of rows at a time
+    # (dates for a sorted panel, rows in the caller's order otherwise): with
+    # blocks of one date or 7 rows the numbers are the same, to the bit.
+    X = (panel.sort_index() if rows == "sorted" else panel).assign(cap=1.0)
+    X["cap"] = np.abs(X["value"]).fillna(1.0)
+    for weights in (None, "cap"):
+        whole = CrossSectionalZScore(weights=weights).fit_transform(X)
+        with monkeypatch.context() as m:
+            m.setattr("skfactor.panel._stats.CACHE_CELLS", 1)
+            m.setattr("skfactor.panel._segments.CACHE_CELLS", 7)
+            blocks = CrossSectionalZScore(weights=weights).fit_transform(X)
+        pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+
+
 def test_zscore_constant_and_single_asset_dates_give_zero(panel, recwarn):
     X = one_asset_date(panel.fillna(0.0))
     first = X.index.get_level_values(0) == X.index[0][0]

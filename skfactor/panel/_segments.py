@@ -15,9 +15,10 @@ import numpy as np
 
 __all__ = ["CACHE_CELLS", "Segments"]
 
-# Cells per block of the blocked passes: a block and its temporaries stay in
-# the L2 cache.
-CACHE_CELLS = 2**16
+# Cells per block of the blocked passes (2 MiB of float64): a block and its
+# temporaries stay in the cache, and a block is large enough that numpy's
+# per-call overhead does not count.
+CACHE_CELLS = 2**18
 
 # Above this many padded cells per row the (n_segments, max_size) grid wastes
 # too much memory: order statistics and ranks then take one lexicographic sort.
