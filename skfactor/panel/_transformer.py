@@ -154,6 +154,11 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
     def _fit(self, panel, roles, y):
         """Learn from the validated panel (nothing: a stateless per-date step)."""
 
+    def _fit_transform(self, panel, roles, y):
+        """``_fit``, then ``_transform`` (a step doing both at once overrides it)."""
+        self._fit(panel, roles, y)
+        return self._transform(panel, roles)
+
     def _transform(self, panel, roles):
         """The output values: each characteristic through ``_transform_column``."""
         values = panel.values
@@ -210,9 +215,7 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
 
         Parameters
         ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            A (date, asset) panel, or one cross-section.
-        y : Series of shape (n_rows,) or array-like, default=None
+        X, y
             As in :meth:`fit`.
 
         Returns
@@ -222,8 +225,7 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
         """
         panel = validate_panel(self, X, reset=True, y=y)
         roles = self._roles(panel, X)
-        self._fit(panel, roles, y)
-        return self._result(panel, roles, self._transform(panel, roles))
+        return self._result(panel, roles, self._fit_transform(panel, roles, y))
 
     def transform(self, X: MatrixLike) -> FrameOut:
         """Transform ``X``, each date (or asset) from its own rows.

@@ -13,11 +13,7 @@ from skfactor.panel._buckets import bucket_means, fraction_thresholds, rank_buck
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
 from skfactor.panel._validation import validate_panel, validate_row_values
 from skfactor.utils._parallel import for_each
-from skfactor.utils._sklearn import (
-    Interval,
-    _fit_context,
-    set_features_seen,
-)
+from skfactor.utils._sklearn import Interval, set_features_seen
 from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
@@ -371,7 +367,6 @@ class QuantilePortfolioFactor(PanelTransformer):
         )
 
     # ------------------------------------------------------------ public API
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self, X: MatrixLike, y: TargetLike | None = None
     ) -> QuantilePortfolioFactor:
@@ -391,32 +386,16 @@ class QuantilePortfolioFactor(PanelTransformer):
         self : QuantilePortfolioFactor
             The fitted transformer.
         """
-        self._fit(X, y, weights=False)
-        return self
+        return super().fit(X, y)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
-        """Fit as :meth:`fit` does and return the weights of :meth:`transform`.
+    def _fit(self, panel, roles, y):
+        self._finalise([self._partition(panel, roles, y, weights=False)[1]])
 
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Characteristics: a (date, asset) panel, or one cross-section.
-        y : Series of shape (n_rows,) or array-like, default=None
-            Returns on the same index as ``X``.
-
-        Returns
-        -------
-        W : DataFrame or ndarray of shape (n_rows, n_features)
-            The portfolio weights, as :meth:`transform` gives them.
-        """
-        panel, roles, W = self._fit(X, y, weights=True)
-        return self._output(panel, W, roles)
-
-    def _fit(self, X, y, weights):
-        panel, roles, W, part = self._fit_partition(X, y, weights)
+    def _fit_transform(self, panel, roles, y):
+        # The weights and the returns from one pass over the characteristics.
+        W, part = self._partition(panel, roles, y, weights=True)
         self._finalise([part])
-        return panel, roles, W
+        return W
 
     def _fit_partition(self, X, y, weights=False):
         """The per-date work on one partition of dates, without warning.
@@ -428,6 +407,10 @@ class QuantilePortfolioFactor(PanelTransformer):
         """
         panel = validate_panel(self, X, reset=True, y=y)
         roles = self._roles(panel, X)
+        return (panel, roles, *self._partition(panel, roles, y, weights))
+
+    def _partition(self, panel, roles, y, weights):
+        """The weights (None unless ``weights``) and the :class:`QuantileFits`."""
         W = bad = frames = None
         if y is None and not weights:
             self._scheme(), self._directions(panel, roles)  # check the settings
@@ -444,7 +427,7 @@ class QuantilePortfolioFactor(PanelTransformer):
             self.n_features_in_,
             getattr(self, "feature_names_in_", None),
         )
-        return panel, roles, W, part
+        return W, part
 
     def _finalise(self, parts):
         """Combine the partitions' :class:`QuantileFits` (in date order); warn once."""
