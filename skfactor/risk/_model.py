@@ -14,7 +14,6 @@ from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
 from skfactor.panel._wide import wide_values
 from skfactor.risk._covariance import factor_covariance, nearest_psd
 from skfactor.risk._decomposition import RiskDecomposition, decompose
-from skfactor.risk._from_model import from_cross_sectional, from_time_series
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
 from skfactor.risk._specific import specific_variance
 from skfactor.utils._typing import ArrayLike
@@ -360,16 +359,12 @@ class FactorRiskModel:
         -------
         FactorRiskModel
         """
-        if isinstance(model, TimeSeriesFactorModel):
-            parts = from_time_series(model, X, y, date)
-        elif isinstance(model, CrossSectionalFactorModel):
-            parts = from_cross_sectional(model, X, y, date)
-        else:
+        if not callable(getattr(model, "risk_inputs", None)):
             raise TypeError(
                 "`model` must be a fitted TimeSeriesFactorModel or "
                 f"CrossSectionalFactorModel; got {type(model).__name__}."
             )
-        B, F, E, R = parts
+        B, F, E, R = model.risk_inputs(X, y, date=date)
         estimator = None
         if factor_covariance_estimator is None:
             cov = factor_covariance(F, halflife=halflife, lags=lags)
