@@ -93,18 +93,26 @@ def test_protocol_no_module_outside_models_touches_a_model_private():
     assert not found, found
 
 
-def test_protocol_dask_imports_only_public_model_names():
+@pytest.mark.parametrize("folder", ["dask", "risk"])
+def test_protocol_dask_and_risk_import_only_public_model_names(folder):
+    import skfactor.models
+
+    public = set(skfactor.models.__all__)
     found = []
-    for path, tree in _trees("dask"):
+    for path, tree in _trees(folder):
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
                 "skfactor.models"
             ):
                 names = [a.name for a in node.names]
-                if node.module != "skfactor.models" or any(
-                    n.startswith("_") for n in names
-                ):
+                if node.module != "skfactor.models" or not set(names) <= public:
                     found.append((str(path), node.module, names))
+            elif isinstance(node, ast.Import):
+                found += [
+                    (str(path), a.name, [])
+                    for a in node.names
+                    if a.name.startswith("skfactor.models.")
+                ]
     assert not found, found
 
 

@@ -136,17 +136,27 @@ class CrossSectionalBlocks(DateBlocksMixin):
     ) -> RiskInputs:
         """What the risk model needs: exposures, factor returns, residuals, returns.
 
+        The exposures are the loadings of the assets present on ``date``
+        (plus a ``const`` column of ones with an intercept, whose per-date
+        estimate is then a factor return like the others); the factor
+        returns are the per-date ``params_``; the residuals are
+        :meth:`residuals` of every asset, wide.
+
         Parameters
         ----------
-        X, y
-            The data of ``fit`` (loadings and returns panels; later dates may be added).
-        date : label, optional
-            The date whose loadings are the exposures; None: the last date of ``X``.
+        X : DataFrame of shape (n_rows, n_features)
+            The (date, asset) panel of loadings of ``fit`` (later dates may be
+            added).
+        y : Series of shape (n_rows,)
+            The returns on ``X``'s index.
+        date : label, default=None
+            The date whose loadings are the exposures; None: the last date of
+            ``X``.
 
         Returns
         -------
         RiskInputs
-            ``(exposures, factor_returns, residuals, asset_returns)``, wide.
+            ``(exposures, factor_returns, residuals, asset_returns)``.
         """
         return cross_sectional_risk_inputs(self, X, y, date)
 
@@ -184,6 +194,24 @@ class AssetBlock:
         covariance), or None.
     grs_dates : ndarray or None
         The ``complete_dates`` the ``grs`` share was computed on.
+
+    Examples
+    --------
+    >>> from skfactor import TimeSeriesFactorModel
+    >>> from skfactor.datasets import make_factor_panel
+    >>> data = make_factor_panel(n_dates=60, n_assets=10, random_state=0)
+    >>> F, R = data.factor_returns, data.y.unstack("asset")
+    >>> model = TimeSeriesFactorModel()
+    >>> complete = (F.notna().all(axis=1) & R.notna().all(axis=1)).to_numpy()
+    >>> blocks = [
+    ...     model.fit_block(F, R.iloc[:, cut], complete_dates=complete)
+    ...     for cut in (slice(0, 6), slice(6, None))
+    ... ]
+    >>> blocks[1].assets.tolist()
+    ['A00006', 'A00007', 'A00008', 'A00009']
+    >>> whole = TimeSeriesFactorModel().fit(F, R)
+    >>> model.combine_blocks(blocks).grs_.df_denom == whole.grs_.df_denom
+    True
     """
 
     assets: pd.Index
@@ -429,17 +457,22 @@ class TimeSeriesBlocks(AssetBlocksMixin):
     ) -> RiskInputs:
         """What the risk model needs: exposures, factor returns, residuals, returns.
 
+        The exposures are ``coef_``; the factor returns are ``X``; the
+        residuals are :meth:`residuals` of ``(X, y)``.
+
         Parameters
         ----------
-        X, y
-            The data of ``fit`` (factor returns and asset returns).
-        date : label, optional
-            Must be None: the betas do not change by date.
+        X : DataFrame of shape (n_dates, n_factors)
+            The factor returns of ``fit`` (the model does not store them).
+        y : DataFrame of shape (n_dates, n_assets)
+            The asset returns of ``fit``.
+        date : None
+            Must be None: a time-series model has one beta per asset.
 
         Returns
         -------
         RiskInputs
-            ``(exposures, factor_returns, residuals, asset_returns)``, wide.
+            ``(exposures, factor_returns, residuals, asset_returns)``.
         """
         return time_series_risk_inputs(self, X, y, date)
 

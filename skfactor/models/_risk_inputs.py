@@ -31,6 +31,16 @@ class RiskInputs(NamedTuple):
         Specific returns, whose variances are :math:`D` (NaN where missing).
     asset_returns : DataFrame of shape (n_dates, n_assets)
         The returns of the exposures' assets.
+
+    Examples
+    --------
+    >>> from skfactor import TimeSeriesFactorModel
+    >>> from skfactor.datasets import make_factor_panel
+    >>> data = make_factor_panel(n_dates=60, n_assets=10, random_state=0)
+    >>> F, R = data.factor_returns, data.y.unstack("asset")
+    >>> B, F_, E, R_ = TimeSeriesFactorModel().fit(F, R).risk_inputs(F, R)
+    >>> B.shape, E.shape
+    ((10, 3), (60, 10))
     """
 
     exposures: pd.DataFrame
