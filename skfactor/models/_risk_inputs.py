@@ -34,13 +34,15 @@ class RiskInputs(NamedTuple):
 
     Examples
     --------
-    >>> from skfactor import TimeSeriesFactorModel
+    >>> from skfactor import CrossSectionalFactorModel
     >>> from skfactor.datasets import make_factor_panel
-    >>> data = make_factor_panel(n_dates=60, n_assets=10, random_state=0)
-    >>> F, R = data.factor_returns, data.y.unstack("asset")
-    >>> B, F_, E, R_ = TimeSeriesFactorModel().fit(F, R).risk_inputs(F, R)
-    >>> B.shape, E.shape
-    ((10, 3), (60, 10))
+    >>> panel = make_factor_panel(n_dates=40, n_assets=30, random_state=0)
+    >>> model = CrossSectionalFactorModel().fit(panel.X, panel.y)
+    >>> inputs = model.risk_inputs(panel.X, panel.y)  # the last date's loadings
+    >>> list(inputs.exposures.columns)
+    ['const', 'value', 'size', 'momentum']
+    >>> inputs.residuals.shape, inputs.factor_returns.shape
+    ((40, 30), (40, 4))
     """
 
     exposures: pd.DataFrame
