@@ -263,7 +263,7 @@ def _same(a, b):
         return type(a) is type(b) and a.equals(b)
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and np.array_equal(a, b)
-    return bool(a == b)
+    return bool(a == b) or (a != a and b != b)  # NaN == NaN here
 
 
 def _concat(values):
