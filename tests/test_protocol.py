@@ -264,3 +264,21 @@ def test_cross_sectional_model_risk_inputs_are_its_loadings_and_residuals():
     np.testing.assert_allclose(
         inputs.residuals.to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-15
     )
+
+
+class _RollingWithMoments(RollingFactorModel):
+    """A rolling model that keeps a (date, asset, k) array, as lazy inference may."""
+
+    def fit(self, X, y):
+        super().fit(X, y)
+        shape = (len(self.dates_), len(self.assets_), -1)
+        self._moments = 2.0 * self.params_.to_numpy().reshape(shape)
+        return self
+
+
+def test_rolling_model_blocks_concatenate_arrays_kept_by_date_and_asset(wide):
+    F, R = wide
+    expected = _RollingWithMoments(window=15).fit(F, R)
+    blocks = _asset_blocks(_RollingWithMoments(window=15), F, R, 4)
+    got = _RollingWithMoments(window=15).combine_blocks(blocks)
+    _same_attributes(got, expected)

@@ -183,7 +183,8 @@ class AssetBlock:
         array); the combined attribute is then that lazy array.
     layouts : dict
         For each of ``windows``, the pandas layout it had in the fitted
-        model: ``(columns, name)``, with columns None for a Series.
+        model: ``(columns, name, index names)``, with columns None for a
+        Series; None for an attribute kept as an array.
     estimated : ndarray of shape (n_assets,)
         Whether each asset has an estimate (on some window).
     complete_dates : ndarray of shape (n_dates,)
@@ -247,6 +248,13 @@ def _split_fitted(fitted, skip=()):
                 value.name if not frame else None,
                 value.index.names,
             )
+        elif (
+            dates is not None
+            and isinstance(value, np.ndarray)
+            and value.shape[:2] == (len(dates), n)
+        ):  # kept by date and asset as an array (e.g. per-window moments)
+            block["windows"][name] = value
+            block["layouts"][name] = None
         elif name in _FEATURES:
             block["shared"][name] = value
         elif isinstance(value, pd.DataFrame | pd.Series) and value.index.equals(assets):
@@ -274,7 +282,7 @@ def _concat(values):
 
 def _wrap_windows(values, layout, index):
     """A window attribute in its pandas layout (a lazy array stays as it is)."""
-    if not isinstance(values, np.ndarray):
+    if layout is None or not isinstance(values, np.ndarray):
         return values
     columns, name, _ = layout
     flat = values.reshape(len(index), *values.shape[2:])
@@ -396,7 +404,7 @@ class AssetBlocksMixin:
         for name in first.per_asset:
             setattr(self, name, _concat([b.per_asset[name] for b in blocks]))
         if first.windows:
-            names = next(iter(first.layouts.values()))[2]
+            names = next((x[2] for x in first.layouts.values() if x is not None), None)
             index = pd.MultiIndex.from_product([self.dates_, assets], names=names)
             for name in first.windows:
                 values = np.concatenate([b.windows[name] for b in blocks], axis=1)
