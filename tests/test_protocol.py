@@ -193,15 +193,6 @@ def test_time_series_model_blocks_warn_once_when_combined(wide):
         TimeSeriesFactorModel().combine_blocks(blocks)
 
 
-def test_rolling_model_combined_blocks_equal_one_fit_and_predict(wide):
-    F, R = wide
-    expected = RollingFactorModel(window=15).fit(F, R)
-    blocks = _asset_blocks(RollingFactorModel(window=15), F, R, 4)
-    got = RollingFactorModel(window=15).combine_blocks(blocks)
-    _same_attributes(got, expected)
-    pd.testing.assert_frame_equal(got.predict(F), expected.predict(F))
-
-
 def test_cross_sectional_model_combined_date_blocks_equal_one_fit():
     d = make_factor_panel(n_dates=30, n_assets=25, missing_values=0.05, random_state=2)
     dates = d.X.index.get_level_values("date")
@@ -276,9 +267,11 @@ class _RollingWithMoments(RollingFactorModel):
         return self
 
 
-def test_rolling_model_blocks_concatenate_arrays_kept_by_date_and_asset(wide):
+# The second keeps a (date, asset, k) array: a window attribute too.
+@pytest.mark.parametrize("cls", [RollingFactorModel, _RollingWithMoments])
+def test_rolling_model_combined_blocks_equal_one_fit_and_predict(wide, cls):
     F, R = wide
-    expected = _RollingWithMoments(window=15).fit(F, R)
-    blocks = _asset_blocks(_RollingWithMoments(window=15), F, R, 4)
-    got = _RollingWithMoments(window=15).combine_blocks(blocks)
+    expected = cls(window=15).fit(F, R)
+    got = cls(window=15).combine_blocks(_asset_blocks(cls(window=15), F, R, 4))
     _same_attributes(got, expected)
+    pd.testing.assert_frame_equal(got.predict(F), expected.predict(F))
