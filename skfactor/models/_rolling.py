@@ -7,6 +7,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from skfactor.models._protocol import RollingBlocks
 from skfactor.models._rolling_ols import rolling_ols
 from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
@@ -24,7 +25,7 @@ from skfactor.utils._warnings import warn
 __all__ = ["RollingFactorModel"]
 
 
-class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
+class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEstimator):
     r"""Each asset's factor betas on the trailing window of dates, for every date.
 
     For each date :math:`t` and asset :math:`i`, over the dates

@@ -16,6 +16,7 @@ from skfactor.models._ols import (
     standardized_design,
     summary_frame,
 )
+from skfactor.models._protocol import TimeSeriesBlocks
 from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
@@ -140,7 +141,9 @@ def grs_statistic(alpha, sigma, mu, omega, T):
     return GRSResult(float(stat), float(stats.f.sf(stat, N, T - N - K)), N, T - N - K)
 
 
-class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
+class TimeSeriesFactorModel(
+    TimeSeriesBlocks, WideModelMixin, RegressorMixin, BaseEstimator
+):
     r"""One OLS per asset of its returns on the factor returns (Fama-French style).
 
     ``fit(X, y)`` takes the factor returns :math:`F` as ``X`` (date x factor) and
