@@ -539,7 +539,7 @@ def test_time_series_model_scale_of_factors_and_returns_irrelevant(french, facto
 
 def test_time_series_model_bad_parameters_and_score_assets(french):
     F, R = french
-    with pytest.raises(ValueError, match="'cov_type' parameter .* must be"):
+    with pytest.raises(ValueError, match='`cov_type` must be one of "nonrobust"'):
         TimeSeriesFactorModel(cov_type="HC4").fit(F, R)
     with pytest.raises(ValueError, match="'maxlags' parameter .* must be"):
         TimeSeriesFactorModel(cov_type="HAC", maxlags=-1).fit(F, R)
