@@ -1,17 +1,16 @@
 """OLS kernels shared by the factor models: many regressions at once, and inference.
 
-Estimation (:func:`masked_ols`, :func:`ols_meat`, :func:`sandwich`): one regressor matrix
-``X`` of shape (n_dates, n_params) and many dependent columns ``Y`` of shape
-(n_dates, n_assets), each column regressed on its own (non-NaN) rows through
-masked normal equations: ``X'X`` of every column is ``M @ Z`` with ``M`` its
-0/1 mask and ``Z`` the per-date outer products of the regressors, then one
-batched solve. Columns with
-no hole share one ``X'X`` and one solve. The covariances reproduce statsmodels
-``OLS`` (``nonrobust``, ``HC0``-``HC3``, ``HAC`` with the Bartlett kernel;
-also the Parzen kernel). The robust covariances' meat needs the residuals and
-is computed with the fit; the rest of the inference (standard errors, t,
-p-values) needs only the small per-column moments (``bread``, ``ssr``,
-``nobs``, the meat).
+Estimation (:func:`masked_ols`, :func:`ols_meat`, :func:`sandwich`): one
+regressor matrix ``X`` of shape (n_dates, n_params) and many dependent columns
+``Y`` of shape (n_dates, n_assets), each column regressed on its own (non-NaN)
+rows through masked normal equations: ``X'X`` of every column is ``M @ Z``
+with ``M`` its 0/1 mask and ``Z`` the per-date outer products of the
+regressors, then one batched solve. Columns with no hole share one ``X'X`` and
+one solve. The covariances reproduce statsmodels ``OLS`` (``nonrobust``,
+``HC0``-``HC3``, ``HAC`` with the Bartlett kernel; also the Parzen kernel).
+The robust covariances' meat needs the residuals and is computed with the fit;
+the rest of the inference (standard errors, t, p-values) needs only the small
+per-column moments (``bread``, ``ssr``, ``nobs``, the meat).
 
 Inference (:func:`summary_frame`): the (asset, term) coefficient table, built
 by :func:`skfactor.utils._numerics.coefficient_table`.
@@ -107,8 +106,9 @@ class MaskedOLS:
     n_params) are in the units of the ``X`` given. ``resid`` and ``mask`` are
     column-major, shape (n_cols, n_dates) (transpose them for date x column);
     ``resid`` is 0 off the mask (None when not kept). ``ssr`` is the sum of
-    the squared residuals (summed from them, not ``y'y - β'X'y``). ``bad`` marks columns with too few rows or
-    collinear regressors on their rows, whose results are NaN.
+    the squared residuals (summed from them, not ``y'y - β'X'y``). ``bad``
+    marks columns with too few rows or collinear regressors on their rows,
+    whose results are NaN.
     """
 
     params: np.ndarray
@@ -303,7 +303,7 @@ def hac_lags(nobs, bandwidth=None):
 
 
 def _hac_meat(X, fit, nlags, weight):
-    """Σ_l w_l (Γ_l + Γ_lᵀ) of a kernel ``weight(lag, L)``, lags in each column's rows."""
+    """Σ_l w_l (Γ_l + Γ_lᵀ) of a kernel ``weight(lag, L)``, lags in a column's rows."""
     n_dates = X.shape[0]
     # Lag 0, Σ u_t² x_t x_tᵀ, does not depend on the order of the rows: HC0's.
     meat = _hc_meat(X, fit, "HC0")

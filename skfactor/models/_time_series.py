@@ -173,15 +173,25 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Estimate :math:`\alpha_i`. Without it :math:`R^2` is uncentered, as in
         statsmodels for a model without a constant.
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "HAC"}, default="nonrobust"
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "kernel"}, default="nonrobust"
         Covariance of the estimates, as statsmodels defines it: classical;
-        White's heteroskedasticity-robust ``HC0``-``HC3``; or Newey-West
-        ``HAC`` with Bartlett weights :math:`1 - l/(L+1)`, lags counted along
-        the asset's own observed dates.
+        White's heteroskedasticity-robust ``HC0``-``HC3``; or a HAC
+        covariance with ``kernel`` weights up to ``bandwidth`` lags, counted
+        along the asset's own observed dates (statsmodels' ``"HAC"``).
+        The aliases of the user guide's "Conventions" page are accepted:
+        ``"unadjusted"`` (and ``"fama-macbeth"``) for ``"nonrobust"``,
+        ``"HAC"`` and ``"newey-west"`` (the Bartlett kernel) for ``"kernel"``.
+    kernel : {"bartlett", "parzen"}, default="bartlett"
+        Weights of the lags of ``cov_type="kernel"``: Bartlett (Newey-West,
+        :math:`1 - l/(L+1)`, statsmodels' ``HAC``) or Parzen. The quadratic
+        spectral kernel (``"qs"``), which weighs every lag, is refused.
+    bandwidth : float, default=None
+        :math:`L`, the lags of ``cov_type="kernel"`` (its integer part); None
+        uses statsmodels' ``floor(4 (n/100)^(2/9))`` with :math:`n` the
+        asset's observations. Ignored by the other covariances.
     maxlags : int, default=None
-        :math:`L` for ``cov_type="HAC"``; None uses statsmodels'
-        ``floor(4 (n/100)^(2/9))`` with :math:`n` the asset's observations.
-        Ignored by the other covariances.
+        statsmodels' name of ``bandwidth`` (an alias: give one, or both
+        equal).
     use_correction : bool, default=False
         Multiply the HAC covariance by :math:`n/(n-k)` (statsmodels'
         ``use_correction``; its default for ``fit(cov_type="HAC")`` is False).
@@ -201,10 +211,10 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         (when ``fit_intercept``), then the factors.
     bse_, tvalues_, pvalues_ : DataFrame of shape (n_assets, n_terms)
         Standard errors, t statistics and two-sided p-values, laid out as
-        ``params_``.
+        ``params_``. Computed on first access (see Notes).
     cov_params_ : ndarray of shape (n_assets, n_terms, n_terms)
         Covariance of each asset's estimates, terms in ``params_``'s order (a
-        stack of matrices: kept as an array).
+        stack of matrices: kept as an array). Computed on first access.
     rsquared_, rsquared_adj_ : Series of shape (n_assets,)
         :math:`R^2` and adjusted :math:`R^2` of each asset's regression.
     nobs_ : Series of shape (n_assets,)
@@ -246,6 +256,14 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     grid search would carry a training-sized copy in every candidate):
     :meth:`residuals` computes them from ``(X, y)``.
 
+    ``bse_``, ``tvalues_``, ``pvalues_`` and ``cov_params_`` are computed on
+    first access (then cached), so a fit nobody inspects (in a grid search)
+    does not pay for them. ``fit`` keeps, per asset, :math:`(X'X)^{-1}` of
+    the standardized factors, the residual sum of squares (summed from the
+    residuals) and the observation count, a few numbers per asset. The robust
+    covariances' meat :math:`X'\Omega X` (HC or kernel) needs the residuals,
+    so ``fit`` computes it (one small matrix per asset) and keeps it.
+
     Each asset's returns are fitted in units of a power of two near their
     largest magnitude and the factors standardized (exact or scale-free), so
     factors or returns of 1e-160 or 1e160 give the same t statistics and GRS
@@ -271,6 +289,8 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     {'const': 0.0, 'MKT': 0.8, 'SMB': -0.2}
     >>> model.summary().loc["B"].index.tolist()
     ['const', 'MKT', 'SMB']
+    >>> model.summary().header["cov_type"], model.summary(compact=True).index.tolist()
+    ('nonrobust', ['const', 'MKT', 'SMB'])
     """
 
     _parameter_constraints: dict = {
@@ -336,7 +356,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         units = power_of_two_units(wide.R)
         robust = cov_type != "nonrobust"
         fit = masked_ols(
-            Xs, wide.R, f_ok, intercept=self.fit_intercept, units=units, keep_resid=robust
+            Xs, wide.R, f_ok, self.fit_intercept, units=units, keep_resid=robust
         )
         nlags = hac_lags(fit.nobs, bandwidth) if cov_type == "kernel" else None
         # The robust meat needs the residuals: computed now, kept small.
@@ -455,11 +475,13 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         use_t = nonrobust if self.use_t is None else self.use_t
         df_resid = nobs - params.shape[1]
         tvalues, pvalues = t_p_values(params, bse, df_resid[:, None] if use_t else None)
-        frames = (
-            pd.DataFrame(a, index=self.params_.index, columns=self.params_.columns)
-            for a in (bse, tvalues, pvalues)
-        )
-        return dict(zip(("bse_", "tvalues_", "pvalues_"), frames), cov_params_=cov_params)
+        index, terms = self.params_.index, self.params_.columns
+        return {
+            "bse_": pd.DataFrame(bse, index=index, columns=terms),
+            "tvalues_": pd.DataFrame(tvalues, index=index, columns=terms),
+            "pvalues_": pd.DataFrame(pvalues, index=index, columns=terms),
+            "cov_params_": cov_params,
+        }
 
     def _fitted(self, F):
         """``intercept_ + F @ coef_.T``, a new (n_dates, n_assets) array."""
