@@ -421,11 +421,14 @@ def test_rolling_model_labelled_estimates():
     assert model.nobs_[(date, asset)] == grid(model, "nobs_")[1234, 5]
     one_term = frame["SIZE"].unstack()  # date x asset
     assert one_term.index.equals(F.index) and one_term.columns.equals(R.columns)
-    assert not hasattr(model, "bse_")  # only with store_bse
+    assert set(model._lazy) == {"moments"}
+    for attr in ("bse_", "tvalues_", "pvalues_"):  # always, on first access
+        assert getattr(model, attr).index.equals(frame.index)
+        assert getattr(model, attr).columns.equals(frame.columns)
     model.set_params(store_bse=True).fit(F, R)
-    assert model.bse_.index.equals(frame.index)
+    assert set(model._lazy) == {"moments", "bse_"}  # computed during fit
     model.set_params(store_bse=False).fit(F, R)
-    assert not hasattr(model, "bse_")  # no stale errors of an earlier fit
+    assert set(model._lazy) == {"moments"}  # no stale errors of an earlier fit
 
 
 def test_rolling_model_score_is_out_of_sample_r2():

@@ -7,8 +7,9 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skfactor.models._rolling_ols import rolling_ols
-from skfactor.models._wide_model import WideModelMixin, mean_r2
+from skfactor.models._rolling_ols import rolling_ols, window_bse
+from skfactor.models._summary import Summary, term_overview
+from skfactor.models._wide_model import LazyResult, WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
 from skfactor.utils._sklearn import (
@@ -19,6 +20,7 @@ from skfactor.utils._sklearn import (
     check_is_fitted,
 )
 from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
+from skfactor.utils._numerics import t_p_values
 from skfactor.utils._warnings import warn
 
 __all__ = ["RollingFactorModel"]
@@ -236,7 +238,6 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             expanding=self.expanding,
             fit_intercept=self.fit_intercept,
             halflife=self.halflife,
-            bse=self.store_bse,
         )
         self.dates_ = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
         self.assets_ = wide.assets
@@ -258,12 +259,11 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             columns=terms,
             copy=False,
         )
+        self._lazy = {
+            "moments": {"s2": res.s2, "inv": res.inv, "per_term": res.per_term}
+        }
         if self.store_bse:
-            self.bse_ = pd.DataFrame(
-                res.bse.reshape(len(index), -1), index=index, columns=terms, copy=False
-            )
-        elif hasattr(self, "bse_"):  # from an earlier fit with store_bse=True
-            del self.bse_
+            _ = self.bse_  # computed now rather than on first access
         for name, values in (
             ("rsquared", res.rsquared),
             ("resid_vol", res.resid_vol),
@@ -273,6 +273,28 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         if np.isnan(res.params).all():
             self._warn_empty(min_obs, n_dates)
         return self
+
+    bse_ = LazyResult()
+    tvalues_ = LazyResult()
+    pvalues_ = LazyResult()
+
+    def _inference(self, moments, name):
+        """``name`` (``bse_``, ``tvalues_`` or ``pvalues_``) from the kept moments.
+
+        One at a time: each is as large as ``params_``.
+        """
+        if name == "bse_":
+            bse = window_bse(moments["s2"], moments["inv"], moments["per_term"])
+            values = bse.reshape(self.params_.shape)
+        else:
+            tvalues, pvalues = t_p_values(
+                self.params_.to_numpy(), self.bse_.to_numpy()
+            )
+            values = tvalues if name == "tvalues_" else pvalues
+        frame = pd.DataFrame(
+            values, index=self.params_.index, columns=self.params_.columns, copy=False
+        )
+        return {name: frame}
 
     def _warn_empty(self, min_obs, n_dates):
         """The warning of a fit without any estimate."""

@@ -30,7 +30,7 @@ from scipy.signal import lfilter
 
 from skfactor.utils._numerics import RCOND, halflife_decay, power_of_two_units
 
-__all__ = ["RollingOLS", "rolling_ols"]
+__all__ = ["RollingOLS", "rolling_ols", "window_bse"]
 
 # Pivots of the Jacobi-scaled (unit diagonal) normal equations at or below
 # RCOND mark a window whose regressors are collinear; a factor whose centred
@@ -47,19 +47,38 @@ _NEAR_EXACT = 1e-3
 
 @dataclass
 class RollingOLS:
-    """Results of :func:`rolling_ols`, row ``t`` for the window ending at date ``t``.
+    r"""Results of :func:`rolling_ols`, row ``t`` for the window ending at date ``t``.
 
-    ``params`` (n_dates, n_assets, n_terms), the intercept first when fitted,
-    and ``bse`` (same shape, or None when not asked for); ``rsquared``,
-    ``resid_vol`` (n_dates, n_assets), NaN where the window has no estimate;
-    ``nobs`` (n_dates, n_assets) the observations in the window.
+    ``params`` (n_dates, n_assets, n_terms), the intercept first when fitted;
+    ``rsquared``, ``resid_vol`` (n_dates, n_assets), NaN where the window has
+    no estimate; ``nobs`` (n_dates, n_assets) the observations in the window.
+    The moments of the standard errors (:func:`window_bse`), in the units the fit
+    ran in: ``s2`` (n_dates, n_assets), the residual variance
+    :math:`\sum w e^2 / (n - k)` (NaN without an estimate or when
+    :math:`n \le k`), ``inv`` (n_dates, n_assets, n_terms), the diagonal of
+    :math:`(Z'WZ)^{-1}`, and ``per_term`` (n_assets, n_terms), the factor
+    back to the data's units.
     """
 
     params: np.ndarray
-    bse: np.ndarray | None
     rsquared: np.ndarray
     resid_vol: np.ndarray
     nobs: np.ndarray
+    s2: np.ndarray
+    inv: np.ndarray
+    per_term: np.ndarray
+
+
+def window_bse(s2, inv, per_term):
+    r"""Standard errors :math:`\sqrt{s^2 \operatorname{diag}((Z'WZ)^{-1})}`.
+
+    From the moments :func:`rolling_ols` keeps (see :class:`RollingOLS`), in
+    the data's units: shape (n_dates, n_assets, n_terms).
+    """
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(s2[..., None] * inv)
+    se *= per_term
+    return se
 
 
 def _pairs(K):
@@ -247,7 +266,6 @@ def rolling_ols(
     expanding=False,
     fit_intercept=True,
     halflife=None,
-    bse=False,
     block_cells=_BLOCK_CELLS,
 ):
     r"""Regress every column of ``R`` on ``F`` over the trailing window of each date.
@@ -259,10 +277,11 @@ def rolling_ols(
     age :math:`a` (0 for date ``t``) weighs :math:`0.5^{a/h}` (weighted least
     squares). ``resid_vol`` is the square root of
     :math:`\sum w e^2 / \sum w \cdot n/(n-k)` (``SSR / (n - k)`` without
-    weights), NaN when :math:`n \le k`. With ``bse``, the standard errors
-    :math:`\sqrt{s^2 \operatorname{diag}((Z'WZ)^{-1})}` with
-    :math:`s^2 = \sum w e^2 / (n - k)`: statsmodels ``RollingOLS``'s ``bse``
-    without weights, ``WLS``'s with them.
+    weights), NaN when :math:`n \le k`. The moments of the standard errors
+    (:func:`window_bse`, :math:`\sqrt{s^2 \operatorname{diag}((Z'WZ)^{-1})}`
+    with :math:`s^2 = \sum w e^2 / (n - k)`: statsmodels ``RollingOLS``'s
+    ``bse`` without weights, ``WLS``'s with them) are kept: :math:`1 + k`
+    numbers per window.
 
     Parameters
     ----------
@@ -273,8 +292,6 @@ def rolling_ols(
     window, min_obs : int
     expanding, fit_intercept : bool
     halflife : float or None
-    bse : bool
-        Also compute the standard errors.
     block_cells : int
         Memory budget of one block of window sums, in float64 cells.
 
@@ -297,7 +314,8 @@ def rolling_ols(
     decay = None if halflife is None else halflife_decay(halflife)
 
     params = np.full((T, N, k), np.nan)
-    errors = np.full((T, N, k), np.nan) if bse else None
+    s2_all = np.full((T, N), np.nan)
+    inv_all = np.zeros((T, N, k))
     rsquared = np.full((T, N), np.nan)
     resid_vol = np.full((T, N), np.nan)
     nobs = np.zeros((T, N), dtype=np.int32)
@@ -358,7 +376,7 @@ def rolling_ols(
             ymc = [v[:, cols] for v in ym]
             with np.errstate(invalid="ignore", divide="ignore"):
                 beta, alpha, r2, msr, yy, bad, inv = _solve(
-                    fm, ymc, ref, fit_intercept, center=cF if bse else None
+                    fm, ymc, ref, fit_intercept, center=cF
                 )
                 invalid = bad | (n < min_obs)
                 invalid[:skip] = True
@@ -388,12 +406,11 @@ def rolling_ols(
                 np.copyto(r2, np.nan, where=invalid)
                 rsquared[rows, cols] = r2
                 # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k)
-                if bse:
-                    s2 = msr * fm[0] / (n - k)
-                    for j, v in enumerate(inv):
-                        se = np.sqrt(s2 * v)
-                        np.copyto(se, np.nan, where=invalid | (n <= k))
-                        errors[rows, cols, j] = se
+                s2 = msr * fm[0] / (n - k)
+                np.copyto(s2, np.nan, where=invalid | (n <= k))
+                s2_all[rows, cols] = s2
+                for j, v in enumerate(inv):
+                    inv_all[rows, cols, j] = v
                 msr *= n / (n - k)
                 np.sqrt(msr, out=msr)
                 np.copyto(msr, np.nan, where=invalid | (n <= k))
@@ -401,7 +418,5 @@ def rolling_ols(
     # Back to the data's units: an intercept in the asset's, a beta in asset / factor.
     per_term = r_unit[:, None] / np.r_[np.ones(int(fit_intercept)), f_unit]
     params *= per_term
-    if bse:
-        errors *= per_term
     resid_vol *= r_unit
-    return RollingOLS(params, errors, rsquared, resid_vol, nobs)
+    return RollingOLS(params, rsquared, resid_vol, nobs, s2_all, inv_all, per_term)

@@ -445,7 +445,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     pvalues_ = LazyResult()
     cov_params_ = LazyResult()
 
-    def _inference(self, moments):
+    def _inference(self, moments, name=None):
         """``cov_params_``, ``bse_``, ``tvalues_``, ``pvalues_`` from the kept moments.
 
         The covariances are of the standardized design and of each asset's

@@ -67,9 +67,10 @@ class LazyResult:
 
     ``fit`` stores the small moments the inference needs (a few numbers per
     regression) in ``self._lazy = {"moments": ...}``; the first read of any
-    such attribute calls the model's ``_inference(moments)``, which returns
-    every one of them in a dict, cached in ``self._lazy`` (so they survive
-    pickling, and a new ``fit`` forgets them). Before ``fit`` the attribute
+    such attribute calls the model's ``_inference(moments, name)``, which
+    returns them (``name`` at least) in a dict, cached in ``self._lazy`` (so they survive
+    pickling, and a new ``fit`` forgets them). ``_inference(moments, name)``
+    may return only ``name`` and what it needs, when the others are large. Before ``fit`` the attribute
     raises :class:`~sklearn.exceptions.NotFittedError` (an ``AttributeError``:
     ``hasattr`` is False) without computing anything, and, not being in the
     instance's ``__dict__``, is invisible to ``check_is_fitted``. Setting one
@@ -89,7 +90,7 @@ class LazyResult:
                 "call `fit` first."
             )
         if self.name not in lazy:
-            lazy.update(obj._inference(lazy["moments"]))
+            lazy.update(obj._inference(lazy["moments"], self.name))
         return lazy[self.name]
 
     def __set__(self, obj, value):
