@@ -9,9 +9,15 @@ import pandas as pd
 
 from skfactor.models._rolling_ols import rolling_ols, window_bse
 from skfactor.models._summary import Summary, term_overview
-from skfactor.models._wide_model import LazyResult, WideModelMixin, mean_r2
+from skfactor.models._wide_model import (
+    LazyResult,
+    WideModelMixin,
+    mean_r2,
+    nanmean_or_nan,
+)
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
+from skfactor.utils._numerics import t_p_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -20,7 +26,6 @@ from skfactor.utils._sklearn import (
     check_is_fitted,
 )
 from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
-from skfactor.utils._numerics import t_p_values
 from skfactor.utils._warnings import warn
 
 __all__ = ["RollingFactorModel"]
@@ -287,9 +292,7 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             bse = window_bse(moments["s2"], moments["inv"], moments["per_term"])
             values = bse.reshape(self.params_.shape)
         else:
-            tvalues, pvalues = t_p_values(
-                self.params_.to_numpy(), self.bse_.to_numpy()
-            )
+            tvalues, pvalues = t_p_values(self.params_.to_numpy(), self.bse_.to_numpy())
             values = tvalues if name == "tvalues_" else pvalues
         frame = pd.DataFrame(
             values, index=self.params_.index, columns=self.params_.columns, copy=False
@@ -401,3 +404,62 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         pred = self.predict(X)
         pred = np.asarray(pred, dtype=np.float64).reshape(wide.R.shape)
         return mean_r2(wide.R, pred, sample_weight)
+
+    def residuals(self, X: MatrixLike, y: TargetLike) -> FrameOut:
+        """Out-of-sample residuals ``y - predict(X)`` of every asset, date by date.
+
+        The fitted part of date :math:`t` is :meth:`predict`'s: the betas of
+        the window ending the date before (no look-ahead), so these are the
+        specific returns a risk model may use, not the residuals inside a
+        window.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns, matched to the fitted dates as :meth:`predict` does.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns on ``X``'s dates, the assets of ``fit`` in the same
+            order.
+
+        Returns
+        -------
+        resid : DataFrame of shape (n_dates, n_assets) or ndarray
+            Indexed like ``X``, one column per asset (a Series or 1-D array
+            when the model was fitted on one series). NaN where the return is
+            missing or :meth:`predict` is NaN.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        check_fitted_assets(self, y, wide)
+        pred = np.asarray(self.predict(X), dtype=np.float64).reshape(wide.R.shape)
+        return self._wrap(wide.R - pred, wide.dates)
+
+    def summary(self) -> Summary:
+        """Per term, the estimates over every window and asset at a glance.
+
+        Returns
+        -------
+        Summary
+            Indexed by term (``const`` first, then the factors), with columns
+            ``mean`` and ``median`` of the estimates, ``share_abs_t_above_2``
+            (the share of windows with :math:`|t| > 2`) and ``n`` (the windows
+            with an estimate), over every (date, asset). Its ``header`` names
+            the covariance (``cov_type`` ``"nonrobust"``: each window's OLS or
+            WLS standard errors), ``window``, ``min_obs``, ``n_dates``,
+            ``n_assets`` and ``mean_rsquared`` (over the windows).
+        """
+        check_is_fitted(self)
+        header = {
+            "estimator": type(self).__name__,
+            "cov_type": "nonrobust",
+            "kernel": None,
+            "bandwidth": None,
+            "n_dates": len(self.dates_),
+            "n_assets": len(self.assets_),
+            "mean_rsquared": nanmean_or_nan(self.rsquared_),
+            "window": self.window,
+            "min_obs": self._min_obs(self.n_features_in_),
+        }
+        if self.halflife is not None:  # weighted least squares
+            header["halflife"] = self.halflife
+        return Summary(term_overview(self.params_, self.tvalues_), header=header)

@@ -19,7 +19,12 @@ from skfactor.models._ols import (
     summary_frame,
 )
 from skfactor.models._summary import Summary, term_overview
-from skfactor.models._wide_model import LazyResult, WideModelMixin, mean_r2
+from skfactor.models._wide_model import (
+    LazyResult,
+    WideModelMixin,
+    mean_r2,
+    nanmean_or_nan,
+)
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
 from skfactor.utils._cov_types import canonical_cov_type, resolve_bandwidth
@@ -620,9 +625,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             "bandwidth": bandwidth,
             "n_dates": moments["n_dates"],
             "n_assets": len(self.assets_),
-            "mean_rsquared": float(np.nanmean(self.rsquared_.to_numpy()))
-            if self.rsquared_.notna().any()
-            else np.nan,
+            "mean_rsquared": nanmean_or_nan(self.rsquared_),
             "grs_statistic": grs.statistic,
             "grs_pvalue": grs.pvalue,
         }
