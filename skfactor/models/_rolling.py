@@ -265,16 +265,23 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             copy=False,
         )
         self._lazy = {
-            "moments": {"s2": res.s2, "inv": res.inv, "per_term": res.per_term}
+            "moments": {
+                "s2": res.s2,
+                "inv": res.inv,
+                "r_unit": res.r_unit,
+                "per_term": res.per_term,
+            }
         }
-        if self.store_bse:
-            _ = self.bse_  # computed now rather than on first access
         for name, values in (
             ("rsquared", res.rsquared),
             ("resid_vol", res.resid_vol),
             ("nobs", res.nobs),
         ):
-            setattr(self, f"{name}_", pd.Series(values.reshape(-1), index, name=name))
+            # The kernel's own arrays, wrapped without a copy.
+            series = pd.Series(values.reshape(-1), index, name=name, copy=False)
+            setattr(self, f"{name}_", series)
+        if self.store_bse:
+            _ = self.bse_  # computed now rather than on first access
         if np.isnan(res.params).all():
             self._warn_empty(min_obs, n_dates)
         return self
@@ -289,7 +296,8 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         One at a time: each is as large as ``params_``.
         """
         if name == "bse_":
-            bse = window_bse(moments["s2"], moments["inv"], moments["per_term"])
+            resid_vol = self.resid_vol_.to_numpy().reshape(moments["inv"].shape[1:])
+            bse = window_bse(resid_vol, **moments)
             values = bse.reshape(self.params_.shape)
         else:
             tvalues, pvalues = t_p_values(self.params_.to_numpy(), self.bse_.to_numpy())

@@ -52,31 +52,37 @@ class RollingOLS:
     ``params`` (n_dates, n_assets, n_terms), the intercept first when fitted;
     ``rsquared``, ``resid_vol`` (n_dates, n_assets), NaN where the window has
     no estimate; ``nobs`` (n_dates, n_assets) the observations in the window.
-    The moments of the standard errors (:func:`window_bse`), in the units the fit
-    ran in: ``s2`` (n_dates, n_assets), the residual variance
+    The moments of the standard errors (:func:`window_bse`), in the units the
+    fit ran in (each asset divided by ``r_unit``, each term's estimate
+    multiplied by ``per_term`` (n_assets, n_terms) back to the data's units):
+    ``inv`` (n_terms, n_dates, n_assets), the diagonal of :math:`(Z'WZ)^{-1}`,
+    and, with weights, ``s2`` (n_dates, n_assets), the residual variance
     :math:`\sum w e^2 / (n - k)` (NaN without an estimate or when
-    :math:`n \le k`), ``inv`` (n_dates, n_assets, n_terms), the diagonal of
-    :math:`(Z'WZ)^{-1}`, and ``per_term`` (n_assets, n_terms), the factor
-    back to the data's units.
+    :math:`n \le k`); without weights it is ``(resid_vol / r_unit)²`` and
+    ``s2`` is None.
     """
 
     params: np.ndarray
     rsquared: np.ndarray
     resid_vol: np.ndarray
     nobs: np.ndarray
-    s2: np.ndarray
+    s2: np.ndarray | None
     inv: np.ndarray
+    r_unit: np.ndarray
     per_term: np.ndarray
 
 
-def window_bse(s2, inv, per_term):
+def window_bse(resid_vol, s2, inv, r_unit, per_term):
     r"""Standard errors :math:`\sqrt{s^2 \operatorname{diag}((Z'WZ)^{-1})}`.
 
-    From the moments :func:`rolling_ols` keeps (see :class:`RollingOLS`), in
-    the data's units: shape (n_dates, n_assets, n_terms).
+    From the :class:`RollingOLS` fields of the same names: shape (n_dates,
+    n_assets, n_terms), in the data's units.
     """
+    if s2 is None:  # without weights, s² = resid_vol² in the fit's units
+        s2 = np.square(resid_vol / r_unit)
+    se = np.empty(inv.shape[1:] + inv.shape[:1])
     with np.errstate(invalid="ignore"):
-        se = np.sqrt(s2[..., None] * inv)
+        np.sqrt(s2[..., None] * inv.transpose(1, 2, 0), out=se)
     se *= per_term
     return se
 
@@ -166,6 +172,26 @@ def _cholesky_solve(L, scale, c):
     return [x[j] * scale[j] for j in range(K)]
 
 
+def _inverse_diagonal(L, scale):
+    """The diagonal of ``A⁻¹`` with ``A``'s factors from :func:`_cholesky`.
+
+    ``D A D = L Lᵀ`` gives ``A⁻¹ = D L⁻ᵀ L⁻¹ D``: entry ``j`` is
+    ``scale_j² Σ_i (L⁻¹)_ij²``, from ``L⁻¹`` by forward substitution.
+    """
+    K = len(scale)
+    inv = {}
+    for j in range(K):
+        inv[(j, j)] = 1.0 / L[(j, j)]
+        for i in range(j + 1, K):
+            v = L[(i, j)] * inv[(j, j)]
+            for m in range(j + 1, i):
+                v = v + L[(i, m)] * inv[(m, j)]
+            inv[(i, j)] = -v / L[(i, i)]
+    return [
+        sum(inv[(i, j)] ** 2 for i in range(j, K)) * scale[j] ** 2 for j in range(K)
+    ]
+
+
 def _inverse_quadratic(L, scale, u):
     """``uᵀ A⁻¹ u`` with ``A``'s factors from :func:`_cholesky`."""
     z = _forward(L, [u[j] * scale[j] for j in range(len(u))])
@@ -201,11 +227,8 @@ def _solve(fm, ym, ref, fit_intercept, center=None):
             c, yy = list(sfy), syy
         L, scale, bad = _cholesky(A, ref)
         beta = _cholesky_solve(L, scale, c)
-        if center is not None:  # diag(A⁻¹): A⁻¹'s columns are A⁻¹ e_j
-            inv = [
-                _inverse_quadratic(L, scale, [float(i == j) for i in range(K)])
-                for j in range(K)
-            ]
+        if center is not None:
+            inv = _inverse_diagonal(L, scale)
             if fit_intercept:  # 1/Σw + m' A⁻¹ m, m the window's factor means
                 means = [sf[j] / W + center[j] for j in range(K)]
                 inv.insert(0, 1.0 / W + _inverse_quadratic(L, scale, means))
@@ -314,8 +337,11 @@ def rolling_ols(
     decay = None if halflife is None else halflife_decay(halflife)
 
     params = np.full((T, N, k), np.nan)
-    s2_all = np.full((T, N), np.nan)
-    inv_all = np.zeros((T, N, k))
+    # The moments of the standard errors: the diagonal of (Z'WZ)⁻¹, term by
+    # term (each term's rows written contiguously), and the residual variance
+    # apart from ``resid_vol`` only with weights (without, s² = resid_vol²).
+    inv_all = np.zeros((k, T, N))
+    s2_all = None if decay is None else np.full((T, N), np.nan)
     rsquared = np.full((T, N), np.nan)
     resid_vol = np.full((T, N), np.nan)
     nobs = np.zeros((T, N), dtype=np.int32)
@@ -406,11 +432,12 @@ def rolling_ols(
                 np.copyto(r2, np.nan, where=invalid)
                 rsquared[rows, cols] = r2
                 # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k)
-                s2 = msr * fm[0] / (n - k)
-                np.copyto(s2, np.nan, where=invalid | (n <= k))
-                s2_all[rows, cols] = s2
+                if s2_all is not None:
+                    s2 = msr * fm[0] / (n - k)
+                    np.copyto(s2, np.nan, where=invalid | (n <= k))
+                    s2_all[rows, cols] = s2
                 for j, v in enumerate(inv):
-                    inv_all[rows, cols, j] = v
+                    inv_all[j][rows, cols] = v
                 msr *= n / (n - k)
                 np.sqrt(msr, out=msr)
                 np.copyto(msr, np.nan, where=invalid | (n <= k))
@@ -419,4 +446,6 @@ def rolling_ols(
     per_term = r_unit[:, None] / np.r_[np.ones(int(fit_intercept)), f_unit]
     params *= per_term
     resid_vol *= r_unit
-    return RollingOLS(params, rsquared, resid_vol, nobs, s2_all, inv_all, per_term)
+    return RollingOLS(
+        params, rsquared, resid_vol, nobs, s2_all, inv_all, r_unit, per_term
+    )
