@@ -267,7 +267,8 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         self._lazy = {
             "moments": {
                 "s2": res.s2,
-                "inv": res.inv,
+                "inv_shared": res.inv_shared,
+                "inv_own": res.inv_own,
                 "r_unit": res.r_unit,
                 "per_term": res.per_term,
             }
@@ -296,7 +297,9 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         One at a time: each is as large as ``params_``.
         """
         if name == "bse_":
-            resid_vol = self.resid_vol_.to_numpy().reshape(moments["inv"].shape[1:])
+            resid_vol = self.resid_vol_.to_numpy().reshape(
+                self.params_.shape[0] // len(self.assets_), -1
+            )
             bse = window_bse(resid_vol, **moments)
             values = bse.reshape(self.params_.shape)
         else:

@@ -55,9 +55,12 @@ class RollingOLS:
     The moments of the standard errors (:func:`window_bse`), in the units the
     fit ran in (each asset divided by ``r_unit``, each term's estimate
     multiplied by ``per_term`` (n_assets, n_terms) back to the data's units):
-    ``inv`` (n_terms, n_dates, n_assets), the diagonal of :math:`(Z'WZ)^{-1}`,
-    and, with weights, ``s2`` (n_dates, n_assets), the residual variance
-    :math:`\sum w e^2 / (n - k)` (NaN without an estimate or when
+    the diagonal of :math:`(Z'WZ)^{-1}`, shared by the assets observed
+    whenever the factors are in a block of dates (``inv_shared``, (n_dates,
+    n_terms)) and the others' own (``inv_own``, a list of ``(first date,
+    assets, (n_block_dates, n_assets_in_block, n_terms) values)`` for the
+    blocks of dates), and, with weights, ``s2`` (n_dates, n_assets), the
+    residual variance :math:`\sum w e^2 / (n - k)` (NaN without an estimate or when
     :math:`n \le k`); without weights it is ``(resid_vol / r_unit)²`` and
     ``s2`` is None.
     """
@@ -67,12 +70,13 @@ class RollingOLS:
     resid_vol: np.ndarray
     nobs: np.ndarray
     s2: np.ndarray | None
-    inv: np.ndarray
+    inv_shared: np.ndarray
+    inv_own: list
     r_unit: np.ndarray
     per_term: np.ndarray
 
 
-def window_bse(resid_vol, s2, inv, r_unit, per_term):
+def window_bse(resid_vol, s2, inv_shared, inv_own, r_unit, per_term):
     r"""Standard errors :math:`\sqrt{s^2 \operatorname{diag}((Z'WZ)^{-1})}`.
 
     From the :class:`RollingOLS` fields of the same names: shape (n_dates,
@@ -80,9 +84,12 @@ def window_bse(resid_vol, s2, inv, r_unit, per_term):
     """
     if s2 is None:  # without weights, s² = resid_vol² in the fit's units
         s2 = np.square(resid_vol / r_unit)
-    se = np.empty(inv.shape[1:] + inv.shape[:1])
+    inv = np.empty(s2.shape + inv_shared.shape[1:])
+    inv[:] = inv_shared[:, None, :]
+    for first, cols, values in inv_own:
+        inv[first : first + len(values), cols] = values
     with np.errstate(invalid="ignore"):
-        np.sqrt(s2[..., None] * inv.transpose(1, 2, 0), out=se)
+        se = np.sqrt(s2[..., None] * inv, out=inv)
     se *= per_term
     return se
 
@@ -337,10 +344,12 @@ def rolling_ols(
     decay = None if halflife is None else halflife_decay(halflife)
 
     params = np.full((T, N, k), np.nan)
-    # The moments of the standard errors: the diagonal of (Z'WZ)⁻¹, term by
-    # term (each term's rows written contiguously), and the residual variance
+    # The moments of the standard errors: the diagonal of (Z'WZ)⁻¹, one per
+    # date for the assets observed whenever the factors are (shared), one per
+    # (date, asset) for the others, block by block; and the residual variance
     # apart from ``resid_vol`` only with weights (without, s² = resid_vol²).
-    inv_all = np.zeros((k, T, N))
+    inv_shared = np.full((T, k), np.nan)
+    inv_own = []
     s2_all = None if decay is None else np.full((T, N), np.nan)
     rsquared = np.full((T, N), np.nan)
     resid_vol = np.full((T, N), np.nan)
@@ -436,8 +445,10 @@ def rolling_ols(
                     s2 = msr * fm[0] / (n - k)
                     np.copyto(s2, np.nan, where=invalid | (n <= k))
                     s2_all[rows, cols] = s2
-                for j, v in enumerate(inv):
-                    inv_all[j][rows, cols] = v
+                if cols is full:  # one (Z'WZ)⁻¹ per date: (rows, 1) arrays
+                    inv_shared[rows] = np.column_stack(inv)
+                else:
+                    inv_own.append((a, cols, np.stack(inv, axis=-1)))
                 msr *= n / (n - k)
                 np.sqrt(msr, out=msr)
                 np.copyto(msr, np.nan, where=invalid | (n <= k))
@@ -447,5 +458,5 @@ def rolling_ols(
     params *= per_term
     resid_vol *= r_unit
     return RollingOLS(
-        params, rsquared, resid_vol, nobs, s2_all, inv_all, r_unit, per_term
+        params, rsquared, resid_vol, nobs, s2_all, inv_shared, inv_own, r_unit, per_term
     )
