@@ -644,11 +644,11 @@ def test_rolling_model_fit_computes_no_inference(monkeypatch):
         patch.setattr(module, "t_p_values", refuse)
         model = RollingFactorModel(window=100).fit(F, R)
     assert set(model._lazy) == {"moments"}
-    moments = model._lazy["moments"]  # at most k numbers per window
+    moments = model._lazy["moments"]  # at most k numbers per window and date
     n_windows, k = len(model.params_), model.params_.shape[1]
     assert moments["s2"] is None  # resid_vol_ gives it, without weights
     own = sum(values.size for _, _, values in moments["inv_own"])
-    assert moments["inv_shared"].size + own <= k * n_windows
+    assert moments["inv_shared"].size + own <= k * (n_windows + len(F))
     assert_frame_equal(
         model.tvalues_, model.params_ / model.bse_, check_names=False, rtol=1e-15
     )
