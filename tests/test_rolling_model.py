@@ -20,7 +20,7 @@ from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from statsmodels.regression.rolling import RollingOLS
 
 from skfactor import RollingFactorModel
-from skfactor.models._rolling_ols import rolling_ols
+from skfactor.models._rolling_ols import rolling_ols, window_bse
 from skfactor.models._summary import Summary
 
 RTOL = 1e-8
@@ -40,6 +40,12 @@ def assert_close(actual, desired, rtol=RTOL):
         values = values[~np.isnan(values)]
         size = np.median(values) if values.size else 0.0
         assert_allclose(actual[..., j], desired[..., j], rtol=rtol, atol=rtol * size)
+
+
+def moments(res):
+    """The standard errors' moments of a :func:`rolling_ols` result."""
+    names = ("s2", "inv_shared", "inv_own", "r_unit", "per_term")
+    return {name: getattr(res, name) for name in names}
 
 
 def stack(model, attr="params_"):
@@ -240,6 +246,24 @@ def test_rolling_model_blocks_of_dates_change_only_rounding(halflife):
     R2[cut:] = np.random.default_rng(0).normal(0, 0.05, R2[cut:].shape)
     changed = rolling_ols(Fv, R2, block_cells=1, **kw)
     assert_array_equal(changed.params[:cut], many.params[:cut])
+
+
+@pytest.mark.parametrize("halflife", [None, 30.0])
+def test_rolling_model_chunks_of_assets_change_nothing(halflife):
+    """Assets a few at a time (the cache-sized path) give the same bits."""
+    F, R = daily(True)
+    R = R.copy()
+    R.iloc[:, 1:4] = R.iloc[:, 1:4].fillna(0.0)  # some assets without holes
+    Fv, Rv = F.to_numpy(), R.to_numpy()
+    kw = dict(window=100, min_obs=4, halflife=halflife)
+    one = rolling_ols(Fv, Rv, chunk_cells=1 << 40, **kw)
+    few = rolling_ols(Fv, Rv, chunk_cells=1, **kw)  # one asset per chunk
+    for name in ("params", "rsquared", "resid_vol", "nobs", "inv_shared"):
+        assert_array_equal(getattr(few, name), getattr(one, name))
+    assert_array_equal(
+        window_bse(few.resid_vol, **moments(few)),
+        window_bse(one.resid_vol, **moments(one)),
+    )
 
 
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning:statsmodels")
