@@ -72,3 +72,13 @@ def example_runs(tmp_path_factory):
     scripts = example_gallery.example_scripts(root / "examples")
     runs = example_gallery.run_examples(scripts, folder)
     return {k: v[:2] for k, v in runs.items()}, folder
+
+
+def forbid(monkeypatch, module, *names):
+    """Make ``module``'s functions ``names`` raise if called (e.g. during fit)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"one of {names} was called")
+
+    for name in names:
+        monkeypatch.setattr(module, name, refuse)

@@ -22,6 +22,7 @@ from statsmodels.regression.rolling import RollingOLS
 from skfactor import RollingFactorModel
 from skfactor.models._rolling_ols import rolling_ols, window_bse
 from skfactor.models._summary import Summary
+from tests.conftest import forbid
 
 RTOL = 1e-8
 FACTORS = ["MTUM", "SIZE", "VLUE"]
@@ -660,12 +661,8 @@ def test_rolling_model_fit_computes_no_inference(monkeypatch):
     with pytest.raises(NotFittedError, match="`bse_` exists once"):
         _ = unfitted.bse_
 
-    def refuse(*args, **kwargs):
-        raise AssertionError("inference computed during fit")
-
     with monkeypatch.context() as patch:
-        patch.setattr(module, "window_bse", refuse)
-        patch.setattr(module, "t_p_values", refuse)
+        forbid(patch, module, "window_bse", "t_p_values")
         model = RollingFactorModel(window=100).fit(F, R)
     assert set(model._lazy) == {"moments"}
     moments = model._lazy["moments"]  # at most k numbers per window and date
