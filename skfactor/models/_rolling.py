@@ -78,10 +78,9 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         :math:`0.5^{a/h}` in a weighted least squares. Combine with a long
         ``window`` (or ``expanding=True``) for the usual EWMA betas.
     store_bse : bool, default=False
-        Also compute ``bse_``, the standard errors of every window's estimates
-        (statsmodels ``RollingOLS``'s ``bse``; with ``halflife``, those of the
-        weighted least squares). Off by default: another array of the size of
-        ``params_``.
+        Compute ``bse_`` during ``fit`` instead of on first access (it is
+        always available now; kept so that code passing it keeps working).
+        ``bse_`` is another array of the size of ``params_``.
 
     Attributes
     ----------
@@ -100,8 +99,12 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         estimate. ``params_["MKT"].unstack()`` is one beta, date x asset.
         (A lazy dask array of shape (n_dates, n_assets, n_terms) after
         ``skfactor.dask.fit_by_asset``.)
-    bse_ : DataFrame of shape (n_dates * n_assets, n_terms)
-        Standard errors laid out as ``params_`` (only with ``store_bse``).
+    bse_, tvalues_, pvalues_ : DataFrame of shape (n_dates * n_assets, n_terms)
+        Standard errors (statsmodels ``RollingOLS``'s ``bse``; with
+        ``halflife``, those of the weighted least squares), t statistics and
+        two-sided normal p-values (``RollingOLS``' default ``use_t=False``),
+        laid out as ``params_``. Computed on first access, one at a time (see
+        Notes).
     rsquared_ : Series of shape (n_dates * n_assets,)
         :math:`R^2` of each window's regression (weighted with ``halflife``),
         on ``params_``'s index.
@@ -130,9 +133,19 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     The fitted attributes follow the contract of the user guide's "Fitted
     attributes" section, the same on every model: ``coef_`` and
     ``intercept_`` (LinearRegression's shapes) are the estimates
-    :meth:`predict` uses after the fitted dates; ``params_`` and ``bse_`` have
-    one row per regression (here per window and asset) and one column per
-    term, ``const`` first. The t statistics are ``params_ / bse_``.
+    :meth:`predict` uses after the fitted dates; ``params_``, ``bse_``,
+    ``tvalues_`` and ``pvalues_`` have one row per regression (here per window
+    and asset) and one column per term, ``const`` first.
+
+    ``bse_``, ``tvalues_`` and ``pvalues_`` are computed on first access
+    (then cached), so a fit nobody inspects (in a grid search) does not pay
+    for them. ``fit`` keeps what they need: per window, the diagonal of
+    :math:`(Z'WZ)^{-1}` (:math:`k` numbers; one set per date for the assets
+    observed on every date of a block of dates, whose windows share it) and
+    the residual variance :math:`\sum w e^2 / (n - k)` (``resid_vol_``'s
+    square without weights, kept apart with ``halflife``): at most
+    :math:`1 + k` numbers per window. :meth:`residuals` gives
+    ``y - predict(X)``; :meth:`summary` a per-term overview.
 
     :meth:`predict` never looks ahead: the prediction for date :math:`t` uses
     the betas of the window ending at the date before :math:`t`. Dates are
@@ -167,6 +180,8 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     >>> pred = model.predict(F)  # betas of the window ending the day before
     >>> int(pred["A"].isna().sum())  # no window ends before the 60th date
     60
+    >>> model.summary().header["window"], model.tvalues_.shape  # on first access
+    (60, (600, 3))
     """
 
     _parameter_constraints: dict = {

@@ -375,7 +375,6 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
                 "A": A,
                 "units": units,
                 "cov_type": cov_type,
-                "nlags": nlags,
                 "n_dates": int(f_ok.sum()),
             }
         }
@@ -610,20 +609,21 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         return Summary(table, header=self._header())
 
     def _header(self):
-        moments = self._lazy["moments"]
-        cov_type, nlags = moments["cov_type"], moments["nlags"]
-        bandwidth = None
+        cov_type, bandwidth = self._covariance()
         if cov_type == "kernel":
+            nlags = hac_lags(self.nobs_.to_numpy(), bandwidth)
             used = nlags[~np.isnan(self.params_.to_numpy()).all(axis=1)]
             lo, hi = (int(used.min()), int(used.max())) if len(used) else (0, 0)
             bandwidth = lo if lo == hi else f"{lo}-{hi} by asset"
+        else:  # lags mean nothing to the other covariances
+            bandwidth = None
         grs = self._grs
         header = {
             "estimator": type(self).__name__,
             "cov_type": cov_type,
             "kernel": self.kernel if cov_type == "kernel" else None,
             "bandwidth": bandwidth,
-            "n_dates": moments["n_dates"],
+            "n_dates": self._lazy.get("moments", {}).get("n_dates"),
             "n_assets": len(self.assets_),
             "mean_rsquared": nanmean_or_nan(self.rsquared_),
             "grs_statistic": grs.statistic,
