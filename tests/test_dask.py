@@ -36,6 +36,7 @@ from skfactor import (  # noqa: E402
 from skfactor.datasets import make_factor_panel  # noqa: E402
 from skfactor.metrics import information_coefficient  # noqa: E402
 from skfactor.panel import forward_returns  # noqa: E402
+from tests.conftest import fitted_state  # noqa: E402
 
 CHARS = ["value", "size", "momentum"]
 LAYOUTS = [1, 3, 7, "parquet"]
@@ -654,9 +655,10 @@ def test_fit_by_asset_gives_the_attributes_of_a_pandas_fit(wide, model):
     got = sd.fit_by_asset(model, F, R, asset_block=15)
     expected = clone(model).fit(F, Rp)
     assert type(got) is type(expected)
-    assert sorted(vars(got)) == sorted(vars(expected))
-    for name, want in vars(expected).items():
-        value = getattr(got, name)
+    got, expected = fitted_state(got), fitted_state(expected)
+    assert sorted(got) == sorted(expected)
+    for name, want in expected.items():
+        value = got[name]
         if isinstance(value, dask.array.Array):  # rolling windows stay lazy
             value = value.compute().reshape(want.shape)
             _close(pd.DataFrame(value), pd.DataFrame(want.to_numpy()), 1e-9)

@@ -24,6 +24,7 @@ from skfactor import (
 )
 from skfactor.datasets import make_factor_panel
 from skfactor.risk import FactorRiskModel
+from tests.conftest import fitted_state
 
 PACKAGE = Path(__file__).resolve().parents[1] / "skfactor"
 
@@ -135,9 +136,10 @@ def _asset_blocks(model, F, R, size, complete_dates=None):
 
 
 def _same_attributes(got, expected):
-    assert sorted(vars(got)) == sorted(vars(expected))
-    for name, want in vars(expected).items():
-        value = getattr(got, name)
+    got, expected = fitted_state(got), fitted_state(expected)
+    assert sorted(got) == sorted(expected)
+    for name, want in expected.items():
+        value = got[name]
         if isinstance(want, pd.DataFrame | pd.Series | pd.Index):
             assert type(value) is type(want), name
             if isinstance(want, pd.Index):

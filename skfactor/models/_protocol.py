@@ -43,6 +43,7 @@ asset returns, all wide (date x factor, date x asset, asset x factor).
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ from skfactor.models._risk_inputs import (
     cross_sectional_risk_inputs,
     time_series_risk_inputs,
 )
+from skfactor.models._wide_model import LazyResult
 from skfactor.panel._wide import validate_wide
 from skfactor.utils._numerics import power_of_two_units
 from skfactor.utils._typing import MatrixLike, TargetLike
@@ -233,7 +235,13 @@ def _split_fitted(fitted, skip=()):
     n = len(assets)
     dates = fitted.__dict__.get("dates_")
     block = {"shared": {}, "per_asset": {}, "windows": {}, "layouts": {}}
-    for name, value in vars(fitted).items():
+    # Lazily computed results are computed here, on the block, and combine as
+    # fitted attributes; the moments they come from stay with the block.
+    fitted_attributes = {k: v for k, v in vars(fitted).items() if k != "_lazy"}
+    for name in dir(type(fitted)):
+        if isinstance(inspect.getattr_static(type(fitted), name), LazyResult):
+            fitted_attributes[name] = getattr(fitted, name)
+    for name, value in fitted_attributes.items():
         if name in params or name in skip or name == "assets_":
             continue
         long = isinstance(value, pd.DataFrame | pd.Series) and isinstance(
