@@ -16,6 +16,7 @@ from skfactor.models._date_diagnostics import (
     inference_frames,
 )
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
+from skfactor.models._protocol import CrossSectionalBlocks
 from skfactor.panel._align import align_rows
 from skfactor.panel._output import from_polars, is_polars_frame
 from skfactor.panel._regression import segment_regression
@@ -97,7 +98,7 @@ def _in_common_units(pooled):
     return sum(gram * np.outer(scale / top, scale / top) for gram, scale in pooled)
 
 
-class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
+class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstimator):
     r"""Regress each date's returns on that date's loadings (Approach 2, Barra style).
 
     For every date :math:`t`, over that date's complete rows (the return, every

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -408,6 +408,43 @@ class QuantilePortfolioFactor(PanelTransformer):
         panel = validate_panel(self, X, reset=True, y=y)
         roles = self._roles(panel, X)
         return (panel, roles, *self._partition(panel, roles, y, weights))
+
+    # The date-block protocol (see skfactor/models/_protocol.py).
+    block_axis = "dates"
+
+    def fit_block(self, X: MatrixLike, y: TargetLike | None = None) -> QuantileFits:
+        """Fit one block of whole dates, without warning (see ``combine_blocks``).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features)
+            The block's rows (every row of each of its dates).
+        y : Series of shape (n_rows,), optional
+            Their returns.
+
+        Returns
+        -------
+        QuantileFits
+            The block's per-date returns and flags, for :meth:`combine_blocks`.
+        """
+        self._validate_params()
+        return self._fit_partition(X, y)[3]
+
+    def combine_blocks(self, blocks: Iterable[QuantileFits]) -> QuantilePortfolioFactor:
+        """Combine blocks of dates (in date order) into this transformer, fitted.
+
+        Parameters
+        ----------
+        blocks : iterable of QuantileFits
+            From :meth:`fit_block` (None entries are skipped).
+
+        Returns
+        -------
+        self : QuantilePortfolioFactor
+            Fitted as by ``fit`` on all the blocks' rows; warns once.
+        """
+        self._validate_params()
+        return self._finalise(list(blocks))
 
     def _partition(self, panel, roles, y, weights):
         """The weights (None unless ``weights``) and the :class:`QuantileFits`."""
