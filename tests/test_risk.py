@@ -19,7 +19,12 @@ from skfactor import (
     Winsorizer,
 )
 from skfactor.datasets import make_factor_panel
-from skfactor.risk import FactorRiskModel, factor_covariance, specific_variance
+from skfactor.risk import (
+    FactorCovariance,
+    FactorRiskModel,
+    factor_covariance,
+    specific_variance,
+)
 from tests.conftest import FACTORS, PORTFOLIOS, one_asset_date, shuffled
 
 RTOL = 1e-12
@@ -609,3 +614,27 @@ def test_factor_risk_model_portfolio_is_named_portfolio_and_weights_still_works(
         risk.risk_decomposition()
     with pytest.raises(ValueError, match="`portfolio` contains NaN"):
         risk.hedge(pd.Series({"A": np.nan}))
+
+
+def test_factor_covariance_bandwidth_is_lags(small):
+    # One name for the lag count across skfactor: `bandwidth`, `lags` its alias.
+    split = {"halflife": 20, "corr_halflife": 40}
+    assert_allclose(
+        factor_covariance(small, bandwidth=3, corr_bandwidth=1, **split),
+        factor_covariance(small, lags=3, corr_lags=1, **split),
+        rtol=0,
+        atol=0,
+    )
+    F = small.to_numpy()
+    new = FactorCovariance(bandwidth=2, corr_bandwidth=0, **split).fit(F)
+    old = FactorCovariance(lags=2, corr_lags=0, **split).fit(F)
+    assert_allclose(new.covariance_, old.covariance_, rtol=0, atol=0)
+    assert not np.allclose(
+        new.covariance_, FactorCovariance(**split).fit(F).covariance_
+    )
+    both = factor_covariance(small, bandwidth=2, lags=2)  # equal spellings agree
+    assert_allclose(both, factor_covariance(small, bandwidth=2), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="`bandwidth`=2 and `lags`=3 name the same"):
+        factor_covariance(small, bandwidth=2, lags=3)
+    with pytest.raises(ValueError, match="`corr_bandwidth` must be an integer >= 0"):
+        factor_covariance(small, corr_bandwidth=-1)

@@ -531,7 +531,7 @@ def test_from_model_skfolio_estimator_plugs_in(ts_model):
 
 def test_from_model_covariance_estimator_errors(ts_model):
     model, F, R = ts_model
-    with pytest.raises(ValueError, match="leave `lags=0`"):
+    with pytest.raises(ValueError, match="leave `lags` unset or 0"):
         FactorRiskModel.from_model(
             model, F, R, lags=2, factor_covariance_estimator=LedoitWolf()
         )

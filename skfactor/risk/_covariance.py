@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.panel._wide import wide_values
+from skfactor.utils._cov_types import resolve_bandwidth
 from skfactor.utils._numerics import bartlett, halflife_weights
 
 __all__ = ["factor_covariance"]
@@ -31,7 +32,7 @@ def _check_halflife(halflife, name="halflife"):
     return None if np.isinf(halflife) else float(halflife)
 
 
-def _check_lags(lags, n_dates, name="lags"):
+def _check_lags(lags, n_dates, name):
     if not isinstance(lags, numbers.Integral) or isinstance(lags, bool) or lags < 0:
         raise ValueError(
             f"`{name}` must be an integer >= 0 (0: no Newey-West adjustment); got "
@@ -43,6 +44,15 @@ def _check_lags(lags, n_dates, name="lags"):
             f"({n_dates}); got {lags}."
         )
     return int(lags)
+
+
+def _lag_count(spellings, n_dates):
+    """The lag count given under one of its ``spellings``, checked; None if none."""
+    value = resolve_bandwidth(**spellings)
+    if value is None:
+        return None
+    name = next(k for k, v in spellings.items() if v is not None)
+    return _check_lags(value, n_dates, name)
 
 
 def time_weights(positions, halflife):
@@ -63,10 +73,12 @@ def factor_covariance(
     factor_returns: pd.DataFrame,
     *,
     halflife: float | None = None,
-    lags: int = 0,
+    bandwidth: int | None = None,
     corr_halflife: float | None = None,
-    corr_lags: int | None = None,
+    corr_bandwidth: int | None = None,
     assume_centered: bool = False,
+    lags: int | None = None,
+    corr_lags: int | None = None,
 ) -> pd.DataFrame:
     r"""Covariance of the factor returns: sample, exponentially weighted, Newey-West.
 
@@ -116,16 +128,20 @@ def factor_covariance(
     halflife : float, default=None
         Half-life in dates of the exponential weights; None (or ``inf``)
         weights every date equally.
-    lags : int, default=0
-        Newey-West lags :math:`L` (0: no adjustment).
+    bandwidth : int, default=None
+        Newey-West lags :math:`L`; None: 0, no adjustment (the lag count's
+        one name across skfactor; see the user guide's "Conventions").
     corr_halflife : float, default=None
         Half-life of the correlations' weights; None: the same as
         ``halflife``. Pass ``numpy.inf`` for equally weighted correlations
         under exponentially weighted volatilities.
-    corr_lags : int, default=None
-        Newey-West lags of the correlations; None: the same as ``lags``.
+    corr_bandwidth : int, default=None
+        Newey-West lags of the correlations; None: the same as ``bandwidth``.
     assume_centered : bool, default=False
         Take the factors' mean as zero instead of estimating it.
+    lags, corr_lags : int, default=None
+        Aliases of ``bandwidth`` and ``corr_bandwidth`` (USE4's word; give
+        one spelling, or equal values).
 
     Returns
     -------
@@ -140,9 +156,9 @@ def factor_covariance(
     >>> F = pd.DataFrame(rng.normal(0, 0.02, (120, 2)), columns=["MKT", "SMB"])
     >>> bool(np.allclose(factor_covariance(F), np.cov(F.T)))
     True
-    >>> factor_covariance(F, halflife=36, lags=3).shape
+    >>> factor_covariance(F, halflife=36, bandwidth=3).shape
     (2, 2)
-    >>> use4 = factor_covariance(F, halflife=12, corr_halflife=48, corr_lags=2)
+    >>> use4 = factor_covariance(F, halflife=12, corr_halflife=48, corr_bandwidth=2)
     >>> vols = np.diag(factor_covariance(F, halflife=12))
     >>> bool(np.allclose(np.diag(use4), vols))
     True
@@ -150,7 +166,12 @@ def factor_covariance(
     values = wide_values(factor_returns, "factor_returns")
     F, positions = complete_rows(values, "factor_returns")
     spec = CovarianceSpec.checked(
-        halflife, lags, corr_halflife, corr_lags, assume_centered, len(F)
+        halflife,
+        {"bandwidth": bandwidth, "lags": lags},
+        corr_halflife,
+        {"corr_bandwidth": corr_bandwidth, "corr_lags": corr_lags},
+        assume_centered,
+        len(F),
     )
     S = spec.estimate(F, positions)
     names = factor_returns.columns
@@ -201,16 +222,22 @@ class CovarianceSpec:
 
     @classmethod
     def checked(cls, halflife, lags, corr_halflife, corr_lags, centered, n_dates):
+        """The spec, checked.
+
+        ``lags`` and ``corr_lags`` map each spelling of a lag count to its
+        value (None: not given): no lags is 0, and the correlations' default
+        to the volatilities'.
+        """
         halflife = _check_halflife(halflife)
-        lags = _check_lags(lags, n_dates)
+        lags = _lag_count(lags, n_dates)
+        lags = 0 if lags is None else lags
         corr_halflife = (
             halflife
             if corr_halflife is None
             else _check_halflife(corr_halflife, "corr_halflife")
         )
-        corr_lags = (
-            lags if corr_lags is None else _check_lags(corr_lags, n_dates, "corr_lags")
-        )
+        corr_lags = _lag_count(corr_lags, n_dates)
+        corr_lags = lags if corr_lags is None else corr_lags
         return cls(halflife, lags, corr_halflife, corr_lags, bool(centered))
 
     @property

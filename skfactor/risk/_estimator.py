@@ -53,7 +53,7 @@ class FactorCovariance(BaseEstimator):
     1. **Volatilities and correlations** (:func:`factor_covariance`):
        exponentially weighted with half-lives ``halflife`` (volatilities)
        and ``corr_halflife`` (correlations), each with its own Newey-West
-       lags ``lags`` and ``corr_lags``.
+       lags ``bandwidth`` and ``corr_bandwidth``.
     2. **Eigenfactor risk adjustment** (Menchero, Orr and Wang, 2011), when
        ``eigen_scale`` is set: with :math:`\Sigma_0 = U_0 D_0 U_0^\top`,
        ``n_simulations`` histories of the same dates are drawn from
@@ -88,12 +88,12 @@ class FactorCovariance(BaseEstimator):
     ----------
     halflife : float, default=None
         Half-life in dates of the volatilities' weights; None: equal weights.
-    lags : int, default=0
-        Newey-West lags of the volatilities.
+    bandwidth : int, default=None
+        Newey-West lags of the volatilities; None: 0, no adjustment.
     corr_halflife : float, default=None
         Half-life of the correlations' weights; None: ``halflife``.
-    corr_lags : int, default=None
-        Newey-West lags of the correlations; None: ``lags``.
+    corr_bandwidth : int, default=None
+        Newey-West lags of the correlations; None: ``bandwidth``.
     assume_centered : bool, default=False
         Take the factors' mean as zero (the Barra convention for daily
         returns) instead of estimating it.
@@ -107,6 +107,9 @@ class FactorCovariance(BaseEstimator):
     random_state : int, RandomState instance or None, default=0
         Seed of the simulations; the default makes the covariance
         reproducible from run to run.
+    lags, corr_lags : int, default=None
+        Aliases of ``bandwidth`` and ``corr_bandwidth`` (USE4's word; give
+        one spelling, or equal values).
 
     Attributes
     ----------
@@ -133,7 +136,7 @@ class FactorCovariance(BaseEstimator):
     with ``regime_target=DIAGONAL``, ``regime_method=RMS``,
     ``regime_multiplier_clip=None``, ``assume_centered=True``,
     ``min_observations=int(halflife)`` and ``regime_min_observations=1``
-    on complete data, with ``assume_centered=True``, ``lags=0`` and the same
+    on complete data, with ``assume_centered=True``, ``bandwidth=None`` and the same
     half-lives here. The definitions part where: skfolio's Newey-West term
     weighs each lagged product by the later date's weight (here
     :math:`\sqrt{w_t w_{t-l}}`, which keeps the estimate positive
@@ -171,8 +174,10 @@ class FactorCovariance(BaseEstimator):
 
     _parameter_constraints = {
         "halflife": [Interval(Real, 0, None, closed="neither"), None],
-        "lags": [Interval(Integral, 0, None, closed="left")],
+        "bandwidth": [Interval(Integral, 0, None, closed="left"), None],
         "corr_halflife": [Interval(Real, 0, None, closed="neither"), None],
+        "corr_bandwidth": [Interval(Integral, 0, None, closed="left"), None],
+        "lags": [Interval(Integral, 0, None, closed="left"), None],
         "corr_lags": [Interval(Integral, 0, None, closed="left"), None],
         "assume_centered": ["boolean"],
         "regime_halflife": [Interval(Real, 0, None, closed="neither"), None],
@@ -185,18 +190,22 @@ class FactorCovariance(BaseEstimator):
         self,
         *,
         halflife: float | None = None,
-        lags: int = 0,
+        bandwidth: int | None = None,
         corr_halflife: float | None = None,
-        corr_lags: int | None = None,
+        corr_bandwidth: int | None = None,
         assume_centered: bool = False,
         regime_halflife: float | None = None,
         eigen_scale: float | None = None,
         n_simulations: int = 1000,
         random_state: RandomStateLike = 0,
+        lags: int | None = None,
+        corr_lags: int | None = None,
     ) -> None:
         self.halflife = halflife
-        self.lags = lags
+        self.bandwidth = bandwidth
         self.corr_halflife = corr_halflife
+        self.corr_bandwidth = corr_bandwidth
+        self.lags = lags
         self.corr_lags = corr_lags
         self.assume_centered = assume_centered
         self.regime_halflife = regime_halflife
@@ -229,9 +238,9 @@ class FactorCovariance(BaseEstimator):
         F, positions = complete_rows(values, "X")
         spec = CovarianceSpec.checked(
             self.halflife,
-            self.lags,
+            {"bandwidth": self.bandwidth, "lags": self.lags},
             self.corr_halflife,
-            self.corr_lags,
+            {"corr_bandwidth": self.corr_bandwidth, "corr_lags": self.corr_lags},
             self.assume_centered,
             len(F),
         )

@@ -16,6 +16,7 @@ from skfactor.risk._covariance import factor_covariance, nearest_psd
 from skfactor.risk._decomposition import RiskDecomposition, decompose
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
 from skfactor.risk._specific import specific_variance
+from skfactor.utils._cov_types import resolve_bandwidth
 from skfactor.utils._typing import ArrayLike
 
 __all__ = ["FactorRiskModel"]
@@ -303,7 +304,7 @@ class FactorRiskModel:
         y: pd.DataFrame | pd.Series | None = None,
         *,
         halflife: float | None = None,
-        lags: int = 0,
+        bandwidth: int | None = None,
         min_obs: int = 20,
         date: Any = None,
         factor_covariance_estimator: Any = None,
@@ -311,6 +312,7 @@ class FactorRiskModel:
         market_cap: pd.Series | None = None,
         structural: bool = False,
         specific_regime_halflife: float | None = None,
+        lags: int | None = None,
     ) -> FactorRiskModel:
         r"""The risk model of a fitted time-series or cross-sectional factor model.
 
@@ -351,8 +353,10 @@ class FactorRiskModel:
             is an error naming it.
         halflife : float, default=None
             Half-life in dates of the exponential weights; None: equal weights.
-        lags : int, default=0
-            Newey-West lags of the factor covariance.
+        bandwidth : int, default=None
+            Newey-West lags of the factor covariance; None: 0. ``lags=`` is
+            its alias (the lag count's names are in the user guide's
+            "Conventions").
         min_obs : int, default=20
             Residuals an asset needs to keep its own specific variance.
         date : label, default=None
@@ -362,8 +366,8 @@ class FactorRiskModel:
             Fitted (a clone) on the factor returns, oldest first; its
             ``covariance_`` is :math:`\Sigma_F`. Dates with a missing factor
             are dropped first unless its tags allow NaN. ``halflife`` then
-            applies to the specific variances only, and ``lags`` must be 0
-            (give the estimator its own). The fitted clone is kept as
+            applies to the specific variances only, and ``bandwidth`` must be
+            None or 0 (give the estimator its own). The fitted clone is kept as
             ``factor_covariance_estimator``.
         shrinkage : float, default=0.0
             Bayesian shrinkage intensity of the specific volatilities towards
@@ -376,6 +380,8 @@ class FactorRiskModel:
             of the median.
         specific_regime_halflife : float, default=None
             Half-life of the specific volatility regime adjustment; None: none.
+        lags : int, default=None
+            Alias of ``bandwidth``.
 
         Returns
         -------
@@ -388,14 +394,17 @@ class FactorRiskModel:
             )
         B, F, E, R = model.risk_inputs(X, y, date=date)
         estimator = None
+        bandwidth = resolve_bandwidth(bandwidth, lags=lags)
         if factor_covariance_estimator is None:
-            cov = factor_covariance(F, halflife=halflife, lags=lags)
+            cov = factor_covariance(F, halflife=halflife, bandwidth=bandwidth)
         else:
-            if lags != 0:
+            if bandwidth:
+                name = "bandwidth" if lags is None else "lags"
                 raise ValueError(
-                    "`lags` applies to the built-in factor covariance; with a "
+                    f"`{name}` applies to the built-in factor covariance; with a "
                     "`factor_covariance_estimator`, set its own Newey-West lags "
-                    f"(e.g. FactorCovariance(lags={lags!r})) and leave `lags=0`."
+                    f"(e.g. FactorCovariance({name}={bandwidth!r})) and leave "
+                    f"`{name}` unset or 0."
                 )
             cov, estimator = fit_covariance_estimator(factor_covariance_estimator, F)
         d, n_obs = specific_variance(

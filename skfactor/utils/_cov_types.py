@@ -69,7 +69,9 @@ def canonical_cov_type(cov_type: object, accepted: tuple[str, ...]) -> str:
     )
 
 
-def resolve_bandwidth(bandwidth: float | None, **aliases: float | None) -> float | None:
+def resolve_bandwidth(
+    bandwidth: float | None = None, /, **aliases: float | None
+) -> float | None:
     """The lag count given as ``bandwidth`` or under one of its aliases.
 
     ``resolve_bandwidth(self.bandwidth, maxlags=self.maxlags)``: at most one
