@@ -819,7 +819,8 @@ def test_cross_sectional_model_kernel_errors_and_fewest_dates():
         ),
         (
             {"cov_type": "hac"},
-            r'`cov_type` must be one of "unadjusted", "kernel"; got \'hac\'',
+            r'`cov_type` must be one of "nonrobust" \(or "unadjusted", '
+            r'"fama-macbeth"\), "kernel" \(or "HAC", "newey-west"\); got \'hac\'',
         ),
     ],
 )

@@ -213,7 +213,8 @@ def test_two_pass_shanken_with_holes_equals_formula(french):
         ({"cov_type": "shanken", "bandwidth": "3"}, "must be a number >= 0"),
         (
             {"cov_type": "NW"},
-            r'`cov_type` must be one of "fama-macbeth", "newey-west", '
+            r'`cov_type` must be one of "nonrobust" \(or "unadjusted", '
+            r'"fama-macbeth"\), "kernel" \(or "HAC", "newey-west"\), '
             r"\"shanken\"; got 'NW'",
         ),
         ({"cov_type": None}, "`cov_type` must be one of"),
