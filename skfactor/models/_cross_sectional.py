@@ -364,6 +364,7 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
             center=self.fit_intercept,
             constraint=constraint,
             may_be_absent=may_be_absent,
+            residuals=False,  # only their sums of squares: residuals() recomputes
         )
         rows = None if constraint is None else constraint(fit.moments)
         dates = (
