@@ -185,7 +185,13 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         not estimated (and for an industry without members that date).
     tvalues_, pvalues_ : DataFrame of shape (n_dates, n_terms)
         ``params_ / bse_`` and their two-sided p-values from Student's t with
-        each date's ``df_resid``.
+        each date's ``df_resid``. ``bse_``, ``tvalues_``, ``pvalues_`` and
+        ``diagnostics_`` are computed on first access (then kept) from what
+        ``fit`` keeps per date: the weighted Gram matrix and means of the
+        loadings, the weight sum, the complete rows, the power-of-two units,
+        the residual sum of squares (summed from the residuals), the R², the
+        status and the industry constraint row; a fit nobody inspects (in a
+        grid search) pays nothing for them.
     diagnostics_ : DataFrame of shape (n_dates, 7)
         One row per date: ``nobs`` (complete rows used), ``df_resid``,
         ``rank`` (of the design with its constant, judged as the fit judges
@@ -244,8 +250,11 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
     >>> err = model.factor_returns_ - data.factor_returns
     >>> bool(err.abs().max().max() < 0.005)
     True
-    >>> list(model.summary().columns)
+    >>> table = model.summary(cov_type="newey-west")
+    >>> list(table.columns)
     ['coef', 'std_err', 't', 'p_value']
+    >>> table.header["cov_type"], table.header["kernel"], table.header["n_dates"]
+    ('kernel', 'bartlett', 60)
     """
 
     #: What the ``status`` codes of ``diagnostics_`` mean.

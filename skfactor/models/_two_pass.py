@@ -159,10 +159,12 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     -----
     Fitted attributes follow the user guide's "Fitted attributes" contract:
     ``coef_``/``intercept_`` are what :meth:`predict` uses; ``params_`` holds
-    the second pass's per-date estimates (its regressions), ``const`` first;
-    :meth:`summary` gives the inference on their means. No training-sized
-    array is kept: ``fit`` computes the Shanken covariance of the premia (a
-    terms x terms matrix) from the first-pass residuals and drops them.
+    the second pass's per-date estimates (its regressions), ``const`` first,
+    ``bse_``/``tvalues_``/``pvalues_`` their per-date inference (computed on
+    first access) and :meth:`residuals` their residuals; :meth:`summary`
+    gives the inference on their means. No training-sized array is kept:
+    ``fit`` computes the Shanken covariance of the premia (a terms x terms
+    matrix) from the first-pass residuals and drops them.
 
     Examples
     --------
@@ -176,8 +178,13 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     >>> model = TwoPassFactorModel().fit(F, R)
     >>> model.risk_premia_.columns.tolist()
     ['const', 'MKT', 'SMB']
-    >>> model.summary(cov_type="shanken").columns.tolist()
+    >>> table = model.summary(cov_type="shanken")
+    >>> table.columns.tolist()
     ['coef', 'std_err', 't', 'p_value']
+    >>> table.header["cov_type"], table.header["n_dates"], table.header["n_assets"]
+    ('shanken', 240, 25)
+    >>> model.bse_.shape == model.params_.shape
+    True
     """
 
     _parameter_constraints: dict = {
