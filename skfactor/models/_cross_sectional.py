@@ -16,7 +16,7 @@ from skfactor.models._date_diagnostics import (
     date_inference,
 )
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
-from skfactor.models._lazy import Lazy
+from skfactor.models._lazy import Lazy, lazy_property
 from skfactor.models._summary import Summary, finite_mean
 from skfactor.panel._align import align_rows
 from skfactor.panel._output import from_polars, is_polars_frame
@@ -433,29 +433,18 @@ class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
         self.intercept_, self.coef_ = self._expectation()
         return self
 
-    @property
-    def bse_(self) -> pd.DataFrame:
-        """Per-date standard errors (date x term), computed on first access."""
-        check_is_fitted(self)
-        return self._inference.get("bse_")
-
-    @property
-    def tvalues_(self) -> pd.DataFrame:
-        """Per-date t statistics (date x term), computed on first access."""
-        check_is_fitted(self)
-        return self._inference.get("tvalues_")
-
-    @property
-    def pvalues_(self) -> pd.DataFrame:
-        """Per-date two-sided p-values (date x term), computed on first access."""
-        check_is_fitted(self)
-        return self._inference.get("pvalues_")
-
-    @property
-    def diagnostics_(self) -> pd.DataFrame:
-        """Per-date fit statistics (one row per date), computed on first access."""
-        check_is_fitted(self)
-        return self._inference.get("diagnostics_")
+    bse_ = lazy_property(
+        "bse_", "Per-date standard errors (date x term), computed on first access."
+    )
+    tvalues_ = lazy_property(
+        "tvalues_", "Per-date t statistics (date x term), computed on first access."
+    )
+    pvalues_ = lazy_property(
+        "pvalues_", "Per-date two-sided p-values (date x term), on first access."
+    )
+    diagnostics_ = lazy_property(
+        "diagnostics_", "Per-date fit statistics (date x column), on first access."
+    )
 
     @property
     def rsquared_(self) -> pd.Series:

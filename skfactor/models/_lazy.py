@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Lazy"]
+from skfactor.utils._sklearn import check_is_fitted
+
+__all__ = ["Lazy", "lazy_property"]
 
 
 class Lazy:
@@ -26,3 +28,17 @@ class Lazy:
         if self.results is None:
             self.results = self.compute(*self.args)
         return self.results[name]
+
+
+def lazy_property(name: str, doc: str) -> property:
+    """A fitted attribute read from the model's ``_inference`` (a :class:`Lazy`).
+
+    Before ``fit`` it raises ``NotFittedError`` (an ``AttributeError``:
+    ``hasattr`` is False) without computing anything.
+    """
+
+    def get(model: Any) -> Any:
+        check_is_fitted(model)
+        return model._inference.get(name)
+
+    return property(get, doc=doc)

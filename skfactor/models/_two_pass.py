@@ -7,7 +7,7 @@ import pandas as pd
 
 from skfactor.models._date_diagnostics import inference_frames
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
-from skfactor.models._lazy import Lazy
+from skfactor.models._lazy import Lazy, lazy_property
 from skfactor.models._ols import (
     collinear,
     masked_ols,
@@ -333,23 +333,15 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
-    @property
-    def bse_(self) -> pd.DataFrame:
-        """Per-date second-pass standard errors (date x term), on first access."""
-        check_is_fitted(self)
-        return self._inference.get("bse_")
-
-    @property
-    def tvalues_(self) -> pd.DataFrame:
-        """Per-date second-pass t statistics (date x term), on first access."""
-        check_is_fitted(self)
-        return self._inference.get("tvalues_")
-
-    @property
-    def pvalues_(self) -> pd.DataFrame:
-        """Per-date second-pass two-sided p-values (date x term), on first access."""
-        check_is_fitted(self)
-        return self._inference.get("pvalues_")
+    bse_ = lazy_property(
+        "bse_", "Per-date second-pass standard errors (date x term), on first access."
+    )
+    tvalues_ = lazy_property(
+        "tvalues_", "Per-date second-pass t statistics (date x term), on first access."
+    )
+    pvalues_ = lazy_property(
+        "pvalues_", "Per-date second-pass p-values (date x term), on first access."
+    )
 
     def residuals(self, X: MatrixLike, y: TargetLike) -> FrameOut:
         r"""The second pass's residuals: each return less its date's priced return.
@@ -368,12 +360,12 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             array's rows are the dates of ``fit`` in order, when it was fitted
             on arrays).
         y : DataFrame of shape (n_dates, n_assets), Series or array-like
-            Asset returns, the assets of ``fit`` in the same order.
+            The assets' returns (those of ``fit``, in its order).
 
         Returns
         -------
         resid : DataFrame of shape (n_dates, n_assets) or ndarray
-            Indexed like ``X``, one column per asset (a Series or 1-D array
+            On ``X``'s dates, one column per asset (a Series or 1-D array
             when fitted on one series). NaN where the return is missing, for
             assets without betas, on dates not estimated and on dates ``fit``
             did not see.
