@@ -113,12 +113,12 @@ def _strided(X, n_seg, size):
     )
 
 
-def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale):
+def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale, complete):
     """Date-sorted balanced panel: strided views, a few dates at a time.
 
     Each block of dates is copied into a cache-sized scratch block
     ``Z = sqrt(w) [X, y, 1] / [scale, 1]`` (incomplete rows and rows of weight
-    0 zeroed)
+    0 zeroed, and marked False in ``complete``, of shape (n_seg, size))
     whose Gram matrix holds every moment. Returns the segments to redo with
     explicit centring (see :func:`_centre_one_pass`).
     """
@@ -138,7 +138,7 @@ def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale):
         np.multiply(X3[b], inv_scale[:p], out=Z[:, :, :p])  # copied and scaled
         np.multiply(y2[b], inv_scale[p], out=Z[:, :, p])
         Z[:, :, p + 1] = 1.0
-        nobs[b] = _mask_block(Z, None if w2 is None else w2[b])
+        nobs[b] = _mask_block(Z, None if w2 is None else w2[b], complete[b])
         G = Z.transpose(0, 2, 1) @ Z
         gram[b] = G[:, : p + 1, : p + 1]
         mean[b] = G[:, p + 1, : p + 1]
@@ -148,9 +148,13 @@ def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale):
     return _centre_one_pass(gram, mean, weight_sum) if center else np.arange(0)
 
 
-def _mask_block(Z, w):
-    """Zero the incomplete rows of ``Z`` and scale by sqrt(w); the row counts."""
-    ok = ~np.isnan(Z @ np.ones(Z.shape[2]))  # NaN anywhere: a NaN sum
+def _mask_block(Z, w, ok):
+    """Zero the incomplete rows of ``Z`` (False in ``ok``) and scale by sqrt(w).
+
+    Returns the row counts.
+    """
+    np.isnan(Z @ np.ones(Z.shape[2]), out=ok)  # NaN anywhere: a NaN sum
+    np.logical_not(ok, out=ok)
     if w is not None:
         ok &= w > 0  # NaN > 0 is False
     Z[~ok] = 0.0
@@ -510,11 +514,15 @@ def segment_regression(
 
     fit = (solve, results, resid, ssr)
     if _in_place_ok(segments):
-        redo = _moments_in_place(X, y, weights, n_seg, center, out, 1.0 / scale)
+        complete = np.empty((n_seg, len(y) // n_seg), dtype=bool)
+        redo = _moments_in_place(
+            X, y, weights, n_seg, center, out, 1.0 / scale, complete
+        )
         done = np.ones(n_seg, dtype=bool)
         done[redo] = False
         moments = Moments(*out, center, scale)
-        _fit_in_place(X, y, weights, done, solve, moments, (*results, ssr), resid)
+        fit_rows = (X, y, weights, complete)
+        _fit_in_place(fit_rows, done, solve, moments, (*results, ssr), resid)
     else:
         every = np.arange(n_seg)
         redo = _fit_copied(segments, X, y, weights, every, center, out, fit, scale)
@@ -547,16 +555,19 @@ def column_scales(X, y, keep=None):
     return scale
 
 
-def _fit_in_place(X, y, weights, done, solve, moments, results, resid):
+def _fit_in_place(rows, done, solve, moments, results, resid):
     """Solve the ``done`` segments of a date-sorted balanced panel; residuals.
 
-    The residuals come a few dates at a time from batched products on the
-    strided view (NaN where a value is NaN), in the data's units, with the
-    coefficients brought back to them: written to ``resid`` unless it is None,
-    and their weighted sum of squares (the last of ``results``) summed in the
-    moments' scaled units while they are in cache (no residual-sized array
-    when ``resid`` is None). The caller overwrites the segments it redoes.
+    ``rows = (X, y, weights, complete)``, ``complete`` the (n_seg, size) mask
+    of the rows the moments used. The residuals come a few dates at a time
+    from batched products on the strided view (NaN where a value is NaN), in
+    the data's units, with the coefficients brought back to them: written to
+    ``resid`` unless it is None, and their weighted sum of squares over the
+    complete rows (the last of ``results``) summed in the moments' scaled
+    units while they are in cache (no residual-sized array when ``resid`` is
+    None). The caller overwrites the segments it redoes.
     """
+    X, y, weights, complete = rows
     block = Moments(*(a[done] for a in moments[:4]), moments.centered, moments.scale)
     *results, ssr = results
     for store, value in zip(results, solve(block), strict=True):
@@ -577,14 +588,15 @@ def _fit_in_place(X, y, weights, done, solve, moments, results, resid):
         e = buf[: len(y2[b])]
         np.matmul(X3[b], beta[b, :, None], out=e[:, :, None])
         e += alpha[b, None]
-        np.subtract(y2[b], e, out=e)  # NaN on incomplete rows
+        np.subtract(y2[b], e, out=e)  # NaN on rows with a NaN
         if resid is not None:
             resid.reshape(n_seg, size)[b] = e
         e /= scale[p]
-        e *= e
-        if w2 is not None:
-            e *= w2[b]  # 0 or NaN on rows left out: not summed
-        ssr[b] = np.nan_to_num(e, copy=False).sum(axis=1)
+        np.copyto(e, 0.0, where=~complete[b])  # rows the fit left out
+        if w2 is None:
+            ssr[b] = np.einsum("ij,ij->i", e, e)
+        else:
+            ssr[b] = np.einsum("ij,ij,ij->i", e, e, np.where(complete[b], w2[b], 0.0))
     if resid is not None and weights is not None:
         resid[~(weights > 0)] = np.nan  # rows left out (NaN > 0 is False)
     ssr[~done] = np.nan
