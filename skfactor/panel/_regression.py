@@ -16,8 +16,8 @@ without a Python loop over dates:
    batched eigenvalue rank check, optionally under one linear equality
    constraint per segment.
 3. :func:`segment_regression` does both and gives the residuals on the input
-   rows, solving each block of dates while it is in cache, and the residual
-   sum of squares and R² from those residuals (the normal equations'
+   rows (unless ``residuals=False``), solving each block of dates while it is
+   in cache, and the residual sum of squares and R² from those residuals (the normal equations'
    :math:`y'y - 2\beta'b + \beta'A\beta` cancels to nothing on a near-exact
    fit: noise 1e-8 of the signal gave an SSR of exactly 0).
 
@@ -491,8 +491,11 @@ def segment_regression(
     -----
     ``X`` and ``y`` must not hold ±inf (the caller checks). The copying path
     solves each block of dates and computes its residuals while the block is in
-    cache; the in-place path (date-sorted balanced panel) gets them from one
-    batched product on the strided view.
+    cache; the in-place path (date-sorted balanced panel) gets them from
+    batched products on the strided view, a cache-sized block of dates at a
+    time. Both centre the Gram matrices in one pass where that keeps the
+    digits (:data:`CENTRING_RATIO`) and redo the other dates with explicit
+    centring.
     """
     X = np.asarray(X, dtype=float)
     y = np.ascontiguousarray(y, dtype=float)
