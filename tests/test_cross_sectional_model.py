@@ -1041,3 +1041,44 @@ def test_cross_sectional_model_summary_header_equals_linearmodels(cov_type):
         assert header["kernel"] is None and header["bandwidth"] is None
     text = str(table)
     assert "Covariance: " + header["cov_type"] in text and "Bandwidth:" in text
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_sectional_model_copying_path_redoes_far_means_explicitly(weighted):
+    """Unbalanced, shuffled: one-pass centring, redone where means dwarf spreads."""
+    X, y = make_data(n_dates=8, n_assets=60, seed=41)
+    dates = X.index.get_level_values("date")
+    far = dates.isin(dates.unique().sort_values()[[2, 5]])
+    X.loc[far, "value"] += 1e6  # squared mean >> 100 x variance on two dates
+    y[far] += 1e3
+    w = None
+    if weighted:
+        w = pd.Series(np.random.default_rng(41).uniform(0.5, 2.0, len(X)), X.index)
+    model = CrossSectionalFactorModel().fit(X, y, w)
+    assert_diagnostics_match(model, per_date_statsmodels(X, y, w))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_segment_regression_without_residuals_sums_the_same_squares(shuffle):
+    from sklearn.base import BaseEstimator
+
+    from skfactor.panel._regression import segment_regression
+    from skfactor.panel._validation import validate_panel
+
+    X, y = make_data(n_dates=10, seed=42, shuffle=shuffle, missing_rows=0.0)
+    panel = validate_panel(BaseEstimator(), X, reset=True)
+    w = np.random.default_rng(42).uniform(0.0, 2.0, len(y))
+    for weights in (None, w):
+        full = segment_regression(panel.segments, panel.values, y.to_numpy(), weights)
+        lean = segment_regression(
+            panel.segments, panel.values, y.to_numpy(), weights, residuals=False
+        )
+        assert lean.resid is None
+        np.testing.assert_allclose(lean.coef, full.coef, rtol=1e-12)
+        np.testing.assert_allclose(lean.ssr, full.ssr, rtol=1e-12)
+        # The sums of squares are those of the residuals (weighted, scaled).
+        e = np.nan_to_num(full.resid) / full.moments.scale[-1]
+        sq = e * e * (1.0 if weights is None else np.nan_to_num(weights))
+        by_date = np.bincount(panel.date_codes, weights=sq)
+        ok = full.status == 0
+        np.testing.assert_allclose(full.ssr[ok], by_date[ok], rtol=1e-10)

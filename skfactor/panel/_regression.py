@@ -17,9 +17,10 @@ without a Python loop over dates:
    constraint per segment.
 3. :func:`segment_regression` does both and gives the residuals on the input
    rows (unless ``residuals=False``), solving each block of dates while it is
-   in cache, and the residual sum of squares and R² from those residuals (the normal equations'
-   :math:`y'y - 2\beta'b + \beta'A\beta` cancels to nothing on a near-exact
-   fit: noise 1e-8 of the signal gave an SSR of exactly 0).
+   in cache, and the residual sum of squares and R² from those residuals
+   (the normal equations' :math:`y'y - 2\beta'b + \beta'A\beta` cancels to
+   nothing on a near-exact fit: noise 1e-8 of the signal gave an SSR of
+   exactly 0).
 
 Every column of ``X`` and ``y`` is divided by a power of two near its largest
 magnitude while it is copied (exact, so the results are those of the unscaled
