@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +73,25 @@ def example_runs(tmp_path_factory):
     scripts = example_gallery.example_scripts(root / "examples")
     runs = example_gallery.run_examples(scripts, folder)
     return {k: v[:2] for k, v in runs.items()}, folder
+
+
+def forbid(monkeypatch, module, *names):
+    """Make ``module``'s functions ``names`` raise if called (e.g. during fit)."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"one of {names} was called")
+
+    for name in names:
+        monkeypatch.setattr(module, name, refuse)
+
+
+def fitted_state(model):
+    """A fitted model's attributes by name: its ``__dict__`` with the lazily
+    computed results read (and so computed) in place of their cache."""
+    from skfactor.models._wide_model import LazyResult
+
+    state = {k: v for k, v in vars(model).items() if k != "_lazy"}
+    for name in dir(type(model)):
+        if isinstance(inspect.getattr_static(type(model), name), LazyResult):
+            state[name] = getattr(model, name)
+    return state

@@ -165,7 +165,29 @@ def test_return_attribution_refuses_weights_keyed_otherwise():
     as_codes = w.copy()  # assets as integer codes, exposures by ticker
     as_codes.index = as_codes.index.set_levels(range(5), level=1)
     with pytest.raises(ValueError, match="No held \\(date, asset\\) row of `weights`"):
-        return_attribution(as_codes, B, F, data.y)
+        return_attribution(
+            weights=as_codes, exposures=B, factor_returns=F, returns=data.y
+        )
     F_text = F.set_axis(dates.strftime("%Y-%m-%d"))
     with pytest.raises(ValueError, match="No holding date of `weights` is a date"):
-        return_attribution(w, B, F_text, data.y)
+        return_attribution(
+            weights=w, exposures=B, factor_returns=F_text, returns=data.y
+        )
+
+
+def test_return_attribution_portfolio_exposures_and_the_older_names():
+    data = make_factor_panel(n_dates=6, n_assets=5, random_state=0)
+    B = data.X[["value", "size"]]
+    F = pd.DataFrame(
+        0.01, index=B.index.get_level_values(0).unique(), columns=B.columns
+    )
+    w = pd.Series(0.2, index=B.index)
+    res = return_attribution(portfolio=w, exposures=B, factor_returns=F, returns=data.y)
+    old = return_attribution(weights=w, exposures=B, factor_returns=F, returns=data.y)
+    pd.testing.assert_frame_equal(res.portfolio_exposures, old.exposures)
+    pd.testing.assert_frame_equal(res.contributions, old.contributions)
+    with pytest.raises(
+        ValueError, match="No held \\(date, asset\\) row of `portfolio`"
+    ):
+        codes = w.set_axis(w.index.set_levels(range(5), level=1))
+        return_attribution(codes, B, F, data.y)

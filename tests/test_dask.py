@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 dask = pytest.importorskip("dask")
@@ -35,6 +36,7 @@ from skfactor import (  # noqa: E402
 from skfactor.datasets import make_factor_panel  # noqa: E402
 from skfactor.metrics import information_coefficient  # noqa: E402
 from skfactor.panel import forward_returns  # noqa: E402
+from tests.conftest import fitted_state  # noqa: E402
 
 CHARS = ["value", "size", "momentum"]
 LAYOUTS = [1, 3, 7, "parquet"]
@@ -642,6 +644,27 @@ def test_fit_by_asset_rolling_predicts_and_scores_as_pandas(wide):
     pd.testing.assert_frame_equal(
         got.predict(F), expected.predict(F), rtol=0, atol=1e-9 * scale
     )
+
+
+@pytest.mark.parametrize(
+    "model", [TimeSeriesFactorModel(cov_type="HC1"), RollingFactorModel(window=12)]
+)
+def test_fit_by_asset_gives_the_attributes_of_a_pandas_fit(wide, model):
+    # Combined through the model's own block protocol, not a hand list.
+    F, R, Rp = wide
+    got = sd.fit_by_asset(model, F, R, asset_block=15)
+    expected = clone(model).fit(F, Rp)
+    assert type(got) is type(expected)
+    got, expected = fitted_state(got), fitted_state(expected)
+    assert sorted(got) == sorted(expected)
+    for name, want in expected.items():
+        value = got[name]
+        if isinstance(value, dask.array.Array):  # rolling windows stay lazy
+            value = value.compute().reshape(want.shape)
+            _close(pd.DataFrame(value), pd.DataFrame(want.to_numpy()), 1e-9)
+        elif isinstance(want, pd.DataFrame | pd.Series):
+            assert value.index.equals(want.index), name
+            _close(value, want)
 
 
 def test_fit_by_asset_after_a_p2p_rechunk(wide):

@@ -277,14 +277,20 @@ def test_forward_returns_property_no_look_back(periods, seed):
     pd.testing.assert_series_equal(base[dates >= cut], changed[dates >= cut])
 
 
+@pytest.mark.parametrize("one_date_per_block", [False, True])
 @pytest.mark.parametrize(
     "arrangement", ["random", "tails_in_few_blocks", "ties_at_the_caps", "nan_heavy"]
 )
-def test_segments_tail_order_statistics_are_exact_on_wide_dates(arrangement):
+def test_segments_tail_order_statistics_are_exact_on_wide_dates(
+    arrangement, one_date_per_block, monkeypatch
+):
     # Dates wide enough (>= 512 rows) for the block-extremes path. Its
     # threshold (the k-th block extreme) must hold whatever the arrangement:
     # the extremes dealt into a few blocks, long runs of ties at the caps, and
-    # dates with fewer non-NaN blocks than k + 1 (sorted whole instead).
+    # dates with fewer non-NaN blocks than k + 1 (sorted whole instead). The
+    # dates are worked on in blocks of rows: one date per block here too.
+    if one_date_per_block:
+        monkeypatch.setattr("skfactor.panel._order_stats.CACHE_CELLS", 1)
     rng = np.random.default_rng(11)
     n_dates, width = 6, 2000
     values = rng.standard_t(3, size=(n_dates, width))

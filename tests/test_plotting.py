@@ -308,10 +308,10 @@ def test_plot_rolling_betas_lines_and_bands_equal_model(rolling_data):
     assert "Rolling betas of A (40-period window), shaded ± 2 s.e." == ax.get_title()
 
 
-def test_plot_rolling_betas_without_bse_draws_no_band(rolling_data):
+def test_plot_rolling_betas_without_band_draws_no_band(rolling_data):
     F, R = rolling_data
     model = RollingFactorModel(window=40).fit(F, R["B"])
-    ax = plot_rolling_betas(model, terms=["const", "MKT"])
+    ax = plot_rolling_betas(model, terms=["const", "MKT"], band=None)
     assert [line.get_label() for line in labelled_lines(ax)] == ["const", "MKT"]
     const = model.params_["const"].to_numpy()
     assert_array_equal(labelled_lines(ax)[0].get_ydata(), const)

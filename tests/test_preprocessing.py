@@ -174,6 +174,22 @@ def test_zscore_within_groups_equals_loop(panel):
     )
 
 
+@pytest.mark.parametrize("rows", ["sorted", "shuffled"])
+def test_zscore_in_blocks_of_rows_equals_the_whole_panel(panel, rows, monkeypatch):
+    # The moments and the output are computed a block of rows at a time
+    # (dates for a sorted panel, rows in the caller's order otherwise): with
+    # blocks of one date or 7 rows the numbers are the same, to the bit.
+    X = (panel.sort_index() if rows == "sorted" else panel).assign(cap=1.0)
+    X["cap"] = np.abs(X["value"]).fillna(1.0)
+    for weights in (None, "cap"):
+        whole = CrossSectionalZScore(weights=weights).fit_transform(X)
+        with monkeypatch.context() as m:
+            m.setattr("skfactor.panel._stats.CACHE_CELLS", 1)
+            m.setattr("skfactor.panel._segments.CACHE_CELLS", 7)
+            blocks = CrossSectionalZScore(weights=weights).fit_transform(X)
+        pd.testing.assert_frame_equal(blocks, whole, check_exact=True)
+
+
 def test_zscore_constant_and_single_asset_dates_give_zero(panel, recwarn):
     X = one_asset_date(panel.fillna(0.0))
     first = X.index.get_level_values(0) == X.index[0][0]
@@ -494,3 +510,72 @@ def test_zscore_and_mad_winsorizer_are_scale_free(x, c, robust, weighted):
     clip = Winsorizer(method="mad", n_mad=1.0)
     clipped, clipped_c = clip.fit_transform(X[["x"]]), clip.fit_transform(Xc[["x"]])
     np.testing.assert_allclose(clipped_c["x"] / c, clipped["x"], rtol=1e-9)
+
+
+# ------------------------------------------------- the PanelTransformer base
+def test_winsorizer_within_groups_equals_scipy_loop(panel):
+    rng = np.random.default_rng(2)
+    X = panel.assign(industry=rng.choice(["a", "b", "c"], len(panel)))
+    X.loc[X.index[:5], "industry"] = None
+    expected = X.copy()
+    for _, rows in X.groupby([X.index.get_level_values(0), X["industry"]]):
+        for col in panel.columns:
+            v = rows[col].dropna()
+            if len(v):
+                expected.loc[v.index, col] = mstats.winsorize(v.to_numpy(), 0.1)
+    expected.loc[X["industry"].isna(), panel.columns] = np.nan
+    result = Winsorizer(limits=0.1, groups="industry").fit_transform(X)
+    pd.testing.assert_series_equal(result["industry"], X["industry"])
+    # Exact: order statistics of each (date, group) cell.
+    np.testing.assert_array_equal(
+        result[panel.columns].to_numpy(), expected[panel.columns].to_numpy()
+    )
+
+
+def test_winsorizer_groups_refused_with_global_caps(panel):
+    X = panel.assign(industry=0.0)
+    with pytest.raises(ValueError, match="`groups`='industry' needs `cross_sec"):
+        Winsorizer(groups="industry", cross_sectional=False).fit(X)
+
+
+@pytest.mark.parametrize(
+    "transformer",
+    [Winsorizer(limits=0.1), CrossSectionalZScore()],
+    ids=lambda t: type(t).__name__,
+)
+def test_transformers_passthrough_takes_a_column_position(transformer):
+    # The shared constraints: a role names a column by label, or by position
+    # (documented "list of str or int"; an int alone was refused before).
+    X = np.random.default_rng(0).normal(size=(30, 3))
+    out = clone(transformer).set_params(passthrough=2).fit_transform(X)
+    np.testing.assert_array_equal(out[:, 2], X[:, 2])
+    assert not np.array_equal(out[:, 0], X[:, 0])
+
+
+def test_panel_transformer_per_asset_kernel_sees_each_assets_dates_in_order(panel):
+    # Issue 25's descriptors work per asset across dates: the base gives such
+    # a kernel each asset's rows in date order, whatever the row order.
+    from skfactor.panel._transformer import PanelTransformer, shared_constraints
+
+    class CumulativeSum(PanelTransformer):
+        _segment_by = "asset"
+        _parameter_constraints = shared_constraints("passthrough")
+
+        def __init__(self, *, passthrough=None):
+            self.passthrough = passthrough
+
+        def _transform_column(self, blocks, x, out):
+            seg = blocks.segments
+            col = np.nan_to_num(seg.sort(x))
+            total = np.cumsum(col)
+            before = np.repeat(total[seg.starts] - col[seg.starts], seg.sizes)
+            seg.unsort(total - before, out=out)
+
+    X = panel.assign(cap=1.0)
+    result = CumulativeSum(passthrough=["cap"]).fit_transform(X)
+    expected = X.fillna(0.0).sort_index().groupby(level=1).cumsum()
+    expected["cap"] = X["cap"]
+    assert result.index.equals(X.index)
+    np.testing.assert_allclose(
+        result.to_numpy(), expected.reindex(X.index).to_numpy(), atol=1e-10
+    )  # the toy kernel's running totals minus each asset's offset: cancellation

@@ -285,6 +285,21 @@ def test_quantile_portfolio_factor_returns_are_weights_times_returns(panel):
     )
 
 
+def test_quantile_portfolio_n_jobs_gives_the_same_result(panel):
+    # Characteristics on threads, each writing its own columns of the
+    # weights and returns: any sharing between threads would show here.
+    y = _returns_for(panel, nan=0.1)
+    X = panel.assign(cap=panel["size"].abs())
+    serial = QuantilePortfolioFactor(weights="cap")
+    W = serial.fit_transform(X, y)
+    threaded = QuantilePortfolioFactor(weights="cap", n_jobs=-1)
+    pd.testing.assert_frame_equal(threaded.fit_transform(X, y), W, check_exact=True)
+    for name in ("factor_returns_", "quantile_returns_"):
+        pd.testing.assert_frame_equal(
+            getattr(threaded, name), getattr(serial, name), check_exact=True
+        )
+
+
 def test_quantile_portfolio_nan_return_renormalises_its_leg(panel):
     y = _returns_for(panel, nan=0.2)
     model = QuantilePortfolioFactor(weights="size")

@@ -475,13 +475,13 @@ def test_factor_risk_model_errors_on_weights():
     with pytest.raises(ValueError, match=r"one weight per asset .*\(4\); got shape"):
         risk.risk_decomposition([0.5, 0.5])
     with pytest.raises(ValueError, match="`weights` contains NaN"):
-        risk.hedge(pd.Series({"A": np.nan}))
+        risk.hedge(weights=pd.Series({"A": np.nan}))
     with pytest.raises(ValueError, match="`benchmark` has 1 asset"):
         risk.risk_decomposition({"A": 1.0}, benchmark={"Q": 1.0})
     with pytest.raises(ValueError, match="duplicated assets"):
         risk.hedge(pd.Series([0.5, 0.5], index=["A", "A"]))
     with pytest.raises(TypeError, match="`weights` must be a Series"):
-        risk.hedge("A")
+        risk.hedge(weights="A")
 
 
 def test_factor_risk_model_errors_on_targets_and_factor_weights():
@@ -588,3 +588,24 @@ def test_from_model_errors(french, cs_data):
     one = CrossSectionalFactorModel().fit(Z.to_numpy()[:100], y.to_numpy()[:100])
     with pytest.raises(ValueError, match="each asset's residual history: pass"):
         FactorRiskModel.from_model(one, Z.to_numpy()[:100], y.to_numpy()[:100])
+
+
+def test_factor_risk_model_portfolio_is_named_portfolio_and_weights_still_works():
+    risk, *_ = small_risk_model()
+    w = pd.Series({"A": 0.5, "B": 0.5})
+    by_name = risk.risk_decomposition(portfolio=w)
+    old = risk.risk_decomposition(weights=w)
+    assert by_name.total_variance == old.total_variance
+    assert risk.risk_decomposition(w).total_variance == old.total_variance
+    pd.testing.assert_series_equal(risk.exposures_of(portfolio=w), risk.exposures_of(w))
+    hedged = risk.hedge(portfolio=w, targets=["MKT"])
+    pd.testing.assert_frame_equal(hedged.portfolio_exposures, hedged.exposures)
+    pd.testing.assert_frame_equal(
+        hedged.portfolio_exposures, risk.hedge(weights=w, targets=["MKT"]).exposures
+    )
+    with pytest.raises(TypeError, match="`portfolio`, or its older spelling"):
+        risk.hedge(w, weights=w)
+    with pytest.raises(TypeError, match="`portfolio` is required"):
+        risk.risk_decomposition()
+    with pytest.raises(ValueError, match="`portfolio` contains NaN"):
+        risk.hedge(pd.Series({"A": np.nan}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import pickle
 import warnings
 
 import numpy as np
@@ -12,11 +13,16 @@ import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from pandas.testing import assert_frame_equal, assert_series_equal
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from statsmodels.regression.rolling import RollingOLS
 
 from skfactor import RollingFactorModel
-from skfactor.models._rolling_ols import rolling_ols
+from skfactor.models._rolling_ols import rolling_ols, window_bse
+from skfactor.models._summary import Summary
+from tests.conftest import forbid
 
 RTOL = 1e-8
 FACTORS = ["MTUM", "SIZE", "VLUE"]
@@ -35,6 +41,12 @@ def assert_close(actual, desired, rtol=RTOL):
         values = values[~np.isnan(values)]
         size = np.median(values) if values.size else 0.0
         assert_allclose(actual[..., j], desired[..., j], rtol=rtol, atol=rtol * size)
+
+
+def moments(res):
+    """The standard errors' moments of a :func:`rolling_ols` result."""
+    names = ("s2", "inv_shared", "inv_own", "r_unit", "per_term")
+    return {name: getattr(res, name) for name in names}
 
 
 def stack(model, attr="params_"):
@@ -237,6 +249,24 @@ def test_rolling_model_blocks_of_dates_change_only_rounding(halflife):
     assert_array_equal(changed.params[:cut], many.params[:cut])
 
 
+@pytest.mark.parametrize("halflife", [None, 30.0])
+def test_rolling_model_chunks_of_assets_change_nothing(halflife):
+    """Assets a few at a time (the cache-sized path) give the same bits."""
+    F, R = daily(True)
+    R = R.copy()
+    R.iloc[:, 1:4] = R.iloc[:, 1:4].fillna(0.0)  # some assets without holes
+    Fv, Rv = F.to_numpy(), R.to_numpy()
+    kw = dict(window=100, min_obs=4, halflife=halflife)
+    one = rolling_ols(Fv, Rv, chunk_cells=1 << 40, **kw)
+    few = rolling_ols(Fv, Rv, chunk_cells=1, **kw)  # one asset per chunk
+    for name in ("params", "rsquared", "resid_vol", "nobs", "inv_shared"):
+        assert_array_equal(getattr(few, name), getattr(one, name))
+    assert_array_equal(
+        window_bse(few.resid_vol, **moments(few)),
+        window_bse(one.resid_vol, **moments(one)),
+    )
+
+
 @pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning:statsmodels")
 def test_rolling_model_without_intercept_equals_statsmodels():
     F, R = daily(True)
@@ -421,11 +451,14 @@ def test_rolling_model_labelled_estimates():
     assert model.nobs_[(date, asset)] == grid(model, "nobs_")[1234, 5]
     one_term = frame["SIZE"].unstack()  # date x asset
     assert one_term.index.equals(F.index) and one_term.columns.equals(R.columns)
-    assert not hasattr(model, "bse_")  # only with store_bse
+    assert set(model._lazy) == {"moments"}
+    for attr in ("bse_", "tvalues_", "pvalues_"):  # always, on first access
+        assert getattr(model, attr).index.equals(frame.index)
+        assert getattr(model, attr).columns.equals(frame.columns)
     model.set_params(store_bse=True).fit(F, R)
-    assert model.bse_.index.equals(frame.index)
+    assert set(model._lazy) == {"moments", "bse_"}  # computed during fit
     model.set_params(store_bse=False).fit(F, R)
-    assert not hasattr(model, "bse_")  # no stale errors of an earlier fit
+    assert set(model._lazy) == {"moments"}  # no stale errors of an earlier fit
 
 
 def test_rolling_model_score_is_out_of_sample_r2():
@@ -587,3 +620,108 @@ def test_rolling_model_scale_of_factors_and_returns_irrelevant(factor):
             grid(base, "rsquared_")[..., None],
             rtol=rtol,
         )
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning:statsmodels")
+@pytest.mark.parametrize(
+    ("expanding", "min_obs"), [(False, None), (True, 30), (False, 60)]
+)
+def test_rolling_model_inference_equals_statsmodels(expanding, min_obs):
+    # bse_, tvalues_ and pvalues_ (normal, RollingOLS' default use_t=False) on
+    # a complete asset, a late listing, a gap, a delisting and holes.
+    F, R = daily(True)
+    model = RollingFactorModel(window=100, expanding=expanding, min_obs=min_obs)
+    model.fit(F, R)
+    X = sm.add_constant(F.to_numpy())
+    bse, t, p = (stack(model, a) for a in ("bse_", "tvalues_", "pvalues_"))
+    for i in (0, 3, 5, 7, 12):
+        res = RollingOLS(
+            R.iloc[:, i].to_numpy(),
+            X,
+            window=100,
+            min_nobs=min_obs,
+            expanding=expanding,
+            missing="drop",
+        ).fit()
+        # Windows under 10 observations are near-exact fits (see above).
+        enough = (res.nobs >= 10) & ~np.isnan(res.params[:, 0])
+        assert enough.sum() > 1000
+        assert_allclose(bse[enough, i], res.bse[enough], rtol=1e-8)
+        assert_allclose(t[enough, i], res.tvalues[enough], rtol=1e-8)
+        assert_allclose(p[enough, i], res.pvalues[enough], rtol=1e-6, atol=1e-300)
+        assert_array_equal(np.isnan(t[:, i]), np.isnan(bse[:, i]))
+
+
+def test_rolling_model_fit_computes_no_inference(monkeypatch):
+    import skfactor.models._rolling as module
+
+    F, R = daily(True)
+    unfitted = RollingFactorModel()
+    assert not hasattr(unfitted, "tvalues_")
+    with pytest.raises(NotFittedError, match="`bse_` exists once"):
+        _ = unfitted.bse_
+
+    with monkeypatch.context() as patch:
+        forbid(patch, module, "window_bse", "t_p_values")
+        model = RollingFactorModel(window=100).fit(F, R)
+    assert set(model._lazy) == {"moments"}
+    moments = model._lazy["moments"]  # at most k numbers per window and date
+    n_windows, k = len(model.params_), model.params_.shape[1]
+    assert moments["s2"] is None  # resid_vol_ gives it, without weights
+    own = sum(values.size for _, _, values in moments["inv_own"])
+    assert moments["inv_shared"].size + own <= k * (n_windows + len(F))
+    assert_frame_equal(
+        model.tvalues_, model.params_ / model.bse_, check_names=False, rtol=1e-15
+    )
+    assert set(model._lazy) == {"moments", "bse_", "tvalues_"}  # one at a time
+
+
+def test_rolling_model_lazy_inference_survives_pickle_and_clone():
+    F, R = near_exact(1e-2)
+    model = RollingFactorModel(window=60, halflife=30.0).fit(F, R)
+    copy = pickle.loads(pickle.dumps(model))  # pickled before the first access
+    for attr in ("bse_", "tvalues_", "pvalues_"):
+        assert_frame_equal(getattr(copy, attr), getattr(model, attr))
+    assert_frame_equal(clone(model).fit(F, R).pvalues_, model.pvalues_)
+    eager = clone(model).set_params(store_bse=True).fit(F, R)
+    assert_frame_equal(eager.bse_, model.bse_)
+
+
+def test_rolling_model_residuals_are_y_minus_predict():
+    F, R = near_exact(1e-2)
+    model = RollingFactorModel(window=60).fit(F, R)
+    resid = model.residuals(F, R)
+    assert resid.index.equals(F.index) and resid.columns.equals(R.columns)
+    assert_frame_equal(resid, R - model.predict(F))
+    assert resid.iloc[:60].isna().all().all()  # no window before the 61st date
+    one = RollingFactorModel(window=60).fit(F, R["a1"])
+    assert_series_equal(one.residuals(F, R["a1"]), resid["a1"])
+    with pytest.raises(ValueError, match="`y` must hold the 6 assets"):
+        model.residuals(F, R.iloc[:, ::-1])
+
+
+def test_rolling_model_summary_header_and_overview():
+    F, R = daily(True)
+    model = RollingFactorModel(window=100, min_obs=60).fit(F, R)
+    table = model.summary()
+    assert isinstance(table, Summary)
+    assert table.header == {
+        "estimator": "RollingFactorModel",
+        "cov_type": "nonrobust",
+        "kernel": None,
+        "bandwidth": None,
+        "n_dates": len(F),
+        "n_assets": R.shape[1],
+        "mean_rsquared": pytest.approx(model.rsquared_.mean(), rel=1e-12),
+        "window": 100,
+        "min_obs": 60,
+    }
+    assert "Covariance: nonrobust" in str(table) and "Window:     100" in str(table)
+    assert table.index.tolist() == ["const", *FACTORS]
+    assert_allclose(table["mean"], model.params_.mean())
+    assert_allclose(table["median"], model.params_.median())
+    t = model.tvalues_
+    assert_allclose(table["share_abs_t_above_2"], (t.abs() > 2).sum() / t.count())
+    assert_array_equal(table["n"], model.params_.count())
+    weighted = RollingFactorModel(window=100, halflife=20.0).fit(F, R).summary()
+    assert weighted.header["halflife"] == 20.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 import warnings
 
@@ -12,13 +13,18 @@ import statsmodels.api as sm
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
+from pandas.testing import assert_frame_equal
 from scipy import stats
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import r2_score
 from sklearn.model_selection import GridSearchCV, TimeSeriesSplit
 from statsmodels.stats.sandwich_covariance import cov_hac_simple
 
 from skfactor import TimeSeriesFactorModel
-from tests.conftest import FACTORS, PORTFOLIOS
+from skfactor.models._summary import HEADER_KEYS, Summary
+from skfactor.utils._numerics import parzen
+from tests.conftest import FACTORS, PORTFOLIOS, forbid
 
 RTOL = 1e-10
 COV_CASES = {
@@ -539,7 +545,7 @@ def test_time_series_model_scale_of_factors_and_returns_irrelevant(french, facto
 
 def test_time_series_model_bad_parameters_and_score_assets(french):
     F, R = french
-    with pytest.raises(ValueError, match="'cov_type' parameter .* must be"):
+    with pytest.raises(ValueError, match='`cov_type` must be one of "nonrobust"'):
         TimeSeriesFactorModel(cov_type="HC4").fit(F, R)
     with pytest.raises(ValueError, match="'maxlags' parameter .* must be"):
         TimeSeriesFactorModel(cov_type="HAC", maxlags=-1).fit(F, R)
@@ -560,3 +566,173 @@ def test_time_series_model_fit_is_silent_on_clean_data(french):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TimeSeriesFactorModel(cov_type="HC3").fit(F, unbalanced(R))
+
+
+def test_time_series_model_fit_computes_no_inference(french, monkeypatch):
+    # bse_, tvalues_, pvalues_ and cov_params_ come on first access, from the
+    # per-asset moments `fit` keeps; before `fit` they raise without computing.
+    import skfactor.models._time_series as module
+
+    F, R = french
+    unfitted = TimeSeriesFactorModel()
+    assert not hasattr(unfitted, "bse_")
+    with pytest.raises(NotFittedError, match="`pvalues_` exists once"):
+        _ = unfitted.pvalues_
+
+    for cov_type in ("nonrobust", "HC3", "HAC"):
+        with monkeypatch.context() as patch:
+            forbid(patch, module, "t_p_values", "sandwich")
+            model = TimeSeriesFactorModel(cov_type=cov_type).fit(F, unbalanced(R))
+        assert set(model._lazy) == {"moments"}
+        moments = model._lazy["moments"]
+        assert all(  # a few numbers per asset, nothing per date
+            np.size(v) <= 9 * 16 for v in moments.values() if v is not None
+        )
+        if cov_type != "HAC":  # the default lags: see the rule's test
+            assert_equals_statsmodels(model, F, unbalanced(R), cov_type)
+        _ = model.bse_  # one access computes (and caches) all of them
+        assert set(model._lazy) > {"bse_", "tvalues_", "pvalues_", "cov_params_"}
+
+
+def test_time_series_model_lazy_inference_survives_pickle_and_clone(french):
+    F, R = french
+    R = unbalanced(R)
+    model = TimeSeriesFactorModel(cov_type="HC1").fit(F, R)
+    copy = pickle.loads(pickle.dumps(model))  # pickled before the first access
+    for attr in ("bse_", "tvalues_", "pvalues_"):
+        assert_frame_equal(getattr(copy, attr), getattr(model, attr))
+    assert_array_equal(copy.cov_params_, model.cov_params_)
+    again = clone(model).fit(F, R)
+    assert_frame_equal(again.pvalues_, model.pvalues_)
+    refit = model.fit(F.iloc[:400], R.iloc[:400])  # a new fit forgets the cache
+    res = statsmodels_fit(F.iloc[:400], R["S1V1"].iloc[:400], "HC1")
+    assert_allclose(refit.bse_.loc["S1V1"], res.bse, rtol=RTOL)
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical", "kwargs"),
+    [
+        ("unadjusted", "nonrobust", {}),
+        ("fama-macbeth", "nonrobust", {}),
+        ("HAC", "kernel", {"maxlags": 5}),
+        ("newey-west", "kernel", {"bandwidth": 5}),
+    ],
+)
+def test_time_series_model_cov_type_aliases_give_the_canonical_result(
+    french, alias, canonical, kwargs
+):
+    F, R = french
+    R = unbalanced(R)
+    model = TimeSeriesFactorModel(cov_type=alias, **kwargs).fit(F, R)
+    ref = TimeSeriesFactorModel(cov_type=canonical, bandwidth=5).fit(F, R)
+    assert_frame_equal(model.bse_, ref.bse_)
+    assert_frame_equal(model.pvalues_, ref.pvalues_)
+    assert model.summary().header["cov_type"] == canonical
+
+
+def test_time_series_model_bandwidth_is_maxlags(french):
+    F, R = french
+    R = unbalanced(R)
+    by_maxlags = TimeSeriesFactorModel(cov_type="HAC", maxlags=6).fit(F, R)
+    model = TimeSeriesFactorModel(cov_type="kernel", bandwidth=6.7).fit(F, R)
+    assert_frame_equal(model.bse_, by_maxlags.bse_)  # its integer part
+    both = TimeSeriesFactorModel(cov_type="kernel", bandwidth=6, maxlags=6).fit(F, R)
+    assert_frame_equal(both.bse_, by_maxlags.bse_)
+    assert {"bandwidth", "maxlags", "kernel"} <= set(model.get_params())
+    with pytest.raises(ValueError, match="`bandwidth`=5 and `maxlags`=6 name the"):
+        TimeSeriesFactorModel(cov_type="kernel", bandwidth=5, maxlags=6).fit(F, R)
+
+
+def test_time_series_model_parzen_kernel_equals_statsmodels(french):
+    # statsmodels' HAC takes any kernel as a weights function of the lags.
+    F, R = french
+    R = unbalanced(R)
+    model = TimeSeriesFactorModel(cov_type="kernel", kernel="parzen", bandwidth=7)
+    model.fit(F, R)
+
+    def weights(nlags):
+        return parzen(np.arange(nlags + 1), nlags)
+
+    for asset in R.columns:
+        res = sm.OLS(R[asset], sm.add_constant(F), missing="drop").fit(
+            cov_type="HAC", cov_kwds={"maxlags": 7, "kernel": weights}
+        )
+        assert_allclose(model.bse_.loc[asset], res.bse, rtol=RTOL)
+        assert_allclose(model.pvalues_.loc[asset], res.pvalues, rtol=RTOL)
+    assert model.summary().header["kernel"] == "parzen"
+
+
+def test_time_series_model_refuses_unknown_cov_type_and_kernel(french):
+    F, R = french
+    match = (
+        '`cov_type` must be one of "nonrobust" \\(or "unadjusted", "fama-macbeth"\\),'
+        ' "HC0", "HC1", "HC2", "HC3", "kernel" \\(or "HAC", "newey-west"\\); '
+        "got 'shanken'"
+    )
+    with pytest.raises(ValueError, match=match):
+        TimeSeriesFactorModel(cov_type="shanken").fit(F, R)
+    with pytest.raises(ValueError, match="`kernel`='qs' \\(quadratic spectral\\)"):
+        TimeSeriesFactorModel(cov_type="kernel", kernel="qs").fit(F, R)
+    with pytest.raises(ValueError, match="'newey-west' is the Bartlett kernel"):
+        TimeSeriesFactorModel(cov_type="newey-west", kernel="parzen").fit(F, R)
+
+
+def test_time_series_model_summary_header(french):
+    F, R = french
+    model = TimeSeriesFactorModel(cov_type="HAC").fit(F, R)
+    table = model.summary()
+    assert isinstance(table, Summary)
+    assert set(HEADER_KEYS) <= set(table.header)
+    rule = int(np.floor(4 * (len(F) / 100) ** (2 / 9)))  # statsmodels' choice
+    grs = model.grs_
+    assert table.header == {
+        "estimator": "TimeSeriesFactorModel",
+        "cov_type": "kernel",
+        "kernel": "bartlett",
+        "bandwidth": rule,
+        "n_dates": len(F),
+        "n_assets": 9,
+        "mean_rsquared": pytest.approx(model.rsquared_.mean(), rel=1e-15),
+        "grs_statistic": grs.statistic,
+        "grs_pvalue": grs.pvalue,
+    }
+    assert "Covariance: kernel" in str(table) and f"Bandwidth:  {rule}" in str(table)
+    late = unbalanced(R)
+    late.iloc[:-60, 0] = np.nan  # 60 dates: fewer lags by the rule
+    header = TimeSeriesFactorModel(cov_type="HAC").fit(F, late).summary().header
+    lags = np.floor(4 * (late.notna().sum() / 100) ** (2 / 9)).astype(int)
+    assert header["bandwidth"] == f"{lags.min()}-{lags.max()} by asset"
+    assert header["bandwidth"] == "3-6 by asset"
+    plain = TimeSeriesFactorModel(maxlags=3).fit(F, R).summary().header
+    assert (plain["cov_type"], plain["kernel"], plain["bandwidth"]) == (
+        "nonrobust",
+        None,
+        None,  # lags mean nothing to it
+    )
+
+
+def test_time_series_model_summary_prints_undefined_grs_without_warning(french):
+    F, R = french
+    model = TimeSeriesFactorModel().fit(F.iloc[:12], R.iloc[:12])  # T <= N + K
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = model.summary()
+        text = table.as_text()
+    assert np.isnan(table.header["grs_statistic"])
+    assert table.header["grs_note"] == "undefined: T=12 complete dates <= N+K"
+    assert "undefined: T=12" in text
+    no_alpha = TimeSeriesFactorModel(fit_intercept=False).fit(F, R).summary()
+    assert no_alpha.header["grs_note"] == "undefined: no intercept"
+
+
+def test_time_series_model_compact_summary_is_per_term(french):
+    F, R = french
+    model = TimeSeriesFactorModel(cov_type="HC1").fit(F, unbalanced(R))
+    compact = model.summary(compact=True)
+    assert compact.index.tolist() == ["const", *FACTORS]
+    assert_allclose(compact["mean"], model.params_.mean())
+    assert_allclose(compact["median"], model.params_.median())
+    share = (model.tvalues_.abs() > 2).mean()
+    assert_allclose(compact["share_abs_t_above_2"], share)
+    assert compact["n"].tolist() == [9] * 4
+    assert compact.header == model.summary().header

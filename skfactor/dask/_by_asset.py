@@ -11,6 +11,7 @@ wrong block in Dask 2026.8 (the regression test forces that rechunk).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import dask
@@ -18,19 +19,10 @@ import dask.array as da
 import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
 
 from skfactor.dask._by_date import _columns
 from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
-from skfactor.models._rolling import RollingFactorModel
-from skfactor.models._time_series import (
-    TimeSeriesFactorModel,
-    grs_residuals,
-    grs_statistic,
-    grs_undefined,
-)
-from skfactor.utils._sklearn import set_features_seen
 from skfactor.utils._typing import ArrayLike, DaskFrame
 
 __all__ = ["fit_by_asset", "wide_returns"]
@@ -132,139 +124,38 @@ def _array(F, R):
     return da.concatenate(blocks, axis=0)
 
 
-def _fit_block(model, F, block, assets):
-    return clone(model).fit(F, pd.DataFrame(block, index=F.index, columns=assets))
-
-
 def _complete_rows(block):
     return ~np.isnan(block).any(axis=1)
 
 
-def _grs_block(Fv, block, f_ok, *oks):
-    rows = np.logical_and.reduce([f_ok, *oks])
-    if not rows.any():
-        return None
-    alpha, E, mu, omega = grs_residuals(Fv, np.asarray(block, np.float64), rows)
-    return alpha, E, mu, omega, int(rows.sum())
+def _all(f_ok, *oks):
+    return np.logical_and.reduce([f_ok, *oks])
 
 
-def _cross(a, b):
-    return None if a is None else a[1].T @ b[1]
+def _fit_block(model, F, block, assets, complete_dates):
+    y = pd.DataFrame(block, index=F.index, columns=assets)
+    return model.fit_block(F, y, complete_dates=complete_dates)
 
 
-def _count_rows(f_ok, *oks):
-    return int(np.logical_and.reduce([f_ok, *oks]).sum())
+def _small(block):
+    """The block without its window arrays, and their shapes and dtypes."""
+    specs = {name: (a.shape, a.dtype) for name, a in block.windows.items()}
+    return replace(block, windows={}), specs
 
 
-def _grs_graph(model, F, blocks, n_assets):
-    """Delayed GRS pieces: the complete dates' count, and residual products.
-
-    The products only when the test can be defined (an intercept, more dates
-    than assets plus factors).
-    """
-    Fv = F.to_numpy(dtype=np.float64)
-    f_ok = ~np.isnan(Fv).any(axis=1)
-    oks = [dask.delayed(_complete_rows)(b) for b in blocks]
-    count = dask.delayed(_count_rows)(f_ok, *oks)
-    if not model.fit_intercept or len(F) - n_assets - F.shape[1] <= 0:
-        return count, None, None
-    pieces = [dask.delayed(_grs_block)(Fv, b, f_ok, *oks) for b in blocks]
-    cross = {
-        (j, k): dask.delayed(_cross)(pieces[j], pieces[k])
-        for j in range(len(blocks))
-        for k in range(j, len(blocks))
-    }
-    return count, pieces, cross
-
-
-def _grs(count, pieces, cross, N, K, intercept):
-    """The GRS test from the blocks' pieces (NaN when undefined, as pandas)."""
-    if not intercept or count - N - K <= 0:
-        return grs_undefined(count, N, K, intercept)
-    n = len(pieces)
-    sigma = np.vstack(
-        [
-            np.hstack([cross[(j, k)] if j <= k else cross[(k, j)].T for k in range(n)])
-            for j in range(n)
-        ]
-    )
-    alpha = np.concatenate([p[0] for p in pieces])
-    _, _, mu, omega, _ = pieces[0]
-    return grs_statistic(alpha, sigma / count, mu, omega, count)
-
-
-def _combine_time_series(model, fits, assets):
-    """Attributes of the block fits, concatenated over assets."""
-    first = fits[0]
-    set_features_seen(
-        model, first.n_features_in_, getattr(first, "feature_names_in_", None)
-    )
-    model.assets_ = assets
-    model._single = False
-    for name in ("coef_", "intercept_", "cov_params_"):
-        setattr(model, name, np.concatenate([getattr(f, name) for f in fits]))
-    for name in (
-        "params_",
-        "bse_",
-        "tvalues_",
-        "pvalues_",
-        "rsquared_",
-        "rsquared_adj_",
-        "nobs_",
-    ):
-        setattr(model, name, pd.concat([getattr(f, name) for f in fits]))
-    bad = np.isnan(model.params_.to_numpy()).all(axis=1)
-    model._warn_bad(bad, model.params_.shape[1])
-
-
-def _rolling_small(fit):
-    return (
-        fit.coef_,
-        fit.intercept_,
-        bool(np.isfinite(fit.params_.to_numpy()).any()),
-        fit.n_features_in_,
-        getattr(fit, "feature_names_in_", None),
-    )
-
-
-def _rolling_values(fit, name, n_dates, n_assets):
-    values = getattr(fit, name).to_numpy()
-    return (
-        values.reshape(n_dates, n_assets, -1)
-        if values.ndim == 2
-        else (values.reshape(n_dates, n_assets))
-    )
-
-
-def _combine_rolling(model, F, fits, smalls, assets, sizes):
-    first = smalls[0]
-    set_features_seen(model, first[3], first[4])
-    model.dates_ = F.index
-    model.assets_ = assets
-    model._single = False
-    model._by_label = True
-    model.coef_ = np.concatenate([s[0] for s in smalls])
-    model.intercept_ = np.concatenate([s[1] for s in smalls])
-    n_dates, n_terms = len(F), len(model._terms())
-    names = ["params_", "rsquared_", "resid_vol_", "nobs_"]
-    if model.store_bse:
-        names.append("bse_")
-    elif hasattr(model, "bse_"):
-        del model.bse_
-    for name in names:
-        terms = (n_terms,) if name in ("params_", "bse_") else ()
-        dtype = np.intp if name == "nobs_" else np.float64
-        lazy = [
-            da.from_delayed(
-                dask.delayed(_rolling_values)(fit, name, n_dates, n),
-                shape=(n_dates, n, *terms),
-                dtype=dtype,
-            )
-            for fit, n in zip(fits, sizes, strict=True)
-        ]
-        setattr(model, name, da.concatenate(lazy, axis=1))
-    if not any(s[2] for s in smalls):
-        model._warn_empty(model._min_obs(F.shape[1]), n_dates)
+def _lazy(fits):
+    """The blocks, their window arrays lazy: only the small parts are computed."""
+    smalls = dask.compute(*[dask.delayed(_small)(f) for f in fits])
+    return [
+        replace(
+            small,
+            windows={
+                name: da.from_delayed(fit.windows[name], shape=shape, dtype=dtype)
+                for name, (shape, dtype) in specs.items()
+            },
+        )
+        for fit, (small, specs) in zip(fits, smalls, strict=True)
+    ]
 
 
 def fit_by_asset(
@@ -320,7 +211,7 @@ def fit_by_asset(
     >>> bool((model.bse_ - expected.bse_).abs().max().max() < 1e-10)
     True
     """
-    if not isinstance(model, TimeSeriesFactorModel | RollingFactorModel):
+    if getattr(model, "block_axis", None) != "assets":
         raise TypeError(
             "`model` must be a TimeSeriesFactorModel or a RollingFactorModel; got "
             f"{type(model).__name__}. Fit per-date models with `fit_by_date`."
@@ -337,7 +228,6 @@ def fit_by_asset(
         )
     if not (isinstance(asset_block, int | np.integer) and asset_block >= 1):
         raise ValueError(f"`asset_block` must be an integer >= 1; got {asset_block!r}.")
-    model._validate_params()
     assets = pd.Index(R.columns)
     block = min(int(asset_block), max(len(assets), 1))
     check_workers(
@@ -350,16 +240,15 @@ def fit_by_asset(
     cuts = np.cumsum((0,) + x.chunks[1])
     # x.to_delayed()[0, j], never x.blocks[0, j].to_delayed() (see the module).
     blocks = list(x.to_delayed(optimize_graph=False)[0])
+    # The dates every asset and factor are observed on: each block's share of
+    # the GRS test is taken on them, when the test can be defined (T > N + K).
+    rows = None
+    if len(F) > len(assets) + F.shape[1]:
+        f_ok = ~np.isnan(F.to_numpy(dtype=np.float64)).any(axis=1)
+        oks = [dask.delayed(_complete_rows)(b) for b in blocks]
+        rows = dask.delayed(_all)(f_ok, *oks)
     fits = [
-        dask.delayed(_fit_block)(model, F, b, assets[cuts[j] : cuts[j + 1]])
+        dask.delayed(_fit_block)(model, F, b, assets[cuts[j] : cuts[j + 1]], rows)
         for j, b in enumerate(blocks)
     ]
-    if isinstance(model, RollingFactorModel):
-        smalls = dask.compute(*[dask.delayed(_rolling_small)(f) for f in fits])
-        _combine_rolling(model, F, fits, smalls, assets, np.diff(cuts))
-        return model
-    grs = _grs_graph(model, F, blocks, len(assets))
-    fitted, grs = dask.compute(fits, grs)
-    _combine_time_series(model, fitted, assets)
-    model._grs = _grs(*grs, len(assets), F.shape[1], model.fit_intercept)
-    return model
+    return model.combine_blocks(_lazy(fits))

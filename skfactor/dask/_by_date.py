@@ -1,11 +1,11 @@
 """Per-date estimators on a Dask panel: each partition is a set of whole dates.
 
-Transforms and predictions map over the partitions lazily. A fit splits the
-estimator's per-date work into a per-partition step (per-date results and
-pooled sums, no global check and no warning) run on the workers, and a
-finalise step on the client that combines them, makes the global checks and
-warns once: the pandas ``fit`` is the finalise of one partition, so both
-paths share one logic.
+Transforms and predictions map over the partitions lazily. A fit uses the
+estimator's date-block protocol (``skfactor/models/_protocol.py``): each
+partition's ``fit_block`` (per-date results and pooled sums, no global check
+and no warning) runs on the workers, and ``combine_blocks`` on the client
+combines them, makes the global checks and warns once: the pandas ``fit`` is
+the combination of one block, so both paths share one logic.
 """
 
 from __future__ import annotations
@@ -28,14 +28,11 @@ from skfactor.dask._layout import (
     map_panel,
     partitions,
 )
-from skfactor.models._cross_sectional import CrossSectionalFactorModel
-from skfactor.portfolio._quantile import QuantilePortfolioFactor
+from skfactor.portfolio import QuantilePortfolioFactor
 from skfactor.utils._sklearn import check_is_fitted
 from skfactor.utils._typing import DaskFrame, DaskSeries
 
 __all__ = ["fit_by_date", "predict_by_date", "transform_by_date"]
-
-_FITS = (CrossSectionalFactorModel, QuantilePortfolioFactor)
 
 
 def _steps(estimator):
@@ -228,12 +225,8 @@ def _fit_part(part, number, divisions, estimator, X, y, sample_weight):
         final = clone(estimator.steps[-1][1])
     else:
         final = clone(estimator)
-    w = None if sample_weight is None else panel[sample_weight]
-    if isinstance(final, QuantilePortfolioFactor):
-        partial = final._fit_partition(Xt, panel[y])[3]
-    else:
-        partial = final._fit_partition(Xt, panel[y], w)
-    return fitted, partial
+    weights = {} if sample_weight is None else {"sample_weight": panel[sample_weight]}
+    return fitted, final.fit_block(Xt, panel[y], **weights)
 
 
 def fit_by_date(
@@ -289,7 +282,7 @@ def fit_by_date(
     _columns(ddf, [y] + ([] if sample_weight is None else [sample_weight]))
     steps = _steps(estimator)
     final = estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
-    if not isinstance(final, _FITS):
+    if getattr(final, "block_axis", None) != "dates":
         raise TypeError(
             "`estimator` must be a CrossSectionalFactorModel or a "
             "QuantilePortfolioFactor (or a Pipeline ending in one); got "
@@ -301,7 +294,6 @@ def fit_by_date(
             "value-weights with its `weights` column."
         )
     _check_transformers(steps[:-1])
-    final._validate_params()
     tasks = [
         dask.delayed(_fit_part)(part, i, ddf.divisions, estimator, X, y, sample_weight)
         for i, part in partitions(ddf)
@@ -312,7 +304,7 @@ def fit_by_date(
     if isinstance(estimator, Pipeline):
         fitted = results[0][0]
         estimator.steps = [*fitted, estimator.steps[-1]]
-    final._finalise([partial for _, partial in results])
+    final.combine_blocks([block for _, block in results])
     return estimator
 
 

@@ -17,6 +17,7 @@ from skfactor.models._date_diagnostics import (
 )
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
 from skfactor.models._lazy import Lazy, lazy_property
+from skfactor.models._protocol import CrossSectionalBlocks
 from skfactor.models._summary import Summary, finite_mean
 from skfactor.panel._align import align_rows
 from skfactor.panel._output import from_polars, is_polars_frame
@@ -99,7 +100,7 @@ def _in_common_units(pooled):
     return sum(gram * np.outer(scale / top, scale / top) for gram, scale in pooled)
 
 
-class CrossSectionalFactorModel(RegressorMixin, BaseEstimator):
+class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstimator):
     r"""Regress each date's returns on that date's loadings (Approach 2, Barra style).
 
     For every date :math:`t`, over that date's complete rows (the return, every

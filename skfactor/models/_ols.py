@@ -1,13 +1,16 @@
 """OLS kernels shared by the factor models: many regressions at once, and inference.
 
-Estimation (:func:`masked_ols`, :func:`ols_covariance`): one regressor matrix
-``X`` of shape (n_dates, n_params) and many dependent columns ``Y`` of shape
-(n_dates, n_assets), each column regressed on its own (non-NaN) rows through
-masked normal equations: ``X'X`` of every column is ``M @ Z`` with ``M`` its
-0/1 mask and ``Z`` the per-date outer products of the regressors, then one
-batched solve. Columns with
-no hole share one ``X'X`` and one solve. The covariances reproduce statsmodels
-``OLS`` (``nonrobust``, ``HC0``-``HC3``, ``HAC`` with the Bartlett kernel).
+Estimation (:func:`masked_ols`, :func:`ols_meat`, :func:`sandwich`): one
+regressor matrix ``X`` of shape (n_dates, n_params) and many dependent columns
+``Y`` of shape (n_dates, n_assets), each column regressed on its own (non-NaN)
+rows through masked normal equations: ``X'X`` of every column is ``M @ Z``
+with ``M`` its 0/1 mask and ``Z`` the per-date outer products of the
+regressors, then one batched solve. Columns with no hole share one ``X'X`` and
+one solve. The covariances reproduce statsmodels ``OLS`` (``nonrobust``,
+``HC0``-``HC3``, ``HAC`` with the Bartlett kernel; also the Parzen kernel).
+The robust covariances' meat needs the residuals and is computed with the fit;
+the rest of the inference (standard errors, t, p-values) needs only the small
+per-column moments (``bread``, ``ssr``, ``nobs``, the meat).
 
 Inference (:func:`summary_frame`): the (asset, term) coefficient table, built
 by :func:`skfactor.utils._numerics.coefficient_table`.
@@ -22,8 +25,8 @@ import pandas as pd
 
 from skfactor.panel._regression import CENTRING_RATIO
 from skfactor.utils._numerics import (
+    KERNELS,
     RCOND,
-    bartlett,
     coefficient_table,
     power_of_two_units,
 )
@@ -32,8 +35,10 @@ from skfactor.utils._warnings import warn
 __all__ = [
     "MaskedOLS",
     "collinear",
+    "hac_lags",
     "masked_ols",
-    "ols_covariance",
+    "ols_meat",
+    "sandwich",
     "standardized_design",
     "summary_frame",
 ]
@@ -100,13 +105,15 @@ class MaskedOLS:
     ``params`` (n_cols, n_params) and ``bread`` = (X'X)⁻¹ (n_cols, n_params,
     n_params) are in the units of the ``X`` given. ``resid`` and ``mask`` are
     column-major, shape (n_cols, n_dates) (transpose them for date x column);
-    ``resid`` is 0 off the mask. ``bad`` marks columns with too few rows or
-    collinear regressors on their rows, whose results are NaN.
+    ``resid`` is 0 off the mask (None when not kept). ``ssr`` is the sum of
+    the squared residuals (summed from them, not ``y'y - β'X'y``). ``bad``
+    marks columns with too few rows or collinear regressors on their rows,
+    whose results are NaN.
     """
 
     params: np.ndarray
     bread: np.ndarray
-    resid: np.ndarray
+    resid: np.ndarray | None
     mask: np.ndarray
     nobs: np.ndarray
     ssr: np.ndarray
@@ -130,7 +137,7 @@ def _row_dots(a, b):
     return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
 
 
-def masked_ols(X, Y, rows=None, intercept=False, units=None):
+def masked_ols(X, Y, rows=None, intercept=False, units=None, keep_resid=True):
     """Regress every column of ``Y`` on ``X`` over the dates where it is observed.
 
     Parameters
@@ -148,6 +155,10 @@ def masked_ols(X, Y, rows=None, intercept=False, units=None):
     units : ndarray of shape (n_cols,), default=None
         Divide each column of ``Y`` by this (a power of two, so exactly) as
         it is read: the fit is that of ``Y / units``, without a copy of ``Y``.
+    keep_resid : bool, default=True
+        Keep the residuals (``resid``, the fit's one full-size output, needed
+        by the robust covariances). Without them only their sums of squares
+        are kept and ``resid`` is None.
 
     Returns
     -------
@@ -196,20 +207,22 @@ def masked_ols(X, Y, rows=None, intercept=False, units=None):
     # the coefficients, the sums of squares, and the residuals (the fit's one
     # full-size output, 0 off the mask) written once. The 512 KiB blocks buy
     # 1.6x on the whole fit (0.11 s vs 0.18 s unblocked, bench_time_series).
-    resid = np.empty((n_cols, n_dates))
+    step = max(1, _BLOCK_CELLS // max(n_dates, 1))
+    resid = np.empty((n_cols, n_dates)) if keep_resid else None
     params = np.empty((n_cols, p))
     ssr, tss_centered, tss_uncentered = np.empty((3, n_cols))
     # A contiguous copy of X.T: OpenBLAS is several times slower with a
     # transposed operand this thin.
     Xt = np.ascontiguousarray(X.T)
-    step = max(1, _BLOCK_CELLS // max(n_dates, 1))
     work = np.empty((min(step, n_cols), n_dates))
+    scratch = None if keep_resid else np.empty_like(work)
     # 0/0 for columns without rows; otherwise (Y is finite) only an overflow
     # makes a value non-finite here.
     with np.errstate(all="ignore"):
         for start in range(0, n_cols, step):
             rows = slice(start, start + step)
-            m, n, out = mask[rows], nobs[rows], resid[rows]
+            m, n = mask[rows], nobs[rows]
+            out = resid[rows] if keep_resid else scratch[: len(m)]
             complete = (n == n_dates).all()
             y = Yt[rows] if complete else np.where(m, Yt[rows], 0.0)
             if units is not None:
@@ -277,25 +290,32 @@ def _hc_meat(X, fit, cov_type):
     return meat.reshape(n_cols, p, p)
 
 
-def _hac_meat(X, fit, maxlags):
-    """Σ_l w_l (Γ_l + Γ_lᵀ) of Newey-West, lags counted in each column's own rows."""
+def hac_lags(nobs, bandwidth=None):
+    """Lags of each column's HAC covariance: ``int(bandwidth)``, or statsmodels' rule.
+
+    ``bandwidth=None`` is statsmodels' ``S_hac_simple`` rule per column,
+    ``floor(4 (n/100)^(2/9))`` with ``n`` its observations.
+    """
+    nobs = np.asarray(nobs)
+    if bandwidth is None:
+        return np.floor(4 * (nobs / 100.0) ** (2.0 / 9.0)).astype(np.intp)
+    return np.full(nobs.shape, int(bandwidth), dtype=np.intp)
+
+
+def _hac_meat(X, fit, nlags, weight):
+    """Σ_l w_l (Γ_l + Γ_lᵀ) of a kernel ``weight(lag, L)``, lags in a column's rows."""
     n_dates = X.shape[0]
-    n_cols = len(fit.resid)
-    if maxlags is None:  # statsmodels' S_hac_simple rule, per column
-        nlags = np.floor(4 * (fit.nobs / 100.0) ** (2.0 / 9.0)).astype(np.intp)
-    else:
-        nlags = np.full(n_cols, maxlags, dtype=np.intp)
     # Lag 0, Σ u_t² x_t x_tᵀ, does not depend on the order of the rows: HC0's.
     meat = _hc_meat(X, fit, "HC0")
     first = fit.mask.argmax(axis=1)
     last = n_dates - 1 - fit.mask[:, ::-1].argmax(axis=1)
     run = last - first + 1 == fit.nobs  # one run of dates: no gap
-    _add_lags_one_run(X, fit, nlags, meat, np.flatnonzero(run))
-    _add_lags_compacted(X, fit, nlags, meat, np.flatnonzero(~run))
+    _add_lags_one_run(X, fit, nlags, weight, meat, np.flatnonzero(run))
+    _add_lags_compacted(X, fit, nlags, weight, meat, np.flatnonzero(~run))
     return meat
 
 
-def _add_lags_one_run(X, fit, nlags, meat, cols):
+def _add_lags_one_run(X, fit, nlags, weight, meat, cols):
     """The lag terms of columns observed on one run of dates, into ``meat``.
 
     What it buys: 2.5x on the HAC fit of late listings (every lag's Γ of a
@@ -313,12 +333,12 @@ def _add_lags_one_run(X, fit, nlags, meat, cols):
         for lag in range(1, min(int(nl.max()), n_dates - 1) + 1):
             prod = np.multiply(u[:, lag:], u[:, :-lag], out=buf[: len(c), lag:])
             g = (prod @ _outer_rows(X[lag:], X[:-lag])).reshape(-1, p, p)
-            g *= bartlett(lag, nl)[:, None, None]
+            g *= weight(lag, nl)[:, None, None]
             m += g + g.transpose(0, 2, 1)
         meat[c] = m
 
 
-def _add_lags_compacted(X, fit, nlags, meat, cols):
+def _add_lags_compacted(X, fit, nlags, weight, meat, cols):
     """The lag terms of any columns, into ``meat`` (the plain path).
 
     Each column's scores ``x_t u_t`` are gathered on its observed rows, in date
@@ -340,37 +360,47 @@ def _add_lags_compacted(X, fit, nlags, meat, cols):
         m, nl = meat[c], nlags[c]
         for lag in range(1, min(int(nl.max(initial=0)), n_dates - 1) + 1):
             g = xu[:, :, lag:] @ xu[:, :, :-lag].transpose(0, 2, 1)
-            g *= bartlett(lag, nl)[:, None, None]
+            g *= weight(lag, nl)[:, None, None]
             m += g + g.transpose(0, 2, 1)
         meat[c] = m
 
 
-def ols_covariance(X, fit, cov_type="nonrobust", maxlags=None, use_correction=False):
+def ols_meat(X, fit, cov_type, nlags=None, kernel="bartlett"):
+    """The robust covariances' ``X' Ω X`` of every column (None for ``nonrobust``).
+
+    ``HC0``-``HC3``: ``X' diag(ω) X`` with ``ω`` = ``u²``, ``n/(n-p) u²``,
+    ``u²/(1-h)``, ``u²/(1-h)²``. ``kernel``: that of ``HC0`` plus
+    ``Σ_l w_l (Γ_l + Γ_lᵀ)`` with ``w_l`` the ``kernel``'s weight
+    (``bartlett``: Newey-West's ``1 - l/(L+1)``; ``parzen``) up to ``L =
+    nlags`` (one per column, :func:`hac_lags`) lags of the column's own rows.
+    Needs ``fit.resid``; the result is small, (n_cols, n_params, n_params).
+    """
+    if cov_type == "nonrobust":
+        return None
+    if cov_type == "kernel":
+        return _hac_meat(X, fit, nlags, KERNELS[kernel][0])
+    return _hc_meat(X, fit, cov_type)
+
+
+def sandwich(bread, ssr, nobs, meat=None, correction=False):
     """Parameter covariances of every column, as statsmodels ``OLS`` defines them.
 
-    ``nonrobust``: ``s² (X'X)⁻¹`` with ``s² = SSR / (n - p)``. ``HC0``-``HC3``:
-    ``(X'X)⁻¹ X' diag(ω) X (X'X)⁻¹`` with ``ω`` = ``u²``, ``n/(n-p) u²``,
-    ``u²/(1-h)``, ``u²/(1-h)²``. ``HAC``: Newey-West with Bartlett weights
-    ``1 - l/(L+1)`` up to ``L = maxlags`` lags of the column's own rows (``None``:
-    ``floor(4 (n/100)^(2/9))``), times ``n/(n-p)`` when ``use_correction``.
+    ``meat`` None: ``s² (X'X)⁻¹`` with ``s² = SSR / (n - p)`` (``nonrobust``);
+    else ``(X'X)⁻¹ meat (X'X)⁻¹`` (:func:`ols_meat`), times ``n/(n-p)`` when
+    ``correction`` (statsmodels' ``use_correction`` of ``HAC``).
 
     Returns
     -------
     ndarray of shape (n_cols, n_params, n_params)
-        NaN for the ``bad`` columns.
+        NaN for the columns without estimates (NaN ``bread``).
     """
-    p = fit.params.shape[1]
-    df_resid = fit.nobs - p
+    df_resid = nobs - bread.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        if cov_type == "nonrobust":
-            return (fit.ssr / df_resid)[:, None, None] * fit.bread
-        if cov_type == "HAC":
-            meat = _hac_meat(X, fit, maxlags)
-        else:
-            meat = _hc_meat(X, fit, cov_type)
-        cov = fit.bread @ meat @ fit.bread
-        if cov_type == "HAC" and use_correction:
-            cov *= (fit.nobs / df_resid)[:, None, None]
+        if meat is None:
+            return (ssr / df_resid)[:, None, None] * bread
+        cov = bread @ meat @ bread
+        if correction:
+            cov *= (nobs / df_resid)[:, None, None]
     return cov
 
 

@@ -7,10 +7,18 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skfactor.models._rolling_ols import rolling_ols
-from skfactor.models._wide_model import WideModelMixin, mean_r2
+from skfactor.models._protocol import RollingBlocks
+from skfactor.models._rolling_ols import rolling_ols, window_bse
+from skfactor.models._summary import Summary, term_overview
+from skfactor.models._wide_model import (
+    LazyResult,
+    WideModelMixin,
+    mean_r2,
+    nanmean_or_nan,
+)
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
+from skfactor.utils._numerics import t_p_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -24,7 +32,7 @@ from skfactor.utils._warnings import warn
 __all__ = ["RollingFactorModel"]
 
 
-class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
+class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEstimator):
     r"""Each asset's factor betas on the trailing window of dates, for every date.
 
     For each date :math:`t` and asset :math:`i`, over the dates
@@ -71,10 +79,9 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         :math:`0.5^{a/h}` in a weighted least squares. Combine with a long
         ``window`` (or ``expanding=True``) for the usual EWMA betas.
     store_bse : bool, default=False
-        Also compute ``bse_``, the standard errors of every window's estimates
-        (statsmodels ``RollingOLS``'s ``bse``; with ``halflife``, those of the
-        weighted least squares). Off by default: another array of the size of
-        ``params_``.
+        Compute ``bse_`` during ``fit`` instead of on first access (it is
+        always available now; kept so that code passing it keeps working).
+        ``bse_`` is another array of the size of ``params_``.
 
     Attributes
     ----------
@@ -93,8 +100,12 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         estimate. ``params_["MKT"].unstack()`` is one beta, date x asset.
         (A lazy dask array of shape (n_dates, n_assets, n_terms) after
         ``skfactor.dask.fit_by_asset``.)
-    bse_ : DataFrame of shape (n_dates * n_assets, n_terms)
-        Standard errors laid out as ``params_`` (only with ``store_bse``).
+    bse_, tvalues_, pvalues_ : DataFrame of shape (n_dates * n_assets, n_terms)
+        Standard errors (statsmodels ``RollingOLS``'s ``bse``; with
+        ``halflife``, those of the weighted least squares), t statistics and
+        two-sided normal p-values (``RollingOLS``' default ``use_t=False``),
+        laid out as ``params_``. Computed on first access, one at a time (see
+        Notes).
     rsquared_ : Series of shape (n_dates * n_assets,)
         :math:`R^2` of each window's regression (weighted with ``halflife``),
         on ``params_``'s index.
@@ -123,9 +134,19 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     The fitted attributes follow the contract of the user guide's "Fitted
     attributes" section, the same on every model: ``coef_`` and
     ``intercept_`` (LinearRegression's shapes) are the estimates
-    :meth:`predict` uses after the fitted dates; ``params_`` and ``bse_`` have
-    one row per regression (here per window and asset) and one column per
-    term, ``const`` first. The t statistics are ``params_ / bse_``.
+    :meth:`predict` uses after the fitted dates; ``params_``, ``bse_``,
+    ``tvalues_`` and ``pvalues_`` have one row per regression (here per window
+    and asset) and one column per term, ``const`` first.
+
+    ``bse_``, ``tvalues_`` and ``pvalues_`` are computed on first access
+    (then cached), so a fit nobody inspects (in a grid search) does not pay
+    for them. ``fit`` keeps what they need: per window, the diagonal of
+    :math:`(Z'WZ)^{-1}` (:math:`k` numbers; one set per date for the assets
+    observed on every date of a block of dates, whose windows share it) and
+    the residual variance :math:`\sum w e^2 / (n - k)` (``resid_vol_``'s
+    square without weights, kept apart with ``halflife``): at most
+    :math:`1 + k` numbers per window. :meth:`residuals` gives
+    ``y - predict(X)``; :meth:`summary` a per-term overview.
 
     :meth:`predict` never looks ahead: the prediction for date :math:`t` uses
     the betas of the window ending at the date before :math:`t`. Dates are
@@ -160,6 +181,8 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     >>> pred = model.predict(F)  # betas of the window ending the day before
     >>> int(pred["A"].isna().sum())  # no window ends before the 60th date
     60
+    >>> model.summary().header["window"], model.tvalues_.shape  # on first access
+    (60, (600, 3))
     """
 
     _parameter_constraints: dict = {
@@ -236,7 +259,6 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             expanding=self.expanding,
             fit_intercept=self.fit_intercept,
             halflife=self.halflife,
-            bse=self.store_bse,
         )
         self.dates_ = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
         self.assets_ = wide.assets
@@ -258,21 +280,51 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             columns=terms,
             copy=False,
         )
-        if self.store_bse:
-            self.bse_ = pd.DataFrame(
-                res.bse.reshape(len(index), -1), index=index, columns=terms, copy=False
-            )
-        elif hasattr(self, "bse_"):  # from an earlier fit with store_bse=True
-            del self.bse_
+        self._lazy = {
+            "moments": {
+                "s2": res.s2,
+                "inv_shared": res.inv_shared,
+                "inv_own": res.inv_own,
+                "r_unit": res.r_unit,
+                "per_term": res.per_term,
+            }
+        }
         for name, values in (
             ("rsquared", res.rsquared),
             ("resid_vol", res.resid_vol),
             ("nobs", res.nobs),
         ):
-            setattr(self, f"{name}_", pd.Series(values.reshape(-1), index, name=name))
+            # The kernel's own arrays, wrapped without a copy.
+            series = pd.Series(values.reshape(-1), index, name=name, copy=False)
+            setattr(self, f"{name}_", series)
+        if self.store_bse:
+            _ = self.bse_  # computed now rather than on first access
         if np.isnan(res.params).all():
             self._warn_empty(min_obs, n_dates)
         return self
+
+    bse_ = LazyResult()
+    tvalues_ = LazyResult()
+    pvalues_ = LazyResult()
+
+    def _inference(self, moments, name):
+        """``name`` (``bse_``, ``tvalues_`` or ``pvalues_``) from the kept moments.
+
+        One at a time: each is as large as ``params_``.
+        """
+        if name == "bse_":
+            resid_vol = self.resid_vol_.to_numpy().reshape(
+                self.params_.shape[0] // len(self.assets_), -1
+            )
+            bse = window_bse(resid_vol, **moments)
+            values = bse.reshape(self.params_.shape)
+        else:
+            tvalues, pvalues = t_p_values(self.params_.to_numpy(), self.bse_.to_numpy())
+            values = tvalues if name == "tvalues_" else pvalues
+        frame = pd.DataFrame(
+            values, index=self.params_.index, columns=self.params_.columns, copy=False
+        )
+        return {name: frame}
 
     def _warn_empty(self, min_obs, n_dates):
         """The warning of a fit without any estimate."""
@@ -379,3 +431,62 @@ class RollingFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         pred = self.predict(X)
         pred = np.asarray(pred, dtype=np.float64).reshape(wide.R.shape)
         return mean_r2(wide.R, pred, sample_weight)
+
+    def residuals(self, X: MatrixLike, y: TargetLike) -> FrameOut:
+        """Out-of-sample residuals ``y - predict(X)`` of every asset, date by date.
+
+        The fitted part of date :math:`t` is :meth:`predict`'s: the betas of
+        the window ending the date before (no look-ahead), so these are the
+        specific returns a risk model may use, not the residuals inside a
+        window.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns, matched to the fitted dates as :meth:`predict` does.
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            Asset returns on ``X``'s dates, the assets of ``fit`` in the same
+            order.
+
+        Returns
+        -------
+        resid : DataFrame of shape (n_dates, n_assets) or ndarray
+            Indexed like ``X``, one column per asset (a Series or 1-D array
+            when the model was fitted on one series). NaN where the return is
+            missing or :meth:`predict` is NaN.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        check_fitted_assets(self, y, wide)
+        pred = np.asarray(self.predict(X), dtype=np.float64).reshape(wide.R.shape)
+        return self._wrap(wide.R - pred, wide.dates)
+
+    def summary(self) -> Summary:
+        """Per term, the estimates over every window and asset at a glance.
+
+        Returns
+        -------
+        Summary
+            Indexed by term (``const`` first, then the factors), with columns
+            ``mean`` and ``median`` of the estimates, ``share_abs_t_above_2``
+            (the share of windows with :math:`|t| > 2`) and ``n`` (the windows
+            with an estimate), over every (date, asset). Its ``header`` names
+            the covariance (``cov_type`` ``"nonrobust"``: each window's OLS or
+            WLS standard errors), ``window``, ``min_obs``, ``n_dates``,
+            ``n_assets`` and ``mean_rsquared`` (over the windows).
+        """
+        check_is_fitted(self)
+        header = {
+            "estimator": type(self).__name__,
+            "cov_type": "nonrobust",
+            "kernel": None,
+            "bandwidth": None,
+            "n_dates": len(self.dates_),
+            "n_assets": len(self.assets_),
+            "mean_rsquared": nanmean_or_nan(self.rsquared_),
+            "window": self.window,
+            "min_obs": self._min_obs(self.n_features_in_),
+        }
+        if self.halflife is not None:  # weighted least squares
+            header["halflife"] = self.halflife
+        return Summary(term_overview(self.params_, self.tvalues_), header=header)

@@ -11,14 +11,24 @@ from scipy import stats
 
 from skfactor.models._ols import (
     collinear,
+    hac_lags,
     masked_ols,
-    ols_covariance,
+    ols_meat,
+    sandwich,
     standardized_design,
     summary_frame,
 )
-from skfactor.models._wide_model import WideModelMixin, mean_r2
+from skfactor.models._protocol import TimeSeriesBlocks
+from skfactor.models._summary import Summary, term_overview
+from skfactor.models._wide_model import (
+    LazyResult,
+    WideModelMixin,
+    mean_r2,
+    nanmean_or_nan,
+)
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
+from skfactor.utils._cov_types import canonical_cov_type, resolve_bandwidth
 from skfactor.utils._numerics import power_of_two_units, t_p_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -32,6 +42,9 @@ from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["GRSResult", "TimeSeriesFactorModel"]
+
+# The covariances of the per-asset regressions (aliases in utils/_cov_types).
+_COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "kernel")
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,9 @@ def grs_statistic(alpha, sigma, mu, omega, T):
     return GRSResult(float(stat), float(stats.f.sf(stat, N, T - N - K)), N, T - N - K)
 
 
-class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
+class TimeSeriesFactorModel(
+    TimeSeriesBlocks, WideModelMixin, RegressorMixin, BaseEstimator
+):
     r"""One OLS per asset of its returns on the factor returns (Fama-French style).
 
     ``fit(X, y)`` takes the factor returns :math:`F` as ``X`` (date x factor) and
@@ -166,15 +181,25 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     fit_intercept : bool, default=True
         Estimate :math:`\alpha_i`. Without it :math:`R^2` is uncentered, as in
         statsmodels for a model without a constant.
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "HAC"}, default="nonrobust"
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "kernel"}, default="nonrobust"
         Covariance of the estimates, as statsmodels defines it: classical;
-        White's heteroskedasticity-robust ``HC0``-``HC3``; or Newey-West
-        ``HAC`` with Bartlett weights :math:`1 - l/(L+1)`, lags counted along
-        the asset's own observed dates.
+        White's heteroskedasticity-robust ``HC0``-``HC3``; or a HAC
+        covariance with ``kernel`` weights up to ``bandwidth`` lags, counted
+        along the asset's own observed dates (statsmodels' ``"HAC"``).
+        The aliases of the user guide's "Conventions" page are accepted:
+        ``"unadjusted"`` (and ``"fama-macbeth"``) for ``"nonrobust"``,
+        ``"HAC"`` and ``"newey-west"`` (the Bartlett kernel) for ``"kernel"``.
+    kernel : {"bartlett", "parzen"}, default="bartlett"
+        Weights of the lags of ``cov_type="kernel"``: Bartlett (Newey-West,
+        :math:`1 - l/(L+1)`, statsmodels' ``HAC``) or Parzen. The quadratic
+        spectral kernel (``"qs"``), which weighs every lag, is refused.
+    bandwidth : float, default=None
+        :math:`L`, the lags of ``cov_type="kernel"`` (its integer part); None
+        uses statsmodels' ``floor(4 (n/100)^(2/9))`` with :math:`n` the
+        asset's observations. Ignored by the other covariances.
     maxlags : int, default=None
-        :math:`L` for ``cov_type="HAC"``; None uses statsmodels'
-        ``floor(4 (n/100)^(2/9))`` with :math:`n` the asset's observations.
-        Ignored by the other covariances.
+        statsmodels' name of ``bandwidth`` (an alias: give one, or both
+        equal).
     use_correction : bool, default=False
         Multiply the HAC covariance by :math:`n/(n-k)` (statsmodels'
         ``use_correction``; its default for ``fit(cov_type="HAC")`` is False).
@@ -194,10 +219,10 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         (when ``fit_intercept``), then the factors.
     bse_, tvalues_, pvalues_ : DataFrame of shape (n_assets, n_terms)
         Standard errors, t statistics and two-sided p-values, laid out as
-        ``params_``.
+        ``params_``. Computed on first access (see Notes).
     cov_params_ : ndarray of shape (n_assets, n_terms, n_terms)
         Covariance of each asset's estimates, terms in ``params_``'s order (a
-        stack of matrices: kept as an array).
+        stack of matrices: kept as an array). Computed on first access.
     rsquared_, rsquared_adj_ : Series of shape (n_assets,)
         :math:`R^2` and adjusted :math:`R^2` of each asset's regression.
     nobs_ : Series of shape (n_assets,)
@@ -239,6 +264,14 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     grid search would carry a training-sized copy in every candidate):
     :meth:`residuals` computes them from ``(X, y)``.
 
+    ``bse_``, ``tvalues_``, ``pvalues_`` and ``cov_params_`` are computed on
+    first access (then cached), so a fit nobody inspects (in a grid search)
+    does not pay for them. ``fit`` keeps, per asset, :math:`(X'X)^{-1}` of
+    the standardized factors, the residual sum of squares (summed from the
+    residuals) and the observation count, a few numbers per asset. The robust
+    covariances' meat :math:`X'\Omega X` (HC or kernel) needs the residuals,
+    so ``fit`` computes it (one small matrix per asset) and keeps it.
+
     Each asset's returns are fitted in units of a power of two near their
     largest magnitude and the factors standardized (exact or scale-free), so
     factors or returns of 1e-160 or 1e160 give the same t statistics and GRS
@@ -264,11 +297,16 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     {'const': 0.0, 'MKT': 0.8, 'SMB': -0.2}
     >>> model.summary().loc["B"].index.tolist()
     ['const', 'MKT', 'SMB']
+    >>> model.summary().header["cov_type"], model.summary(compact=True).index.tolist()
+    ('nonrobust', ['const', 'MKT', 'SMB'])
     """
 
     _parameter_constraints: dict = {
         "fit_intercept": ["boolean"],
-        "cov_type": [StrOptions({"nonrobust", "HC0", "HC1", "HC2", "HC3", "HAC"})],
+        # Any spelling: `fit` names the canonical ones and their aliases.
+        "cov_type": [str],
+        "kernel": [StrOptions({"bartlett", "parzen", "qs"})],
+        "bandwidth": [Interval(numbers.Real, 0, None, closed="left"), None],
         "maxlags": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "use_correction": ["boolean"],
         "use_t": ["boolean", None],
@@ -279,12 +317,16 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         *,
         fit_intercept: bool = True,
         cov_type: str = "nonrobust",
+        kernel: str = "bartlett",
+        bandwidth: float | None = None,
         maxlags: int | None = None,
         use_correction: bool = False,
         use_t: bool | None = None,
     ) -> None:
         self.fit_intercept = fit_intercept
         self.cov_type = cov_type
+        self.kernel = kernel
+        self.bandwidth = bandwidth
         self.maxlags = maxlags
         self.use_correction = use_correction
         self.use_t = use_t
@@ -308,6 +350,7 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             The fitted model.
         """
         wide = validate_wide(self, X, y, reset=True, names=("X", "y"), require_R=True)
+        cov_type, bandwidth = self._covariance()
         Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
         p = Xs.shape[1]
         if f_ok.sum() > p and collinear(Xs[f_ok].T @ Xs[f_ok]):
@@ -319,12 +362,45 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         # Each asset's returns in units of a power of two near their largest
         # magnitude (exact): returns of 1e-160 or 1e160 keep their statistics.
         units = power_of_two_units(wide.R)
-        fit = masked_ols(Xs, wide.R, f_ok, intercept=self.fit_intercept, units=units)
-        cov = ols_covariance(Xs, fit, self.cov_type, self.maxlags, self.use_correction)
-        self._store(wide, fit, A, cov, units)
+        robust = cov_type != "nonrobust"
+        fit = masked_ols(
+            Xs, wide.R, f_ok, self.fit_intercept, units=units, keep_resid=robust
+        )
+        nlags = hac_lags(fit.nobs, bandwidth) if cov_type == "kernel" else None
+        # The robust meat needs the residuals: computed now, kept small.
+        meat = ols_meat(Xs, fit, cov_type, nlags, self.kernel) if robust else None
+        self._store(wide, fit, A, units)
+        self._lazy = {
+            "moments": {
+                "bread": fit.bread,
+                "ssr": fit.ssr,
+                "meat": meat,
+                "A": A,
+                "units": units,
+                "cov_type": cov_type,
+                "n_dates": int(f_ok.sum()),
+            }
+        }
         self._warn_bad(fit.bad, p)
         self._grs = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
         return self
+
+    def _covariance(self):
+        """The canonical ``cov_type`` and the lag count given (None: automatic)."""
+        cov_type = canonical_cov_type(self.cov_type, _COV_TYPES)
+        bandwidth = resolve_bandwidth(self.bandwidth, maxlags=self.maxlags)
+        if self.kernel == "qs":
+            raise ValueError(
+                "`kernel`='qs' (quadratic spectral) weighs every lag, thousands "
+                "per asset here; use 'bartlett' (Newey-West) or 'parzen', which "
+                "stop at `bandwidth` lags."
+            )
+        if self.cov_type == "newey-west" and self.kernel != "bartlett":
+            raise ValueError(
+                "`cov_type`='newey-west' is the Bartlett kernel; got "
+                f"`kernel`={self.kernel!r}. Use `cov_type`='kernel' with it."
+            )
+        return cov_type, bandwidth
 
     @property
     def grs_(self) -> GRSResult:
@@ -347,15 +423,11 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
                 UserWarning,
             )
 
-    def _store(self, wide, fit, A, cov, units):
-        """Results in the data's units from those of the design ``X A⁻¹``.
+    def _store(self, wide, fit, A, units):
+        """Estimates and fit statistics in the data's units.
 
-        ``fit`` and ``cov`` are of each asset's returns divided by ``units``
-        and of the standardized design; each
-        standard error is ``sqrt(a' cov a)`` for its row ``a`` of ``A``, taken
-        with ``a`` divided by its largest entry, so it stays finite when the
-        covariance in the data's units (``A cov A'``) does not (factors of
-        1e-160: variances of 1e320).
+        ``fit`` is of each asset's returns divided by ``units`` and of the
+        standardized design ``X A⁻¹``: the coefficients are ``A θ̃``.
         """
         params = fit.params @ A.T * units[:, None]
         k = int(self.fit_intercept)
@@ -363,29 +435,60 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         self._single = wide.single
         self.coef_ = params[:, k:]
         self.intercept_ = params[:, 0] if k else np.zeros(len(params))
-        with np.errstate(over="ignore", invalid="ignore"):
-            self.cov_params_ = A @ cov @ A.T * (units**2)[:, None, None]
-        top = np.abs(A).max(axis=1)
-        unit = A / top[:, None]
-        with np.errstate(invalid="ignore"):
-            bse = np.sqrt(np.einsum("ij,njk,ik->ni", unit, cov, unit))
-        bse *= top * units[:, None]
-        df_resid = fit.nobs - params.shape[1]
-        use_t = self.cov_type == "nonrobust" if self.use_t is None else self.use_t
-        tvalues, pvalues = t_p_values(params, bse, df_resid[:, None] if use_t else None)
         index = self.assets_.rename(self.assets_.name or "asset")
         terms = pd.Index(self._terms(), name="term")
-        self.params_, self.bse_, self.tvalues_, self.pvalues_ = (
-            pd.DataFrame(a, index=index, columns=terms)
-            for a in (params, bse, tvalues, pvalues)
-        )
+        self.params_ = pd.DataFrame(params, index=index, columns=terms)
         tss = fit.tss_centered if k else fit.tss_uncentered
+        df_resid = fit.nobs - params.shape[1]
         with np.errstate(invalid="ignore", divide="ignore"):
             r2 = 1.0 - fit.ssr / tss
             r2_adj = 1.0 - (fit.nobs - k) / df_resid * (1.0 - r2)
         self.rsquared_ = pd.Series(r2, index=index, name="rsquared")
         self.rsquared_adj_ = pd.Series(r2_adj, index=index, name="rsquared_adj")
         self.nobs_ = pd.Series(fit.nobs, index=index, name="nobs")
+
+    bse_ = LazyResult()
+    tvalues_ = LazyResult()
+    pvalues_ = LazyResult()
+    cov_params_ = LazyResult()
+
+    def _inference(self, moments, name=None):
+        """``cov_params_``, ``bse_``, ``tvalues_``, ``pvalues_`` from the kept moments.
+
+        The covariances are of the standardized design and of each asset's
+        returns divided by ``units``; each standard error is ``sqrt(a' cov
+        a)`` for its row ``a`` of ``A``, taken with ``a`` divided by its
+        largest entry, so it stays finite when the covariance in the data's
+        units (``A cov A'``) does not (factors of 1e-160: variances of 1e320).
+        """
+        A, units = moments["A"], moments["units"]
+        nobs = self.nobs_.to_numpy()
+        cov = sandwich(
+            moments["bread"],
+            moments["ssr"],
+            nobs,
+            moments["meat"],
+            correction=moments["cov_type"] == "kernel" and self.use_correction,
+        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            cov_params = A @ cov @ A.T * (units**2)[:, None, None]
+        top = np.abs(A).max(axis=1)
+        unit = A / top[:, None]
+        with np.errstate(invalid="ignore"):
+            bse = np.sqrt(np.einsum("ij,njk,ik->ni", unit, cov, unit))
+        bse *= top * units[:, None]
+        params = self.params_.to_numpy()
+        nonrobust = moments["cov_type"] == "nonrobust"
+        use_t = nonrobust if self.use_t is None else self.use_t
+        df_resid = nobs - params.shape[1]
+        tvalues, pvalues = t_p_values(params, bse, df_resid[:, None] if use_t else None)
+        index, terms = self.params_.index, self.params_.columns
+        return {
+            "bse_": pd.DataFrame(bse, index=index, columns=terms),
+            "tvalues_": pd.DataFrame(tvalues, index=index, columns=terms),
+            "pvalues_": pd.DataFrame(pvalues, index=index, columns=terms),
+            "cov_params_": cov_params,
+        }
 
     def _fitted(self, F):
         """``intercept_ + F @ coef_.T``, a new (n_dates, n_assets) array."""
@@ -468,21 +571,72 @@ class TimeSeriesFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
-    def summary(self) -> pd.DataFrame:
+    def summary(self, compact: bool = False) -> Summary:
         """Coefficient table of every asset, as statsmodels and linearmodels print it.
+
+        Parameters
+        ----------
+        compact : bool, default=False
+            Instead of one row per (asset, term), one row per term: the
+            cross-asset mean and median estimate and the share of assets with
+            :math:`|t| > 2` (thousands of assets read at a glance).
 
         Returns
         -------
-        DataFrame
-            Indexed by (asset, term), terms ``const`` first then the factors,
-            with columns ``coef``, ``std_err``, ``t``, ``p_value``.
+        Summary
+            A DataFrame indexed by (asset, term), terms ``const`` first then
+            the factors, with columns ``coef``, ``std_err``, ``t``,
+            ``p_value``; with ``compact``, indexed by term with columns
+            ``mean``, ``median``, ``share_abs_t_above_2``, ``n``. Its
+            ``header`` names the covariance (``cov_type`` canonical,
+            ``kernel``, ``bandwidth``: the lags used, the same for every
+            asset when given; with the automatic rule, whose lags grow with
+            each asset's dates, the value when all assets share one, else
+            the range ``"lo-hi by asset"``), ``n_dates`` (dates with every
+            factor observed), ``n_assets``, ``mean_rsquared`` and the GRS test
+            (``grs_statistic``, ``grs_pvalue``; ``grs_note`` says why when it
+            is undefined, without the warning ``grs_`` gives).
         """
         check_is_fitted(self)
-        return summary_frame(
-            self.assets_,
-            self._terms(),
-            self.params_.to_numpy(),
-            self.bse_.to_numpy(),
-            self.tvalues_.to_numpy(),
-            self.pvalues_.to_numpy(),
-        )
+        if compact:
+            table = term_overview(self.params_, self.tvalues_)
+        else:
+            table = summary_frame(
+                self.assets_,
+                self._terms(),
+                self.params_.to_numpy(),
+                self.bse_.to_numpy(),
+                self.tvalues_.to_numpy(),
+                self.pvalues_.to_numpy(),
+            )
+        return Summary(table, header=self._header())
+
+    def _header(self):
+        cov_type, bandwidth = self._covariance()
+        if cov_type == "kernel":
+            nlags = hac_lags(self.nobs_.to_numpy(), bandwidth)
+            used = nlags[~np.isnan(self.params_.to_numpy()).all(axis=1)]
+            lo, hi = (int(used.min()), int(used.max())) if len(used) else (0, 0)
+            bandwidth = lo if lo == hi else f"{lo}-{hi} by asset"
+        else:  # lags mean nothing to the other covariances
+            bandwidth = None
+        grs = self._grs
+        header = {
+            "estimator": type(self).__name__,
+            "cov_type": cov_type,
+            "kernel": self.kernel if cov_type == "kernel" else None,
+            "bandwidth": bandwidth,
+            "n_dates": self._lazy.get("moments", {}).get("n_dates"),
+            "n_assets": len(self.assets_),
+            "mean_rsquared": nanmean_or_nan(self.rsquared_),
+            "grs_statistic": grs.statistic,
+            "grs_pvalue": grs.pvalue,
+        }
+        if grs.why:
+            n_dates = grs.df_denom + grs.df_num + self.n_features_in_
+            header["grs_note"] = (
+                "undefined: no intercept"
+                if not self.fit_intercept
+                else f"undefined: T={n_dates} complete dates <= N+K"
+            )
+        return header

@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["Segments"]
+__all__ = ["CACHE_CELLS", "Segments"]
+
+# Cells per block of the blocked passes (2 MiB of float64): a block and its
+# temporaries stay in the cache, and a block is large enough that numpy's
+# per-call overhead does not count.
+CACHE_CELLS = 2**18
 
 # Above this many padded cells per row the (n_segments, max_size) grid wastes
 # too much memory: order statistics and ranks then take one lexicographic sort.
@@ -37,6 +42,10 @@ class Segments:
         in ``range(n_segments)`` used at least once.
     n_segments : int
         Number of segments.
+    within : ndarray of shape (n_rows,), optional
+        A key that orders the rows inside each segment (e.g. each row's date
+        number, for segments that are assets); without it they keep the
+        caller's relative order.
 
     Examples
     --------
@@ -53,7 +62,7 @@ class Segments:
     array([ 0.,  0., 20.,  2., nan])
     """
 
-    def __init__(self, codes, n_segments):
+    def __init__(self, codes, n_segments, within=None):
         codes = np.asarray(codes, dtype=np.intp)
         self.codes = codes  # segment of each row, caller's order
         self.n_rows = len(codes)
@@ -61,7 +70,11 @@ class Segments:
         self.sizes = np.bincount(codes, minlength=self.n_segments)
         self.bounds = np.zeros(self.n_segments + 1, dtype=np.intp)
         np.cumsum(self.sizes, out=self.bounds[1:])
-        if self.n_rows < 2 or bool(np.all(codes[1:] >= codes[:-1])):
+        if within is not None:
+            order = np.lexsort((within, codes))
+            sorted_already = self.n_rows < 2 or bool(np.all(order[1:] > order[:-1]))
+            self.order = None if sorted_already else order
+        elif self.n_rows < 2 or bool(np.all(codes[1:] >= codes[:-1])):
             self.order = None
         else:
             # A stable sort on the narrowest integer type numpy radix-sorts.
@@ -114,24 +127,40 @@ class Segments:
 
         ``col`` is in segment order. On a balanced panel it is viewed as the
         (n_segments, max_size) grid and the per-segment arrays broadcast along
-        its rows, so no row-length temporary is made for them.
+        its rows, so no row-length temporary is made for them. With ``out``,
+        ``fn`` runs on a block of rows at a time (see :meth:`apply`).
         """
         if self.is_balanced and self.n_rows:
             shape = (self.n_segments, self.max_size)
             args = [np.asarray(p)[:, None] for p in per_segment]
-            grid_out = None if out is None else out.reshape(shape)
-            return fn(col.reshape(shape), *args, out=grid_out).reshape(-1)
+            if out is None:
+                return fn(col.reshape(shape), *args).reshape(-1)
+            grid, grid_out = col.reshape(shape), out.reshape(shape)
+            step = max(1, CACHE_CELLS // shape[1])
+            for start in range(0, shape[0], step):
+                rows = slice(start, start + step)
+                fn(grid[rows], *(a[rows] for a in args), out=grid_out[rows])
+            return out
         return fn(col, *(self.expand(p) for p in per_segment), out=out)
 
     def apply(self, fn, x, *per_segment, out=None):
         """Like :meth:`broadcast`, for ``x`` in the **caller's** row order.
 
         Each row takes its segment's values through its segment number, which
-        saves scattering a sorted result back.
+        saves scattering a sorted result back. With ``out`` this is done a
+        block of rows at a time: a ``fn`` of several passes (subtract, then
+        divide) reads its operands from the cache, and no row-length copy of
+        the per-segment values is made.
         """
         if self.order is None:
             return self.broadcast(fn, x, *per_segment, out=out)
-        return fn(x, *(np.take(p, self.codes) for p in per_segment), out=out)
+        if out is None:
+            return fn(x, *(np.take(p, self.codes) for p in per_segment))
+        for start in range(0, self.n_rows, CACHE_CELLS):
+            rows = slice(start, start + CACHE_CELLS)
+            codes = self.codes[rows]
+            fn(x[rows], *(np.take(p, codes) for p in per_segment), out=out[rows])
+        return out
 
     # ------------------------------------------------------------ padded grid
     @property

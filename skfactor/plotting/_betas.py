@@ -68,7 +68,7 @@ def plot_rolling_betas(
     The bands are :math:`\hat\beta_t \pm` ``band``
     :math:`\cdot \mathrm{se}(\hat\beta_t)` with the model's ``bse_``, the
     classical standard errors of each window (statsmodels ``RollingOLS``'s
-    ``bse``), which the model has when fitted with ``store_bse=True``.
+    ``bse``), which the model computes on first access.
     Overlapping windows share most of their dates, so neighbouring estimates
     are not independent: a band says how far one window's estimate may be
     from that window's true beta, not whether the betas drift.
@@ -110,7 +110,7 @@ def plot_rolling_betas(
     >>> dates = pd.bdate_range("2011-01-03", periods=250)
     >>> F = pd.DataFrame(rng.normal(0, 0.01, (250, 2)), dates, ["MKT", "SMB"])
     >>> R = pd.DataFrame({"A": F @ [1.0, -0.3] + rng.normal(0, 0.005, 250)})
-    >>> model = RollingFactorModel(window=100, store_bse=True).fit(F, R)
+    >>> model = RollingFactorModel(window=100).fit(F, R)
     >>> ax = plot_rolling_betas(model, "A")
     >>> [line.get_label() for line in ax.get_lines()][:2]
     ['MKT', 'SMB']
@@ -133,7 +133,7 @@ def plot_rolling_betas(
         if se is not None:
             raise ValueError(
                 "`se` is for a DataFrame of betas; a model's bands are its `bse_` "
-                "(fit it with `store_bse=True`)."
+                "(`band=None` draws none)."
             )
         betas, se, name = _model_frames(model, asset)
         default = [c for c in betas.columns if c != "const"]

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from skfactor.panel._buckets import bucket_means, fraction_thresholds, rank_buckets
-from skfactor.panel._output import PanelTransformerMixin
-from skfactor.panel._roles import resolve_roles
+from skfactor.panel._transformer import PanelTransformer, shared_constraints
 from skfactor.panel._validation import validate_panel, validate_row_values
-from skfactor.utils._sklearn import (
-    BaseEstimator,
-    Interval,
-    OneToOneFeatureMixin,
-    _fit_context,
-    set_features_seen,
-)
+from skfactor.utils._parallel import for_each
+from skfactor.utils._sklearn import Interval, set_features_seen
 from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
@@ -60,9 +54,7 @@ def _check_breakpoints(breakpoints):
     return [float(c) for c in seq]
 
 
-class QuantilePortfolioFactor(
-    OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator
-):
+class QuantilePortfolioFactor(PanelTransformer):
     r"""Long-short portfolios of the top and bottom groups of each characteristic.
 
     On each date and for each column, the assets with a value are ranked by
@@ -122,6 +114,9 @@ class QuantilePortfolioFactor(
         group (False, e.g. small minus big for size). A dict maps column names
         (or positions) to a bool, the others being True; a sequence gives one
         bool per characteristic (column not named by a role).
+    n_jobs : int, default=None
+        Number of threads working on characteristics in parallel (``None``:
+        1; ``-1``: all CPUs). The result does not depend on it.
 
     Attributes
     ----------
@@ -145,6 +140,13 @@ class QuantilePortfolioFactor(
     feature_names_in_ : ndarray of shape (``n_features_in_``,)
         Column names seen in ``fit``, when they are all strings.
 
+    Notes
+    -----
+    There is no ``groups`` parameter yet: sorting within groups (alphalens'
+    ``binning_by_group``) is a different portfolio, whose legs would mix the
+    groups' quantiles; sort each group's panel on its own, or neutralise the
+    characteristic first (:class:`~skfactor.CrossSectionalNeutralizer`).
+
     See Also
     --------
     fama_french_factors : SMB and HML from the 2x3 size/value sort.
@@ -166,13 +168,14 @@ class QuantilePortfolioFactor(
     [('value', 1), ('value', 2)]
     """
 
+    _verb = "sort"
     _parameter_constraints: dict = {
         "n_quantiles": [Interval(numbers.Integral, 2, None, closed="left"), None],
         "breakpoints": "no_validation",  # checked by _check_breakpoints
         "top_n": [Interval(numbers.Integral, 1, None, closed="left"), None],
-        "weights": [str, int, None],
-        "passthrough": [list, tuple, str, None],
+        **shared_constraints("weights", "passthrough"),
         "long_high": "no_validation",  # checked by _directions
+        **shared_constraints("n_jobs"),
     }
 
     def __init__(
@@ -184,6 +187,7 @@ class QuantilePortfolioFactor(
         weights: str | int | None = None,
         passthrough: Sequence[str | int] | None = None,
         long_high: bool | dict[Any, bool] | Sequence[bool] = True,
+        n_jobs: int | None = None,
     ) -> None:
         self.n_quantiles = n_quantiles
         self.breakpoints = breakpoints
@@ -191,12 +195,7 @@ class QuantilePortfolioFactor(
         self.weights = weights
         self.passthrough = passthrough
         self.long_high = long_high
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.requires_fit = False
-        return tags
+        self.n_jobs = n_jobs
 
     # ------------------------------------------------------------- settings
     def _scheme(self):
@@ -297,7 +296,9 @@ class QuantilePortfolioFactor(
         factor = np.full((n_dates, n_columns), np.nan)
         groups = np.full((n_dates, n_columns, n_groups), np.nan)
         seg_row = seg.segment_of_row
-        for j, column in enumerate(roles.features):
+
+        def portfolio(j):
+            column = roles.features[j]
             col = seg.sort(values[:, column])
             if vw is not None:
                 col = np.where(np.isnan(vw), np.nan, col)
@@ -331,6 +332,8 @@ class QuantilePortfolioFactor(
                 mean[bad[:, j]] = np.nan
                 groups[:, j] = mean
                 factor[:, j] = directions[j] * (mean[:, -1] - mean[:, 0])
+
+        for_each(portfolio, range(n_columns), self.n_jobs)
         return W, factor, groups, bad
 
     def _names(self, panel, roles):
@@ -364,7 +367,6 @@ class QuantilePortfolioFactor(
         )
 
     # ------------------------------------------------------------ public API
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(
         self, X: MatrixLike, y: TargetLike | None = None
     ) -> QuantilePortfolioFactor:
@@ -384,32 +386,16 @@ class QuantilePortfolioFactor(
         self : QuantilePortfolioFactor
             The fitted transformer.
         """
-        self._fit(X, y, weights=False)
-        return self
+        return super().fit(X, y)
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
-        """Fit as :meth:`fit` does and return the weights of :meth:`transform`.
+    def _fit(self, panel, roles, y):
+        self._finalise([self._partition(panel, roles, y, weights=False)[1]])
 
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Characteristics: a (date, asset) panel, or one cross-section.
-        y : Series of shape (n_rows,) or array-like, default=None
-            Returns on the same index as ``X``.
-
-        Returns
-        -------
-        W : DataFrame or ndarray of shape (n_rows, n_features)
-            The portfolio weights, as :meth:`transform` gives them.
-        """
-        panel, roles, W = self._fit(X, y, weights=True)
-        return self._output(panel, W, roles)
-
-    def _fit(self, X, y, weights):
-        panel, roles, W, part = self._fit_partition(X, y, weights)
+    def _fit_transform(self, panel, roles, y):
+        # The weights and the returns from one pass over the characteristics.
+        W, part = self._partition(panel, roles, y, weights=True)
         self._finalise([part])
-        return panel, roles, W
+        return W
 
     def _fit_partition(self, X, y, weights=False):
         """The per-date work on one partition of dates, without warning.
@@ -420,7 +406,48 @@ class QuantilePortfolioFactor(
         partition, so the pandas and the Dask path share this logic).
         """
         panel = validate_panel(self, X, reset=True, y=y)
-        roles = resolve_roles(self, panel, X, "sort", weights=self.weights)
+        roles = self._roles(panel, X)
+        return (panel, roles, *self._partition(panel, roles, y, weights))
+
+    # The date-block protocol (see skfactor/models/_protocol.py).
+    block_axis = "dates"
+
+    def fit_block(self, X: MatrixLike, y: TargetLike | None = None) -> QuantileFits:
+        """Fit one block of whole dates, without warning (see ``combine_blocks``).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features)
+            The block's rows (every row of each of its dates).
+        y : Series of shape (n_rows,), optional
+            Their returns.
+
+        Returns
+        -------
+        QuantileFits
+            The block's per-date returns and flags, for :meth:`combine_blocks`.
+        """
+        self._validate_params()
+        return self._fit_partition(X, y)[3]
+
+    def combine_blocks(self, blocks: Iterable[QuantileFits]) -> QuantilePortfolioFactor:
+        """Combine blocks of dates (in date order) into this transformer, fitted.
+
+        Parameters
+        ----------
+        blocks : iterable of QuantileFits
+            From :meth:`fit_block` (None entries are skipped).
+
+        Returns
+        -------
+        self : QuantilePortfolioFactor
+            Fitted as by ``fit`` on all the blocks' rows; warns once.
+        """
+        self._validate_params()
+        return self._finalise(list(blocks))
+
+    def _partition(self, panel, roles, y, weights):
+        """The weights (None unless ``weights``) and the :class:`QuantileFits`."""
         W = bad = frames = None
         if y is None and not weights:
             self._scheme(), self._directions(panel, roles)  # check the settings
@@ -437,7 +464,7 @@ class QuantilePortfolioFactor(
             self.n_features_in_,
             getattr(self, "feature_names_in_", None),
         )
-        return panel, roles, W, part
+        return W, part
 
     def _finalise(self, parts):
         """Combine the partitions' :class:`QuantileFits` (in date order); warn once."""
@@ -489,8 +516,9 @@ class QuantilePortfolioFactor(
             the leg's total), ``-1/n_short`` in the short leg, 0 elsewhere and
             on NaN rows. Each leg sums to +1 or -1, each date to 0.
         """
-        panel = validate_panel(self, X, reset=False)
-        roles = resolve_roles(self, panel, X, "sort", weights=self.weights)
+        return super().transform(X)
+
+    def _transform(self, panel, roles):
         W, _, _, bad = self._portfolios(panel, roles)
         self._warn_too_few(self._names(panel, roles), bad)
-        return self._output(panel, W, roles)
+        return W

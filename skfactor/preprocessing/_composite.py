@@ -9,16 +9,9 @@ import pandas as pd
 
 from skfactor.metrics._ic import information_coefficient
 from skfactor.panel._align import align_rows
-from skfactor.panel._output import PanelTransformerMixin
-from skfactor.panel._roles import resolve_roles
-from skfactor.panel._validation import validate_panel
-from skfactor.utils._sklearn import (
-    BaseEstimator,
-    StrOptions,
-    _fit_context,
-    check_is_fitted,
-)
-from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
+from skfactor.panel._transformer import PanelTransformer, shared_constraints
+from skfactor.utils._sklearn import StrOptions, check_is_fitted
+from skfactor.utils._typing import ArrayLike, MatrixLike, TargetLike
 
 __all__ = ["FactorComposite"]
 
@@ -67,7 +60,7 @@ def composite_weights(ic, method):
     return w / total if total > 0 else w
 
 
-class FactorComposite(PanelTransformerMixin, BaseEstimator):
+class FactorComposite(PanelTransformer):
     r"""Combine characteristics into one score, weighted by their training IC.
 
     ``fit(X, y)`` computes each characteristic's per-date information
@@ -95,6 +88,12 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
     with :math:`P_i` the characteristics not NaN in row :math:`i`; NaN when
     no characteristic with a nonzero weight is present. Characteristics are
     expected on comparable scales (z-score them first).
+
+    Unlike the per-date steps it has no ``groups``, ``weights`` or ``n_jobs``:
+    its weights are learned from every date's IC (a per-date IC within
+    groups or weighted by caps would be a different signal, which
+    :func:`~skfactor.metrics.information_coefficient` computes), and its
+    transform is one elementwise pass, with nothing to share between threads.
 
     Parameters
     ----------
@@ -129,10 +128,11 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
     ['composite']
     """
 
+    _verb = "combine"
     _parameter_constraints: dict = {
         "method": [StrOptions({"equal", "ic", "icir", "max_ir"})],
         "ic_method": [StrOptions({"spearman", "pearson"})],
-        "passthrough": [list, tuple, str, None],
+        **shared_constraints("passthrough"),
     }
 
     def __init__(
@@ -148,11 +148,12 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
         tags.target_tags.required = True
         return tags
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    def _requires_fit(self):
+        return True
+
     def fit(self, X: MatrixLike, y: TargetLike) -> FactorComposite:
         """Learn the weights from the training rows' IC.
 
@@ -168,14 +169,16 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         self : FactorComposite
             The fitted transformer.
         """
+        return super().fit(X, y)
+
+    def _fit(self, panel, roles, y):
+        """Learn the weights from the training rows' IC against ``y``."""
         if y is None:
             raise ValueError(
                 "FactorComposite requires y to be passed, but the target y is None: "
                 "it learns its weights from the IC of each characteristic against "
                 "forward returns; call `fit(X, forward_returns(returns))`."
             )
-        panel = validate_panel(self, X, reset=True, y=y)
-        roles = resolve_roles(self, panel, X, "combine")
         target = _target(y, panel)
         values = panel.values[:, roles.features]
         ic = _ic_table(panel, values, target, self.ic_method)
@@ -187,29 +190,14 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
         self.weights_ = pd.Series(
             composite_weights(ic, self.method), index=names, name="weight"
         )
-        self._features = roles.features
-        return self
 
-    def transform(self, X: MatrixLike) -> FrameOut:
-        """The composite score of each row.
+    def _transform(self, panel, roles):
+        """The composite score of each row, as one column.
 
         Each row's score depends on that row alone, to the bit: it is the
         same whatever other rows (or Dask partition) share the call.
-
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Characteristics, same columns as in ``fit``.
-
-        Returns
-        -------
-        score : DataFrame of shape (n_rows, 1) or ndarray
-            One column, ``"composite"``, on ``X``'s index (a Series named
-            ``"composite"`` for a Series ``X``; an array for an array).
         """
-        check_is_fitted(self)
-        panel = validate_panel(self, X, reset=False)
-        values = panel.values[:, self._features]
+        values = panel.values[:, roles.features]
         # Column by column, elementwise, in a fixed order (not a matrix
         # product, whose rounding depends on the BLAS and on the other rows of
         # the call): a row gets the same bits in any batch, e.g. a partition.
@@ -221,7 +209,10 @@ class FactorComposite(PanelTransformerMixin, BaseEstimator):
             den += np.where(present, abs(w), 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
             score = np.where(den > 0, num / den, np.nan)
-        return self._output(panel, score[:, None], columns=pd.Index([_NAME]))
+        return score[:, None]
+
+    def _output_columns(self, panel, roles):
+        return pd.Index([_NAME])
 
     def score(self, X: MatrixLike, y: TargetLike) -> float:
         """Mean per-date rank IC of the composite against ``y``.

@@ -6,37 +6,16 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 
-from skfactor.panel._output import PanelTransformerMixin
 from skfactor.panel._regression import segment_regression
-from skfactor.panel._roles import resolve_roles
-from skfactor.panel._validation import validate_panel
-from skfactor.utils._parallel import for_each
-from skfactor.utils._sklearn import (
-    BaseEstimator,
-    OneToOneFeatureMixin,
-    _fit_context,
+from skfactor.panel._transformer import (
+    PanelTransformer,
+    group_codes,
+    shared_constraints,
 )
-from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
+from skfactor.utils._parallel import for_each
 
 __all__ = ["CrossSectionalNeutralizer"]
-
-
-def _within_codes(panel, groups):
-    """Each row's (date, group) cell number (-1 without a group) and cell count."""
-    n = panel.values.shape[0]
-    date = (
-        panel.date_codes if panel.date_codes is not None else np.zeros(n, dtype=np.intp)
-    )
-    if groups is None:
-        return date.astype(np.intp), int(date.max()) + 1 if n else 0
-    g, _ = pd.factorize(groups, use_na_sentinel=True)
-    n_groups = max(int(g.max()) + 1, 1) if n else 1
-    key = np.where(g >= 0, date * n_groups + g, 0)
-    used = np.bincount(key[g >= 0], minlength=1) > 0
-    codes = np.cumsum(used) - 1
-    return np.where(g >= 0, codes[key], -1), int(used.sum())
 
 
 def _demean(values, cell, n_cells, w):
@@ -50,9 +29,7 @@ def _demean(values, cell, n_cells, w):
     return out
 
 
-class CrossSectionalNeutralizer(
-    OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator
-):
+class CrossSectionalNeutralizer(PanelTransformer):
     r"""Replace each characteristic by its residual on groups and exposures, per date.
 
     On each date, every characteristic :math:`y` is regressed by weighted
@@ -123,12 +100,10 @@ class CrossSectionalNeutralizer(
     True
     """
 
+    _verb = "neutralise"
     _parameter_constraints: dict = {
-        "groups": [str, int, None],
-        "exposures": [list, tuple, str, None],
-        "weights": [str, int, None],
-        "passthrough": [list, tuple, str, None],
-        "n_jobs": [numbers.Integral, None],
+        **shared_constraints("groups", "weights", "passthrough", "n_jobs"),
+        "exposures": [list, tuple, str, numbers.Integral, None],
     }
 
     def __init__(
@@ -146,89 +121,24 @@ class CrossSectionalNeutralizer(
         self.passthrough = passthrough
         self.n_jobs = n_jobs
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.requires_fit = False
-        return tags
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(
-        self, X: MatrixLike, y: TargetLike | None = None
-    ) -> CrossSectionalNeutralizer:
-        """Check ``X``; nothing is learned.
-
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Factor values and exposures: a (date, asset) panel, or one
-            cross-section.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : CrossSectionalNeutralizer
-            The transformer.
-        """
-        panel = validate_panel(self, X, reset=True, y=y)
-        self._roles(panel, X)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
-        """Neutralise ``X`` date by date (``X`` is validated once).
-
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Factor values and exposures.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        Z : DataFrame or ndarray of shape (n_rows, n_features)
-            As :meth:`transform`.
-        """
-        panel = validate_panel(self, X, reset=True, y=y)
-        return self._transform(panel, self._roles(panel, X))
-
-    def transform(self, X: MatrixLike) -> FrameOut:
-        """Neutralise ``X`` date by date.
-
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Factor values and exposures.
-
-        Returns
-        -------
-        Z : DataFrame or ndarray of shape (n_rows, n_features)
-            Same container, index (same order) and columns as ``X``: each
-            characteristic replaced by its residual; the ``groups``,
-            ``exposures``, ``weights`` and ``passthrough`` columns unchanged.
-        """
-        panel = validate_panel(self, X, reset=False)
-        return self._transform(panel, self._roles(panel, X))
-
     def _exposure_specs(self):
         spec = self.exposures
         if spec is None:
             return []
         return [spec] if isinstance(spec, str | int | np.integer) else list(spec)
 
-    def _roles(self, panel, X):
-        named = {"groups": self.groups, "weights": self.weights}
-        specs = self._exposure_specs()
-        for k, spec in enumerate(specs):
+    def _named_roles(self):
+        named = super()._named_roles()
+        for k, spec in enumerate(self._exposure_specs()):
             named[f"exposures[{k}]"] = spec
-        roles = resolve_roles(self, panel, X, "neutralise", **named)
-        exposures = [roles.position(f"exposures[{k}]") for k in range(len(specs))]
-        return roles, np.array(exposures, dtype=np.intp)
+        return named
 
-    def _transform(self, panel, roles_exposures):
-        roles, exposures = roles_exposures
+    def _transform(self, panel, roles):
+        n_exposures = len(self._exposure_specs())
+        exposures = np.array(
+            [roles.position(f"exposures[{k}]") for k in range(n_exposures)],
+            dtype=np.intp,
+        )
         values = panel.values
         g, w = roles.position("groups"), roles.position("weights")
         weights = None if w is None else values[:, w]
@@ -241,7 +151,10 @@ class CrossSectionalNeutralizer(
         # (date, group) cells; exposures alone by the regression's own centring.
         demean = g is not None or not len(exposures)
         if demean:
-            cell, n_cells = _within_codes(panel, None if g is None else values[:, g])
+            if g is None:
+                cell, n_cells = panel.segments.codes, panel.segments.n_segments
+            else:
+                cell, n_cells = group_codes(panel.date_codes, values[:, g])
             common &= cell >= 0
         out = np.empty_like(values)
         out[:, roles.passthrough] = values[:, roles.passthrough]
@@ -264,4 +177,4 @@ class CrossSectionalNeutralizer(
             out[:, j] = np.where(ok, y, np.nan)
 
         for_each(neutralise, roles.features, self.n_jobs)
-        return self._output(panel, out, roles)
+        return out

@@ -7,21 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skfactor.panel._output import PanelTransformerMixin
-from skfactor.panel._roles import resolve_roles
 from skfactor.panel._segments import Segments
 from skfactor.panel._stats import center_scale, winsorize_caps
-from skfactor.panel._validation import validate_panel
-from skfactor.utils._parallel import for_each
-from skfactor.utils._sklearn import (
-    BaseEstimator,
-    Interval,
-    OneToOneFeatureMixin,
-    StrOptions,
-    _fit_context,
-    check_is_fitted,
-)
-from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
+from skfactor.panel._transformer import PanelTransformer, shared_constraints
+from skfactor.utils._sklearn import Interval, StrOptions
 from skfactor.utils._warnings import warn
 
 __all__ = ["Winsorizer"]
@@ -51,7 +40,7 @@ def _check_limits(limits):
     return tuple(out)
 
 
-class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
+class Winsorizer(PanelTransformer):
     r"""Clip extreme factor values, on each date across assets (or globally).
 
     By default each date's non-NaN values of each column are clipped exactly as
@@ -86,6 +75,11 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         learned in ``fit`` from all rows of each column and applied as fixed
         bounds in ``transform``. A column without any value in ``fit`` gets
         no caps (its values pass unchanged), with a warning.
+    groups : str or int, default=None
+        Column of ``X`` holding a group label (an industry): the caps are then
+        computed within each (date, group), from that cell's values only.
+        Not a characteristic: passed through unchanged; a row whose label is
+        NaN gets NaN. Only with ``cross_sectional=True``.
     passthrough : list of str or int, default=None
         Columns of ``X`` that are not characteristics (group codes, weights,
         identifiers): returned unchanged, never clipped. The same rule holds on
@@ -111,6 +105,10 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
 
     Notes
     -----
+    There is no ``weights`` parameter: the caps are order statistics of the
+    values (scipy's rule) or their median and MAD, which row weights do not
+    enter; clipping a value leaves its weight as it was.
+
     ``X`` is a panel, a DataFrame with a two-level (date, asset) MultiIndex
     whose rows may come in any order; the result has the same index, in the same
     order, and the same columns. A plain array, or a DataFrame with a
@@ -132,13 +130,14 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
     True
     """
 
+    _verb = "clip"
+    _fitted_attributes = ("lower_", "upper_")
     _parameter_constraints: dict = {
         "limits": "no_validation",  # checked by _check_limits with its own message
         "method": [StrOptions({"quantile", "mad"})],
         "n_mad": [Interval(numbers.Real, 0, None, closed="neither")],
         "cross_sectional": ["boolean"],
-        "passthrough": [list, tuple, str, None],
-        "n_jobs": [numbers.Integral, None],
+        **shared_constraints("groups", "passthrough", "n_jobs"),
     }
 
     def __init__(
@@ -148,6 +147,7 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         method: str = "quantile",
         n_mad: float = 3.0,
         cross_sectional: bool = True,
+        groups: str | int | None = None,
         passthrough: Sequence[str | int] | None = None,
         n_jobs: int | None = None,
     ) -> None:
@@ -155,60 +155,24 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         self.method = method
         self.n_mad = n_mad
         self.cross_sectional = cross_sectional
+        self.groups = groups
         self.passthrough = passthrough
         self.n_jobs = n_jobs
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        tags.requires_fit = not self.cross_sectional
-        return tags
+    def _requires_fit(self):
+        return not self.cross_sectional
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> Winsorizer:
-        """Check ``X`` and, when ``cross_sectional=False``, learn the caps.
-
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Factor values: a (date, asset) panel, or one cross-section.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : Winsorizer
-            The fitted transformer.
-        """
-        panel = validate_panel(self, X, reset=True, y=y)
-        self._fit(panel, resolve_roles(self, panel, X, "clip"))
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
-        """Fit to ``X`` and clip it (``X`` is validated once).
-
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Factor values: a (date, asset) panel, or one cross-section.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        X_clipped : DataFrame or ndarray of shape (n_rows, n_features)
-            As :meth:`transform`.
-        """
-        panel = validate_panel(self, X, reset=True, y=y)
-        roles = resolve_roles(self, panel, X, "clip")
-        self._fit(panel, roles)
-        return self._transform(panel, roles)
-
-    def _fit(self, panel, roles):
+    def _fit(self, panel, roles, y):
         limits = _check_limits(self.limits)
         if self.cross_sectional:
             return
+        if self.groups is not None:
+            raise ValueError(
+                f"`groups`={self.groups!r} needs `cross_sectional=True`: the caps "
+                "are computed within each (date, group). Global caps "
+                "(`cross_sectional=False`) are learned per column over all rows; "
+                "set `groups=None` for them."
+            )
         n_columns = panel.values.shape[1]
         self.lower_ = np.full(n_columns, -np.inf)
         self.upper_ = np.full(n_columns, np.inf)
@@ -237,40 +201,13 @@ class Winsorizer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
         scale = np.where(np.isinf(scale), 0.0, scale)  # constant: caps at the value
         return center - self.n_mad * scale, center + self.n_mad * scale
 
-    def transform(self, X: MatrixLike) -> FrameOut:
-        """Clip ``X``.
-
-        Parameters
-        ----------
-        X : DataFrame of shape (n_rows, n_features) or array-like
-            Factor values: a (date, asset) panel, or one cross-section.
-
-        Returns
-        -------
-        X_clipped : DataFrame or ndarray of shape (n_rows, n_features)
-            Same container, index (same order) and columns as ``X``; NaN stays
-            NaN.
-        """
-        if not self.cross_sectional:
-            check_is_fitted(self, ["lower_", "upper_"])
-        panel = validate_panel(self, X, reset=False)
-        return self._transform(panel, resolve_roles(self, panel, X, "clip"))
-
     def _transform(self, panel, roles):
-        limits = _check_limits(self.limits)
-        values = panel.values
-        if not self.cross_sectional:
-            # The caps of the passthrough columns are infinite: values unchanged.
-            out = np.clip(values, self.lower_, self.upper_)
-            return self._output(panel, out, roles)
-        seg = panel.segments
-        out = np.empty_like(values)
-        out[:, roles.passthrough] = values[:, roles.passthrough]
+        if self.cross_sectional:
+            return super()._transform(panel, roles)
+        # The caps of the passthrough columns are infinite: values unchanged.
+        return np.clip(panel.values, self.lower_, self.upper_)
 
-        def clip_column(j):
-            col = seg.sort(values[:, j])
-            caps = self._caps(seg, col, limits)
-            seg.apply(np.clip, values[:, j], *caps, out=out[:, j])
-
-        for_each(clip_column, roles.features, self.n_jobs)
-        return self._output(panel, out, roles)
+    def _transform_column(self, blocks, x, out):
+        seg = blocks.segments
+        caps = self._caps(seg, seg.sort(x), _check_limits(self.limits))
+        seg.apply(np.clip, x, *caps, out=out)

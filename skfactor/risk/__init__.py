@@ -5,8 +5,10 @@ models: both fitted models end in the same three pieces — exposures ``B``,
 factor returns (hence ``Σ_F``) and residuals (hence ``D``) — but read them
 from different places (a time-series model's betas and its input factor
 returns; a cross-sectional model's loadings on one date and its estimated
-factor returns). :meth:`FactorRiskModel.from_model` is the one place that
-knows both layouts; everything after it (covariances, risk decomposition,
+factor returns). Each model hands them over with its public
+``risk_inputs(X, y, date=None)`` (the fitting protocol of
+``skfactor/models/_protocol.py``), which :meth:`FactorRiskModel.from_model`
+calls; everything after it (covariances, risk decomposition,
 hedging) is written once, works as well on a vendor's ``B``, ``Σ_F`` and
 ``D``, and keeps risk choices (half-life, Newey-West lags, shrinkage of short
 histories) out of the estimators' parameters, where they would have nothing to

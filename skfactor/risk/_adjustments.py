@@ -88,14 +88,16 @@ def variance_path(values, halflife, lags, centered):
     return var
 
 
-def regime_multiplier(values, forecast_variance, halflife, weights=None, warmup=2):
+def regime_multiplier(
+    values, forecast_variance, halflife, column_weights=None, warmup=2
+):
     r"""The volatility regime adjustment :math:`\lambda` (USE4) and its statistics.
 
     On each date :math:`t` the cross-sectional bias statistic of the returns
     standardized by the previous date's forecasts,
     :math:`B_t^2 = \sum_k v_k (r_{kt}/\sigma_{k,t-1})^2 / \sum_k v_k` (equal
-    weights :math:`v`, or e.g. market capitalisations), over the columns whose
-    forecast used at least ``warmup`` observations; then
+    ``column_weights`` :math:`v`, or e.g. market capitalisations), over the
+    columns whose forecast used at least ``warmup`` observations; then
     :math:`\lambda^2 = \mathrm{EWMA}_h(B_t^2)`, the exponentially weighted
     mean started at the first statistic (skfolio's seeding):
     :math:`s_1 = B_1^2`, :math:`s_t = d_t s_{t-1} + (1 - d_t) B_t^2` with
@@ -112,7 +114,11 @@ def regime_multiplier(values, forecast_variance, halflife, weights=None, warmup=
     with np.errstate(invalid="ignore", divide="ignore"):
         z2 = values * values / previous
     usable = ready & np.isfinite(z2) & (previous > 0)
-    v = np.ones(values.shape[1]) if weights is None else np.asarray(weights, float)
+    v = (
+        np.ones(values.shape[1])
+        if column_weights is None
+        else np.asarray(column_weights, float)
+    )
     vw = np.where(usable, v, 0.0)
     total = vw.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):

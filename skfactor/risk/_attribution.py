@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.panel._validation import check_panel_index
+from skfactor.risk._model import portfolio_argument
 
 __all__ = ["ReturnAttribution", "return_attribution"]
 
@@ -19,9 +20,11 @@ class ReturnAttribution:
 
     Attributes
     ----------
-    exposures : DataFrame of shape (n_dates, n_factors)
+    portfolio_exposures : DataFrame of shape (n_dates, n_factors)
         The portfolio's exposure to each factor on each date,
-        :math:`x_{t,k} = \sum_i w_{i,t} B_{i,t,k}` (before the lag).
+        :math:`x_{t,k} = \sum_i w_{i,t} B_{i,t,k}` (before the lag); not the
+        assets' exposures :math:`B`. ``exposures`` is its older name, still
+        readable.
     contributions : DataFrame of shape (n_dates, n_factors + 3)
         One column per factor (:math:`x_{t-\ell,k} f_{t,k}`), then
         ``common`` (their sum), ``specific`` (``total - common``) and
@@ -43,8 +46,13 @@ class ReturnAttribution:
     [0.0, 0.03]
     """
 
-    exposures: pd.DataFrame
+    portfolio_exposures: pd.DataFrame
     contributions: pd.DataFrame
+
+    @property
+    def exposures(self) -> pd.DataFrame:
+        """``portfolio_exposures``, by its older name."""
+        return self.portfolio_exposures
 
     @property
     def cumulative(self):
@@ -86,7 +94,7 @@ def _layout(index):
     return ", ".join(f"{name!r}: {level.dtype}" for name, level in pairs)
 
 
-def _on_keys_of(w, keys, dates):
+def _on_keys_of(w, keys, dates, name):
     """The weights on the exposures' level names, matched by level position.
 
     Both are (date, asset) panels (checked), so their levels pair up by
@@ -100,14 +108,14 @@ def _on_keys_of(w, keys, dates):
     held = w.index[w.to_numpy() != 0]
     if len(held) and not held.isin(keys).any():
         raise ValueError(
-            "No held (date, asset) row of `weights` has a row in `exposures`: "
+            f"No held (date, asset) row of `{name}` has a row in `exposures`: "
             f"their levels are ({given}) and ({_layout(keys)}), matched by "
             "position. Give both the same kinds of dates and asset labels "
             "(e.g. datetimes and the same tickers).",
         )
     if len(held) and not held.get_level_values(0).isin(dates).any():
         raise ValueError(
-            "No holding date of `weights` is a date of `factor_returns`: their "
+            f"No holding date of `{name}` is a date of `factor_returns`: their "
             f"dates are {held.levels[0].dtype} and {dates.dtype}, e.g. "
             f"{held[0][0]!r} and {dates[0]!r}. Give both the same kind of dates."
         )
@@ -119,11 +127,13 @@ def _wide(long, dates):
 
 
 def return_attribution(
-    weights: pd.Series | pd.DataFrame,
-    exposures: pd.DataFrame,
-    factor_returns: pd.DataFrame,
-    returns: pd.Series | pd.DataFrame,
+    portfolio: pd.Series | pd.DataFrame | None = None,
+    exposures: pd.DataFrame | None = None,
+    factor_returns: pd.DataFrame | None = None,
+    returns: pd.Series | pd.DataFrame | None = None,
     lag: int = 1,
+    *,
+    weights: pd.Series | pd.DataFrame | None = None,
 ) -> ReturnAttribution:
     r"""Split a portfolio's realised returns into factor and specific parts.
 
@@ -146,9 +156,10 @@ def return_attribution(
 
     Parameters
     ----------
-    weights : Series or DataFrame
-        Portfolio weights: a (date, asset) Series or a wide date x asset frame
-        (e.g. :meth:`~skfactor.QuantilePortfolioFactor.portfolio_weights`).
+    portfolio : Series or DataFrame
+        The portfolio's asset weights: a (date, asset) Series or a wide
+        date x asset frame (e.g.
+        :meth:`~skfactor.QuantilePortfolioFactor.portfolio_weights`).
         Its levels are matched to those of ``exposures`` by position (date,
         then asset), whatever their names. A (date, asset) row without a
         weight is not held (weight 0), so the weights may cover only some
@@ -167,11 +178,13 @@ def return_attribution(
     lag : int, default=1
         Dates between the holdings (and their exposures) and the returns they
         earn, at least 0.
+    weights : Series or DataFrame, default=None
+        Older spelling of ``portfolio``, still accepted.
 
     Returns
     -------
     ReturnAttribution
-        ``exposures`` (date x factor), ``contributions`` (date x factors,
+        ``portfolio_exposures`` (date x factor), ``contributions`` (date x factors,
         ``common``, ``specific``, ``total``) and ``cumulative``.
 
     Examples
@@ -187,6 +200,9 @@ def return_attribution(
     >>> return_attribution(w, B, F, r).contributions.loc[2].round(4).tolist()
     [0.025, 0.025, 0.005, 0.03]
     """
+    portfolio, name = portfolio_argument(portfolio, weights)
+    if returns is None:
+        raise TypeError("`returns` is required: the asset or portfolio returns.")
     if not isinstance(lag, numbers.Integral) or isinstance(lag, bool) or lag < 0:
         raise ValueError(f"`lag` must be an integer >= 0; got {lag!r}.")
     if not isinstance(factor_returns, pd.DataFrame) or isinstance(
@@ -212,7 +228,7 @@ def return_attribution(
     check_panel_index(exposures.index, "exposures")
     dates = factor_returns.index.sort_values()
     factors = list(factor_returns.columns)
-    w = _on_keys_of(_long(weights, "weights"), exposures.index, dates)
+    w = _on_keys_of(_long(portfolio, name), exposures.index, dates, name)
     B = exposures[factors].astype(np.float64)
     # Each held row's exposures (a row without exposures counts as 0).
     x = B.reindex(w.index).fillna(0.0).mul(w, axis=0).groupby(level=0).sum()
@@ -225,7 +241,7 @@ def return_attribution(
     common = by_factor.sum(axis=1, min_count=1)
     out = by_factor.assign(common=common, specific=total - common, total=total)
     out.index.name = x.index.name = dates.name
-    return ReturnAttribution(exposures=x, contributions=out)
+    return ReturnAttribution(portfolio_exposures=x, contributions=out)
 
 
 def _portfolio_return(w, returns, dates, lag):

@@ -1,4 +1,13 @@
-"""FactorCovariance: the Barra USE4 factor covariance as a scikit-learn estimator."""
+"""The factor covariance estimator: :class:`FactorCovariance` (Barra USE4).
+
+What this module holds: the one estimator class of :mod:`skfactor.risk` —
+fitted on factor returns, it sets ``covariance_`` as scikit-learn's
+covariance estimators do, and scores held-out dates by their Gaussian
+log-likelihood (so its half-lives can be grid-searched by date). Its steps
+(exponential weights, Newey-West lags, eigenfactor and volatility regime
+adjustments) are the functions of ``_covariance.py`` and ``_adjustments.py``;
+:meth:`FactorRiskModel.from_model` takes it as ``factor_covariance_estimator``.
+"""
 
 from __future__ import annotations
 

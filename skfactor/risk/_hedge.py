@@ -24,8 +24,9 @@ class HedgeResult:
     positions : Series of shape (n_factors,)
         :math:`h_k = t_k - b_k` per unit of portfolio value for the hedged
         factors, 0 for the others.
-    exposures : DataFrame of shape (n_factors, 3 or 4)
-        Columns ``before`` (:math:`b`), ``target`` (NaN for a factor left
+    portfolio_exposures : DataFrame of shape (n_factors, 3 or 4)
+        The portfolio's factor exposures (:math:`B^\top w`, not the assets'
+        :math:`B`): columns ``before`` (:math:`b`), ``target`` (NaN for a factor left
         alone), ``after`` (:math:`b + h`); with factor portfolios also
         ``after_assets``, the model's exposures of the hedged asset weights.
     returns : DataFrame of shape (n_dates, 3) or None
@@ -33,13 +34,16 @@ class HedgeResult:
         (:math:`\sum_k h_k f_{kt}`) and ``hedged`` (their sum), indexed by date;
         None when the risk model has no asset returns. A date on which a held
         asset's return, or a hedged factor's return, is missing is NaN.
-    weights : DataFrame of shape (n_assets, 3) or None
+    asset_weights : DataFrame of shape (n_assets, 3) or None
         With factor portfolios: columns ``portfolio`` (:math:`w`), ``hedge``
         (:math:`W a`) and ``hedged`` (:math:`w + W a`) in asset weights.
     portfolio_amounts : Series or None
         With factor portfolios: :math:`a`, the amount of each hedged factor's
         portfolio held, solving :math:`(B^\top W a)_S = t_S - b_S` on the set
         :math:`S` of hedged factors.
+    exposures, weights : DataFrame
+        The older names of ``portfolio_exposures`` and ``asset_weights``,
+        still readable.
 
     Examples
     --------
@@ -51,15 +55,25 @@ class HedgeResult:
     >>> result = risk.hedge({"A": 0.5, "B": 0.5}, targets={"MKT": 0.0})
     >>> result.positions.tolist()  # short 0.9 of the market per unit of value
     [-0.9, 0.0]
-    >>> result.exposures["after"].tolist()
+    >>> result.portfolio_exposures["after"].tolist()
     [0.0, 0.1]
     """
 
     positions: pd.Series
-    exposures: pd.DataFrame
+    portfolio_exposures: pd.DataFrame
     returns: pd.DataFrame | None = None
-    weights: pd.DataFrame | None = None
+    asset_weights: pd.DataFrame | None = None
     portfolio_amounts: pd.Series | None = None
+
+    @property
+    def exposures(self) -> pd.DataFrame:
+        """``portfolio_exposures``, by its older name."""
+        return self.portfolio_exposures
+
+    @property
+    def weights(self) -> pd.DataFrame | None:
+        """``asset_weights``, by its older name."""
+        return self.asset_weights
 
 
 def check_targets(targets, factors):

@@ -14,7 +14,6 @@ from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
 from skfactor.panel._wide import wide_values
 from skfactor.risk._covariance import factor_covariance, nearest_psd
 from skfactor.risk._decomposition import RiskDecomposition, decompose
-from skfactor.risk._from_model import from_cross_sectional, from_time_series
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
 from skfactor.risk._specific import specific_variance
 from skfactor.utils._typing import ArrayLike
@@ -58,7 +57,29 @@ def fit_covariance_estimator(estimator, F):
     return cov, est
 
 
-def align_weights(weights, assets, name="weights"):
+def portfolio_argument(portfolio, weights):
+    """The portfolio's asset weights and the name they were given by.
+
+    ``portfolio`` is the name; ``weights`` is its older spelling, still
+    accepted (in skfactor ``weights`` otherwise names a column of per-row
+    weights, see the user guide's "Column roles").
+    """
+    if weights is None:
+        if portfolio is None:
+            raise TypeError(
+                "`portfolio` is required: the portfolio's asset weights, a Series "
+                "indexed by asset or one weight per asset."
+            )
+        return portfolio, "portfolio"
+    if portfolio is not None:
+        raise TypeError(
+            "Give the portfolio once: `portfolio`, or its older spelling "
+            "`weights`, not both."
+        )
+    return weights, "weights"
+
+
+def align_weights(weights, assets, name="portfolio"):
     """Weights as a float array in ``assets``' order.
 
     A Series (or dict) is matched by label: its labels must be assets of the
@@ -360,16 +381,12 @@ class FactorRiskModel:
         -------
         FactorRiskModel
         """
-        if isinstance(model, TimeSeriesFactorModel):
-            parts = from_time_series(model, X, y, date)
-        elif isinstance(model, CrossSectionalFactorModel):
-            parts = from_cross_sectional(model, X, y, date)
-        else:
+        if not callable(getattr(model, "risk_inputs", None)):
             raise TypeError(
                 "`model` must be a fitted TimeSeriesFactorModel or "
                 f"CrossSectionalFactorModel; got {type(model).__name__}."
             )
-        B, F, E, R = parts
+        B, F, E, R = model.risk_inputs(X, y, date=date)
         estimator = None
         if factor_covariance_estimator is None:
             cov = factor_covariance(F, halflife=halflife, lags=lags)
@@ -411,34 +428,56 @@ class FactorRiskModel:
         cov[np.diag_indices_from(cov)] += self.specific_variance.to_numpy()
         return pd.DataFrame(cov, index=self.assets, columns=self.assets)
 
-    def exposures_of(self, weights: pd.Series | ArrayLike) -> pd.Series:
-        r"""A portfolio's factor exposures :math:`B^\top w` (Series by factor)."""
-        w = align_weights(weights, self.assets)
+    def exposures_of(
+        self,
+        portfolio: pd.Series | ArrayLike | None = None,
+        *,
+        weights: pd.Series | ArrayLike | None = None,
+    ) -> pd.Series:
+        r"""A portfolio's factor exposures :math:`b = B^\top w` (Series by factor).
+
+        Parameters
+        ----------
+        portfolio : Series or array-like of shape (n_assets,)
+            The portfolio's asset weights, as in :meth:`risk_decomposition`.
+        weights : Series or array-like, default=None
+            Older spelling of ``portfolio``, still accepted.
+
+        Returns
+        -------
+        Series of shape (n_factors,)
+            The portfolio's exposure to each factor.
+        """
+        w = self._portfolio(portfolio, weights)
         return pd.Series(self.exposures.to_numpy().T @ w, self.factors, name="exposure")
 
     def risk_decomposition(
         self,
-        weights: pd.Series | ArrayLike,
+        portfolio: pd.Series | ArrayLike | None = None,
         benchmark: pd.Series | ArrayLike | None = None,
+        *,
+        weights: pd.Series | ArrayLike | None = None,
     ) -> RiskDecomposition:
         r"""Total, factor and specific variance, and each factor's contribution.
 
         Parameters
         ----------
-        weights : Series or array-like of shape (n_assets,)
-            Portfolio weights: a Series indexed by asset (assets it omits get
-            0) or one weight per asset in the model's order.
+        portfolio : Series or array-like of shape (n_assets,)
+            The portfolio's asset weights: a Series indexed by asset (assets
+            it omits get 0) or one weight per asset in the model's order.
         benchmark : Series or array-like, default=None
-            Benchmark weights, given like ``weights``. The decomposition is
-            then of the active weights ``weights - benchmark``: its
+            Benchmark weights, given like ``portfolio``. The decomposition is
+            then of the active weights ``portfolio - benchmark``: its
             :math:`\sigma` is the active risk (tracking error) and the
             ``fmcar`` column is the lecture's FMCAR.
+        weights : Series or array-like, default=None
+            Older spelling of ``portfolio``, still accepted.
 
         Returns
         -------
         RiskDecomposition
         """
-        w = align_weights(weights, self.assets)
+        w = self._portfolio(portfolio, weights)
         if benchmark is not None:
             w = w - align_weights(benchmark, self.assets, "benchmark")
         return decompose(
@@ -453,9 +492,11 @@ class FactorRiskModel:
 
     def hedge(
         self,
-        weights: pd.Series | ArrayLike,
+        portfolio: pd.Series | ArrayLike | None = None,
         targets: Sequence[str] | Mapping[str, float] | None = None,
         factor_weights: pd.DataFrame | None = None,
+        *,
+        weights: pd.Series | ArrayLike | None = None,
     ) -> HedgeResult:
         r"""Positions in the factors that bring the portfolio's exposures to targets.
 
@@ -476,8 +517,8 @@ class FactorRiskModel:
 
         Parameters
         ----------
-        weights : Series or array-like of shape (n_assets,)
-            Portfolio weights, as in :meth:`risk_decomposition`.
+        portfolio : Series or array-like of shape (n_assets,)
+            The portfolio's asset weights, as in :meth:`risk_decomposition`.
         targets : None, list of str or mapping, default=None
             None: every exposure to 0. A list of factor names: those to 0, the
             others left alone. A mapping ``{factor: target}``: those to their
@@ -485,12 +526,14 @@ class FactorRiskModel:
         factor_weights : DataFrame of shape (n_assets, n_factors), default=None
             Asset weights of the factor portfolios, indexed by asset, with a
             column for every hedged factor. Assets it omits weigh 0.
+        weights : Series or array-like, default=None
+            Older spelling of ``portfolio``, still accepted.
 
         Returns
         -------
         HedgeResult
         """
-        w = align_weights(weights, self.assets)
+        w = self._portfolio(portfolio, weights)
         mask, t = check_targets(targets, self.factors)
         B = self.exposures.to_numpy()
         W = (
@@ -518,6 +561,11 @@ class FactorRiskModel:
         return HedgeResult(
             positions, exposures, self._hedged_returns(w, h), weights_out, amounts_out
         )
+
+    def _portfolio(self, portfolio, weights):
+        """The portfolio's weights in the model's asset order."""
+        values, name = portfolio_argument(portfolio, weights)
+        return align_weights(values, self.assets, name)
 
     def _factor_weights(self, factor_weights, mask):
         if not isinstance(factor_weights, pd.DataFrame) or isinstance(

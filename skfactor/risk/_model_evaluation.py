@@ -1,4 +1,12 @@
-"""Out-of-sample evaluation of a factor risk model's asset covariance."""
+r"""Out-of-sample evaluation of a whole factor risk model.
+
+What this module holds: :func:`evaluate_factor_risk_forecast`, the
+walk-forward test of the asset covariance :math:`B \Sigma_F B^\top + D` that
+:class:`FactorRiskModel` forecasts, refitted on each window from the
+exposures, factor returns and residuals, and scored on portfolios with the
+statistics of ``_evaluation.py`` (which evaluates a covariance forecast of
+any given return series: the bias statistic, MRAD, QLIKE).
+"""
 
 from __future__ import annotations
 

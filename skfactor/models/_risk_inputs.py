@@ -1,6 +1,12 @@
-"""Read exposures, factor returns and residuals off a fitted factor model."""
+"""Exposures, factor returns and residuals of a fitted model: its ``risk_inputs``.
+
+What :class:`~skfactor.risk.FactorRiskModel` needs from a model, read where
+the model keeps it (see the protocol in ``_protocol.py``).
+"""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -9,7 +15,40 @@ from skfactor.panel._validation import check_finite, validate_panel
 from skfactor.panel._wide import check_fitted_assets, long_to_wide, validate_wide
 from skfactor.utils._sklearn import check_is_fitted
 
-__all__ = ["from_cross_sectional", "from_time_series"]
+__all__ = ["RiskInputs", "cross_sectional_risk_inputs", "time_series_risk_inputs"]
+
+
+class RiskInputs(NamedTuple):
+    r"""What a fitted model hands to the risk model (unpacks as ``B, F, E, R``).
+
+    Attributes
+    ----------
+    exposures : DataFrame of shape (n_assets, n_factors)
+        :math:`B`, indexed by asset, columns named ``factor``.
+    factor_returns : DataFrame of shape (n_dates, n_factors)
+        The factor returns whose covariance is :math:`\Sigma_F`.
+    residuals : DataFrame of shape (n_dates, n_assets)
+        Specific returns, whose variances are :math:`D` (NaN where missing).
+    asset_returns : DataFrame of shape (n_dates, n_assets)
+        The returns of the exposures' assets.
+
+    Examples
+    --------
+    >>> from skfactor import CrossSectionalFactorModel
+    >>> from skfactor.datasets import make_factor_panel
+    >>> panel = make_factor_panel(n_dates=40, n_assets=30, random_state=0)
+    >>> model = CrossSectionalFactorModel().fit(panel.X, panel.y)
+    >>> inputs = model.risk_inputs(panel.X, panel.y)  # the last date's loadings
+    >>> list(inputs.exposures.columns)
+    ['const', 'value', 'size', 'momentum']
+    >>> inputs.residuals.shape, inputs.factor_returns.shape
+    ((40, 30), (40, 4))
+    """
+
+    exposures: pd.DataFrame
+    factor_returns: pd.DataFrame
+    residuals: pd.DataFrame
+    asset_returns: pd.DataFrame
 
 
 def _check_exposures(B, where):
@@ -23,8 +62,8 @@ def _check_exposures(B, where):
     return B
 
 
-def from_time_series(model, X, y, date):
-    """(B, F, residuals, R) of a fitted TimeSeriesFactorModel and its ``(X, y)``."""
+def time_series_risk_inputs(model, X, y, date):
+    """:class:`RiskInputs` of a fitted TimeSeriesFactorModel and its ``(X, y)``."""
     check_is_fitted(model)
     if date is not None:
         raise ValueError(
@@ -52,7 +91,7 @@ def from_time_series(model, X, y, date):
     resid = wide.R - model._fitted(wide.F)  # model.residuals(X, y), validated once
     E = pd.DataFrame(resid, index=dates, columns=assets)
     R = pd.DataFrame(wide.R, index=dates, columns=assets)
-    return B, F, E, R
+    return RiskInputs(B, F, E, R)
 
 
 def _wide(index, values):
@@ -61,8 +100,8 @@ def _wide(index, values):
     return pd.DataFrame(wide, index=dates, columns=assets)
 
 
-def from_cross_sectional(model, X, y, date):
-    """(B, F, residuals, R) of a fitted CrossSectionalFactorModel and its ``(X, y)``."""
+def cross_sectional_risk_inputs(model, X, y, date):
+    """:class:`RiskInputs` of a fitted CrossSectionalFactorModel and its ``(X, y)``."""
     check_is_fitted(model)
     panel = validate_panel(model, X, reset=False, needs_keys=False)
     if panel.dates is None or y is None:
@@ -106,4 +145,4 @@ def from_cross_sectional(model, X, y, date):
     if len(new):
         E = E.reindex(columns=E.columns.append(new.unique()))
     R = _wide(panel.index, values).reindex(columns=assets)
-    return B, F, E, R
+    return RiskInputs(B, F, E, R)
