@@ -819,7 +819,8 @@ def test_cross_sectional_model_kernel_errors_and_fewest_dates():
         ),
         (
             {"cov_type": "hac"},
-            r'`cov_type` must be one of "unadjusted", "kernel"; got \'hac\'',
+            r'`cov_type` must be one of "nonrobust" \(or "unadjusted", '
+            r'"fama-macbeth"\), "kernel" \(or "HAC", "newey-west"\); got \'hac\'',
         ),
     ],
 )
@@ -928,3 +929,156 @@ def test_cross_sectional_model_partitions_in_other_units_still_find_collinearity
         model._finalise(parts)
     with pytest.raises(ValueError, match=r"`X` columns \['b', 'c'\] are collinear"):
         CrossSectionalFactorModel().fit(X, y)
+
+
+# ------------------------------------------- results contract (issue 24)
+def test_cross_sectional_model_fit_does_not_compute_inference(monkeypatch):
+    """bse_, tvalues_, pvalues_, diagnostics_: computed on first access only."""
+    import skfactor.models._date_diagnostics as dd
+
+    X, y = make_data(seed=31)
+    calls = []
+    real = dd.date_diagnostics
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(dd, "date_diagnostics", counted)
+    model = CrossSectionalFactorModel().fit(X, y)
+    assert calls == []
+    assert {"bse_", "tvalues_", "pvalues_", "diagnostics_"}.isdisjoint(vars(model))
+    model.summary()  # the Fama-MacBeth table needs none of them
+    assert np.isfinite(model.rsquared_).any() and (model.nobs_ > 0).all()
+    assert calls == []
+    bse = model.bse_
+    assert calls == [1]
+    assert model.tvalues_.index.equals(bse.index) and len(model.diagnostics_)
+    assert model.bse_ is bse and calls == [1]  # computed once, then kept
+
+
+def test_cross_sectional_model_lazy_attributes_survive_pickle_clone_refit():
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    X, y = make_data(seed=32)
+    unfitted = CrossSectionalFactorModel()
+    for name in ("bse_", "tvalues_", "pvalues_", "diagnostics_", "rsquared_"):
+        assert not hasattr(unfitted, name)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        unfitted.bse_  # noqa: B018
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        check_is_fitted(unfitted)
+
+    model = CrossSectionalFactorModel().fit(X, y)
+    expected = CrossSectionalFactorModel().fit(X, y)
+    names = ("bse_", "tvalues_", "pvalues_", "diagnostics_")
+    for copy in (
+        pickle.loads(pickle.dumps(model)),  # pickled before the first access
+        clone(model).fit(X, y),
+    ):
+        for name in names:
+            pd.testing.assert_frame_equal(getattr(copy, name), getattr(expected, name))
+    accessed = pickle.loads(pickle.dumps(expected))  # pickled after it
+    pd.testing.assert_frame_equal(accessed.bse_, expected.bse_)
+    # A new fit starts afresh: no stale standard errors.
+    X2, y2 = make_data(seed=33)
+    expected.fit(X2, y2)
+    fresh = CrossSectionalFactorModel().fit(X2, y2)
+    for name in names:
+        pd.testing.assert_frame_equal(getattr(expected, name), getattr(fresh, name))
+
+
+@pytest.mark.parametrize(
+    ("canonical", "aliases", "kw"),
+    [
+        ("nonrobust", ("unadjusted", "fama-macbeth"), {}),
+        ("kernel", ("HAC", "newey-west"), {"bandwidth": 3}),
+        ("kernel", ("HAC", "newey-west"), {}),
+    ],
+)
+def test_cross_sectional_model_summary_aliases_give_the_canonical_table(
+    canonical, aliases, kw
+):
+    X, y = make_data(n_dates=30, seed=34)
+    model = CrossSectionalFactorModel().fit(X, y)
+    expected = model.summary(canonical, **kw)
+    for alias in aliases:
+        table = model.summary(alias, **kw)
+        pd.testing.assert_frame_equal(table, expected)
+        assert table.header == expected.header
+        assert table.header["cov_type"] == canonical
+
+
+@pytest.mark.parametrize("cov_type", ["unadjusted", "kernel"])
+def test_cross_sectional_model_summary_header_equals_linearmodels(cov_type):
+    from skfactor.models._summary import HEADER_KEYS, Summary
+
+    X, y = make_data(n_dates=40, n_assets=30, seed=6)
+    first = X.index.get_level_values(0).min()
+    thin = (X.index.get_level_values(0) == first) & (np.arange(len(X)) % 10 != 0)
+    y = y.mask(thin)  # one date not estimated: T = 39
+    with pytest.warns(UserWarning, match="1 of 40 dates"):
+        model = CrossSectionalFactorModel().fit(X, y)
+    table = model.summary(cov_type)
+    ref = linearmodels_fmb(X, y, cov_type)
+    assert isinstance(table, Summary)
+    assert set(HEADER_KEYS) <= set(table.header)
+    header = table.header
+    assert header["estimator"] == "CrossSectionalFactorModel"
+    assert header["n_dates"] == 39 == int(ref.time_info["total"]) - 1
+    assert header["n_assets"] == model.nobs_.max()
+    np.testing.assert_allclose(header["mean_rsquared"], ref.avg_rsquared, rtol=1e-12)
+    if cov_type == "kernel":
+        assert header["cov_type"] == "kernel" and header["kernel"] == "bartlett"
+        # The automatic Newey-West (1994) bandwidth, as linearmodels chose it.
+        assert header["bandwidth"] == ref._deferred_cov.__self__.bandwidth
+    else:
+        assert header["cov_type"] == "nonrobust"
+        assert header["kernel"] is None and header["bandwidth"] is None
+    text = str(table)
+    assert "Covariance: " + header["cov_type"] in text and "Bandwidth:" in text
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_sectional_model_copying_path_redoes_far_means_explicitly(weighted):
+    """Unbalanced, shuffled: one-pass centring, redone where means dwarf spreads."""
+    X, y = make_data(n_dates=8, n_assets=60, seed=41)
+    dates = X.index.get_level_values("date")
+    far = dates.isin(dates.unique().sort_values()[[2, 5]])
+    X.loc[far, "value"] += 1e6  # squared mean >> 100 x variance on two dates
+    y[far] += 1e3
+    w = None
+    if weighted:
+        w = pd.Series(np.random.default_rng(41).uniform(0.5, 2.0, len(X)), X.index)
+    model = CrossSectionalFactorModel().fit(X, y, w)
+    assert_diagnostics_match(model, per_date_statsmodels(X, y, w))
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_segment_regression_without_residuals_sums_the_same_squares(shuffle):
+    from sklearn.base import BaseEstimator
+
+    from skfactor.panel._regression import segment_regression
+    from skfactor.panel._validation import validate_panel
+
+    X, y = make_data(n_dates=10, seed=42, shuffle=shuffle, missing_rows=0.0)
+    panel = validate_panel(BaseEstimator(), X, reset=True)
+    w = np.random.default_rng(42).uniform(0.0, 2.0, len(y))
+    for weights in (None, w):
+        full = segment_regression(panel.segments, panel.values, y.to_numpy(), weights)
+        lean = segment_regression(
+            panel.segments, panel.values, y.to_numpy(), weights, residuals=False
+        )
+        assert lean.resid is None
+        np.testing.assert_allclose(lean.coef, full.coef, rtol=1e-12)
+        np.testing.assert_allclose(lean.ssr, full.ssr, rtol=1e-12)
+        # The sums of squares are those of the residuals (weighted, scaled).
+        e = np.nan_to_num(full.resid) / full.moments.scale[-1]
+        sq = e * e * (1.0 if weights is None else np.nan_to_num(weights))
+        by_date = np.bincount(panel.date_codes, weights=sq)
+        ok = full.status == 0
+        np.testing.assert_allclose(full.ssr[ok], by_date[ok], rtol=1e-10)

@@ -213,7 +213,8 @@ def test_two_pass_shanken_with_holes_equals_formula(french):
         ({"cov_type": "shanken", "bandwidth": "3"}, "must be a number >= 0"),
         (
             {"cov_type": "NW"},
-            r'`cov_type` must be one of "fama-macbeth", "newey-west", '
+            r'`cov_type` must be one of "nonrobust" \(or "unadjusted", '
+            r'"fama-macbeth"\), "kernel" \(or "HAC", "newey-west"\), '
             r"\"shanken\"; got 'NW'",
         ),
         ({"cov_type": None}, "`cov_type` must be one of"),
@@ -235,3 +236,137 @@ def test_two_pass_model_summary_validates_every_argument(kwargs, match):
         model.summary("newey-west", bandwidth=3.7),
         model.summary("newey-west", bandwidth=3),
     )
+
+
+# ------------------------------------------- results contract (issue 24)
+def _holey(french, seed=5):
+    F, R = french
+    rng = np.random.default_rng(seed)
+    R = R.mask(rng.random(R.shape) < 0.1)
+    R.iloc[3, 1:] = np.nan  # one asset that date: not estimated
+    return F, R
+
+
+def test_two_pass_per_date_inference_equals_statsmodels(french):
+    F, R = _holey(french)
+    with pytest.warns(UserWarning, match="dates have at most 4 assets"):
+        model = TwoPassFactorModel().fit(F, R)
+    B = model.betas_.to_numpy()
+    for date in R.index[:40]:
+        ok = R.loc[date].notna().to_numpy()
+        if ok.sum() <= 4:
+            for frame in (model.bse_, model.tvalues_, model.pvalues_):
+                assert frame.loc[date].isna().all()
+            continue
+        res = sm.OLS(R.loc[date].to_numpy()[ok], sm.add_constant(B[ok])).fit()
+        np.testing.assert_allclose(model.params_.loc[date], res.params, rtol=RTOL)
+        np.testing.assert_allclose(model.bse_.loc[date], res.bse, rtol=RTOL)
+        np.testing.assert_allclose(model.tvalues_.loc[date], res.tvalues, rtol=RTOL)
+        np.testing.assert_allclose(model.pvalues_.loc[date], res.pvalues, rtol=1e-8)
+        resid = model.residuals(F, R).loc[date].to_numpy()
+        np.testing.assert_allclose(resid[ok], res.resid, rtol=1e-8, atol=1e-15)
+        assert np.isnan(resid[~ok]).all()
+    for frame in (model.bse_, model.tvalues_, model.pvalues_):
+        assert frame.index.equals(model.params_.index)
+        assert frame.columns.equals(model.params_.columns)
+
+
+def test_two_pass_residuals_mean_is_the_pricing_error(french):
+    F, R = french
+    model = TwoPassFactorModel().fit(F, R)
+    resid = model.residuals(F, R)
+    assert resid.index.equals(R.index) and resid.columns.equals(R.columns)
+    lam = model.risk_premia_.mean()
+    alpha = R.mean() - lam["const"] - model.betas_ @ lam[F.columns]
+    np.testing.assert_allclose(resid.mean(), alpha, rtol=1e-8, atol=1e-14)
+    # Dates fit did not see: NaN; an array X has no dates to match.
+    later = F.set_axis(F.index + pd.Timedelta(days=1))
+    assert model.residuals(later, R.set_axis(later.index)).isna().all().all()
+    with (
+        pytest.warns(UserWarning, match="valid feature names"),
+        pytest.raises(ValueError, match="`X` has no dates"),
+    ):
+        model.residuals(F.to_numpy(), R.to_numpy())
+    arrays = TwoPassFactorModel().fit(F.to_numpy(), R.to_numpy())
+    np.testing.assert_allclose(
+        arrays.residuals(F.to_numpy(), R.to_numpy()), resid.to_numpy(), rtol=1e-10
+    )
+
+
+def test_two_pass_fit_does_not_compute_inference(french, monkeypatch):
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    import skfactor.models._two_pass as tp
+
+    F, R = french
+    assert not hasattr(TwoPassFactorModel(), "bse_")
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        TwoPassFactorModel().tvalues_  # noqa: B018
+    calls = []
+    real = tp.inference_frames
+    monkeypatch.setattr(tp, "inference_frames", lambda *a: calls.append(1) or real(*a))
+    model = TwoPassFactorModel().fit(F, R)
+    assert calls == [] and "bse_" not in vars(model)
+    copy = pickle.loads(pickle.dumps(model))
+    refit = clone(model).fit(F, R)
+    pd.testing.assert_frame_equal(copy.bse_, model.bse_)
+    pd.testing.assert_frame_equal(refit.pvalues_, model.pvalues_)
+    assert len(calls) == 3
+
+
+@pytest.mark.parametrize(
+    ("canonical", "aliases", "kw"),
+    [
+        ("nonrobust", ("fama-macbeth", "unadjusted"), {}),
+        ("kernel", ("newey-west", "HAC"), {"bandwidth": 4}),
+        ("kernel", ("newey-west", "HAC"), {}),
+        ("shanken", (), {}),
+    ],
+)
+def test_two_pass_summary_aliases_and_header(french, canonical, aliases, kw):
+    from skfactor.models._summary import HEADER_KEYS
+
+    F, R = french
+    model = TwoPassFactorModel().fit(F, R)
+    table = model.summary(canonical, **kw)
+    for alias in aliases:
+        pd.testing.assert_frame_equal(model.summary(alias, **kw), table)
+    header = table.header
+    assert set(HEADER_KEYS) <= set(header)
+    assert header["estimator"] == "TwoPassFactorModel"
+    assert header["cov_type"] == canonical
+    assert header["n_dates"] == len(R) and header["n_assets"] == R.shape[1]
+    np.testing.assert_allclose(header["mean_rsquared"], model.rsquared_.mean())
+    if canonical == "kernel":
+        assert header["kernel"] == "bartlett"
+        cs = CrossSectionalFactorModel().fit(
+            pd.DataFrame(
+                {
+                    f: np.repeat(model.betas_[f].to_numpy()[None], len(R), 0).ravel()
+                    for f in F.columns
+                },
+                index=R.stack(future_stack=True).index,
+            ),
+            R.stack(future_stack=True),
+        )
+        # The same Newey-West table as the cross-sectional model's on the betas.
+        expected = cs.summary("kernel", **kw)
+        np.testing.assert_allclose(table["std_err"], expected["std_err"], rtol=1e-8)
+        assert header["bandwidth"] == expected.header["bandwidth"]
+    else:
+        assert header["kernel"] is None and header["bandwidth"] is None
+
+
+def test_two_pass_summary_kernels_follow_the_cross_sectional_ones(french):
+    F, R = french
+    model = TwoPassFactorModel().fit(F, R)
+    from skfactor.models._fama_macbeth import fama_macbeth_table
+
+    for kernel in ("parzen", "qs"):
+        ours = model.summary("kernel", kernel=kernel)
+        expected = fama_macbeth_table(model.params_, "kernel", None, kernel)
+        pd.testing.assert_frame_equal(ours, expected)
+        assert ours.header["kernel"] == kernel

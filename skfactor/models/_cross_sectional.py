@@ -12,11 +12,13 @@ from sklearn.metrics import r2_score
 from skfactor.models._date_diagnostics import (
     STATUS,
     DateFits,
-    date_diagnostics,
-    inference_frames,
+    DateMoments,
+    date_inference,
 )
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
+from skfactor.models._lazy import Lazy, lazy_property
 from skfactor.models._protocol import CrossSectionalBlocks
+from skfactor.models._summary import Summary, finite_mean
 from skfactor.panel._align import align_rows
 from skfactor.panel._output import from_polars, is_polars_frame
 from skfactor.panel._regression import segment_regression
@@ -184,7 +186,13 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         not estimated (and for an industry without members that date).
     tvalues_, pvalues_ : DataFrame of shape (n_dates, n_terms)
         ``params_ / bse_`` and their two-sided p-values from Student's t with
-        each date's ``df_resid``.
+        each date's ``df_resid``. ``bse_``, ``tvalues_``, ``pvalues_`` and
+        ``diagnostics_`` are computed on first access (then kept) from what
+        ``fit`` keeps per date: the weighted Gram matrix and means of the
+        loadings, the weight sum, the complete rows, the power-of-two units,
+        the residual sum of squares (summed from the residuals), the R², the
+        status and the industry constraint row; a fit nobody inspects (in a
+        grid search) pays nothing for them.
     diagnostics_ : DataFrame of shape (n_dates, 7)
         One row per date: ``nobs`` (complete rows used), ``df_resid``,
         ``rank`` (of the design with its constant, judged as the fit judges
@@ -243,8 +251,11 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
     >>> err = model.factor_returns_ - data.factor_returns
     >>> bool(err.abs().max().max() < 0.005)
     True
-    >>> list(model.summary().columns)
+    >>> table = model.summary(cov_type="newey-west")
+    >>> list(table.columns)
     ['coef', 'std_err', 't', 'p_value']
+    >>> table.header["cov_type"], table.header["kernel"], table.header["n_dates"]
+    ('kernel', 'bartlett', 60)
     """
 
     #: What the ``status`` codes of ``diagnostics_`` mean.
@@ -363,29 +374,19 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
             center=self.fit_intercept,
             constraint=constraint,
             may_be_absent=may_be_absent,
+            residuals=False,  # only their sums of squares: residuals() recomputes
         )
-        mom = fit.moments
-        rows = None if constraint is None else constraint(mom)
+        rows = None if constraint is None else constraint(fit.moments)
         dates = (
             panel.dates if panel.dates is not None else pd.RangeIndex(1, name="date")
         )
         estimates = [fit.intercept[:, None]] * int(self.fit_intercept) + [fit.coef]
-        bse, table = date_diagnostics(
-            mom,
-            fit.ssr,
-            fit.rsquared,
-            fit.status,
-            constraint=rows,
-            may_be_absent=may_be_absent,
-            condition_number=self.condition_number,
-        )
         return DateFits(
             dates=dates,
             names=names,
             params=np.hstack(estimates),
-            bse=bse,
-            table=table,
-            pooled=self._pooled_gram(mom, rows, p),
+            moments=DateMoments.from_fit(fit, rows, may_be_absent),
+            pooled=self._pooled_gram(fit.moments, rows, p),
             n_rows=len(y),
             n_features_in=self.n_features_in_,
             feature_names_in=getattr(self, "feature_names_in_", None),
@@ -399,11 +400,8 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         parts = [part for part in parts if part is not None]
         first = parts[0]
         set_features_seen(self, first.n_features_in, first.feature_names_in)
-        table = {
-            key: np.concatenate([part.table[key] for part in parts])
-            for key in first.table
-        }
-        if sum(part.n_rows for part in parts) and not table["nobs"].any():
+        moments = DateMoments.concat([part.moments for part in parts])
+        if sum(part.n_rows for part in parts) and not moments.nobs.any():
             raise ValueError(
                 "No row is complete: every row misses `y`, a loading of `X` or its "
                 "`sample_weight` (NaN, or weight 0), so there is nothing to "
@@ -420,32 +418,47 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
                 f"was split, e.g. {list(dates[dates.duplicated()][:3])}; every "
                 "date's rows must lie in one partition (see skfactor.dask.check_panel)."
             )
-        status = table["status"]
-        self._warn_dates(status, len(names) + int(self.fit_intercept), dates)
+        self._warn_dates(moments.status, len(names) + int(self.fit_intercept), dates)
         terms = ["const"] * int(self.fit_intercept) + names
         self.params_ = pd.DataFrame(
             np.vstack([part.params for part in parts]),
             index=dates,
             columns=pd.Index(terms, name="term"),
         )
-        self.diagnostics_ = pd.DataFrame(table, index=dates)
-        self.bse_, self.tvalues_, self.pvalues_ = inference_frames(
-            self.params_,
-            np.vstack([part.bse for part in parts]),
-            table["df_resid"],
+        self._moments = moments
+        # bse_, tvalues_, pvalues_, diagnostics_: on first access (a fit in a
+        # grid search pays nothing for them).
+        self._inference = Lazy(
+            date_inference, moments, self.params_, self.condition_number
         )
         self.intercept_, self.coef_ = self._expectation()
         return self
 
-    @property
-    def rsquared_(self):
-        """Per-date R² (Series): the ``rsquared`` column of ``diagnostics_``."""
-        return self.diagnostics_["rsquared"]
+    bse_ = lazy_property(
+        "bse_", "Per-date standard errors (date x term), computed on first access."
+    )
+    tvalues_ = lazy_property(
+        "tvalues_", "Per-date t statistics (date x term), computed on first access."
+    )
+    pvalues_ = lazy_property(
+        "pvalues_", "Per-date two-sided p-values (date x term), on first access."
+    )
+    diagnostics_ = lazy_property(
+        "diagnostics_", "Per-date fit statistics (date x column), on first access."
+    )
 
     @property
-    def nobs_(self):
+    def rsquared_(self) -> pd.Series:
+        """Per-date R² (Series): the ``rsquared`` column of ``diagnostics_``."""
+        check_is_fitted(self)
+        index = self.params_.index
+        return pd.Series(self._moments.rsquared, index=index, name="rsquared")
+
+    @property
+    def nobs_(self) -> pd.Series:
         """Per-date complete rows (Series): the ``nobs`` column of ``diagnostics_``."""
-        return self.diagnostics_["nobs"]
+        check_is_fitted(self)
+        return pd.Series(self._moments.nobs, index=self.params_.index, name="nobs")
 
     @property
     def factor_returns_(self):
@@ -732,10 +745,10 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
     # ------------------------------------------------------------- summary
     def summary(
         self,
-        cov_type: str = "unadjusted",
+        cov_type: str = "nonrobust",
         bandwidth: float | None = None,
         kernel: str = "bartlett",
-    ) -> pd.DataFrame:
+    ) -> Summary:
         """The Fama–MacBeth table of the per-date estimates.
 
         Equal to linearmodels ``FamaMacBeth(...).fit(cov_type=cov_type,
@@ -746,14 +759,18 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
 
         Parameters
         ----------
-        cov_type : {"unadjusted", "kernel"}, default="unadjusted"
-            ``"kernel"`` is a HAC (long-run) covariance for autocorrelated
-            estimates, weighted by ``kernel``.
+        cov_type : {"nonrobust", "kernel"}, default="nonrobust"
+            ``"nonrobust"`` (aliases ``"unadjusted"``, linearmodels' name, and
+            ``"fama-macbeth"``) is the plain variance of the mean;
+            ``"kernel"`` (aliases ``"HAC"`` and ``"newey-west"``) a HAC
+            (long-run) covariance for autocorrelated estimates, weighted by
+            ``kernel``. The user guide's "Conventions" page lists every
+            spelling.
         bandwidth : float, optional
             Kernel bandwidth, a number >= 0 below T (Bartlett and Parzen use
             its integer part, the number of lags they weigh); None selects it
             for the kernel by Newey and West's (1994) rule, as linearmodels
-            does. Ignored by ``"unadjusted"``.
+            does. Ignored by ``"nonrobust"``.
         kernel : {"bartlett", "parzen", "qs"}, default="bartlett"
             ``"bartlett"`` (Newey–West) weighs lag :math:`l` by
             :math:`1 - l/(L+1)`; ``"parzen"`` (Gallant) is smoother and also
@@ -762,10 +779,26 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
 
         Returns
         -------
-        DataFrame
-            Indexed by term (``const`` first when there is an intercept, then
-            the loadings), with columns ``coef``, ``std_err``, ``t``, ``p_value``.
+        Summary
+            A DataFrame indexed by term (``const`` first when there is an
+            intercept, then the loadings), with columns ``coef``, ``std_err``,
+            ``t``, ``p_value``; its ``header`` (printed above it) names the
+            estimator, the canonical ``cov_type``, the ``kernel`` and the
+            ``bandwidth`` used (the automatic choice included; None for
+            ``"nonrobust"``), ``n_dates`` (T), ``n_assets`` (the most complete
+            rows on one date: the number of assets of a balanced panel) and
+            ``mean_rsquared`` (the mean of the per-date R²).
         """
         check_is_fitted(self)
-        check_summary_arguments(cov_type, ("unadjusted", "kernel"), bandwidth, kernel)
-        return fama_macbeth_table(self.params_, cov_type, bandwidth, kernel)
+        cov_type = check_summary_arguments(
+            cov_type, ("nonrobust", "kernel"), bandwidth, kernel
+        )
+        table = fama_macbeth_table(self.params_, cov_type, bandwidth, kernel)
+        nobs, rsquared = self._moments.nobs, self._moments.rsquared
+        table.header = {
+            "estimator": type(self).__name__,
+            **table.header,
+            "n_assets": int(nobs.max(initial=0)),
+            "mean_rsquared": finite_mean(rsquared),
+        }
+        return table

@@ -26,6 +26,11 @@ constrained estimates) and :math:`k` counts one parameter less.
 All of it is computed in the moments' units (each column of the loadings and
 the returns divided by a power of two, so cross-products of loadings of 1e-160
 or 1e160 stay in range) and the standard errors brought back to the data's.
+
+``fit`` keeps only the :class:`DateMoments` (a few dozen numbers per date);
+:class:`CrossSectionalFactorModel` computes ``bse_``, ``tvalues_``,
+``pvalues_`` and ``diagnostics_`` from them on first access
+(:func:`date_inference`), so a fit nobody inspects pays nothing for them.
 """
 
 from __future__ import annotations
@@ -37,7 +42,14 @@ import pandas as pd
 
 from skfactor.utils._numerics import RCOND, t_p_values
 
-__all__ = ["STATUS", "DateFits", "date_diagnostics", "inference_frames"]
+__all__ = [
+    "STATUS",
+    "DateFits",
+    "DateMoments",
+    "date_diagnostics",
+    "date_inference",
+    "inference_frames",
+]
 
 # What segment_lstsq's status codes (the diagnostics' ``status``) mean. The
 # table keeps the codes: every fitted attribute is numeric (the estimator
@@ -45,22 +57,83 @@ __all__ = ["STATUS", "DateFits", "date_diagnostics", "inference_frames"]
 STATUS = ("ok", "too few rows", "collinear loadings")
 
 
+class DateMoments(NamedTuple):
+    """What ``fit`` keeps per date for the inference computed on first access.
+
+    Per date: the centred (or not) weighted Gram matrix of the loadings
+    ``gram`` (n_dates, p, p), their weighted means ``mean`` (n_dates, p), the
+    total weight, the complete rows, the power-of-two ``units`` the loadings
+    and the returns were divided by (n_dates, p + 1; partitions of a Dask fit
+    may differ), the weighted residual sum of squares ``ssr`` (summed from the
+    residuals, in those units), the R², the status and the industry
+    constraint row (n_dates, p; None without one). ``centered`` and
+    ``may_be_absent`` are the fit's.
+    """
+
+    gram: np.ndarray
+    mean: np.ndarray
+    weight_sum: np.ndarray
+    nobs: np.ndarray
+    units: np.ndarray
+    ssr: np.ndarray
+    rsquared: np.ndarray
+    status: np.ndarray
+    constraint: np.ndarray | None
+    centered: bool
+    may_be_absent: np.ndarray | None
+
+    @classmethod
+    def from_fit(cls, fit, constraint=None, may_be_absent=None):
+        """The moments of a ``segment_regression`` result, trimmed to the loadings."""
+        mom = fit.moments
+        p = mom.gram.shape[1] - 1
+        n = len(mom.nobs)
+        units = np.ones(p + 1) if mom.scale is None else mom.scale
+        return cls(
+            gram=np.ascontiguousarray(mom.gram[:, :p, :p]),
+            mean=np.ascontiguousarray(mom.mean[:, :p]),
+            weight_sum=mom.weight_sum,
+            nobs=mom.nobs,
+            units=np.broadcast_to(units, (n, p + 1)).copy(),
+            ssr=fit.ssr,
+            rsquared=fit.rsquared,
+            status=fit.status,
+            constraint=constraint,
+            centered=mom.centered,
+            may_be_absent=may_be_absent,
+        )
+
+    @classmethod
+    def concat(cls, parts):
+        """The moments of consecutive partitions of dates, as one."""
+        first = parts[0]
+
+        def stack(name):
+            if getattr(first, name) is None:
+                return None
+            return np.concatenate([getattr(part, name) for part in parts])
+
+        return cls(
+            *(stack(name) for name in cls._fields[:9]),
+            first.centered,
+            first.may_be_absent,
+        )
+
+
 class DateFits(NamedTuple):
     """One partition of dates' per-date regressions, before the global checks.
 
-    ``params`` and ``bse`` are (n_dates, n_terms) arrays, ``table`` the
-    :func:`date_diagnostics` table, ``pooled`` the summed Gram matrix of the
-    estimable dates and the column scales it is in (None without any) for the
-    collinearity check, ``n_rows``
-    the partition's rows; the feature counts and names are those its
-    validation found.
+    ``params`` is the (n_dates, n_terms) array of estimates, ``moments`` the
+    :class:`DateMoments` kept for the inference, ``pooled`` the summed Gram
+    matrix of the estimable dates and the column scales it is in (None
+    without any) for the collinearity check, ``n_rows`` the partition's rows;
+    the feature counts and names are those its validation found.
     """
 
     dates: pd.Index
     names: list
     params: np.ndarray
-    bse: np.ndarray
-    table: dict
+    moments: DateMoments
     pooled: tuple[np.ndarray, np.ndarray] | None
     n_rows: int
     n_features_in: int
@@ -119,14 +192,15 @@ def _rank(A, k, nobs, known):
 def _condition_number(A, mean, wsum, centered, scale):
     """The condition number of X'WX as statsmodels: sqrt(max / min eigenvalue).
 
-    Of the data's design (it depends on the columns' scales): the scaled
-    moments are brought back first (not finite, NaN, where that overflows).
+    Of the data's design (it depends on the columns' scales, ``scale`` of
+    shape (n_dates, p)): the scaled moments are brought back first (not
+    finite, NaN, where that overflows).
     """
     n, p, _ = A.shape
     with np.errstate(over="ignore", invalid="ignore"):
-        A = A * (scale[:, None] * scale[None, :])
+        A = A * (scale[:, :, None] * scale[:, None, :])
         if centered:  # X'WX of [1, X] from the centred moments
-            m = mean[:, :p] * scale
+            m = mean * scale
             H = np.empty((n, p + 1, p + 1))
             H[:, 0, 0] = wsum
             H[:, 0, 1:] = H[:, 1:, 0] = wsum[:, None] * m
@@ -144,32 +218,15 @@ def _condition_number(A, mean, wsum, centered, scale):
     return cond
 
 
-def date_diagnostics(
-    moments,
-    ssr,
-    rsquared,
-    status,
-    *,
-    constraint=None,
-    may_be_absent=None,
-    condition_number=True,
-):
+def date_diagnostics(moments, *, condition_number=True):
     """Per-date standard errors and fit statistics of ``segment_regression``.
 
     Parameters
     ----------
-    moments : Moments
-        The per-date moments of the fit (scaled, see ``Moments.scale``).
-    ssr : ndarray of shape (n_dates,)
-        The weighted residual sum of squares of each date, in the moments'
-        units (``Regression.ssr``).
-    rsquared, status : ndarray
-        The fit's per-date R² and status (0 estimated, 1 too few complete
-        rows, 2 collinear loadings that date).
-    constraint : ndarray of shape (n_dates, p), optional
-        The industry constraint rows of the fit.
-    may_be_absent : ndarray of bool, shape (p,), optional
-        Columns that may be all zero on a date (industries).
+    moments : DateMoments
+        The per-date moments, residual sums of squares, R² and status (0
+        estimated, 1 too few complete rows, 2 collinear loadings that date)
+        of the fit, scaled (see ``DateMoments.units``).
     condition_number : bool, default=True
         Compute the condition numbers (one eigenvalue decomposition per date,
         the most expensive part); NaN otherwise.
@@ -183,12 +240,10 @@ def date_diagnostics(
         ``nobs``, ``df_resid``, ``rank``, ``condition_number``, ``rsquared``,
         ``rsquared_adj``, ``status`` (the code; :data:`STATUS` says it).
     """
-    gram, mean, wsum, nobs, centered, units = moments
-    p = gram.shape[1] - 1
+    A, mean, wsum, nobs, units, ssr, rsquared, status, constraint = moments[:9]
+    centered, may_be_absent = moments.centered, moments.may_be_absent
+    p = A.shape[1]
     k = int(centered)
-    if units is None:
-        units = np.ones(p + 1)
-    A = gram[:, :p, :p]
     absent = np.zeros((len(nobs), p), dtype=bool)
     if may_be_absent is not None:
         diag = np.diagonal(A, axis1=1, axis2=2)
@@ -206,7 +261,7 @@ def date_diagnostics(
         scale = np.where(ok, np.maximum(ssr, 0.0) / df_resid, np.nan)
         var = scale[:, None] * np.diagonal(inv, axis1=1, axis2=2)
         var[absent] = np.nan
-        m = np.where(absent, 0.0, np.nan_to_num(mean[:, :p]))
+        m = np.where(absent, 0.0, np.nan_to_num(mean))
         if centered:
             quad = np.einsum("tj,tjk,tk->t", m, inv, m)
             var = np.hstack([(scale * (1.0 / wsum + quad))[:, None], var])
@@ -216,7 +271,8 @@ def date_diagnostics(
             left = wsum - np.einsum("tj,tjk,tk->t", sx, inv, sx)
             k_const = (np.abs(left) <= 1e-8 * wsum).astype(np.float64)
         # Back to the data's units: the constant's in y's, a slope's in y / x.
-        bse = np.sqrt(var) * (units[p] / np.append(np.ones(k), units[:p]))
+        per_term = np.hstack([np.ones((len(nobs), k)), units[:, :p]])
+        bse = np.sqrt(var) * (units[:, p:] / per_term)
         rsquared_adj = 1.0 - (nobs - k_const) / df_resid * (1.0 - rsquared)
     rsquared_adj = np.where(ok & (df_resid > 0), rsquared_adj, np.nan)
     table = {
@@ -224,7 +280,7 @@ def date_diagnostics(
         "df_resid": df_resid,
         "rank": rank,
         "condition_number": (
-            _condition_number(A, mean, wsum, centered, units[:p])
+            _condition_number(A, mean, wsum, centered, units[:, :p])
             if condition_number
             else np.full(len(nobs), np.nan)
         ),
@@ -233,6 +289,34 @@ def date_diagnostics(
         "status": status,
     }
     return bse, table
+
+
+def date_inference(moments, params, condition_number=True):
+    """``bse_``, ``tvalues_``, ``pvalues_`` and ``diagnostics_`` from the moments.
+
+    Parameters
+    ----------
+    moments : DateMoments
+        What ``fit`` kept.
+    params : DataFrame of shape (n_dates, n_terms)
+        The per-date estimates (``params_``).
+    condition_number : bool, default=True
+        As :func:`date_diagnostics`.
+
+    Returns
+    -------
+    dict
+        DataFrames keyed by attribute name, laid out as ``params`` (the
+        diagnostics: one row per date).
+    """
+    bse, table = date_diagnostics(moments, condition_number=condition_number)
+    frames = inference_frames(params, bse, table["df_resid"])
+    return {
+        "bse_": frames[0],
+        "tvalues_": frames[1],
+        "pvalues_": frames[2],
+        "diagnostics_": pd.DataFrame(table, index=params.index),
+    }
 
 
 def inference_frames(params, bse, df_resid):

@@ -5,8 +5,9 @@ dates where it is estimated; the covariance uses the deviations from those means
 on the dates where **every** term is estimated (linearmodels drops the other
 rows), T of them:
 
-- ``"unadjusted"``: :math:`\hat V = \frac{1}{T(T-1)} \sum_t e_t e_t^\top`;
-- ``"kernel"``: a HAC (long-run) covariance,
+- ``"nonrobust"`` (aliases ``"unadjusted"``, ``"fama-macbeth"``):
+  :math:`\hat V = \frac{1}{T(T-1)} \sum_t e_t e_t^\top`;
+- ``"kernel"`` (aliases ``"HAC"``, ``"newey-west"``): a HAC (long-run) covariance,
   :math:`\hat V = \frac{1}{T(T-1)} \big(\sum_t e_t e_t^\top +
   \sum_{l \ge 1} w_l (\Gamma_l + \Gamma_l^\top)\big)`, with
   :math:`\Gamma_l = \sum_t e_t e_{t-l}^\top` and the weights :math:`w_l` of
@@ -26,6 +27,8 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from skfactor.models._summary import Summary
+from skfactor.utils._cov_types import canonical_cov_type
 from skfactor.utils._numerics import (
     KERNELS,
     coefficient_table,
@@ -45,25 +48,22 @@ _RULES = {
 
 
 def check_summary_arguments(cov_type, cov_types, bandwidth, kernel=None):
-    """Validate the arguments of a Fama–MacBeth ``summary()``, or raise.
+    """Validate the arguments of a Fama–MacBeth ``summary()``; the canonical name.
 
     The one check behind :meth:`CrossSectionalFactorModel.summary` and
-    :meth:`TwoPassFactorModel.summary`. ``cov_types`` are the accepted
-    ``cov_type`` values; ``kernel=None`` when the method has no ``kernel``
-    argument. ``bandwidth`` must be None or a finite number >= 0 (not a bool,
-    not a string), whatever ``cov_type`` (the covariances other than the
-    kernel one ignore it, as linearmodels does). Whether it is below the
-    number of dates is checked on the data.
+    :meth:`TwoPassFactorModel.summary`. ``cov_types`` are the canonical
+    ``cov_type`` names accepted (their aliases are accepted too, see
+    :mod:`skfactor.utils._cov_types`); ``kernel=None`` when the method has no
+    ``kernel`` argument. ``bandwidth`` must be None or a finite number >= 0
+    (not a bool, not a string), whatever ``cov_type`` (the covariances other
+    than the kernel one ignore it, as linearmodels does). Whether it is below
+    the number of dates is checked on the data.
     """
-    if not isinstance(cov_type, str) or cov_type not in cov_types:
-        options = ", ".join(f'"{c}"' for c in cov_types)
-        raise ValueError(f"`cov_type` must be one of {options}; got {cov_type!r}.")
+    name = canonical_cov_type(cov_type, cov_types)
     if kernel is not None and (not isinstance(kernel, str) or kernel not in KERNELS):
         options = ", ".join(f'"{k}"' for k in sorted(KERNELS))
         raise ValueError(f"`kernel` must be one of {options}; got {kernel!r}.")
-    if bandwidth is None:
-        return
-    if (
+    if bandwidth is not None and (
         isinstance(bandwidth, bool)
         or not isinstance(bandwidth, Real)
         or not (math.isfinite(bandwidth) and bandwidth >= 0)
@@ -72,6 +72,7 @@ def check_summary_arguments(cov_type, cov_types, bandwidth, kernel=None):
             f"`bandwidth` must be a number >= 0 or None; got {bandwidth!r}"
             + (" (a string)." if isinstance(bandwidth, str) else ".")
         )
+    return name
 
 
 def _pilot_lags(t, exponent):
@@ -115,7 +116,7 @@ def newey_west_bandwidth(x, kernel="bartlett"):
 
 
 def fama_macbeth_table(
-    estimates, cov_type="unadjusted", bandwidth=None, kernel="bartlett"
+    estimates, cov_type="nonrobust", bandwidth=None, kernel="bartlett"
 ):
     """The Fama–MacBeth coefficient table of per-date estimates.
 
@@ -123,8 +124,8 @@ def fama_macbeth_table(
     ----------
     estimates : DataFrame of shape (n_dates, n_terms)
         One row of estimates per date (NaN where not estimated).
-    cov_type : {"unadjusted", "kernel"}
-        Plain or HAC covariance of the mean.
+    cov_type : {"nonrobust", "kernel"}
+        Plain or HAC covariance of the mean (canonical names).
     bandwidth : float, optional
         Kernel bandwidth for ``"kernel"`` (below the number of estimated
         dates; Bartlett and Parzen use its integer part); None picks it from
@@ -134,8 +135,11 @@ def fama_macbeth_table(
 
     Returns
     -------
-    DataFrame
-        Indexed by term, columns ``coef``, ``std_err``, ``t``, ``p_value``.
+    Summary
+        Indexed by term, columns ``coef``, ``std_err``, ``t``, ``p_value``;
+        its header has ``cov_type``, ``kernel`` and ``bandwidth`` (the
+        automatic choice when none was given; None without a kernel) and
+        ``n_dates``, the T dates where every term is estimated.
     """
     values = estimates.to_numpy(dtype=np.float64)
     coef = estimates.mean(axis=0).to_numpy()
@@ -162,4 +166,13 @@ def fama_macbeth_table(
     with np.errstate(invalid="ignore"):
         std_err = np.sqrt(np.diag(cov))
     index = pd.Index(estimates.columns, name="term")
-    return coefficient_table(index, coef, std_err, df=t - 1)
+    kernel_used = cov_type == "kernel"
+    return Summary(
+        coefficient_table(index, coef, std_err, df=t - 1),
+        header={
+            "cov_type": cov_type,
+            "kernel": kernel if kernel_used else None,
+            "bandwidth": bandwidth if kernel_used else None,
+            "n_dates": t,
+        },
+    )

@@ -15,7 +15,7 @@ from numbers import Integral, Real
 import numpy as np
 import pandas as pd
 
-__all__ = ["HEADER_KEYS", "Summary", "term_overview"]
+__all__ = ["HEADER_KEYS", "Summary", "finite_mean", "term_overview"]
 
 #: The keys every model's header has, in print order (None where a key does
 #: not apply, e.g. ``kernel`` for a non-HAC covariance).
@@ -155,6 +155,13 @@ class Summary(pd.DataFrame):
             + "\n".join(lines)
             + "\n\\hline\n\\end{tabular}\n"
         )
+
+
+def finite_mean(values: np.ndarray) -> float:
+    """Mean of the finite ``values`` (NaN when there are none): a header's mean R²."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    return float(values.mean()) if len(values) else float("nan")
 
 
 def term_overview(params: pd.DataFrame, tvalues: pd.DataFrame) -> pd.DataFrame:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from skfactor.models._date_diagnostics import inference_frames
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
+from skfactor.models._lazy import Lazy, lazy_property
 from skfactor.models._ols import (
     collinear,
     masked_ols,
     standardized_design,
 )
+from skfactor.models._summary import Summary, finite_mean
 from skfactor.models._wide_model import WideModelMixin, mean_r2
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
@@ -65,6 +68,23 @@ def shanken_covariance(betas, resid, mask, premia, F, fit_intercept):
     return ((1.0 + c) * (root @ root.T) + bordered) / T, T
 
 
+def second_pass_inference(params, ssr, nobs, inverse_diagonal):
+    r"""Per-date ``bse_``, ``tvalues_``, ``pvalues_`` of the second pass, as OLS.
+
+    Each date's nonrobust standard errors, statsmodels ``OLS`` of that date's
+    returns on the betas: :math:`\sqrt{\hat\sigma^2_t\,[(C_t'C_t)^{-1}]_{jj}}`
+    with :math:`\hat\sigma^2_t = SSR_t / (n_t - k)`, from what ``fit`` kept:
+    the residual sum of squares, the assets and the diagonal of the inverse
+    Gram matrix of each date; Student's t with :math:`n_t - k` degrees of
+    freedom.
+    """
+    df_resid = nobs - params.shape[1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bse = np.sqrt(ssr / df_resid)[:, None] * np.sqrt(inverse_diagonal)
+    frames = inference_frames(params, bse, df_resid)
+    return dict(zip(("bse_", "tvalues_", "pvalues_"), frames, strict=True))
+
+
 class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     r"""Two-pass (Fama-MacBeth) estimation of factor risk premia.
 
@@ -110,6 +130,14 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         ``risk_premia_``.
     risk_premia_ : DataFrame of shape (n_dates, n_terms)
         See ``params_``.
+    bse_, tvalues_, pvalues_ : DataFrame of shape (n_dates, n_terms)
+        Each date's second-pass regression inference, laid out as
+        ``params_``: statsmodels ``OLS`` of that date's returns on the betas
+        (nonrobust; Student's t with the date's assets less the terms as
+        degrees of freedom). NaN on dates not estimated. Computed on first
+        access from what ``fit`` keeps: per date, the residual sum of
+        squares, the number of assets and the diagonal of
+        :math:`(C_t'C_t)^{-1}`.
     expected_returns_ : Series of shape (n_assets,)
         :math:`\hat\lambda_0 + \hat\beta_i'\hat\lambda`, the mean of
         :meth:`predict` over the training dates.
@@ -131,10 +159,12 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     -----
     Fitted attributes follow the user guide's "Fitted attributes" contract:
     ``coef_``/``intercept_`` are what :meth:`predict` uses; ``params_`` holds
-    the second pass's per-date estimates (its regressions), ``const`` first;
-    :meth:`summary` gives the inference on their means. No training-sized
-    array is kept: ``fit`` computes the Shanken covariance of the premia (a
-    terms x terms matrix) from the first-pass residuals and drops them.
+    the second pass's per-date estimates (its regressions), ``const`` first,
+    ``bse_``/``tvalues_``/``pvalues_`` their per-date inference (computed on
+    first access) and :meth:`residuals` their residuals; :meth:`summary`
+    gives the inference on their means. No training-sized array is kept:
+    ``fit`` computes the Shanken covariance of the premia (a terms x terms
+    matrix) from the first-pass residuals and drops them.
 
     Examples
     --------
@@ -148,8 +178,13 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
     >>> model = TwoPassFactorModel().fit(F, R)
     >>> model.risk_premia_.columns.tolist()
     ['const', 'MKT', 'SMB']
-    >>> model.summary(cov_type="shanken").columns.tolist()
+    >>> table = model.summary(cov_type="shanken")
+    >>> table.columns.tolist()
     ['coef', 'std_err', 't', 'p_value']
+    >>> table.header["cov_type"], table.header["n_dates"], table.header["n_assets"]
+    ('shanken', 240, 25)
+    >>> model.bse_.shape == model.params_.shape
+    True
     """
 
     _parameter_constraints: dict = {
@@ -208,6 +243,14 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
             r2 = 1.0 - second.ssr / tss
         self.rsquared_ = pd.Series(r2, index=dates, name="rsquared")
         self.nobs_ = pd.Series(second.nobs, index=dates, name="nobs")
+        # bse_, tvalues_, pvalues_: on first access (p + 2 numbers per date).
+        self._inference = Lazy(
+            second_pass_inference,
+            self.params_,
+            second.ssr,
+            second.nobs,
+            np.diagonal(second.bread, axis1=1, axis2=2).copy(),
+        )
 
         lam = self.risk_premia_.mean(axis=0).to_numpy()
         lam0 = lam[0] if k else 0.0
@@ -290,48 +333,135 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
+    bse_ = lazy_property(
+        "bse_", "Per-date second-pass standard errors (date x term), on first access."
+    )
+    tvalues_ = lazy_property(
+        "tvalues_", "Per-date second-pass t statistics (date x term), on first access."
+    )
+    pvalues_ = lazy_property(
+        "pvalues_", "Per-date second-pass p-values (date x term), on first access."
+    )
+
+    def residuals(self, X: MatrixLike, y: TargetLike) -> FrameOut:
+        r"""The second pass's residuals: each return less its date's priced return.
+
+        :math:`\hat\eta_{i,t} = r_{i,t} - \hat\lambda_{0,t} -
+        \hat\beta_i'\hat\lambda_t`, with the per-date premia of ``params_``
+        matched to ``X``'s dates by label. On the data ``fit`` saw these are
+        the cross-sectional regressions' residuals (their mean over the dates
+        is each asset's Fama–MacBeth pricing error); the model does not keep
+        them. ``y - predict(X)`` prices with the mean premia instead.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors) or array-like
+            Factor returns on ``y``'s dates: only their dates are used (an
+            array's rows are the dates of ``fit`` in order, when it was fitted
+            on arrays).
+        y : DataFrame of shape (n_dates, n_assets), Series or array-like
+            The assets' returns (those of ``fit``, in its order).
+
+        Returns
+        -------
+        resid : DataFrame of shape (n_dates, n_assets) or ndarray
+            On ``X``'s dates, one column per asset (a Series or 1-D array
+            when fitted on one series). NaN where the return is missing, for
+            assets without betas, on dates not estimated and on dates ``fit``
+            did not see.
+        """
+        check_is_fitted(self)
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        check_fitted_assets(self, y, wide)
+        fitted = self.params_.index
+        if wide.dates is not None:
+            rows = fitted.get_indexer(wide.dates)
+        elif isinstance(fitted, pd.RangeIndex):
+            rows = np.arange(len(wide.F))
+            rows[rows >= len(fitted)] = -1
+        else:
+            raise ValueError(
+                "`X` has no dates (an array) but the model was fitted on frames "
+                "indexed by date; pass `X` as a DataFrame indexed by date so that "
+                "each row's premia are known."
+            )
+        # Row -1 (a date fit did not see) picks the appended NaN row.
+        premia = np.vstack(
+            [self.params_.to_numpy(), np.full(self.params_.shape[1], np.nan)]
+        )[rows]
+        k = int(self.fit_intercept)
+        priced = premia[:, k:] @ np.ascontiguousarray(self.coef_.T)
+        if k:
+            priced += premia[:, :1]
+        return self._wrap(np.subtract(wide.R, priced, out=priced), wide.dates)
+
     def summary(
-        self, cov_type: str = "fama-macbeth", bandwidth: float | None = None
-    ) -> pd.DataFrame:
+        self,
+        cov_type: str = "nonrobust",
+        bandwidth: float | None = None,
+        kernel: str = "bartlett",
+    ) -> Summary:
         r"""Inference on the mean risk premia.
 
         Parameters
         ----------
-        cov_type : {"fama-macbeth", "newey-west", "shanken"}, default="fama-macbeth"
-            ``"fama-macbeth"``: the variance of the mean of the per-date
-            premia, :math:`\frac{1}{T(T-1)}\sum_t e_t e_t'` (linearmodels
-            ``FamaMacBeth``, unadjusted). ``"newey-west"``: the same with
-            Bartlett weights :math:`1 - l/(L+1)` up to :math:`L` =
-            ``bandwidth`` lags of the date-ordered premia. ``"shanken"``:
-            Shanken's (1992) correction for the estimated betas, OLS form,
-            :math:`\frac1T[(1 + c)(C'C)^{-1}C'\hat\Sigma C(C'C)^{-1} +
-            \tilde\Sigma_F]`, with :math:`\hat\Sigma` and :math:`\hat\Sigma_F`
-            divided by :math:`T` (by :math:`\sqrt{T_i T_j}` for the residual
-            covariance of assets with holes; see the user guide).
+        cov_type : {"nonrobust", "kernel", "shanken"}, default="nonrobust"
+            ``"nonrobust"`` (aliases ``"fama-macbeth"``, ``"unadjusted"``):
+            the variance of the mean of the per-date premia,
+            :math:`\frac{1}{T(T-1)}\sum_t e_t e_t'` (linearmodels
+            ``FamaMacBeth``, unadjusted). ``"kernel"`` (aliases
+            ``"newey-west"``, ``"HAC"``): the same plus the ``kernel``-weighted
+            autocovariances of the date-ordered premia up to ``bandwidth``
+            lags (Bartlett: weights :math:`1 - l/(L+1)`, Newey–West).
+            ``"shanken"``: Shanken's (1992) correction for the estimated
+            betas, OLS form, :math:`\frac1T[(1 + c)(C'C)^{-1}C'\hat\Sigma
+            C(C'C)^{-1} + \tilde\Sigma_F]`, with :math:`\hat\Sigma` and
+            :math:`\hat\Sigma_F` divided by :math:`T` (by
+            :math:`\sqrt{T_i T_j}` for the residual covariance of assets with
+            holes; see the user guide).
         bandwidth : float, optional
-            Bartlett bandwidth :math:`L` of ``"newey-west"`` (a number >= 0
-            below the number of dates; its integer part is the number of
-            lags); None selects it by Newey and West's (1994) rule, as
-            linearmodels does. Ignored by the other covariances (but checked:
-            a negative or non-numeric ``bandwidth`` is an error).
+            Kernel bandwidth :math:`L` of ``"kernel"`` (a number >= 0 below
+            the number of dates; Bartlett and Parzen use its integer part as
+            the number of lags); None selects it by Newey and West's (1994)
+            rule, as linearmodels does. Ignored by the other covariances (but
+            checked: a negative or non-numeric ``bandwidth`` is an error).
+        kernel : {"bartlett", "parzen", "qs"}, default="bartlett"
+            The kernel of ``"kernel"``, as
+            :meth:`CrossSectionalFactorModel.summary`.
 
         Returns
         -------
-        DataFrame
-            Indexed by term (``const`` first), columns ``coef``, ``std_err``,
-            ``t``, ``p_value`` (Student's t with :math:`T - 1` degrees of
-            freedom).
+        Summary
+            A DataFrame indexed by term (``const`` first), columns ``coef``,
+            ``std_err``, ``t``, ``p_value`` (Student's t with :math:`T - 1`
+            degrees of freedom); its ``header`` names the canonical
+            ``cov_type``, the ``kernel`` and ``bandwidth`` used (the automatic
+            choice included), ``n_dates`` (T), ``n_assets`` (the assets with
+            betas, priced by the second pass) and ``mean_rsquared`` (of the
+            per-date second-pass regressions).
         """
         check_is_fitted(self)
-        options = ("fama-macbeth", "newey-west", "shanken")
-        check_summary_arguments(cov_type, options, bandwidth)
+        options = ("nonrobust", "kernel", "shanken")
+        cov_type = check_summary_arguments(cov_type, options, bandwidth, kernel)
         premia = self.risk_premia_.sort_index()
         if cov_type != "shanken":
-            kind = "unadjusted" if cov_type == "fama-macbeth" else "kernel"
-            return fama_macbeth_table(premia, kind, bandwidth)
-        cov, T = self._shanken
-        coef = premia.mean(axis=0).to_numpy()
-        with np.errstate(invalid="ignore"):
-            std_err = np.sqrt(np.diag(cov))
-        index = pd.Index(premia.columns, name="term")
-        return coefficient_table(index, coef, std_err, df=T - 1)
+            table = fama_macbeth_table(premia, cov_type, bandwidth, kernel)
+        else:
+            cov, T = self._shanken
+            coef = premia.mean(axis=0).to_numpy()
+            with np.errstate(invalid="ignore"):
+                std_err = np.sqrt(np.diag(cov))
+            index = pd.Index(premia.columns, name="term")
+            table = Summary(
+                coefficient_table(index, coef, std_err, df=T - 1),
+                header={"cov_type": cov_type, "n_dates": T},
+            )
+        table.header = {
+            "estimator": type(self).__name__,
+            "kernel": None,
+            "bandwidth": None,
+            **table.header,
+            "n_assets": int(self.betas_.notna().all(axis=1).sum()),
+            "mean_rsquared": finite_mean(self.rsquared_),
+        }
+        return table

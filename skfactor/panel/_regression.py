@@ -16,10 +16,11 @@ without a Python loop over dates:
    batched eigenvalue rank check, optionally under one linear equality
    constraint per segment.
 3. :func:`segment_regression` does both and gives the residuals on the input
-   rows, solving each block of dates while it is in cache, and the residual
-   sum of squares and R² from those residuals (the normal equations'
-   :math:`y'y - 2\beta'b + \beta'A\beta` cancels to nothing on a near-exact
-   fit: noise 1e-8 of the signal gave an SSR of exactly 0).
+   rows (unless ``residuals=False``), solving each block of dates while it is
+   in cache, and the residual sum of squares and R² from those residuals
+   (the normal equations' :math:`y'y - 2\beta'b + \beta'A\beta` cancels to
+   nothing on a near-exact fit: noise 1e-8 of the signal gave an SSR of
+   exactly 0).
 
 Every column of ``X`` and ``y`` is divided by a power of two near its largest
 magnitude while it is copied (exact, so the results are those of the unscaled
@@ -113,12 +114,12 @@ def _strided(X, n_seg, size):
     )
 
 
-def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale):
+def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale, complete):
     """Date-sorted balanced panel: strided views, a few dates at a time.
 
     Each block of dates is copied into a cache-sized scratch block
     ``Z = sqrt(w) [X, y, 1] / [scale, 1]`` (incomplete rows and rows of weight
-    0 zeroed)
+    0 zeroed, and marked False in ``complete``, of shape (n_seg, size))
     whose Gram matrix holds every moment. Returns the segments to redo with
     explicit centring (see :func:`_centre_one_pass`).
     """
@@ -138,7 +139,7 @@ def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale):
         np.multiply(X3[b], inv_scale[:p], out=Z[:, :, :p])  # copied and scaled
         np.multiply(y2[b], inv_scale[p], out=Z[:, :, p])
         Z[:, :, p + 1] = 1.0
-        nobs[b] = _mask_block(Z, None if w2 is None else w2[b])
+        nobs[b] = _mask_block(Z, None if w2 is None else w2[b], complete[b])
         G = Z.transpose(0, 2, 1) @ Z
         gram[b] = G[:, : p + 1, : p + 1]
         mean[b] = G[:, p + 1, : p + 1]
@@ -148,9 +149,13 @@ def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale):
     return _centre_one_pass(gram, mean, weight_sum) if center else np.arange(0)
 
 
-def _mask_block(Z, w):
-    """Zero the incomplete rows of ``Z`` and scale by sqrt(w); the row counts."""
-    ok = ~np.isnan(Z @ np.ones(Z.shape[2]))  # NaN anywhere: a NaN sum
+def _mask_block(Z, w, ok):
+    """Zero the incomplete rows of ``Z`` (False in ``ok``) and scale by sqrt(w).
+
+    Returns the row counts.
+    """
+    np.isnan(Z @ np.ones(Z.shape[2]), out=ok)  # NaN anywhere: a NaN sum
+    np.logical_not(ok, out=ok)
     if w is not None:
         ok &= w > 0  # NaN > 0 is False
     Z[~ok] = 0.0
@@ -195,113 +200,122 @@ def _block_rows(segments, seg, starts, sizes, within):
     return rows if segments.order is None else segments.order[rows]
 
 
-def _fit_copied(segments, X, y, weights, which, center, out, fit, scale):
+def _fit_copied(
+    segments, X, y, weights, which, center, out, fit, scale, explicit=False
+):
     """Any panel: copy blocks of segments into a zero-padded buffer, solve them.
 
-    The buffer is column-major, ``(p + 1, n_dates, width)``: each column of
-    ``X`` (and ``y``) is gathered on its own, so every copy is one-dimensional,
-    and divided by its ``scale``. With ``fit = (solve, results, resid, ssr)``,
-    each block is solved (``solve(Moments) -> (coef, intercept, tss,
-    status)``, in the scaled units, stored in the ``results`` arrays) and its
-    residuals and their weighted sum of squares (scaled units) computed while
-    it is in cache (2.6x faster and 15x less memory than one padded buffer for
-    the whole panel), the residuals scattered to ``resid`` (caller's row order,
-    the data's units; NaN on rows not used).
+    The buffer is column-major, ``(q, n_dates, width)``: each column of ``X``
+    (and ``y``) is gathered on its own, so every copy is one-dimensional, and
+    divided by its ``scale``; its cells that hold no complete row (padding, a
+    NaN, a weight that is NaN or 0) are zeroed. With ``fit = (solve, results,
+    resid, ssr)``, each block is solved (``solve(Moments) -> (coef, intercept,
+    tss, status)``, in the scaled units, stored in the ``results`` arrays) and
+    its residuals and their weighted sum of squares (scaled units) computed
+    while it is in cache (2.6x faster and 15x less memory than one padded
+    buffer for the whole panel), the residuals scattered to ``resid`` (caller's
+    row order, the data's units; NaN on rows not used) unless it is None.
+
+    As the in-place path, the buffer has a row of ones (``q = p + 2``) whose
+    cross-products are the weight sums and means, and the Gram matrices are
+    centred in one pass (:func:`_centre_one_pass`); the segments where that
+    loses digits are returned, to be redone ``explicit``-ly: centred in the
+    buffer before the product (``q = p + 1``).
     """
     gram, mean, weight_sum, nobs = out
     solve, results, resid, ssr = fit
     inv_scale = (1.0 / scale)[:, None]
     p = X.shape[1]
+    q = p + 1 + int(not explicit)
     sizes = segments.sizes[which]
     starts = segments.starts[which]
+    redo = []
     for i, j in _blocks(sizes):
         seg, sz = which[i:j], sizes[i:j]
         nd, width, total = j - i, int(sz.max()), int(sz.sum())
         local = np.repeat(np.arange(nd), sz)
         within = np.arange(total) - np.repeat(np.cumsum(sz) - sz, sz)
         rows = _block_rows(segments, seg, starts[i:j], sz, within)
-        yb = y[rows]
-        # A row with a NaN anywhere has a NaN sum (one product, not p passes).
-        ok = ~np.isnan(yb + X[rows] @ np.ones(p))
+        pos = local * width + within
+        # Gather (faster than scattering): each cell reads its row, the
+        # padding the block's first row (zeroed below).
+        src = np.zeros(nd * width, dtype=np.intp)
+        src[pos] = np.arange(total)
+        gidx = src + rows.start if isinstance(rows, slice) else rows[src]
+        Z = np.empty((q, nd, width))
+        flat = Z.reshape(q, -1)
+        for k in range(p):
+            np.take(X[:, k], gidx, out=flat[k])
+        np.take(y, gidx, out=flat[p])
+        flat[: p + 1] *= inv_scale
+        # A complete cell: a row, no NaN (a NaN sum), a weight > 0.
+        cell = np.zeros(nd * width, dtype=bool)
+        cell[pos] = True
+        cell &= ~np.isnan(flat[: p + 1].sum(axis=0))
+        w = None
         if weights is not None:
-            wb = weights[rows]
-            ok &= wb > 0  # NaN > 0 is False
-        kept = np.flatnonzero(ok)
-        pos = (local * width + within)[ok]
-        # Gather (faster than scattering): each padded cell reads a complete
-        # row, the block's first for the padding, given weight 0 below.
-        src = np.full(nd * width, kept[0] if len(kept) else 0, dtype=np.intp)
-        src[pos] = kept
-        Z = (np.empty if len(kept) else np.zeros)((p + 1, nd, width))
-        flat = Z.reshape(p + 1, -1)
-        if len(kept):
-            gidx = src + rows.start if isinstance(rows, slice) else rows[src]
-            for k in range(p):
-                np.take(X[:, k], gidx, out=flat[k])
-            np.take(yb, src, out=flat[p])
-            flat *= inv_scale
-        nobs[seg] = np.bincount(local[ok], minlength=nd)
-        if weights is None:
-            mu, wsum, sw = _equal_weights(Z, pos, nobs[seg], center)
+            w = np.take(weights, gidx)
+            cell &= w > 0  # NaN > 0 is False
+            w[~cell] = 0.0
+            w = w.reshape(nd, width)
+        cell = cell.reshape(nd, width)
+        nobs[seg] = np.count_nonzero(cell, axis=1)
+        if explicit:
+            mu, wsum = _centre_explicitly(Z, cell, w, center)
         else:
-            mu, wsum, sw = _weigh(Z, pos, wb[ok], center)
-        Zt = Z.transpose(1, 0, 2)  # (nd, p + 1, width)
-        gram[seg] = Zt @ Zt.transpose(0, 2, 1)
+            Z[p + 1] = 1.0
+        np.copyto(Z, 0.0, where=~cell)
+        if w is not None:
+            Z *= np.sqrt(w)
+        Zt = Z.transpose(1, 0, 2)  # (nd, q, width)
+        G = Zt @ Zt.transpose(0, 2, 1)
+        if not explicit:
+            wsum = G[:, p + 1, p + 1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mu = G[:, p + 1, : p + 1] / wsum[:, None]
+            if center:
+                redo.append(seg[_centre_one_pass(G[:, : p + 1, : p + 1], mu, wsum)])
+        gram[seg] = G[:, : p + 1, : p + 1]
         mean[seg] = mu
         weight_sum[seg] = wsum
         solved = solve(Moments(gram[seg], mu, wsum, nobs[seg], center, scale))
         for store, value in zip(results, solved, strict=True):
             store[seg] = value
-        coef, intercept = solved[0], solved[1]
-        fitted = np.nan_to_num(coef)[:, None, :] @ Zt[:, :p, :]  # (nd, 1, width)
-        e = (Z[p] - fitted[:, 0, :]).reshape(-1)[pos]
-        ssr[seg] = np.bincount(local[ok], weights=e * e, minlength=nd)
-        if sw is not None:
-            e /= sw  # back from the weighted scale
+        coef, intercept = np.nan_to_num(solved[0]), solved[1]
+        fitted = coef[:, None, :] @ Zt[:, :p, :]  # (nd, 1, width)
+        E = np.subtract(Z[p], fitted[:, 0, :], out=fitted[:, 0, :])
+        if not explicit:  # the intercept times the (weighted) constant
+            E -= np.nan_to_num(intercept)[:, None] * Z[p + 1]
+        # Cells without a complete row are 0 in every row: their residual too.
+        ssr[seg] = np.einsum("tm,tm->t", E, E)
+        if resid is None:
+            continue
+        e = E.reshape(-1)[pos]
+        if w is not None:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                e /= np.sqrt(w.reshape(-1)[pos])  # back from the weighted scale
         e *= scale[p]
-        e[np.isnan(intercept)[local[ok]]] = np.nan
-        r = np.full(total, np.nan)
-        r[ok] = e
-        resid[rows] = r
+        e[~cell.reshape(-1)[pos] | np.isnan(intercept)[local]] = np.nan
+        resid[rows] = e
+    return np.concatenate(redo) if redo else np.arange(0)
 
 
-def _weigh(Z, pos, w, center):
-    """Weighted means of a padded block; centre it, scale by sqrt(w).
+def _centre_explicitly(Z, cell, w, center):
+    """Weighted means of a padded block's complete cells; centre them on them.
 
-    ``w`` holds the weights of the cells at flat positions ``pos``; the
-    padding gets weight 0, so scaling zeroes it. Returns the means, the
-    weight sums and the square-root weights of the ``pos`` cells.
+    ``w`` holds the cells' weights (0 off the complete cells; None: equal
+    weights). Returns the means and the weight sums.
     """
-    W = np.zeros(Z.shape[1:])
-    W.reshape(-1)[pos] = w
-    wsum = W.sum(axis=1)
+    np.copyto(Z, 0.0, where=~cell)
+    wsum = (cell.sum(axis=1) if w is None else w.sum(axis=1)).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mu = np.einsum("qtm,tm->tq", Z, W) / wsum[:, None]
+        if w is None:
+            mu = Z.sum(axis=2).T / wsum[:, None]
+        else:
+            mu = np.einsum("qtm,tm->tq", Z, w) / wsum[:, None]
     if center:
         Z -= np.nan_to_num(mu).T[:, :, None]
-    np.sqrt(W, out=W)
-    Z *= W
-    return mu, wsum, W.reshape(-1)[pos]
-
-
-def _equal_weights(Z, pos, nobs, center):
-    """:func:`_weigh` without weights: zero the padding cells, no scaling.
-
-    1.2x on the cross-sectional fit with 20 % of rows missing: the padding is
-    a few cells, where scaling by the weights is a pass over the block.
-    """
-    flat = Z.reshape(Z.shape[0], -1)
-    unused = np.ones(flat.shape[1], dtype=bool)
-    unused[pos] = False
-    unused = np.flatnonzero(unused)
-    flat[:, unused] = 0.0
-    wsum = nobs.astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = Z.sum(axis=2).T / wsum[:, None]
-    if center:
-        Z -= np.nan_to_num(mu).T[:, :, None]
-        flat[:, unused] = 0.0
-    return mu, wsum, None
+    return mu, wsum
 
 
 def _reparametrise(constraint, p):
@@ -436,6 +450,7 @@ def segment_regression(
     center=True,
     constraint=None,
     may_be_absent=None,
+    residuals=True,
 ):
     """Per-segment weighted least squares with residuals, in one pass if possible.
 
@@ -456,6 +471,10 @@ def segment_regression(
         segments of ``moments`` (see :func:`segment_lstsq`).
     may_be_absent : ndarray of bool, shape (p,), optional
         As :func:`segment_lstsq`.
+    residuals : bool, default=True
+        Return the residuals of every row; False sums their squares (``ssr``)
+        without writing them (``resid`` is None): a caller that needs only the
+        fit saves a pass over a rows-sized array.
 
     Returns
     -------
@@ -473,8 +492,11 @@ def segment_regression(
     -----
     ``X`` and ``y`` must not hold ±inf (the caller checks). The copying path
     solves each block of dates and computes its residuals while the block is in
-    cache; the in-place path (date-sorted balanced panel) gets them from one
-    batched product on the strided view.
+    cache; the in-place path (date-sorted balanced panel) gets them from
+    batched products on the strided view, a cache-sized block of dates at a
+    time. Both centre the Gram matrices in one pass where that keeps the
+    digits (:data:`CENTRING_RATIO`) and redo the other dates with explicit
+    centring.
     """
     X = np.asarray(X, dtype=float)
     y = np.ascontiguousarray(y, dtype=float)
@@ -486,7 +508,7 @@ def segment_regression(
         np.full(n_seg, np.nan),
         np.zeros(n_seg, dtype=np.intp),
     )
-    resid = np.empty(len(y))  # every row is written below
+    resid = np.empty(len(y)) if residuals else None  # every row is written
     ssr = np.full(n_seg, np.nan)
     scale = column_scales(X, y, keep=may_be_absent)
 
@@ -494,25 +516,22 @@ def segment_regression(
         c = None if constraint is None else constraint(mom)
         return segment_lstsq(mom, constraint=c, may_be_absent=may_be_absent)
 
-    redo = np.arange(n_seg)
+    fit = (solve, results, resid, ssr)
     if _in_place_ok(segments):
-        redo = _moments_in_place(X, y, weights, n_seg, center, out, 1.0 / scale)
+        complete = np.empty((n_seg, len(y) // n_seg), dtype=bool)
+        redo = _moments_in_place(
+            X, y, weights, n_seg, center, out, 1.0 / scale, complete
+        )
         done = np.ones(n_seg, dtype=bool)
         done[redo] = False
         moments = Moments(*out, center, scale)
-        _fit_in_place(X, y, weights, done, solve, moments, (*results, ssr), resid)
-    if len(redo):
-        _fit_copied(
-            segments,
-            X,
-            y,
-            weights,
-            redo,
-            center,
-            out,
-            fit=(solve, results, resid, ssr),
-            scale=scale,
-        )
+        fit_rows = (X, y, weights, complete)
+        _fit_in_place(fit_rows, done, solve, moments, (*results, ssr), resid)
+    else:
+        every = np.arange(n_seg)
+        redo = _fit_copied(segments, X, y, weights, every, center, out, fit, scale)
+    if len(redo):  # segments whose one-pass centring lost digits
+        _fit_copied(segments, X, y, weights, redo, center, out, fit, scale, True)
     coef, intercept, tss, status = results
     ok = status == 0
     ssr[~ok] = np.nan
@@ -540,15 +559,19 @@ def column_scales(X, y, keep=None):
     return scale
 
 
-def _fit_in_place(X, y, weights, done, solve, moments, results, resid):
+def _fit_in_place(rows, done, solve, moments, results, resid):
     """Solve the ``done`` segments of a date-sorted balanced panel; residuals.
 
-    The residuals of every row come from one batched product on the strided
-    view (NaN where a value is NaN), in the data's units, with the
-    coefficients brought back to them; their weighted sum of squares (the
-    last of ``results``) in the moments' scaled units. The caller overwrites
-    the segments it redoes.
+    ``rows = (X, y, weights, complete)``, ``complete`` the (n_seg, size) mask
+    of the rows the moments used. The residuals come a few dates at a time
+    from batched products on the strided view (NaN where a value is NaN), in
+    the data's units, with the coefficients brought back to them: written to
+    ``resid`` unless it is None, and their weighted sum of squares over the
+    complete rows (the last of ``results``) summed in the moments' scaled
+    units while they are in cache (no residual-sized array when ``resid`` is
+    None). The caller overwrites the segments it redoes.
     """
+    X, y, weights, complete = rows
     block = Moments(*(a[done] for a in moments[:4]), moments.centered, moments.scale)
     *results, ssr = results
     for store, value in zip(results, solve(block), strict=True):
@@ -559,20 +582,27 @@ def _fit_in_place(X, y, weights, done, solve, moments, results, resid):
     n_seg = len(done)
     size = len(y) // n_seg
     beta = np.where(done[:, None], np.nan_to_num(coef) * (scale[p] / scale[:p]), 0.0)
-    r2 = resid.reshape(n_seg, size)
-    np.matmul(_strided(X, n_seg, size), beta[:, :, None], out=r2[:, :, None])
-    r2 += np.where(done, intercept * scale[p], 0.0)[:, None]
-    np.subtract(y.reshape(n_seg, size), r2, out=r2)
-    if weights is not None:
-        resid[~(weights > 0)] = np.nan  # rows left out (NaN > 0 is False)
+    alpha = np.where(done, intercept * scale[p], 0.0)
+    X3, y2 = _strided(X, n_seg, size), y.reshape(n_seg, size)
     w2 = None if weights is None else weights.reshape(n_seg, size)
-    step = max(1, 2**18 // size)  # a few dates at a time: no residual-sized copy
+    step = max(1, 2**18 // (size * max(p, 1)))  # about 2 MiB of X at a time
+    buf = np.empty((min(step, n_seg), size))
     for i in range(0, n_seg, step):
-        e = r2[i : i + step] / scale[p]
-        e *= e
-        if w2 is not None:
-            e *= w2[i : i + step]  # NaN on rows left out, skipped below
-        ssr[i : i + step] = np.nansum(e, axis=1)
+        b = slice(i, i + step)
+        e = buf[: len(y2[b])]
+        np.matmul(X3[b], beta[b, :, None], out=e[:, :, None])
+        e += alpha[b, None]
+        np.subtract(y2[b], e, out=e)  # NaN on rows with a NaN
+        if resid is not None:
+            resid.reshape(n_seg, size)[b] = e
+        e /= scale[p]
+        np.copyto(e, 0.0, where=~complete[b])  # rows the fit left out
+        if w2 is None:
+            ssr[b] = np.einsum("ij,ij->i", e, e)
+        else:
+            ssr[b] = np.einsum("ij,ij,ij->i", e, e, np.where(complete[b], w2[b], 0.0))
+    if resid is not None and weights is not None:
+        resid[~(weights > 0)] = np.nan  # rows left out (NaN > 0 is False)
     ssr[~done] = np.nan
 
 
