@@ -88,7 +88,7 @@ def forbid(monkeypatch, module, *names):
 def fitted_state(model):
     """A fitted model's attributes by name: its ``__dict__`` with the lazily
     computed results read (and so computed) in place of their cache."""
-    from skfactor.models._wide_model import LazyResult
+    from skfactor.models._lazy import LazyResult
 
     state = {k: v for k, v in vars(model).items() if k != "_lazy"}
     for name in dir(type(model)):

@@ -968,9 +968,9 @@ def test_cross_sectional_model_lazy_attributes_survive_pickle_clone_refit():
     unfitted = CrossSectionalFactorModel()
     for name in ("bse_", "tvalues_", "pvalues_", "diagnostics_", "rsquared_"):
         assert not hasattr(unfitted, name)
-    with pytest.raises(NotFittedError, match="not fitted yet"):
+    with pytest.raises(NotFittedError, match="call `fit` first"):
         unfitted.bse_  # noqa: B018
-    with pytest.raises(NotFittedError, match="not fitted yet"):
+    with pytest.raises(NotFittedError, match="call `fit` first"):
         check_is_fitted(unfitted)
 
     model = CrossSectionalFactorModel().fit(X, y)

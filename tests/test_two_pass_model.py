@@ -303,7 +303,7 @@ def test_two_pass_fit_does_not_compute_inference(french, monkeypatch):
 
     F, R = french
     assert not hasattr(TwoPassFactorModel(), "bse_")
-    with pytest.raises(NotFittedError, match="not fitted yet"):
+    with pytest.raises(NotFittedError, match="call `fit` first"):
         TwoPassFactorModel().tvalues_  # noqa: B018
     calls = []
     real = tp.inference_frames

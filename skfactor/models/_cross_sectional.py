@@ -16,7 +16,7 @@ from skfactor.models._date_diagnostics import (
     date_inference,
 )
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
-from skfactor.models._lazy import Lazy, lazy_property
+from skfactor.models._lazy import LazyResult
 from skfactor.models._protocol import CrossSectionalBlocks
 from skfactor.models._summary import Summary, finite_mean
 from skfactor.panel._align import align_rows
@@ -428,24 +428,24 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         self._moments = moments
         # bse_, tvalues_, pvalues_, diagnostics_: on first access (a fit in a
         # grid search pays nothing for them).
-        self._inference = Lazy(
-            date_inference, moments, self.params_, self.condition_number
-        )
+        self._lazy = {"moments": (moments, self.condition_number)}
         self.intercept_, self.coef_ = self._expectation()
         return self
 
-    bse_ = lazy_property(
-        "bse_", "Per-date standard errors (date x term), computed on first access."
+    bse_ = LazyResult(
+        "Per-date standard errors (date x term), computed on first access."
     )
-    tvalues_ = lazy_property(
-        "tvalues_", "Per-date t statistics (date x term), computed on first access."
+    tvalues_ = LazyResult(
+        "Per-date t statistics (date x term), computed on first access."
     )
-    pvalues_ = lazy_property(
-        "pvalues_", "Per-date two-sided p-values (date x term), on first access."
+    pvalues_ = LazyResult("Per-date two-sided p-values (date x term), on first access.")
+    diagnostics_ = LazyResult(
+        "Per-date fit statistics (date x column), on first access."
     )
-    diagnostics_ = lazy_property(
-        "diagnostics_", "Per-date fit statistics (date x column), on first access."
-    )
+
+    def _inference(self, moments, name):
+        """Every lazily computed attribute at once, from the kept moments."""
+        return date_inference(moments[0], self.params_, moments[1])
 
     @property
     def rsquared_(self) -> pd.Series:

@@ -2,43 +2,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from sklearn.exceptions import NotFittedError
 
-from skfactor.utils._sklearn import check_is_fitted
-
-__all__ = ["Lazy", "lazy_property"]
+__all__ = ["LazyResult"]
 
 
-class Lazy:
-    """Results of ``compute(*args)``, computed on the first :meth:`get`, then kept.
+class LazyResult:
+    """A fitted attribute computed on first access from what ``fit`` kept.
 
-    ``fit`` stores one (``compute`` a module-level function, so that the model
-    pickles, with the results when they were computed); a property reads
-    ``get(name)``. A new ``fit`` stores a new one: nothing stale survives.
+    ``fit`` stores the small moments the inference needs (a few numbers per
+    regression) in ``self._lazy = {"moments": ...}``; the first read of such
+    an attribute calls the model's ``_inference(moments, name)``, which
+    returns ``name`` (and any others it computed on the way) in a dict, cached
+    in ``self._lazy``: they survive pickling, and a new ``fit`` forgets them.
+    Before ``fit`` the attribute raises
+    :class:`~sklearn.exceptions.NotFittedError` (an ``AttributeError``:
+    ``hasattr`` is False) without computing anything, and, not being in the
+    instance's ``__dict__``, is invisible to ``check_is_fitted``. Setting one
+    (e.g. combining block fits) stores it in the cache.
     """
 
-    def __init__(self, compute: Callable[..., dict], *args: Any) -> None:
-        self.compute = compute
-        self.args = args
-        self.results: dict | None = None
+    def __init__(self, doc: str | None = None) -> None:
+        self.__doc__ = doc
 
-    def get(self, name: str) -> Any:
-        """The result ``name`` (computing them all the first time)."""
-        if self.results is None:
-            self.results = self.compute(*self.args)
-        return self.results[name]
+    def __set_name__(self, owner, name):
+        self.name = name
 
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        lazy = obj.__dict__.get("_lazy")
+        if lazy is None or (self.name not in lazy and "moments" not in lazy):
+            raise NotFittedError(
+                f"`{self.name}` exists once the {type(obj).__name__} is fitted; "
+                "call `fit` first."
+            )
+        if self.name not in lazy:
+            lazy.update(obj._inference(lazy["moments"], self.name))
+        return lazy[self.name]
 
-def lazy_property(name: str, doc: str) -> property:
-    """A fitted attribute read from the model's ``_inference`` (a :class:`Lazy`).
+    def __set__(self, obj, value):
+        obj.__dict__.setdefault("_lazy", {})[self.name] = value
 
-    Before ``fit`` it raises ``NotFittedError`` (an ``AttributeError``:
-    ``hasattr`` is False) without computing anything.
-    """
-
-    def get(model: Any) -> Any:
-        check_is_fitted(model)
-        return model._inference.get(name)
-
-    return property(get, doc=doc)
+    def __delete__(self, obj):
+        obj.__dict__.get("_lazy", {}).pop(self.name, None)

@@ -53,12 +53,12 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from skfactor.models._lazy import LazyResult
 from skfactor.models._risk_inputs import (
     RiskInputs,
     cross_sectional_risk_inputs,
     time_series_risk_inputs,
 )
-from skfactor.models._wide_model import LazyResult
 from skfactor.panel._wide import validate_wide
 from skfactor.utils._numerics import power_of_two_units
 from skfactor.utils._typing import MatrixLike, TargetLike

@@ -7,11 +7,11 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from skfactor.models._lazy import LazyResult
 from skfactor.models._protocol import RollingBlocks
 from skfactor.models._rolling_ols import rolling_ols, window_bse
 from skfactor.models._summary import Summary, term_overview
 from skfactor.models._wide_model import (
-    LazyResult,
     WideModelMixin,
     mean_r2,
     nanmean_or_nan,

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from skfactor.models._lazy import LazyResult
 from skfactor.models._ols import (
     collinear,
     hac_lags,
@@ -21,7 +22,6 @@ from skfactor.models._ols import (
 from skfactor.models._protocol import TimeSeriesBlocks
 from skfactor.models._summary import Summary, term_overview
 from skfactor.models._wide_model import (
-    LazyResult,
     WideModelMixin,
     mean_r2,
     nanmean_or_nan,

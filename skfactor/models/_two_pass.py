@@ -7,7 +7,7 @@ import pandas as pd
 
 from skfactor.models._date_diagnostics import inference_frames
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
-from skfactor.models._lazy import Lazy, lazy_property
+from skfactor.models._lazy import LazyResult
 from skfactor.models._ols import (
     collinear,
     masked_ols,
@@ -244,13 +244,13 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         self.rsquared_ = pd.Series(r2, index=dates, name="rsquared")
         self.nobs_ = pd.Series(second.nobs, index=dates, name="nobs")
         # bse_, tvalues_, pvalues_: on first access (p + 2 numbers per date).
-        self._inference = Lazy(
-            second_pass_inference,
-            self.params_,
-            second.ssr,
-            second.nobs,
-            np.diagonal(second.bread, axis1=1, axis2=2).copy(),
-        )
+        self._lazy = {
+            "moments": (
+                second.ssr,
+                second.nobs,
+                np.diagonal(second.bread, axis1=1, axis2=2).copy(),
+            )
+        }
 
         lam = self.risk_premia_.mean(axis=0).to_numpy()
         lam0 = lam[0] if k else 0.0
@@ -333,15 +333,19 @@ class TwoPassFactorModel(WideModelMixin, RegressorMixin, BaseEstimator):
         check_fitted_assets(self, y, wide)
         return mean_r2(wide.R, self._fitted(wide.F), sample_weight)
 
-    bse_ = lazy_property(
-        "bse_", "Per-date second-pass standard errors (date x term), on first access."
+    bse_ = LazyResult(
+        "Per-date second-pass standard errors (date x term), on first access."
     )
-    tvalues_ = lazy_property(
-        "tvalues_", "Per-date second-pass t statistics (date x term), on first access."
+    tvalues_ = LazyResult(
+        "Per-date second-pass t statistics (date x term), on first access."
     )
-    pvalues_ = lazy_property(
-        "pvalues_", "Per-date second-pass p-values (date x term), on first access."
+    pvalues_ = LazyResult(
+        "Per-date second-pass p-values (date x term), on first access."
     )
+
+    def _inference(self, moments, name):
+        """Every lazily computed attribute at once, from the kept moments."""
+        return second_pass_inference(self.params_, *moments)
 
     def residuals(self, X: MatrixLike, y: TargetLike) -> FrameOut:
         r"""The second pass's residuals: each return less its date's priced return.

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.exceptions import NotFittedError
 
-__all__ = ["LazyResult", "WideModelMixin", "mean_r2", "nanmean_or_nan"]
+__all__ = ["WideModelMixin", "mean_r2", "nanmean_or_nan"]
 
 
 def nanmean_or_nan(values):
@@ -66,41 +65,3 @@ class WideModelMixin:
             return values
         # ``values`` is always a fresh array of ours: no copy (pandas 3 copies).
         return pd.DataFrame(values, index=dates, columns=self.assets_, copy=False)
-
-
-class LazyResult:
-    """A fitted attribute computed on first access from what ``fit`` kept.
-
-    ``fit`` stores the small moments the inference needs (a few numbers per
-    regression) in ``self._lazy = {"moments": ...}``; the first read of such
-    an attribute calls the model's ``_inference(moments, name)``, which
-    returns ``name`` (and any others it computed on the way) in a dict, cached
-    in ``self._lazy``: they survive pickling, and a new ``fit`` forgets them.
-    Before ``fit`` the attribute raises
-    :class:`~sklearn.exceptions.NotFittedError` (an ``AttributeError``:
-    ``hasattr`` is False) without computing anything, and, not being in the
-    instance's ``__dict__``, is invisible to ``check_is_fitted``. Setting one
-    (e.g. combining block fits) stores it in the cache.
-    """
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, owner=None):
-        if obj is None:
-            return self
-        lazy = obj.__dict__.get("_lazy")
-        if lazy is None or (self.name not in lazy and "moments" not in lazy):
-            raise NotFittedError(
-                f"`{self.name}` exists once the {type(obj).__name__} is fitted; "
-                "call `fit` first."
-            )
-        if self.name not in lazy:
-            lazy.update(obj._inference(lazy["moments"], self.name))
-        return lazy[self.name]
-
-    def __set__(self, obj, value):
-        obj.__dict__.setdefault("_lazy", {})[self.name] = value
-
-    def __delete__(self, obj):
-        obj.__dict__.get("_lazy", {}).pop(self.name, None)
