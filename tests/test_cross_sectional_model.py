@@ -970,7 +970,7 @@ def test_cross_sectional_model_lazy_attributes_survive_pickle_clone_refit():
         assert not hasattr(unfitted, name)
     with pytest.raises(NotFittedError, match="call `fit` first"):
         unfitted.bse_  # noqa: B018
-    with pytest.raises(NotFittedError, match="call `fit` first"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         check_is_fitted(unfitted)
 
     model = CrossSectionalFactorModel().fit(X, y)
