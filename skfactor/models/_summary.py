@@ -37,6 +37,12 @@ _LABELS = {
     "n_dates": "Dates",
     "n_assets": "Assets",
     "mean_rsquared": "Mean R²",
+    "grs_statistic": "GRS F",
+    "grs_pvalue": "GRS p-value",
+    "grs_note": "GRS",
+    "window": "Window",
+    "min_obs": "Min. obs.",
+    "halflife": "Half-life",
 }
 
 
@@ -87,12 +93,15 @@ class Summary(pd.DataFrame):
 
     def as_text(self) -> str:
         """The header, two fields a line, above the table."""
-        rows = [f"{label + ':':<12}{value}" for label, value in self._header_rows()]
-        width = max(map(len, rows), default=0) + 2
+        header = self._header_rows()
+        label_width = max((len(label) for label, _ in header), default=0) + 2
+        rows = [f"{label + ':':<{label_width}}{value}" for label, value in header]
+        short = [row for row in rows if len(row) <= 40]
+        column = max(map(len, short), default=0) + 2
         pairs = [
-            rows[i].ljust(width) + (rows[i + 1] if i + 1 < len(rows) else "")
-            for i in range(0, len(rows), 2)
-        ]
+            short[i].ljust(column) + (short[i + 1] if i + 1 < len(short) else "")
+            for i in range(0, len(short), 2)
+        ] + [row for row in rows if len(row) > 40]  # long values: a line each
         table = pd.DataFrame(self).to_string()
         rule = max(len(table.partition("\n")[0]), *map(len, pairs))
         title = (
