@@ -78,7 +78,7 @@ def test_summary_text_shows_header_then_table(table):
         ("Dates:", "120"),
         ("Assets:", "50"),
         ("Mean R²:", "0.1235"),
-        ("Grs pvalue:", "0.5"),
+        ("GRS p-value:", "0.5"),
     ]:
         assert any(label in line and value in line for line in lines), label
     assert text.index("Covariance:") < text.index("value_z")  # header first
