@@ -62,10 +62,11 @@ def stage(message):
 
 
 def show(frame, digits=4, caption=None):
-    """Print a table under its caption."""
+    """Print a table under its caption (a model's summary with its header)."""
     if caption:
         print(textwrap.fill(caption, width=88))
-    print(frame.round(digits).to_string())
+    table = frame.round(digits)
+    print(table.as_text() if hasattr(table, "as_text") else table.to_string())
 
 
 def say(text):
