@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 
 import numpy as np
@@ -88,10 +87,7 @@ def forbid(monkeypatch, module, *names):
 def fitted_state(model):
     """A fitted model's attributes by name: its ``__dict__`` with the lazily
     computed results read (and so computed) in place of their cache."""
-    from skfactor.models._lazy import LazyResult
+    from skfactor.models._lazy import lazy_results
 
     state = {k: v for k, v in vars(model).items() if k != "_lazy"}
-    for name in dir(type(model)):
-        if isinstance(inspect.getattr_static(type(model), name), LazyResult):
-            state[name] = getattr(model, name)
-    return state
+    return state | lazy_results(model)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["LazyResult"]
+__all__ = ["LazyResult", "lazy_results"]
 
 
 class LazyResult:
@@ -46,3 +48,13 @@ class LazyResult:
 
     def __delete__(self, obj):
         obj.__dict__.get("_lazy", {}).pop(self.name, None)
+
+
+def lazy_results(model) -> dict:
+    """Every :class:`LazyResult` attribute of a fitted ``model``, read (computed)."""
+    cls = type(model)
+    return {
+        name: getattr(model, name)
+        for name in dir(cls)
+        if isinstance(inspect.getattr_static(cls, name), LazyResult)
+    }

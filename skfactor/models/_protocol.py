@@ -43,7 +43,6 @@ asset returns, all wide (date x factor, date x asset, asset x factor).
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -53,7 +52,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from skfactor.models._lazy import LazyResult
+from skfactor.models._lazy import lazy_results
 from skfactor.models._risk_inputs import (
     RiskInputs,
     cross_sectional_risk_inputs,
@@ -238,9 +237,7 @@ def _split_fitted(fitted, skip=()):
     # Lazily computed results are computed here, on the block, and combine as
     # fitted attributes; the moments they come from stay with the block.
     fitted_attributes = {k: v for k, v in vars(fitted).items() if k != "_lazy"}
-    for name in dir(type(fitted)):
-        if isinstance(inspect.getattr_static(type(fitted), name), LazyResult):
-            fitted_attributes[name] = getattr(fitted, name)
+    fitted_attributes.update(lazy_results(fitted))
     for name, value in fitted_attributes.items():
         if name in params or name in skip or name == "assets_":
             continue
