@@ -1,0 +1,431 @@
+"""PointInTime: a table of reported fundamentals aligned onto a (date, asset) panel."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from skfactor.panel._output import PanelTransformerMixin, from_polars, is_polars_frame
+from skfactor.panel._validation import check_not_dask, check_panel_index, date_codes
+from skfactor.utils._sklearn import (
+    BaseEstimator,
+    StrOptions,
+    _fit_context,
+    get_output_config,
+)
+from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
+
+__all__ = ["PointInTime", "asof_positions"]
+
+_QUARTERS = 4  # a trailing-twelve-month sum adds four quarters, 3 months apart
+
+
+def asof_positions(rec_key, rec_time, key, time):
+    """Position of the last record with the same key and a time <= ``time``.
+
+    ``rec_key``/``rec_time`` describe the records, ``key``/``time`` the
+    queries (integer keys, int64 times); -1 where no record qualifies. Among
+    records with the same key and time the last one in record order wins. One
+    sort and one ``searchsorted``: the (key, time) pairs are coded as one
+    integer (the key times the number of distinct times plus the time's rank).
+    """
+    times, inverse = np.unique(np.concatenate([rec_time, time]), return_inverse=True)
+    n_times = np.int64(len(times))
+    rec_code = rec_key.astype(np.int64) * n_times + inverse[: len(rec_time)]
+    code = key.astype(np.int64) * n_times + inverse[len(rec_time) :]
+    order = np.argsort(rec_code, kind="stable")
+    sorted_code = rec_code[order]
+    pos = np.searchsorted(sorted_code, code, side="right") - 1
+    found = (pos >= 0) & (key >= 0)
+    pos = np.where(found, pos, 0)
+    found &= sorted_code[pos] // n_times == key
+    return np.where(found, order[pos], -1)
+
+
+def _instants(values, name):
+    """Datetime-like values as int64 nanoseconds (NaT refused)."""
+    try:
+        index = pd.DatetimeIndex(values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must hold dates; got {values[:3]!r}.") from exc
+    if index.hasnans:
+        raise ValueError(f"{name} has missing dates (NaT); drop those rows first.")
+    return index.as_unit("ns").asi8
+
+
+class PointInTime(PanelTransformerMixin, BaseEstimator):
+    r"""Align reported fundamentals onto a (date, asset) panel, as known at each date.
+
+    ``fundamentals`` is a long table of reports: one row per asset, fiscal
+    period and publication, with columns ``asset``, the period end
+    (``period``), the date the report became public (``available``) and the
+    numeric fields (book value, earnings, ...). Each row :math:`(t, a)` of the
+    panel gets, for every field, the value of asset :math:`a`'s **latest
+    period** among the reports public on or before :math:`t_{-\text{lag}}`
+    (``lag`` panel dates before :math:`t`); nothing published later is used.
+
+    - *Restatements*: a period published twice takes its later publication
+      from that publication's date on (and the earlier one before it).
+    - A period is identified by the month of its end (year and month), so
+      quarters are 3 months apart and fiscal years 12, whatever their month.
+    - The latest period is the one with the latest end among the reports
+      public by then, whatever its fields hold: a NaN in that report is NaN
+      (an older period's value is not used instead).
+    - ``ttm`` fields are replaced by their trailing-twelve-month sum: the
+      latest period's value plus those of the three quarters before it (ends
+      3, 6 and 9 months earlier), each as known at the cut-off. A quarter
+      missing from the table, or NaN, makes the sum NaN (a sum of three
+      quarters is not a year).
+    - ``history`` fields also get ``history_years - 1`` older values: the
+      column ``f"{field}_{k}y"`` holds the field (its TTM sum if it is in
+      ``ttm``) of the period ending ``12 k`` months before the latest one,
+      as known at the cut-off, NaN where that period is missing. With an
+      annual table these are the last fiscal years (what ``Growth`` needs).
+    - ``max_age``: every new column is NaN on a row whose date is more than
+      ``max_age`` after the publication date of the report used for the latest
+      period (measured from the **publication date**, at the row's own date).
+
+    Vectorised: one sort of the reports and one ``searchsorted`` per lookup
+    (no loop over assets or dates).
+
+    Parameters
+    ----------
+    fundamentals : DataFrame
+        The reports, with columns ``asset``, ``period``, ``available`` and the
+        fields (columns or index levels of those names). A repeated
+        (asset, period, publication date) is an error.
+    available : str, default="public_date"
+        Column of ``fundamentals`` holding the date a report became public.
+    period : str, default="period_end"
+        Column of ``fundamentals`` holding the fiscal period's end date.
+    asset : str, default="asset"
+        Column of ``fundamentals`` holding the asset labels of the panel.
+    lag : int, default=0
+        Panel dates between a row and the last publication date it may use
+        (0: reports public on the row's own date are used).
+    max_age : str or Timedelta, default=None
+        Age after which a value is stale (NaN), from its publication date,
+        e.g. ``"400D"``; None: never.
+    fields : list of str, default=None
+        The fields to align; None: every column of ``fundamentals`` but the
+        three keys.
+    ttm : list of str, default=()
+        Fields (of a quarterly table) replaced by their trailing four-quarter
+        sums, e.g. ``["earnings", "cash_earnings"]``.
+    history : list of str, default=()
+        Fields that also get their values of the ``history_years - 1``
+        previous years, e.g. ``["sales_per_share", "eps"]``.
+    history_years : int, default=5
+        Years of ``history``, the latest included.
+    remainder : {"passthrough", "drop"}, default="passthrough"
+        Whether the output starts with ``X``'s own columns (unchanged) or
+        holds the new columns only.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of columns of ``X`` seen in ``fit``.
+    feature_names_in_ : ndarray of shape (``n_features_in_``,)
+        Column names seen in ``fit``, when they are all strings.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skfactor.descriptors import PointInTime
+    >>> dates = pd.bdate_range("2024-01-01", periods=4)
+    >>> X = pd.DataFrame(
+    ...     {"cap": 1.0},
+    ...     index=pd.MultiIndex.from_product([dates, ["A"]], names=["date", "asset"]),
+    ... )
+    >>> reports = pd.DataFrame({
+    ...     "asset": ["A", "A"],
+    ...     "period_end": pd.to_datetime(["2023-09-30", "2023-09-30"]),
+    ...     "public_date": pd.to_datetime(["2024-01-02", "2024-01-04"]),
+    ...     "book": [10.0, 11.0],  # restated on 4 January
+    ... })
+    >>> PointInTime(reports).fit_transform(X)["book"].tolist()
+    [nan, 10.0, 10.0, 11.0]
+    """
+
+    _parameter_constraints: dict = {
+        "fundamentals": "no_validation",
+        "available": [str],
+        "period": [str],
+        "asset": [str],
+        "lag": [numbers.Integral],
+        "max_age": [str, pd.Timedelta, None],
+        "fields": [list, tuple, None],
+        "ttm": [list, tuple],
+        "history": [list, tuple],
+        "history_years": [numbers.Integral],
+        "remainder": [StrOptions({"passthrough", "drop"})],
+    }
+
+    def __init__(
+        self,
+        fundamentals: pd.DataFrame,
+        *,
+        available: str = "public_date",
+        period: str = "period_end",
+        asset: str = "asset",
+        lag: int = 0,
+        max_age: str | pd.Timedelta | None = None,
+        fields: Sequence[str] | None = None,
+        ttm: Sequence[str] = (),
+        history: Sequence[str] = (),
+        history_years: int = 5,
+        remainder: str = "passthrough",
+    ) -> None:
+        self.fundamentals = fundamentals
+        self.available = available
+        self.period = period
+        self.asset = asset
+        self.lag = lag
+        self.max_age = max_age
+        self.fields = fields
+        self.ttm = ttm
+        self.history = history
+        self.history_years = history_years
+        self.remainder = remainder
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.requires_fit = False
+        return tags
+
+    # ------------------------------------------------------------ validation
+    def _check_params(self):
+        self._validate_params()
+        for name, low in (("lag", 0), ("history_years", 1)):
+            value = getattr(self, name)
+            if value < low:
+                raise ValueError(f"`{name}` must be an integer >= {low}; got {value}.")
+
+    def _table(self):
+        """The reports: keys checked, fields chosen, duplicates refused."""
+        table = self.fundamentals
+        if is_polars_frame(table):
+            table = from_polars(table, "fundamentals")
+        if not isinstance(table, pd.DataFrame):
+            raise TypeError(
+                "`fundamentals` must be a DataFrame of reports (columns asset, "
+                f"period end, publication date, fields); got {type(table).__name__}."
+            )
+        keys = {"asset": self.asset, "period": self.period, "available": self.available}
+        if any(name in table.index.names for name in keys.values()):
+            table = table.reset_index()
+        for param, column in keys.items():
+            if column not in table.columns:
+                raise ValueError(
+                    f"`{param}`={column!r} is not a column of `fundamentals`; name "
+                    f"the column that holds it with `{param}=...`. `fundamentals` "
+                    f"has columns {list(table.columns)}."
+                )
+        key_columns = list(keys.values())
+        fields = [c for c in table.columns if c not in key_columns]
+        fields = fields if self.fields is None else list(self.fields)
+        for param in ("fields", "ttm", "history"):
+            wanted = fields if param == "fields" else list(getattr(self, param))
+            missing = [f for f in wanted if f not in table.columns or f in key_columns]
+            if missing:
+                raise ValueError(
+                    f"`{param}` names {missing}, which are not fields of "
+                    f"`fundamentals` (its columns: {list(table.columns)})."
+                )
+        extra = [f for f in (*self.ttm, *self.history) if f not in fields]
+        if extra:
+            raise ValueError(
+                f"`ttm`/`history` name {extra}, which are not in `fields`; add them."
+            )
+        dup = table.duplicated(key_columns)
+        if dup.any():
+            example = table.loc[dup, key_columns].iloc[0].tolist()
+            raise ValueError(
+                f"`fundamentals` has {int(dup.sum())} repeated (asset, period, "
+                f"publication) rows, e.g. {example}"
+                "; keep one report per asset, period and publication date, e.g. "
+                f"`fundamentals.drop_duplicates({key_columns}, keep='last')`."
+            )
+        bad = [f for f in fields if not pd.api.types.is_numeric_dtype(table[f])]
+        if bad:
+            raise ValueError(f"`fundamentals` fields {bad} must be numeric.")
+        if table[self.asset].isna().any():
+            raise ValueError("`fundamentals` has reports without an asset label.")
+        return table, fields
+
+    # ------------------------------------------------------------ the kernel
+    def _aligned(self, X):
+        """The new columns' names and values (n_rows, n_new) on ``X``'s rows."""
+        self._check_params()
+        table, fields = self._table()
+        codes, dates = date_codes(X.index)
+        row_time = _instants(dates, "The panel's dates")
+        assets, asset_code = X.index.levels[1], np.asarray(X.index.codes[1])
+        rec_asset = assets.get_indexer(table[self.asset])
+        keep = rec_asset >= 0  # reports of assets not in the panel are not needed
+        table, rec_asset = table[keep], rec_asset[keep]
+        rec_time = _instants(table[self.available], "`fundamentals[available]`")
+        period = pd.DatetimeIndex(_instants(table[self.period], "The period ends"))
+        month = (period.year * 12 + period.month - 1).to_numpy(np.int64)
+        values = table[fields].to_numpy(dtype=np.float64)
+
+        # The cut-off of each row: the panel date `lag` dates before its own.
+        cut = codes - self.lag
+        valid = cut >= 0
+        cut_time = np.where(valid, row_time[np.maximum(cut, 0)], np.iinfo(np.int64).min)
+        asset_q = np.where(valid, asset_code, -1)
+
+        # The latest period public by each cut-off: a running max of the period
+        # over each asset's reports in publication order.
+        first = month.min() if len(month) else 0
+        span = (month.max() - first + 1) if len(month) else 1
+        order = np.lexsort((month, rec_time, rec_asset))
+        stacked = rec_asset[order] * span + (month[order] - first)
+        running = np.empty(len(order), dtype=np.int64)
+        running[order] = np.maximum.accumulate(stacked) - rec_asset[order] * span
+        last = asof_positions(rec_asset, rec_time, asset_q, cut_time)
+        latest = np.where(last >= 0, running[np.maximum(last, 0)], -1)
+
+        # Lookup of (asset, period) as known at the cut-off.
+        rec_key = rec_asset.astype(np.int64) * span + (month - first)
+
+        def known(months_back):
+            m = latest - months_back
+            ok = (latest >= 0) & (m >= 0)
+            key = np.where(ok, asset_q.astype(np.int64) * span + m, -1)
+            return asof_positions(rec_key, rec_time, key, cut_time)
+
+        def take(pos, j):
+            return np.where(pos >= 0, values[np.maximum(pos, 0), j], np.nan)
+
+        anchor = known(0)
+        quarters = [anchor, *(known(3 * q) for q in range(1, _QUARTERS))]
+
+        def value(j, pos):
+            if fields[j] not in self.ttm:
+                return take(pos, j)
+            return sum(take(q, j) for q in pos)  # NaN if a quarter is missing
+
+        names, columns = [], []
+        for j, field in enumerate(fields):
+            names.append(field)
+            columns.append(value(j, quarters if field in self.ttm else anchor))
+        for field in self.history:
+            j = fields.index(field)
+            for k in range(1, self.history_years):
+                back = 12 * k
+                pos = (
+                    [known(back + 3 * q) for q in range(_QUARTERS)]
+                    if field in self.ttm
+                    else known(back)
+                )
+                names.append(f"{field}_{k}y")
+                columns.append(value(j, pos))
+        out = np.column_stack(columns) if columns else np.empty((len(X), 0))
+        stale = anchor < 0
+        if self.max_age is not None:
+            age = row_time[codes] - rec_time[np.maximum(anchor, 0)]
+            stale |= age > pd.Timedelta(self.max_age).as_unit("ns").value
+        out[stale] = np.nan
+        return names, out
+
+    def _output_frame(self, X, source, names, out):
+        new = pd.DataFrame(out, index=X.index, columns=names, copy=False)
+        result = pd.concat([X, new], axis=1) if self.remainder == "passthrough" else new
+        container = get_output_config("transform", self)["dense"]
+        if container == "polars" or (container == "default" and source is not X):
+            import polars as pl
+
+            return pl.from_pandas(result.reset_index())
+        return result
+
+    # ------------------------------------------------------------ public API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> PointInTime:
+        """Check ``X`` and ``fundamentals`` (the step learns nothing).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_columns)
+            A (date, asset) panel; its values are not read.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        X, _ = self._frame(X, reset=True)
+        self._table()
+        return self
+
+    def transform(self, X: MatrixLike) -> FrameOut:
+        """The fields as known at each row's date, on ``X``'s rows.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_columns)
+            A (date, asset) panel, rows in any order, dates datetimes.
+
+        Returns
+        -------
+        X_new : DataFrame of shape (n_rows, n_columns_out)
+            ``X``'s index (same order); ``X``'s columns (``remainder=
+            "passthrough"``), then the fields, then the history columns.
+        """
+        X, source = self._frame(X, reset=False)
+        names, out = self._aligned(X)
+        return self._output_frame(X, source, names, out)
+
+    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
+        """Fit, then transform ``X`` (see :meth:`transform`)."""
+        return self.fit(X, y).transform(X)
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        """The output's column names: ``X``'s (if passed through), then the new ones.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            ``X``'s columns; None: those seen in ``fit``.
+
+        Returns
+        -------
+        ndarray of str
+        """
+        _, fields = self._table()
+        new = list(fields)
+        for field in self.history:
+            new += [f"{field}_{k}y" for k in range(1, self.history_years)]
+        if self.remainder == "drop":
+            return np.asarray(new, dtype=object)
+        if input_features is None:
+            input_features = getattr(self, "feature_names_in_", [])
+        return np.asarray([*input_features, *new], dtype=object)
+
+    def _frame(self, X, reset):
+        """``X`` as a pandas panel (and the object given), feature names recorded."""
+        check_not_dask(X)
+        source = X
+        if is_polars_frame(X):
+            X = from_polars(X)
+        if isinstance(X, pd.Series):
+            X = X.to_frame()
+        if not isinstance(X, pd.DataFrame) or not isinstance(X.index, pd.MultiIndex):
+            raise ValueError(
+                "`X` must be a (date, asset) panel: a DataFrame with a two-level "
+                "(date, asset) MultiIndex (or a polars frame with date and asset "
+                f"columns); got {type(X).__name__} without one. PointInTime needs "
+                "each row's date and asset."
+            )
+        check_panel_index(X.index)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            names = np.asarray(X.columns, dtype=object)
+            if all(isinstance(c, str) for c in names):
+                self.feature_names_in_ = names
+        return X, source
