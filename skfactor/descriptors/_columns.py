@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from skfactor.panel._transformer import PanelTransformer
 
@@ -49,7 +50,9 @@ class ColumnDescriptor(PanelTransformer):
     def _output_columns(self, panel, roles):
         return self._names()
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+    def get_feature_names_out(
+        self, input_features: ArrayLike | None = None
+    ) -> np.ndarray:
         """The descriptor columns this step makes.
 
         Parameters

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike
 
 from skfactor.panel._output import PanelTransformerMixin, from_polars, is_polars_frame
 from skfactor.panel._validation import check_not_dask, check_panel_index, date_codes
@@ -385,7 +386,9 @@ class PointInTime(PanelTransformerMixin, BaseEstimator):
         """Fit, then transform ``X`` (see :meth:`transform`)."""
         return self.fit(X, y).transform(X)
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+    def get_feature_names_out(
+        self, input_features: ArrayLike | None = None
+    ) -> np.ndarray:
         """The output's column names: ``X``'s (if passed through), then the new ones.
 
         Parameters

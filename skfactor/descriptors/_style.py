@@ -6,6 +6,7 @@ import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from skfactor.descriptors._standardize import sqrt_cap, standardize
 from skfactor.panel._regression import segment_regression
@@ -252,7 +253,9 @@ class StyleExposures(PanelTransformer):
         styles = [style for style, _ in self._plan(self._feature_names(panel, roles))]
         return styles + self._kept(list(panel.columns), roles)
 
-    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+    def get_feature_names_out(
+        self, input_features: ArrayLike | None = None
+    ) -> np.ndarray:
         """The styles made from the input's descriptors, then the passthrough columns.
 
         Parameters
