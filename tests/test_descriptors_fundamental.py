@@ -564,3 +564,61 @@ def test_fundamental_descriptors_never_look_ahead(make, seed, t):
     changed.loc[later] = changed.loc[later].to_numpy() * noise
     before, after = step.fit_transform(X), step.fit_transform(changed)
     pd.testing.assert_frame_equal(before[~later], after[~later])
+
+
+# ------------------------------------------------------- raw-field dataset
+def test_make_raw_panel_truth_is_recovered_by_the_descriptor_chain():
+    import warnings
+
+    from skfactor import CrossSectionalFactorModel
+    from skfactor.datasets import make_raw_panel
+    from skfactor.panel import forward_returns
+
+    data = make_raw_panel(n_dates=150, n_assets=300, random_state=0)
+    X = data.X.drop(columns="industry")
+    assert data.X.index.equals(data.exposures.index)
+    reports = data.fundamentals
+    assert reports.duplicated(["asset", "period_end"]).any()  # restatements
+    lag = reports["public_date"] - reports["period_end"]
+    assert lag.min() >= pd.Timedelta(days=20)
+    flows = ["earnings", "cash_earnings", "sales_per_share", "eps"]
+    P = PointInTime(
+        reports, ttm=flows, history=["sales_per_share", "eps"]
+    ).fit_transform(X)
+    D = pd.concat(
+        [
+            step.fit_transform(P)
+            for step in (BookToPrice(), EarningsYield(), Leverage(), Growth())
+        ],
+        axis=1,
+    ).assign(lncap=np.log(P["cap"]), cap=P["cap"])
+    S = StyleExposures().fit_transform(D)
+    truth = data.exposures
+    floor = {"size": 0.98, "book_to_price": 0.7, "earnings_yield": 0.6}
+    floor |= {"leverage": 0.7, "growth": 0.35}
+    for style, low in floor.items():
+        assert S[style].corr(truth[style]) > low, style
+    # The true factor returns: today's exposures earn the next date's returns.
+    dummies = pd.get_dummies(data.X["industry"], dtype=float)
+    Z = pd.concat([S, dummies], axis=1).assign(sqrt_cap=np.sqrt(X["cap"]))
+    model = CrossSectionalFactorModel(
+        fit_intercept=False, weights="sqrt_cap", industries=list(dummies.columns)
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the last date has no forward return
+        model.fit(Z, forward_returns(X["returns"]))
+    fr = model.factor_returns_
+    true = data.factor_returns.shift(-1).reindex(fr.index)
+    for style in floor:
+        assert fr[style].corr(true[style]) > 0.5, style
+
+
+def test_make_raw_panel_is_reproducible_and_checks_reporting_lag():
+    from skfactor.datasets import make_raw_panel
+
+    a = make_raw_panel(n_dates=10, n_assets=20, random_state=3)
+    b = make_raw_panel(n_dates=10, n_assets=20, random_state=3)
+    pd.testing.assert_frame_equal(a.X, b.X)
+    pd.testing.assert_frame_equal(a.fundamentals, b.fundamentals)
+    with pytest.raises(ValueError, match=r"`reporting_lag` must be a pair"):
+        make_raw_panel(n_dates=10, n_assets=20, reporting_lag=(30, 10))
