@@ -7,7 +7,7 @@ from numpy.typing import ArrayLike
 
 from skfactor.panel._transformer import PanelTransformer
 
-__all__ = ["ColumnDescriptor", "ratio"]
+__all__ = ["ColumnDescriptor", "NamedOutputMixin", "ratio"]
 
 
 def ratio(num, den):
@@ -16,7 +16,32 @@ def ratio(num, den):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-class ColumnDescriptor(PanelTransformer):
+class NamedOutputMixin:
+    """``get_feature_names_out`` for a step whose output columns it names itself.
+
+    The class defines ``_names_out(input_features)`` (``input_features``: the
+    input's columns as given, or None).
+    """
+
+    def get_feature_names_out(
+        self, input_features: ArrayLike | None = None
+    ) -> np.ndarray:
+        """The output's column names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            The input's columns; None: those seen in ``fit`` (where the names
+            depend on them).
+
+        Returns
+        -------
+        ndarray of str
+        """
+        return np.asarray(self._names_out(input_features), dtype=object)
+
+
+class ColumnDescriptor(NamedOutputMixin, PanelTransformer):
     """Base of the descriptors computed row by row from named columns.
 
     A subclass lists its column parameters in ``_inputs`` and returns
@@ -50,18 +75,5 @@ class ColumnDescriptor(PanelTransformer):
     def _output_columns(self, panel, roles):
         return self._names()
 
-    def get_feature_names_out(
-        self, input_features: ArrayLike | None = None
-    ) -> np.ndarray:
-        """The descriptor columns this step makes.
-
-        Parameters
-        ----------
-        input_features : array-like of str, default=None
-            Ignored (the output's names do not depend on the input's).
-
-        Returns
-        -------
-        ndarray of str
-        """
-        return np.asarray(self._names(), dtype=object)
+    def _names_out(self, input_features):
+        return self._names()

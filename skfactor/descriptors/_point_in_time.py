@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from numpy.typing import ArrayLike
 
+from skfactor.descriptors._columns import NamedOutputMixin
 from skfactor.panel._output import PanelTransformerMixin, from_polars, is_polars_frame
 from skfactor.panel._validation import check_not_dask, check_panel_index, date_codes
 from skfactor.utils._sklearn import (
@@ -57,7 +57,7 @@ def _instants(values, name):
     return index.as_unit("ns").asi8
 
 
-class PointInTime(PanelTransformerMixin, BaseEstimator):
+class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
     r"""Align reported fundamentals onto a (date, asset) panel, as known at each date.
 
     ``fundamentals`` is a long table of reports: one row per asset, fiscal
@@ -386,29 +386,16 @@ class PointInTime(PanelTransformerMixin, BaseEstimator):
         """Fit, then transform ``X`` (see :meth:`transform`)."""
         return self.fit(X, y).transform(X)
 
-    def get_feature_names_out(
-        self, input_features: ArrayLike | None = None
-    ) -> np.ndarray:
-        """The output's column names: ``X``'s (if passed through), then the new ones.
-
-        Parameters
-        ----------
-        input_features : array-like of str, default=None
-            ``X``'s columns; None: those seen in ``fit``.
-
-        Returns
-        -------
-        ndarray of str
-        """
+    def _names_out(self, input_features):
         _, fields = self._table()
         new = list(fields)
         for field in self.history:
             new += [f"{field}_{k}y" for k in range(1, self.history_years)]
         if self.remainder == "drop":
-            return np.asarray(new, dtype=object)
+            return new
         if input_features is None:
             input_features = getattr(self, "feature_names_in_", [])
-        return np.asarray([*input_features, *new], dtype=object)
+        return [*input_features, *new]
 
     def _frame(self, X, reset):
         """``X`` as a pandas panel (and the object given), feature names recorded."""

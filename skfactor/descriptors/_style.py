@@ -6,8 +6,8 @@ import numbers
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from numpy.typing import ArrayLike
 
+from skfactor.descriptors._columns import NamedOutputMixin
 from skfactor.descriptors._standardize import sqrt_cap, standardize
 from skfactor.panel._regression import segment_regression
 from skfactor.panel._roles import _passthrough_specs
@@ -39,7 +39,7 @@ CNE5_ORTHOGONALIZE = {
 }
 
 
-class StyleExposures(PanelTransformer):
+class StyleExposures(NamedOutputMixin, PanelTransformer):
     r"""Style factor exposures from descriptor columns, as CNE5 builds them.
 
     On each date, with :math:`Z(x) = (x - \sum_i c_i x_i / \sum_i c_i) /
@@ -253,27 +253,12 @@ class StyleExposures(PanelTransformer):
         styles = [style for style, _ in self._plan(self._feature_names(panel, roles))]
         return styles + self._kept(list(panel.columns), roles)
 
-    def get_feature_names_out(
-        self, input_features: ArrayLike | None = None
-    ) -> np.ndarray:
-        """The styles made from the input's descriptors, then the passthrough columns.
-
-        Parameters
-        ----------
-        input_features : array-like of str, default=None
-            The input's columns; None: those seen in ``fit``.
-
-        Returns
-        -------
-        ndarray of str
-        """
+    def _names_out(self, input_features):
         if input_features is None:
             check_is_fitted(self, "feature_names_in_")
             input_features = self.feature_names_in_
         input_features = [str(c) for c in input_features]
         skip = {self.cap, *_passthrough_specs(self.passthrough)}
-        styles = [
-            s for s, _ in self._plan([c for c in input_features if c not in skip])
-        ]
-        kept = [c for c in input_features if c in skip and c != self.cap]
-        return np.asarray(styles + kept, dtype=object)
+        descriptors = [c for c in input_features if c not in skip]
+        styles = [s for s, _ in self._plan(descriptors)]
+        return styles + [c for c in input_features if c in skip and c != self.cap]
