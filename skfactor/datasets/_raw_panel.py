@@ -73,21 +73,23 @@ def _reports(rng, quarter_ends, latent, base_cap, shares, lag_days, restated, mi
     return table.sort_values(["asset", "public_date", "period_end"], kind="stable")
 
 
+_COUNT = [Interval(Integral, 1, None, closed="left")]
+_SCALE = [Interval(Real, 0, None, closed="left")]
+_FRACTION = [Interval(Real, 0, 1, closed="left")]
+
+
 @validate_params(
     {
-        "n_dates": [Interval(Integral, 2, None, closed="left")],
-        "n_assets": [Interval(Integral, 2, None, closed="left")],
-        "n_industries": [Interval(Integral, 1, None, closed="left")],
+        **dict.fromkeys(("n_dates", "n_assets", "n_industries"), _COUNT),
         "history_years": [Interval(Integral, 0, None, closed="left")],
         "persistence": [Interval(Real, -1, 1, closed="neither")],
-        "factor_volatility": [Interval(Real, 0, None, closed="left")],
-        "industry_volatility": [Interval(Real, 0, None, closed="left")],
-        "specific_volatility": [Interval(Real, 0, None, closed="left")],
+        **dict.fromkeys(
+            ("factor_volatility", "industry_volatility", "specific_volatility"),
+            _SCALE,
+        ),
         "reporting_lag": [tuple],
-        "restated": [Interval(Real, 0, 1, closed="both")],
-        "missing_quarters": [Interval(Real, 0, 1, closed="left")],
-        "late_listings": [Interval(Real, 0, 1, closed="left")],
-        "start": "no_validation",
+        **dict.fromkeys(("restated", "missing_quarters", "late_listings"), _FRACTION),
+        "start": "no_validation",  # what pandas.bdate_range takes
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
