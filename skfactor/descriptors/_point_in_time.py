@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import numbers
 from collections.abc import Sequence
 
@@ -260,7 +261,12 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------ the kernel
     def _aligned(self, X):
-        """The new columns' names and values (n_rows, n_new) on ``X``'s rows."""
+        """The new columns' names and values (n_rows, n_new) on ``X``'s rows.
+
+        The aligned values of an asset change only on its publication dates
+        (the events): they are computed once per event, and each row takes
+        those of its asset's last event on or before its cut-off.
+        """
         self._check_params()
         table, fields = self._table()
         codes, dates = date_codes(X.index)
@@ -268,71 +274,83 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
         assets, asset_code = X.index.levels[1], np.asarray(X.index.codes[1])
         rec_asset = assets.get_indexer(table[self.asset])
         keep = rec_asset >= 0  # reports of assets not in the panel are not needed
-        table, rec_asset = table[keep], rec_asset[keep]
+        table, rec_asset = table[keep], rec_asset[keep].astype(np.int64)
         rec_time = _instants(table[self.available], "`fundamentals[available]`")
         period = pd.DatetimeIndex(_instants(table[self.period], "The period ends"))
         month = (period.year * 12 + period.month - 1).to_numpy(np.int64)
         values = table[fields].to_numpy(dtype=np.float64)
+        if not len(table):  # no report of any asset of the panel
+            names = self._new_names(fields)
+            return names, np.full((len(codes), len(names)), np.nan)
 
-        # The cut-off of each row: the panel date `lag` dates before its own.
+        # Times as ranks among the publication and panel dates (exact, small).
+        times = np.unique(np.concatenate([rec_time, row_time]))
+        n_times = np.int64(len(times))
+        rec_rank = np.searchsorted(times, rec_time)
+        events = np.unique(rec_asset * n_times + rec_rank)
+        names, at_event, anchor = self._at_events(
+            rec_asset, rec_rank, month, values, fields, *np.divmod(events, n_times)
+        )
+
+        # Each row's cut-off (the panel date `lag` dates before its own) and
+        # its asset's last event on or before it.
         cut = codes - self.lag
         valid = cut >= 0
-        cut_time = np.where(valid, row_time[np.maximum(cut, 0)], np.iinfo(np.int64).min)
-        asset_q = np.where(valid, asset_code, -1)
+        date_rank = np.searchsorted(times, row_time)[np.maximum(cut, 0)]
+        key = np.where(valid, asset_code * n_times + date_rank, -1)
+        pos = np.searchsorted(events, key, side="right") - 1
+        found = valid & (pos >= 0)
+        pos = np.where(found, pos, 0)
+        found &= events[pos] // n_times == asset_code
+        out = np.take(at_event, pos, axis=0)
+        stale = ~found
+        if self.max_age is not None:
+            age = row_time[codes] - rec_time[anchor[pos]]
+            stale |= age > pd.Timedelta(self.max_age).as_unit("ns").value
+        out[stale] = np.nan
+        return names, out
 
-        # The latest period public by each cut-off: a running max of the period
+    def _at_events(self, rec_asset, rec_rank, month, values, fields, asset, rank):
+        """The aligned columns as known at each event (an asset's publication).
+
+        Returns the names, the values (n_events, n_new) and the record of the
+        latest period used at each event (its publication dates ``max_age``).
+        """
+        # The latest period public by each event: a running max of the period
         # over each asset's reports in publication order.
-        first = month.min() if len(month) else 0
-        span = (month.max() - first + 1) if len(month) else 1
-        order = np.lexsort((month, rec_time, rec_asset))
+        first = month.min()
+        span = month.max() - first + 1
+        order = np.lexsort((month, rec_rank, rec_asset))
         stacked = rec_asset[order] * span + (month[order] - first)
         running = np.empty(len(order), dtype=np.int64)
         running[order] = np.maximum.accumulate(stacked) - rec_asset[order] * span
-        last = asof_positions(rec_asset, rec_time, asset_q, cut_time)
-        latest = np.where(last >= 0, running[np.maximum(last, 0)], -1)
+        last = asof_positions(rec_asset, rec_rank, asset, rank)
+        latest = running[last]  # every event has a record of its own
+        rec_key = rec_asset * span + (month - first)
 
-        # Lookup of (asset, period) as known at the cut-off.
-        rec_key = rec_asset.astype(np.int64) * span + (month - first)
-
+        @functools.cache
         def known(months_back):
+            """Record of each event's (asset, latest period - months_back)."""
             m = latest - months_back
-            ok = (latest >= 0) & (m >= 0)
-            key = np.where(ok, asset_q.astype(np.int64) * span + m, -1)
-            return asof_positions(rec_key, rec_time, key, cut_time)
+            key = np.where(m >= 0, asset * span + m, -1)
+            return asof_positions(rec_key, rec_rank, key, rank)
 
         def take(pos, j):
             return np.where(pos >= 0, values[np.maximum(pos, 0), j], np.nan)
 
-        anchor = known(0)
-        quarters = [anchor, *(known(3 * q) for q in range(1, _QUARTERS))]
-
-        def value(j, pos):
-            if fields[j] not in self.ttm:
-                return take(pos, j)
-            return sum(take(q, j) for q in pos)  # NaN if a quarter is missing
-
-        names, columns = [], []
-        for j, field in enumerate(fields):
-            names.append(field)
-            columns.append(value(j, quarters if field in self.ttm else anchor))
-        for field in self.history:
+        def value(field, back):
+            """The field (its TTM sum if in ``ttm``) ``back`` months before."""
             j = fields.index(field)
-            for k in range(1, self.history_years):
-                back = 12 * k
-                pos = (
-                    [known(back + 3 * q) for q in range(_QUARTERS)]
-                    if field in self.ttm
-                    else known(back)
-                )
-                names.append(f"{field}_{k}y")
-                columns.append(value(j, pos))
-        out = np.column_stack(columns) if columns else np.empty((len(X), 0))
-        stale = anchor < 0
-        if self.max_age is not None:
-            age = row_time[codes] - rec_time[np.maximum(anchor, 0)]
-            stale |= age > pd.Timedelta(self.max_age).as_unit("ns").value
-        out[stale] = np.nan
-        return names, out
+            if field not in self.ttm:
+                return take(known(back), j)
+            # NaN if a quarter is missing
+            return sum(take(known(back + 3 * q), j) for q in range(_QUARTERS))
+
+        columns = [value(field, 0) for field in fields]
+        for field in self.history:
+            columns += [value(field, 12 * k) for k in range(1, self.history_years)]
+        out = np.column_stack(columns) if columns else np.empty((len(asset), 0))
+        return self._new_names(fields), out, known(0)
 
     def _output_frame(self, X, source, names, out):
         new = pd.DataFrame(out, index=X.index, columns=names, copy=False)
@@ -386,11 +404,16 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
         """Fit, then transform ``X`` (see :meth:`transform`)."""
         return self.fit(X, y).transform(X)
 
-    def _names_out(self, input_features):
-        _, fields = self._table()
+    def _new_names(self, fields):
+        """The columns this step adds: the fields, then the history columns."""
         new = list(fields)
         for field in self.history:
             new += [f"{field}_{k}y" for k in range(1, self.history_years)]
+        return new
+
+    def _names_out(self, input_features):
+        _, fields = self._table()
+        new = self._new_names(fields)
         if self.remainder == "drop":
             return new
         if input_features is None:
