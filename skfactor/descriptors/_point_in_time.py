@@ -20,31 +20,35 @@ from skfactor.utils._sklearn import (
 )
 from skfactor.utils._typing import FrameOut, MatrixLike, TargetLike
 
-__all__ = ["PointInTime", "asof_positions"]
+__all__ = ["AsOf", "PointInTime"]
 
 _QUARTERS = 4  # a trailing-twelve-month sum adds four quarters, 3 months apart
 
 
-def asof_positions(rec_key, rec_time, key, time):
-    """Position of the last record with the same key and a time <= ``time``.
+class AsOf:
+    """The last record of a key at or before a time, for many queries.
 
-    ``rec_key``/``rec_time`` describe the records, ``key``/``time`` the
-    queries (integer keys, int64 times); -1 where no record qualifies. Among
-    records with the same key and time the last one in record order wins. One
-    sort and one ``searchsorted``: the (key, time) pairs are coded as one
-    integer (the key times the number of distinct times plus the time's rank).
+    The records have integer keys ``rec_key`` and time ranks ``rec_rank`` (in
+    ``range(n_times)``); a query ``(key, rank)`` gets the position of the last
+    record with that key and a rank <= ``rank``, or -1. Among records with
+    the same key and rank the last one in record order wins. The (key, rank)
+    pairs are coded as one integer, the records sorted once, each query set
+    answered by one ``searchsorted``.
     """
-    times, inverse = np.unique(np.concatenate([rec_time, time]), return_inverse=True)
-    n_times = np.int64(len(times))
-    rec_code = rec_key.astype(np.int64) * n_times + inverse[: len(rec_time)]
-    code = key.astype(np.int64) * n_times + inverse[len(rec_time) :]
-    order = np.argsort(rec_code, kind="stable")
-    sorted_code = rec_code[order]
-    pos = np.searchsorted(sorted_code, code, side="right") - 1
-    found = (pos >= 0) & (key >= 0)
-    pos = np.where(found, pos, 0)
-    found &= sorted_code[pos] // n_times == key
-    return np.where(found, order[pos], -1)
+
+    def __init__(self, rec_key, rec_rank, n_times):
+        self.n_times = np.int64(n_times)
+        code = rec_key.astype(np.int64) * self.n_times + rec_rank
+        self.order = np.argsort(code, kind="stable")
+        self.code = code[self.order]
+
+    def __call__(self, key, rank):
+        code = key.astype(np.int64) * self.n_times + rank
+        pos = np.searchsorted(self.code, code, side="right") - 1
+        found = (pos >= 0) & (key >= 0)
+        pos = np.where(found, pos, 0)
+        found &= self.code[pos] // self.n_times == key
+        return np.where(found, self.order[pos], -1)
 
 
 def _instants(values, name):
@@ -289,7 +293,7 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
         rec_rank = np.searchsorted(times, rec_time)
         events = np.unique(rec_asset * n_times + rec_rank)
         names, at_event, anchor = self._at_events(
-            rec_asset, rec_rank, month, values, fields, *np.divmod(events, n_times)
+            rec_asset, rec_rank, n_times, month, values, fields, events
         )
 
         # Each row's cut-off (the panel date `lag` dates before its own) and
@@ -310,12 +314,13 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
         out[stale] = np.nan
         return names, out
 
-    def _at_events(self, rec_asset, rec_rank, month, values, fields, asset, rank):
+    def _at_events(self, rec_asset, rec_rank, n_times, month, values, fields, events):
         """The aligned columns as known at each event (an asset's publication).
 
         Returns the names, the values (n_events, n_new) and the record of the
         latest period used at each event (its publication dates ``max_age``).
         """
+        asset, rank = np.divmod(events, n_times)
         # The latest period public by each event: a running max of the period
         # over each asset's reports in publication order.
         first = month.min()
@@ -324,16 +329,16 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
         stacked = rec_asset[order] * span + (month[order] - first)
         running = np.empty(len(order), dtype=np.int64)
         running[order] = np.maximum.accumulate(stacked) - rec_asset[order] * span
-        last = asof_positions(rec_asset, rec_rank, asset, rank)
+        last = AsOf(rec_asset, rec_rank, n_times)(asset, rank)
         latest = running[last]  # every event has a record of its own
-        rec_key = rec_asset * span + (month - first)
+        by_period = AsOf(rec_asset * span + (month - first), rec_rank, n_times)
 
         @functools.cache
         def known(months_back):
             """Record of each event's (asset, latest period - months_back)."""
             m = latest - months_back
             key = np.where(m >= 0, asset * span + m, -1)
-            return asof_positions(rec_key, rec_rank, key, rank)
+            return by_period(key, rank)
 
         def take(pos, j):
             return np.where(pos >= 0, values[np.maximum(pos, 0), j], np.nan)
