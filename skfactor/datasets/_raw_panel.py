@@ -29,20 +29,53 @@ def _cap_zscore(values, cap, listed):
     return (values - mean) / np.nanstd(values, axis=-1, keepdims=True)
 
 
-def _reports(rng, quarter_ends, latent, base_cap, shares, lag_days, restated, missing):
-    """The quarterly reports table (one row per asset, quarter and publication)."""
+def _schedule(rng, quarter_ends, n_assets, lag_days, restated, missing):
+    """Who reports which quarter when: asset, quarter, period end, publication.
+
+    A fraction ``missing`` of quarters is never reported; a fraction
+    ``restated`` of the reports is published again 5 to 120 days later
+    (``restatement`` True).
+    """
+    n_q = len(quarter_ends)
+    q, a = np.meshgrid(np.arange(n_q), np.arange(n_assets), indexing="ij")
+    lag = rng.randint(lag_days[0], lag_days[1] + 1, size=q.shape)
+    ends = quarter_ends.to_numpy()
+    table = pd.DataFrame(
+        {
+            "asset": a.ravel(),
+            "quarter": q.ravel(),
+            "period_end": ends[q].ravel(),
+            "public_date": (ends[q] + lag.astype("timedelta64[D]")).ravel(),
+            "restatement": False,
+        }
+    )
+    table = table[rng.random(len(table)) >= missing]
+    again = table[rng.random(len(table)) < restated].copy()
+    again["public_date"] += pd.to_timedelta(rng.randint(5, 120, len(again)), "D")
+    again["restatement"] = True
+    table = pd.concat([table, again], ignore_index=True)
+    return table.sort_values(["asset", "public_date", "period_end"], kind="stable")
+
+
+def _fields(rng, latent, scale, shares):
+    """Each quarter's reported fields (n_quarters, n_assets) from the latent values.
+
+    ``scale`` is each asset's market cap at the quarter's end: book value,
+    earnings and debt are proportional to it, so the ratios to the cap
+    (btop, etop, mlev) reveal the latent values.
+    """
     n_q, n_assets, _ = latent.shape
     u_value, u_ey, u_lev, u_growth = np.moveaxis(latent, -1, 0)
     noise = 0.05 * rng.standard_normal((6, n_q, n_assets))
-    book = base_cap * np.exp(-0.6 + 0.4 * u_value + noise[0])
-    earnings = base_cap * (0.02 + 0.01 * u_ey + noise[1] * 0.1) / 4
-    cash = earnings * 1.3 + base_cap * 0.002 * noise[2]
+    book = scale * np.exp(-0.6 + 0.4 * u_value + noise[0])
+    earnings = scale * (0.02 + 0.01 * u_ey + noise[1] * 0.1) / 4
+    cash = earnings * 1.3 + scale * 0.002 * noise[2]
     rate = 0.06 + 0.05 * u_growth  # each quarter's growth rate of sales
     sales_ps = np.exp(2.0 + np.cumsum(rate / 4, axis=0) + noise[3]) / 4
-    long_debt = base_cap * np.exp(-1.0 + 0.5 * u_lev + noise[4])
+    long_debt = scale * np.exp(-1.0 + 0.5 * u_lev + noise[4])
     total_debt = long_debt * (1.25 + np.abs(noise[5]))
-    preferred = np.where(rng.random((n_q, n_assets)) < 0.85, np.nan, 0.02 * base_cap)
-    fields = {
+    preferred = np.where(rng.random((n_q, n_assets)) < 0.85, np.nan, 0.02 * scale)
+    return {
         "book": book,
         "earnings": earnings,
         "cash_earnings": cash,
@@ -53,24 +86,6 @@ def _reports(rng, quarter_ends, latent, base_cap, shares, lag_days, restated, mi
         "preferred": preferred,
         "assets": book + total_debt + np.nan_to_num(preferred),
     }
-    q, a = np.meshgrid(np.arange(n_q), np.arange(n_assets), indexing="ij")
-    lag = rng.randint(lag_days[0], lag_days[1] + 1, size=q.shape)
-    public = quarter_ends.to_numpy()[q] + lag.astype("timedelta64[D]")
-    table = pd.DataFrame(
-        {
-            "asset": a.ravel(),
-            "period_end": quarter_ends.to_numpy()[q].ravel(),
-            "public_date": public.ravel(),
-            **{k: v.ravel() for k, v in fields.items()},
-        }
-    )
-    kept = rng.random(len(table)) >= missing
-    again = table[kept & (rng.random(len(table)) < restated)].copy()
-    again["public_date"] += pd.to_timedelta(rng.randint(5, 120, len(again)), "D")
-    names = list(fields)
-    again[names] *= 1.0 + 0.05 * rng.standard_normal((len(again), len(names)))
-    table = pd.concat([table[kept], again], ignore_index=True)
-    return table.sort_values(["asset", "public_date", "period_end"], kind="stable")
 
 
 _COUNT = [Interval(Integral, 1, None, closed="left")]
@@ -210,24 +225,16 @@ def make_raw_panel(
     shares = np.exp(rng.normal(4.0, 1.0, n_assets))
     price0 = np.exp(rng.normal(3.0, 0.8, n_assets))
     industry = rng.randint(0, n_industries, n_assets)
-    # The fields' scale: the first date's cap (reports before and after it).
     base_cap = shares * price0
-    table = _reports(
-        rng,
-        quarter_ends,
-        latent,
-        base_cap,
-        shares,
-        reporting_lag,
-        restated,
-        missing_quarters,
+    table = _schedule(
+        rng, quarter_ends, n_assets, reporting_lag, restated, missing_quarters
     )
 
     # Each date's latent exposures: those of the latest quarter first
     # published on or before it (restatements move the fields, not the truth).
     first_pub = table.drop_duplicates(["asset", "period_end"], keep="first")
     pub = first_pub["public_date"].to_numpy()
-    q_of = np.searchsorted(quarter_ends.to_numpy(), first_pub["period_end"].to_numpy())
+    q_of = first_pub["quarter"].to_numpy()
     latest = np.full((n_dates, n_assets), -1)
     day = np.searchsorted(dates.to_numpy(), pub, side="left")
     inside = day < n_dates
@@ -259,6 +266,18 @@ def make_raw_panel(
         on = t >= listed
         exposures[t, :, 0] = _cap_zscore(np.log(cap[t]), cap[t], on)
         exposures[t, :, 1:] = _cap_zscore(state[t].T, cap[t], on).T
+
+    # The reports' fields scale with the cap at the quarter's end (the first
+    # date's for the quarters before it).
+    day_of_end = np.searchsorted(dates.to_numpy(), quarter_ends.to_numpy(), "right")
+    fields = _fields(rng, latent, cap[np.maximum(day_of_end - 1, 0)], shares)
+    rows = (table["quarter"].to_numpy(), table["asset"].to_numpy())
+    again = table["restatement"].to_numpy()
+    for name, values in fields.items():
+        column = values[rows]
+        column[again] *= 1.0 + 0.05 * rng.standard_normal(int(again.sum()))
+        table[name] = column
+    table = table.drop(columns=["quarter", "restatement"])
 
     turnover = np.exp(rng.normal(-5.0, 0.5, n_assets) + rng.normal(0, 0.3, cap.shape))
     keep = (np.arange(n_dates)[:, None] >= listed[None, :]).ravel()
