@@ -75,16 +75,12 @@ def slow_point_in_time(X, table, lag=0, max_age=None, ttm=(), history=(), years=
     out = pd.DataFrame(np.nan, index=X.index, columns=names)
     by_asset = dict(list(table.groupby("asset")))
 
-    def as_of(known, m, field):
-        rows = known[known["month"] == m]
-        if rows.empty:
+    def value(snapshot, m, field):
+        """The field of period ``m`` (its TTM sum if in ``ttm``), NaN if unknown."""
+        months = [m - 3 * q for q in range(4)] if field in ttm else [m]
+        if not all(k in snapshot.index for k in months):
             return np.nan
-        return rows.sort_values("public_date")[field].iloc[-1]
-
-    def value(known, m, field):
-        if field not in ttm:
-            return as_of(known, m, field)
-        return sum(as_of(known, m - 3 * q, field) for q in range(4))
+        return sum(snapshot.at[k, field] for k in months)
 
     for t, a in X.index:
         i = dates.get_loc(t)
@@ -95,15 +91,23 @@ def slow_point_in_time(X, table, lag=0, max_age=None, ttm=(), history=(), years=
         known = mine[mine["public_date"] <= cutoff]
         if known.empty:
             continue
-        latest = known["month"].max()
-        anchor = known[known["month"] == latest].sort_values("public_date").iloc[-1]
-        if max_age is not None and t - anchor["public_date"] > pd.Timedelta(max_age):
+        # Each period as known at the cut-off: its latest publication.
+        snapshot = (
+            known.sort_values("public_date")
+            .drop_duplicates("month", keep="last")
+            .set_index("month")
+        )
+        latest = snapshot.index.max()
+        published = snapshot.at[latest, "public_date"]
+        if max_age is not None and t - published > pd.Timedelta(max_age):
             continue
         for field in FIELDS:
-            out.loc[(t, a), field] = value(known, latest, field)
+            out.loc[(t, a), field] = value(snapshot, latest, field)
         for field in history:
             for k in range(1, years):
-                out.loc[(t, a), f"{field}_{k}y"] = value(known, latest - 12 * k, field)
+                out.loc[(t, a), f"{field}_{k}y"] = value(
+                    snapshot, latest - 12 * k, field
+                )
     return out
 
 

@@ -70,7 +70,8 @@ class StyleExposures(NamedOutputMixin, PanelTransformer):
     have one. Any other column of ``X`` is an error unless it is ``cap`` or
     named in ``passthrough``. Rows without a cap (or with one <= 0) count in
     the standard deviations but carry no weight in the means and
-    regressions. The output feeds :class:`~skfactor.CrossSectionalFactorModel`
+    regressions; their orthogonalised styles are NaN (as are those of rows
+    missing a regressor). The output feeds :class:`~skfactor.CrossSectionalFactorModel`
     (regression weights :math:`\sqrt c` and industry dummies passed through).
 
     Parameters
@@ -232,9 +233,10 @@ class StyleExposures(NamedOutputMixin, PanelTransformer):
         return np.column_stack([out, kept])
 
     def _fit(self, panel, roles, y):
-        self.styles_ = self._output_columns(panel, roles)[
-            : -len(self._kept(list(panel.columns), roles)) or None
-        ]
+        self.styles_ = self._styles(panel, roles)
+
+    def _styles(self, panel, roles):
+        return [style for style, _ in self._plan(self._feature_names(panel, roles))]
 
     @staticmethod
     def _feature_names(panel, roles):
@@ -250,8 +252,7 @@ class StyleExposures(NamedOutputMixin, PanelTransformer):
         return [columns[j] for j in roles.passthrough if j != cap]
 
     def _output_columns(self, panel, roles):
-        styles = [style for style, _ in self._plan(self._feature_names(panel, roles))]
-        return styles + self._kept(list(panel.columns), roles)
+        return self._styles(panel, roles) + self._kept(list(panel.columns), roles)
 
     def _names_out(self, input_features):
         if input_features is None:
