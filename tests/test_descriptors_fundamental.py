@@ -250,6 +250,9 @@ def test_point_in_time_refuses_duplicate_reports_and_keyless_panels():
         PointInTime(doubled).fit_transform(X)
     with pytest.raises(ValueError, match=r"`X` must be a \(date, asset\) panel"):
         PointInTime(table).fit_transform(X.reset_index(drop=True))
+    other = table.assign(asset=table["asset"].str.lower())
+    with pytest.raises(ValueError, match=r"No asset of `fundamentals` is an asset"):
+        PointInTime(other).fit_transform(X)
     with pytest.raises(TypeError, match=r"`fundamentals` must be a DataFrame"):
         PointInTime(table.to_numpy()).fit_transform(X)
 

@@ -278,6 +278,13 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
         assets, asset_code = X.index.levels[1], np.asarray(X.index.codes[1])
         rec_asset = assets.get_indexer(table[self.asset])
         keep = rec_asset >= 0  # reports of assets not in the panel are not needed
+        if len(table) and not keep.any():
+            raise ValueError(
+                "No asset of `fundamentals` is an asset of `X`: e.g. "
+                f"{table[self.asset].iloc[0]!r} in `fundamentals[{self.asset!r}]`, "
+                f"{assets[0]!r} in `X`'s asset level. Give both the same labels "
+                f"(and dtype), e.g. `fundamentals.astype({{{self.asset!r}: str}})`."
+            )
         table, rec_asset = table[keep], rec_asset[keep].astype(np.int64)
         rec_time = _instants(table[self.available], "`fundamentals[available]`")
         period = pd.DatetimeIndex(_instants(table[self.period], "The period ends"))
