@@ -31,7 +31,9 @@ def pandas_peer(X, reports):
     rows["row"] = np.arange(len(rows))
     merged = pd.merge_asof(
         rows.sort_values("date"),
-        reports[["asset", "public_date", *FIELDS]].sort_values("public_date"),
+        reports[["asset", "public_date", *FIELDS]].sort_values(
+            "public_date", kind="stable"
+        ),  # stable: of two reports public the same day, the later period last
         left_on="date",
         right_on="public_date",
         by="asset",

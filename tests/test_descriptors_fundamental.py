@@ -46,21 +46,26 @@ def make_panel(seed=0, n_dates=60, n_assets=7, freq="W-FRI", start="2019-01-04")
 
 
 def make_reports(seed=0, n_assets=7, start="2014-03-31", n_quarters=28):
-    """Quarterly reports: lags, restatements, missing quarters, NaN fields."""
+    """Quarterly reports: lags, restatements (some public the day the next
+    quarter is), missing quarters, NaN fields."""
     rng = np.random.default_rng(seed)
     ends = pd.date_range(start, periods=n_quarters, freq="QE")
     rows = []
     for a in range(n_assets):
+        mine = []
         for end in ends:
             if rng.random() < 0.08:
                 continue  # a quarter missing
             public = end + pd.Timedelta(days=int(rng.integers(20, 80)))
             values = rng.normal(10, 3, len(FIELDS))
             values[rng.random(len(FIELDS)) < 0.05] = np.nan
-            rows.append((f"A{a}", end, public, *values))
-            if rng.random() < 0.15:  # restated later
+            mine.append((f"A{a}", end, public, *values))
+        for k, (_, end, public, *_) in enumerate(mine[:-1]):
+            if rng.random() < 0.15:  # restated later, or with the next quarter
                 later = public + pd.Timedelta(days=int(rng.integers(1, 200)))
+                later = mine[k + 1][2] if rng.random() < 0.5 else later
                 rows.append((f"A{a}", end, later, *rng.normal(10, 3, len(FIELDS))))
+        rows += mine
     rows.append(("Z9", ends[0], ends[0] + pd.Timedelta(days=30), 1.0, 2.0, 3.0))
     table = pd.DataFrame(rows, columns=["asset", "period_end", "public_date", *FIELDS])
     return table.sample(frac=1.0, random_state=seed)  # any order
@@ -135,6 +140,10 @@ def test_point_in_time_equals_slow_loop(kwargs):
         years,
     )
     assert got.index.equals(X.index)
+    # The reports' order does not matter (nor which of two same-day reports
+    # comes first in the table).
+    backwards = PointInTime(table.iloc[::-1], **kwargs).fit_transform(X)
+    pd.testing.assert_frame_equal(backwards, got)
     assert list(got.columns) == ["cap", *want.columns]
     assert_allclose(got["cap"], X["cap"])
     assert_allclose(got[want.columns].to_numpy(), want.to_numpy(), rtol=1e-12)
@@ -157,6 +166,11 @@ def test_point_in_time_restatement_wins_from_its_date_on():
     got = PointInTime(table, ttm=[], remainder="drop").fit_transform(X)
     # The restated Q3 (4 January) does not replace the newer Q4.
     assert got["book"].tolist() == [10.0, 10.0, 20.0, 20.0, 20.0]
+    # A restatement public on the day the next period comes out: the next wins.
+    tie = table.assign(
+        public_date=pd.to_datetime(["2024-01-01", "2024-01-03"] * 1 + ["2024-01-03"])
+    )
+    assert PointInTime(tie).fit_transform(X)["book"].tolist()[2:] == [20.0] * 3
     lagged = PointInTime(table, lag=1).fit_transform(X)["book"]
     assert lagged.tolist()[:4] == [pytest.approx(np.nan, nan_ok=True), 10.0, 10.0, 20.0]
 

@@ -329,15 +329,15 @@ class PointInTime(NamedOutputMixin, PanelTransformerMixin, BaseEstimator):
         """
         asset, rank = np.divmod(events, n_times)
         # The latest period public by each event: a running max of the period
-        # over each asset's reports in publication order.
+        # over each asset's reports in publication order, read at the event's
+        # last report in that order (so reports public the same day all count).
         first = month.min()
         span = month.max() - first + 1
         order = np.lexsort((month, rec_rank, rec_asset))
         stacked = rec_asset[order] * span + (month[order] - first)
-        running = np.empty(len(order), dtype=np.int64)
-        running[order] = np.maximum.accumulate(stacked) - rec_asset[order] * span
-        last = AsOf(rec_asset, rec_rank, n_times)(asset, rank)
-        latest = running[last]  # every event has a record of its own
+        running = np.maximum.accumulate(stacked) - rec_asset[order] * span
+        sorted_code = rec_asset[order] * n_times + rec_rank[order]
+        latest = running[np.searchsorted(sorted_code, events, side="right") - 1]
         by_period = AsOf(rec_asset * span + (month - first), rec_rank, n_times)
 
         @functools.cache
