@@ -22,6 +22,7 @@ from skfactor.risk import (
     specific_variance,
 )
 from skfactor.risk._adjustments import regime_multiplier, variance_path
+from tests.conftest import shuffled
 
 
 def regime_factors(seed=1, n=300, k=5):
@@ -654,3 +655,82 @@ def test_evaluate_factor_risk_forecast_equals_the_risk_model_of_each_date(ts_mod
             assert_allclose(ev.forecast_volatility.iloc[t, p], sigma, rtol=1e-12)
     assert_allclose(ev.returns, R @ w.T.to_numpy(), rtol=1e-12)
     assert ev.forecast_volatility.iloc[:120].isna().all().all()
+
+
+def _per_date_case(seed=0, n_dates=140, n_assets=7, k=2):
+    """Returns from exposures that move every date, with holes in the exposures."""
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=n_dates, name="date")
+    assets = pd.Index([f"A{i}" for i in range(n_assets)], name="asset")
+    names = [f"f{j}" for j in range(k)]
+    B = rng.normal(1, 0.4, (n_dates, n_assets, k)).cumsum(axis=0) / 5
+    F = pd.DataFrame(rng.normal(0, 0.03, (n_dates, k)), dates, names)
+    E = pd.DataFrame(rng.normal(0, 0.04, (n_dates, n_assets)), dates, assets)
+    R = pd.DataFrame(np.einsum("tak,tk->ta", B, F), dates, assets) + E
+    index = pd.MultiIndex.from_product([dates, assets])
+    loadings = pd.DataFrame(B.reshape(-1, k), index, names)
+    holes = rng.random(len(loadings)) < 0.03
+    loadings.iloc[np.flatnonzero(holes)[::2], 0] = np.nan  # NaN cells
+    loadings = shuffled(loadings[~(holes & (np.arange(len(holes)) % 2 == 1))])
+    return R, loadings, F, E
+
+
+def test_evaluate_factor_risk_forecast_per_date_exposures_equal_slow_loop():
+    from skfactor.risk import evaluate_factor_risk_forecast
+
+    R, loadings, F, E = _per_date_case()
+    w = pd.DataFrame(
+        [np.full(7, 1 / 7), np.r_[1.0, -1.0, np.zeros(5)]], columns=R.columns
+    )
+    est = FactorCovariance(halflife=30)
+    ev = evaluate_factor_risk_forecast(
+        R, loadings, F, E, est, w, halflife=30, min_dates=60, max_dates=90, step=10
+    )
+    n_nan = 0
+    for t in range(60, len(R)):
+        end = 60 + (t - 60) // 10 * 10
+        start = max(0, end - 90)
+        cov = est.fit(F.iloc[start:end]).covariance_
+        d, _ = specific_variance(E.iloc[start:end], halflife=30)
+        B = loadings.xs(R.index[t], level="date").reindex(R.columns)
+        for p in range(2):
+            weights = w.iloc[p].to_numpy()
+            held = weights != 0
+            if B[held].isna().any().any():
+                assert np.isnan(ev.forecast_volatility.iloc[t, p])
+                n_nan += 1
+                continue
+            x = weights[held] @ B[held].to_numpy()
+            sigma = np.sqrt(x @ cov @ x + (weights**2) @ np.asarray(d))
+            assert_allclose(ev.forecast_volatility.iloc[t, p], sigma, rtol=1e-10)
+    assert 0 < n_nan < 40
+    assert ev.forecast_volatility.iloc[:60].isna().all().all()
+
+
+def test_evaluate_factor_risk_forecast_constant_per_date_exposures_equal_fixed_ones():
+    from skfactor.risk import evaluate_factor_risk_forecast
+
+    R, _, F, E = _per_date_case(1)
+    B = pd.DataFrame(
+        np.random.default_rng(1).normal(1, 0.3, (7, 2)), R.columns, F.columns
+    )
+    long = pd.concat({d: B for d in R.index}, names=["date", "asset"])
+    kwargs = dict(halflife=30, min_dates=60, step=5, n_random=5)
+    fixed = evaluate_factor_risk_forecast(R, B, F, E, **kwargs)
+    moving = evaluate_factor_risk_forecast(R, long, F, E, **kwargs)
+    assert_allclose(moving.forecast_volatility, fixed.forecast_volatility, rtol=1e-12)
+    pd.testing.assert_frame_equal(moving.table, fixed.table, rtol=1e-12)
+
+
+def test_evaluate_factor_risk_forecast_per_date_exposures_errors():
+    from skfactor.risk import evaluate_factor_risk_forecast
+
+    R, loadings, F, E = _per_date_case(2)
+    with pytest.raises(ValueError, match=r"no column for the factors \['f1'\]"):
+        evaluate_factor_risk_forecast(R, loadings[["f0"]], F, E, min_dates=60)
+    with pytest.raises(ValueError, match=r"duplicated \(date, asset\) rows"):
+        evaluate_factor_risk_forecast(
+            R, pd.concat([loadings, loadings.iloc[:1]]), F, E, min_dates=60
+        )
+    with pytest.raises(ValueError, match=r"shares no date with `returns`"):
+        evaluate_factor_risk_forecast(R, loadings.swaplevel(), F, E, min_dates=60)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from skfactor.panel._validation import check_finite
 from skfactor.panel._wide import wide_values
 from skfactor.risk._estimator import FactorCovariance
 from skfactor.risk._evaluation import (
@@ -58,16 +59,27 @@ def evaluate_factor_risk_forecast(
     ``min_obs``) of the residuals up to that date, and a portfolio
     :math:`w` of assets is forecast
     :math:`\sigma^2 = (B^\top w)^\top \Sigma_F (B^\top w) + \sum_i w_i^2 D_i`
-    for the next ``step`` dates' realised returns :math:`w^\top r_t`. The
-    exposures :math:`B` are held fixed: with a time-series model's betas,
-    estimated on the whole sample, only the covariances are out of sample.
+    for the next ``step`` dates' realised returns :math:`w^\top r_t`.
+
+    Fixed exposures :math:`B` (one row per asset) are held for every date:
+    with a time-series model's betas, estimated on the whole sample, only the
+    covariances are out of sample. Per-date exposures (a long (date, asset)
+    frame, e.g. the loadings a ``CrossSectionalFactorModel`` was fitted on)
+    make the exposures out of sample too: the forecast for date :math:`t`
+    uses :math:`B_t`, the exposures of date :math:`t` (known at :math:`t`,
+    as the cross-sectional regression pairs them with that date's return),
+    with the :math:`\Sigma_F` and :math:`D` of the last refit before
+    :math:`t`. A portfolio holding an asset without exposures on a date
+    (no row, or NaN) has no forecast there (NaN).
 
     Parameters
     ----------
     returns : DataFrame of shape (n_dates, n_assets)
         Asset returns by date.
-    exposures : DataFrame of shape (n_assets, n_factors)
-        :math:`B`, indexed by asset (e.g. ``FactorRiskModel.exposures``).
+    exposures : DataFrame of shape (n_assets, n_factors) or (n_rows, n_factors)
+        :math:`B`, indexed by asset (e.g. ``FactorRiskModel.exposures``), or
+        per date: indexed by (date, asset) with the dates of ``returns``
+        (e.g. a cross-sectional model's loadings).
     factor_returns : DataFrame of shape (n_dates, n_factors)
         Factor returns on the dates of ``returns``.
     residuals : DataFrame of shape (n_dates, n_assets)
@@ -101,7 +113,11 @@ def evaluate_factor_risk_forecast(
     """
     values = wide_values(returns, "returns")
     assets = returns.columns
-    B = _aligned(exposures, "exposures", index=assets)
+    per_date = isinstance(exposures, pd.DataFrame) and isinstance(
+        exposures.index, pd.MultiIndex
+    )
+    if not per_date:
+        B = _aligned(exposures, "exposures", index=assets)
     F = _aligned(factor_returns, "factor_returns", index=returns.index)
     E = _aligned(residuals, "residuals", index=returns.index, columns=assets)
     if factor_covariance_estimator is None:
@@ -116,9 +132,65 @@ def evaluate_factor_risk_forecast(
         d[i] = specific_variance(E.iloc[start:end], halflife=halflife, min_obs=min_obs)[
             0
         ]
-    X = W @ B.to_numpy()  # the portfolios' exposures
-    var = np.einsum("pk,ikl,pl->ip", X, covs, X) + d @ (W * W).T
+    if per_date:
+        var = _per_date_variance(exposures, returns, F.columns, W, covs, d, ends)
+        ends = np.arange(ends[0], len(values))  # one forecast per date
+    else:
+        X = W @ B.to_numpy()  # the portfolios' exposures
+        var = np.einsum("pk,ikl,pl->ip", X, covs, X) + d @ (W * W).T
     return _evaluation(returns.index, values, W, labels, ends, var, window, clip)
+
+
+def _per_date_variance(exposures, returns, factors, W, covs, d, ends, cells=2**22):
+    """Each date's forecast variance of each portfolio, with that date's exposures.
+
+    Each date from ``ends[0]`` on takes the covariances of the last refit at
+    or before it. The exposures are made dense a block of
+    dates at a time (at most ``cells`` values), not for the whole sample.
+    """
+    missing = [f for f in factors if f not in exposures.columns]
+    if missing:
+        raise ValueError(
+            f"`exposures` has no column for the factors {missing} of "
+            "`factor_returns`; give one column per factor."
+        )
+    if exposures.index.duplicated().any():
+        raise ValueError(
+            "`exposures` has duplicated (date, asset) rows; give one row of "
+            "exposures per date and asset."
+        )
+    dates, assets = returns.index, returns.columns
+    level_dates, level_assets = (exposures.index.get_level_values(i) for i in (0, 1))
+    t = dates.get_indexer(level_dates)
+    a = assets.get_indexer(level_assets)
+    if (t < 0).all():
+        raise ValueError(
+            "`exposures` (per date) shares no date with `returns`; index it by "
+            f"(date, asset) with the dates of `returns`, e.g. {list(dates[:2])}."
+        )
+    values = exposures[list(factors)].to_numpy(dtype=np.float64)
+    check_finite(values, "exposures", list(factors))
+    keep = (t >= ends[0]) & (a >= 0)
+    order = np.argsort(t[keep], kind="stable")
+    t, a, values = t[keep][order], a[keep][order], values[keep][order]
+    n_dates, k = len(dates), len(factors)
+    first = int(ends[0])
+    owner = np.searchsorted(ends, np.arange(first, n_dates), side="right") - 1
+    held = (W != 0).T.astype(np.float64)
+    var = np.empty((n_dates - first, len(W)))
+    step = max(1, cells // max(1, len(assets) * k))
+    for lo in range(first, n_dates, step):  # blocks of dates, not dates
+        hi = min(lo + step, n_dates)
+        B = np.full((hi - lo, len(assets), k), np.nan)
+        rows = slice(*np.searchsorted(t, [lo, hi]))
+        B[t[rows] - lo, a[rows]] = values[rows]
+        absent = np.isnan(B).any(axis=2)
+        X = np.einsum("pa,tak->tpk", W, np.where(np.isnan(B), 0.0, B))
+        i = owner[lo - first : hi - first]
+        block = np.einsum("tpk,tkl,tpl->tp", X, covs[i], X) + d[i] @ (W * W).T
+        block[absent.astype(np.float64) @ held > 0] = np.nan
+        var[lo - first : hi - first] = block
+    return var
 
 
 def _aligned(frame, name, index=None, columns=None):
