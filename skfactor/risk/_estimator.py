@@ -11,17 +11,21 @@ adjustments) are the functions of ``_covariance.py`` and ``_adjustments.py``;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.covariance import log_likelihood
 
 from skfactor.risk._adjustments import (
+    PathCarry,
+    RegimeCarry,
+    advance_regime,
+    advance_variance_path,
     eigen_adjustment,
-    regime_multiplier,
-    variance_path,
 )
 from skfactor.risk._covariance import (
     CovarianceSpec,
@@ -29,6 +33,7 @@ from skfactor.risk._covariance import (
     nearest_psd,
     time_weights,
 )
+from skfactor.risk._weighted_sums import WeightedSums
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -235,40 +240,128 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         values = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        F, positions = complete_rows(values, "X")
+        return self._advance(values, _last_label(X), None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self, X: MatrixLike, y: TargetLike | None = None
+    ) -> FactorCovariance:
+        """Advance the fitted covariance by new dates, after the fitted ones.
+
+        The result equals :meth:`fit` on all the dates at once (to rounding):
+        ``covariance_``, ``location_``, ``regime_multiplier_``,
+        ``regime_statistic_`` and, with the same ``random_state``,
+        ``eigen_bias_``. On an unfitted estimator it is :meth:`fit`.
+
+        What it keeps between calls does not grow with the history: the
+        exponentially weighted sums of the returns, their squares and
+        cross-products (and of the products of dates up to ``bandwidth``
+        apart, with those last rows), for the volatilities and, when they
+        differ, the correlations; the running sums of the volatility regime
+        path and its statistic's EWMA. Two things grow, by one entry per
+        date: ``regime_statistic_``, a per-date output, extended by the new
+        dates; and, with ``eigen_scale``, the positions of the complete
+        dates, because the eigenfactor adjustment re-simulates histories of
+        all the dates on every update (an update costs that simulation, as a
+        refit does).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_new_dates, n_factors)
+            Factor returns of the new dates, oldest first, with the factors
+            (and column names) of :meth:`fit`. When the fitted ``X`` and
+            this one are DataFrames indexed by date, the new dates must come
+            after the fitted ones. A date with a missing factor (NaN) is
+            left out, but still ages the older dates.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FactorCovariance
+        """
+        state = getattr(self, "_state", None)
+        if state is None:
+            return self.fit(X)
+        values = validate_data(
+            self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
+        )
+        _check_later(X, state.last_label)
+        return self._advance(values, _last_label(X), state)
+
+    def _advance(self, values, last_label, state):
+        """Fit (``state`` None) or advance ``state`` by the rows ``values``."""
+        reset = state is None
+        n_old = 0 if reset else state.n_rows
+        complete = ~np.isnan(values).any(axis=1)
+        F = values[complete]
+        positions = n_old + np.flatnonzero(complete)
+        n_complete = len(F) + (0 if reset else state.vol.n_complete)
+        if n_complete < 2:
+            complete_rows(values, "X")  # raises: fewer than 2 complete dates
         spec = CovarianceSpec.checked(
             self.halflife,
             {"bandwidth": self.bandwidth, "lags": self.lags},
             self.corr_halflife,
             {"corr_bandwidth": self.corr_bandwidth, "corr_lags": self.corr_lags},
             self.assume_centered,
-            len(F),
+            n_complete,
         )
-        w = time_weights(positions, spec.halflife)
-        self.location_ = np.zeros(F.shape[1]) if spec.centered else w @ F
-        S = spec.estimate(F, positions)
-        self.eigen_bias_ = None
+        settings = (spec, self.regime_halflife, self.eigen_scale)
+        if not reset and settings != state.settings:
+            raise ValueError(
+                "The parameters changed since the covariance was fitted (the "
+                "half-lives, lags, `assume_centered`, `regime_halflife` or "
+                "`eigen_scale`): `partial_fit` advances the fitted sums; call "
+                "`fit` on all the dates to use the new parameters."
+            )
+        n_rows = n_old + len(values)
+        if reset:  # fit: the direct estimate (its rounding, as factor_covariance's)
+            vol, corr = spec.start(F, positions, n_rows)
+            S = spec.estimate(F, positions)
+            location = time_weights(positions, spec.halflife) @ F
+        else:
+            vol, corr = spec.advance(state.vol, state.corr, F, positions, n_rows)
+            S, location = spec.covariance(vol, corr), vol.mean()
+        self.location_ = np.zeros(F.shape[1]) if spec.centered else location
+        self.eigen_bias_, kept = None, None
         if self.eigen_scale:
+            kept = positions if reset else np.r_[state.positions, positions]
             rng = np.random.default_rng(_seed(self.random_state))
             S, self.eigen_bias_ = eigen_adjustment(
                 S,
-                F,
-                lambda sims: spec.estimate(sims, positions),
+                n_complete,
+                lambda sims: spec.estimate(sims, kept),
                 float(self.eigen_scale),
                 self.n_simulations,
                 rng,
             )
-        self.regime_multiplier_, self.regime_statistic_ = 1.0, None
-        if self.regime_halflife is not None:
-            full = np.full_like(values, np.nan)  # incomplete dates left out
-            full[positions] = F
-            path = variance_path(full, spec.halflife, spec.lags, spec.centered)
-            warmup = max(2, int(spec.halflife or 0))
-            lam, b2 = regime_multiplier(full, path, self.regime_halflife, None, warmup)
+        path = regime = None
+        if self.regime_halflife is None:
+            self.regime_multiplier_, self.regime_statistic_ = 1.0, None
+        else:
+            lam, path, regime = self._regime(values, complete, spec, state)
             S = S * lam**2
-            self.regime_multiplier_, self.regime_statistic_ = lam, b2
         self.covariance_ = nearest_psd(S)
+        self._state = _State(
+            settings, n_rows, vol, corr, path, regime, kept, last_label
+        )
         return self
+
+    def _regime(self, values, complete, spec, state):
+        """Advance the volatility regime adjustment: its multiplier and carries."""
+        full = np.where(complete[:, None], values, np.nan)  # incomplete dates out
+        path, path_carry = advance_variance_path(
+            full, spec.halflife, spec.lags, spec.centered, state and state.path
+        )
+        warmup = max(2, int(spec.halflife or 0))
+        lam, b2, regime_carry = advance_regime(
+            full, path, self.regime_halflife, None, warmup, state and state.regime
+        )
+        if state is not None:
+            b2 = np.concatenate([self.regime_statistic_, b2])
+        self.regime_multiplier_, self.regime_statistic_ = lam, b2
+        return lam, path_carry, regime_carry
 
     def get_precision(self) -> np.ndarray:
         """The precision matrix: the (pseudo-)inverse of ``covariance_``.
@@ -356,3 +449,39 @@ def _seed(random_state):
     if isinstance(random_state, np.random.RandomState):
         return random_state.randint(np.iinfo(np.int32).max)
     return random_state
+
+
+@dataclass(frozen=True)
+class _State:
+    """What :meth:`FactorCovariance.partial_fit` advances (see its docstring)."""
+
+    settings: tuple
+    n_rows: int
+    vol: WeightedSums
+    corr: WeightedSums | None
+    path: PathCarry | None
+    regime: RegimeCarry | None
+    positions: np.ndarray | None
+    last_label: object
+
+
+def _last_label(X):
+    """The last date of a DataFrame indexed by date; None for other inputs."""
+    index = getattr(X, "index", None)
+    if isinstance(index, pd.DatetimeIndex | pd.PeriodIndex) and len(index):
+        return index[-1]
+    return None
+
+
+def _check_later(X, last):
+    """New dates must come after the fitted ones, when both carry dates."""
+    first = _last_label(X)
+    if last is None or first is None:
+        return
+    first = X.index[0]
+    if not first > last:
+        raise ValueError(
+            "`partial_fit` adds dates after the fitted ones: the first new date "
+            f"is {first}, not after the last fitted date {last}. Pass only the "
+            "new dates, or call `fit` on all of them."
+        )
