@@ -105,7 +105,7 @@ def advance_variance_path(values, halflife, lags, centered, carry):
 
     def ew(name, v, at=rows, d=decay):
         total = _ew_sum(v, at, n_rows, d, start.get(name))
-        ends[name] = total[-1]
+        ends[name] = total[-1].copy()  # the caller updates the path in place
         return total
 
     count = ew("count", mask)
