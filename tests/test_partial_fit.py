@@ -9,6 +9,8 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
 
+from skfactor import TimeSeriesFactorModel
+from skfactor.models._lazy import lazy_results
 from skfactor.risk import FactorCovariance
 
 CHUNKS = [1, 5, 21]
@@ -24,13 +26,21 @@ def factor_returns(n_dates=300, k=4, seed=0):
     return pd.DataFrame(F, index=dates, columns=[f"f{i}" for i in range(k)])
 
 
-def in_chunks(estimator, X, first, size):
-    """Fit on the first ``first`` rows, then partial_fit ``size`` rows at a time,
-    through a pickle round trip between updates (a production job restarts)."""
-    est = estimator.fit(X.iloc[:first])
-    for start in range(first, len(X), size):
+def in_chunks(estimator, X, first, size, y=None, start="fit"):
+    """``start`` (fit or partial_fit) on the first ``first`` rows, then
+    partial_fit ``size`` rows at a time, through a pickle round trip between
+    updates (a production job restarts). ``y``'s chunks keep only the assets
+    with a return in them: a listing appears, a delisting disappears."""
+
+    def rows(lo, hi):
+        if y is None:
+            return (X.iloc[lo:hi],)
+        return X.iloc[lo:hi], y.iloc[lo:hi].dropna(axis=1, how="all")
+
+    est = getattr(estimator, start)(*rows(0, first))
+    for lo in range(first, len(X), size):
         est = pickle.loads(pickle.dumps(est))
-        est.partial_fit(X.iloc[start : start + size])
+        est.partial_fit(*rows(lo, lo + size))
     return est
 
 
@@ -40,7 +50,7 @@ def assert_close(actual, expected):
         assert actual is None
         return
     expected = np.asarray(expected, dtype=np.float64)
-    scale = np.nanmax(np.abs(expected), initial=0.0)
+    scale = np.max(np.abs(np.nan_to_num(expected)), initial=0.0)
     assert_allclose(actual, expected, rtol=1e-10, atol=1e-10 * scale)
 
 
@@ -83,9 +93,9 @@ def test_factor_covariance_partial_fit_first_call_is_fit():
 def test_factor_covariance_partial_fit_state_does_not_grow():
     X = factor_returns(n_dates=400)
     est = FactorCovariance(halflife=20, lags=2, regime_halflife=10).fit(X[:100])
-    size = len(pickle.dumps(est._state))
+    size = len(pickle.dumps(est._running))
     est.partial_fit(X[100:400])  # 4x the dates: a few bytes more for larger ints
-    assert len(pickle.dumps(est._state)) < size + 32
+    assert len(pickle.dumps(est._running)) < size + 32
 
 
 def test_factor_covariance_partial_fit_rejects_earlier_dates():
@@ -113,3 +123,158 @@ def test_factor_covariance_partial_fit_rejects_changed_parameters():
     est.set_params(halflife=30)
     with pytest.raises(ValueError, match="parameters changed since"):
         est.partial_fit(X.iloc[200:])
+
+
+# ------------------------------------------------------------ time series
+# A listing's first dates are fewer than its regressors: each update warns.
+few_dates = pytest.mark.filterwarnings("ignore:.* assets have at most:UserWarning")
+
+
+def asset_returns(n_dates=300, n_assets=40, k=3, seed=1):
+    """Factor and asset returns with holes, listings and delistings.
+
+    The last quarter of the assets list after the first 200 dates, in column
+    order (so that a model grown date by date lists them in ``y``'s order);
+    an eighth delist after date 150; 5 % of the cells are missing; 4 dates
+    miss a factor.
+    """
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2012-01-02", periods=n_dates)
+    F = pd.DataFrame(rng.normal(0.0004, 0.01, (n_dates, k)), index=dates)
+    F.columns = ["MKT", "SMB", "HML"][:k]
+    beta = rng.normal(1.0, 0.5, (k, n_assets))
+    noise = 0.02 * rng.standard_t(5, (n_dates, n_assets))
+    values = F.to_numpy() @ beta + 0.0002 + noise
+    values[rng.random(values.shape) < 0.05] = np.nan
+    t = np.arange(n_dates)[:, None]
+    late = n_assets // 4
+    listing = np.r_[np.zeros(n_assets - late), np.linspace(205, 270, late)]
+    values[t < listing.astype(int)] = np.nan
+    delisting = np.arange(n_assets) // (n_assets // 8) == 4
+    values[(t > 150) & delisting] = np.nan
+    F.iloc[rng.choice(n_dates, 4, replace=False), 0] = np.nan
+    R = pd.DataFrame(
+        values, index=dates, columns=[f"A{i:02d}" for i in range(n_assets)]
+    )
+    return F, R
+
+
+def assert_same_model(model, expected, X):
+    for name in ("coef_", "intercept_", "params_", "rsquared_", "rsquared_adj_"):
+        assert_close(
+            np.asarray(getattr(model, name)), np.asarray(getattr(expected, name))
+        )
+    pd.testing.assert_index_equal(model.assets_, expected.assets_)
+    pd.testing.assert_series_equal(model.nobs_, expected.nobs_, check_dtype=False)
+    lazy, lazy_expected = lazy_results(model), lazy_results(expected)
+    assert lazy.keys() == lazy_expected.keys() and lazy
+    for name, value in lazy_expected.items():
+        assert_close(np.asarray(lazy[name]), np.asarray(value))
+    summary, summary_expected = model.summary(), expected.summary()
+    assert_close(summary.to_numpy(), summary_expected.to_numpy())
+    header, header_expected = summary.header, summary_expected.header
+    assert header.keys() == header_expected.keys()
+    for key, value in header_expected.items():
+        if isinstance(value, float):
+            assert_close(header[key], value)
+        else:
+            assert header[key] == value, key
+    assert_close(model.predict(X).to_numpy(), expected.predict(X).to_numpy())
+
+
+@few_dates
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC0", "HC1"])
+@pytest.mark.parametrize("size", CHUNKS)
+def test_time_series_partial_fit_equals_fit(cov_type, size):
+    X, y = asset_returns()
+    expected = TimeSeriesFactorModel(cov_type=cov_type).fit(X, y)
+    model = in_chunks(TimeSeriesFactorModel(cov_type=cov_type), X, 200, size, y)
+    assert_same_model(model, expected, X)
+
+
+@few_dates
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"cov_type": "HC2"},
+        {"cov_type": "HC3"},
+        {"cov_type": "HAC", "bandwidth": 3},
+        {"cov_type": "HAC"},
+        {"cov_type": "nonrobust", "fit_intercept": False},
+    ],
+)
+def test_time_series_partial_fit_from_the_first_date_equals_fit(params):
+    X, y = asset_returns()
+    expected = TimeSeriesFactorModel(**params).fit(X, y)
+    model = in_chunks(TimeSeriesFactorModel(**params), X, 200, 21, y, "partial_fit")
+    assert_same_model(model, expected, X)
+
+
+def test_time_series_partial_fit_grs_equals_fit():
+    X, y = asset_returns(n_assets=8, seed=3)
+    y = balanced(y)
+    expected = TimeSeriesFactorModel().fit(X, y)
+    assert np.isfinite(expected.grs_.statistic)
+    for size in CHUNKS:
+        model = in_chunks(TimeSeriesFactorModel(), X, 200, size, y)
+        assert_close(tuple(model.grs_), tuple(expected.grs_))
+        assert model.grs_.df_denom == expected.grs_.df_denom
+
+
+def test_time_series_partial_fit_grs_with_a_listing_restarts():
+    X, y = asset_returns(n_assets=8, seed=3)
+    y = balanced(y)
+    y.iloc[:220, 5] = np.nan  # lists on date 220: the fitted dates are incomplete
+    expected = TimeSeriesFactorModel().fit(X, y)
+    model = in_chunks(TimeSeriesFactorModel(), X, 200, 5, y)
+    assert_close(tuple(model.grs_), tuple(expected.grs_))
+
+
+def test_time_series_partial_fit_single_series_and_arrays():
+    X, y = asset_returns()
+    expected = TimeSeriesFactorModel().fit(X, y["A03"])
+    model = TimeSeriesFactorModel().fit(X.iloc[:250], y["A03"].iloc[:250])
+    model.partial_fit(X.iloc[250:], y["A03"].iloc[250:])
+    assert_close(model.params_.to_numpy(), expected.params_.to_numpy())
+    assert_close(model.predict(X).to_numpy(), expected.predict(X).to_numpy())
+    Xa, ya = X.to_numpy(), y.iloc[:, :20].to_numpy()
+    expected = TimeSeriesFactorModel().fit(Xa, ya)
+    model = (
+        TimeSeriesFactorModel().fit(Xa[:250], ya[:250]).partial_fit(Xa[250:], ya[250:])
+    )
+    assert_close(model.params_.to_numpy(), expected.params_.to_numpy())
+    with pytest.raises(ValueError, match="must hold the 20 fitted assets"):
+        model.partial_fit(Xa[250:], ya[250:, :5])
+
+
+def balanced(y):
+    """Six assets observed on every date: the GRS test is defined."""
+    noise = np.random.default_rng(0).normal(0, 0.02, y.shape)
+    return y.fillna(pd.DataFrame(noise, y.index, y.columns)).iloc[:, :6]
+
+
+@few_dates
+def test_time_series_partial_fit_rejects_bad_updates():
+    X, y = asset_returns()
+    model = TimeSeriesFactorModel().fit(X.iloc[:200], y.iloc[:200])
+    with pytest.raises(ValueError, match="first new date .* not after the last"):
+        model.partial_fit(X.iloc[190:210], y.iloc[190:210])
+    with pytest.raises(ValueError, match="feature names"):
+        model.partial_fit(X.iloc[200:].rename(columns={"MKT": "M"}), y.iloc[200:])
+    model.set_params(cov_type="HC1")
+    with pytest.raises(ValueError, match="`cov_type` or `fit_intercept` changed"):
+        model.partial_fit(X.iloc[200:], y.iloc[200:])
+    hac = TimeSeriesFactorModel(cov_type="HAC").fit(X.iloc[:200], y.iloc[:200])
+    with pytest.raises(ValueError, match="Start the model with `partial_fit`"):
+        hac.partial_fit(X.iloc[200:], y.iloc[200:])
+
+
+@few_dates
+def test_time_series_partial_fit_does_not_mutate_inputs():
+    X, y = asset_returns()
+    X0, y0 = X.copy(), y.copy()
+    TimeSeriesFactorModel(cov_type="HC0").fit(X[:200], y[:200]).partial_fit(
+        X[200:], y[200:]
+    )
+    pd.testing.assert_frame_equal(X, X0)
+    pd.testing.assert_frame_equal(y, y0)

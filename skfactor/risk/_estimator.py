@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.covariance import log_likelihood
@@ -34,6 +33,7 @@ from skfactor.risk._covariance import (
     time_weights,
 )
 from skfactor.risk._weighted_sums import WeightedSums
+from skfactor.utils._later_dates import check_later_dates, last_date
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -240,7 +240,7 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         values = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        return self._advance(values, _last_label(X), None)
+        return self._advance(values, last_date(getattr(X, "index", None)), None)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(
@@ -280,14 +280,14 @@ class FactorCovariance(BaseEstimator):
         -------
         self : FactorCovariance
         """
-        state = getattr(self, "_state", None)
+        state = getattr(self, "_running", None)
         if state is None:
             return self.fit(X)
         values = validate_data(
             self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
         )
-        _check_later(X, state.last_label)
-        return self._advance(values, _last_label(X), state)
+        check_later_dates(getattr(X, "index", None), state.last_label)
+        return self._advance(values, last_date(getattr(X, "index", None)), state)
 
     def _advance(self, values, last_label, state):
         """Fit (``state`` None) or advance ``state`` by the rows ``values``."""
@@ -343,7 +343,7 @@ class FactorCovariance(BaseEstimator):
             lam, path, regime = self._regime(values, complete, spec, state)
             S = S * lam**2
         self.covariance_ = nearest_psd(S)
-        self._state = _State(
+        self._running = _State(
             settings, n_rows, vol, corr, path, regime, kept, last_label
         )
         return self
@@ -463,25 +463,3 @@ class _State:
     regime: RegimeCarry | None
     positions: np.ndarray | None
     last_label: object
-
-
-def _last_label(X):
-    """The last date of a DataFrame indexed by date; None for other inputs."""
-    index = getattr(X, "index", None)
-    if isinstance(index, pd.DatetimeIndex | pd.PeriodIndex) and len(index):
-        return index[-1]
-    return None
-
-
-def _check_later(X, last):
-    """New dates must come after the fitted ones, when both carry dates."""
-    first = _last_label(X)
-    if last is None or first is None:
-        return
-    first = X.index[0]
-    if not first > last:
-        raise ValueError(
-            "`partial_fit` adds dates after the fitted ones: the first new date "
-            f"is {first}, not after the last fitted date {last}. Pass only the "
-            "new dates, or call `fit` on all of them."
-        )
