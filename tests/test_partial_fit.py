@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 
 from skfactor import TimeSeriesFactorModel
 from skfactor.models._lazy import lazy_results
-from skfactor.risk import FactorCovariance
+from skfactor.risk import FactorCovariance, FactorRiskModel
 
 CHUNKS = [1, 5, 21]
 
@@ -278,3 +278,69 @@ def test_time_series_partial_fit_does_not_mutate_inputs():
     )
     pd.testing.assert_frame_equal(X, X0)
     pd.testing.assert_frame_equal(y, y0)
+
+
+# ------------------------------------------------------------------- risk
+RISK_PARAMS = [
+    {"halflife": 30, "lags": 2, "min_obs": 20},
+    {"halflife": 40, "specific_regime_halflife": 15, "structural": True},
+    {
+        "halflife": 40,
+        "shrinkage": 0.1,
+        "specific_regime_halflife": 10,
+        "factor_covariance_estimator": FactorCovariance(
+            halflife=30, corr_halflife=90, lags=2, regime_halflife=15
+        ),
+    },
+]
+
+
+@few_dates
+@pytest.mark.parametrize("params", RISK_PARAMS)
+@pytest.mark.parametrize("size", [1, 21])
+def test_factor_risk_model_update_equals_from_model(params, size):
+    X, y = asset_returns()
+    model = TimeSeriesFactorModel().fit(X, y)
+    y = y.loc[:, model.params_.notna().all(axis=1).to_numpy()]
+    model = TimeSeriesFactorModel().fit(X, y)
+    cap = pd.Series(np.linspace(1e9, 5e10, y.shape[1]), index=y.columns)
+    params = {**params, "market_cap": cap}
+    expected = FactorRiskModel.from_model(model, X, y, **params)
+    risk = FactorRiskModel.from_model(model, X.iloc[:200], y.iloc[:200], **params)
+    for lo in range(200, len(X), size):
+        risk = pickle.loads(pickle.dumps(risk))
+        risk.update(X.iloc[lo : lo + size], y.iloc[lo : lo + size])
+    for name in ("exposures", "factor_covariance", "specific_variance", "n_obs"):
+        assert_close(getattr(risk, name).to_numpy(), getattr(expected, name).to_numpy())
+    pd.testing.assert_frame_equal(risk.factor_returns, expected.factor_returns)
+    pd.testing.assert_frame_equal(risk.asset_returns, expected.asset_returns)
+    w = pd.Series(1.0 / len(risk.assets), index=risk.assets)
+    got, want = risk.risk_decomposition(w), expected.risk_decomposition(w)
+    assert_close(got.total_variance, want.total_variance)
+    assert_close(got.factors.to_numpy(), want.factors.to_numpy())
+    assert_close(risk.asset_covariance.to_numpy(), expected.asset_covariance.to_numpy())
+
+
+def test_factor_risk_model_update_rejects_what_it_cannot_advance():
+    X, y = asset_returns(n_assets=16)
+    y = y.iloc[:, :8]
+    model = TimeSeriesFactorModel().fit(X, y)
+    risk = FactorRiskModel.from_model(model, X.iloc[:200], y.iloc[:200])
+    with pytest.raises(ValueError, match="first new date .* not after the last"):
+        risk.update(X.iloc[150:210], y.iloc[150:210])
+    model.fit(X.iloc[:250], y.iloc[:250])
+    with pytest.raises(ValueError, match="betas changed since the risk model"):
+        risk.update(X.iloc[200:], y.iloc[200:])
+    plain = FactorRiskModel(
+        risk.exposures, risk.factor_covariance, risk.specific_variance
+    )
+    with pytest.raises(ValueError, match="built from its pieces"):
+        plain.update(X.iloc[200:], y.iloc[200:])
+    from sklearn.covariance import LedoitWolf
+
+    model = TimeSeriesFactorModel().fit(X, y)
+    lw = FactorRiskModel.from_model(
+        model, X.iloc[:200], y.iloc[:200], factor_covariance_estimator=LedoitWolf()
+    )
+    with pytest.raises(ValueError, match="has no `partial_fit`"):
+        lw.update(X.iloc[200:], y.iloc[200:])
