@@ -486,6 +486,8 @@ class TimeSeriesFactorModel(
                     "columns. Pass a DataFrame to add or omit assets by label."
                 )
             return wide.R, fitted
+        if wide.assets.equals(fitted):  # the usual day: the same assets
+            return wide.R, fitted
         assets = fitted.append(wide.assets[~wide.assets.isin(fitted)])
         R = np.full((len(wide.R), len(assets)), np.nan)
         R[:, assets.get_indexer(wide.assets)] = wide.R

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import lfilter
-from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
+from skfactor.utils._blas import one_blas_thread
 from skfactor.utils._numerics import bartlett, halflife_decay
 
 __all__ = [
@@ -30,14 +30,6 @@ __all__ = [
 
 # Simulated returns held in memory at once by the eigen adjustment (floats).
 _SIMULATION_BLOCK = 4_000_000
-_THREADS = []  # the BLAS controller, found once (finding it reads /proc: 13 ms)
-
-
-def one_blas_thread():
-    """Limit BLAS to one thread (a context manager) for many small matrices."""
-    if not _THREADS:
-        _THREADS.append(ThreadpoolController())
-    return _THREADS[0].limit(limits=1, user_api="blas")
 
 
 def _ew_sum(x, positions, n_rows, decay, start=None):

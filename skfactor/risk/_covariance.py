@@ -10,6 +10,7 @@ import pandas as pd
 
 from skfactor.panel._wide import wide_values
 from skfactor.risk._weighted_sums import WeightedSums
+from skfactor.utils._blas import one_blas_thread
 from skfactor.utils._cov_types import resolve_bandwidth
 from skfactor.utils._numerics import bartlett, halflife_weights
 
@@ -305,7 +306,8 @@ def nearest_psd(S):
     S = (S + S.T) / 2.0
     if len(S) == 0:
         return S
-    eig, vec = np.linalg.eigh(S)
+    with one_blas_thread():  # OpenBLAS threads a 60 x 60 eigh several times slower
+        eig, vec = np.linalg.eigh(S)
     if eig[0] >= 0:
         return S
     S = (vec * np.maximum(eig, 0.0)) @ vec.T
