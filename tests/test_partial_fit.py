@@ -302,8 +302,11 @@ RISK_PARAMS = [
 
 
 @few_dates
-@pytest.mark.parametrize("params", RISK_PARAMS)
-@pytest.mark.parametrize("size", [1, 21])
+@pytest.mark.parametrize(
+    ("params", "size"),
+    [(RISK_PARAMS[0], 21), (RISK_PARAMS[1], 21), (RISK_PARAMS[2], 21)]
+    + [(RISK_PARAMS[2], 1), (RISK_PARAMS[1], 5)],
+)
 def test_factor_risk_model_update_equals_from_model(params, size):
     X, y = asset_returns()
     model = TimeSeriesFactorModel().fit(X, y)
