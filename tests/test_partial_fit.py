@@ -194,7 +194,8 @@ def test_time_series_partial_fit_equals_fit(cov_type, size):
     X, y = asset_returns()
     expected = TimeSeriesFactorModel(cov_type=cov_type).fit(X, y)
     model = TimeSeriesFactorModel(cov_type=cov_type)
-    model = in_chunks(model, X, first_dates(size), size, y)
+    start = "fit" if cov_type == "nonrobust" else "partial_fit"  # fit keeps no HC sums
+    model = in_chunks(model, X, first_dates(size), size, y, start)
     assert_same_model(model, expected, X)
 
 
@@ -270,16 +271,17 @@ def test_time_series_partial_fit_rejects_bad_updates():
     model.set_params(cov_type="HC1")
     with pytest.raises(ValueError, match="`cov_type` or `fit_intercept` changed"):
         model.partial_fit(X.iloc[200:], y.iloc[200:])
-    hac = TimeSeriesFactorModel(cov_type="HAC").fit(X.iloc[:200], y.iloc[:200])
-    with pytest.raises(ValueError, match="Start the model with `partial_fit`"):
-        hac.partial_fit(X.iloc[200:], y.iloc[200:])
+    for cov_type in ("HC0", "HAC"):
+        fitted = TimeSeriesFactorModel(cov_type=cov_type).fit(X[:200], y[:200])
+        with pytest.raises(ValueError, match="Start the model with `partial_fit`"):
+            fitted.partial_fit(X.iloc[200:], y.iloc[200:])
 
 
 @few_dates
 def test_time_series_partial_fit_does_not_mutate_inputs():
     X, y = asset_returns()
     X0, y0 = X.copy(), y.copy()
-    TimeSeriesFactorModel(cov_type="HC0").fit(X[:200], y[:200]).partial_fit(
+    TimeSeriesFactorModel(cov_type="HC0").partial_fit(X[:200], y[:200]).partial_fit(
         X[200:], y[200:]
     )
     pd.testing.assert_frame_equal(X, X0)

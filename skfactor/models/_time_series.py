@@ -392,18 +392,23 @@ class TimeSeriesFactorModel(
         - ``"nonrobust"``: per asset the sums over its dates of the
           regressors' products, of the regressors times the return, of the
           return and its square (in the design standardized on the first
-          fit's dates): a few numbers per asset, whatever the history.
+          fit's dates): a few numbers per asset, whatever the history. The
+          fit goes through them anyway, so :meth:`fit` keeps them too, and a
+          fitted model can be updated.
         - ``"HC0"``, ``"HC1"``: also, since the meat uses the final
           residuals, the sums of :math:`y^2 x x^\top`,
           :math:`y\,x^{\otimes 3}` and :math:`x^{\otimes 4}` (their
-          distinct entries: 126 numbers per asset with 5 factors and an
-          intercept). Fixed in size.
+          distinct entries: 203 numbers per asset with 5 factors and an
+          intercept). Fixed in size, but they cost more than the fit:
+          only a model started with ``partial_fit`` (on an unfitted model,
+          the first call) sums them, and ``fit`` does not.
         - ``"HC2"``, ``"HC3"`` and ``"kernel"`` (HAC): the factor and
           asset returns of every date fitted, which **grow with the
           history**: HC2/HC3 weigh each date by its leverage under the
           final estimates, and the HAC meat pairs each date with its lags
           along each asset's own observed dates under the final residuals;
           their exact update needs the rows, and an update costs a refit.
+          Only a model started with ``partial_fit`` keeps them.
         - The GRS test: the sums of the factor and asset returns, and of
           their products, over the dates on which every asset is observed
           (a square of the number of assets), for at most 500 assets; with
@@ -439,11 +444,11 @@ class TimeSeriesFactorModel(
         if state is None:
             raise ValueError(
                 "This model keeps nothing for `partial_fit`: with `cov_type`="
-                f"{self.cov_type!r} it adds dates to the rows it keeps, and `fit` "
-                "keeps none (a fitted model in a grid search would carry its "
-                "training data); a model combined from blocks of assets keeps "
-                "none either. Start the model with `partial_fit` on the first "
-                "dates instead."
+                f"{self.cov_type!r} it adds dates to sums (HC0, HC1) or rows "
+                "(HC2, HC3, HAC) that cost `fit` time or memory, so `fit` keeps "
+                "none; a model combined from blocks of assets keeps none "
+                "either. Start the model with `partial_fit` on the first dates "
+                "instead."
             )
         wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
         if wide.R is None:
@@ -534,8 +539,10 @@ class TimeSeriesFactorModel(
         self._warn_bad(fit.bad, p)
         self._grs = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
         settings = (cov_type, self.fit_intercept)
-        if cov_type in SUMMED_COV_TYPES:
-            state = start_state(wide, Xs, A, fit.mask, units, settings)
+        # What partial_fit needs: the nonrobust sums cost nothing (the fit
+        # went through them); the others only when the model starts with it.
+        if cov_type == "nonrobust" or (keep_rows and cov_type in SUMMED_COV_TYPES):
+            state = start_state(wide, Xs, A, fit, units, settings)
         elif keep_rows:  # a copy: the caller's frames may change afterwards
             F, R = np.array(wide.F), np.array(wide.R)
             state = RowsState(

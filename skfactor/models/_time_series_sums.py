@@ -287,13 +287,33 @@ def _grs_rows(F, R, factor_units, units, complete):
     return np.column_stack([F[complete] / factor_units, R[complete] / units])
 
 
-def start_state(wide, X, A, mask, units, settings):
-    """The state of a fit: ``X`` its standardized design, ``mask`` (assets, dates)."""
+def start_state(wide, X, A, fit, units, settings):
+    """The state of a fit: ``X`` its standardized design, ``fit`` its OLS.
+
+    The ``nonrobust`` sums are those the fit went through (``fit.sums``): no
+    extra work. The robust ones are summed here, over every date.
+    """
     cov_type, intercept = settings
-    m = mask.T
-    with np.errstate(invalid="ignore"):
-        Y = np.where(m, wide.R / units, 0.0)
-    sums = chunk_sums(X, Y, m, cov_type != "nonrobust")
+    m = fit.mask.T
+    if cov_type == "nonrobust":
+        p = X.shape[1]
+        combos, _ = _sym_index(p, 2)
+        s = fit.sums
+        gram = s["gram"][:, combos[:, 0], combos[:, 1]]
+        sums = AssetSums(
+            fit.nobs.astype(np.float64),
+            s["yy"],
+            s["ysum"],
+            s["xty"],
+            gram,
+            None,
+            None,
+            None,
+        )
+    else:
+        with np.errstate(invalid="ignore"):
+            Y = np.where(m, wide.R / units, 0.0)
+        sums = chunk_sums(X, Y, m, robust=True)
     complete = m.all(axis=1)
     factor_units = power_of_two_units(wide.F)
     grs = None
