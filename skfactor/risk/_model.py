@@ -507,13 +507,13 @@ class FactorRiskModel:
         cov = pd.DataFrame(estimator.covariance_, F.columns, F.columns)
         updates.specific = updates.specific.advance(E)
         d, n_obs = updates.specific.variance(B if updates.structural else None)
-        new = type(self)(
-            B,
-            cov,
-            d,
-            factor_returns=pd.concat([self.factor_returns, F]),
-            asset_returns=pd.concat([self.asset_returns, R]),
-            n_obs=n_obs,
+        new = type(self)(B, cov, d, n_obs=n_obs)
+        # the histories were checked when they came: only the new dates are
+        new.factor_returns = pd.concat(
+            [self.factor_returns, self._check_returns(F, "X_new", self.factors)]
+        )
+        new.asset_returns = pd.concat(
+            [self.asset_returns, self._check_returns(R, "y_new", self.assets)]
         )
         new.factor_covariance_estimator = self.factor_covariance_estimator
         self.__dict__.update(vars(new))
