@@ -7,6 +7,8 @@ import pickle
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from skfactor import TimeSeriesFactorModel
@@ -84,6 +86,20 @@ def test_factor_covariance_partial_fit_equals_fit(params, size):
         "eigen_bias_",
     ):
         assert_close(getattr(est, name), getattr(expected, name))
+
+
+@settings(max_examples=15, deadline=None)
+@given(cuts=st.lists(st.integers(150, 299), max_size=6, unique=True))
+def test_factor_covariance_partial_fit_any_chunks_equal_fit(cuts):
+    X = factor_returns()
+    params = {"halflife": 20, "corr_halflife": 60, "lags": 2, "regime_halflife": 10}
+    expected = FactorCovariance(**params).fit(X)
+    bounds = [0, 150, *sorted(c for c in cuts if c != 150), 300]
+    est = FactorCovariance(**params)
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        est.partial_fit(X.iloc[lo:hi])
+    assert_close(est.covariance_, expected.covariance_)
+    assert_close(est.regime_statistic_, expected.regime_statistic_)
 
 
 def test_factor_covariance_partial_fit_first_call_is_fit():
