@@ -190,30 +190,28 @@ class SpecificState:
         Its columns are matched by label; assets new to the state are added
         after the others, with no residual before.
         """
-        E_new = wide_values(residuals, "residuals")
-        assets = self.assets.append(
-            residuals.columns[~residuals.columns.isin(self.assets)]
-        )
-        E = np.full((len(E_new), len(assets)), np.nan)
-        E[:, assets.get_indexer(residuals.columns)] = E_new
+        E = given = wide_values(residuals, "residuals")
+        assets = residuals.columns
+        if not (len(self.assets) == 0 or assets.equals(self.assets)):
+            assets = self.assets.append(assets[~assets.isin(self.assets)])
+            E = np.full((len(given), len(assets)), np.nan)
+            E[:, assets.get_indexer(residuals.columns)] = given
         n_new = len(assets) - len(self.assets)
         grown = [
             np.r_[a, np.zeros(n_new)] for a in (self.w0, self.w2, self.s1, self.s2)
         ]
         decay = halflife_decay(self.settings.halflife)
-        age = len(E) - 1 - np.arange(len(E))
-        u = np.where(np.isnan(E), 0.0, decay ** age[:, None])
-        e = np.nan_to_num(E)
+        v = decay ** (len(E) - 1 - np.arange(len(E)))  # each date's weight
+        observed = ~np.isnan(E)
+        m = observed.astype(np.float64)
+        e = np.where(observed, E, 0.0)
         scale = decay ** len(E)
-        w0, w2, s1, s2 = (
-            grown[0] * scale + u.sum(axis=0),
-            grown[1] * scale * scale + (u * u).sum(axis=0),
-            grown[2] * scale + (u * e).sum(axis=0),
-            grown[3] * scale + (u * e * e).sum(axis=0),
-        )
-        n_obs = np.r_[self.n_obs, np.zeros(n_new, np.int64)] + (~np.isnan(E)).sum(
-            axis=0
-        )
+        w0 = grown[0] * scale + v @ m
+        w2 = grown[1] * scale * scale + (v * v) @ m
+        s1 = grown[2] * scale + v @ e
+        e *= e
+        s2 = grown[3] * scale + v @ e
+        n_obs = np.r_[self.n_obs, np.zeros(n_new, np.int64)] + observed.sum(axis=0)
         path, regime, lam = self.path, self.regime, 1.0
         if self.settings.regime_halflife is not None:
             cap = _check_cap(self.settings.market_cap, assets, needed=False)
