@@ -282,6 +282,11 @@ class FactorCovariance(BaseEstimator):
         """
         state = getattr(self, "_running", None)
         if state is None:
+            if hasattr(self, "covariance_"):  # e.g. pickled by an older skfactor
+                raise ValueError(
+                    "This FactorCovariance keeps no sums to add dates to; call "
+                    "`fit` on all the dates."
+                )
             return self.fit(X)
         values = validate_data(
             self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
