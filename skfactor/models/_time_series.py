@@ -297,6 +297,10 @@ class TimeSeriesFactorModel(
     covariances' meat :math:`X'\Omega X` (HC or kernel) needs the residuals,
     so ``fit`` computes it (one small matrix per asset) and keeps it.
 
+    :meth:`partial_fit` adds new dates (and newly listed assets) to the
+    fitted regressions, as :meth:`fit` on all the dates gives them; its
+    docstring says what each covariance keeps between calls.
+
     Each asset's returns are fitted in units of a power of two near their
     largest magnitude and the factors standardized (exact or scale-free), so
     factors or returns of 1e-160 or 1e160 give the same t statistics and GRS

@@ -84,6 +84,10 @@ class FactorCovariance(BaseEstimator):
     With ``eigen_scale=None`` and ``regime_halflife=None`` the result is
     :func:`factor_covariance` exactly.
 
+    :meth:`partial_fit` advances a fitted estimator by new dates, as
+    :meth:`fit` on all of them gives it, keeping sums whose size does not
+    grow with the history (a daily update costs one date's work).
+
     Its :meth:`score` is the mean Gaussian log-likelihood of held-out dates,
     as scikit-learn's ``EmpiricalCovariance.score``, so that its half-lives
     can be chosen by date-aware cross-validation (``GridSearchCV`` with

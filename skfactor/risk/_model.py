@@ -158,6 +158,7 @@ class FactorRiskModel:
 
     It is not an estimator: like scikit-learn's displays built
     ``from_estimator``, it is a view of a model that is already fitted.
+    :meth:`update` advances one built by :meth:`from_model` by new dates.
 
     Parameters
     ----------

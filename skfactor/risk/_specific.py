@@ -179,9 +179,19 @@ class SpecificState:
     @classmethod
     def start(cls, residuals, settings):
         """The sums of ``residuals`` (DataFrame of shape (n_dates, n_assets))."""
-        k = residuals.shape[1]
-        zeros = np.zeros(k)
-        empty = cls(settings, residuals.columns[:0], *(zeros[:0],) * 5, None, None, 1.0)
+        none, count = np.zeros(0), np.zeros(0, dtype=np.int64)
+        empty = cls(
+            settings,
+            residuals.columns[:0],
+            none,
+            none,
+            none,
+            none,
+            count,
+            None,
+            None,
+            1.0,
+        )
         return empty.advance(residuals)
 
     def advance(self, residuals):
