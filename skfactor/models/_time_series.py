@@ -21,14 +21,24 @@ from skfactor.models._ols import (
 )
 from skfactor.models._protocol import TimeSeriesBlocks
 from skfactor.models._summary import Summary, term_overview
+from skfactor.models._time_series_sums import (
+    GRS_MAX_ASSETS,
+    SUMMED_COV_TYPES,
+    RowsState,
+    advance_state,
+    hc0_meat,
+    solve_sums,
+    start_state,
+)
 from skfactor.models._wide_model import (
     WideModelMixin,
     mean_r2,
     nanmean_or_nan,
 )
 from skfactor.panel._align import align_rows
-from skfactor.panel._wide import check_fitted_assets, validate_wide
+from skfactor.panel._wide import WideData, check_fitted_assets, validate_wide
 from skfactor.utils._cov_types import canonical_cov_type, resolve_bandwidth
+from skfactor.utils._later_dates import check_later_dates, last_date
 from skfactor.utils._numerics import power_of_two_units, t_p_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -143,6 +153,21 @@ def grs_residuals(F, R, rows, units=None):
     beta = np.linalg.solve(omega * T, Fc.T @ Rc)  # (K, N)
     alpha = Rb.mean(axis=0) - mu @ beta
     return alpha, Rc - Fc @ beta, mu, omega
+
+
+def state_grs(state, N, K, fit_intercept):
+    """The GRS test of ``partial_fit``'s state (see its docstring)."""
+    T = state.complete
+    if not fit_intercept or T - N - K <= 0:
+        return grs_undefined(T, N, K, fit_intercept)
+    if state.grs is None:
+        why = (
+            f"`partial_fit` keeps the GRS test's sums for at most {GRS_MAX_ASSETS} "
+            f"assets (they grow with the square of their number); got N={N}, so "
+            "`grs_` is NaN after an update. Call `fit` on all the dates for it."
+        )
+        return GRSResult(np.nan, np.nan, N, T - N - K, why)
+    return grs_statistic(*state.grs.moments(K), T)
 
 
 def grs_statistic(alpha, sigma, mu, omega, T):
@@ -272,6 +297,10 @@ class TimeSeriesFactorModel(
     covariances' meat :math:`X'\Omega X` (HC or kernel) needs the residuals,
     so ``fit`` computes it (one small matrix per asset) and keeps it.
 
+    :meth:`partial_fit` adds new dates (and newly listed assets) to the
+    fitted regressions, as :meth:`fit` on all the dates gives them; its
+    docstring says what each covariance keeps between calls.
+
     Each asset's returns are fitted in units of a power of two near their
     largest magnitude and the factors standardized (exact or scale-free), so
     factors or returns of 1e-160 or 1e160 give the same t statistics and GRS
@@ -350,6 +379,136 @@ class TimeSeriesFactorModel(
             The fitted model.
         """
         wide = validate_wide(self, X, y, reset=True, names=("X", "y"), require_R=True)
+        return self._fit_wide(wide, keep_rows=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: MatrixLike, y: TargetLike) -> TimeSeriesFactorModel:
+        r"""Add new dates to the fitted regressions: the same as a refit on all dates.
+
+        Every fitted attribute (``params_``, ``coef_``, ``intercept_``,
+        ``bse_``, ``tvalues_``, ``pvalues_``, ``cov_params_``, ``rsquared_``,
+        ``rsquared_adj_``, ``nobs_``, ``grs_``, :meth:`summary`) equals
+        :meth:`fit` on all the dates at once, to rounding. On an unfitted
+        model it is :meth:`fit`.
+
+        What the model keeps between calls, by ``cov_type``:
+
+        - ``"nonrobust"``: per asset the sums over its dates of the
+          regressors' products, of the regressors times the return, of the
+          return and its square (in the design standardized on the first
+          fit's dates): a few numbers per asset, whatever the history. The
+          fit goes through them anyway, so :meth:`fit` keeps them too, and a
+          fitted model can be updated.
+        - ``"HC0"``, ``"HC1"``: also, since the meat uses the final
+          residuals, the sums of :math:`y^2 x x^\top`,
+          :math:`y\,x^{\otimes 3}` and :math:`x^{\otimes 4}` (their
+          distinct entries: 203 numbers per asset with 5 factors and an
+          intercept). Fixed in size, but they cost more than the fit:
+          only a model started with ``partial_fit`` (on an unfitted model,
+          the first call) sums them, and ``fit`` does not.
+        - ``"HC2"``, ``"HC3"`` and ``"kernel"`` (HAC): the factor and
+          asset returns of every date fitted, which **grow with the
+          history**: HC2/HC3 weigh each date by its leverage under the
+          final estimates, and the HAC meat pairs each date with its lags
+          along each asset's own observed dates under the final residuals;
+          their exact update needs the rows, and an update costs a refit.
+          Only a model started with ``partial_fit`` keeps them.
+        - The GRS test: the sums of the factor and asset returns, and of
+          their products, over the dates on which every asset is observed
+          (a square of the number of assets), for at most 500 assets; with
+          more, ``grs_`` after an update is NaN with a note saying so
+          (unless it is undefined anyway, :math:`T \le N + K`, as
+          :meth:`fit` would say).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_new_dates, n_factors) or array-like
+            Factor returns of the new dates, the factors of :meth:`fit` (by
+            name and order). With a date index, the dates must come after
+            the fitted ones.
+        y : DataFrame of shape (n_new_dates, n_assets), Series or array-like
+            Asset returns on the new dates. A DataFrame is matched to the
+            fitted assets by label: a fitted asset it omits has no return on
+            these dates (a delisting); a label not fitted before is a new
+            asset (a listing), added after the fitted ones in ``y``'s order,
+            so that ``fit`` on all the dates with the columns in that order
+            gives the same model. An array must have the fitted assets'
+            columns, in order.
+
+        Returns
+        -------
+        self : TimeSeriesFactorModel
+        """
+        state = self.__dict__.get("_lazy", {}).get("moments", {}).get("partial_fit")
+        if not hasattr(self, "assets_"):  # unfitted: fit, keeping the rows if needed
+            wide = validate_wide(
+                self, X, y, reset=True, names=("X", "y"), require_R=True
+            )
+            return self._fit_wide(wide, keep_rows=True)
+        if state is None:
+            raise ValueError(
+                "This model keeps nothing for `partial_fit`: with `cov_type`="
+                f"{self.cov_type!r} it adds dates to sums (HC0, HC1) or rows "
+                "(HC2, HC3, HAC) that cost `fit` time or memory, so `fit` keeps "
+                "none; a model combined from blocks of assets keeps none "
+                "either. Start the model with `partial_fit` on the first dates "
+                "instead."
+            )
+        wide = validate_wide(self, X, y, reset=False, names=("X", "y"))
+        if wide.R is None:
+            raise ValueError(
+                "`partial_fit` needs the asset returns `y` of the new dates."
+            )
+        cov_type, _ = self._covariance()
+        if (cov_type, self.fit_intercept) != state.settings:
+            raise ValueError(
+                "`cov_type` or `fit_intercept` changed since the model was fitted: "
+                "`partial_fit` adds dates to the fitted sums; call `fit` on all "
+                "the dates to use the new parameters."
+            )
+        check_later_dates(wide.dates, state.last_date)
+        R, assets = self._new_columns(y, wide)
+        if isinstance(state, RowsState):
+            dates = None
+            if state.dates is not None and wide.dates is not None:
+                dates = state.dates.append(wide.dates)
+            old = np.full((len(state.R), len(assets)), np.nan)
+            old[:, : state.R.shape[1]] = state.R
+            both = WideData(
+                np.concatenate([state.F, wide.F]),
+                np.concatenate([old, R]),
+                dates,
+                assets,
+                state.single,
+            )
+            return self._fit_wide(both, keep_rows=True)
+        return self._advance(state, wide, R, assets)
+
+    def _new_columns(self, y, wide):
+        """The new dates' returns in the order of the fitted, then new, assets."""
+        fitted = self.assets_
+        if not isinstance(y, pd.DataFrame):
+            if wide.R.shape[1] != len(fitted):
+                raise ValueError(
+                    f"`y` must hold the {len(fitted)} fitted assets in order (an "
+                    f"array has no labels to match); got {wide.R.shape[1]} "
+                    "columns. Pass a DataFrame to add or omit assets by label."
+                )
+            return wide.R, fitted
+        if wide.assets.equals(fitted):  # the usual day: the same assets
+            return wide.R, fitted
+        assets = fitted.append(wide.assets[~wide.assets.isin(fitted)])
+        R = np.full((len(wide.R), len(assets)), np.nan)
+        R[:, assets.get_indexer(wide.assets)] = wide.R
+        return R, assets
+
+    def _fit_wide(self, wide, keep_rows):
+        """``fit`` on validated inputs; keeps what ``partial_fit`` needs.
+
+        ``keep_rows``: keep the data itself (``partial_fit`` of the covariances
+        that need the rows); otherwise they get no state and the sums
+        covariances get their sums.
+        """
         cov_type, bandwidth = self._covariance()
         Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
         p = Xs.shape[1]
@@ -383,6 +542,56 @@ class TimeSeriesFactorModel(
         }
         self._warn_bad(fit.bad, p)
         self._grs = grs_test(wide.F, wide.R, fit.mask.all(axis=0), self.fit_intercept)
+        settings = (cov_type, self.fit_intercept)
+        # What partial_fit needs: the nonrobust sums cost nothing (the fit
+        # went through them); the others only when the model starts with it.
+        if cov_type == "nonrobust" or (keep_rows and cov_type in SUMMED_COV_TYPES):
+            state = start_state(wide, Xs, A, fit, units, settings)
+        elif keep_rows:  # a copy: the caller's frames may change afterwards
+            F, R = np.array(wide.F), np.array(wide.R)
+            state = RowsState(
+                settings, last_date(wide.dates), F, R, wide.dates, wide.single
+            )
+        else:
+            state = None
+        # partial_fit's state, kept with the moments: a new fit (or a model
+        # combined from blocks of assets) starts without it.
+        self._lazy["moments"]["partial_fit"] = state
+        return self
+
+    def _advance(self, state, wide, R, assets):
+        """Add the new dates' sums to ``state`` and set the fitted attributes."""
+        state = advance_state(state, wide, R, assets, self.fit_intercept)
+        p = state.A.shape[0]
+        if state.n_dates > p and collinear(state.design_gram()):
+            raise ValueError(
+                "The columns of `X` (with the intercept, if `fit_intercept`) are "
+                "collinear on the dates where every factor is observed; drop the "
+                "redundant factors (e.g. a constant or duplicated column)."
+            )
+        fit = solve_sums(state.sums, p)
+        cov_type = state.settings[0]
+        robust = cov_type != "nonrobust"
+        meat = hc0_meat(state.sums, fit, p, cov_type) if robust else None
+        self._store(
+            WideData(None, None, None, assets, state.single), fit, state.A, state.units
+        )
+        self._lazy = {
+            "moments": {
+                "bread": fit.bread,
+                "ssr": fit.ssr,
+                "meat": meat,
+                "A": state.A,
+                "units": state.units,
+                "cov_type": cov_type,
+                "n_dates": state.n_dates,
+            }
+        }
+        self._warn_bad(fit.bad, p)
+        self._grs = state_grs(
+            state, len(assets), self.n_features_in_, self.fit_intercept
+        )
+        self._lazy["moments"]["partial_fit"] = state
         return self
 
     def _covariance(self):

@@ -12,36 +12,55 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.signal import lfilter
-from threadpoolctl import ThreadpoolController  # a dependency of scikit-learn
 
+from skfactor.utils._blas import one_blas_thread
 from skfactor.utils._numerics import bartlett, halflife_decay
 
-__all__ = ["eigen_adjustment", "regime_multiplier", "variance_path"]
+__all__ = [
+    "advance_regime",
+    "advance_variance_path",
+    "eigen_adjustment",
+    "regime_multiplier",
+    "variance_path",
+]
 
 # Simulated returns held in memory at once by the eigen adjustment (floats).
 _SIMULATION_BLOCK = 4_000_000
-_THREADS = []  # the BLAS controller, found once (finding it reads /proc: 13 ms)
 
 
-def one_blas_thread():
-    """Limit BLAS to one thread (a context manager) for many small matrices."""
-    if not _THREADS:
-        _THREADS.append(ThreadpoolController())
-    return _THREADS[0].limit(limits=1, user_api="blas")
-
-
-def _ew_sum(x, positions, n_rows, decay):
+def _ew_sum(x, positions, n_rows, decay, start=None):
     """``sum_{s <= t} decay**(t - s) x_s`` on every date ``t`` of the axis.
 
     ``x`` (len(positions), ...) sits at ``positions`` of a date axis of
     ``n_rows`` dates; the other dates contribute nothing but still age the
-    older ones (pandas ``ewm(ignore_na=False)``).
+    older ones (pandas ``ewm(ignore_na=False)``). ``start``: the sum on the
+    date before the axis (the dates already summed), None for none.
     """
     full = np.zeros((n_rows, *x.shape[1:]))
     full[positions] = x
-    return lfilter([1.0], [1.0, -decay], full, axis=0)
+    if start is None:
+        return lfilter([1.0], [1.0, -decay], full, axis=0)
+    zi = decay * np.broadcast_to(start, full.shape[1:])[None]
+    return lfilter([1.0], [1.0, -decay], full, axis=0, zi=zi)[0]
+
+
+@dataclass(frozen=True)
+class PathCarry:
+    """What :func:`advance_variance_path` carries from one block of dates to the next.
+
+    ``sums``: each exponentially weighted sum on the last date; ``n_obs``:
+    observations per column; ``tail``: the last ``lags`` complete rows and
+    ``tail_at`` their places counted back from the next date (-1: the last).
+    """
+
+    sums: dict
+    n_obs: np.ndarray
+    tail: np.ndarray
+    tail_at: np.ndarray
 
 
 def variance_path(values, halflife, lags, centered):
@@ -54,8 +73,18 @@ def variance_path(values, halflife, lags, centered):
     when every column is observed (the factor covariance's rule). NaN where a
     column has fewer than 2 observations (1 when ``centered``).
     """
+    return advance_variance_path(values, halflife, lags, centered, None)[0]
+
+
+def advance_variance_path(values, halflife, lags, centered, carry):
+    """:func:`variance_path` of the dates after those ``carry`` summed.
+
+    Returns ``(path, carry)``: the forecasts on ``values``' dates, as
+    :func:`variance_path` gives them on all the dates at once, and the
+    carry of all the dates (its size does not grow with them).
+    """
     values = np.asarray(values, dtype=np.float64)
-    n_rows = len(values)
+    n_rows, k = values.shape
     observed = ~np.isnan(values)
     if lags:
         observed &= observed.all(axis=1, keepdims=True)
@@ -63,29 +92,61 @@ def variance_path(values, halflife, lags, centered):
     mask = observed.astype(np.float64)
     x = np.where(observed, values, 0.0)
     decay = halflife_decay(halflife)
-    count = _ew_sum(mask, rows, n_rows, decay)
+    start = {} if carry is None else carry.sums
+    ends = {}
+
+    def ew(name, v, at=rows, d=decay):
+        total = _ew_sum(v, at, n_rows, d, start.get(name))
+        ends[name] = total[-1].copy()  # the caller updates the path in place
+        return total
+
+    count = ew("count", mask)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = 0.0 if centered else _ew_sum(x, rows, n_rows, decay) / count
-        var = _ew_sum(x * x, rows, n_rows, decay) / count - mean * mean
+        mean = 0.0 if centered else ew("x", x) / count
+        var = ew("xx", x * x) / count - mean * mean
+        tail = np.zeros((0, k)) if carry is None else carry.tail
+        tail_at = np.zeros(0, np.int64) if carry is None else carry.tail_at
         if lags:
             # pairs (s, s - lag) of complete dates, weighted sqrt(w_s w_{s-lag})
-            done = np.flatnonzero(observed[:, 0]) if values.shape[1] else rows[:0]
-            xc = x[done]
+            done = np.flatnonzero(observed[:, 0]) if k else rows[:0]
+            xc = np.concatenate([tail, x[done]])
+            at_all = np.concatenate([tail_at, done])
             for lag in range(1, lags + 1):
-                later, earlier = xc[lag:], xc[:-lag]
-                c = (decay ** ((done[lag:] - done[:-lag]) / 2.0))[:, None]
-                at = done[lag:]
-                gamma = _ew_sum(c * later * earlier, at, n_rows, decay)
+                j = max(len(tail), lag)
+                later, earlier = xc[j:], xc[j - lag : len(xc) - lag]
+                gap = at_all[j:] - at_all[j - lag : len(xc) - lag]
+                c = (decay ** (gap / 2.0))[:, None]
+                at = at_all[j:]
+                gamma = ew(f"lag{lag}", c * later * earlier, at)
                 if not centered:
-                    gamma -= mean * _ew_sum(c * (later + earlier), at, n_rows, decay)
-                    gamma += mean * mean * _ew_sum(c, at, n_rows, decay)
+                    gamma -= mean * ew(f"sum{lag}", c * (later + earlier), at)
+                    gamma += mean * mean * ew(f"weight{lag}", c, at)
                 var += 2.0 * bartlett(lag, lags) * gamma / count
+            keep = min(lags, len(xc))
+            tail, tail_at = xc[len(xc) - keep :], at_all[len(xc) - keep :] - n_rows
         if not centered:
-            squares = _ew_sum(mask, rows, n_rows, decay * decay)
+            squares = ew("squares", mask, d=decay * decay)
             var /= 1.0 - squares / (count * count)
     n_obs = np.cumsum(mask, axis=0)
+    if carry is not None:
+        n_obs += carry.n_obs
     var[n_obs < (1 if centered else 2)] = np.nan
-    return var
+    return var, PathCarry(ends, n_obs[-1], tail, tail_at)
+
+
+@dataclass(frozen=True)
+class RegimeCarry:
+    r"""What :func:`advance_regime` carries: the last forecast, counts, the EWMA.
+
+    ``ewma`` is :math:`\lambda^2` so far (None before the first statistic)
+    and ``last`` the place of its latest statistic counted back from the
+    next date (-1: the last date).
+    """
+
+    forecast: np.ndarray
+    n_obs: np.ndarray
+    ewma: float | None
+    last: int
 
 
 def regime_multiplier(
@@ -105,12 +166,30 @@ def regime_multiplier(
     previous statistic. Returns ``(lambda, B2)``, ``B2`` by date (NaN where
     none); :math:`\lambda = 1` when there is no statistic.
     """
+    lam, b2, _ = advance_regime(
+        values, forecast_variance, halflife, column_weights, warmup, None
+    )
+    return lam, b2
+
+
+def advance_regime(values, forecast_variance, halflife, column_weights, warmup, carry):
+    r""":func:`regime_multiplier` of the dates after those ``carry`` holds.
+
+    Returns ``(lambda, B2, carry)``: :math:`\lambda` over all the dates,
+    the statistics of ``values``' dates, and the carry of all the dates.
+    """
     values = np.asarray(values, dtype=np.float64)
+    n_rows = len(values)
     previous = np.full_like(forecast_variance, np.nan)
     previous[1:] = forecast_variance[:-1]
     n_obs = np.cumsum(~np.isnan(values), axis=0)
     ready = np.zeros_like(previous, dtype=bool)
     ready[1:] = n_obs[:-1] >= warmup
+    if carry is not None:
+        previous[0] = carry.forecast
+        n_obs += carry.n_obs
+        ready[0] = carry.n_obs >= warmup
+        ready[1:] = n_obs[:-1] >= warmup
     with np.errstate(invalid="ignore", divide="ignore"):
         z2 = values * values / previous
     usable = ready & np.isfinite(z2) & (previous > 0)
@@ -125,21 +204,28 @@ def regime_multiplier(
         b2 = (np.where(usable, z2, 0.0) * vw).sum(axis=1) / total
     b2[total <= 0] = np.nan
     dates = np.flatnonzero(~np.isnan(b2))
-    if not len(dates):
-        return 1.0, b2
-    decay = halflife_decay(halflife)
-    age = dates[-1] - dates
-    step = np.diff(dates, prepend=dates[0])
-    w = (1.0 - decay**step) * decay**age
-    w[0] = decay ** age[0]
-    return float(np.sqrt(w @ b2[dates])), b2
+    stats = b2[dates]
+    if carry is not None and carry.ewma is not None:
+        # the EWMA so far, as a statistic on its last date, seeds the rest
+        dates, stats = np.r_[carry.last, dates], np.r_[carry.ewma, stats]
+    ewma, last = None, -1
+    if len(dates):
+        decay = halflife_decay(halflife)
+        age = dates[-1] - dates
+        step = np.diff(dates, prepend=dates[0])
+        w = (1.0 - decay**step) * decay**age
+        w[0] = decay ** age[0]
+        ewma, last = float(w @ stats), int(dates[-1])
+    lam = 1.0 if ewma is None else float(np.sqrt(ewma))
+    out = RegimeCarry(forecast_variance[-1], n_obs[-1], ewma, last - n_rows)
+    return lam, b2, out
 
 
-def eigen_adjustment(S, F, estimate, scale, n_simulations, rng):
+def eigen_adjustment(S, n_dates, estimate, scale, n_simulations, rng):
     r"""Menchero, Orr and Wang's eigenfactor risk adjustment of ``S``.
 
     With :math:`S = U_0 D_0 U_0^\top`: simulate ``n_simulations`` histories
-    of the shape of ``F`` from :math:`N(0, S)`, re-estimate each with
+    of ``n_dates`` dates from :math:`N(0, S)`, re-estimate each with
     ``estimate`` (the estimator that gave ``S``) as
     :math:`S_m = U_m D_m U_m^\top`, and measure each eigenfactor's simulated
     volatility bias
@@ -150,7 +236,7 @@ def eigen_adjustment(S, F, estimate, scale, n_simulations, rng):
     :math:`\gamma_k = a (v_k - 1) + 1`, :math:`a` the ``scale``.
     Returns ``(adjusted, v)``, ``v`` in ascending order of eigenvalue.
     """
-    n_dates, k = F.shape
+    k = len(S)
     if n_dates <= k:
         raise ValueError(
             "The eigenfactor adjustment's simulated covariances would be singular "

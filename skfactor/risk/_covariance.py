@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 
 from skfactor.panel._wide import wide_values
+from skfactor.risk._weighted_sums import WeightedSums
+from skfactor.utils._blas import one_blas_thread
 from skfactor.utils._cov_types import resolve_bandwidth
 from skfactor.utils._numerics import bartlett, halflife_weights
 
@@ -245,6 +247,34 @@ class CovarianceSpec:
         """Whether the correlations have their own half-life or lags."""
         return (self.corr_halflife, self.corr_lags) != (self.halflife, self.lags)
 
+    def start(self, F, positions, n_rows):
+        """The running sums of the first dates: volatilities', correlations' or None.
+
+        ``F`` holds the complete rows, at ``positions`` of an axis of
+        ``n_rows`` dates. The sums are taken about the mean of ``F``.
+        """
+        shift = F.mean(axis=0)
+        vol = WeightedSums.empty(
+            F.shape[1], self.halflife, self.lags, self.centered, shift
+        )
+        corr = None
+        if self.split:
+            corr = WeightedSums.empty(
+                F.shape[1], self.corr_halflife, self.corr_lags, self.centered, shift
+            )
+        return self.advance(vol, corr, F, positions, n_rows)
+
+    def advance(self, vol, corr, F, positions, n_rows):
+        """The sums ``vol`` and ``corr`` with the complete rows ``F`` added."""
+        vol = vol.add(F, positions, n_rows)
+        return vol, None if corr is None else corr.add(F, positions, n_rows)
+
+    @staticmethod
+    def covariance(vol, corr):
+        r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`)."""
+        S = vol.covariance()
+        return S if corr is None else vols_and_correlations(S, corr.covariance())
+
     def estimate(self, F, positions):
         r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""
         S = weighted_covariance(
@@ -258,12 +288,17 @@ class CovarianceSpec:
             self.corr_lags,
             self.centered,
         )
-        vol = np.sqrt(np.maximum(np.diagonal(S, axis1=-2, axis2=-1), 0.0))
-        scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            inv = np.where(scale > 0, 1.0 / scale, 0.0)
-        corr = C * inv[..., :, None] * inv[..., None, :]
-        return corr * vol[..., :, None] * vol[..., None, :]
+        return vols_and_correlations(S, C)
+
+
+def vols_and_correlations(S, C):
+    """The volatilities of ``S`` with the correlations of ``C`` (batch axes first)."""
+    vol = np.sqrt(np.maximum(np.diagonal(S, axis1=-2, axis2=-1), 0.0))
+    scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv = np.where(scale > 0, 1.0 / scale, 0.0)
+    corr = C * inv[..., :, None] * inv[..., None, :]
+    return corr * vol[..., :, None] * vol[..., None, :]
 
 
 def nearest_psd(S):
@@ -271,7 +306,8 @@ def nearest_psd(S):
     S = (S + S.T) / 2.0
     if len(S) == 0:
         return S
-    eig, vec = np.linalg.eigh(S)
+    with one_blas_thread():  # OpenBLAS threads a 60 x 60 eigh several times slower
+        eig, vec = np.linalg.eigh(S)
     if eig[0] >= 0:
         return S
     S = (vec * np.maximum(eig, 0.0)) @ vec.T

@@ -11,6 +11,7 @@ adjustments) are the functions of ``_covariance.py`` and ``_adjustments.py``;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
@@ -19,9 +20,11 @@ from scipy import linalg
 from sklearn.covariance import log_likelihood
 
 from skfactor.risk._adjustments import (
+    PathCarry,
+    RegimeCarry,
+    advance_regime,
+    advance_variance_path,
     eigen_adjustment,
-    regime_multiplier,
-    variance_path,
 )
 from skfactor.risk._covariance import (
     CovarianceSpec,
@@ -29,6 +32,8 @@ from skfactor.risk._covariance import (
     nearest_psd,
     time_weights,
 )
+from skfactor.risk._weighted_sums import WeightedSums
+from skfactor.utils._later_dates import check_later_dates, last_date
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -78,6 +83,10 @@ class FactorCovariance(BaseEstimator):
 
     With ``eigen_scale=None`` and ``regime_halflife=None`` the result is
     :func:`factor_covariance` exactly.
+
+    :meth:`partial_fit` advances a fitted estimator by new dates, as
+    :meth:`fit` on all of them gives it, keeping sums whose size does not
+    grow with the history (a daily update costs one date's work).
 
     Its :meth:`score` is the mean Gaussian log-likelihood of held-out dates,
     as scikit-learn's ``EmpiricalCovariance.score``, so that its half-lives
@@ -235,40 +244,133 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         values = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        F, positions = complete_rows(values, "X")
+        return self._advance(values, last_date(getattr(X, "index", None)), None)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self, X: MatrixLike, y: TargetLike | None = None
+    ) -> FactorCovariance:
+        """Advance the fitted covariance by new dates, after the fitted ones.
+
+        The result equals :meth:`fit` on all the dates at once (to rounding):
+        ``covariance_``, ``location_``, ``regime_multiplier_``,
+        ``regime_statistic_`` and, with the same ``random_state``,
+        ``eigen_bias_``. On an unfitted estimator it is :meth:`fit`.
+
+        What it keeps between calls does not grow with the history: the
+        exponentially weighted sums of the returns, their squares and
+        cross-products (and of the products of dates up to ``bandwidth``
+        apart, with those last rows), for the volatilities and, when they
+        differ, the correlations; the running sums of the volatility regime
+        path and its statistic's EWMA. Two things grow, by one entry per
+        date: ``regime_statistic_``, a per-date output, extended by the new
+        dates; and, with ``eigen_scale``, the positions of the complete
+        dates, because the eigenfactor adjustment re-simulates histories of
+        all the dates on every update (an update costs that simulation, as a
+        refit does).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_new_dates, n_factors)
+            Factor returns of the new dates, oldest first, with the factors
+            (and column names) of :meth:`fit`. When the fitted ``X`` and
+            this one are DataFrames indexed by date, the new dates must come
+            after the fitted ones. A date with a missing factor (NaN) is
+            left out, but still ages the older dates.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : FactorCovariance
+        """
+        state = getattr(self, "_running", None)
+        if state is None:
+            if hasattr(self, "covariance_"):  # e.g. pickled by an older skfactor
+                raise ValueError(
+                    "This FactorCovariance keeps no sums to add dates to; call "
+                    "`fit` on all the dates."
+                )
+            return self.fit(X)
+        values = validate_data(
+            self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
+        )
+        check_later_dates(getattr(X, "index", None), state.last_label)
+        return self._advance(values, last_date(getattr(X, "index", None)), state)
+
+    def _advance(self, values, last_label, state):
+        """Fit (``state`` None) or advance ``state`` by the rows ``values``."""
+        reset = state is None
+        n_old = 0 if reset else state.n_rows
+        complete = ~np.isnan(values).any(axis=1)
+        F = values[complete]
+        positions = n_old + np.flatnonzero(complete)
+        n_complete = len(F) + (0 if reset else state.vol.n_complete)
+        if n_complete < 2:
+            complete_rows(values, "X")  # raises: fewer than 2 complete dates
         spec = CovarianceSpec.checked(
             self.halflife,
             {"bandwidth": self.bandwidth, "lags": self.lags},
             self.corr_halflife,
             {"corr_bandwidth": self.corr_bandwidth, "corr_lags": self.corr_lags},
             self.assume_centered,
-            len(F),
+            n_complete,
         )
-        w = time_weights(positions, spec.halflife)
-        self.location_ = np.zeros(F.shape[1]) if spec.centered else w @ F
-        S = spec.estimate(F, positions)
-        self.eigen_bias_ = None
+        settings = (spec, self.regime_halflife, self.eigen_scale)
+        if not reset and settings != state.settings:
+            raise ValueError(
+                "The parameters changed since the covariance was fitted (the "
+                "half-lives, lags, `assume_centered`, `regime_halflife` or "
+                "`eigen_scale`): `partial_fit` advances the fitted sums; call "
+                "`fit` on all the dates to use the new parameters."
+            )
+        n_rows = n_old + len(values)
+        if reset:  # fit: the direct estimate (its rounding, as factor_covariance's)
+            vol, corr = spec.start(F, positions, n_rows)
+            S = spec.estimate(F, positions)
+            location = time_weights(positions, spec.halflife) @ F
+        else:
+            vol, corr = spec.advance(state.vol, state.corr, F, positions, n_rows)
+            S, location = spec.covariance(vol, corr), vol.mean()
+        self.location_ = np.zeros(F.shape[1]) if spec.centered else location
+        self.eigen_bias_, kept = None, None
         if self.eigen_scale:
+            kept = positions if reset else np.r_[state.positions, positions]
             rng = np.random.default_rng(_seed(self.random_state))
             S, self.eigen_bias_ = eigen_adjustment(
                 S,
-                F,
-                lambda sims: spec.estimate(sims, positions),
+                n_complete,
+                lambda sims: spec.estimate(sims, kept),
                 float(self.eigen_scale),
                 self.n_simulations,
                 rng,
             )
-        self.regime_multiplier_, self.regime_statistic_ = 1.0, None
-        if self.regime_halflife is not None:
-            full = np.full_like(values, np.nan)  # incomplete dates left out
-            full[positions] = F
-            path = variance_path(full, spec.halflife, spec.lags, spec.centered)
-            warmup = max(2, int(spec.halflife or 0))
-            lam, b2 = regime_multiplier(full, path, self.regime_halflife, None, warmup)
+        path = regime = None
+        if self.regime_halflife is None:
+            self.regime_multiplier_, self.regime_statistic_ = 1.0, None
+        else:
+            lam, path, regime = self._regime(values, complete, spec, state)
             S = S * lam**2
-            self.regime_multiplier_, self.regime_statistic_ = lam, b2
         self.covariance_ = nearest_psd(S)
+        self._running = _State(
+            settings, n_rows, vol, corr, path, regime, kept, last_label
+        )
         return self
+
+    def _regime(self, values, complete, spec, state):
+        """Advance the volatility regime adjustment: its multiplier and carries."""
+        full = np.where(complete[:, None], values, np.nan)  # incomplete dates out
+        path, path_carry = advance_variance_path(
+            full, spec.halflife, spec.lags, spec.centered, state and state.path
+        )
+        warmup = max(2, int(spec.halflife or 0))
+        lam, b2, regime_carry = advance_regime(
+            full, path, self.regime_halflife, None, warmup, state and state.regime
+        )
+        if state is not None:
+            b2 = np.concatenate([self.regime_statistic_, b2])
+        self.regime_multiplier_, self.regime_statistic_ = lam, b2
+        return lam, path_carry, regime_carry
 
     def get_precision(self) -> np.ndarray:
         """The precision matrix: the (pseudo-)inverse of ``covariance_``.
@@ -356,3 +458,17 @@ def _seed(random_state):
     if isinstance(random_state, np.random.RandomState):
         return random_state.randint(np.iinfo(np.int32).max)
     return random_state
+
+
+@dataclass(frozen=True)
+class _State:
+    """What :meth:`FactorCovariance.partial_fit` advances (see its docstring)."""
+
+    settings: tuple
+    n_rows: int
+    vol: WeightedSums
+    corr: WeightedSums | None
+    path: PathCarry | None
+    regime: RegimeCarry | None
+    positions: np.ndarray | None
+    last_label: object

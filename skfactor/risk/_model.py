@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,9 +15,11 @@ from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
 from skfactor.panel._wide import wide_values
 from skfactor.risk._covariance import factor_covariance, nearest_psd
 from skfactor.risk._decomposition import RiskDecomposition, decompose
+from skfactor.risk._estimator import FactorCovariance
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
-from skfactor.risk._specific import specific_variance
+from skfactor.risk._specific import SpecificSettings, SpecificState
 from skfactor.utils._cov_types import resolve_bandwidth
+from skfactor.utils._later_dates import check_later_dates, last_date
 from skfactor.utils._typing import ArrayLike
 
 __all__ = ["FactorRiskModel"]
@@ -35,6 +38,18 @@ def _labelled(values, name, index=None, columns=None):
     if np.isnan(values).any():
         raise ValueError(f"`{name}` contains NaN; every entry must be a number.")
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+@dataclass
+class _Updates:
+    """What :meth:`FactorRiskModel.update` advances: the model and the states."""
+
+    model: Any
+    specific: SpecificState
+    structural: bool
+    halflife: float | None
+    bandwidth: int | None
+    covariance: FactorCovariance | None = None
 
 
 def fit_covariance_estimator(estimator, F):
@@ -143,6 +158,7 @@ class FactorRiskModel:
 
     It is not an estimator: like scikit-learn's displays built
     ``from_estimator``, it is a view of a model that is already fitted.
+    :meth:`update` advances one built by :meth:`from_model` by new dates.
 
     Parameters
     ----------
@@ -407,18 +423,102 @@ class FactorRiskModel:
                     f"`{name}` unset or 0."
                 )
             cov, estimator = fit_covariance_estimator(factor_covariance_estimator, F)
-        d, n_obs = specific_variance(
-            E,
-            halflife=halflife,
-            min_obs=min_obs,
-            shrinkage=shrinkage,
-            market_cap=market_cap,
-            exposures=B if structural else None,
-            regime_halflife=specific_regime_halflife,
+        settings = SpecificSettings.checked(
+            halflife, min_obs, shrinkage, market_cap, specific_regime_halflife
         )
+        specific = SpecificState.start(E, settings)
+        d, n_obs = specific.variance(B if structural else None)
         risk = cls(B, cov, d, factor_returns=F, asset_returns=R, n_obs=n_obs)
         risk.factor_covariance_estimator = estimator
+        risk._updates = _Updates(model, specific, structural, halflife, bandwidth)
         return risk
+
+    def update(self, X_new: pd.DataFrame, y_new: pd.DataFrame) -> FactorRiskModel:
+        r"""Advance the risk model by new dates, as :meth:`from_model` on all of them.
+
+        For a risk model built by :meth:`from_model` from a
+        :class:`~skfactor.TimeSeriesFactorModel`: the factor covariance and
+        the specific variances (their exponentially weighted sums, the
+        volatility regime adjustments) advance by the new dates' factor
+        returns and residuals, and the return histories are extended. The
+        result equals :meth:`from_model` with the same model and arguments on
+        all the dates, to rounding: the model's betas are the exposures and
+        stay as they are (a refit model changes every past residual: build
+        the risk model again).
+
+        What it keeps does not grow with the history, beyond the return
+        histories ``factor_returns`` and ``asset_returns`` it holds anyway:
+        per asset a few sums of its residuals (and the regime path's
+        carries), and the factor covariance's state (see
+        :meth:`FactorCovariance.partial_fit`; the built-in covariance is
+        that of ``FactorCovariance(halflife=..., bandwidth=...)``, whose state
+        the first update builds from ``factor_returns``). A
+        ``factor_covariance_estimator`` must have ``partial_fit``
+        (:class:`FactorCovariance` has).
+
+        Parameters
+        ----------
+        X_new : DataFrame of shape (n_new_dates, n_factors)
+            The factor returns of the new dates, after those of the model.
+        y_new : DataFrame of shape (n_new_dates, n_assets)
+            The asset returns of the new dates, the model's assets in order.
+
+        Returns
+        -------
+        self : FactorRiskModel
+        """
+        updates = self.__dict__.get("_updates")
+        if updates is None:
+            raise ValueError(
+                "This risk model was built from its pieces, not by `from_model`: "
+                "there is no model to give the new dates' residuals. Build it "
+                "with `FactorRiskModel.from_model(...)` to update it."
+            )
+        model = updates.model
+        if not isinstance(model, TimeSeriesFactorModel):
+            raise ValueError(
+                "`update` advances a risk model built from a TimeSeriesFactorModel; "
+                f"this one is of a {type(model).__name__}, whose new dates need "
+                "new factor returns from the model: build it again with "
+                "`FactorRiskModel.from_model` on all the dates."
+            )
+        B, F, E, R = model.risk_inputs(X_new, y_new)
+        if not B.equals(self.exposures):
+            raise ValueError(
+                "The model's betas changed since the risk model was built (a "
+                "refit changes every past residual): build the risk model again "
+                "with `FactorRiskModel.from_model` on all the dates."
+            )
+        check_later_dates(F.index, last_date(self.factor_returns.index))
+        estimator = self.factor_covariance_estimator
+        if estimator is None:
+            estimator = updates.covariance
+            if estimator is None:
+                estimator = FactorCovariance(
+                    halflife=updates.halflife, bandwidth=updates.bandwidth
+                ).fit(self.factor_returns)
+            updates.covariance = estimator
+        elif not callable(getattr(estimator, "partial_fit", None)):
+            raise ValueError(
+                f"The `factor_covariance_estimator` ({type(estimator).__name__}) "
+                "has no `partial_fit`, so its covariance cannot advance by new "
+                "dates: use FactorCovariance, or build the risk model again."
+            )
+        estimator.partial_fit(F)
+        cov = pd.DataFrame(estimator.covariance_, F.columns, F.columns)
+        updates.specific = updates.specific.advance(E)
+        d, n_obs = updates.specific.variance(B if updates.structural else None)
+        new = type(self)(B, cov, d, n_obs=n_obs)
+        # the histories were checked when they came: only the new dates are
+        new.factor_returns = pd.concat(
+            [self.factor_returns, self._check_returns(F, "X_new", self.factors)]
+        )
+        new.asset_returns = pd.concat(
+            [self.asset_returns, self._check_returns(R, "y_new", self.assets)]
+        )
+        new.factor_covariance_estimator = self.factor_covariance_estimator
+        self.__dict__.update(vars(new))
+        return self
 
     # ---------------------------------------------------------------- uses
     @property

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import numbers
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from skfactor.panel._wide import wide_values
-from skfactor.risk._adjustments import regime_multiplier, variance_path
-from skfactor.risk._covariance import _check_halflife, time_weights
+from skfactor.risk._adjustments import (
+    PathCarry,
+    RegimeCarry,
+    advance_regime,
+    advance_variance_path,
+)
+from skfactor.risk._covariance import _check_halflife
+from skfactor.utils._numerics import halflife_decay
 
-__all__ = ["specific_variance"]
+__all__ = ["SpecificSettings", "SpecificState", "specific_variance"]
 
 N_SIZE_GROUPS = 10  # size deciles of the Bayesian shrinkage
 
@@ -112,51 +119,180 @@ def specific_variance(
     >>> shrunk.shape
     (3,)
     """
-    halflife = _check_halflife(halflife)
-    if not isinstance(min_obs, numbers.Integral) or isinstance(min_obs, bool):
-        raise ValueError(f"`min_obs` must be an integer >= 2; got {min_obs!r}.")
-    if min_obs < 2:
-        raise ValueError(f"`min_obs` must be an integer >= 2; got {min_obs!r}.")
-    if not isinstance(shrinkage, numbers.Real) or not shrinkage >= 0:
-        raise ValueError(
-            f"`shrinkage` must be a number >= 0 (0: no shrinkage); got {shrinkage!r}."
-        )
-    assets = residuals.columns
-    E = wide_values(residuals, "residuals")
-    cap = _check_cap(market_cap, assets, needed=shrinkage > 0)
-    observed = ~np.isnan(E)
-    n_obs = observed.sum(axis=0)
-    w = np.where(observed, time_weights(np.arange(len(E)), halflife)[:, None], 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w /= w.sum(axis=0)
-        e = np.where(observed, E, 0.0)
-        dev = np.where(observed, e - (w * e).sum(axis=0), 0.0)
-        var = (w * dev * dev).sum(axis=0) / (1.0 - (w * w).sum(axis=0))
-    var[n_obs < 2] = np.nan
-    long = n_obs >= min_obs
-    if not long.any():
-        raise ValueError(
-            f"No asset has `min_obs`={min_obs} residuals (the most is "
-            f"{int(n_obs.max(initial=0))}), so there is no median to shrink short "
-            "histories towards; lower `min_obs`."
-        )
-    if exposures is None:
-        target = np.median(var[long])
-    else:
-        target = _structural(var, long, _exposures(exposures, assets), cap)
-    lam = np.where(n_obs < 2, 0.0, np.minimum(n_obs / min_obs, 1.0))
-    var = np.where(lam > 0, lam * np.nan_to_num(var), 0.0) + (1.0 - lam) * target
-    if shrinkage > 0:
-        var = _bayesian_shrinkage(np.sqrt(var), cap, float(shrinkage)) ** 2
-    if regime_halflife is not None:
-        regime_halflife = _check_halflife(regime_halflife, "regime_halflife")
-        path = variance_path(E, halflife, 0, False)
-        lam_s, _ = regime_multiplier(E, path, regime_halflife, cap, warmup=min_obs)
-        var = var * lam_s**2
-    return (
-        pd.Series(var, index=assets, name="specific_variance"),
-        pd.Series(n_obs, index=assets, name="n_obs"),
+    settings = SpecificSettings.checked(
+        halflife, min_obs, shrinkage, market_cap, regime_halflife
     )
+    state = SpecificState.start(residuals, settings)
+    return state.variance(exposures)
+
+
+@dataclass(frozen=True)
+class SpecificSettings:
+    """The checked parameters of :func:`specific_variance`."""
+
+    halflife: float | None
+    min_obs: int
+    shrinkage: float
+    market_cap: pd.Series | None
+    regime_halflife: float | None
+
+    @classmethod
+    def checked(cls, halflife, min_obs, shrinkage, market_cap, regime_halflife):
+        halflife = _check_halflife(halflife)
+        if not isinstance(min_obs, numbers.Integral) or isinstance(min_obs, bool):
+            raise ValueError(f"`min_obs` must be an integer >= 2; got {min_obs!r}.")
+        if min_obs < 2:
+            raise ValueError(f"`min_obs` must be an integer >= 2; got {min_obs!r}.")
+        if not isinstance(shrinkage, numbers.Real) or not shrinkage >= 0:
+            raise ValueError(
+                "`shrinkage` must be a number >= 0 (0: no shrinkage); got "
+                f"{shrinkage!r}."
+            )
+        if regime_halflife is not None:
+            regime_halflife = _check_halflife(regime_halflife, "regime_halflife")
+        return cls(halflife, int(min_obs), shrinkage, market_cap, regime_halflife)
+
+
+@dataclass(frozen=True)
+class SpecificState:
+    r"""Each asset's exponentially weighted residual sums, advanced date by date.
+
+    With :math:`u_t = d^{a_t}` the weight of a date :math:`a_t` dates before
+    the last: ``w0`` :math:`= \sum u_t`, ``w2`` :math:`= \sum u_t^2`,
+    ``s1`` :math:`= \sum u_t e_t`, ``s2`` :math:`= \sum u_t e_t^2` over each
+    asset's observed residuals, ``n_obs`` their number, and the carries of
+    the regime adjustment's variance path: a few numbers per asset, whatever
+    the history.
+    """
+
+    settings: SpecificSettings
+    assets: pd.Index
+    w0: np.ndarray
+    w2: np.ndarray
+    s1: np.ndarray
+    s2: np.ndarray
+    n_obs: np.ndarray
+    path: PathCarry | None
+    regime: RegimeCarry | None
+    regime_multiplier: float
+
+    @classmethod
+    def start(cls, residuals, settings):
+        """The sums of ``residuals`` (DataFrame of shape (n_dates, n_assets))."""
+        none, count = np.zeros(0), np.zeros(0, dtype=np.int64)
+        empty = cls(
+            settings,
+            residuals.columns[:0],
+            none,
+            none,
+            none,
+            none,
+            count,
+            None,
+            None,
+            1.0,
+        )
+        return empty.advance(residuals)
+
+    def advance(self, residuals):
+        """The state with the dates of ``residuals`` (later ones) added.
+
+        Its columns are matched by label; assets new to the state are added
+        after the others, with no residual before.
+        """
+        E = given = wide_values(residuals, "residuals")
+        assets = residuals.columns
+        if not (len(self.assets) == 0 or assets.equals(self.assets)):
+            assets = self.assets.append(assets[~assets.isin(self.assets)])
+            E = np.full((len(given), len(assets)), np.nan)
+            E[:, assets.get_indexer(residuals.columns)] = given
+        n_new = len(assets) - len(self.assets)
+        grown = [
+            np.r_[a, np.zeros(n_new)] for a in (self.w0, self.w2, self.s1, self.s2)
+        ]
+        decay = halflife_decay(self.settings.halflife)
+        v = decay ** (len(E) - 1 - np.arange(len(E)))  # each date's weight
+        observed = ~np.isnan(E)
+        m = observed.astype(np.float64)
+        e = np.where(observed, E, 0.0)
+        scale = decay ** len(E)
+        w0 = grown[0] * scale + v @ m
+        w2 = grown[1] * scale * scale + (v * v) @ m
+        s1 = grown[2] * scale + v @ e
+        e *= e
+        s2 = grown[3] * scale + v @ e
+        n_obs = np.r_[self.n_obs, np.zeros(n_new, np.int64)] + observed.sum(axis=0)
+        path, regime, lam = self.path, self.regime, 1.0
+        if self.settings.regime_halflife is not None:
+            cap = _check_cap(self.settings.market_cap, assets, needed=False)
+            path, regime = _grown_carries(path, regime, n_new)
+            forecast, path = advance_variance_path(
+                E, self.settings.halflife, 0, False, path
+            )
+            lam, _, regime = advance_regime(
+                E,
+                forecast,
+                self.settings.regime_halflife,
+                cap,
+                self.settings.min_obs,
+                regime,
+            )
+        return replace(
+            self,
+            assets=assets,
+            w0=w0,
+            w2=w2,
+            s1=s1,
+            s2=s2,
+            n_obs=n_obs,
+            path=path,
+            regime=regime,
+            regime_multiplier=lam,
+        )
+
+    def variance(self, exposures=None):
+        """:func:`specific_variance`'s ``(variance, n_obs)`` of the dates added."""
+        settings, assets, n_obs = self.settings, self.assets, self.n_obs
+        cap = _check_cap(settings.market_cap, assets, needed=settings.shrinkage > 0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = self.s1 / self.w0
+            var = (self.s2 / self.w0 - mean * mean) / (1.0 - self.w2 / self.w0**2)
+        var[n_obs < 2] = np.nan
+        min_obs = settings.min_obs
+        long = n_obs >= min_obs
+        if not long.any():
+            raise ValueError(
+                f"No asset has `min_obs`={min_obs} residuals (the most is "
+                f"{int(n_obs.max(initial=0))}), so there is no median to shrink "
+                "short histories towards; lower `min_obs`."
+            )
+        if exposures is None:
+            target = np.median(var[long])
+        else:
+            target = _structural(var, long, _exposures(exposures, assets), cap)
+        lam = np.where(n_obs < 2, 0.0, np.minimum(n_obs / min_obs, 1.0))
+        var = np.where(lam > 0, lam * np.nan_to_num(var), 0.0) + (1.0 - lam) * target
+        if settings.shrinkage > 0:
+            var = _bayesian_shrinkage(np.sqrt(var), cap, float(settings.shrinkage)) ** 2
+        var = var * self.regime_multiplier**2
+        return (
+            pd.Series(var, index=assets, name="specific_variance"),
+            pd.Series(n_obs, index=assets, name="n_obs"),
+        )
+
+
+def _grown_carries(path, regime, n_new):
+    """The regime carries with ``n_new`` assets, without history, added."""
+    if path is None or not n_new:
+        return path, regime
+    sums = {k: np.r_[v, np.zeros(n_new)] for k, v in path.sums.items()}
+    path = replace(path, sums=sums, n_obs=np.r_[path.n_obs, np.zeros(n_new)])
+    regime = replace(
+        regime,
+        forecast=np.r_[regime.forecast, np.full(n_new, np.nan)],
+        n_obs=np.r_[regime.n_obs, np.zeros(n_new, np.int64)],
+    )
+    return path, regime
 
 
 def _check_cap(market_cap, assets, needed):
