@@ -40,11 +40,24 @@ _SUMMARY_COLUMNS = ["mean", "std", "t", "p_value", "df", "t_iid", "t_nw",
                     "n_dates", "positive"]  # fmt: skip
 
 
+# Counts as integers, p-values in 3 significant digits, the rest by table.
+_FORMATS = {"df": "{:.0f}", "n_dates": "{:.0f}", "p_value": "{:.3g}"}
+
+
 def _table(frame, fmt="{:.4f}"):
     if isinstance(frame, pd.Series):
         frame = frame.to_frame()
+    formatters = {
+        c: (lambda v, f=_FORMATS[c]: f.format(v))
+        for c in frame.columns
+        if isinstance(c, str) and c in _FORMATS
+    }
     body = frame.to_html(
-        float_format=lambda v: fmt.format(v), na_rep="", border=0, escape=True
+        formatters=formatters or None,
+        float_format=lambda v: fmt.format(v),
+        na_rep="",
+        border=0,
+        escape=True,
     )
     return f'<div class="table-wrap">{body}</div>'
 

@@ -303,7 +303,9 @@ class FactorReport:
             paths.append(path)
         return paths
 
-    def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:
+    def to_html(
+        self, path: str | Path | None = None, *, title: str | None = None
+    ) -> str:
         """One self-contained HTML page: tables and figures (base64 PNG) inline.
 
         No network is needed to read it; it fits a 1,280-pixel-wide window.

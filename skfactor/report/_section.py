@@ -37,9 +37,7 @@ def verdict(h: int, row: pd.Series) -> str:
             f"would be {row['t_iid']:.2f})"
         )
     found = row["p_value"] < _LEVEL
-    call = (
-        "distinguishable from noise" if found else "not distinguishable from noise"
-    )
+    call = "distinguishable from noise" if found else "not distinguishable from noise"
     return (
         f"{h}-date horizon: mean IC {row['mean']:+.4f}, t = {row['t']:.2f}, "
         f"p = {row['p_value']:.3g}: {call} at the {_LEVEL:.0%} level "
