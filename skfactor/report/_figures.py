@@ -51,8 +51,8 @@ def _rolling_ic(section, window):
         values = ic[h].astype(np.float64)
         rolling = values.rolling(window, min_periods=max(1, window // 2)).mean()
         mean = section.ic_summary.loc[h, "mean"]
-        ax.plot(x, rolling.to_numpy(), color=f"C{i}", linewidth=1.5,
-                label=f"{h}-date IC, {window}-date mean (overall {mean:+.3f})")  # fmt: skip
+        label = f"{h}-date IC, {window}-date mean (overall {mean:+.3f})"
+        ax.plot(x, rolling.to_numpy(), color=f"C{i}", linewidth=1.5, label=label)
         ax.axhline(mean, color=f"C{i}", linestyle="--", linewidth=1.0)
     ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
     ax.set_ylabel("information coefficient")

@@ -24,7 +24,7 @@ _LEVEL = 0.05
 
 
 def verdict(h: int, row: pd.Series) -> str:
-    """One line: is the mean IC at horizon ``h`` distinguishable from noise?"""
+    """One line saying whether the mean IC at horizon ``h`` is told from noise."""
     n = int(row["n_dates"]) if np.isfinite(row["n_dates"]) else 0
     if not np.isfinite(row["t"]):
         return f"{h}-date horizon: too few dates with an IC ({n}) to tell."
