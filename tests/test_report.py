@@ -8,7 +8,9 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -320,3 +322,103 @@ def test_factor_report_ic_equals_information_coefficient(tied):
         report.ic[21], information_coefficient(fwd, f), check_names=False
     )
     assert report.ic_summary.loc[21, "df"] == report.ic_summary.loc[21, "n_dates"] // 42
+
+
+# ---------------------------------------------------------------- command line
+def _panel_file(tmp_path, kind="csv", index=False, n_dates=80):
+    data = make_factor_panel(n_dates=n_dates, n_assets=40, random_state=8)
+    frame = data.X.assign(ret=data.y, sector=data.X.index.get_level_values(1).str[-1])
+    path = tmp_path / f"panel.{kind}"
+    frame = frame if index else frame.reset_index()
+    if kind == "csv":
+        frame.to_csv(path, index=index)
+    else:
+        frame.to_parquet(path, index=index)
+    return path
+
+
+@pytest.mark.parametrize(("kind", "index"), [("csv", False), ("parquet", True)])
+def test_factor_report_command_line_writes_the_page(tmp_path, kind, index, capsys):
+    from skfactor.report._cli import main
+
+    if kind == "parquet":
+        pytest.importorskip("pyarrow")
+    path = _panel_file(tmp_path, kind, index)
+    out = tmp_path / "momentum.html"
+    status = main(["report", str(path), "--factor", "momentum", "--returns", "ret",
+                   "--horizons", "1,5", "--groups", "sector", "--out", str(out),
+                   "--quiet", "--figures", str(tmp_path / "figs")])  # fmt: skip
+    assert status == 0
+    text = out.read_text(encoding="utf-8")
+    assert "Factor: momentum" in text and "By group" in text
+    assert len(list((tmp_path / "figs").glob("*.png"))) == 6
+    assert "wrote" in capsys.readouterr().err
+    # The same numbers as the Python call on the same panel.
+    frame = pd.read_csv(path, parse_dates=["date"]) if kind == "csv" else None
+    if frame is not None:
+        frame = frame.set_index(["date", "asset"]).sort_index()
+        report = FactorReport(frame["momentum"], frame["ret"], horizons=(1, 5))
+        assert f"{report.ic_summary.loc[5, 'mean']:.4f}" in text
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda df: df.rename(columns={"date": "when"}), "no date column"),
+        (lambda df: pd.concat([df, df.iloc[:2]]), "2 duplicated \\(date, asset\\)"),
+        (lambda df: df.drop(columns="momentum"), "no factor column 'momentum'"),
+        (lambda df: df.assign(date="not a date"), "could not be read as dates"),
+    ],
+)
+def test_factor_report_command_line_names_a_wrong_layout(tmp_path, edit, match, capsys):
+    from skfactor.report._cli import main
+
+    path = _panel_file(tmp_path)
+    edit(pd.read_csv(path)).to_csv(path, index=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", str(path), "--factor", "momentum", "--returns", "ret"])
+    assert exit_.value.code == 2
+    assert re.search(match, capsys.readouterr().err)
+
+
+def test_factor_report_python_m_skfactor_runs(tmp_path):
+    path = _panel_file(tmp_path, n_dates=40)
+    out = tmp_path / "page.html"
+    result = subprocess.run(
+        [sys.executable, "-m", "skfactor", "report", str(path), "--factor",
+         "value,size", "--returns", "ret", "--horizons", "1,3", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "factor report" in result.stderr  # the progress bar, on by default
+    assert "Factor: size" in out.read_text(encoding="utf-8")
+
+
+def test_factor_report_console_script_is_declared():
+    import importlib
+
+    import tomllib
+
+    root = Path(__file__).resolve().parents[1]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]
+    module, name = scripts["skfactor"].split(":")
+    assert callable(getattr(importlib.import_module(module), name))
+
+
+def test_factor_report_on_sp500_prices(tmp_path):
+    from skfolio.datasets import load_sp500_dataset
+
+    from skfactor.report._cli import main
+
+    prices = load_sp500_dataset().iloc[-400:]
+    returns = prices.pct_change().iloc[1:].stack()
+    momentum = prices.pct_change(60).iloc[1:].stack()
+    frame = pd.DataFrame({"momentum": momentum, "ret": returns}).dropna(subset=["ret"])
+    frame.index.names = ["Date", "Ticker"]
+    path = tmp_path / "sp500.csv"
+    frame.to_csv(path)
+    out = tmp_path / "sp500.html"
+    argv = ["report", str(path), "--factor", "momentum", "--returns", "ret",
+            "--horizons", "1,5,21", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    assert out.read_text(encoding="utf-8").count("data:image/png;base64,") == 5

@@ -9,6 +9,7 @@ import io
 import pandas as pd
 
 from skfactor.report._figures import close, section_figures
+from skfactor.utils._progress import progress
 
 __all__ = ["render_body", "render_page"]
 
@@ -167,7 +168,13 @@ def render_body(report, title=None):
         "rule where it fails; each horizon uses the rows where its forward "
         "return exists.</p>"
     )
-    sections = "\n".join(_section(s, report.window) for s in report.sections.values())
+    parts = progress(
+        report.sections.values(),
+        verbose=report.verbose,
+        total=len(report.sections),
+        desc="report figures",
+    )
+    sections = "\n".join(_section(s, report.window) for s in parts)
     return (
         f"<style>{_CSS}</style>"
         f'<div class="skf-report"><h1>{heading}</h1>{intro}{sections}</div>'

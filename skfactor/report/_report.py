@@ -232,6 +232,7 @@ class FactorReport:
         self.horizons = _check_horizons(horizons)
         self.quantiles = quantiles
         self.window = window
+        self.verbose = verbose
         groups = _on_index(groups, frame.index, "groups")
         weights = _on_index(weights, frame.index, "weights")
         self.sections = {}
