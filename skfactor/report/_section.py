@@ -29,12 +29,12 @@ def verdict(h: int, row: pd.Series) -> str:
     if not np.isfinite(row["t"]):
         return f"{h}-date horizon: too few dates with an IC ({n}) to tell."
     if h == 1:
-        how = f"one-sample t on {n} daily ICs ({row['df']:.0f} df)"
+        how = f"one-sample t on {n} daily ICs, {row['df']:.0f} df"
     else:
         how = (
             f"t with the equal-weighted cosine long-run variance for "
-            f"overlapping {h}-date returns ({row['df']:.0f} df; the i.i.d. t "
-            f"would be {row['t_iid']:.2f})"
+            f"overlapping {h}-date returns, {row['df']:.0f} df; the i.i.d. t "
+            f"would be {row['t_iid']:.2f}"
         )
     found = row["p_value"] < _LEVEL
     call = "distinguishable from noise" if found else "not distinguishable from noise"
