@@ -16,9 +16,7 @@ page and its figures. The same page from the command line:
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
 import pandas as pd
 
@@ -32,6 +30,8 @@ except ImportError as exc:
         f"examples/factor_report.py needs {exc.name} (skfolio for the S&P 500 "
         'prices, matplotlib for the figures): pip install -e ".[examples]"'
     )
+
+from _cli import output_folder
 
 from skfactor.report import FactorReport
 
@@ -77,11 +77,4 @@ def main(output):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path(__file__).resolve().parent / "output",
-        help="folder for the page and the PNG figures (default: examples/output/)",
-    )
-    main(parser.parse_args().output)
+    main(output_folder(__doc__))

@@ -236,65 +236,54 @@ def _group_codes(groups, index):
     return np.asarray(codes, dtype=np.intp), pd.Index(names, name="group")
 
 
-def mean_and_std_err(per_date: pd.DataFrame) -> pd.DataFrame:
-    """Mean over dates of each column, its naive standard error and date count."""
-    count = per_date.count()
-    return pd.DataFrame(
-        {
-            "mean": per_date.mean(),
-            "std_err": per_date.std(ddof=1) / np.sqrt(count),
-            "n_dates": count.astype(np.float64),
-        }
-    )
+def mean_return_by_quantile(quantile_returns: pd.DataFrame) -> pd.DataFrame:
+    r"""Mean over dates of each quantile's return, with its standard error.
 
-
-def mean_return_by_quantile(
-    factor: pd.Series,
-    forward_returns: pd.Series,
-    n_quantiles: int = 5,
-    *,
-    demeaned: bool = True,
-    weights: pd.Series | None = None,
-    rule: str = "qcut",
-) -> pd.DataFrame:
-    r"""Mean over dates of each quantile's forward return, with its standard error.
-
-    The mean over dates of :func:`quantile_returns` (dates where the quantile
-    is empty are left out), and the standard error of that mean,
+    The summary of :func:`quantile_returns`, as :func:`ic_summary` is of
+    :func:`information_coefficient`: for each column, the mean over the dates
+    where it is not NaN and the standard error of that mean,
     :math:`s / \sqrt{T}` with :math:`s` the standard deviation over the
-    :math:`T` dates (``ddof=1``): alphalens' ``mean_return_by_quantile``
-    (``demeaned=True`` by default, as there). This standard error treats the
-    dates as independent; for an :math:`h`-date forward return the dates
-    overlap and it is too small by about :math:`\sqrt{h}` (the
-    :class:`~skfactor.report.FactorReport` spread's t accounts for overlap).
+    :math:`T` dates (``ddof=1``). On the per-date table of
+    ``quantile_returns(factor, forward)`` it is alphalens'
+    ``mean_return_by_quantile`` (demeaned by default, as there). This
+    standard error treats the dates as independent; for an :math:`h`-date
+    forward return the dates overlap and it is too small by up to about
+    :math:`\sqrt{h}` (the :class:`~skfactor.report.FactorReport` spread's t
+    accounts for overlap).
 
     Parameters
     ----------
-    factor, forward_returns, n_quantiles, demeaned, weights, rule
-        As in :func:`quantile_returns`.
+    quantile_returns : DataFrame of shape (n_dates, n_quantiles)
+        Per-date returns, one column per quantile (or per (group, quantile)),
+        as :func:`quantile_returns` gives them.
 
     Returns
     -------
-    table : DataFrame of shape (n_quantiles, 3)
-        Indexed by quantile (1 the lowest), columns ``mean``, ``std_err`` and
+    table : DataFrame of shape (n_columns, 3)
+        Indexed by the input's columns, columns ``mean``, ``std_err`` and
         ``n_dates``.
 
     Examples
     --------
     >>> from skfactor.datasets import make_factor_panel
+    >>> from skfactor.metrics import mean_return_by_quantile, quantile_returns
     >>> from skfactor.panel import forward_returns
     >>> data = make_factor_panel(n_dates=60, n_assets=100, random_state=0)
     >>> fwd = forward_returns(data.y, 5)
-    >>> table = mean_return_by_quantile(data.X["momentum"], fwd)
+    >>> table = mean_return_by_quantile(quantile_returns(data.X["momentum"], fwd))
     >>> table.columns.tolist()
     ['mean', 'std_err', 'n_dates']
     """
-    per_date = quantile_returns(
-        factor,
-        forward_returns,
-        n_quantiles,
-        demeaned=demeaned,
-        weights=weights,
-        rule=rule,
+    if not isinstance(quantile_returns, pd.DataFrame):
+        raise TypeError(
+            "`quantile_returns` must be the per-date DataFrame `quantile_returns` "
+            f"returns; got {type(quantile_returns).__name__}."
+        )
+    count = quantile_returns.count()
+    return pd.DataFrame(
+        {
+            "mean": quantile_returns.mean(),
+            "std_err": quantile_returns.std(ddof=1) / np.sqrt(count),
+            "n_dates": count.astype(np.float64),
+        }
     )
-    return mean_and_std_err(per_date)

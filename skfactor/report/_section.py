@@ -13,7 +13,10 @@ from skfactor.metrics._persistence import (
     quantile_turnover,
     rank_autocorrelation,
 )
-from skfactor.metrics._quantile_returns import mean_and_std_err, quantile_returns
+from skfactor.metrics._quantile_returns import (
+    mean_return_by_quantile,
+    quantile_returns,
+)
 from skfactor.panel._segments import Segments
 from skfactor.panel._validation import date_codes
 from skfactor.plotting._returns import cumulative_returns
@@ -92,8 +95,8 @@ class FactorSection:
                 factor, fwd[h], quantiles, demeaned=False, **kwargs
             )
         self.quantile_returns = pd.concat(per_date, axis=1, names=["horizon"])
-        demeaned = {h: mean_and_std_err(per_date[h]) for h in horizons}
-        plain = {h: mean_and_std_err(raw[h]) for h in horizons}
+        demeaned = {h: mean_return_by_quantile(per_date[h]) for h in horizons}
+        plain = {h: mean_return_by_quantile(raw[h]) for h in horizons}
         by = pd.Index(horizons, name="horizon")
         self.mean_return_by_quantile = _stat(demeaned, "mean", by)
         self.mean_return_by_quantile_std_err = _stat(demeaned, "std_err", by)
