@@ -142,6 +142,10 @@ def test_factor_report_groups_equal_alphalens_by_group(tied):
         "group",
         "quantile",
     ]
+    # A fixed group per asset, given by asset, is the same as the long Series.
+    by_asset = groups.groupby(level=1).first()
+    same = FactorReport(f, returns, horizons=(5,), groups=by_asset)
+    pd.testing.assert_frame_equal(same.ic_by_group, report.ic_by_group)
 
 
 def test_quantile_labels_qcut_equals_pandas_date_by_date(tied):
@@ -228,8 +232,12 @@ def test_factor_report_refuses_bad_input():
         FactorReport(f.to_numpy(), data.y)
     with pytest.raises(ValueError, match="No factor date is between"):
         FactorReport(f, data.y, start="2030-01-01")
-    with pytest.raises(ValueError, match="`n_quantiles` must be an integer >= 2"):
+    with pytest.raises(ValueError, match="`quantiles` must be an integer >= 2"):
         FactorReport(f, data.y, quantiles=1)
+    with pytest.raises(ValueError, match="`window` must be an integer >= 1"):
+        FactorReport(f, data.y, window=0)
+    with pytest.raises(TypeError, match="`groups` must be a pandas Series"):
+        FactorReport(f, data.y, groups=["a"] * len(f))
 
 
 @pytest.fixture(scope="module")
@@ -245,7 +253,7 @@ def page(tmp_path_factory):
     return report, path
 
 
-def test_factor_report_page_is_self_contained(page, tmp_path):
+def test_factor_report_page_is_self_contained(page, tmp_path, monkeypatch):
     report, path = page
     text = path.read_text(encoding="utf-8")
     assert not re.search(r"(src|href)=\"(https?:)?//", text)  # nothing fetched
@@ -255,6 +263,11 @@ def test_factor_report_page_is_self_contained(page, tmp_path):
     assert report._repr_html_().startswith("<style>")
     saved = report.save_figures(tmp_path / "figures")
     assert len(saved) == 6 and all(p.stat().st_size > 10_000 for p in saved)
+    ipython = pytest.importorskip("IPython.display")
+    shown = []
+    monkeypatch.setattr(ipython, "display", shown.append)
+    report.show()
+    assert shown == [report]
 
 
 _PROBE = """

@@ -230,6 +230,15 @@ class FactorReport:
     ) -> None:
         frame = _date_window(_factor_columns(factor), start, end)
         self.horizons = _check_horizons(horizons)
+        for name, value, low in (("quantiles", quantiles, 2), ("window", window, 1)):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Integral)
+                or value < low
+            ):
+                raise ValueError(
+                    f"`{name}` must be an integer >= {low}; got {value!r}."
+                )
         self.quantiles = quantiles
         self.window = window
         self.verbose = verbose
