@@ -439,3 +439,30 @@ def test_factor_report_on_sp500_prices(tmp_path):
             "--horizons", "1,21", "--out", str(out), "--quiet"]  # fmt: skip
     assert main(argv) == 0
     assert out.read_text(encoding="utf-8").count("data:image/png;base64,") == 5
+
+
+def test_factor_report_without_matplotlib_names_the_extra(monkeypatch):
+    data = make_factor_panel(n_dates=30, n_assets=20, random_state=0)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    report = FactorReport(data.X["value"], data.y, horizons=(1,))  # tables: pandas
+    assert report.ic.shape == (30, 1)
+    with pytest.raises(ImportError, match=r'pip install "skfactor\[report\]"'):
+        report.to_html()
+
+
+def test_quantile_labels_qcut_on_a_panel_too_ragged_for_a_grid():
+    # One date of 400 assets and 60 of 3 to 12: the labels come from one sort
+    # of the column (the padded grid would be mostly padding).
+    rng = np.random.default_rng(3)
+    sizes = [400] + list(rng.integers(3, 13, 60))
+    rows = [(d, f"A{i:03d}") for d, n in enumerate(sizes) for i in range(n)]
+    index = pd.MultiIndex.from_tuples(rows, names=["date", "asset"])
+    f = pd.Series(rng.normal(size=len(index)).round(1), index=index)
+    got = quantile_labels(shuffled(f, 1), 3, rule="qcut").reindex(f.index)
+    for _, values in f.groupby(level=0):
+        try:
+            expected = pd.qcut(values, 3, labels=False) + 1.0
+        except ValueError:
+            expected = quantile_labels(values, 3)
+        pd.testing.assert_series_equal(got.loc[values.index], expected,
+                                       check_names=False)  # fmt: skip

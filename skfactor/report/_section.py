@@ -15,6 +15,7 @@ from skfactor.metrics._persistence import (
 )
 from skfactor.metrics._quantile_returns import (
     mean_return_by_quantile,
+    quantile_means,
     quantile_returns,
 )
 from skfactor.panel._segments import Segments
@@ -89,11 +90,10 @@ class FactorSection:
         per_date = {}
         raw = {}
         for h in horizons:
-            kwargs = {"weights": weights, "rule": "qcut"}
-            per_date[h] = quantile_returns(factor, fwd[h], quantiles, **kwargs)
-            raw[h] = quantile_returns(
-                factor, fwd[h], quantiles, demeaned=False, **kwargs
+            raw[h], market = quantile_means(
+                factor, fwd[h], quantiles, weights=weights, rule="qcut", groups=None
             )
+            per_date[h] = raw[h].sub(market, axis=0)
         self.quantile_returns = pd.concat(per_date, axis=1, names=["horizon"])
         demeaned = {h: mean_return_by_quantile(per_date[h]) for h in horizons}
         plain = {h: mean_return_by_quantile(raw[h]) for h in horizons}
