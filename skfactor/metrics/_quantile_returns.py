@@ -91,17 +91,24 @@ def quantile_buckets(segments, col, q, rule="qcut"):
     :math:`((k-1)/q, k/q]` after division by :math:`n` (QuantilePortfolioFactor).
     """
     n = segments.count(col)
-    by_rank = rank_buckets(segments, col, fraction_thresholds(n, np.arange(1, q) / q))
-    by_rank = np.where(by_rank >= 0, by_rank + 1, 0)
+
+    def by_rank():
+        cuts = fraction_thresholds(n, np.arange(1, q) / q)
+        bucket = rank_buckets(segments, col, cuts)
+        return np.where(bucket >= 0, bucket + 1, 0)
+
     if rule == "rank":
-        return by_rank
+        return by_rank()
     edges = _qcut_edges(segments, col, n, q)
     fails = (edges[:, 1:] == edges[:, :-1]).any(axis=1) | (n == 0)
-    row_edges = segments.expand(edges)
+    below = np.zeros(len(col), dtype=np.intp)  # pandas' searchsorted, edge by edge
     with np.errstate(invalid="ignore"):
-        below = (row_edges < col[:, None]).sum(axis=1)  # pandas' searchsorted
-    by_qcut = np.where(np.isnan(col), 0, np.maximum(below, 1))
-    return np.where(segments.expand(fails), by_rank, by_qcut)
+        for edge in edges.T:
+            below += segments.expand(edge) < col
+    bucket = np.where(np.isnan(col), 0, np.maximum(below, 1))
+    if fails.any():  # the rank rule on the dates pd.qcut refuses
+        bucket = np.where(segments.expand(fails), by_rank(), bucket)
+    return bucket
 
 
 def _panel_pair(factor, forward_returns):
