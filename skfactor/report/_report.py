@@ -34,6 +34,15 @@ _TABLES = (
     "mean_return_by_quantile_by_group",
 )
 
+# Tables with dates down the rows: several factors go side by side.
+_BY_DATE = (
+    "ic",
+    "quantile_returns",
+    "spread",
+    "cumulative_returns",
+    "quantile_turnover",
+)
+
 
 def _check_horizons(horizons):
     if isinstance(horizons, numbers.Integral):
@@ -261,23 +270,17 @@ class FactorReport:
 
     def __getattr__(self, name: str) -> Any:
         if name not in _TABLES or "sections" not in self.__dict__:
-            raise AttributeError(name)
+            raise AttributeError(
+                f"{type(self).__name__!r} object has no attribute {name!r}"
+            )
         tables = {k: getattr(s, name) for k, s in self.sections.items()}
         if len(tables) == 1:
             return next(iter(tables.values()))
         if any(t is None for t in tables.values()):
             return None
-        first = next(iter(tables.values()))
-        by_date = isinstance(first.index, pd.DatetimeIndex) or name in (
-            "ic",
-            "quantile_returns",
-            "spread",
-            "cumulative_returns",
-            "quantile_turnover",
-        )
         if name == "rank_autocorrelation":
             return pd.DataFrame(tables).rename_axis(columns="factor")
-        return pd.concat(tables, axis=1 if by_date else 0, names=["factor"])
+        return pd.concat(tables, axis=1 if name in _BY_DATE else 0, names=["factor"])
 
     def __dir__(self):
         return sorted(set(super().__dir__()) | set(_TABLES))
