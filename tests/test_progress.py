@@ -16,6 +16,15 @@ from skfactor.risk import evaluate_risk_forecast
 pytest.importorskip("tqdm")
 
 
+@pytest.fixture
+def no_tqdm(monkeypatch):
+    """``import tqdm`` fails, and the note has not been written yet."""
+    from skfactor.utils import _progress
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setattr(_progress, "_noted", False)
+
+
 @pytest.fixture(scope="module")
 def data():
     return make_factor_panel(n_dates=80, n_assets=30, random_state=0)
@@ -36,9 +45,8 @@ def test_evaluate_risk_forecast_verbose_writes_a_bar_to_stderr(data, capsys):
     pd.testing.assert_frame_equal(quiet, loud)
 
 
-def test_evaluate_risk_forecast_without_tqdm_notes_once(data, capsys, monkeypatch):
+def test_evaluate_risk_forecast_without_tqdm_notes_once(data, capsys, no_tqdm):
     expected = _risk(data, False)
-    monkeypatch.setitem(sys.modules, "tqdm", None)  # `import tqdm` fails
     got = _risk(data, True)
     err = capsys.readouterr().err
     assert err.count("install tqdm for a progress bar") == 1
@@ -56,13 +64,14 @@ def test_factor_report_verbose_writes_a_bar_and_nothing_by_default(data, capsys)
     pd.testing.assert_frame_equal(quiet.ic_summary, loud.ic_summary)
 
 
-def test_factor_report_without_tqdm_notes_once(data, capsys, monkeypatch):
+def test_factor_report_without_tqdm_notes_once(data, capsys, no_tqdm):
     from skfactor.report import FactorReport
 
-    expected = FactorReport(data.X, data.y, horizons=(1,)).mean_return_by_quantile
-    monkeypatch.setitem(sys.modules, "tqdm", None)
+    expected = FactorReport(data.X, data.y, horizons=(1,))
     got = FactorReport(data.X, data.y, horizons=(1,), verbose=True)
+    got.to_html()  # a second loop: no second note
     assert capsys.readouterr().err.count("install tqdm") == 1
+    expected = expected.mean_return_by_quantile
     pd.testing.assert_frame_equal(got.mean_return_by_quantile, expected)
 
 
@@ -87,9 +96,7 @@ def test_fit_by_date_verbose_writes_a_bar_to_stderr(data, dask_panel, capsys):
     pd.testing.assert_frame_equal(quiet.summary(), loud.summary())
 
 
-def test_fit_by_asset_verbose_on_a_client_and_without_tqdm(
-    data, dask_panel, capsys, monkeypatch
-):
+def test_fit_by_asset_verbose_on_a_client(data, dask_panel, capsys):
     from distributed import Client
 
     from skfactor.dask import fit_by_asset
@@ -104,7 +111,14 @@ def test_fit_by_asset_verbose_on_a_client_and_without_tqdm(
                             verbose=True)  # fmt: skip
     assert "asset blocks" in capsys.readouterr().err
     np.testing.assert_allclose(loud.coef_, quiet.coef_, rtol=1e-12)
-    monkeypatch.setitem(sys.modules, "tqdm", None)
+
+
+def test_fit_by_asset_without_tqdm_notes_once(data, dask_panel, capsys, no_tqdm):
+    from skfactor.dask import fit_by_asset
+
+    _, R = dask_panel
+    F = data.factor_returns
     bare = fit_by_asset(TimeSeriesFactorModel(), F, R, asset_block=10, verbose=True)
     assert capsys.readouterr().err.count("install tqdm") == 1
+    quiet = fit_by_asset(TimeSeriesFactorModel(), F, R, asset_block=10)
     np.testing.assert_allclose(bare.coef_, quiet.coef_, rtol=1e-12)

@@ -16,16 +16,22 @@ __all__ = ["compute", "progress"]
 T = TypeVar("T")
 
 
+_noted = False  # the missing-tqdm note is written once per process
+
+
 def _tqdm():
-    """The ``tqdm`` module, or None after a note on stderr."""
+    """The ``tqdm`` module, or None (after a note on stderr, the first time)."""
+    global _noted
     try:
         import tqdm
     except ImportError:
-        print(
-            "skfactor: install tqdm for a progress bar "
-            '(pip install "skfactor[report]"); working...',
-            file=sys.stderr,
-        )
+        if not _noted:
+            print(
+                "skfactor: install tqdm for a progress bar "
+                '(pip install "skfactor[report]"); working...',
+                file=sys.stderr,
+            )
+            _noted = True
         return None
     return tqdm
 
