@@ -328,7 +328,9 @@ def test_factor_report_page_loads_offline_at_1280px(page, tmp_path):
 
 def test_factor_report_ic_equals_information_coefficient(tied):
     f, returns, _ = tied
-    report = FactorReport(f, returns, horizons=(21,))
+    with pytest.warns(UserWarning, match="dates at horizon=21 hold"):
+        report = FactorReport(f, returns, horizons=(21,))
+    assert report.sections["momentum"].notes  # and on the page
     fwd = forward_returns(returns, 21).reindex(f.index)
     pd.testing.assert_series_equal(
         report.ic[21], information_coefficient(fwd, f), check_names=False

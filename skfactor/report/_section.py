@@ -21,6 +21,7 @@ from skfactor.metrics._quantile_returns import (
 from skfactor.panel._segments import Segments
 from skfactor.panel._validation import date_codes
 from skfactor.plotting._returns import cumulative_returns
+from skfactor.utils._warnings import warn
 
 __all__ = ["FactorSection", "verdict"]
 
@@ -82,6 +83,8 @@ class FactorSection:
                 {h: ic_summary(self.ic[h], horizon=h) for h in horizons}
             ).T.rename_axis(index="horizon")
         self.notes = sorted({str(w.message) for w in caught})
+        for note in self.notes:  # said once each, and kept for the page
+            warn(note)
         self.verdict = pd.Series(
             [verdict(h, self.ic_summary.loc[h]) for h in horizons],
             index=pd.Index(horizons, name="horizon"),
