@@ -23,6 +23,7 @@ import pandas as pd
 from skfactor.dask._by_date import _columns
 from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
+from skfactor.utils._progress import compute
 from skfactor.utils._typing import ArrayLike, DaskFrame
 
 __all__ = ["fit_by_asset", "wide_returns"]
@@ -143,9 +144,10 @@ def _small(block):
     return replace(block, windows={}), specs
 
 
-def _lazy(fits):
+def _lazy(fits, verbose=False):
     """The blocks, their window arrays lazy: only the small parts are computed."""
-    smalls = dask.compute(*[dask.delayed(_small)(f) for f in fits])
+    smalls = compute(*[dask.delayed(_small)(f) for f in fits], verbose=verbose,
+                     desc="asset blocks")  # fmt: skip
     return [
         replace(
             small,
@@ -159,7 +161,12 @@ def _lazy(fits):
 
 
 def fit_by_asset(
-    model: Any, F: pd.DataFrame, R: DaskFrame, *, asset_block: int = 1000
+    model: Any,
+    F: pd.DataFrame,
+    R: DaskFrame,
+    *,
+    asset_block: int = 1000,
+    verbose: bool = False,
 ) -> Any:
     """Fit a time-series model on a wide Dask frame of returns, by asset blocks.
 
@@ -185,6 +192,9 @@ def fit_by_asset(
         distributed client, a block too large for the workers'
         ``memory_limit`` (about 10x its float64 size per thread, above their
         memory at rest) raises a ``MemoryError`` before anything is computed.
+    verbose : bool, default=False
+        A progress bar of the finished tasks on stderr (tqdm, the ``report``
+        extra).
 
     Returns
     -------
@@ -251,4 +261,4 @@ def fit_by_asset(
         dask.delayed(_fit_block)(model, F, b, assets[cuts[j] : cuts[j + 1]], rows)
         for j, b in enumerate(blocks)
     ]
-    return model.combine_blocks(_lazy(fits))
+    return model.combine_blocks(_lazy(fits, verbose))

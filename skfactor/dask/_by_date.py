@@ -29,6 +29,7 @@ from skfactor.dask._layout import (
     partitions,
 )
 from skfactor.portfolio import QuantilePortfolioFactor
+from skfactor.utils._progress import compute
 from skfactor.utils._sklearn import check_is_fitted
 from skfactor.utils._typing import DaskFrame, DaskSeries
 
@@ -236,6 +237,7 @@ def fit_by_date(
     y: str,
     *,
     sample_weight: str | None = None,
+    verbose: bool = False,
 ) -> Any:
     """Fit a per-date estimator on a Dask panel, partition by partition.
 
@@ -256,6 +258,9 @@ def fit_by_date(
         The returns column.
     sample_weight : str, optional
         A column of regression weights (CrossSectionalFactorModel).
+    verbose : bool, default=False
+        A progress bar of the finished partitions on stderr (tqdm, the
+        ``report`` extra).
 
     Returns
     -------
@@ -298,7 +303,8 @@ def fit_by_date(
         dask.delayed(_fit_part)(part, i, ddf.divisions, estimator, X, y, sample_weight)
         for i, part in partitions(ddf)
     ]
-    results = [r for r in dask.compute(*tasks) if r is not None]
+    done = compute(*tasks, verbose=verbose, desc="partitions")
+    results = [r for r in done if r is not None]
     if not results:
         raise ValueError("`ddf` has no rows; there is nothing to fit.")
     if isinstance(estimator, Pipeline):

@@ -1,4 +1,4 @@
-"""Scoring factor predictions: the information coefficient, its decay, turnover."""
+"""Scoring factor predictions: the IC, its decay, quantile returns, turnover."""
 
 from skfactor.metrics._ic import (
     ic_scorer,
@@ -12,6 +12,10 @@ from skfactor.metrics._persistence import (
     quantile_turnover,
     rank_autocorrelation,
 )
+from skfactor.metrics._quantile_returns import (
+    mean_return_by_quantile,
+    quantile_returns,
+)
 
 __all__ = [
     "ic_decay",
@@ -19,7 +23,9 @@ __all__ = [
     "ic_summary",
     "information_coefficient",
     "make_ic_scorer",
+    "mean_return_by_quantile",
     "quantile_labels",
+    "quantile_returns",
     "quantile_turnover",
     "rank_autocorrelation",
 ]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from skfactor.metrics._ic import _column, ic_summary, information_coefficient
-from skfactor.panel._buckets import fraction_thresholds, rank_buckets
+from skfactor.metrics._quantile_returns import check_quantile_args, quantile_buckets
 from skfactor.panel._ranks import rank
 from skfactor.panel._returns import forward_returns
 from skfactor.panel._segments import Segments
@@ -49,12 +49,16 @@ def _grid(segments, sorted_values, assets, n_assets, fill):
     return grid
 
 
-def quantile_labels(factor: pd.Series, n_quantiles: int = 5) -> pd.Series:
+def quantile_labels(
+    factor: pd.Series, n_quantiles: int = 5, *, rule: str = "rank"
+) -> pd.Series:
     r"""Quantile of each row on its date, as :class:`~skfactor.QuantilePortfolioFactor`.
 
     With :math:`r` the average rank (ties averaged) among the :math:`n`
     values of the date and :math:`p = r/n`, quantile :math:`k` holds
-    :math:`(k-1)/q < p \le k/q`.
+    :math:`(k-1)/q < p \le k/q`. With ``rule="qcut"``, the quantiles of
+    ``pd.qcut`` per date instead (alphalens' ``quantize_factor``), and this
+    rank rule on the dates where ``pd.qcut`` fails.
 
     Parameters
     ----------
@@ -62,6 +66,9 @@ def quantile_labels(factor: pd.Series, n_quantiles: int = 5) -> pd.Series:
         Factor values on a (date, asset) MultiIndex; NaN is not ranked.
     n_quantiles : int, default=5
         Number of quantiles :math:`q`, at least 2.
+    rule : {"rank", "qcut"}, default="rank"
+        The rank rule above, or ``pd.qcut``'s (see
+        :func:`quantile_returns`).
 
     Returns
     -------
@@ -78,18 +85,14 @@ def quantile_labels(factor: pd.Series, n_quantiles: int = 5) -> pd.Series:
     >>> quantile_labels(pd.Series([4.0, 1, 3, 2], index=idx), 2).tolist()
     [2.0, 1.0, 2.0, 1.0]
     """
-    labels, _ = _labels(factor, n_quantiles)
+    labels, _ = _labels(factor, n_quantiles, rule)
     return labels
 
 
-def _labels(factor, n_quantiles):
-    if not isinstance(n_quantiles, numbers.Integral) or n_quantiles < 2:
-        raise ValueError(f"`n_quantiles` must be an integer >= 2; got {n_quantiles!r}.")
+def _labels(factor, n_quantiles, rule="rank"):
+    check_quantile_args(n_quantiles, rule)
     values, seg, dates, assets, n_assets = _panel(factor)
-    col = seg.sort(values)
-    n = seg.count(col)
-    cuts = np.arange(1, n_quantiles) / n_quantiles
-    bucket = rank_buckets(seg, col, fraction_thresholds(n, cuts)) + 1  # 0: NaN
+    bucket = quantile_buckets(seg, seg.sort(values), n_quantiles, rule)  # 0: NaN
     out = seg.unsort(np.where(bucket > 0, bucket, np.nan))
     labels = pd.Series(out, index=factor.index, name="quantile")
     return labels, (seg, bucket.astype(np.intp), dates, assets, n_assets)
@@ -148,12 +151,13 @@ def rank_autocorrelation(factor: pd.Series, periods: int = 1) -> pd.Series:
 
 
 def quantile_turnover(
-    factor: pd.Series, n_quantiles: int = 5, periods: int = 1
+    factor: pd.Series, n_quantiles: int = 5, periods: int = 1, *, rule: str = "rank"
 ) -> pd.DataFrame:
     r"""Share of each quantile's assets that were not in it ``periods`` dates earlier.
 
-    Quantiles are those of :func:`quantile_labels` (the rule of
-    :class:`~skfactor.QuantilePortfolioFactor`). For quantile :math:`k` and
+    Quantiles are those of :func:`quantile_labels` (by default the rule of
+    :class:`~skfactor.QuantilePortfolioFactor`; ``rule="qcut"``: alphalens').
+    For quantile :math:`k` and
     date :math:`t`, with :math:`S_{k,t}` its assets,
 
     .. math::
@@ -169,6 +173,8 @@ def quantile_turnover(
     periods : int, default=1
         Lag :math:`h`, counted in the **panel's dates** (alphalens counts on
         the index's calendar frequency when it has one).
+    rule : {"rank", "qcut"}, default="rank"
+        How each date is cut into quantiles, as in :func:`quantile_labels`.
 
     Returns
     -------
@@ -190,7 +196,7 @@ def quantile_turnover(
     [1.0, 1.0]
     """
     _check_periods(periods)
-    _, (seg, bucket, dates, assets, n_assets) = _labels(factor, n_quantiles)
+    _, (seg, bucket, dates, assets, n_assets) = _labels(factor, n_quantiles, rule)
     grid = _grid(seg, bucket, assets, n_assets, 0)
     now = grid[periods:]
     before = grid[: max(len(grid) - periods, 0)]
@@ -205,6 +211,21 @@ def quantile_turnover(
             out[periods:, k - 1] = np.where(defined, new / members, np.nan)
     columns = pd.RangeIndex(1, n_quantiles + 1, name="quantile")
     return pd.DataFrame(out, index=dates, columns=columns)
+
+
+def aligned_forward_returns(returns, periods, index):
+    """``forward_returns(returns, periods)`` as a Series on a panel ``index``.
+
+    ``returns`` is a (date, asset) Series or one-column frame, or a wide
+    date x asset frame (stacked here).
+    """
+    fwd = forward_returns(returns, periods)
+    if isinstance(fwd, pd.DataFrame):
+        if isinstance(fwd.index, pd.MultiIndex):
+            fwd = fwd.iloc[:, 0]
+        else:
+            fwd = fwd.stack(future_stack=True)
+    return fwd.reindex(index)
 
 
 def ic_decay(
@@ -261,13 +282,7 @@ def ic_decay(
     rows = {}
     for h in horizons:
         _check_periods(h, "horizons")
-        fwd = forward_returns(returns, h)
-        if isinstance(fwd, pd.DataFrame):
-            if isinstance(fwd.index, pd.MultiIndex):
-                fwd = fwd.iloc[:, 0]
-            else:
-                fwd = fwd.stack(future_stack=True)
-        fwd = fwd.reindex(index)
+        fwd = aligned_forward_returns(returns, h, index)
         ic = information_coefficient(fwd, y_pred, method=method)
         rows[h] = ic_summary(ic, horizon=h)
     out = pd.DataFrame(rows).T

@@ -14,6 +14,7 @@ from sklearn.utils import get_tags
 
 from skfactor.panel._wide import wide_values
 from skfactor.risk._adjustments import one_blas_thread
+from skfactor.utils._progress import progress
 from skfactor.utils._typing import RandomStateLike
 
 SMALL = 100  # columns up to which the refits run on one BLAS thread
@@ -268,6 +269,7 @@ def evaluate_risk_forecast(
     random_state: RandomStateLike = 0,
     window: int = 12,
     clip: float = 3.0,
+    verbose: bool = False,
 ) -> RiskForecastEvaluation:
     r"""Out-of-sample evaluation of a covariance estimator along the dates.
 
@@ -310,6 +312,8 @@ def evaluate_risk_forecast(
         Seed of the random portfolios.
     window, clip
         As in :func:`evaluate_volatility_forecast`.
+    verbose : bool, default=False
+        A progress bar of the refits on stderr (tqdm, the ``report`` extra).
 
     Returns
     -------
@@ -334,7 +338,7 @@ def evaluate_risk_forecast(
     values = wide_values(returns, "returns")
     W, labels = _portfolios(portfolios, returns.columns, n_random, random_state)
     ends = forecast_ends(len(values), min_dates, max_dates, step)
-    covs = refit_covariances(values, estimator, ends, max_dates)
+    covs = refit_covariances(values, estimator, ends, max_dates, verbose=verbose)
     var = np.einsum("pk,ikl,pl->ip", W, covs, W)  # (forecasts, portfolios)
     return _evaluation(returns.index, values, W, labels, ends, var, window, clip)
 
@@ -365,7 +369,7 @@ def windows(ends, max_dates):
         yield i, (0 if max_dates is None else max(0, end - max_dates)), end
 
 
-def refit_covariances(values, estimator, ends, max_dates):
+def refit_covariances(values, estimator, ends, max_dates, verbose=False):
     """The ``covariance_`` of a clone of ``estimator`` fitted before each end."""
     k = values.shape[1]
     est = clone(estimator)
@@ -373,7 +377,9 @@ def refit_covariances(values, estimator, ends, max_dates):
     covs = np.empty((len(ends), k, k))
     # small covariances on one BLAS thread: 4x faster refits at 30 columns
     with one_blas_thread() if k <= SMALL else nullcontext():
-        for i, start, end in windows(ends, max_dates):
+        refits = progress(windows(ends, max_dates), verbose=verbose,
+                          total=len(ends), desc="covariance refits")  # fmt: skip
+        for i, start, end in refits:
             history = values[start:end]
             if not keep_nan:
                 history = history[~np.isnan(history).any(axis=1)]
