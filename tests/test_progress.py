@@ -11,7 +11,7 @@ from sklearn.covariance import LedoitWolf
 
 from skfactor import CrossSectionalFactorModel, TimeSeriesFactorModel
 from skfactor.datasets import make_factor_panel
-from skfactor.risk import evaluate_risk_forecast
+from skfactor.risk import evaluate_factor_risk_forecast, evaluate_risk_forecast
 
 pytest.importorskip("tqdm")
 
@@ -32,8 +32,8 @@ def data():
 
 def _risk(data, verbose):
     F = data.factor_returns
-    return evaluate_risk_forecast(F, LedoitWolf(), min_dates=40, step=5,
-                                  verbose=verbose).table  # fmt: skip
+    ev = evaluate_risk_forecast(F, LedoitWolf(), min_dates=40, step=5, verbose=verbose)
+    return ev.table
 
 
 def test_evaluate_risk_forecast_verbose_writes_a_bar_to_stderr(data, capsys):
@@ -52,6 +52,29 @@ def test_evaluate_risk_forecast_without_tqdm_notes_once(data, capsys, no_tqdm):
     assert err.count("install tqdm for a progress bar") == 1
     assert "skfactor[report]" in err and "%|" not in err
     pd.testing.assert_frame_equal(got, expected)
+
+
+def test_evaluate_factor_risk_forecast_verbose_writes_both_bars(data, capsys):
+    R = data.y.unstack("asset")
+    model = TimeSeriesFactorModel().fit(data.factor_returns, R)
+
+    def run(verbose):
+        return evaluate_factor_risk_forecast(
+            R,
+            pd.DataFrame(model.coef_, index=R.columns),
+            data.factor_returns,
+            model.residuals(data.factor_returns, R),
+            min_dates=40,
+            step=5,
+            verbose=verbose,
+        ).table
+
+    quiet = run(False)
+    assert capsys.readouterr().err == ""
+    loud = run(True)
+    err = capsys.readouterr().err
+    assert "covariance refits" in err and "specific variances" in err
+    pd.testing.assert_frame_equal(quiet, loud)
 
 
 def test_factor_report_verbose_writes_a_bar_and_nothing_by_default(data, capsys):

@@ -377,8 +377,12 @@ def refit_covariances(values, estimator, ends, max_dates, verbose=False):
     covs = np.empty((len(ends), k, k))
     # small covariances on one BLAS thread: 4x faster refits at 30 columns
     with one_blas_thread() if k <= SMALL else nullcontext():
-        refits = progress(windows(ends, max_dates), verbose=verbose,
-                          total=len(ends), desc="covariance refits")  # fmt: skip
+        refits = progress(
+            windows(ends, max_dates),
+            verbose=verbose,
+            total=len(ends),
+            desc="covariance refits",
+        )
         for i, start, end in refits:
             history = values[start:end]
             if not keep_nan:

@@ -27,6 +27,7 @@ from skfactor.risk._evaluation import (
     windows,
 )
 from skfactor.risk._specific import specific_variance
+from skfactor.utils._progress import progress
 from skfactor.utils._typing import RandomStateLike
 
 __all__ = ["evaluate_factor_risk_forecast"]
@@ -49,6 +50,7 @@ def evaluate_factor_risk_forecast(
     random_state: RandomStateLike = 0,
     window: int = 12,
     clip: float = 3.0,
+    verbose: bool = False,
 ) -> RiskForecastEvaluation:
     r"""Out-of-sample evaluation of :math:`B \Sigma_F B^\top + D` on asset portfolios.
 
@@ -93,6 +95,8 @@ def evaluate_factor_risk_forecast(
         Of the specific variances (and of the default factor covariance).
     min_dates, max_dates, step, n_random, random_state, window, clip
         As in :func:`evaluate_risk_forecast`.
+    verbose : bool, default=False
+        Progress bars of the refits on stderr (tqdm, the ``report`` extra).
 
     Returns
     -------
@@ -125,10 +129,20 @@ def evaluate_factor_risk_forecast(
     W, labels = _portfolios(portfolios, assets, n_random, random_state)
     ends = forecast_ends(len(values), min_dates, max_dates, step)
     covs = refit_covariances(
-        F.to_numpy(dtype=np.float64), factor_covariance_estimator, ends, max_dates
+        F.to_numpy(dtype=np.float64),
+        factor_covariance_estimator,
+        ends,
+        max_dates,
+        verbose=verbose,
     )
     d = np.empty((len(ends), len(assets)))
-    for i, start, end in windows(ends, max_dates):
+    refits = progress(
+        windows(ends, max_dates),
+        verbose=verbose,
+        total=len(ends),
+        desc="specific variances",
+    )
+    for i, start, end in refits:
         d[i] = specific_variance(E.iloc[start:end], halflife=halflife, min_obs=min_obs)[
             0
         ]
