@@ -1,0 +1,299 @@
+"""What the descriptors share: input columns by name, new output columns, the grid.
+
+A descriptor reads a few named raw fields of a long (date, asset) panel
+(``returns``, ``cap``, ``volume``, ``shares``, a risk-free rate) and writes new
+columns (``beta``, ``rstr``, ...) on the same rows. :class:`Descriptor` adds
+that to :class:`~skfactor.panel._transformer.PanelTransformer`: it selects the
+columns its parameters name (other columns, e.g. an industry label, are not
+read), refuses anything but a panel, and names its output columns. Its kernel
+runs per asset across dates on an (assets, dates) grid built a block of assets
+at a time (:func:`by_asset`), so that "t - k" counts the panel's dates and a
+hole is a missing value, and the memory stays a few blocks whatever the panel's
+size.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from skfactor.panel._output import is_polars_frame, key_columns
+from skfactor.panel._transformer import PanelTransformer, asset_segments
+from skfactor.panel._validation import check_not_dask, validate_panel
+from skfactor.utils._sklearn import Interval, _fit_context
+from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
+
+__all__ = [
+    "Descriptor",
+    "by_asset",
+    "check_positive",
+    "half_window",
+    "log_excess",
+    "per_date",
+]
+
+# Grid cells per block of assets: the kernels' dozen temporaries of a block
+# stay within a few tens of MiB.
+_BLOCK_CELLS = 2**19
+
+WINDOW = [Interval(numbers.Integral, 1, None, closed="left")]
+HALFLIFE = [Interval(numbers.Real, 0, None, closed="neither"), None]
+MIN_PERIODS = [Interval(numbers.Integral, 1, None, closed="left"), None]
+RISK_FREE = [str, pd.Series, None]
+
+
+def half_window(window, min_periods, name="window"):
+    """``min_periods``, by default half the window rounded up; at most the window."""
+    if min_periods is None:
+        return -(-int(window) // 2)
+    if min_periods > window:
+        raise ValueError(
+            f"`min_periods` must be at most `{name}` ({window}); got {min_periods}."
+        )
+    return int(min_periods)
+
+
+class Descriptor(PanelTransformer):
+    """Base of the descriptors: named input fields in, named descriptor columns out.
+
+    A subclass sets ``_outputs`` (its column names) and defines ``_fields``
+    (parameter -> the column it names; the ``risk_free`` column is added
+    here when it is a name) and ``_describe(panel, fields)``, which returns
+    the (n_rows, n_outputs) values in the caller's row order from the fields'
+    row arrays (``fields["risk_free"]``: per row, zeros without one).
+    """
+
+    _verb = "compute a descriptor from"
+    _segment_by = "asset"
+    _outputs: tuple = ()
+
+    # ------------------------------------------------------------ the fields
+    def _fields(self):
+        raise NotImplementedError
+
+    def _all_fields(self):
+        fields = dict(self._fields())
+        if isinstance(getattr(self, "risk_free", None), str):
+            fields["risk_free"] = self.risk_free
+        return fields
+
+    def _select(self, X, reset):
+        """Validate the panel made of the fields' columns; the fields' row arrays."""
+        check_not_dask(X)
+        fields = self._all_fields()
+        columns = list(dict.fromkeys(fields.values()))
+        name = type(self).__name__
+        if isinstance(X, pd.Series):
+            X = X.to_frame()
+        if is_polars_frame(X):
+            keys = key_columns(list(X.columns))
+            have = [c for c in X.columns if keys is None or c not in keys]
+        else:
+            keys = None
+            is_panel = isinstance(X, pd.DataFrame) and isinstance(
+                X.index, pd.MultiIndex
+            )
+            have = list(X.columns) if is_panel else None
+        if have is None or (is_polars_frame(X) and keys is None):
+            raise TypeError(
+                f"{name} needs a long (date, asset) panel: a DataFrame with a "
+                "(date, asset) MultiIndex, or a polars frame with date and asset "
+                f"columns; got {type(X).__name__}"
+                + ("" if have is None else " without date and asset columns")
+                + ". Its values at a date come from that asset's earlier dates, "
+                "which one cross-section does not have. Index it first, e.g. "
+                "`X.set_index(['date', 'asset'])`."
+            )
+        for param, column in fields.items():
+            if column not in have:
+                raise ValueError(
+                    f"`{param}`={column!r} is not a column of X; name the "
+                    f"{param} column with `{name}({param}=...)`. X has columns "
+                    f"{have}."
+                )
+        X = X.select([*keys, *columns]) if keys is not None else X[columns]
+        panel = validate_panel(self, X, reset=reset)
+        values = {c: panel.values[:, j] for j, c in enumerate(columns)}
+        rows = {param: values[column] for param, column in fields.items()}
+        rows["risk_free"] = self._risk_free(panel, rows.get("risk_free"))
+        return panel, rows
+
+    def _risk_free(self, panel, column):
+        """The risk-free rate on each row: its column, its Series by date, or 0."""
+        risk_free = getattr(self, "risk_free", None)
+        if column is not None:
+            return column
+        if risk_free is None:
+            return np.zeros(len(panel.values))
+        return per_date(risk_free, panel, "risk_free")
+
+    # ------------------------------------------------------- the public API
+    def _describe(self, panel, fields):
+        raise NotImplementedError
+
+    def _result(self, panel, roles, values):
+        return self._output(panel, values, columns=pd.Index(self._outputs))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> Descriptor:
+        """Check ``X`` (the descriptor learns nothing).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_fields)
+            A long (date, asset) panel holding the input columns.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        self._check_params()
+        self._select(X, reset=True)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
+        """Compute the descriptor columns of ``X`` (validated once).
+
+        Parameters
+        ----------
+        X, y
+            As in :meth:`fit`.
+
+        Returns
+        -------
+        X_new : DataFrame of shape (n_rows, n_outputs)
+            As :meth:`transform`.
+        """
+        self._check_params()
+        panel, fields = self._select(X, reset=True)
+        return self._result(panel, None, self._describe(panel, fields))
+
+    def transform(self, X: MatrixLike) -> FrameOut:
+        """Compute the descriptor columns of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_fields)
+            A long (date, asset) panel holding the input columns, rows in any
+            order.
+
+        Returns
+        -------
+        X_new : DataFrame of shape (n_rows, n_outputs)
+            The descriptor columns on ``X``'s index, in ``X``'s row order (a
+            polars frame for a polars ``X`` or ``set_output(transform="polars")``).
+        """
+        self._validate_params()
+        self._check_params()
+        panel, fields = self._select(X, reset=False)
+        return self._result(panel, None, self._describe(panel, fields))
+
+    def _check_params(self):
+        """Checks across parameters (``_parameter_constraints`` checks each one)."""
+
+    def get_feature_names_out(
+        self, input_features: ArrayLike | None = None
+    ) -> np.ndarray:
+        """The descriptor columns' names.
+
+        Parameters
+        ----------
+        input_features : array-like of str, default=None
+            Ignored.
+
+        Returns
+        -------
+        names : ndarray of str objects
+        """
+        return np.asarray(self._outputs, dtype=object)
+
+
+def per_date(series, panel, name):
+    """A Series indexed by date as one value per row of ``panel``.
+
+    Every date of the panel must be in the Series' index (NaN is allowed: a
+    missing value); a missing date is an error, not a silent NaN.
+    """
+    if not isinstance(series, pd.Series) or isinstance(series.index, pd.MultiIndex):
+        raise ValueError(
+            f"`{name}` must be a Series indexed by date (or a column name); got "
+            f"{type(series).__name__}"
+            + (" with a MultiIndex" if isinstance(series, pd.Series) else "")
+            + "."
+        )
+    if not series.index.is_unique:
+        raise ValueError(
+            f"`{name}` has duplicated dates in its index; give one value per date."
+        )
+    position = series.index.get_indexer(panel.dates)
+    if (position < 0).any():
+        missing = panel.dates[position < 0][:3].tolist()
+        raise ValueError(
+            f"`{name}` has no value for {int((position < 0).sum())} of the panel's "
+            f"dates, e.g. {missing}; give one value per date of X (NaN where it "
+            f"is missing), e.g. `{name}.reindex(dates)`."
+        )
+    by_date = series.to_numpy(dtype=np.float64, na_value=np.nan)[position]
+    if np.isinf(by_date).any():
+        raise ValueError(f"`{name}` contains inf or -inf; use NaN for a missing value.")
+    return by_date[panel.date_codes]
+
+
+def log_excess(returns, risk_free, name):
+    """``ln(1 + r) - ln(1 + r_f)``; an error for a return at or below -1."""
+    for values, what in ((returns, f"`{name}`"), (risk_free, "`risk_free`")):
+        if np.nanmin(values, initial=0.0) <= -1.0:
+            raise ValueError(
+                f"{what} has values <= -1, whose log return ln(1 + r) is undefined; "
+                "give simple returns as fractions (0.01 for 1%), above -1."
+            )
+    return np.log1p(returns) - np.log1p(risk_free)
+
+
+def check_positive(values, param, column, strict=True):
+    """Raise unless the non-NaN ``values`` of ``column`` are > 0 (>= 0 if not strict)."""
+    low = np.nanmin(values, initial=1.0)
+    if low < 0 or (strict and low == 0):
+        rule = "> 0" if strict else ">= 0"
+        raise ValueError(
+            f"`{param}` column {column!r} has values below {rule[2:]}"
+            f"{' or equal to it' if strict else ''}; it must be {rule} "
+            "(use NaN for a missing value)."
+        )
+
+
+def by_asset(panel, fields, kernel, n_outputs, segments=None):
+    """Run ``kernel`` on (assets, dates) grids of the fields; its outputs per row.
+
+    ``fields`` maps names to row arrays (caller's order); ``kernel(grids)``
+    gets them as a dict of (n_assets_block, n_dates) grids, NaN where an
+    asset has no row or a missing value, and returns ``n_outputs`` grids of
+    that shape. The result, (n_rows, n_outputs), is in the caller's row order.
+    Blocks of assets keep the temporaries small (a loop over blocks, not
+    over assets).
+    """
+    if segments is None:
+        segments = asset_segments(panel)
+    n_dates = len(panel.dates)
+    dates = segments.sort(panel.date_codes)
+    assets = segments.segment_of_row
+    sorted_fields = {k: segments.sort(v) for k, v in fields.items()}
+    out = np.empty((len(dates), n_outputs))
+    step = max(1, _BLOCK_CELLS // max(n_dates, 1))
+    for a0 in range(0, segments.n_segments, step):
+        a1 = min(a0 + step, segments.n_segments)
+        rows = slice(segments.bounds[a0], segments.bounds[a1])
+        cells = (assets[rows] - a0) * n_dates + dates[rows]
+        grids = {}
+        for k, v in sorted_fields.items():
+            grid = np.full((a1 - a0, n_dates), np.nan)
+            grid.reshape(-1)[cells] = v[rows]
+            grids[k] = grid
+        for j, result in enumerate(kernel(grids)):
+            out[rows, j] = result.reshape(-1)[cells]
+    return segments.unsort(out)
