@@ -256,7 +256,7 @@ def log_excess(returns, risk_free, name):
 
 
 def check_positive(values, param, column, strict=True):
-    """Raise unless the non-NaN ``values`` of ``column`` are > 0 (>= 0 if not strict)."""
+    """Raise unless the non-NaN ``values`` are > 0 (>= 0 if not ``strict``)."""
     low = np.nanmin(values, initial=1.0)
     if low < 0 or (strict and low == 0):
         rule = "> 0" if strict else ">= 0"

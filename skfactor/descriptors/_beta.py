@@ -24,9 +24,12 @@ __all__ = ["Beta", "cap_weighted_market"]
 
 
 def cap_weighted_market(panel, segments, returns, cap):
-    """Each row's market return: the mean of the date's returns weighted by the
-    previous date's caps (an asset without a row or a cap at the previous
-    date of the panel is left out; NaN on a date with no such asset)."""
+    """Each row's market return: the date's returns weighted by the previous caps.
+
+    The mean of the date's returns weighted by the previous date's caps: an
+    asset without a row or a cap at the previous date of the panel is left
+    out; NaN on a date with no such asset.
+    """
     dates = segments.sort(panel.date_codes)
     r, c = segments.sort(returns), segments.sort(cap)
     same_asset = np.diff(segments.segment_of_row) == 0

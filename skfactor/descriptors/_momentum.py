@@ -63,7 +63,8 @@ class Momentum(Descriptor):
     >>> index = pd.MultiIndex.from_product(
     ...     [pd.bdate_range("2024-01-01", periods=4), ["A"]], names=["date", "asset"])
     >>> X = pd.DataFrame({"returns": [0.01, 0.02, np.nan, 0.03]}, index=index)
-    >>> Momentum(window=2, halflife=None, lag=1).fit_transform(X)["rstr"].round(4).tolist()
+    >>> step = Momentum(window=2, halflife=None, lag=1)
+    >>> step.fit_transform(X)["rstr"].round(4).tolist()
     [nan, 0.01, 0.0149, 0.0198]
     """
 

@@ -58,7 +58,7 @@ def window_sums(x, window, decay=1.0):
 
 
 def shift(x, lag, fill):
-    """``x`` moved ``lag`` dates later along axis 1; the first ``lag`` dates ``fill``."""
+    """``x`` moved ``lag`` dates later (axis 1), the first ``lag`` set to ``fill``."""
     if lag == 0:
         return x
     out = np.empty_like(x)
@@ -83,7 +83,7 @@ def masked_sums(terms, present, window, decay=1.0):
 
 
 def weighted_mean(x, window, decay, min_periods):
-    """The weighted mean of each window's present values (NaN: fewer than ``min_periods``)."""
+    """Each window's weighted mean of its present values; NaN below ``min_periods``."""
     (total,), weight, count = masked_sums([x], ~np.isnan(x), window, decay)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(count >= min_periods, total / weight, np.nan)
