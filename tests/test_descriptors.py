@@ -32,7 +32,7 @@ RTOL, ATOL = 1e-10, 1e-12
 
 
 # --------------------------------------------------------------------- data
-def make_raw(n_assets=30, n_dates=300, seed=0, shuffle=True):
+def make_raw(n_assets=20, n_dates=250, seed=0, shuffle=True):
     """Raw fields on an unbalanced panel: holes, late listings, delistings, NaN."""
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range("2020-01-01", periods=n_dates)
@@ -100,14 +100,12 @@ def slow_momentum(R, rf, window, halflife, lag, min_periods=None):
     out = np.full(R.shape, np.nan)
     for i in range(R.shape[1]):
         for t in range(R.shape[0]):
-            vals, ws = [], []
-            for k in range(window):
-                s = t - lag - k
-                if s >= 0 and not np.isnan(x[s, i]):
-                    vals.append(x[s, i])
-                    ws.append(w[k])
-            if len(vals) >= need(window, min_periods):
-                out[t, i] = np.dot(ws, vals) / np.sum(ws)
+            k = np.arange(window)
+            k = k[t - lag - k >= 0]
+            vals = x[t - lag - k, i]
+            ok = ~np.isnan(vals)
+            if ok.sum() >= need(window, min_periods):
+                out[t, i] = np.dot(w[k][ok], vals[ok]) / w[k][ok].sum()
     return out
 
 
@@ -174,11 +172,7 @@ def slow_cmra(R, rf, month, months, min_periods=None):
             if np.sum(~np.isnan(span)) < need(month * months, min_periods):
                 continue
             z = [
-                sum(
-                    x[s, i]
-                    for s in range(t - month * T + 1, t + 1)
-                    if s >= 0 and not np.isnan(x[s, i])
-                )
+                np.nansum(x[max(t - month * T + 1, 0) : t + 1, i])
                 for T in range(1, months + 1)
             ]
             out[t, i] = max(z) - min(z)
@@ -324,3 +318,257 @@ def test_window_sums_long_history_keeps_digits():
     s = window_sums(x, 21)
     expected = [x[0, t - 20 : t + 1].sum() for t in range(4100, 5000)]
     np.testing.assert_allclose(s[0, 4100:], expected, rtol=1e-13, atol=1e-12)
+
+
+# ------------------------------------------------------------ no look-ahead
+SMALL = [
+    Size(),
+    Beta(window=12, halflife=4, risk_free="rf"),
+    Momentum(window=10, halflife=3, lag=2, risk_free="rf"),
+    Volatility(window=12, halflife=4, risk_free="rf"),
+    CumulativeRange(month_length=3, n_months=4, risk_free="rf"),
+    ShareTurnover(month_length=3),
+]
+
+
+@pytest.mark.parametrize("step", SMALL, ids=lambda s: type(s).__name__)
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31), cut=st.floats(0.2, 0.9), drop=st.booleans())
+def test_descriptors_no_look_ahead(step, seed, cut, drop):
+    # Changing any data after t (values, rows, new assets) changes nothing at
+    # or before t.
+    X = make_raw(n_assets=8, n_dates=40, seed=seed % 1000)
+    dates = X.index.get_level_values("date")
+    t = dates.unique().sort_values()[int(cut * 39)]
+    later = dates > t
+    rng = np.random.default_rng(seed)
+    changed = X.copy()
+    fields = ["returns", "cap", "volume", "shares", "rf"]
+    changed.loc[later, fields] = (
+        changed.loc[later, fields].to_numpy() * rng.uniform(0.5, 1.5, (later.sum(), 5))
+    )
+    if drop:  # drop some later rows, add a new asset after t
+        changed = changed[~(later & (rng.random(len(X)) < 0.3))]
+        extra_dates = changed.index.get_level_values("date")
+        extra = changed[(extra_dates > t) & ~extra_dates.duplicated()].iloc[:3]
+        extra.index = pd.MultiIndex.from_arrays(
+            [extra.index.get_level_values("date"), ["NEW"] * len(extra)],
+            names=["date", "asset"],
+        )
+        changed = pd.concat([changed, extra])
+    before = clone(step).fit_transform(X)[dates <= t]
+    after = clone(step).fit_transform(changed)
+    after = after[after.index.get_level_values("date") <= t].reindex(before.index)
+    pd.testing.assert_frame_equal(after, before, check_exact=True)
+
+
+# ------------------------------------------------------------------ skfolio
+def _skfolio_panel(n_dates=600, n_assets=6, seed=0):
+    from skfolio.containers import AssetPanel
+
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=n_dates)
+    names = np.array([f"A{i}" for i in range(n_assets)])
+    m = rng.normal(0.0004, 0.01, n_dates)
+    R = m[:, None] * rng.uniform(0.5, 1.5, n_assets) + rng.normal(
+        0, 0.015, (n_dates, n_assets)
+    )
+    C = 1e9 * np.exp(rng.normal(size=(n_dates, n_assets)))
+    panel = AssetPanel(
+        fields={"returns": R.copy(), "market_cap": C.copy()},
+        observations=dates.values,
+        asset_names=names,
+    )
+    index = pd.MultiIndex.from_product([dates, names], names=["date", "asset"])
+    X = pd.DataFrame({"returns": R.reshape(-1), "cap": C.reshape(-1)}, index=index)
+    return panel, X, R, C, dates
+
+
+def _wide_of(column):
+    return column.unstack("asset").to_numpy()
+
+
+def test_size_equals_skfolio_log_market_cap():
+    from skfolio.descriptor import LogMarketCap
+
+    panel, X, *_ = _skfolio_panel()
+    expected = LogMarketCap().fit_transform(panel)
+    np.testing.assert_array_equal(_wide_of(Size().fit_transform(X)["lncap"]), expected)
+
+
+def test_volatility_equals_skfolio_ew_volatility():
+    # skfolio's EWVolatility is the root of the bias-corrected EWMA of squared
+    # returns over the whole history: dastd about 0 with a window >= the history.
+    from skfolio.descriptor import EWVolatility
+
+    panel, X, *_ = _skfolio_panel()
+    expected = EWVolatility(half_life=10, min_periods=5).fit_transform(panel)
+    step = Volatility(window=len(panel.observations), halflife=10, min_periods=5)
+    actual = _wide_of(step.set_params(demean=False).fit_transform(X)["dastd"])
+    np.testing.assert_allclose(actual, expected, rtol=1e-12)
+
+
+def test_momentum_equals_skfolio_ew_momentum():
+    # skfolio's EWMomentum is the zero-started EWMA of the lagged log returns:
+    # rstr (window >= the history, lag = skip) times the weights' total
+    # 1 - decay**n after n lagged returns, which tends to 1.
+    from skfolio.descriptor import EWMomentum
+
+    panel, X, *_ = _skfolio_panel()
+    n_dates, h, skip = len(panel.observations), 10, 5
+    expected = EWMomentum(half_life=h, skip=skip, min_periods=5).fit_transform(panel)
+    step = Momentum(window=n_dates, halflife=h, lag=skip, min_periods=5)
+    rstr = _wide_of(step.fit_transform(X)["rstr"])
+    n = np.maximum(np.arange(1, n_dates + 1) - skip, 0)
+    total = 1 - 0.5 ** (n / h)
+    np.testing.assert_allclose(rstr * total[:, None], expected, rtol=1e-12, atol=1e-15)
+    late = slice(40 * h, None)  # past 40 half-lives the total is 1 to 1e-12
+    np.testing.assert_allclose(rstr[late], expected[late], rtol=1e-10)
+
+
+def test_beta_equals_skfolio_ew_market_beta():
+    # skfolio's EWMarketBeta: the EWMA covariance over the EWMA variance of its
+    # market (weighted by same-date caps), started at zero. Given that market
+    # and a window >= the history, beta is the same regression slope once the
+    # zero start has decayed (40 half-lives: to 1e-12).
+    from skfolio.descriptor import EWMarketBeta
+    from skfolio.utils.stats import _market_returns
+
+    panel, X, R, C, dates = _skfolio_panel()
+    h = 10
+    expected = EWMarketBeta(half_life=h, min_periods=5, eps=1e-300).fit_transform(
+        panel
+    )
+    market = pd.Series(_market_returns(R, C), index=dates)
+    step = Beta(market=market, window=len(dates), halflife=h, min_periods=5)
+    beta = _wide_of(step.fit_transform(X)["beta"])
+    late = slice(40 * h, None)
+    np.testing.assert_allclose(beta[late], expected[late], rtol=1e-10)
+
+
+# ------------------------------------------------------------------ S&P 500
+@pytest.fixture(scope="module")
+def sp500():
+    from skfolio.datasets import load_sp500_dataset
+
+    prices = load_sp500_dataset()
+    returns = prices.pct_change().iloc[1:]
+    X = returns.rename_axis(index="date", columns="asset").stack().to_frame("returns")
+    market = returns.mean(axis=1).rename_axis("date")
+    return X, returns, market
+
+
+def test_descriptors_run_on_sp500_prices(sp500):
+    X, returns, market = sp500
+    steps = [Beta(market=market), Momentum(), Volatility(), CumulativeRange()]
+    out = pd.concat([step.fit_transform(X) for step in steps], axis=1)
+    assert out.index.equals(X.index)
+    warm = X.index.get_level_values("date") > returns.index[525]  # 504 + 21
+    assert np.isfinite(out[warm].to_numpy()).all()
+    assert out.notna().mean().min() > 0.9
+
+
+def test_descriptors_sp500_equal_slow_loop(sp500):
+    _, returns, market = sp500
+    part = returns.iloc[-600:, :2]
+    X = part.rename_axis(index="date", columns="asset").stack().to_frame("returns")
+    R, rf, m = part.to_numpy(), np.zeros(len(part)), market.iloc[-600:].to_numpy()
+    out = Beta(market=market.iloc[-600:]).fit_transform(X)
+    beta, hsigma = slow_beta(R, m, rf, 252, 63)
+    _compare(out["beta"], on_rows(beta, part, X))
+    _compare(out["hsigma"], on_rows(hsigma, part, X))
+    expected = slow_momentum(R, rf, 504, 126, 21)
+    _compare(Momentum().fit_transform(X)["rstr"], on_rows(expected, part, X))
+    expected = slow_volatility(R, rf, 252, 42)
+    _compare(Volatility().fit_transform(X)["dastd"], on_rows(expected, part, X))
+    expected = slow_cmra(R, rf, 21, 12)
+    _compare(CumulativeRange().fit_transform(X)["cmra"], on_rows(expected, part, X))
+
+
+# ------------------------------------------------------------ common checks
+ALL = [Size(), Beta(), Momentum(), Volatility(), CumulativeRange(), ShareTurnover()]
+IDS = [type(s).__name__ for s in ALL]
+
+
+@pytest.mark.parametrize("step", ALL, ids=IDS)
+def test_descriptors_set_output_polars(raw, step):
+    pl = pytest.importorskip("polars")
+    step = clone(step).set_params(**_small(step))
+    expected = step.fit_transform(raw)
+    frame = pl.from_pandas(raw.reset_index())
+    out = step.fit_transform(frame)
+    assert isinstance(out, pl.DataFrame)
+    assert out.columns == ["date", "asset", *expected.columns]
+    np.testing.assert_array_equal(out.select(expected.columns).to_numpy(), expected)
+    out = clone(step).set_output(transform="polars").fit_transform(raw)
+    np.testing.assert_array_equal(out.select(expected.columns).to_numpy(), expected)
+
+
+def _small(step):
+    params = step.get_params()
+    small = {"window": 20, "month_length": 3}
+    return {k: v for k, v in small.items() if k in params}
+
+
+@pytest.mark.parametrize("step", ALL, ids=IDS)
+def test_descriptors_missing_column_named(raw, step):
+    column = next(iter(step._fields().items()))
+    with pytest.raises(ValueError, match=rf"`{column[0]}`='{column[1]}' is not a col"):
+        step.fit_transform(raw.drop(columns=column[1]))
+
+
+@pytest.mark.parametrize("step", ALL, ids=IDS)
+def test_descriptors_refuse_non_panel(raw, step):
+    with pytest.raises(TypeError, match="needs a long \\(date, asset\\) panel"):
+        step.fit_transform(raw.to_numpy())
+    with pytest.raises(TypeError, match="needs a long \\(date, asset\\) panel"):
+        step.fit_transform(raw.reset_index(drop=True))
+
+
+@pytest.mark.parametrize("step", ALL, ids=IDS)
+def test_descriptors_clone_pickle_not_mutated_any_order(raw, step):
+    step = clone(step).set_params(**_small(step))
+    copy = raw.copy(deep=True)
+    out = step.fit_transform(raw)
+    pd.testing.assert_frame_equal(raw, copy)
+    assert out.index.equals(raw.index)
+    ordered = step.fit_transform(raw.sort_index())
+    pd.testing.assert_frame_equal(ordered.reindex(raw.index), out)
+    again = pickle.loads(pickle.dumps(step)).transform(raw)
+    pd.testing.assert_frame_equal(again, out)
+    names = step.get_feature_names_out()
+    assert list(names) == list(out.columns)
+
+
+@pytest.mark.parametrize(
+    "step, match",
+    [
+        (Momentum(window=0), "The 'window' parameter of Momentum must be"),
+        (Momentum(halflife=-1.0), "The 'halflife' parameter of Momentum must be"),
+        (Momentum(lag=-1), "The 'lag' parameter of Momentum must be"),
+        (Volatility(window=10, min_periods=11), "`min_periods` must be at most"),
+        (Beta(market=[0.1]), "The 'market' parameter of Beta must be"),
+        (CumulativeRange(n_months=0), "The 'n_months' parameter"),
+        (ShareTurnover(month_length=5, min_periods=6), "at most `month_length`"),
+        (Size(cap=3), "The 'cap' parameter of Size must be"),
+    ],
+)
+def test_descriptors_invalid_parameters(raw, step, match):
+    with pytest.raises(ValueError, match=match):
+        step.fit_transform(raw)
+
+
+def test_descriptors_invalid_values(raw):
+    bad = raw.assign(returns=raw["returns"].where(raw["returns"] > 0, -1.0))
+    with pytest.raises(ValueError, match="`returns` has values <= -1"):
+        Momentum().fit_transform(bad)
+    with pytest.raises(ValueError, match="`cap` column 'cap' has values below 0"):
+        Size().fit_transform(raw.assign(cap=0.0))
+    with pytest.raises(ValueError, match="`shares` column 'shares'"):
+        ShareTurnover().fit_transform(raw.assign(shares=-1.0))
+    dates = raw.index.get_level_values("date").unique()
+    short = pd.Series(0.0, index=dates.sort_values()[1:])
+    with pytest.raises(ValueError, match="`risk_free` has no value for 1 of"):
+        Momentum(risk_free=short).fit_transform(raw)
+    with pytest.raises(ValueError, match="`market` has no value for 1 of"):
+        Beta(market=short).fit_transform(raw)
