@@ -11,33 +11,30 @@ from skfactor.descriptors._base import (
     RISK_FREE,
     WINDOW,
     Descriptor,
+    asset_codes,
     by_asset,
     check_positive,
     half_window,
     per_date,
 )
-from skfactor.descriptors._windows import masked_sums
-from skfactor.panel._transformer import asset_segments
+from skfactor.descriptors._windows import masked_sums, shift
 from skfactor.utils._numerics import RCOND, halflife_decay
 
 __all__ = ["Beta", "cap_weighted_market"]
 
 
-def cap_weighted_market(panel, segments, returns, cap):
+def cap_weighted_market(panel, assets, returns, cap):
     """Each row's market return: the date's returns weighted by the previous caps.
 
     The mean of the date's returns weighted by the previous date's caps: an
     asset without a row or a cap at the previous date of the panel is left
     out; NaN on a date with no such asset.
     """
-    dates = segments.sort(panel.date_codes)
-    r, c = segments.sort(returns), segments.sort(cap)
-    same_asset = np.diff(segments.segment_of_row) == 0
-    previous = np.full(len(r), np.nan)
-    follows = same_asset & (np.diff(dates) == 1)
-    previous[1:][follows] = c[:-1][follows]
-    ok = ~np.isnan(previous) & ~np.isnan(r)
-    n_dates = len(panel.dates)
+    previous = by_asset(
+        panel, {"cap": cap}, lambda g: [shift(g["cap"], 1, np.nan)], 1, assets
+    )[:, 0]
+    ok = ~np.isnan(previous) & ~np.isnan(returns)
+    dates, r, n_dates = panel.date_codes, returns, len(panel.dates)
     total = np.bincount(dates[ok], weights=previous[ok] * r[ok], minlength=n_dates)
     weight = np.bincount(dates[ok], weights=previous[ok], minlength=n_dates)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -135,11 +132,11 @@ class Beta(Descriptor):
         half_window(self.window, self.min_periods)
 
     def _describe(self, panel, fields):
-        segments = asset_segments(panel)
+        assets = asset_codes(panel)
         if self.market is None:
             check_positive(fields["cap"], "cap", self.cap)
             market = cap_weighted_market(
-                panel, segments, fields["returns"], fields["cap"]
+                panel, assets, fields["returns"], fields["cap"]
             )
         else:
             market = per_date(self.market, panel, "market")
@@ -165,4 +162,4 @@ class Beta(Descriptor):
                 ok = (count >= need) & (m_var > RCOND * smm / weight)
             return [np.where(ok, beta, np.nan), np.where(ok, hsigma, np.nan)]
 
-        return by_asset(panel, rows, kernel, 2, segments)
+        return by_asset(panel, rows, kernel, 2, assets)

@@ -15,7 +15,7 @@ from skfactor.descriptors._base import (
     half_window,
     log_excess,
 )
-from skfactor.descriptors._windows import shift, window_sums
+from skfactor.descriptors._windows import window_sums
 from skfactor.utils._sklearn import Interval
 
 __all__ = ["CumulativeRange"]
@@ -103,13 +103,13 @@ class CumulativeRange(Descriptor):
 
         def kernel(g):
             present = ~np.isnan(g["x"])
-            month = window_sums(np.where(present, g["x"], 0.0), length)
+            month = window_sums(g["x"], length, where=present)
             z = month.copy()
-            high, low = month.copy(), month
+            high, low = month.copy(), month.copy()
             for t in range(1, months):  # Z(T + 1) = Z(T) + the month before
-                z += shift(month, length * t, 0.0)
+                z[:, length * t :] += month[:, : -length * t]
                 np.fmax(high, z, out=high)
-                low = np.fmin(low, z)
+                np.fmin(low, z, out=low)
             count = window_sums(present.astype(np.float64), length * months)
             return [np.where(count >= need, high - low, np.nan)]
 

@@ -13,7 +13,7 @@ from skfactor.descriptors._base import (
     check_positive,
     half_window,
 )
-from skfactor.descriptors._windows import masked_sums, shift
+from skfactor.descriptors._windows import masked_sums
 from skfactor.utils._sklearn import Interval
 
 __all__ = ["ShareTurnover"]
@@ -110,16 +110,16 @@ class ShareTurnover(Descriptor):
         def kernel(g):
             tau = g["tau"]
             (total,), _, count = masked_sums([tau], ~np.isnan(tau), length)
-            month = np.where(count >= need, total, np.nan)
-            out = [_log(month)]
-            for _, n_months, needed in _AVERAGES:
-                total = np.zeros_like(month)
-                present = np.zeros_like(month)
-                for j in range(n_months):
-                    earlier = shift(month, length * j, np.nan)
-                    has = ~np.isnan(earlier)
-                    total += np.where(has, earlier, 0.0)
-                    present += has
+            has = count >= need
+            out = [_log(np.where(has, total, np.nan))]
+            month, has = np.where(has, total, 0.0), has.astype(np.float64)
+            total, present = month.copy(), has.copy()
+            done = 1
+            for _, n_months, needed in _AVERAGES:  # months 0..2, then 3..11
+                for j in range(done, n_months):  # add the month j months back
+                    total[:, length * j :] += month[:, : -length * j]
+                    present[:, length * j :] += has[:, : -length * j]
+                done = n_months
                 with np.errstate(invalid="ignore", divide="ignore"):
                     mean = np.where(present >= needed, total / present, np.nan)
                 out.append(_log(mean))

@@ -27,32 +27,33 @@ from scipy.signal import lfilter
 __all__ = ["masked_sums", "shift", "weighted_mean", "window_sums"]
 
 
-def window_sums(x, window, decay=1.0):
+def window_sums(x, window, decay=1.0, where=None):
     """``S[:, t] = sum_{k < window} decay**k * x[:, t - k]`` (0 before the first date).
 
-    ``x`` is an (n_series, n_dates) float array without NaN (a missing value
-    is 0 here; count the present ones with a second call on the indicator).
+    ``x`` is an (n_series, n_dates) float array; only the cells where
+    ``where`` holds are summed (all of them without it; then ``x`` must hold
+    no NaN).
     """
     n, t = x.shape
     w = int(window)
     nb = -(-t // w)
     blocks = np.zeros((n, nb, w))
-    blocks.reshape(n, nb * w)[:, :t] = x
+    mask = True if where is None else where
+    np.copyto(blocks.reshape(n, nb * w)[:, :t], x, where=mask)
     if decay == 1.0:
-        prefix = np.cumsum(blocks, axis=2)
-        tail = blocks
+        prefix = running = np.cumsum(blocks, axis=2)
     else:
         prefix = lfilter([1.0], [1.0, -decay], blocks, axis=2)
         powers = decay ** np.arange(w)  # powers[p] = decay**p
-        tail = blocks * powers[::-1]  # decay**(w - 1 - p): weight at the block's end
-    # suffix[:, b, p]: the block's values from position p to its end, weighted
-    # by their distance to the end.
-    suffix = np.cumsum(tail[:, :, ::-1], axis=2)[:, :, ::-1]
+        blocks *= powers[::-1]  # decay**(w - 1 - p): the weight at the block's end
+        running = np.cumsum(blocks, axis=2)
     # A window ending at position p of block b takes positions p+1.. of block
-    # b-1, each a further decay**(p+1) away.
-    carry = suffix[:, :-1, 1:]
+    # b-1 (each a further decay**(p+1) away): that block's total less its
+    # running sum to p. The difference is within one block of w values, so
+    # its rounding is that of the window's own sum.
+    carry = running[:, :-1, -1:] - running[:, :-1, :-1]
     if decay != 1.0:
-        carry = carry * powers[1:]
+        carry *= powers[1:]
     prefix[:, 1:, : w - 1] += carry
     return prefix.reshape(n, nb * w)[:, :t]
 
@@ -76,7 +77,7 @@ def masked_sums(terms, present, window, decay=1.0):
     present") and their number (for ``min_periods``).
     """
     indicator = present.astype(np.float64)
-    sums = [window_sums(np.where(present, t, 0.0), window, decay) for t in terms]
+    sums = [window_sums(t, window, decay, where=present) for t in terms]
     weight = window_sums(indicator, window, decay)
     count = weight if decay == 1.0 else window_sums(indicator, window)
     return sums, weight, count
