@@ -313,11 +313,13 @@ def test_window_sums_long_history_keeps_digits():
     # A window of a series that drifted far from 0: a differenced running
     # total would lose the window's digits to the total.
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(1, 5000))
-    x[0, :4000] += 1e8
-    s = window_sums(x, 21)
-    expected = [x[0, t - 20 : t + 1].sum() for t in range(4100, 5000)]
-    np.testing.assert_allclose(s[0, 4100:], expected, rtol=1e-13, atol=1e-12)
+    x = rng.normal(size=(5000, 2))
+    x[:4000] += 1e8
+    for decay in (1.0, 0.9):
+        s = window_sums(x, 21, decay)
+        w = decay ** np.arange(21)
+        expected = [w @ x[t - 20 : t + 1][::-1] for t in range(4100, 5000)]
+        np.testing.assert_allclose(s[4100:], expected, rtol=1e-13, atol=1e-12)
 
 
 # ------------------------------------------------------------ no look-ahead
@@ -344,8 +346,8 @@ def test_descriptors_no_look_ahead(step, seed, cut, drop):
     rng = np.random.default_rng(seed)
     changed = X.copy()
     fields = ["returns", "cap", "volume", "shares", "rf"]
-    changed.loc[later, fields] = (
-        changed.loc[later, fields].to_numpy() * rng.uniform(0.5, 1.5, (later.sum(), 5))
+    changed.loc[later, fields] = changed.loc[later, fields].to_numpy() * rng.uniform(
+        0.5, 1.5, (later.sum(), 5)
     )
     if drop:  # drop some later rows, add a new asset after t
         changed = changed[~(later & (rng.random(len(X)) < 0.3))]
@@ -436,9 +438,7 @@ def test_beta_equals_skfolio_ew_market_beta():
 
     panel, X, R, C, dates = _skfolio_panel()
     h = 10
-    expected = EWMarketBeta(half_life=h, min_periods=5, eps=1e-300).fit_transform(
-        panel
-    )
+    expected = EWMarketBeta(half_life=h, min_periods=5, eps=1e-300).fit_transform(panel)
     market = pd.Series(_market_returns(R, C), index=dates)
     step = Beta(market=market, window=len(dates), halflife=h, min_periods=5)
     beta = _wide_of(step.fit_transform(X)["beta"])

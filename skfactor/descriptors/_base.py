@@ -280,7 +280,7 @@ def by_asset(panel, fields, kernel, n_outputs, assets=None):
     """Run ``kernel`` on (assets, dates) grids of the fields; its outputs per row.
 
     ``fields`` maps names to row arrays (caller's order); ``kernel(grids)``
-    gets them as a dict of (n_assets_block, n_dates) grids, NaN where an
+    gets them as a dict of (n_dates, n_assets_block) grids, NaN where an
     asset has no row or a missing value, and returns ``n_outputs`` grids of
     that shape. The result, (n_rows, n_outputs), is in the caller's row order.
     ``assets`` is :func:`asset_codes` if the caller has it.
@@ -291,28 +291,28 @@ def by_asset(panel, fields, kernel, n_outputs, assets=None):
     """
     codes, n_assets = asset_codes(panel) if assets is None else assets
     n_dates = len(panel.dates)
-    cells = codes * n_dates + panel.date_codes
     blocks = _asset_blocks(n_assets, n_dates)
     step = blocks[0].stop
     # Put the rows in block order by a counting sort of their block number;
-    # cell a * n_dates + d of the whole grid is cell (a % step) * n_dates + d
-    # of block a // step.
-    order = Segments(cells // (step * n_dates), len(blocks))
-    cells = order.sort(cells % (step * n_dates))
+    # asset a on date d is cell d * size + a % step of block a // step.
+    order = Segments(codes // step, len(blocks))
+    codes, dates = order.sort(codes), order.sort(panel.date_codes)
     sorted_fields = {k: order.sort(v) for k, v in fields.items()}
-    out = np.empty((n_outputs, len(cells)))  # one contiguous row per output
-    for b, assets in enumerate(blocks):
+    out = np.empty((n_outputs, len(codes)))  # one contiguous row per output
+    for b, span in enumerate(blocks):
         rows = slice(order.bounds[b], order.bounds[b + 1])
-        shape = (assets.stop - assets.start, n_dates)
+        size = span.stop - span.start
+        cells = dates[rows] * size + (codes[rows] - span.start)
+        shape = (n_dates, size)
         grids = {}
         for k, v in sorted_fields.items():
             grids[k] = np.full(shape, np.nan)
-            grids[k].reshape(-1)[cells[rows]] = v[rows]
+            grids[k].reshape(-1)[cells] = v[rows]
         for j, result in enumerate(kernel(grids)):
             flat = np.ascontiguousarray(result).reshape(-1)
-            np.take(flat, cells[rows], out=out[j, rows])
+            np.take(flat, cells, out=out[j, rows])
     # (n_rows, n_outputs) in Fortran order: the output frame's columns.
-    result = np.empty((len(cells), n_outputs), order="F")
+    result = np.empty((len(codes), n_outputs), order="F")
     for j in range(n_outputs):
         order.unsort(out[j], out=result[:, j])
     return result

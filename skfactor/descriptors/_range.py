@@ -107,7 +107,7 @@ class CumulativeRange(Descriptor):
             z = month.copy()
             high, low = month.copy(), month.copy()
             for t in range(1, months):  # Z(T + 1) = Z(T) + the month before
-                z[:, length * t :] += month[:, : -length * t]
+                z[length * t :] += month[: -length * t]
                 np.fmax(high, z, out=high)
                 np.fmin(low, z, out=low)
             count = window_sums(present.astype(np.float64), length * months)

@@ -117,8 +117,8 @@ class ShareTurnover(Descriptor):
             done = 1
             for _, n_months, needed in _AVERAGES:  # months 0..2, then 3..11
                 for j in range(done, n_months):  # add the month j months back
-                    total[:, length * j :] += month[:, : -length * j]
-                    present[:, length * j :] += has[:, : -length * j]
+                    total[length * j :] += month[: -length * j]
+                    present[length * j :] += has[: -length * j]
                 done = n_months
                 with np.errstate(invalid="ignore", divide="ignore"):
                     mean = np.where(present >= needed, total / present, np.nan)
