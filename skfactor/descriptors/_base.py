@@ -298,7 +298,9 @@ def by_asset(panel, fields, kernel, n_outputs, assets=None):
     order = Segments(codes // step, len(blocks))
     codes, dates = order.sort(codes), order.sort(panel.date_codes)
     sorted_fields = {k: order.sort(v) for k, v in fields.items()}
-    out = np.empty((n_outputs, len(codes)))  # one contiguous row per output
+    caller = np.arange(len(codes)) if order.order is None else order.order
+    # (n_rows, n_outputs) in Fortran order: the output frame's columns.
+    out = np.empty((len(codes), n_outputs), order="F")
     for b, span in enumerate(blocks):
         rows = slice(order.bounds[b], order.bounds[b + 1])
         size = span.stop - span.start
@@ -310,12 +312,8 @@ def by_asset(panel, fields, kernel, n_outputs, assets=None):
             grids[k].reshape(-1)[cells] = v[rows]
         for j, result in enumerate(kernel(grids)):
             flat = np.ascontiguousarray(result).reshape(-1)
-            np.take(flat, cells, out=out[j, rows])
-    # (n_rows, n_outputs) in Fortran order: the output frame's columns.
-    result = np.empty((len(codes), n_outputs), order="F")
-    for j in range(n_outputs):
-        order.unsort(out[j], out=result[:, j])
-    return result
+            out[caller[rows], j] = flat[cells]  # straight to the caller's rows
+    return out
 
 
 def _asset_blocks(n_assets, n_dates):
