@@ -572,3 +572,44 @@ def test_descriptors_invalid_values(raw):
         Momentum(risk_free=short).fit_transform(raw)
     with pytest.raises(ValueError, match="`market` has no value for 1 of"):
         Beta(market=short).fit_transform(raw)
+
+
+@pytest.mark.parametrize("step", ALL, ids=IDS)
+def test_descriptors_scikit_learn_api(step):
+    from sklearn.utils.estimator_checks import (
+        check_get_params_invariance,
+        check_no_attributes_set_in_init,
+        check_parameters_default_constructible,
+        check_set_params,
+    )
+
+    name = type(step).__name__
+    check_no_attributes_set_in_init(name, step)
+    check_parameters_default_constructible(name, step)
+    check_get_params_invariance(name, step)
+    check_set_params(name, step)
+    assert step.__sklearn_tags__().input_tags.allow_nan
+
+
+@pytest.mark.parametrize("step", ALL, ids=IDS)
+def test_descriptors_public_signatures_typed(step):
+    import inspect
+    import typing
+
+    for method in ("__init__", "fit", "transform", "fit_transform"):
+        func = getattr(type(step), method)
+        hints = typing.get_type_hints(func)
+        params = inspect.signature(func).parameters
+        assert set(params) - {"self"} <= set(hints), (method, params)
+        assert "return" in hints
+
+
+def test_descriptors_blocks_of_assets_agree(raw, monkeypatch):
+    # Many small asset blocks (one asset each) give what one block gives.
+    import skfactor.descriptors._base as base
+
+    steps = [s.set_params(**_small(s)) for s in map(clone, ALL)]
+    expected = [s.fit_transform(raw) for s in steps]
+    monkeypatch.setattr(base, "_BLOCK_CELLS", 1)
+    for step, frame in zip(steps, expected, strict=True):
+        pd.testing.assert_frame_equal(step.fit_transform(raw), frame, rtol=1e-13)
