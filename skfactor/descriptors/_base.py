@@ -19,11 +19,12 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from skfactor.descriptors._windows import check_decay
 from skfactor.panel._output import is_polars_frame, key_columns
 from skfactor.panel._segments import Segments
 from skfactor.panel._transformer import PanelTransformer
-from skfactor.panel._validation import check_not_dask, validate_panel
-from skfactor.utils._sklearn import Interval, _fit_context
+from skfactor.panel._validation import check_not_dask
+from skfactor.utils._sklearn import Interval
 from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 
 __all__ = [
@@ -60,11 +61,17 @@ def half_window(window, min_periods, name="window"):
 class Descriptor(PanelTransformer):
     """Base of the descriptors: named input fields in, named descriptor columns out.
 
-    A subclass sets ``_outputs`` (its column names) and defines ``_fields``
-    (parameter -> the column it names; the ``risk_free`` column is added
-    here when it is a name) and ``_describe(panel, fields)``, which returns
-    the (n_rows, n_outputs) values in the caller's row order from the fields'
-    row arrays (``fields["risk_free"]``: per row, zeros without one).
+    A subclass sets ``_outputs`` (its column names) and defines
+    ``_describe(panel, fields)``, which returns the (n_rows, n_outputs)
+    values in the caller's row order from the fields' row arrays
+    (``fields["risk_free"]``: per row, zeros without one). ``_fields``
+    (parameter -> the column it names) defaults to the ``returns`` column;
+    the ``risk_free`` column is added when it is a name. ``_check_params``
+    checks ``window``, ``halflife`` and ``min_periods`` together.
+
+    What :class:`~skfactor.panel._transformer.PanelTransformer` could
+    absorb: input columns named by parameters (other columns not read) and
+    output columns other than the input's.
     """
 
     _verb = "compute a descriptor from"
@@ -73,7 +80,7 @@ class Descriptor(PanelTransformer):
 
     # ------------------------------------------------------------ the fields
     def _fields(self):
-        raise NotImplementedError
+        return {"returns": self.returns}
 
     def _all_fields(self):
         fields = dict(self._fields())
@@ -81,29 +88,25 @@ class Descriptor(PanelTransformer):
             fields["risk_free"] = self.risk_free
         return fields
 
-    def _select(self, X, reset):
-        """Validate the panel made of the fields' columns; the fields' row arrays."""
+    def _selected(self, X):
+        """``X`` cut to the fields' columns (a polars frame keeps its keys)."""
+        self._validate_params()  # the column parameters, before they are read
         check_not_dask(X)
         fields = self._all_fields()
-        columns = list(dict.fromkeys(fields.values()))
         name = type(self).__name__
         if isinstance(X, pd.Series):
             X = X.to_frame()
-        if is_polars_frame(X):
-            keys = key_columns(list(X.columns))
-            have = [c for c in X.columns if keys is None or c not in keys]
+        keys = key_columns(list(X.columns)) if is_polars_frame(X) else None
+        if keys is not None:
+            have = [c for c in X.columns if c not in keys]
+        elif isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
+            have = list(X.columns)
         else:
-            keys = None
-            is_panel = isinstance(X, pd.DataFrame) and isinstance(
-                X.index, pd.MultiIndex
-            )
-            have = list(X.columns) if is_panel else None
-        if have is None or (is_polars_frame(X) and keys is None):
             raise TypeError(
                 f"{name} needs a long (date, asset) panel: a DataFrame with a "
                 "(date, asset) MultiIndex, or a polars frame with date and asset "
                 f"columns; got {type(X).__name__}"
-                + ("" if have is None else " without date and asset columns")
+                + (" without them" if is_polars_frame(X) else "")
                 + ". Its values at a date come from that asset's earlier dates, "
                 "which one cross-section does not have. Index it first, e.g. "
                 "`X.set_index(['date', 'asset'])`."
@@ -115,12 +118,32 @@ class Descriptor(PanelTransformer):
                     f"{param} column with `{name}({param}=...)`. X has columns "
                     f"{have}."
                 )
-        X = X.select([*keys, *columns]) if keys is not None else X[columns]
-        panel = validate_panel(self, X, reset=reset)
-        values = {c: panel.values[:, j] for j, c in enumerate(columns)}
-        rows = {param: values[column] for param, column in fields.items()}
+        columns = list(dict.fromkeys(fields.values()))
+        return X.select([*keys, *columns]) if keys is not None else X[columns]
+
+    def _check_params(self):
+        """Checks across parameters (``_parameter_constraints`` checks each one)."""
+        params = self.get_params(deep=False)
+        if "window" in params:
+            half_window(self.window, self.min_periods)
+            check_decay(self.window, self.halflife)
+
+    # ------------------------------------------------------------ the kernel
+    def _describe(self, panel, fields):
+        raise NotImplementedError
+
+    def _fit(self, panel, roles, y):
+        self._check_params()
+
+    def _transform(self, panel, roles):
+        self._check_params()  # ``transform`` may come without ``fit``
+        fields = self._all_fields()
+        rows = {
+            param: panel.values[:, panel.columns.get_loc(column)]
+            for param, column in fields.items()
+        }
         rows["risk_free"] = self._risk_free(panel, rows.get("risk_free"))
-        return panel, rows
+        return self._describe(panel, rows)
 
     def _risk_free(self, panel, column):
         """The risk-free rate on each row: its column, its Series by date, or 0."""
@@ -131,21 +154,18 @@ class Descriptor(PanelTransformer):
             return np.zeros(len(panel.values))
         return per_date(risk_free, panel, "risk_free")
 
-    # ------------------------------------------------------- the public API
-    def _describe(self, panel, fields):
-        raise NotImplementedError
-
     def _result(self, panel, roles, values):
         return self._output(panel, values, columns=pd.Index(self._outputs))
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    # ------------------------------------------------------- the public API
     def fit(self, X: MatrixLike, y: TargetLike | None = None) -> Descriptor:
-        """Check ``X`` (the descriptor learns nothing).
+        """Check ``X`` and the parameters (a descriptor learns nothing).
 
         Parameters
         ----------
-        X : DataFrame of shape (n_rows, n_fields)
-            A long (date, asset) panel holding the input columns.
+        X : DataFrame of shape (n_rows, n_columns)
+            A long (date, asset) panel holding the input columns (others
+            are not read).
         y : None
             Ignored.
 
@@ -153,36 +173,20 @@ class Descriptor(PanelTransformer):
         -------
         self : estimator instance
         """
-        self._check_params()
-        self._select(X, reset=True)
-        return self
+        return super().fit(self._selected(X), y)
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
-        """Compute the descriptor columns of ``X`` (validated once).
-
-        Parameters
-        ----------
-        X, y
-            As in :meth:`fit`.
-
-        Returns
-        -------
-        X_new : DataFrame of shape (n_rows, n_outputs)
-            As :meth:`transform`.
-        """
-        self._check_params()
-        panel, fields = self._select(X, reset=True)
-        return self._result(panel, None, self._describe(panel, fields))
+        """The descriptor columns of ``X``, as :meth:`transform`."""
+        return super().fit_transform(self._selected(X), y)
 
     def transform(self, X: MatrixLike) -> FrameOut:
         """Compute the descriptor columns of ``X``.
 
         Parameters
         ----------
-        X : DataFrame of shape (n_rows, n_fields)
+        X : DataFrame of shape (n_rows, n_columns)
             A long (date, asset) panel holding the input columns, rows in any
-            order.
+            order (other columns are not read).
 
         Returns
         -------
@@ -190,28 +194,12 @@ class Descriptor(PanelTransformer):
             The descriptor columns on ``X``'s index, in ``X``'s row order (a
             polars frame for a polars ``X`` or ``set_output(transform="polars")``).
         """
-        self._validate_params()
-        self._check_params()
-        panel, fields = self._select(X, reset=False)
-        return self._result(panel, None, self._describe(panel, fields))
-
-    def _check_params(self):
-        """Checks across parameters (``_parameter_constraints`` checks each one)."""
+        return super().transform(self._selected(X))
 
     def get_feature_names_out(
         self, input_features: ArrayLike | None = None
     ) -> np.ndarray:
-        """The descriptor columns' names.
-
-        Parameters
-        ----------
-        input_features : array-like of str, default=None
-            Ignored.
-
-        Returns
-        -------
-        names : ndarray of str objects
-        """
+        """The descriptor columns' names (``input_features`` is ignored)."""
         return np.asarray(self._outputs, dtype=object)
 
 

@@ -17,7 +17,7 @@ from skfactor.descriptors._base import (
     half_window,
     per_date,
 )
-from skfactor.descriptors._windows import check_decay, masked_sums, shift
+from skfactor.descriptors._windows import masked_sums, shift
 from skfactor.utils._numerics import RCOND, halflife_decay
 
 __all__ = ["Beta", "cap_weighted_market"]
@@ -127,10 +127,6 @@ class Beta(Descriptor):
         if self.market is None:
             return {"returns": self.returns, "cap": self.cap}
         return {"returns": self.returns}
-
-    def _check_params(self):
-        half_window(self.window, self.min_periods)
-        check_decay(self.window, self.halflife)
 
     def _describe(self, panel, fields):
         assets = asset_codes(panel)

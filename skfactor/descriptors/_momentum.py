@@ -17,7 +17,7 @@ from skfactor.descriptors._base import (
     half_window,
     log_excess,
 )
-from skfactor.descriptors._windows import check_decay, shift, weighted_mean
+from skfactor.descriptors._windows import shift, weighted_mean
 from skfactor.utils._numerics import halflife_decay
 from skfactor.utils._sklearn import Interval
 
@@ -94,13 +94,6 @@ class Momentum(Descriptor):
         self.lag = lag
         self.min_periods = min_periods
         self.risk_free = risk_free
-
-    def _fields(self):
-        return {"returns": self.returns}
-
-    def _check_params(self):
-        half_window(self.window, self.min_periods)
-        check_decay(self.window, self.halflife)
 
     def _describe(self, panel, fields):
         x = log_excess(fields["returns"], fields["risk_free"], "returns")

@@ -90,9 +90,6 @@ class CumulativeRange(Descriptor):
         self.min_periods = min_periods
         self.risk_free = risk_free
 
-    def _fields(self):
-        return {"returns": self.returns}
-
     def _check_params(self):
         half_window(self.month_length * self.n_months, self.min_periods)
 

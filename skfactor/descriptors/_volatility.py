@@ -14,7 +14,7 @@ from skfactor.descriptors._base import (
     by_asset,
     half_window,
 )
-from skfactor.descriptors._windows import check_decay, masked_sums
+from skfactor.descriptors._windows import masked_sums
 from skfactor.utils._numerics import halflife_decay
 
 __all__ = ["Volatility"]
@@ -91,13 +91,6 @@ class Volatility(Descriptor):
         self.min_periods = min_periods
         self.demean = demean
         self.risk_free = risk_free
-
-    def _fields(self):
-        return {"returns": self.returns}
-
-    def _check_params(self):
-        half_window(self.window, self.min_periods)
-        check_decay(self.window, self.halflife)
 
     def _describe(self, panel, fields):
         excess = fields["returns"] - fields["risk_free"]
