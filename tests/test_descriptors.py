@@ -604,12 +604,15 @@ def test_descriptors_public_signatures_typed(step):
         assert "return" in hints
 
 
-def test_descriptors_blocks_of_assets_agree(raw, monkeypatch):
-    # Many small asset blocks (one asset each) give what one block gives.
+@pytest.mark.parametrize("padding", [2, 0], ids=["whole_grid", "sorted_blocks"])
+def test_descriptors_blocks_of_assets_agree(raw, monkeypatch, padding):
+    # Many small asset blocks (one asset each), on the whole grid or with the
+    # rows sorted into blocks (a sparse panel's path), give what one block gives.
     import skfactor.descriptors._base as base
 
     steps = [s.set_params(**_small(s)) for s in map(clone, ALL)]
     expected = [s.fit_transform(raw) for s in steps]
     monkeypatch.setattr(base, "_BLOCK_CELLS", 1)
+    monkeypatch.setattr(base, "_MAX_PADDING", padding)
     for step, frame in zip(steps, expected, strict=True):
         pd.testing.assert_frame_equal(step.fit_transform(raw), frame, rtol=1e-13)
