@@ -330,7 +330,7 @@ def _on_whole_grid(panel, fields, kernel, n_outputs, codes, blocks):
         block = {k: np.ascontiguousarray(g[:, span]) for k, g in grids.items()}
         for grid, values in zip(results, kernel(block), strict=True):
             grid[:, span] = values
-    del grids, block
+    del grids  # free the inputs' grids before the outputs' columns are made
     out = np.empty((len(cells), n_outputs), order="F")
     for j, grid in enumerate(results):
         np.take(grid.reshape(-1), cells, out=out[:, j])
