@@ -325,12 +325,15 @@ def _on_whole_grid(panel, fields, kernel, n_outputs, codes, blocks):
     for k, v in fields.items():
         grids[k] = np.full((len(panel.dates), n_assets), np.nan)
         grids[k].reshape(-1)[cells] = v
-    results = [np.empty_like(next(iter(grids.values()))) for _ in range(n_outputs)]
+    # The outputs overwrite the inputs' grids, a block once it is read.
+    results = list(grids.values())[:n_outputs]
+    shape = (len(panel.dates), n_assets)
+    results += [np.empty(shape) for _ in range(n_outputs - len(results))]
     for span in blocks:
         block = {k: np.ascontiguousarray(g[:, span]) for k, g in grids.items()}
         for grid, values in zip(results, kernel(block), strict=True):
             grid[:, span] = values
-    del grids  # free the inputs' grids before the outputs' columns are made
+    del grids, block
     out = np.empty((len(cells), n_outputs), order="F")
     for j, grid in enumerate(results):
         np.take(grid.reshape(-1), cells, out=out[:, j])
