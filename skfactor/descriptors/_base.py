@@ -67,7 +67,7 @@ class Descriptor(PanelTransformer):
     A subclass sets ``_outputs`` (its column names) and defines
     ``_describe(panel, fields)``, which returns the (n_rows, n_outputs)
     values in the caller's row order from the fields' row arrays
-    (``fields["risk_free"]``: per row, zeros without one). ``_fields``
+    (``fields["risk_free"]``: per row, or the scalar 0.0 without one). ``_fields``
     (parameter -> the column it names) defaults to the ``returns`` column;
     the ``risk_free`` column is added when it is a name. ``_check_params``
     checks ``window``, ``halflife`` and ``min_periods`` together.
@@ -154,7 +154,7 @@ class Descriptor(PanelTransformer):
         if column is not None:
             return column
         if risk_free is None:
-            return np.zeros(len(panel.values))
+            return 0.0  # a scalar: no row-length array of zeros
         return per_date(risk_free, panel, "risk_free")
 
     def _result(self, panel, roles, values):
