@@ -1,0 +1,346 @@
+"""What the descriptors share: input columns by name, new output columns, the grid.
+
+A descriptor reads a few named raw fields of a long (date, asset) panel
+(``returns``, ``cap``, ``volume``, ``shares``, a risk-free rate) and writes new
+columns (``beta``, ``rstr``, ...) on the same rows. :class:`Descriptor` adds
+that to :class:`~skfactor.panel._transformer.PanelTransformer`: it selects the
+columns its parameters name (other columns, e.g. an industry label, are not
+read), refuses anything but a panel, and names its output columns. Its kernel
+runs per asset across dates on an (assets, dates) grid built a block of assets
+at a time (:func:`by_asset`), so that "t - k" counts the panel's dates and a
+hole is a missing value, and the memory stays a few blocks whatever the panel's
+size.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from skfactor.descriptors._windows import check_decay
+from skfactor.panel._output import is_polars_frame, key_columns
+from skfactor.panel._segments import Segments
+from skfactor.panel._transformer import PanelTransformer
+from skfactor.panel._validation import check_not_dask
+from skfactor.utils._sklearn import Interval
+from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
+
+__all__ = [
+    "Descriptor",
+    "asset_codes",
+    "by_asset",
+    "check_positive",
+    "half_window",
+    "log_excess",
+    "per_date",
+]
+
+# Grid cells per block of assets: the kernels' dozen temporaries of a block
+# stay within a few tens of MiB.
+_BLOCK_CELLS = 2**17
+# Up to this many (asset, date) cells per row, :func:`by_asset` puts the
+# fields on one whole grid; above it (a sparse panel), a block at a time.
+_MAX_PADDING = 2
+
+WINDOW = [Interval(numbers.Integral, 1, None, closed="left")]
+HALFLIFE = [Interval(numbers.Real, 0, None, closed="neither"), None]
+MIN_PERIODS = [Interval(numbers.Integral, 1, None, closed="left"), None]
+RISK_FREE = [str, pd.Series, None]
+
+
+def half_window(window, min_periods, name="window"):
+    """``min_periods``, by default half the window rounded up; at most the window."""
+    if min_periods is None:
+        return -(-int(window) // 2)
+    if min_periods > window:
+        raise ValueError(
+            f"`min_periods` must be at most `{name}` ({window}); got {min_periods}."
+        )
+    return int(min_periods)
+
+
+class Descriptor(PanelTransformer):
+    """Base of the descriptors: named input fields in, named descriptor columns out.
+
+    A subclass sets ``_outputs`` (its column names) and defines
+    ``_describe(panel, fields)``, which returns the (n_rows, n_outputs)
+    values in the caller's row order from the fields' row arrays
+    (``fields["risk_free"]``: per row, or the scalar 0.0 without one). ``_fields``
+    (parameter -> the column it names) defaults to the ``returns`` column;
+    the ``risk_free`` column is added when it is a name. ``_check_params``
+    checks ``window``, ``halflife`` and ``min_periods`` together.
+
+    What :class:`~skfactor.panel._transformer.PanelTransformer` could
+    absorb: input columns named by parameters (other columns not read) and
+    output columns other than the input's.
+    """
+
+    _verb = "compute a descriptor from"
+    _segment_by = "asset"
+    _outputs: tuple = ()
+
+    # ------------------------------------------------------------ the fields
+    def _fields(self):
+        return {"returns": self.returns}
+
+    def _all_fields(self):
+        fields = dict(self._fields())
+        if isinstance(getattr(self, "risk_free", None), str):
+            fields["risk_free"] = self.risk_free
+        return fields
+
+    def _selected(self, X):
+        """``X`` cut to the fields' columns (a polars frame keeps its keys)."""
+        self._validate_params()  # the column parameters, before they are read
+        check_not_dask(X)
+        fields = self._all_fields()
+        name = type(self).__name__
+        if isinstance(X, pd.Series):
+            X = X.to_frame()
+        keys = key_columns(list(X.columns)) if is_polars_frame(X) else None
+        if keys is not None:
+            have = [c for c in X.columns if c not in keys]
+        elif isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
+            have = list(X.columns)
+        else:
+            raise TypeError(
+                f"{name} needs a long (date, asset) panel: a DataFrame with a "
+                "(date, asset) MultiIndex, or a polars frame with date and asset "
+                f"columns; got {type(X).__name__}"
+                + (" without them" if is_polars_frame(X) else "")
+                + ". Its values at a date come from that asset's earlier dates, "
+                "which one cross-section does not have. Index it first, e.g. "
+                "`X.set_index(['date', 'asset'])`."
+            )
+        for param, column in fields.items():
+            if column not in have:
+                raise ValueError(
+                    f"`{param}`={column!r} is not a column of X; name the "
+                    f"{param} column with `{name}({param}=...)`. X has columns "
+                    f"{have}."
+                )
+        columns = list(dict.fromkeys(fields.values()))
+        return X.select([*keys, *columns]) if keys is not None else X[columns]
+
+    def _check_params(self):
+        """Checks across parameters (``_parameter_constraints`` checks each one)."""
+        params = self.get_params(deep=False)
+        if "window" in params:
+            half_window(self.window, self.min_periods)
+            check_decay(self.window, self.halflife)
+
+    # ------------------------------------------------------------ the kernel
+    def _describe(self, panel, fields):
+        raise NotImplementedError
+
+    def _fit(self, panel, roles, y):
+        self._check_params()
+
+    def _transform(self, panel, roles):
+        self._check_params()  # ``transform`` may come without ``fit``
+        fields = self._all_fields()
+        rows = {
+            param: panel.values[:, panel.columns.get_loc(column)]
+            for param, column in fields.items()
+        }
+        rows["risk_free"] = self._risk_free(panel, rows.get("risk_free"))
+        return self._describe(panel, rows)
+
+    def _risk_free(self, panel, column):
+        """The risk-free rate on each row: its column, its Series by date, or 0."""
+        risk_free = getattr(self, "risk_free", None)
+        if column is not None:
+            return column
+        if risk_free is None:
+            return 0.0  # a scalar: no row-length array of zeros
+        return per_date(risk_free, panel, "risk_free")
+
+    def _result(self, panel, roles, values):
+        return self._output(panel, values, columns=pd.Index(self._outputs))
+
+    # ------------------------------------------------------- the public API
+    def fit(self, X: MatrixLike, y: TargetLike | None = None) -> Descriptor:
+        """Check ``X`` and the parameters (a descriptor learns nothing).
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_columns)
+            A long (date, asset) panel holding the input columns (others
+            are not read).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : estimator instance
+        """
+        return super().fit(self._selected(X), y)
+
+    def fit_transform(self, X: MatrixLike, y: TargetLike | None = None) -> FrameOut:
+        """The descriptor columns of ``X``, as :meth:`transform`."""
+        return super().fit_transform(self._selected(X), y)
+
+    def transform(self, X: MatrixLike) -> FrameOut:
+        """Compute the descriptor columns of ``X``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_columns)
+            A long (date, asset) panel holding the input columns, rows in any
+            order (other columns are not read).
+
+        Returns
+        -------
+        X_new : DataFrame of shape (n_rows, n_outputs)
+            The descriptor columns on ``X``'s index, in ``X``'s row order (a
+            polars frame for a polars ``X`` or ``set_output(transform="polars")``).
+        """
+        return super().transform(self._selected(X))
+
+    def get_feature_names_out(
+        self, input_features: ArrayLike | None = None
+    ) -> np.ndarray:
+        """The descriptor columns' names (``input_features`` is ignored)."""
+        return np.asarray(self._outputs, dtype=object)
+
+
+def per_date(series, panel, name):
+    """A Series indexed by date as one value per row of ``panel``.
+
+    Every date of the panel must be in the Series' index (NaN is allowed: a
+    missing value); a missing date is an error, not a silent NaN.
+    """
+    if not isinstance(series, pd.Series) or isinstance(series.index, pd.MultiIndex):
+        raise ValueError(
+            f"`{name}` must be a Series indexed by date (or a column name); got "
+            f"{type(series).__name__}"
+            + (" with a MultiIndex" if isinstance(series, pd.Series) else "")
+            + "."
+        )
+    if not series.index.is_unique:
+        raise ValueError(
+            f"`{name}` has duplicated dates in its index; give one value per date."
+        )
+    position = series.index.get_indexer(panel.dates)
+    if (position < 0).any():
+        missing = panel.dates[position < 0][:3].tolist()
+        raise ValueError(
+            f"`{name}` has no value for {int((position < 0).sum())} of the panel's "
+            f"dates, e.g. {missing}; give one value per date of X (NaN where it "
+            f"is missing), e.g. `{name}.reindex(dates)`."
+        )
+    by_date = series.to_numpy(dtype=np.float64, na_value=np.nan)[position]
+    if np.isinf(by_date).any():
+        raise ValueError(f"`{name}` contains inf or -inf; use NaN for a missing value.")
+    return by_date[panel.date_codes]
+
+
+def log_excess(returns, risk_free, name):
+    """``ln(1 + r) - ln(1 + r_f)``; an error for a return at or below -1."""
+    for values, what in ((returns, f"`{name}`"), (risk_free, "`risk_free`")):
+        if np.nanmin(values, initial=0.0) <= -1.0:
+            raise ValueError(
+                f"{what} has values <= -1, whose log return ln(1 + r) is undefined; "
+                "give simple returns as fractions (0.01 for 1%), above -1."
+            )
+    return np.log1p(returns) - np.log1p(risk_free)
+
+
+def check_positive(values, param, column, strict=True):
+    """Raise unless the non-NaN ``values`` are > 0 (>= 0 if not ``strict``)."""
+    low = np.nanmin(values, initial=1.0)
+    if low < 0 or (strict and low == 0):
+        rule = "> 0" if strict else ">= 0"
+        raise ValueError(
+            f"`{param}` column {column!r} has values below {rule[2:]}"
+            f"{' or equal to it' if strict else ''}; it must be {rule} "
+            "(use NaN for a missing value)."
+        )
+
+
+def asset_codes(panel):
+    """Each row's asset number (0 .. n_assets - 1, the assets that have rows)."""
+    codes = np.asarray(panel.index.codes[1], dtype=np.intp)
+    used = np.bincount(codes, minlength=len(panel.index.levels[1])) > 0
+    return (np.cumsum(used) - 1)[codes], int(used.sum())
+
+
+def by_asset(panel, fields, kernel, n_outputs, assets=None):
+    """Run ``kernel`` on (assets, dates) grids of the fields; its outputs per row.
+
+    ``fields`` maps names to row arrays (caller's order); ``kernel(grids)``
+    gets them as a dict of (n_dates, n_assets_block) grids, NaN where an
+    asset has no row or a missing value, and returns ``n_outputs`` grids of
+    that shape. The result, (n_rows, n_outputs), is in the caller's row order.
+    ``assets`` is :func:`asset_codes` if the caller has it.
+
+    The kernel runs on blocks of assets, so its temporaries stay a few MiB
+    (a loop over blocks, not over assets). A sparse panel (many more
+    (asset, date) cells than rows) puts its rows in block order and builds
+    one block's grid at a time, so its memory stays a few blocks too.
+    """
+    codes, n_assets = asset_codes(panel) if assets is None else assets
+    n_dates = len(panel.dates)
+    blocks = _asset_blocks(n_assets, n_dates)
+    if n_assets * n_dates <= _MAX_PADDING * len(codes):
+        return _on_whole_grid(panel, fields, kernel, n_outputs, codes, blocks)
+    step = blocks[0].stop
+    # Put the rows in block order by a counting sort of their block number;
+    # asset a on date d is cell d * size + a % step of block a // step.
+    order = Segments(codes // step, len(blocks))
+    codes, dates = order.sort(codes), order.sort(panel.date_codes)
+    sorted_fields = {k: order.sort(v) for k, v in fields.items()}
+    caller = np.arange(len(codes)) if order.order is None else order.order
+    # (n_rows, n_outputs) in Fortran order: the output frame's columns.
+    out = np.empty((len(codes), n_outputs), order="F")
+    for b, span in enumerate(blocks):
+        rows = slice(order.bounds[b], order.bounds[b + 1])
+        size = span.stop - span.start
+        cells = dates[rows] * size + (codes[rows] - span.start)
+        shape = (n_dates, size)
+        grids = {}
+        for k, v in sorted_fields.items():
+            grids[k] = np.full(shape, np.nan)
+            grids[k].reshape(-1)[cells] = v[rows]
+        for j, result in enumerate(kernel(grids)):
+            flat = np.ascontiguousarray(result).reshape(-1)
+            out[caller[rows], j] = flat[cells]  # straight to the caller's rows
+    return out
+
+
+def _on_whole_grid(panel, fields, kernel, n_outputs, codes, blocks):
+    """:func:`by_asset` on a panel with few holes: one (dates, assets) grid.
+
+    Each row goes to its cell and back with no sort of the rows (date-major
+    rows write the grid in order); the kernel still runs a block of assets
+    at a time, on a contiguous copy of the block's columns. It buys 1.4x on
+    the reference benchmark (all descriptors, 3,000 assets x 2,520 dates;
+    median of 3 alternating runs, twice) over sorting the rows into blocks.
+    """
+    n_assets = blocks[-1].stop
+    cells = panel.date_codes * n_assets + codes
+    grids = {}
+    for k, v in fields.items():
+        grids[k] = np.full((len(panel.dates), n_assets), np.nan)
+        grids[k].reshape(-1)[cells] = v
+    # The outputs overwrite the inputs' grids, a block once it is read.
+    results = list(grids.values())[:n_outputs]
+    shape = (len(panel.dates), n_assets)
+    results += [np.empty(shape) for _ in range(n_outputs - len(results))]
+    for span in blocks:
+        block = {k: np.ascontiguousarray(g[:, span]) for k, g in grids.items()}
+        for grid, values in zip(results, kernel(block), strict=True):
+            grid[:, span] = values
+    del grids, block
+    out = np.empty((len(cells), n_outputs), order="F")
+    for j, grid in enumerate(results):
+        # mode="clip": the cells are in range, and "raise" buffers ``out`` (40x)
+        np.take(grid.reshape(-1), cells, out=out[:, j], mode="clip")
+    return out
+
+
+def _asset_blocks(n_assets, n_dates):
+    step = max(1, _BLOCK_CELLS // max(n_dates, 1))
+    return [slice(a, min(a + step, n_assets)) for a in range(0, n_assets, step)]

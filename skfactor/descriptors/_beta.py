@@ -1,0 +1,162 @@
+"""Beta: the half-life weighted regression on the market (BETA and HSIGMA)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from skfactor.descriptors._base import (
+    HALFLIFE,
+    MIN_PERIODS,
+    RISK_FREE,
+    WINDOW,
+    Descriptor,
+    asset_codes,
+    by_asset,
+    check_positive,
+    half_window,
+    per_date,
+)
+from skfactor.descriptors._windows import masked_sums, shift
+from skfactor.utils._numerics import RCOND, halflife_decay
+
+__all__ = ["Beta", "cap_weighted_market"]
+
+
+def cap_weighted_market(panel, assets, returns, cap):
+    """Each row's market return: the date's returns weighted by the previous caps.
+
+    The mean of the date's returns weighted by the previous date's caps: an
+    asset without a row or a cap at the previous date of the panel is left
+    out; NaN on a date with no such asset.
+    """
+    previous = by_asset(
+        panel, {"cap": cap}, lambda g: [shift(g["cap"], 1, np.nan)], 1, assets
+    )[:, 0]
+    ok = ~np.isnan(previous) & ~np.isnan(returns)
+    dates, r, n_dates = panel.date_codes, returns, len(panel.dates)
+    total = np.bincount(dates[ok], weights=previous[ok] * r[ok], minlength=n_dates)
+    weight = np.bincount(dates[ok], weights=previous[ok], minlength=n_dates)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        market = np.where(weight > 0, total / weight, np.nan)
+    return market[panel.date_codes]
+
+
+class Beta(Descriptor):
+    r"""Historical beta and residual volatility, ``beta`` and ``hsigma``.
+
+    For each asset and date, a weighted least squares regression of the
+    asset's excess return on the market's over the last ``window`` dates,
+
+    .. math::
+
+        r_{i,t-k} - r_{f,t-k} = \alpha + \beta_{i,t}\,(m_{t-k} - r_{f,t-k})
+        + e_{t-k}, \qquad w_k \propto 0.5^{k/h},
+
+    on the dates where both are present (:math:`t - k` counts the panel's
+    dates), with ``hsigma`` :math:`= \sqrt{\sum w_k e_{t-k}^2 / \sum w_k}`.
+    The market :math:`m` is ``market`` (a Series by date) or, by default,
+    the mean of the date's returns weighted by the previous date's caps.
+    NaN unless ``min_periods`` pairs are present, or when the market is
+    constant over the window. The defaults are USE4's and CNE5's daily BETA
+    and HSIGMA: 252 dates, half-life 63.
+
+    Parameters
+    ----------
+    returns : str, default="returns"
+        The simple returns column.
+    cap : str, default="cap"
+        The market capitalisation column, read only without ``market``.
+    market : Series, default=None
+        The market's return, indexed by date (every date of ``X``; NaN where
+        missing). None: the cap-weighted mean of ``X``'s returns with the
+        previous date's caps.
+    window : int, default=252
+        Dates in the window.
+    halflife : float or None, default=63
+        Half-life of the weights in dates; None for equal weights (OLS).
+    min_periods : int, default=None
+        Pairs needed in the window; None: half the window, rounded up.
+    risk_free : str or Series, default=None
+        The risk-free rate: a column of ``X`` or a Series indexed by date;
+        None for zero.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from skfactor.descriptors import Beta
+    >>> dates = pd.bdate_range("2024-01-01", periods=5)
+    >>> market = pd.Series([0.01, -0.02, 0.015, 0.0, 0.01], index=dates)
+    >>> index = pd.MultiIndex.from_product([dates, ["A"]], names=["date", "asset"])
+    >>> X = pd.DataFrame({"returns": 2 * market.to_numpy()}, index=index)
+    >>> Beta(market=market, window=5).fit_transform(X).round(6).iloc[-1].tolist()
+    [2.0, 0.0]
+    """
+
+    _outputs = ("beta", "hsigma")
+    _parameter_constraints: dict = {
+        "returns": [str],
+        "cap": [str],
+        "market": [pd.Series, None],
+        "window": WINDOW,
+        "halflife": HALFLIFE,
+        "min_periods": MIN_PERIODS,
+        "risk_free": RISK_FREE,
+    }
+
+    def __init__(
+        self,
+        *,
+        returns: str = "returns",
+        cap: str = "cap",
+        market: pd.Series | None = None,
+        window: int = 252,
+        halflife: float | None = 63,
+        min_periods: int | None = None,
+        risk_free: str | pd.Series | None = None,
+    ) -> None:
+        self.returns = returns
+        self.cap = cap
+        self.market = market
+        self.window = window
+        self.halflife = halflife
+        self.min_periods = min_periods
+        self.risk_free = risk_free
+
+    def _fields(self):
+        if self.market is None:
+            return {"returns": self.returns, "cap": self.cap}
+        return {"returns": self.returns}
+
+    def _describe(self, panel, fields):
+        assets = asset_codes(panel)
+        if self.market is None:
+            check_positive(fields["cap"], "cap", self.cap)
+            market = cap_weighted_market(
+                panel, assets, fields["returns"], fields["cap"]
+            )
+        else:
+            market = per_date(self.market, panel, "market")
+        rf = fields["risk_free"]
+        rows = {"y": fields["returns"] - rf, "m": market - rf}
+        decay = halflife_decay(self.halflife)
+        need = half_window(self.window, self.min_periods)
+
+        def kernel(g):
+            y, m = g["y"], g["m"]
+            present = ~np.isnan(y) & ~np.isnan(m)
+            (sy, sm, syy, smm, sym), weight, count = masked_sums(
+                [y, m, y * y, m * m, y * m], present, self.window, decay
+            )
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y_mean, m_mean = sy / weight, sm / weight
+                m_var = smm / weight - m_mean * m_mean
+                cov = sym / weight - y_mean * m_mean
+                y_var = syy / weight - y_mean * y_mean
+                beta = cov / m_var
+                hsigma = np.sqrt(np.maximum(y_var - beta * cov, 0.0))
+                # A market (nearly) constant over the window: no slope.
+                ok = (count >= need) & (m_var > RCOND * smm / weight)
+            return [np.where(ok, beta, np.nan), np.where(ok, hsigma, np.nan)]
+
+        return by_asset(panel, rows, kernel, 2, assets)
