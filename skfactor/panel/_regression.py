@@ -124,18 +124,20 @@ def _blocks(sizes):
 def _padded_block(segments, seg, data, inv_scale):
     """The complete rows of the segments ``seg``, zero-padded, in the cache.
 
-    ``data = (X, y, weights)``. Returns ``(Z, nobs, sw)``: ``Z`` of shape
-    ``(p + 2, len(seg), width)`` holds each segment's complete rows of ``X``
-    and ``y`` (divided by ``inv_scale``'s inverse) first, zeros after them,
-    its last row left to the caller; ``nobs`` counts them and ``sw`` is the
-    square root of their weights (0 on the padding; None without weights).
+    ``data = (X, y, weights)``. Returns ``(Z, complete, sw)``: ``Z`` of shape
+    ``(p + 2, len(seg), width)`` holds each segment's rows of ``X`` and ``y``
+    (times ``inv_scale``), zero on the cells that hold no complete row, its
+    last row left to the caller; ``complete`` (len(seg), width) marks the
+    complete rows and ``sw`` is the square root of their weights (0
+    elsewhere; None without weights).
 
     Consecutive segments of a date-sorted balanced panel are one slice;
     otherwise each segment's rows are gathered (its padding reads the next
-    rows, dropped below). Incomplete rows and padding are then squeezed out
-    by one gather of the block (3x faster than zeroing the cells of 40 %
-    incomplete rows, and no NaN reaches a matrix product: OpenBLAS's are
-    many times slower on NaN).
+    rows). No NaN may reach a matrix product (OpenBLAS's are many times
+    slower on NaN): a few incomplete cells (the padding) are zeroed; when
+    they are many (over a quarter, e.g. 40 % of the rows missing a
+    loading), the complete rows are squeezed to the front by one gather of
+    the block instead, which is faster and leaves fewer cells to multiply.
     """
     X, y, weights = data
     p = X.shape[1]
@@ -159,7 +161,7 @@ def _padded_block(segments, seg, data, inv_scale):
         else:
             np.take(X[:, k], src, out=buf[k, :n])
     buf[p, :n] = y[src]
-    w = None if weights is None else weights[src]
+    w = None if weights is None else np.array(weights[src], dtype=np.float64)
     if inv_scale is not None:
         Zs *= inv_scale[:, None]
     ok = ~np.isnan(Zs).any(axis=0)  # 2x faster than a NaN sum
@@ -167,8 +169,9 @@ def _padded_block(segments, seg, data, inv_scale):
         ok &= inside
     if w is not None:
         ok &= w > 0  # NaN > 0 is False
-    nobs = np.count_nonzero(ok.reshape(nd, width), axis=1)
-    if not ok.all():
+    bad = np.flatnonzero(~ok)
+    if 4 * len(bad) > n:  # many: squeeze them out (fewer cells to multiply)
+        nobs = np.count_nonzero(ok.reshape(nd, width), axis=1)
         keep = np.flatnonzero(ok)
         of = keep // width  # each kept cell's segment
         width = int(nobs.max(initial=0))
@@ -177,10 +180,14 @@ def _padded_block(segments, seg, data, inv_scale):
         buf[:, n] = 0.0
         Zs = np.take(buf, take, axis=1)
         w = None if w is None else np.append(w, 0.0)[take]
-    else:
+        ok = (np.arange(width) < nobs[:, None]).reshape(-1)
+    else:  # few (the padding of an unbalanced panel): zero them
         Zs = buf[:, :n]
+        Zs[: p + 1, bad] = 0.0
+        if w is not None:
+            w[bad] = 0.0
     sw = None if w is None else np.sqrt(w).reshape(nd, width)
-    return Zs.reshape(p + 2, nd, width), nobs, sw
+    return Zs.reshape(p + 2, nd, width), ok.reshape(nd, width), sw
 
 
 def _accumulate(segments, which, data, out, scale, center, fit=None):
@@ -201,9 +208,8 @@ def _accumulate(segments, which, data, out, scale, center, fit=None):
     inv_scale = None if (scale == 1).all() else 1.0 / scale
     for i, j in _blocks(segments.sizes[which]):
         seg = which[i:j]
-        Z, count, sw = _padded_block(segments, seg, data, inv_scale)
-        nobs[seg] = count
-        valid = np.arange(Z.shape[2]) < count[:, None]  # (n_dates, width)
+        Z, valid, sw = _padded_block(segments, seg, data, inv_scale)
+        count = nobs[seg] = np.count_nonzero(valid, axis=1)
         if fit is None:
             if sw is not None:
                 Z[: p + 1] *= sw
