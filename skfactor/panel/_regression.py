@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 # Padded rows per block of dates: a few MiB, cache friendly.
-_BLOCK_ROWS = 1 << 16
+_BLOCK_ROWS = 1 << 15
 # A segment whose diagonally scaled Gram matrix has min eigenvalue <= RCOND
 # (skfactor/utils/_numerics.py) times its max eigenvalue is rank deficient.
 # One-pass centring (Σx² - n x̄², here the centred Gram matrix X'WX - W m m';
