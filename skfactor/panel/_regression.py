@@ -4,14 +4,14 @@ One weighted least-squares regression of ``y`` on ``X`` per segment (date),
 without a Python loop over dates:
 
 1. The moments (:func:`_accumulate`): a block of dates at a time, each date's
-   complete rows (``y``, every column of ``X`` and the weight non-NaN, the
-   weight > 0) are gathered into a zero-padded ``(n_features + 2, n_dates,
-   width)`` buffer of cache size (:func:`_padded_block`: a date-sorted balanced
-   panel's block is one slice; incomplete rows are squeezed out, so no NaN
-   reaches a matrix product and no cell is zeroed one by one), whose batched
-   Gram matrices hold every date's cross-products :math:`[X, y]^\top W [X, y]`,
-   weight sum and means. They are centred on the weighted means in one pass
-   when the model has an intercept.
+   rows are copied into a zero-padded ``(n_features + 2, n_dates, width)``
+   buffer of cache size (:func:`_padded_block`: a date-sorted balanced
+   panel's block is one slice), the cells without a complete row (``y``,
+   every column of ``X`` and the weight non-NaN, the weight > 0) zeroed by
+   clearing their bits, so that no NaN reaches a matrix product; the buffer's
+   batched Gram matrices hold every date's cross-products
+   :math:`[X, y]^\top W [X, y]`, weight sum and means. They are centred on
+   the weighted means in one pass when the model has an intercept.
 2. :func:`segment_lstsq` solves every segment's normal equations at once
    (``np.linalg.solve`` on the stacked, diagonally scaled Gram matrices) after a
    batched eigenvalue rank check, optionally under one linear equality
