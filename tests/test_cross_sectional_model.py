@@ -1082,3 +1082,130 @@ def test_segment_regression_without_residuals_sums_the_same_squares(shuffle):
         by_date = np.bincount(panel.date_codes, weights=sq)
         ok = full.status == 0
         np.testing.assert_allclose(full.ssr[ok], by_date[ok], rtol=1e-10)
+
+
+# ------------------------------------ the one-pass regression (issue 24 speed)
+def _edge_panel(layout, seed=51):
+    """Dates of 15 to 90 rows (several blocks), NaN cells, and three edge dates.
+
+    The first date has no complete row, the second 3 (fewer than the 4
+    regressors), the third has rows with a NaN return.
+    """
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(15, 90, 24) if layout != "sorted-balanced" else np.full(24, 60)
+    X, y = _blocky_panel(sizes, seed)
+    dates = X.index.get_level_values("date")
+    first, second, third = dates.unique()[:3]
+    on = (dates == first).nonzero()[0]
+    X.iloc[on, np.arange(len(on)) % 3] = np.nan  # a hole in every row
+    on = (dates == second).nonzero()[0]
+    X.iloc[on[3:], 0] = np.nan
+    X.iloc[on[:3]] = rng.standard_normal((3, 3))
+    y.iloc[(dates == third).nonzero()[0][::4]] = np.nan
+    if layout == "shuffled":
+        X, y = shuffled(X, seed), shuffled(y, seed)
+    return X, y, (first, second)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("layout", ["sorted-balanced", "sorted-unbalanced", "shuffled"])
+def test_cross_sectional_model_edge_dates_in_small_blocks_equal_statsmodels(
+    layout, weighted, monkeypatch
+):
+    import skfactor.panel._regression as regression
+
+    monkeypatch.setattr(regression, "_BLOCK_ROWS", 150)  # dates wider than a block
+    X, y, (empty, thin) = _edge_panel(layout)
+    w = None
+    if weighted:
+        rng = np.random.default_rng(52)
+        w = pd.Series(rng.uniform(0.2, 3.0, len(y)), index=y.index)
+        w[rng.random(len(w)) < 0.1] = 0.0  # left out, as a NaN weight
+        w[rng.random(len(w)) < 0.05] = np.nan
+    with pytest.warns(UserWarning, match="2 with fewer complete rows"):
+        model = CrossSectionalFactorModel().fit(X, y, sample_weight=w)
+    status = model.diagnostics_["status"]
+    assert status[empty] == 1 and status[thin] == 1
+    assert model.nobs_[empty] == 0 and model.params_.loc[[empty, thin]].isna().all(None)
+    assert (status.drop([empty, thin]) == 0).all()
+    Xe = X.drop([empty, thin], level="date")
+    ye = y.drop([empty, thin], level="date")
+    we = None if w is None else w.drop([empty, thin], level="date").replace(0, np.nan)
+    refs = per_date_statsmodels(Xe, ye, weights=we)
+    assert_matches(model, Xe, ye, refs, weights=we)
+    assert_diagnostics_match(model, refs)
+    assert model.residuals(X, y, w).loc[[empty, thin]].isna().all()
+
+
+def test_segment_regression_moments_in_the_data_units_unless_out_of_range():
+    """Units of a power of two only where a date's sums of squares need them."""
+    from sklearn.base import BaseEstimator
+
+    from skfactor.panel._regression import UNIT_RANGE, segment_regression
+    from skfactor.panel._validation import validate_panel
+
+    X, y = make_data(n_dates=10, seed=53)
+    panel = validate_panel(BaseEstimator(), X, reset=True)
+    base = segment_regression(panel.segments, panel.values, y.to_numpy())
+    np.testing.assert_array_equal(base.moments.scale, 1.0)  # the data's units
+    for factor in (1e-60, 1e60):  # a sum of squares of 1e-120 or 1e120
+        assert not UNIT_RANGE[0] <= factor**2 <= UNIT_RANGE[1]
+        fit = segment_regression(panel.segments, panel.values * factor, y.to_numpy())
+        assert not (fit.moments.scale[:-1] == 1).any()
+        np.testing.assert_allclose(fit.coef, base.coef / factor, rtol=1e-13)
+        ssr = fit.ssr * fit.moments.scale[-1] ** 2  # in the data's units
+        np.testing.assert_allclose(ssr, base.ssr, rtol=1e-13)
+        np.testing.assert_allclose(fit.resid, base.resid, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_segment_regression_near_exact_dates_redone_from_their_residuals(shuffle):
+    """Normal-equation sums of squares where they keep digits; the others redone."""
+    from sklearn.base import BaseEstimator
+
+    from skfactor.panel._regression import segment_regression
+    from skfactor.panel._validation import validate_panel
+
+    X, y = exact_fit_panel(1e-9, True, n_dates=6)
+    dates = X.index.get_level_values("date")
+    noisy = dates.isin(dates.unique()[::2])
+    y[noisy] += np.random.default_rng(54).normal(size=noisy.sum())  # R² ~ 0.9
+    if shuffle:
+        X, y = shuffled(X, 54), shuffled(y, 54)
+    panel = validate_panel(BaseEstimator(), X, reset=True)
+    fit = segment_regression(panel.segments, panel.values, y.to_numpy())
+    e = fit.resid / fit.moments.scale[-1]
+    by_date = np.bincount(panel.date_codes, weights=e * e)
+    # Near-exact dates: y'y - b'A⁻¹b would keep none of the 1e-18 SSR's digits.
+    np.testing.assert_allclose(fit.ssr, by_date, rtol=1e-6)
+    assert (by_date[::2] > 1e6 * by_date[1::2]).all()
+
+
+def test_segment_regression_padded_block_has_zeros_not_nan():
+    """Cells without a complete row are 0 (no NaN reaches a matrix product)."""
+    from sklearn.base import BaseEstimator
+
+    from skfactor.panel._regression import _padded_block
+    from skfactor.panel._validation import validate_panel
+
+    X, y = make_data(n_dates=5, seed=55)  # unbalanced, shuffled, NaN in X and y
+    panel = validate_panel(BaseEstimator(), X, reset=True)
+    w = np.random.default_rng(55).uniform(0.0, 2.0, len(y))
+    w[::9] = 0.0
+    seg = np.arange(panel.segments.n_segments)
+    data = (panel.values, y.to_numpy(), w)
+    Z, complete, sw = _padded_block(panel.segments, seg, data, None)
+    assert not np.isnan(Z[:-1]).any()
+    rows = np.c_[panel.values, y.to_numpy()]
+    ok = ~np.isnan(rows).any(axis=1) & (w > 0)
+    counts = np.bincount(panel.date_codes, ok)
+    np.testing.assert_array_equal(complete.sum(axis=1), counts)
+    for d in seg:  # each date's complete rows, in its order, then zeros
+        bounds = panel.segments.bounds
+        mine = panel.segments.sort(np.arange(len(y)))[bounds[d] : bounds[d + 1]]
+        mine = mine[ok[mine]]
+        got = Z[:-1, d][:, complete[d]]
+        np.testing.assert_array_equal(got, rows[mine].T)
+        np.testing.assert_array_equal(Z[:-1, d][:, ~complete[d]], 0.0)
+        np.testing.assert_array_equal(sw[d][complete[d]], np.sqrt(w[mine]))
+        np.testing.assert_array_equal(sw[d][~complete[d]], 0.0)

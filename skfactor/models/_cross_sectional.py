@@ -189,8 +189,8 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         each date's ``df_resid``. ``bse_``, ``tvalues_``, ``pvalues_`` and
         ``diagnostics_`` are computed on first access (then kept) from what
         ``fit`` keeps per date: the weighted Gram matrix and means of the
-        loadings, the weight sum, the complete rows, the power-of-two units,
-        the residual sum of squares (summed from the residuals), the R², the
+        loadings, the weight sum, the complete rows, the units (ones, or
+        powers of two), the residual sum of squares, the R², the
         status and the industry constraint row; a fit nobody inspects (in a
         grid search) pays nothing for them.
     diagnostics_ : DataFrame of shape (n_dates, 7)
@@ -232,11 +232,15 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
     most 1e-12 times its largest is rank deficient. :meth:`summary` gives the
     Fama–MacBeth table of the per-date estimates.
 
-    The residual sum of squares behind ``bse_`` and the R² is summed from each
-    date's residuals (not from the normal equations, which cancel on a
-    near-exact fit), and every loading and the returns are fitted in units of
-    a power of two near their largest magnitude (exact), so loadings of
-    1e-160 or 1e160 give the same t statistics as loadings of 1.
+    The residual sum of squares behind ``bse_`` and the R² comes from the
+    normal equations, :math:`y'y - b'A^{-1}b`, on the dates where that keeps
+    its digits (the condition number of the scaled Gram matrix times
+    :math:`y'y / SSR` at most 1e3, as on any realistic cross-section); on the
+    others (a near-exact fit, where it cancels to nothing) it is summed from
+    that date's residuals. When a date's sums of squares leave
+    :math:`[2^{-100}, 2^{100}]`, every loading and the returns are fitted in
+    units of a power of two near their largest magnitude (exact), so loadings
+    of 1e-160 or 1e160 give the same t statistics as loadings of 1.
 
     Examples
     --------

@@ -7,9 +7,9 @@ loop over them and no second pass over the panel.
 
 With the centred Gram matrix :math:`A` of the loadings, the weighted means
 :math:`\bar x` and the total weight :math:`W` of a date (an intercept), the
-residual sum of squares :math:`SSR = \sum_i w_i e_i^2` of the fit's residuals
-(not :math:`y'y - 2\beta'b + \beta'A\beta`, which cancels to nothing on a
-near-exact fit), the scale :math:`\sigma^2 = SSR / (n - k)` and
+residual sum of squares :math:`SSR = \sum_i w_i e_i^2` that the fit kept
+(from the normal equations where they keep its digits, else summed from the
+residuals: see ``segment_lstsq``), the scale :math:`\sigma^2 = SSR / (n - k)` and
 
 .. math::
 
@@ -23,9 +23,10 @@ top-left block of the inverse of the bordered matrix
 :math:`\begin{pmatrix} A & c \\ c' & 0 \end{pmatrix}` (the covariance of the
 constrained estimates) and :math:`k` counts one parameter less.
 
-All of it is computed in the moments' units (each column of the loadings and
-the returns divided by a power of two, so cross-products of loadings of 1e-160
-or 1e160 stay in range) and the standard errors brought back to the data's.
+All of it is computed in the moments' units (the data's, or each column of
+the loadings and the returns divided by a power of two when cross-products of
+loadings of 1e-160 or 1e160 would leave the range) and the standard errors
+brought back to the data's.
 
 ``fit`` keeps only the :class:`DateMoments` (a few dozen numbers per date);
 :class:`CrossSectionalFactorModel` computes ``bse_``, ``tvalues_``,
@@ -62,10 +63,11 @@ class DateMoments(NamedTuple):
 
     Per date: the centred (or not) weighted Gram matrix of the loadings
     ``gram`` (n_dates, p, p), their weighted means ``mean`` (n_dates, p), the
-    total weight, the complete rows, the power-of-two ``units`` the loadings
-    and the returns were divided by (n_dates, p + 1; partitions of a Dask fit
-    may differ), the weighted residual sum of squares ``ssr`` (summed from the
-    residuals, in those units), the R², the status and the industry
+    total weight, the complete rows, the ``units`` the loadings and the
+    returns were divided by (n_dates, p + 1: ones, or powers of two; partitions
+    of a Dask fit may differ), the weighted residual sum of squares ``ssr``
+    (in those units, with its digits: see ``segment_lstsq``), the R², the
+    status and the industry
     constraint row (n_dates, p; None without one). ``centered`` and
     ``may_be_absent`` are the fit's.
     """

@@ -3,30 +3,34 @@ r"""Per-date least squares: segment cross-products, batched solves, R², fits.
 One weighted least-squares regression of ``y`` on ``X`` per segment (date),
 without a Python loop over dates:
 
-1. The moments: each segment's cross-products
-   :math:`[X, y]^\top W [X, y]` over its complete rows (``y``, every column of
-   ``X`` and the weight non-NaN, the weight > 0), centred on the segment's
-   weighted means when the model has an intercept. A date-sorted balanced
-   panel is read through a strided ``(n_dates, n_assets, n_features)`` view, a
-   few dates at a time into a cache-sized scratch block (incomplete rows
-   zeroed); any other panel is copied, a block of dates at a time, into a
-   zero-padded ``(n_dates, max_size, n_features + 1)`` buffer of bounded size.
+1. The moments (:func:`_accumulate`): a block of dates at a time, each date's
+   rows are copied into a zero-padded ``(n_features + 2, n_dates, width)``
+   buffer of cache size (:func:`_padded_block`: a date-sorted balanced
+   panel's block is one slice), the cells without a complete row (``y``,
+   every column of ``X`` and the weight non-NaN, the weight > 0) zeroed by
+   clearing their bits, so that no NaN reaches a matrix product; the buffer's
+   batched Gram matrices hold every date's cross-products
+   :math:`[X, y]^\top W [X, y]`, weight sum and means. They are centred on
+   the weighted means in one pass when the model has an intercept.
 2. :func:`segment_lstsq` solves every segment's normal equations at once
    (``np.linalg.solve`` on the stacked, diagonally scaled Gram matrices) after a
    batched eigenvalue rank check, optionally under one linear equality
-   constraint per segment.
-3. :func:`segment_regression` does both and gives the residuals on the input
-   rows (unless ``residuals=False``), solving each block of dates while it is
-   in cache, and the residual sum of squares and R² from those residuals
-   (the normal equations' :math:`y'y - 2\beta'b + \beta'A\beta` cancels to
-   nothing on a near-exact fit: noise 1e-8 of the signal gave an SSR of
-   exactly 0).
+   constraint per segment, and gives each residual sum of squares from the
+   normal equations where they keep their digits.
+3. :func:`segment_regression` does both; the few dates where the one-pass
+   centring or the normal equations would lose digits (a mean far from the
+   spread, a near-exact fit: :math:`y'y - \beta'b` cancels to nothing when
+   noise is 1e-8 of the signal) are redone explicitly, centred in the buffer,
+   with the residual sum of squares summed from the residuals. It gives the
+   residuals of every row on request.
 
-Every column of ``X`` and ``y`` is divided by a power of two near its largest
-magnitude while it is copied (exact, so the results are those of the unscaled
-data to the bit), so loadings of 1e-160 or 1e160 neither underflow nor
-overflow in the cross-products; the moments are in these scaled units
-(:attr:`Moments.scale`), the coefficients and residuals in the data's.
+The cross-products are formed in the data's units when every date's sums of
+squares lie within :data:`UNIT_RANGE` (the usual case); otherwise every column
+of ``X`` and ``y`` is divided by a power of two near its largest magnitude
+(exact, so the results are those of the unscaled data to the bit) and the
+moments formed again, so loadings of 1e-160 or 1e160 neither underflow nor
+overflow; the moments are in these units (:attr:`Moments.scale`), the
+coefficients and residuals in the data's.
 """
 
 from __future__ import annotations
@@ -42,18 +46,26 @@ __all__ = [
     "Regression",
     "segment_lstsq",
     "segment_regression",
+    "segment_residuals",
 ]
 
-# Padded rows per block of dates in the copying path: a few MiB, cache friendly.
-_BLOCK_ROWS = 1 << 16
+# Padded rows per block of dates: a few MiB, cache friendly.
+_BLOCK_ROWS = 1 << 15
 # A segment whose diagonally scaled Gram matrix has min eigenvalue <= RCOND
 # (skfactor/utils/_numerics.py) times its max eigenvalue is rank deficient.
-# One-pass centring (Σx² - n x̄², here the centred Gram matrix X'WX - W m m' of
-# the in-place path; also the time-series model's sums of squares) is used
-# only where the squared mean is at most this multiple of the variance, so no
-# more than ~2 digits are lost to cancellation; elsewhere values are centred
-# explicitly.
+# One-pass centring (Σx² - n x̄², here the centred Gram matrix X'WX - W m m';
+# also the time-series model's sums of squares) is used only where the squared
+# mean is at most this multiple of the variance, so no more than ~2 digits are
+# lost to cancellation; elsewhere values are centred explicitly.
 CENTRING_RATIO = 1e2
+# The residual sum of squares y'y - b'A⁻¹b of the normal equations is kept
+# where the condition number of the scaled Gram matrix times y'y / SSR is at
+# most this (no more than ~3 digits lost); elsewhere it is summed from the
+# residuals.
+NORMAL_EQUATIONS_RATIO = 1e3
+# Sums of squares within [2**-100, 2**100] (or 0) on every date: the moments
+# can be formed in the data's units, nothing under- or overflows downstream.
+UNIT_RANGE = (2.0**-100, 2.0**100)
 
 
 class Moments(NamedTuple):
@@ -96,72 +108,128 @@ def _empty_moments(n_seg, p):
     )
 
 
-def _in_place_ok(segments):
-    """A date-sorted balanced panel can be read in place (strided views)."""
-    sizes = segments.sizes
-    return (
-        segments.order is None
-        and segments.n_segments > 0
-        and bool(np.all(sizes == sizes[0]))
-    )
+def _blocks(sizes):
+    """Split consecutive segments so that n_segments x max_size <= _BLOCK_ROWS."""
+    target = _BLOCK_ROWS
+    i, n = 0, len(sizes)
+    while i < n:
+        cap = min(n - i, target)
+        fits = np.arange(1, cap + 1) * np.maximum.accumulate(sizes[i : i + cap])
+        fits = fits <= target
+        j = i + (cap if fits.all() else max(1, int(np.argmin(fits))))
+        yield i, j
+        i = j
 
 
-def _strided(X, n_seg, size):
-    """(n_seg, size, p) read-only view of a date-sorted balanced (n_rows, p) array."""
-    s0, s1 = X.strides
-    return np.lib.stride_tricks.as_strided(
-        X, shape=(n_seg, size, X.shape[1]), strides=(size * s0, s0, s1), writeable=False
-    )
+def _padded_block(segments, seg, data, inv_scale):
+    """The rows of the segments ``seg`` in a zero-padded block, in the cache.
+
+    ``data = (X, y, weights)``. Returns ``(Z, complete, sw)``: ``Z`` of shape
+    ``(p + 2, len(seg), width)`` holds each segment's rows of ``X`` and ``y``
+    (times ``inv_scale``), 0 on every cell without a complete row, its last
+    row left to the caller; ``complete`` (len(seg), width) marks the complete
+    rows and ``sw`` is the square root of their weights (0 elsewhere; None
+    without weights).
+
+    Consecutive segments of a date-sorted balanced panel are one slice;
+    otherwise each segment's rows are gathered (its padding reads the next
+    rows). The other cells are zeroed by clearing their bits (an ``and``
+    with a row mask: a NaN times 0 is NaN, and OpenBLAS's products are many
+    times slower on NaN; zeroing the cells through an index is 3x slower
+    when 40 % of the rows miss a loading).
+    """
+    X, y, weights = data
+    p = X.shape[1]
+    starts, sizes = segments.starts[seg], segments.sizes[seg]
+    nd, width = len(seg), int(sizes.max())
+    n = nd * width
+    Z = np.empty((p + 2, n))
+    inside = None
+    if segments.order is None and seg[-1] - seg[0] == nd - 1 and sizes.min() == width:
+        src = slice(starts[0], starts[0] + n)  # one slice, no padding
+    else:
+        src = np.minimum(starts[:, None] + np.arange(width), segments.n_rows - 1)
+        src = src.reshape(-1)
+        if segments.order is not None:
+            src = segments.order[src]
+        inside = (np.arange(width) < sizes[:, None]).reshape(-1)
+    for k in range(p):
+        if inside is None:
+            np.copyto(Z[k], X[src, k])
+        else:
+            np.take(X[:, k], src, out=Z[k])
+    Z[p] = y[src]
+    values = Z[: p + 1]
+    if inv_scale is not None:
+        values *= inv_scale[:, None]
+    ok = ~np.isnan(values).any(axis=0)  # 2x faster than a NaN sum
+    if inside is not None:
+        ok &= inside
+    sw = None
+    if weights is not None:
+        w = weights[src]
+        ok &= w > 0  # NaN > 0 is False
+        sw = np.sqrt(np.where(ok, w, 0.0)).reshape(nd, width)
+    if not ok.all():
+        bits = values.view(np.int64)
+        np.bitwise_and(bits, -ok.view(np.int8).astype(np.int64), out=bits)
+    return Z.reshape(p + 2, nd, width), ok.reshape(nd, width), sw
 
 
-def _moments_in_place(X, y, weights, n_seg, center, out, inv_scale, complete):
-    """Date-sorted balanced panel: strided views, a few dates at a time.
+def _accumulate(segments, which, data, out, scale, center, fit=None):
+    """The moments of the segments ``which``, a block at a time, into ``out``.
 
-    Each block of dates is copied into a cache-sized scratch block
-    ``Z = sqrt(w) [X, y, 1] / [scale, 1]`` (incomplete rows and rows of weight
-    0 zeroed, and marked False in ``complete``, of shape (n_seg, size))
-    whose Gram matrix holds every moment. Returns the segments to redo with
-    explicit centring (see :func:`_centre_one_pass`).
+    ``out = (gram, mean, weight_sum, nobs)``. By default the buffer's last row
+    holds the (square roots of the) weights, so that each block's batched Gram
+    matrices hold its weight sums and weighted means too; the caller centres
+    them in one pass. With ``fit = (solve, results, ssr)`` the rows are
+    centred in the buffer before the product (``explicit``-ly, for the
+    segments where one pass loses digits), each block solved while it is in
+    cache (``solve(Moments) -> (coef, intercept, tss, status, ssr)`` into the
+    ``results`` arrays) and its weighted residual sum of squares summed from
+    the residuals into ``ssr``. All in the units ``scale``.
     """
     gram, mean, weight_sum, nobs = out
-    n, p = X.shape
-    size = n // n_seg
-    X3 = _strided(X, n_seg, size)
-    y2 = y.reshape(n_seg, size)
-    w2 = None if weights is None else weights.reshape(n_seg, size)
-    # About 2 MiB of X per block: read from memory once, then from the cache.
-    step = max(1, 2**18 // (size * max(p, 1)))
-    # Column-major per date, as X: the copy goes column by column.
-    scratch = np.empty((p + 2, min(step, n_seg), size)).transpose(1, 2, 0)
-    for i in range(0, n_seg, step):
-        b = slice(i, i + step)
-        Z = scratch[: min(step, n_seg - i)]
-        np.multiply(X3[b], inv_scale[:p], out=Z[:, :, :p])  # copied and scaled
-        np.multiply(y2[b], inv_scale[p], out=Z[:, :, p])
-        Z[:, :, p + 1] = 1.0
-        nobs[b] = _mask_block(Z, None if w2 is None else w2[b], complete[b])
-        G = Z.transpose(0, 2, 1) @ Z
-        gram[b] = G[:, : p + 1, : p + 1]
-        mean[b] = G[:, p + 1, : p + 1]
-        weight_sum[b] = G[:, p + 1, p + 1]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean /= weight_sum[:, None]  # NaN on a date without a complete row
-    return _centre_one_pass(gram, mean, weight_sum) if center else np.arange(0)
-
-
-def _mask_block(Z, w, ok):
-    """Zero the incomplete rows of ``Z`` (False in ``ok``) and scale by sqrt(w).
-
-    Returns the row counts.
-    """
-    np.isnan(Z @ np.ones(Z.shape[2]), out=ok)  # NaN anywhere: a NaN sum
-    np.logical_not(ok, out=ok)
-    if w is not None:
-        ok &= w > 0  # NaN > 0 is False
-    Z[~ok] = 0.0
-    if w is not None:
-        Z *= np.sqrt(np.where(ok, w, 0.0))[:, :, None]
-    return np.count_nonzero(ok, axis=1)
+    p = data[0].shape[1]
+    inv_scale = None if (scale == 1).all() else 1.0 / scale
+    for i, j in _blocks(segments.sizes[which]):
+        seg = which[i:j]
+        Z, valid, sw = _padded_block(segments, seg, data, inv_scale)
+        count = nobs[seg] = np.count_nonzero(valid, axis=1)
+        if fit is None:
+            if sw is not None:
+                Z[: p + 1] *= sw
+            Z[p + 1] = valid if sw is None else sw
+            Zt = Z.transpose(1, 0, 2)  # (n_dates, p + 2, width)
+            # Overflow (data's units) is caught by _in_unit_range: redone.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                G = Zt @ Zt.transpose(0, 2, 1)
+                mean[seg] = G[:, p + 1, : p + 1] / G[:, p + 1, p + 1, None]
+            gram[seg] = G[:, : p + 1, : p + 1]
+            weight_sum[seg] = G[:, p + 1, p + 1]
+            continue
+        Z = Z[: p + 1]
+        wsum = count.astype(np.float64) if sw is None else (sw * sw).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if sw is None:
+                mu = Z.sum(axis=2).T / wsum[:, None]
+            else:
+                mu = np.einsum("qtm,tm->tq", Z, sw * sw) / wsum[:, None]
+        if center:
+            Z -= np.nan_to_num(mu).T[:, :, None]
+            Z *= valid  # the padding back to 0
+        if sw is not None:
+            Z *= sw
+        Zt = Z.transpose(1, 0, 2)  # (n_dates, p + 1, width)
+        gram[seg] = Zt @ Zt.transpose(0, 2, 1)
+        mean[seg], weight_sum[seg] = mu, wsum
+        solve, results, ssr = fit
+        solved = solve(Moments(gram[seg], mu, wsum, count, center, scale))
+        for store, value in zip(results, solved[:4], strict=True):
+            store[seg] = value
+        fitted = np.nan_to_num(solved[0])[:, None, :] @ Zt[:, :p, :]
+        E = np.subtract(Z[p], fitted[:, 0, :], out=fitted[:, 0, :])
+        ssr[seg] = np.einsum("tm,tm->t", E, E)  # 0 on the padding
 
 
 def _centre_one_pass(gram, mean, weight_sum):
@@ -178,144 +246,11 @@ def _centre_one_pass(gram, mean, weight_sum):
         return np.flatnonzero((m * m > CENTRING_RATIO * var).any(axis=1))
 
 
-def _blocks(sizes):
-    """Split consecutive segments so that n_segments x max_size <= _BLOCK_ROWS."""
-    target = _BLOCK_ROWS
-    i, n = 0, len(sizes)
-    while i < n:
-        cap = min(n - i, target)
-        fits = np.arange(1, cap + 1) * np.maximum.accumulate(sizes[i : i + cap])
-        fits = fits <= target
-        j = i + (cap if fits.all() else max(1, int(np.argmin(fits))))
-        yield i, j
-        i = j
-
-
-def _block_rows(segments, seg, starts, sizes, within):
-    """Input rows of a block of segments, segment by segment (sorted order)."""
-    if segments.order is None and seg[-1] - seg[0] == len(seg) - 1:
-        # Consecutive segments of a date-sorted panel: a slice, no gather (1.5x).
-        return slice(starts[0], starts[0] + len(within))
-    rows = np.repeat(starts, sizes) + within
-    return rows if segments.order is None else segments.order[rows]
-
-
-def _fit_copied(
-    segments, X, y, weights, which, center, out, fit, scale, explicit=False
-):
-    """Any panel: copy blocks of segments into a zero-padded buffer, solve them.
-
-    The buffer is column-major, ``(q, n_dates, width)``: each column of ``X``
-    (and ``y``) is gathered on its own, so every copy is one-dimensional, and
-    divided by its ``scale``; its cells that hold no complete row (padding, a
-    NaN, a weight that is NaN or 0) are zeroed. With ``fit = (solve, results,
-    resid, ssr)``, each block is solved (``solve(Moments) -> (coef, intercept,
-    tss, status)``, in the scaled units, stored in the ``results`` arrays) and
-    its residuals and their weighted sum of squares (scaled units) computed
-    while it is in cache (2.6x faster and 15x less memory than one padded
-    buffer for the whole panel), the residuals scattered to ``resid`` (caller's
-    row order, the data's units; NaN on rows not used) unless it is None.
-
-    As the in-place path, the buffer has a row of ones (``q = p + 2``) whose
-    cross-products are the weight sums and means, and the Gram matrices are
-    centred in one pass (:func:`_centre_one_pass`); the segments where that
-    loses digits are returned, to be redone ``explicit``-ly: centred in the
-    buffer before the product (``q = p + 1``).
-    """
-    gram, mean, weight_sum, nobs = out
-    solve, results, resid, ssr = fit
-    inv_scale = (1.0 / scale)[:, None]
-    p = X.shape[1]
-    q = p + 1 + int(not explicit)
-    sizes = segments.sizes[which]
-    starts = segments.starts[which]
-    redo = []
-    for i, j in _blocks(sizes):
-        seg, sz = which[i:j], sizes[i:j]
-        nd, width, total = j - i, int(sz.max()), int(sz.sum())
-        local = np.repeat(np.arange(nd), sz)
-        within = np.arange(total) - np.repeat(np.cumsum(sz) - sz, sz)
-        rows = _block_rows(segments, seg, starts[i:j], sz, within)
-        pos = local * width + within
-        # Gather (faster than scattering): each cell reads its row, the
-        # padding the block's first row (zeroed below).
-        src = np.zeros(nd * width, dtype=np.intp)
-        src[pos] = np.arange(total)
-        gidx = src + rows.start if isinstance(rows, slice) else rows[src]
-        Z = np.empty((q, nd, width))
-        flat = Z.reshape(q, -1)
-        for k in range(p):
-            np.take(X[:, k], gidx, out=flat[k])
-        np.take(y, gidx, out=flat[p])
-        flat[: p + 1] *= inv_scale
-        # A complete cell: a row, no NaN (a NaN sum), a weight > 0.
-        cell = np.zeros(nd * width, dtype=bool)
-        cell[pos] = True
-        cell &= ~np.isnan(flat[: p + 1].sum(axis=0))
-        w = None
-        if weights is not None:
-            w = np.take(weights, gidx)
-            cell &= w > 0  # NaN > 0 is False
-            w[~cell] = 0.0
-            w = w.reshape(nd, width)
-        cell = cell.reshape(nd, width)
-        nobs[seg] = np.count_nonzero(cell, axis=1)
-        if explicit:
-            mu, wsum = _centre_explicitly(Z, cell, w, center)
-        else:
-            Z[p + 1] = 1.0
-        np.copyto(Z, 0.0, where=~cell)
-        if w is not None:
-            Z *= np.sqrt(w)
-        Zt = Z.transpose(1, 0, 2)  # (nd, q, width)
-        G = Zt @ Zt.transpose(0, 2, 1)
-        if not explicit:
-            wsum = G[:, p + 1, p + 1]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                mu = G[:, p + 1, : p + 1] / wsum[:, None]
-            if center:
-                redo.append(seg[_centre_one_pass(G[:, : p + 1, : p + 1], mu, wsum)])
-        gram[seg] = G[:, : p + 1, : p + 1]
-        mean[seg] = mu
-        weight_sum[seg] = wsum
-        solved = solve(Moments(gram[seg], mu, wsum, nobs[seg], center, scale))
-        for store, value in zip(results, solved, strict=True):
-            store[seg] = value
-        coef, intercept = np.nan_to_num(solved[0]), solved[1]
-        fitted = coef[:, None, :] @ Zt[:, :p, :]  # (nd, 1, width)
-        E = np.subtract(Z[p], fitted[:, 0, :], out=fitted[:, 0, :])
-        if not explicit:  # the intercept times the (weighted) constant
-            E -= np.nan_to_num(intercept)[:, None] * Z[p + 1]
-        # Cells without a complete row are 0 in every row: their residual too.
-        ssr[seg] = np.einsum("tm,tm->t", E, E)
-        if resid is None:
-            continue
-        e = E.reshape(-1)[pos]
-        if w is not None:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                e /= np.sqrt(w.reshape(-1)[pos])  # back from the weighted scale
-        e *= scale[p]
-        e[~cell.reshape(-1)[pos] | np.isnan(intercept)[local]] = np.nan
-        resid[rows] = e
-    return np.concatenate(redo) if redo else np.arange(0)
-
-
-def _centre_explicitly(Z, cell, w, center):
-    """Weighted means of a padded block's complete cells; centre them on them.
-
-    ``w`` holds the cells' weights (0 off the complete cells; None: equal
-    weights). Returns the means and the weight sums.
-    """
-    np.copyto(Z, 0.0, where=~cell)
-    wsum = (cell.sum(axis=1) if w is None else w.sum(axis=1)).astype(np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if w is None:
-            mu = Z.sum(axis=2).T / wsum[:, None]
-        else:
-            mu = np.einsum("qtm,tm->tq", Z, w) / wsum[:, None]
-    if center:
-        Z -= np.nan_to_num(mu).T[:, :, None]
-    return mu, wsum
+def _in_unit_range(gram, nobs):
+    """Whether every date's sums of squares are 0 or within :data:`UNIT_RANGE`."""
+    d = np.diagonal(gram[nobs > 0], axis1=1, axis2=2)
+    low, high = UNIT_RANGE
+    return bool(np.all((d == 0) | ((d >= low) & (d <= high))))  # NaN: False
 
 
 def _reparametrise(constraint, p):
@@ -366,13 +301,18 @@ def segment_lstsq(moments, *, constraint=None, may_be_absent=None, rcond=RCOND):
         uncentred otherwise.
     status : ndarray of int, shape (n_segments,)
         0 estimated, 1 too few complete rows, 2 rank deficient.
+    ssr : ndarray of shape (n_segments,)
+        The (weighted) residual sum of squares from the normal equations,
+        :math:`y'y - b'A^{-1}b`; NaN where not estimated and where that
+        cancels digits away: where the condition number of the scaled Gram
+        matrix times :math:`y'y / SSR` exceeds
+        :data:`NORMAL_EQUATIONS_RATIO` (a near-exact fit: noise 1e-8 of the
+        signal gave an SSR of exactly 0), for the caller to sum from the
+        residuals.
 
     Notes
     -----
-    All in the units of ``moments``. The residual sum of squares is not
-    formed here: from the moments, :math:`y'y - 2\beta'b + \beta'A\beta`
-    cancels to nothing on a near-exact fit; :func:`segment_regression` sums
-    the squared residuals instead.
+    All in the units of ``moments``.
     """
     gram, mean, wsum, nobs, centered = moments[:5]
     n_seg, q, _ = gram.shape
@@ -405,15 +345,23 @@ def segment_lstsq(moments, *, constraint=None, may_be_absent=None, rcond=RCOND):
         scaled = Ar / (d[:, :, None] * d[:, None, :])
     finite = np.isfinite(scaled).all(axis=(1, 2)) & np.isfinite(br).all(axis=1)
     full_rank = finite & (d > 0).all(axis=1)
+    cond = np.ones(n_seg)  # condition number of the scaled Gram matrix
     if p and full_rank.any():
         eig = np.linalg.eigvalsh(scaled[full_rank])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cond[full_rank] = eig[:, -1] / eig[:, 0]
         full_rank[full_rank] = eig[:, 0] > rcond * eig[:, -1]
     ok = enough & full_rank
     coef = np.full((n_seg, p), np.nan)
+    ssr = np.full(n_seg, np.nan)
     if ok.any():
         theta = np.linalg.solve(scaled[ok], (br[ok] / d[ok])[:, :, None])[:, :, 0]
         theta /= d[ok]
         coef[ok] = theta if N is None else (N[ok] @ theta[:, :, None])[:, :, 0]
+        ssr[ok] = yy[ok] - np.einsum("tj,tj->t", br[ok], theta)
+        with np.errstate(invalid="ignore"):
+            lost = ~(cond[ok] * yy[ok] <= NORMAL_EQUATIONS_RATIO * ssr[ok])
+        ssr[ok.nonzero()[0][lost]] = np.nan
     status = np.where(ok, 0, np.where(enough, 2, 1))
 
     beta = np.where(absent, 0.0, coef)
@@ -426,7 +374,7 @@ def segment_lstsq(moments, *, constraint=None, may_be_absent=None, rcond=RCOND):
         sx = np.where(pad, 0.0, mean[:, :p] * wsum[:, None])
         tss = yy - _implicit_constant(Ar, sx, wsum, ok) * (wsum * mean[:, p] ** 2)
     intercept[~ok] = np.nan
-    return coef, intercept, tss, status
+    return coef, intercept, tss, status, ssr
 
 
 class Regression(NamedTuple):
@@ -452,7 +400,7 @@ def segment_regression(
     may_be_absent=None,
     residuals=True,
 ):
-    """Per-segment weighted least squares with residuals, in one pass if possible.
+    """Per-segment weighted least squares, from one pass over the rows.
 
     Parameters
     ----------
@@ -472,9 +420,9 @@ def segment_regression(
     may_be_absent : ndarray of bool, shape (p,), optional
         As :func:`segment_lstsq`.
     residuals : bool, default=True
-        Return the residuals of every row; False sums their squares (``ssr``)
-        without writing them (``resid`` is None): a caller that needs only the
-        fit saves a pass over a rows-sized array.
+        Return the residuals of every row (one more pass over the rows);
+        False leaves ``resid`` None: a caller that needs only the fit saves
+        that pass and a rows-sized array.
 
     Returns
     -------
@@ -490,58 +438,71 @@ def segment_regression(
 
     Notes
     -----
-    ``X`` and ``y`` must not hold ±inf (the caller checks). The copying path
-    solves each block of dates and computes its residuals while the block is in
-    cache; the in-place path (date-sorted balanced panel) gets them from
-    batched products on the strided view, a cache-sized block of dates at a
-    time. Both centre the Gram matrices in one pass where that keeps the
-    digits (:data:`CENTRING_RATIO`) and redo the other dates with explicit
-    centring.
+    ``X`` and ``y`` must not hold ±inf (the caller checks). The moments come
+    from one pass over the rows in cache-sized blocks of dates, centred in
+    one pass where that keeps the digits (:data:`CENTRING_RATIO`), the
+    residual sums of squares from the normal equations where those keep
+    them (:data:`NORMAL_EQUATIONS_RATIO`); the other dates are redone with
+    explicit centring and their squared residuals summed. Dates whose sums
+    of squares leave :data:`UNIT_RANGE` have every date redone in
+    power-of-two units.
     """
     X = np.asarray(X, dtype=float)
     y = np.ascontiguousarray(y, dtype=float)
     n_seg, p = segments.n_segments, X.shape[1]
-    out = gram, mean, weight_sum, nobs = _empty_moments(n_seg, p)
-    results = (
-        np.full((n_seg, p), np.nan),
-        np.full(n_seg, np.nan),
-        np.full(n_seg, np.nan),
-        np.zeros(n_seg, dtype=np.intp),
-    )
-    resid = np.empty(len(y)) if residuals else None  # every row is written
-    ssr = np.full(n_seg, np.nan)
-    scale = column_scales(X, y, keep=may_be_absent)
+    data = (X, y, weights)
+    every = np.arange(n_seg)
 
     def solve(mom):
         c = None if constraint is None else constraint(mom)
         return segment_lstsq(mom, constraint=c, may_be_absent=may_be_absent)
 
-    fit = (solve, results, resid, ssr)
-    if _in_place_ok(segments):
-        complete = np.empty((n_seg, len(y) // n_seg), dtype=bool)
-        redo = _moments_in_place(
-            X, y, weights, n_seg, center, out, 1.0 / scale, complete
-        )
-        done = np.ones(n_seg, dtype=bool)
-        done[redo] = False
-        moments = Moments(*out, center, scale)
-        fit_rows = (X, y, weights, complete)
-        _fit_in_place(fit_rows, done, solve, moments, (*results, ssr), resid)
-    else:
-        every = np.arange(n_seg)
-        redo = _fit_copied(segments, X, y, weights, every, center, out, fit, scale)
-    if len(redo):  # segments whose one-pass centring lost digits
-        _fit_copied(segments, X, y, weights, redo, center, out, fit, scale, True)
+    scale = np.ones(p + 1)
+    out = _empty_moments(n_seg, p)
+    _accumulate(segments, every, data, out, scale, center)
+    if not _in_unit_range(out[0], out[3]):  # under- or overflow: exact units
+        scale = column_scales(X, y, keep=may_be_absent)
+        out = _empty_moments(n_seg, p)
+        _accumulate(segments, every, data, out, scale, center)
+    redo = _centre_one_pass(*out[:3]) if center else np.arange(0)
+    *results, ssr = solve(Moments(*out, center, scale))
     coef, intercept, tss, status = results
+    redo = np.union1d(redo, np.flatnonzero((status == 0) & np.isnan(ssr)))
+    if len(redo):  # digits lost to the one-pass centring or the normal equations
+        _accumulate(segments, redo, data, out, scale, center, (solve, results, ssr))
     ok = status == 0
     ssr[~ok] = np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         rsquared = np.where(ok & (tss > 0), 1.0 - ssr / tss, np.nan)
     coef *= scale[p] / scale[:p]  # back to the data's units (powers of two)
     intercept *= scale[p]
+    resid = None
+    if residuals:
+        resid = segment_residuals(segments.codes, X, y, coef, intercept)
+        if weights is not None:
+            resid[~(weights > 0)] = np.nan  # rows left out (NaN > 0 is False)
     return Regression(
         coef, intercept, rsquared, status, resid, Moments(*out, center, scale), ssr
     )
+
+
+def segment_residuals(codes, X, y, coef, intercept):
+    """``y - intercept - X @ coef`` of each row, with its segment's estimates.
+
+    ``codes`` gives each row's segment (caller's order). NaN where a value of
+    the row or its segment's intercept is NaN (a segment not estimated); a
+    NaN coefficient counts as 0 (a column absent from that segment).
+    """
+    resid = np.empty(len(y))
+    beta = np.nan_to_num(coef)
+    step = _BLOCK_ROWS  # temporaries in the cache (2x faster than whole columns)
+    for start in range(0, len(y), step):
+        rows = slice(start, start + step)
+        c, r = codes[rows], resid[rows]
+        np.subtract(y[rows], intercept[c], out=r)
+        for j in range(X.shape[1]):  # a few columns: no (rows, p) copy
+            r -= X[rows, j] * beta[c, j]
+    return resid
 
 
 def column_scales(X, y, keep=None):
@@ -557,53 +518,6 @@ def column_scales(X, y, keep=None):
     if keep is not None:
         scale[: X.shape[1]][np.asarray(keep, dtype=bool)] = 1.0
     return scale
-
-
-def _fit_in_place(rows, done, solve, moments, results, resid):
-    """Solve the ``done`` segments of a date-sorted balanced panel; residuals.
-
-    ``rows = (X, y, weights, complete)``, ``complete`` the (n_seg, size) mask
-    of the rows the moments used. The residuals come a few dates at a time
-    from batched products on the strided view (NaN where a value is NaN), in
-    the data's units, with the coefficients brought back to them: written to
-    ``resid`` unless it is None, and their weighted sum of squares over the
-    complete rows (the last of ``results``) summed in the moments' scaled
-    units while they are in cache (no residual-sized array when ``resid`` is
-    None). The caller overwrites the segments it redoes.
-    """
-    X, y, weights, complete = rows
-    block = Moments(*(a[done] for a in moments[:4]), moments.centered, moments.scale)
-    *results, ssr = results
-    for store, value in zip(results, solve(block), strict=True):
-        store[done] = value
-    coef, intercept = results[0], results[1]
-    scale = moments.scale
-    p = len(scale) - 1
-    n_seg = len(done)
-    size = len(y) // n_seg
-    beta = np.where(done[:, None], np.nan_to_num(coef) * (scale[p] / scale[:p]), 0.0)
-    alpha = np.where(done, intercept * scale[p], 0.0)
-    X3, y2 = _strided(X, n_seg, size), y.reshape(n_seg, size)
-    w2 = None if weights is None else weights.reshape(n_seg, size)
-    step = max(1, 2**18 // (size * max(p, 1)))  # about 2 MiB of X at a time
-    buf = np.empty((min(step, n_seg), size))
-    for i in range(0, n_seg, step):
-        b = slice(i, i + step)
-        e = buf[: len(y2[b])]
-        np.matmul(X3[b], beta[b, :, None], out=e[:, :, None])
-        e += alpha[b, None]
-        np.subtract(y2[b], e, out=e)  # NaN on rows with a NaN
-        if resid is not None:
-            resid.reshape(n_seg, size)[b] = e
-        e /= scale[p]
-        np.copyto(e, 0.0, where=~complete[b])  # rows the fit left out
-        if w2 is None:
-            ssr[b] = np.einsum("ij,ij->i", e, e)
-        else:
-            ssr[b] = np.einsum("ij,ij,ij->i", e, e, np.where(complete[b], w2[b], 0.0))
-    if resid is not None and weights is not None:
-        resid[~(weights > 0)] = np.nan  # rows left out (NaN > 0 is False)
-    ssr[~done] = np.nan
 
 
 def _implicit_constant(A, sx, wsum, ok, tol=1e-8):
