@@ -1,0 +1,148 @@
+"""The tables of a model's report: summary, factor returns, per-date diagnostics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from skfactor.metrics._ic import information_coefficient
+from skfactor.panel._segments import Segments
+from skfactor.panel._validation import date_codes
+
+__all__ = ["ModelSection", "fitted_model"]
+
+_SUPPORTED = ("CrossSectionalFactorModel", "TwoPassFactorModel")
+
+
+def _supported(model):
+    from skfactor.models import CrossSectionalFactorModel, TwoPassFactorModel
+
+    if not isinstance(model, (CrossSectionalFactorModel, TwoPassFactorModel)):
+        raise TypeError(
+            "`FactorReport.from_model` reports a CrossSectionalFactorModel or a "
+            f"TwoPassFactorModel; got {type(model).__name__}. For a factor's "
+            "tear sheet, call `FactorReport(factor, returns)`."
+        )
+    return isinstance(model, CrossSectionalFactorModel)
+
+
+def fitted_model(model, X, y):
+    """The fitted model to report, and whether the report fitted it.
+
+    A fitted model is used as is; an unfitted one is cloned and fitted on
+    ``X, y`` (the cross-sectional model with ``condition_number=True``).
+    """
+    cross_sectional = _supported(model)
+    try:
+        check_is_fitted(model)
+    except NotFittedError:
+        if X is None or y is None:
+            raise ValueError(
+                f"This {type(model).__name__} is not fitted and no data was "
+                "given; pass `X` and `y` to fit it, e.g. "
+                "`FactorReport.from_model(model, X, y)`, or fit it first."
+            ) from None
+        model = clone(model)
+        if cross_sectional:
+            model.set_params(condition_number=True)
+        return model.fit(X, y), True
+    if (X is None) != (y is None):
+        raise ValueError(
+            "Give both `X` and `y` (the data to evaluate the model on), or neither."
+        )
+    return model, False
+
+
+def _root_mean_square(long):
+    """Per-date root mean square of a (date, asset) Series, NaN ignored."""
+    codes, dates = date_codes(long.index)
+    seg = Segments(codes, len(dates))
+    values = seg.sort(long.to_numpy(dtype=np.float64))
+    n = seg.count(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.sqrt(seg.nansum(values * values) / n)
+    return pd.Series(rms, index=dates)
+
+
+def _long(frame, like):
+    """A wide date x asset frame as a (date, asset) Series on ``like``'s grid."""
+    frame = pd.DataFrame(frame).reindex(index=like.index, columns=like.columns)
+    return frame.rename_axis(index="date", columns="asset").stack()
+
+
+def _evaluation(model, X, y, cross_sectional):
+    """Per date of ``X``: rows, in-sample flag, rank IC of the predictions, RMS."""
+    pred = model.predict(X)
+    resid = model.residuals(X, y)
+    if cross_sectional:
+        truth = pd.Series(np.asarray(y, dtype=np.float64).reshape(-1), index=pred.index)
+        counted = truth.where(pred.notna())
+    else:
+        pred = pd.DataFrame(pred)
+        truth = _long(y, pred)
+        pred, resid = _long(pred, pred), _long(resid, pred)
+        counted = truth.where(pred.notna())
+    ic = information_coefficient(truth, pred)
+    rms = _root_mean_square(resid)
+    nobs = counted.notna().groupby(level=0, sort=True).sum()
+    dates = ic.index
+    return pd.DataFrame(
+        {
+            "nobs": nobs.reindex(dates).to_numpy(),
+            "in_sample": dates.isin(model.params_.index),
+            "ic": ic.to_numpy(),
+            "specific_rms": rms.reindex(dates).to_numpy(),
+        },
+        index=dates,
+    )
+
+
+class ModelSection:
+    """Every table of the report of one fitted model (see ``from_model``)."""
+
+    def __init__(self, model, X, y, *, cov_type, refitted):
+        cross_sectional = _supported(model)
+        self.model = model
+        self.name = type(model).__name__
+        self.refitted = refitted
+        self.summary = model.summary(cov_type=cov_type)
+        terms = model.params_.columns
+        self.factor_returns = model.params_.loc[:, terms != "const"]
+        if cross_sectional:
+            self.diagnostics = model.diagnostics_
+        else:
+            self.diagnostics = pd.concat([model.nobs_, model.rsquared_], axis=1)
+        self.factor_return_summary = _factor_return_summary(self.factor_returns)
+        self.evaluation = None
+        if X is not None:
+            self.evaluation = _evaluation(model, X, y, cross_sectional)
+
+    @property
+    def diagnostics_summary(self) -> pd.DataFrame:
+        """Mean, min, median and max of each numeric diagnostic over the dates."""
+        table = self.diagnostics.drop(columns="status", errors="ignore")
+        table = table.astype(np.float64)
+        return pd.DataFrame(
+            {
+                "mean": table.mean(),
+                "min": table.min(),
+                "median": table.median(),
+                "max": table.max(),
+            }
+        ).rename_axis(index="diagnostic")
+
+
+def _factor_return_summary(returns):
+    """Per factor: mean, volatility, worst and best date, dates estimated."""
+    return pd.DataFrame(
+        {
+            "mean": returns.mean(),
+            "std": returns.std(ddof=1),
+            "min": returns.min(),
+            "max": returns.max(),
+            "n_dates": returns.count(),
+        }
+    ).rename_axis(index="term")
