@@ -137,7 +137,7 @@ def _rolling_lines(ax, frame, window, *, overall=True):
 def _model_returns(section):
     fig, ax = _figure()
     plot_cumulative_returns(section.factor_returns, ax=ax)
-    ax.set_title("Cumulative factor returns (compounded)")
+    ax.set_title(f"Cumulative per-date {section.returns_label} (compounded)")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
@@ -153,7 +153,8 @@ def _model_volatility(section, window):
     format_dates(ax, returns.index)
     ax.grid(True, alpha=0.3)
     ax.set_ylabel("volatility per date")
-    ax.set_title(f"Factor return volatility: {window}-date rolling standard deviation")
+    what = section.returns_label.capitalize()
+    ax.set_title(f"{what}: {window}-date rolling standard deviation")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     return fig
 
@@ -176,7 +177,8 @@ def _model_conditioning(section, window):
     x = x_values(diag.index)
     label = f"condition number, {window}-date rolling median"
     ax.plot(x, rolling.to_numpy(), color="C0", linewidth=1.5, label=label)
-    ax.set_yscale("log")
+    if np.nanmax(number) > 10 * np.nanmin(number):
+        ax.set_yscale("log")
     short = diag["rank"] < diag["rank"].max()
     if short.any():
         ax.plot(x[short.to_numpy()], np.full(int(short.sum()), rolling.min()),
@@ -184,7 +186,7 @@ def _model_conditioning(section, window):
                 label="rank below full on the date")  # fmt: skip
     format_dates(ax, diag.index)
     ax.grid(True, alpha=0.3, which="both")
-    ax.set_ylabel("condition number (log scale)")
+    ax.set_ylabel("condition number")
     ax.set_title("Conditioning of each date's loadings")
     _legend_below(ax, 2)
     return fig

@@ -111,6 +111,8 @@ class ModelSection:
         self.summary = model.summary(cov_type=cov_type)
         terms = model.params_.columns
         self.factor_returns = model.params_.loc[:, terms != "const"]
+        # What the per-date coefficients are called on the page.
+        self.returns_label = "factor returns" if cross_sectional else "risk premia"
         if cross_sectional:
             self.diagnostics = model.diagnostics_
         else:
@@ -122,9 +124,13 @@ class ModelSection:
 
     @property
     def diagnostics_summary(self) -> pd.DataFrame:
-        """Mean, min, median and max of each numeric diagnostic over the dates."""
+        """Mean, min, median and max of each diagnostic over the dates.
+
+        ``status`` and a column never computed (the condition number of a
+        model fitted without ``condition_number=True``) are left out.
+        """
         table = self.diagnostics.drop(columns="status", errors="ignore")
-        table = table.astype(np.float64)
+        table = table.astype(np.float64).dropna(axis=1, how="all")
         return pd.DataFrame(
             {
                 "mean": table.mean(),

@@ -12,10 +12,10 @@ from skfactor.report._html import _figure_html, _png, _table
 __all__ = ["model_intro", "model_section"]
 
 _CAPTIONS = {
-    "factor_returns": "Each date's estimated factor returns (the per-date "
-    "coefficients without the intercept), compounded, in percent.",
+    "factor_returns": "The per-date coefficients without the intercept "
+    "(params_), compounded, in percent.",
     "factor_volatility": "Rolling standard deviation of each factor's per-date "
-    "return, in percent.",
+    "coefficient, in percent.",
     "rsquared": "Rolling mean of each date's regression R².",
     "conditioning": "Rolling median of each date's condition number (the "
     "model's diagnostics_); ticks mark dates whose loadings lost rank.",
@@ -51,7 +51,11 @@ def _header(summary):
 
 def _rank_note(diagnostics):
     if "status" not in diagnostics:
-        return ""
+        return (
+            '<p class="note">Each date\'s second-pass regression: its assets '
+            "(<code>nobs_</code>) and R² (<code>rsquared_</code>). Its regressors "
+            "are the first-pass betas, the same on every date.</p>"
+        )
     status = diagnostics["status"].to_numpy()
     bad = int((status != 0).sum())
     text = (
@@ -69,6 +73,15 @@ def _rank_note(diagnostics):
     return f'<p class="note">{text}</p>'
 
 
+def evaluation_overview(table):
+    """Means of the evaluation over the fitted dates and over the others."""
+    where = np.where(table["in_sample"], "fitted dates", "other dates")
+    columns = ["nobs", "ic", "specific_rms"]
+    overview = table[columns].groupby(where).mean().rename_axis(index="dates")
+    overview.insert(0, "n_dates", table.groupby(where).size())
+    return overview
+
+
 def model_section(section, window):
     """The HTML of one model's section."""
     figures = {k: _png(f) for k, f in model_figures(section, window).items()}
@@ -80,11 +93,11 @@ def model_section(section, window):
         f"<h2>Model: {html.escape(section.name)}</h2>",
         "<h3>Summary</h3>",
         _header(section.summary),
-        _table(section.summary),
-        "<h3>Factor returns</h3>",
+        _table(section.summary, "{:.4g}"),
+        f"<h3>{section.returns_label.capitalize()} by date</h3>",
         '<p class="note">Per-date estimates: mean, standard deviation, worst '
         "and best date, and the number of dates estimated.</p>",
-        _table(section.factor_return_summary, "{:.5f}"),
+        _table(section.factor_return_summary, "{:.4g}"),
         figure("factor_returns"),
         figure("factor_volatility"),
         "<h3>Per-date diagnostics</h3>",
@@ -95,14 +108,7 @@ def model_section(section, window):
     ]
     if section.evaluation is not None:
         table = section.evaluation
-        rows = {"fitted dates": table["in_sample"], "other dates": ~table["in_sample"]}
-        overview = (
-            table[["nobs", "ic", "specific_rms"]]
-            .groupby(np.where(table["in_sample"], "fitted dates", "other dates"))
-            .mean()
-            .rename_axis(index="dates")
-        )
-        overview.insert(0, "n_dates", [int(rows[k].sum()) for k in overview.index])
+        overview = evaluation_overview(table)
         parts += [
             "<h3>On the data given</h3>",
             '<p class="note">Means over dates of the rows per date, the rank '

@@ -72,6 +72,15 @@ def _check_horizons(horizons):
     return sorted({int(h) for h in values})
 
 
+def _check_integer(name, value, low):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+    ):
+        raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
+
+
 def _factor_columns(factor):
     check_not_dask(factor, "factor")
     if isinstance(factor, pd.Series):
@@ -249,15 +258,8 @@ class FactorReport:
     ) -> None:
         frame = _date_window(_factor_columns(factor), start, end)
         self.horizons = _check_horizons(horizons)
-        for name, value, low in (("quantiles", quantiles, 2), ("window", window, 1)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Integral)
-                or value < low
-            ):
-                raise ValueError(
-                    f"`{name}` must be an integer >= {low}; got {value!r}."
-                )
+        _check_integer("quantiles", quantiles, 2)
+        _check_integer("window", window, 1)
         self.quantiles = quantiles
         self.window = window
         self.verbose = verbose
@@ -341,18 +343,18 @@ class FactorReport:
         >>> from skfactor.datasets import make_factor_panel
         >>> from skfactor.report import FactorReport
         >>> data = make_factor_panel(n_dates=60, n_assets=100, random_state=0)
-        >>> report = FactorReport.from_model(CrossSectionalFactorModel(), data.X, data.y)
+        >>> model = CrossSectionalFactorModel()
+        >>> report = FactorReport.from_model(model, data.X, data.y)
         >>> report.summary.index.tolist()
-        ['const', 'momentum', 'value', 'size']
-        >>> report.diagnostics["condition_number"].notna().all()
-        np.True_
+        ['const', 'value', 'size', 'momentum']
+        >>> bool(report.diagnostics["condition_number"].notna().all())
+        True
+        >>> report.evaluation.columns.tolist()
+        ['nobs', 'in_sample', 'ic', 'specific_rms']
         """
         from skfactor.report._model import ModelSection, fitted_model
 
-        if isinstance(window, bool) or not isinstance(window, numbers.Integral) or (
-            window < 1
-        ):
-            raise ValueError(f"`window` must be an integer >= 1; got {window!r}.")
+        _check_integer("window", window, 1)
         fitted, refitted = fitted_model(model, X, y)
         section = ModelSection(fitted, X, y, cov_type=cov_type, refitted=refitted)
         report = cls.__new__(cls)
