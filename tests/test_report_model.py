@@ -94,11 +94,11 @@ def fitted(request):
     report = FactorReport.from_model(model, X, y, cov_type=cov_type)
     pd.testing.assert_frame_equal(X, X0)  # inputs untouched
     pd.testing.assert_frame_equal(pd.DataFrame(y), pd.DataFrame(y0))
-    return model, X, y, cov_type, report
+    return model, X, y, cov_type, report, report.to_html()
 
 
 def test_factor_report_from_model_tables_equal_the_models_own(fitted):
-    model, _, _, cov_type, report = fitted
+    model, _, _, cov_type, report, _ = fitted
     assert report.model is model  # fitted: reported as is
     expected = model.summary(cov_type=cov_type)
     pd.testing.assert_frame_equal(pd.DataFrame(report.summary), pd.DataFrame(expected))
@@ -114,8 +114,8 @@ def test_factor_report_from_model_tables_equal_the_models_own(fitted):
 
 
 def test_factor_report_from_model_page_shows_the_models_tables(fitted):
-    model, _, _, cov_type, report = fitted
-    tables = _page_tables(report.to_html())
+    model, _, _, cov_type, _, text = fitted
+    tables = _page_tables(text)
     header, coefficients, returns, diagnostics = tables[:4]
     expected = model.summary(cov_type=cov_type)
     assert dict(header)["Estimator"] == type(model).__name__
@@ -141,7 +141,7 @@ def test_factor_report_from_model_page_shows_the_models_tables(fitted):
 
 
 def test_factor_report_from_model_evaluation_equals_a_slow_loop(fitted):
-    model, X, y, _, report = fitted
+    model, X, y, _, report, _ = fitted
     if isinstance(model, CrossSectionalFactorModel):
         pred, truth = model.predict(X), y
         resid = model.residuals(X, y)
@@ -167,17 +167,15 @@ def test_factor_report_from_model_evaluation_equals_a_slow_loop(fitted):
 
 
 def test_factor_report_from_model_page_is_self_contained(fitted, tmp_path, monkeypatch):
-    model, _, _, _, report = fitted
+    model, _, _, _, report, text = fitted
     path = tmp_path / "model.html"
-    text = report.to_html(path)
-    assert path.read_text(encoding="utf-8") == text
+    path.write_text(text, encoding="utf-8")
     assert not re.search(r"(src|href)=\"(https?:)?//", text)  # nothing fetched
     assert f"Model report: {type(model).__name__}" in text
     n = 5 if isinstance(model, CrossSectionalFactorModel) else 4
     assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', text)) == n
     saved = report.save_figures(tmp_path / "figures")
     assert len(saved) == n and all(p.stat().st_size > 10_000 for p in saved)
-    assert report._repr_html_().startswith("<style>")
     ipython = pytest.importorskip("IPython.display")
     shown = []
     monkeypatch.setattr(ipython, "display", shown.append)
@@ -207,21 +205,21 @@ def test_factor_report_from_model_fits_a_clone_of_an_unfitted_model():
                                   pd.DataFrame(direct.summary()))  # fmt: skip
 
 
-def test_factor_report_from_model_without_data_reports_the_fit_alone():
-    model, _, _ = _cross_sectional()
+def test_factor_report_from_model_without_data_reports_the_fit_alone(tmp_path):
+    _, X, y = _cross_sectional()
+    model = CrossSectionalFactorModel().fit(X, y)  # no condition numbers
     report = FactorReport.from_model(model)
     assert report.evaluation is None
-    assert "On the data given" not in report.to_html()
-    assert repr(report).startswith("FactorReport.from_model(CrossSectionalFactorModel")
+    assert repr(report) == "FactorReport.from_model(CrossSectionalFactorModel())"
+    assert "condition_number" not in report.diagnostics_summary.index
+    text = report._repr_html_()
+    assert text.startswith("<style>")
+    assert "On the data given" not in text
+    assert "Condition numbers were not computed" in text
+    report.to_html(tmp_path / "page.html", title="My model")
+    assert "<h1>My model</h1>" in (tmp_path / "page.html").read_text()
     with pytest.raises(AttributeError, match="no attribute 'ic'"):
         report.ic  # noqa: B018 - a factor report's table
-
-
-def test_factor_report_from_model_says_when_condition_numbers_are_missing():
-    _, X, y = _cross_sectional()
-    report = FactorReport.from_model(CrossSectionalFactorModel().fit(X, y))
-    assert "condition_number" not in report.diagnostics_summary.index
-    assert "Condition numbers were not computed" in report.to_html()
 
 
 @pytest.mark.parametrize(
