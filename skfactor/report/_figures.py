@@ -121,15 +121,14 @@ def _percent(ax):
     ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
 
 
-def _rolling_lines(ax, frame, window, *, overall=True):
+def _rolling_lines(ax, frame, window):
     """A ``window``-date rolling mean per column, its overall mean dashed."""
     x = x_values(frame.index)
     for i, name in enumerate(frame.columns):
         values = frame[name].astype(np.float64)
         rolling = values.rolling(window, min_periods=max(1, window // 2)).mean()
         ax.plot(x, rolling.to_numpy(), color=f"C{i}", linewidth=1.5, label=str(name))
-        if overall:
-            ax.axhline(values.mean(), color=f"C{i}", linestyle="--", linewidth=1.0)
+        ax.axhline(values.mean(), color=f"C{i}", linestyle="--", linewidth=1.0)
     format_dates(ax, frame.index)
     ax.grid(True, alpha=0.3)
 
@@ -177,7 +176,7 @@ def _model_conditioning(section, window):
     x = x_values(diag.index)
     label = f"condition number, {window}-date rolling median"
     ax.plot(x, rolling.to_numpy(), color="C0", linewidth=1.5, label=label)
-    if np.nanmax(number) > 10 * np.nanmin(number):
+    if rolling.max() > 10 * rolling.min():  # a log scale when it spans decades
         ax.set_yscale("log")
     short = diag["rank"] < diag["rank"].max()
     if short.any():
