@@ -229,6 +229,10 @@ class FactorReport:
     under an outer ``factor`` level (columns for date-indexed tables, rows for
     the others); ``verdict`` is indexed (factor, horizon).
 
+    :meth:`from_model` makes the report of a fitted cross-sectional or
+    two-pass model instead: its summary, factor returns and per-date
+    diagnostics, on the same page.
+
     Examples
     --------
     >>> from skfactor.datasets import make_factor_panel
