@@ -56,17 +56,6 @@ def fitted_model(model, X, y):
     return model, False
 
 
-def _root_mean_square(long):
-    """Per-date root mean square of a (date, asset) Series, NaN ignored."""
-    codes, dates = date_codes(long.index)
-    seg = Segments(codes, len(dates))
-    values = seg.sort(long.to_numpy(dtype=np.float64))
-    n = seg.count(values)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rms = np.sqrt(seg.nansum(values * values) / n)
-    return pd.Series(rms, index=dates)
-
-
 def _long(frame, like):
     """A wide date x asset frame as a (date, asset) Series on ``like``'s grid."""
     frame = pd.DataFrame(frame).reindex(index=like.index, columns=like.columns)
@@ -75,26 +64,27 @@ def _long(frame, like):
 
 def _evaluation(model, X, y, cross_sectional):
     """Per date of ``X``: rows, in-sample flag, rank IC of the predictions, RMS."""
+    resid = model.residuals(X, y)  # validates y against X
     pred = model.predict(X)
-    resid = model.residuals(X, y)
     if cross_sectional:
-        truth = pd.Series(np.asarray(y, dtype=np.float64).reshape(-1), index=pred.index)
-        counted = truth.where(pred.notna())
-    else:
+        truth = np.asarray(y, dtype=np.float64).reshape(-1)
+        truth = pd.Series(truth, index=pred.index)
+    else:  # wide date x asset: to (date, asset) rows
         pred = pd.DataFrame(pred)
-        truth = _long(y, pred)
-        pred, resid = _long(pred, pred), _long(resid, pred)
-        counted = truth.where(pred.notna())
+        truth, resid, pred = _long(y, pred), _long(resid, pred), _long(pred, pred)
     ic = information_coefficient(truth, pred)
-    rms = _root_mean_square(resid)
-    nobs = counted.notna().groupby(level=0, sort=True).sum()
-    dates = ic.index
+    codes, dates = date_codes(truth.index)
+    seg = Segments(codes, len(dates))
+    both = seg.sort((truth + pred).to_numpy(dtype=np.float64))
+    r = seg.sort(resid.to_numpy(dtype=np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rms = np.sqrt(seg.nansum(r * r) / seg.count(r))
     return pd.DataFrame(
         {
-            "nobs": nobs.reindex(dates).to_numpy(),
+            "nobs": seg.count(both),
             "in_sample": dates.isin(model.params_.index),
-            "ic": ic.to_numpy(),
-            "specific_rms": rms.reindex(dates).to_numpy(),
+            "ic": ic.reindex(dates).to_numpy(),
+            "specific_rms": rms,
         },
         index=dates,
     )
