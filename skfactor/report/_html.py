@@ -43,7 +43,12 @@ _SUMMARY_COLUMNS = ["mean", "std", "t", "p_value", "df", "t_iid", "t_nw",
 
 
 # Counts as integers, p-values in 3 significant digits, the rest by table.
-_FORMATS = {"df": "{:.0f}", "n_dates": "{:.0f}", "p_value": "{:.3g}"}
+_FORMATS = {
+    "df": "{:.0f}",
+    "n_dates": "{:.0f}",
+    "nobs": "{:.1f}",  # a mean of counts (the model report's evaluation)
+    "p_value": "{:.3g}",
+}
 
 
 def _table(frame, fmt="{:.4f}"):
