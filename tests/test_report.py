@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import re
-import shutil
 import subprocess
 import sys
 import warnings
@@ -27,6 +25,7 @@ from skfactor.metrics import (
 )
 from skfactor.panel import forward_returns
 from skfactor.report import FactorReport
+from tests._browser import chromium, probe_page
 from tests.conftest import shuffled
 
 pytest.importorskip("matplotlib")
@@ -270,56 +269,10 @@ def test_factor_report_page_is_self_contained(page, tmp_path, monkeypatch):
     assert shown == [report]
 
 
-_PROBE = """
-<script>
-window.addEventListener("load", () => setTimeout(() => {
-  const images = [...document.images];
-  const width = window.innerWidth;
-  const wide = [...document.querySelectorAll("body *")]
-    .filter((el) => el.getBoundingClientRect().right > width + 1)
-    .map((el) => el.tagName);
-  const out = document.createElement("pre");
-  out.id = "probe";
-  out.textContent = JSON.stringify({
-    images: images.length,
-    broken: images.filter((i) => !(i.complete && i.naturalWidth > 0)).length,
-    innerWidth: width,
-    scrollWidth: document.documentElement.scrollWidth,
-    wide: wide});
-  document.body.appendChild(out);
-}, 100));
-</script>
-"""
-
-
-def _chromium():
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-@pytest.mark.skipif(_chromium() is None, reason="no chromium to open the page")
+@pytest.mark.skipif(chromium() is None, reason="no chromium to open the page")
 def test_factor_report_page_loads_offline_at_1280px(page, tmp_path):
     _, path = page
-    probed = tmp_path / "probed.html"
-    probed.write_text(
-        path.read_text(encoding="utf-8").replace("</body>", _PROBE + "</body>"),
-        encoding="utf-8",
-    )
-    offline = ["--headless", "--no-sandbox", "--disable-gpu",
-               "--proxy-server=127.0.0.1:9",
-               "--host-resolver-rules=MAP * ~NOTFOUND",
-               "--window-size=1280,2400"]  # fmt: skip
-    result = subprocess.run(
-        [_chromium(), *offline, "--dump-dom", "--virtual-time-budget=5000",
-         probed.as_uri()],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
-    assert found, result.stderr[-2000:]
-    probe = json.loads(found.group(1).replace("&quot;", '"'))
+    probe = probe_page(path, tmp_path)
     assert probe["images"] == 6 and probe["broken"] == 0
     assert probe["innerWidth"] == 1280
     assert probe["scrollWidth"] <= probe["innerWidth"]

@@ -115,8 +115,118 @@ def _by_group(section):
     return fig
 
 
+def _percent(ax):
+    from matplotlib.ticker import PercentFormatter
+
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0))
+
+
+def _rolling_lines(ax, frame, window):
+    """A ``window``-date rolling mean per column, its overall mean dashed."""
+    x = x_values(frame.index)
+    for i, name in enumerate(frame.columns):
+        values = frame[name].astype(np.float64)
+        rolling = values.rolling(window, min_periods=max(1, window // 2)).mean()
+        ax.plot(x, rolling.to_numpy(), color=f"C{i}", linewidth=1.5, label=str(name))
+        ax.axhline(values.mean(), color=f"C{i}", linestyle="--", linewidth=1.0)
+    format_dates(ax, frame.index)
+    ax.grid(True, alpha=0.3)
+
+
+def _model_returns(section):
+    fig, ax = _figure()
+    plot_cumulative_returns(section.factor_returns, ax=ax)
+    ax.set_title(f"Cumulative per-date {section.returns_label} (compounded)")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def _model_volatility(section, window):
+    fig, ax = _figure()
+    returns = section.factor_returns.astype(np.float64)
+    vol = returns.rolling(window, min_periods=max(2, window // 2)).std()
+    x = x_values(returns.index)
+    for i, name in enumerate(vol.columns):
+        ax.plot(x, vol[name].to_numpy(), color=f"C{i}", linewidth=1.5, label=str(name))
+    _percent(ax)
+    format_dates(ax, returns.index)
+    ax.grid(True, alpha=0.3)
+    ax.set_ylabel("volatility per date")
+    what = section.returns_label.capitalize()
+    ax.set_title(f"{what}: {window}-date rolling standard deviation")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    return fig
+
+
+def _model_fit(section, window):
+    fig, ax = _figure()
+    _rolling_lines(ax, section.diagnostics[["rsquared"]].rename(
+        columns={"rsquared": f"R², {window}-date mean"}), window)  # fmt: skip
+    ax.set_ylabel("R² of the date's regression")
+    ax.set_title(f"Per-date R²: {window}-date rolling mean (dashed: overall)")
+    _legend_below(ax, 1)
+    return fig
+
+
+def _model_conditioning(section, window):
+    fig, ax = _figure()
+    diag = section.diagnostics
+    number = diag["condition_number"].astype(np.float64)
+    rolling = number.rolling(window, min_periods=max(1, window // 2)).median()
+    x = x_values(diag.index)
+    label = f"condition number, {window}-date rolling median"
+    ax.plot(x, rolling.to_numpy(), color="C0", linewidth=1.5, label=label)
+    if rolling.max() > 10 * rolling.min():  # a log scale when it spans decades
+        ax.set_yscale("log")
+    short = diag["rank"] < diag["rank"].max()
+    if short.any():
+        ax.plot(x[short.to_numpy()], np.full(int(short.sum()), rolling.min()),
+                "|", color="C3", markersize=12,
+                label="rank below full on the date")  # fmt: skip
+    format_dates(ax, diag.index)
+    ax.grid(True, alpha=0.3, which="both")
+    ax.set_ylabel("condition number")
+    ax.set_title("Conditioning of each date's loadings")
+    _legend_below(ax, 2)
+    return fig
+
+
+def _model_evaluation(section, window):
+    fig, ax = _figure()
+    table = section.evaluation
+    _rolling_lines(ax, table[["ic"]].rename(
+        columns={"ic": f"rank IC of predict, {window}-date mean"}), window)  # fmt: skip
+    outside = ~table["in_sample"].to_numpy()
+    if outside.any():
+        x = x_values(table.index)
+        ax.fill_between(x, 0, 1, where=outside, color="0.85", linewidth=0,
+                        transform=ax.get_xaxis_transform(),
+                        label="dates the model was not fitted on")  # fmt: skip
+    ax.axhline(0.0, color="0.5", linewidth=0.8, zorder=0)
+    ax.set_ylabel("information coefficient")
+    ax.set_title("Rank IC of the model's predictions against `y` (dashed: overall)")
+    _legend_below(ax, 2)
+    return fig
+
+
+def model_figures(section, window):
+    """Figures of a model's section, by name, in the page's order."""
+    figures = {
+        "factor_returns": _model_returns(section),
+        "factor_volatility": _model_volatility(section, window),
+        "rsquared": _model_fit(section, window),
+    }
+    if np.isfinite(section.diagnostics.get("condition_number", [np.nan])).any():
+        figures["conditioning"] = _model_conditioning(section, window)
+    if section.evaluation is not None:
+        figures["evaluation"] = _model_evaluation(section, window)
+    return figures
+
+
 def section_figures(section, window):
     """Figures of one section, by name, in the page's order."""
+    if hasattr(section, "model"):
+        return model_figures(section, window)
     figures = {
         "ic": _rolling_ic(section, window),
         "ic_decay": _decay(section),

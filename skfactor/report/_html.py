@@ -32,6 +32,7 @@ _CSS = """
 .skf-report th, .skf-report td { padding: 3px 9px; text-align: right;
   border-bottom: 1px solid #e4e4e4; white-space: nowrap; }
 .skf-report thead th { border-bottom: 2px solid #999; }
+.skf-report table.header th, .skf-report table.header td { text-align: left; }
 .skf-report figure { margin: 0.8em 0 1.2em; }
 .skf-report img { max-width: 100%; height: auto; display: block; }
 .skf-report figcaption { color: #555; font-size: 0.85em; }
@@ -42,7 +43,12 @@ _SUMMARY_COLUMNS = ["mean", "std", "t", "p_value", "df", "t_iid", "t_nw",
 
 
 # Counts as integers, p-values in 3 significant digits, the rest by table.
-_FORMATS = {"df": "{:.0f}", "n_dates": "{:.0f}", "p_value": "{:.3g}"}
+_FORMATS = {
+    "df": "{:.0f}",
+    "n_dates": "{:.0f}",
+    "nobs": "{:.1f}",  # a mean of counts (the model report's evaluation)
+    "p_value": "{:.3g}",
+}
 
 
 def _table(frame, fmt="{:.4f}"):
@@ -68,6 +74,15 @@ def _png(fig):
     fig.savefig(buffer, format="png", dpi=110)
     close(fig)
     return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _figure_html(png, caption):
+    """One embedded figure with its caption."""
+    text = html.escape(caption)
+    return (
+        f'<figure><img alt="{text}" src="data:image/png;base64,{png}">'
+        f"<figcaption>{text}</figcaption></figure>"
+    )
 
 
 def _verdicts(section):
@@ -129,11 +144,7 @@ def _section(section, window):
     }
 
     def figure(key):
-        return (
-            f'<figure><img alt="{html.escape(captions[key])}" '
-            f'src="data:image/png;base64,{figures[key]}">'
-            f"<figcaption>{html.escape(captions[key])}</figcaption></figure>"
-        )
+        return _figure_html(figures[key], captions[key])
 
     parts += [figure("ic"), figure("ic_decay")]
     parts += [
@@ -159,34 +170,50 @@ def _section(section, window):
     return "\n".join(parts)
 
 
-def render_body(report, title=None):
-    """The report's HTML without the page around it (a notebook cell's)."""
-    heading = html.escape(title or f"Factor report: {', '.join(report.sections)}")
-    intro = (
+def _heading(report, title):
+    if title:
+        return html.escape(title)
+    what = "Model report" if report.model is not None else "Factor report"
+    return html.escape(f"{what}: {', '.join(report.sections)}")
+
+
+def _intro(report):
+    if report.model is not None:
+        from skfactor.report._model_html import model_intro
+
+        return model_intro(report)
+    return (
         f'<p class="note">Horizons {report.horizons} dates; {report.quantiles} '
         "quantiles cut each date as <code>pd.qcut</code> (alphalens), the rank "
         "rule where it fails; each horizon uses the rows where its forward "
         "return exists.</p>"
     )
+
+
+def render_body(report, title=None):
+    """The report's HTML without the page around it (a notebook cell's)."""
+    from skfactor.report._model_html import model_section
+
+    render = model_section if report.model is not None else _section
     parts = progress(
         report.sections.values(),
         verbose=report.verbose,
         total=len(report.sections),
         desc="report figures",
     )
-    sections = "\n".join(_section(s, report.window) for s in parts)
+    sections = "\n".join(render(s, report.window) for s in parts)
     return (
         f"<style>{_CSS}</style>"
-        f'<div class="skf-report"><h1>{heading}</h1>{intro}{sections}</div>'
+        f'<div class="skf-report"><h1>{_heading(report, title)}</h1>'
+        f"{_intro(report)}{sections}</div>"
     )
 
 
 def render_page(report, title=None):
     """A complete, self-contained HTML document."""
-    heading = html.escape(title or f"Factor report: {', '.join(report.sections)}")
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{heading}</title></head><body>"
+        f"<title>{_heading(report, title)}</title></head><body>"
         f"{render_body(report, title)}</body></html>\n"
     )

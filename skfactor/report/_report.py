@@ -34,6 +34,16 @@ _TABLES = (
     "mean_return_by_quantile_by_group",
 )
 
+# A model's report: its section's tables (see ``FactorReport.from_model``).
+_MODEL_TABLES = (
+    "summary",
+    "factor_returns",
+    "factor_return_summary",
+    "diagnostics",
+    "diagnostics_summary",
+    "evaluation",
+)
+
 # Tables with dates down the rows: several factors go side by side.
 _BY_DATE = (
     "ic",
@@ -60,6 +70,15 @@ def _check_horizons(horizons):
             f"{horizons!r}."
         )
     return sorted({int(h) for h in values})
+
+
+def _check_integer(name, value, low):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, numbers.Integral)
+        or value < low
+    ):
+        raise ValueError(f"`{name}` must be an integer >= {low}; got {value!r}.")
 
 
 def _factor_columns(factor):
@@ -210,6 +229,10 @@ class FactorReport:
     under an outer ``factor`` level (columns for date-indexed tables, rows for
     the others); ``verdict`` is indexed (factor, horizon).
 
+    :meth:`from_model` makes the report of a fitted cross-sectional or
+    two-pass model instead: its summary, factor returns and per-date
+    diagnostics, on the same page.
+
     Examples
     --------
     >>> from skfactor.datasets import make_factor_panel
@@ -239,18 +262,12 @@ class FactorReport:
     ) -> None:
         frame = _date_window(_factor_columns(factor), start, end)
         self.horizons = _check_horizons(horizons)
-        for name, value, low in (("quantiles", quantiles, 2), ("window", window, 1)):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, numbers.Integral)
-                or value < low
-            ):
-                raise ValueError(
-                    f"`{name}` must be an integer >= {low}; got {value!r}."
-                )
+        _check_integer("quantiles", quantiles, 2)
+        _check_integer("window", window, 1)
         self.quantiles = quantiles
         self.window = window
         self.verbose = verbose
+        self.model = None
         groups = _on_index(groups, frame.index, "groups")
         weights = _on_index(weights, frame.index, "weights")
         self.sections = {}
@@ -268,8 +285,95 @@ class FactorReport:
                 method=method,
             )
 
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        X: Any = None,
+        y: Any = None,
+        *,
+        cov_type: str = "nonrobust",
+        window: int = 21,
+        verbose: bool = False,
+    ) -> FactorReport:
+        r"""The report of a cross-sectional or two-pass factor model.
+
+        One page for a model, as for a factor: its :meth:`summary` (header and
+        table), its per-date factor returns (a summary table, cumulative
+        returns, rolling volatility) and its per-date diagnostics over time
+        (R², and for :class:`~skfactor.CrossSectionalFactorModel` the rank,
+        status and condition number of ``diagnostics_``; the two-pass model
+        has the R² and the assets of each date's second-pass regression).
+
+        A fitted model is reported as fitted (never refitted); ``X, y``, if
+        given, are data to evaluate it on, in the model's own layout (a
+        (date, asset) panel of loadings and returns for the cross-sectional
+        model, wide factor and asset returns for the two-pass one): per date,
+        the rank IC of ``model.predict(X)`` against ``y`` and the root mean
+        square of ``model.residuals(X, y)`` (NaN on dates the model was not
+        fitted on), with those dates marked. An unfitted model is cloned and
+        the clone fitted on ``X, y`` (the cross-sectional model with
+        ``condition_number=True``, so the diagnostics have it); the model
+        passed is not modified. ``report.model`` is the model reported.
+
+        Parameters
+        ----------
+        model : CrossSectionalFactorModel or TwoPassFactorModel
+            Fitted, or unfitted with ``X`` and ``y``.
+        X, y : panel or DataFrame, default=None
+            What the model's ``fit`` takes.
+        cov_type : str, default="nonrobust"
+            Passed to ``model.summary(cov_type=...)`` (e.g. ``"kernel"`` for
+            Newey–West, ``"shanken"`` for the two-pass model).
+        window : int, default=21
+            Dates in the rolling means of the figures.
+        verbose : bool, default=False
+            A progress bar on stderr while the page is made.
+
+        Returns
+        -------
+        FactorReport
+            With the tables ``summary`` (the model's :class:`Summary`),
+            ``factor_returns`` (date x factor: ``params_`` without
+            ``const``), ``factor_return_summary``, ``diagnostics`` (date x
+            statistic), ``diagnostics_summary`` and ``evaluation`` (date x
+            ``nobs``, ``in_sample``, ``ic``, ``specific_rms``; None without
+            ``X, y``), and ``to_html``, ``show`` and ``save_figures`` as for
+            a factor.
+
+        Examples
+        --------
+        >>> from skfactor import CrossSectionalFactorModel
+        >>> from skfactor.datasets import make_factor_panel
+        >>> from skfactor.report import FactorReport
+        >>> data = make_factor_panel(n_dates=60, n_assets=100, random_state=0)
+        >>> model = CrossSectionalFactorModel()
+        >>> report = FactorReport.from_model(model, data.X, data.y)
+        >>> report.summary.index.tolist()
+        ['const', 'value', 'size', 'momentum']
+        >>> bool(report.diagnostics["condition_number"].notna().all())
+        True
+        >>> report.evaluation.columns.tolist()
+        ['nobs', 'in_sample', 'ic', 'specific_rms']
+        """
+        from skfactor.report._model import ModelSection, fitted_model
+
+        _check_integer("window", window, 1)
+        fitted, refitted = fitted_model(model, X, y)
+        section = ModelSection(fitted, X, y, cov_type=cov_type, refitted=refitted)
+        report = cls.__new__(cls)
+        report.horizons = report.quantiles = None
+        report.window = window
+        report.verbose = verbose
+        report.model = fitted
+        report.sections = {section.name: section}
+        return report
+
     def __getattr__(self, name: str) -> Any:
-        if name not in _TABLES or "sections" not in self.__dict__:
+        model = self.__dict__.get("model") is not None
+        if name not in (_MODEL_TABLES if model else _TABLES) or (
+            "sections" not in self.__dict__
+        ):
             raise AttributeError(
                 f"{type(self).__name__!r} object has no attribute {name!r}"
             )
@@ -283,7 +387,8 @@ class FactorReport:
         return pd.concat(tables, axis=1 if name in _BY_DATE else 0, names=["factor"])
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(_TABLES))
+        tables = _MODEL_TABLES if self.model is not None else _TABLES
+        return sorted(set(super().__dir__()) | set(tables))
 
     # ------------------------------------------------------------- outputs
     def figures(self) -> dict[str, Any]:
@@ -349,6 +454,8 @@ class FactorReport:
         display(self)
 
     def __repr__(self) -> str:
+        if self.model is not None:
+            return f"FactorReport.from_model({self.model!r})"
         names = ", ".join(self.sections)
         return (
             f"FactorReport(factors=[{names}], horizons={self.horizons}, "
