@@ -16,7 +16,9 @@ page and its figures. The same page from the command line:
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -31,7 +33,6 @@ except ImportError as exc:
         'prices, matplotlib for the figures): pip install -e ".[examples]"'
     )
 
-from _cli import output_folder
 
 from skfactor.report import FactorReport
 
@@ -77,4 +78,11 @@ def main(output):
 
 
 if __name__ == "__main__":
-    main(output_folder(__doc__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(__file__).resolve().parent / "output",
+        help="folder for the page and the PNG figures (default: examples/output/)",
+    )
+    main(parser.parse_args().output)
