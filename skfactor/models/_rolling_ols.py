@@ -88,8 +88,8 @@ def window_bse(resid_vol, s2, inv_shared, inv_own, r_unit, per_term):
         s2 = np.square(resid_vol / r_unit)
     inv = np.empty(s2.shape + inv_shared.shape[1:])
     inv[:] = inv_shared[:, None, :]
-    for first, cols, values in inv_own:
-        inv[first : first + len(values), cols] = values
+    for dates, cols, values in inv_own:
+        inv[dates, cols] = values
     with np.errstate(invalid="ignore"):
         se = np.sqrt(s2[..., None] * inv, out=inv)
     se *= per_term
@@ -99,6 +99,27 @@ def window_bse(resid_vol, s2, inv_shared, inv_own, r_unit, per_term):
 def _pairs(K):
     """Upper-triangle index pairs ``(i, j)``, ``i <= j``, row by row."""
     return [(i, j) for i in range(K) for j in range(i, K)]
+
+
+def _cumsum(V, group=16):
+    """``np.cumsum(V, axis=0)``, summed a group of ``group`` rows at a time.
+
+    numpy accumulates along the first axis one column at a time, a cache
+    miss per row (about 4 ns a cell); here the rows of each group are added
+    to the next row of the group, whole rows at once, and the groups' totals
+    are carried over: 2x faster on a block of window sums. Row ``t`` still
+    depends on rows ``0..t`` only.
+    """
+    n = len(V)
+    C = np.empty((n + -n % group,) + V.shape[1:])
+    C[:n] = V
+    C[n:] = 0.0
+    Z = C.reshape(-1, group, *V.shape[1:])
+    for j in range(1, group):
+        Z[:, j] += Z[:, j - 1]
+    carry = np.cumsum(Z[:-1, -1], axis=0)
+    Z[1:] += carry[:, None]
+    return C[:n]
 
 
 def _window_sums(V, first, window, decay):
@@ -112,7 +133,7 @@ def _window_sums(V, first, window, decay):
     out = np.empty((n - first,) + V.shape[1:])
     stop = min(window, n)  # rows before `stop` have no row of V to drop
     if decay is None:
-        C = np.cumsum(V, axis=0)
+        C = _cumsum(V)
         tail = C[: n - window] if n > window else None
     else:
         C = lfilter([1.0], [1.0, -decay], V, axis=0)
@@ -181,24 +202,27 @@ def _cholesky_solve(L, scale, c):
     return [x[j] * scale[j] for j in range(K)]
 
 
-def _inverse_diagonal(L, scale):
-    """The diagonal of ``A⁻¹`` with ``A``'s factors from :func:`_cholesky`.
+def _inverse(L, scale):
+    """``A⁻¹`` (its upper triangle, a dict like ``A``) from :func:`_cholesky`'s factors.
 
-    ``D A D = L Lᵀ`` gives ``A⁻¹ = D L⁻ᵀ L⁻¹ D``: entry ``j`` is
-    ``scale_j² Σ_i (L⁻¹)_ij²``, from ``L⁻¹`` by forward substitution.
+    ``D A D = L Lᵀ`` gives ``A⁻¹ = D L⁻ᵀ L⁻¹ D``: entry ``(i, j)`` is
+    ``scale_i scale_j Σ_m (L⁻¹)_mi (L⁻¹)_mj``, from ``L⁻¹`` by forward
+    substitution.
     """
     K = len(scale)
-    inv = {}
+    low = {}  # L⁻¹, lower triangle
     for j in range(K):
-        inv[(j, j)] = 1.0 / L[(j, j)]
+        low[(j, j)] = 1.0 / L[(j, j)]
         for i in range(j + 1, K):
-            v = L[(i, j)] * inv[(j, j)]
+            v = L[(i, j)] * low[(j, j)]
             for m in range(j + 1, i):
-                v = v + L[(i, m)] * inv[(m, j)]
-            inv[(i, j)] = -v / L[(i, i)]
-    return [
-        sum(inv[(i, j)] ** 2 for i in range(j, K)) * scale[j] ** 2 for j in range(K)
-    ]
+                v = v + L[(i, m)] * low[(m, j)]
+            low[(i, j)] = -v / L[(i, i)]
+    return {
+        (i, j): sum(low[(m, i)] * low[(m, j)] for m in range(j, K))
+        * (scale[i] * scale[j])
+        for i, j in _pairs(K)
+    }
 
 
 def _inverse_quadratic(L, scale, u):
@@ -207,51 +231,233 @@ def _inverse_quadratic(L, scale, u):
     return sum(v * v for v in z)
 
 
-def _solve(fm, ym, ref, fit_intercept, center=None):
-    """Coefficients and fit statistics from the window sums of one block.
+@dataclass
+class _System:
+    """The normal equations of windows, factored: the ``A`` of :func:`_system`.
 
-    ``fm`` the factor sums (weight, f_j, f_i f_j in :func:`_pairs` order) and
-    ``ym`` the return sums (y, f_j y, y²), broadcasting together.
-    Returns ``beta`` (list of K arrays), ``alpha``, ``rsquared``, ``ssr`` / Σw,
-    ``yy`` (the total sum of squares of the R²), ``bad`` (collinear
-    regressors) and, when ``center`` (the factors' offset
-    from their original units) is given, ``inv``: each coefficient's diagonal
-    entry of :math:`(Z'WZ)^{-1}`, intercept first (else None). ``ref[j]`` is
-    the scale against which a vanishing sum of squares of factor ``j`` is judged.
+    ``L``, ``scale``, ``bad`` from :func:`_cholesky`; ``inverse`` ``A⁻¹`` (the
+    upper triangle) when :func:`_system` was asked for it, else None; ``inv``
+    the diagonal of :math:`(Z'WZ)^{-1}`, intercept first.
+    """
+
+    L: dict
+    scale: list
+    bad: np.ndarray
+    inverse: dict | None
+    inv: list
+
+    def solve(self, c):
+        """``A⁻¹ c``: by substitution, or with the explicit inverse when kept."""
+        if self.inverse is None:
+            return _cholesky_solve(self.L, self.scale, c)
+        P, K = self.inverse, len(c)
+        beta = []
+        for j in range(K):
+            b = c[0] * P[(0, j)]
+            for m in range(1, K):
+                b += c[m] * P[(min(j, m), max(j, m))]
+            beta.append(b)
+        return beta
+
+
+def _system(fm, ref, fit_intercept, center, inverse=False):
+    """Factor the normal equations of the windows whose factor sums are ``fm``.
+
+    ``fm`` the factor sums (weight, f_j, f_i f_j in :func:`_pairs` order),
+    centred on the window means with an intercept; ``center`` the factors'
+    offset from their original units (for the intercept's entry of
+    :math:`(Z'WZ)^{-1}`); ``ref[j]`` the scale against which a vanishing sum
+    of squares of factor ``j`` is judged. ``inverse``: keep ``A⁻¹`` too, for
+    systems shared by many assets (one multiply-add per entry then solves
+    each asset's equations).
     """
     K = len(ref)
     W, sf, sff = fm[0], fm[1 : 1 + K], fm[1 + K :]
-    sy, sfy, syy = ym[0], ym[1 : 1 + K], ym[1 + K]
     pairs = _pairs(K)
-    inv = None
     with np.errstate(invalid="ignore", divide="ignore"):
         if fit_intercept:  # normal equations centred on the window means
             A = {
                 p: s - sf[p[0]] * sf[p[1]] / W for p, s in zip(pairs, sff, strict=True)
             }
-            c = [sfy[j] - sf[j] * (sy / W) for j in range(K)]
-            yy = syy - sy * (sy / W)
         else:
             A = dict(zip(pairs, sff, strict=True))
-            c, yy = list(sfy), syy
         L, scale, bad = _cholesky(A, ref)
-        beta = _cholesky_solve(L, scale, c)
-        if center is not None:
-            inv = _inverse_diagonal(L, scale)
-            if fit_intercept:  # 1/Σw + m' A⁻¹ m, m the window's factor means
-                means = [sf[j] / W + center[j] for j in range(K)]
-                inv.insert(0, 1.0 / W + _inverse_quadratic(L, scale, means))
-        ssr = yy
-        for b, cj in zip(beta, c, strict=True):
-            ssr = ssr - b * cj
+        P = _inverse(L, scale)
+        inv = [P[(j, j)] for j in range(K)]
+        if fit_intercept:  # 1/Σw + m' A⁻¹ m, m the window's factor means
+            means = [sf[j] / W + center[j] for j in range(K)]
+            inv.insert(0, 1.0 / W + _inverse_quadratic(L, scale, means))
+    return _System(L, scale, bad, P if inverse else None, inv)
+
+
+def _solve(fm, ym, system, fit_intercept):
+    """Coefficients and fit statistics from the window sums.
+
+    ``fm`` the factor sums (as :func:`_system`'s) and ``ym`` the return sums
+    (y, f_j y, y²), broadcasting together; ``system`` the factored normal
+    equations of ``fm``. Returns ``beta`` (list of K arrays), ``alpha`` (in
+    the centred units), ``rsquared``, ``ssr`` / Σw and ``yy`` (the total sum
+    of squares of the R²).
+    """
+    K = len(ym) - 2
+    W, sf = fm[0], fm[1 : 1 + K]
+    sy, sfy, syy = ym[0], ym[1 : 1 + K], ym[1 + K]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if fit_intercept:
+            ybar = sy / W
+            c = [sfy[j] - sf[j] * ybar for j in range(K)]
+            yy = syy - sy * ybar
+        else:
+            c, yy = list(sfy), syy
+        beta = system.solve(c)
+        ssr = yy - beta[0] * c[0]
+        for b, cj in zip(beta[1:], c[1:], strict=True):
+            ssr -= b * cj
         np.maximum(ssr, 0.0, out=ssr)
-        alpha = sy
-        for b, s in zip(beta, sf, strict=True):
-            alpha = alpha - b * s
+        alpha = sy - beta[0] * sf[0]
+        for b, s in zip(beta[1:], sf[1:], strict=True):
+            alpha -= b * s
         alpha /= W
         rsquared = 1.0 - ssr / yy
         ssr /= W
-    return beta, alpha, rsquared, ssr, yy, bad, inv
+    return beta, alpha, rsquared, ssr, yy
+
+
+@dataclass
+class _Outputs:
+    """The arrays :func:`rolling_ols` fills, and the units it writes them in."""
+
+    params: np.ndarray
+    rsquared: np.ndarray
+    resid_vol: np.ndarray
+    nobs: np.ndarray
+    s2: np.ndarray | None
+    inv_shared: np.ndarray
+    inv_own: list
+    per_term: np.ndarray
+    r_unit: np.ndarray
+
+
+@dataclass
+class _Block:
+    """What every chunk of assets of one block of dates shares.
+
+    Output rows ``a:b`` from data rows ``lo:b``; ``fb`` the dates with every
+    factor, ``Gb`` their per-date terms (:func:`rolling_ols`), ``ref`` the
+    yardsticks of :func:`_cholesky`, ``cF`` the factors' centre; ``fm``,
+    ``n`` and ``system`` the factor sums, observation counts and normal
+    equations of a window without a hole; ``sums``, ``count`` the window sums
+    (weighted, unweighted) of the block's rows.
+    """
+
+    a: int
+    b: int
+    lo: int
+    fb: np.ndarray
+    Gb: np.ndarray
+    ref: list
+    cF: np.ndarray
+    fm: list
+    n: np.ndarray
+    system: _System
+    sums: partial
+    count: partial
+
+
+def _fit_chunk(
+    F, R, mask, blk, span, skip, out, *, window, min_obs, fit_intercept, decay
+):
+    """Fit the assets ``span`` on the windows ending at the block's dates, into ``out``.
+
+    Every cell is first solved with the block's shared normal equations; the
+    cells whose window misses a date the factors have (a hole) are solved
+    again with their own (their factor sums masked by the asset's
+    observations), gathered into flat arrays: only those cells pay for a
+    factorisation of their own.
+    """
+    K = len(blk.cF)
+    k = K + int(fit_intercept)
+    rows = slice(blk.a, blk.b)
+    Mb = mask[blk.lo : blk.b, span]
+    first = blk.a - blk.lo
+    cR = np.zeros(Mb.shape[1])
+    if fit_intercept:  # centre on the asset's mean over the block's first window
+        seen = Mb[: first + 1].sum(axis=0)
+        cR = np.where(Mb[: first + 1], R[blk.lo : blk.a + 1, span], 0.0).sum(axis=0)
+        np.divide(cR, seen, out=cR, where=seen > 0)
+    Yb = R[blk.lo : blk.b, span] - cR
+    Yb[~Mb] = 0.0
+    ym = [blk.sums(Yb)]
+    ym += [blk.sums(Yb * blk.Gb[:, 1 + j : 2 + j]) for j in range(K)]
+    ym.append(blk.sums(np.square(Yb, out=Yb)))
+    del Yb
+    beta, alpha, r2, msr, yy = _solve(blk.fm, ym, blk.system, fit_intercept)
+    W = np.broadcast_to(blk.fm[0], r2.shape)
+    n = np.broadcast_to(blk.n, r2.shape).copy()
+    invalid = np.broadcast_to(blk.system.bad, r2.shape).copy()
+
+    seen = Mb.any(axis=0)
+    n[:, ~seen] = 0
+    holey = np.flatnonzero(seen & (Mb != blk.fb[:, None]).any(axis=0))
+    if len(holey):  # some window of these assets misses a date: own counts
+        Mh = Mb[:, holey].astype(np.float64)
+        n_own = np.rint(blk.count(Mh)).astype(np.int32)
+        hole = n_own != blk.n
+        n[:, holey] = n_own
+        ti, hi = np.nonzero(hole & (n_own >= min_obs))
+        keep = ti >= skip
+        ti, hi = ti[keep], hi[keep]
+        if len(ti):  # own factor sums and normal equations, cell by cell
+            used, hi = np.unique(hi, return_inverse=True)
+            Mu = Mh[:, used]
+            fm = [
+                blk.sums(Mu * blk.Gb[:, q : q + 1])[ti, hi]
+                for q in range(blk.Gb.shape[1])
+            ]
+            ci = holey[used][hi]
+            system = _system(fm, blk.ref, fit_intercept, blk.cF)
+            own = _solve(fm, [v[ti, ci] for v in ym], system, fit_intercept)
+            for j in range(K):
+                beta[j][ti, ci] = own[0][j]
+            alpha[ti, ci], r2[ti, ci], msr[ti, ci] = own[1], own[2], own[3]
+            yy[ti, ci] = own[4]
+            W = W.copy()
+            W[ti, ci] = fm[0]
+            invalid[ti, ci] = system.bad
+            inv = np.stack(system.inv, axis=-1)
+            out.inv_own.append((blk.a + ti, span.start + ci, inv))
+    invalid |= n < min_obs
+    invalid[:skip] = True
+    terms = beta
+    if fit_intercept:  # back from the centring
+        for j in range(K):
+            alpha -= blk.cF[j] * beta[j]
+        alpha += cR
+        terms = [alpha, *beta]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ti, ci = np.nonzero(~invalid & (r2 > 1.0 - _NEAR_EXACT))
+        if len(ti):  # near-exact fits: the SSR from the residuals
+            coef = np.column_stack([v[ti, ci] for v in terms])
+            ssr = _residual_ssr(F, R, blk.a + ti, span.start + ci, coef, window, decay)
+            r2[ti, ci] = 1.0 - ssr / yy[ti, ci]
+            msr[ti, ci] = ssr / W[ti, ci]
+        np.copyto(r2, np.nan, where=invalid)
+        out.rsquared[rows, span] = r2
+        out.nobs[rows, span] = n
+        per_term = out.per_term[span]
+        for j, v in enumerate(terms):
+            np.copyto(v, np.nan, where=invalid)
+            np.multiply(v, per_term[:, j], out=out.params[rows, span, j])
+        # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k)
+        none = invalid | (n <= k)
+        if out.s2 is not None:
+            s2 = msr * W / (n - k)
+            np.copyto(s2, np.nan, where=none)
+            out.s2[rows, span] = s2
+        msr *= n / (n - k)
+        np.sqrt(msr, out=msr)
+        np.copyto(msr, np.nan, where=none)
+        np.multiply(msr, out.r_unit[span], out=out.resid_vol[rows, span])
 
 
 def _residual_ssr(F, R, dates, cols, terms, window, decay):
@@ -349,17 +555,20 @@ def rolling_ols(
     mask = ~np.isnan(R) & f_ok[:, None]
     decay = None if halflife is None else halflife_decay(halflife)
 
-    params = np.full((T, N, k), np.nan)
-    # The moments of the standard errors: the diagonal of (Z'WZ)⁻¹, one per
-    # date for the assets observed whenever the factors are (shared), one per
-    # (date, asset) for the others, block by block; and the residual variance
-    # apart from ``resid_vol`` only with weights (without, s² = resid_vol²).
-    inv_shared = np.full((T, k), np.nan)
-    inv_own = []
-    s2_all = None if decay is None else np.full((T, N), np.nan)
-    rsquared = np.full((T, N), np.nan)
-    resid_vol = np.full((T, N), np.nan)
-    nobs = np.zeros((T, N), dtype=np.int32)
+    # Back to the data's units: an intercept in the asset's, a beta in asset / factor.
+    per_term = r_unit[:, None] / np.r_[np.ones(int(fit_intercept)), f_unit]
+    # Every cell of the outputs is written once, block by block.
+    out = _Outputs(
+        params=np.empty((T, N, k)),
+        rsquared=np.empty((T, N)),
+        resid_vol=np.empty((T, N)),
+        nobs=np.empty((T, N), dtype=np.int32),
+        s2=None if decay is None else np.empty((T, N)),
+        inv_shared=np.full((T, k), np.nan),
+        inv_own=[],
+        per_term=per_term,
+        r_unit=r_unit,
+    )
 
     block = int(max(window, min(T, block_cells // max((K + 3) * N, 1))))
     # Assets a chunk at a time, so that a chunk's window sums and the solve's
@@ -367,7 +576,7 @@ def rolling_ols(
     # (bench_rolling, CPU time 1.29 s vs 1.70 s with all assets at once).
     chunk = max(1, chunk_cells // (block + window))
     start = 0 if expanding else window - 1
-    for a in range(min(start, T) // block * block, T, block):
+    for a in range(0, T, block):
         b = min(a + block, T)
         lo = max(a - window + 1, 0)
         first = a - lo
@@ -388,91 +597,37 @@ def rolling_ols(
         # A window sum is exact to about eps x the block's sum: the yardstick of
         # a factor that does not vary on a window.
         ref = [Gb[:, q].sum() for q in squares]
-        # The factor sums of the assets observed whenever the factors are.
-        fm_full = [sums(Gb[:, q : q + 1]) for q in range(Gb.shape[1])]
-        n_full = fm_full[0] if decay is None else count(Gb[:, :1])
-        rows = slice(a, b)
+        # The factor sums and normal equations of the windows without a hole:
+        # one per date, shared by every asset observed on all its dates.
+        fm = [sums(Gb[:, q : q + 1]) for q in range(Gb.shape[1])]
+        n = np.rint(fm[0] if decay is None else count(Gb[:, :1])).astype(np.int32)
+        system = _system(fm, ref, fit_intercept, cF, inverse=True)
+        inv_shared = np.column_stack(system.inv)
+        out.inv_shared[a:b] = inv_shared
+        shared = _Block(a, b, lo, fb, Gb, ref, cF, fm, n, system, sums, count)
         skip = max(start - a, 0)  # leading rows before the first full window
         for c0 in range(0, N, chunk):
-            span = slice(c0, min(c0 + chunk, N))
-            Mb = mask[lo:b, span]
-            cR = np.zeros(Mb.shape[1])
-            if fit_intercept:
-                seen = Mb[head].sum(axis=0)
-                cR = np.where(Mb[head], R[lo : a + 1, span], 0.0).sum(axis=0)
-                np.divide(cR, seen, out=cR, where=seen > 0)
-            seen = Mb.any(axis=0)
-            hole = (Mb != fb[:, None]).any(axis=0)
-            holey, full = np.flatnonzero(seen & hole), np.flatnonzero(seen & ~hole)
-
-            Yb = R[lo:b, span] - cR
-            Yb[~Mb] = 0.0
-            ym = [sums(Yb)]
-            ym += [sums(Yb * Gb[:, 1 + j : 2 + j]) for j in range(K)]
-            ym.append(sums(np.square(Yb, out=Yb)))
-            del Yb
-            groups = []
-            if len(full):  # observed whenever the factors are: shared factor sums
-                groups.append((full, fm_full, n_full, True))
-            if len(holey):  # own factor sums, masked by the asset's observations
-                Mh = Mb[:, holey].astype(np.float64)
-                fm = [sums(Mh * Gb[:, q : q + 1]) for q in range(Gb.shape[1])]
-                n = fm[0] if decay is None else count(Mh)
-                del Mh
-                groups.append((holey, fm, n, False))
-            for local, fm, n, shared in groups:
-                cols = c0 + local
-                n = np.rint(n).astype(np.int32)
-                nobs[rows, cols] = n
-                ymc = [v[:, local] for v in ym]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    beta, alpha, r2, msr, yy, bad, inv = _solve(
-                        fm, ymc, ref, fit_intercept, center=cF
-                    )
-                    invalid = bad | (n < min_obs)
-                    invalid[:skip] = True
-                    terms = beta
-                    if fit_intercept:  # back from the centring
-                        for j in range(K):
-                            alpha -= cF[j] * beta[j]
-                        alpha += cR[local]
-                        terms = [alpha, *beta]
-                    for j, v in enumerate(terms):
-                        np.copyto(v, np.nan, where=invalid)
-                        params[rows, cols, j] = v
-                    ti, ci = np.nonzero(~invalid & (r2 > 1.0 - _NEAR_EXACT))
-                    if len(ti):  # near-exact fits: the SSR from the residuals
-                        ssr = _residual_ssr(
-                            F,
-                            R,
-                            a + ti,
-                            cols[ci],
-                            params[a + ti, cols[ci]],
-                            window,
-                            decay,
-                        )
-                        shape = r2.shape
-                        r2[ti, ci] = 1.0 - ssr / np.broadcast_to(yy, shape)[ti, ci]
-                        msr[ti, ci] = ssr / np.broadcast_to(fm[0], shape)[ti, ci]
-                    np.copyto(r2, np.nan, where=invalid)
-                    rsquared[rows, cols] = r2
-                    # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k)
-                    if s2_all is not None:
-                        s2 = msr * fm[0] / (n - k)
-                        np.copyto(s2, np.nan, where=invalid | (n <= k))
-                        s2_all[rows, cols] = s2
-                    if shared:  # one (Z'WZ)⁻¹ per date: (rows, 1) arrays
-                        inv_shared[rows] = np.column_stack(inv)
-                    else:
-                        inv_own.append((a, cols, np.stack(inv, axis=-1)))
-                    msr *= n / (n - k)
-                    np.sqrt(msr, out=msr)
-                    np.copyto(msr, np.nan, where=invalid | (n <= k))
-                    resid_vol[rows, cols] = msr
-    # Back to the data's units: an intercept in the asset's, a beta in asset / factor.
-    per_term = r_unit[:, None] / np.r_[np.ones(int(fit_intercept)), f_unit]
-    params *= per_term
-    resid_vol *= r_unit
+            _fit_chunk(
+                F,
+                R,
+                mask,
+                shared,
+                slice(c0, min(c0 + chunk, N)),
+                skip,
+                out,
+                window=window,
+                min_obs=min_obs,
+                fit_intercept=fit_intercept,
+                decay=decay,
+            )
     return RollingOLS(
-        params, rsquared, resid_vol, nobs, s2_all, inv_shared, inv_own, r_unit, per_term
+        out.params,
+        out.rsquared,
+        out.resid_vol,
+        out.nobs,
+        out.s2,
+        out.inv_shared,
+        out.inv_own,
+        r_unit,
+        per_term,
     )
