@@ -246,16 +246,19 @@ class _System:
     inverse: dict | None
     inv: list
 
-    def solve(self, c):
-        """``A⁻¹ c``: by substitution, or with the explicit inverse when kept."""
+    def solve(self, c, tmp):
+        """``A⁻¹ c``: by substitution, or with the explicit inverse when kept.
+
+        ``tmp`` a scratch array of the shape of ``c[j]``.
+        """
         if self.inverse is None:
             return _cholesky_solve(self.L, self.scale, c)
         P, K = self.inverse, len(c)
         beta = []
         for j in range(K):
-            b = c[0] * P[(0, j)]
+            b = np.multiply(c[0], P[(0, j)])
             for m in range(1, K):
-                b += c[m] * P[(min(j, m), max(j, m))]
+                b += np.multiply(c[m], P[(min(j, m), max(j, m))], out=tmp)
             beta.append(b)
         return beta
 
@@ -302,23 +305,30 @@ def _solve(fm, ym, system, fit_intercept):
     K = len(ym) - 2
     W, sf = fm[0], fm[1 : 1 + K]
     sy, sfy, syy = ym[0], ym[1 : 1 + K], ym[1 + K]
+    tmp = np.empty(np.broadcast_shapes(W.shape, sy.shape))  # scratch
     with np.errstate(invalid="ignore", divide="ignore"):
         if fit_intercept:
             ybar = sy / W
-            c = [sfy[j] - sf[j] * ybar for j in range(K)]
-            yy = syy - sy * ybar
+            c = []
+            for j in range(K):
+                cj = np.multiply(sf[j], ybar, out=np.empty_like(tmp))
+                c.append(np.subtract(sfy[j], cj, out=cj))
+            yy = np.multiply(sy, ybar, out=ybar)
+            np.subtract(syy, yy, out=yy)
         else:
             c, yy = list(sfy), syy
-        beta = system.solve(c)
-        ssr = yy - beta[0] * c[0]
-        for b, cj in zip(beta[1:], c[1:], strict=True):
-            ssr -= b * cj
+        beta = system.solve(c, tmp)
+        ssr = np.multiply(beta[0], c[0])
+        np.subtract(yy, ssr, out=ssr)
+        alpha = np.multiply(beta[0], sf[0])
+        np.subtract(sy, alpha, out=alpha)
+        for j in range(1, K):
+            ssr -= np.multiply(beta[j], c[j], out=tmp)
+            alpha -= np.multiply(beta[j], sf[j], out=tmp)
         np.maximum(ssr, 0.0, out=ssr)
-        alpha = sy - beta[0] * sf[0]
-        for b, s in zip(beta[1:], sf[1:], strict=True):
-            alpha -= b * s
         alpha /= W
-        rsquared = 1.0 - ssr / yy
+        rsquared = np.divide(ssr, yy)
+        np.subtract(1.0, rsquared, out=rsquared)
         ssr /= W
     return beta, alpha, rsquared, ssr, yy
 
@@ -385,12 +395,16 @@ def _fit_chunk(
         seen = Mb[: first + 1].sum(axis=0)
         cR = np.where(Mb[: first + 1], R[blk.lo : blk.a + 1, span], 0.0).sum(axis=0)
         np.divide(cR, seen, out=cR, where=seen > 0)
-    Yb = R[blk.lo : blk.b, span] - cR
-    Yb[~Mb] = 0.0
-    ym = [blk.sums(Yb)]
-    ym += [blk.sums(Yb * blk.Gb[:, 1 + j : 2 + j]) for j in range(K)]
-    ym.append(blk.sums(np.square(Yb, out=Yb)))
-    del Yb
+    # The return terms y, f_j y, y² side by side: one pass of window sums.
+    Yb = np.empty((len(Mb), K + 2, Mb.shape[1]))
+    y = Yb[:, 0]
+    np.subtract(R[blk.lo : blk.b, span], cR, out=y)
+    y[~Mb] = 0.0
+    for j in range(K):
+        np.multiply(y, blk.Gb[:, 1 + j, None], out=Yb[:, 1 + j])
+    np.square(y, out=Yb[:, K + 1])
+    Yb = blk.sums(Yb)
+    ym = [Yb[:, q] for q in range(K + 2)]
     beta, alpha, r2, msr, yy = _solve(blk.fm, ym, blk.system, fit_intercept)
     W = np.broadcast_to(blk.fm[0], r2.shape)
     n = np.broadcast_to(blk.n, r2.shape).copy()
@@ -400,21 +414,15 @@ def _fit_chunk(
     n[:, ~seen] = 0
     holey = np.flatnonzero(seen & (Mb != blk.fb[:, None]).any(axis=0))
     if len(holey):  # some window of these assets misses a date: own counts
-        Mh = Mb[:, holey].astype(np.float64)
-        n_own = np.rint(blk.count(Mh)).astype(np.int32)
-        hole = n_own != blk.n
+        Mh = Mb[:, holey]
+        n_own = np.rint(blk.count(Mh.astype(np.float64))).astype(np.int32)
         n[:, holey] = n_own
-        ti, hi = np.nonzero(hole & (n_own >= min_obs))
-        keep = ti >= skip
-        ti, hi = ti[keep], hi[keep]
+        need = (n_own != blk.n) & (n_own >= min_obs)  # a hole, and enough dates
+        need[:skip] = False
+        ti, hi = np.nonzero(need)
         if len(ti):  # own factor sums and normal equations, cell by cell
-            used, hi = np.unique(hi, return_inverse=True)
-            Mu = Mh[:, used]
-            fm = [
-                blk.sums(Mu * blk.Gb[:, q : q + 1])[ti, hi]
-                for q in range(blk.Gb.shape[1])
-            ]
-            ci = holey[used][hi]
+            fm = _own_sums(Mh, blk, ti, hi, window, decay)
+            ci = holey[hi]
             system = _system(fm, blk.ref, fit_intercept, blk.cF)
             own = _solve(fm, [v[ti, ci] for v in ym], system, fit_intercept)
             for j in range(K):
@@ -458,6 +466,51 @@ def _fit_chunk(
         np.sqrt(msr, out=msr)
         np.copyto(msr, np.nan, where=none)
         np.multiply(msr, out.r_unit[span], out=out.resid_vol[rows, span])
+
+
+def _own_sums(Mh, blk, ti, hi, window, decay):
+    r"""The factor sums of the windows ``(ti, hi)`` of assets with holes, cell by cell.
+
+    ``Mh`` (block rows, assets) whether each asset is observed (and every
+    factor); ``ti`` the output rows (from the block's first, ``blk.a``),
+    ``hi`` the assets, of the cells. A window's sums are those of the dates
+    between the asset's first and last observations in the block, from the
+    block's prefix sums of the factor terms (shared by every asset), less
+    the dates in between that the asset misses (its holes), summed one by
+    one: a few per window, against the window's hundred dates of a masked
+    running sum per asset. Returns the list of sums in ``blk.Gb``'s order.
+    """
+    n_rows = len(Mh)
+    t = ti + (blk.a - blk.lo)  # the block row of each window's last date
+    first_obs = Mh.argmax(axis=0)
+    last_obs = n_rows - 1 - Mh[::-1].argmax(axis=0)
+    lo = np.maximum(t - window + 1, first_obs[hi])
+    hi_ = np.minimum(t, last_obs[hi])
+    Gb = blk.Gb
+    C = np.zeros((n_rows + 1, Gb.shape[1]))
+    if decay is None:  # C[x + 1] = Σ_{s <= x} G_s
+        np.cumsum(Gb, axis=0, out=C[1:])
+        S = C[hi_ + 1] - C[lo]
+    else:  # C[x + 1] = Σ_{s <= x} λ^(x - s) G_s, the window weighs λ^(t - s)
+        C[1:] = lfilter([1.0], [1.0, -decay], Gb, axis=0)
+        S = C[hi_ + 1] - decay ** (hi_ - lo + 1.0)[:, None] * C[lo]
+        S *= decay ** (t - hi_ + 0.0)[:, None]
+    # The holes: dates with every factor the asset misses, by asset then date.
+    hole_asset, hole_row = np.nonzero((blk.fb[:, None] & ~Mh).T)
+    keys = hole_asset * n_rows + hole_row
+    k0 = np.searchsorted(keys, hi * n_rows + lo)
+    count = np.searchsorted(keys, hi * n_rows + hi_, side="right") - k0
+    cells = np.flatnonzero(count)
+    if len(cells):
+        count = count[cells]
+        starts = np.cumsum(count) - count
+        cell = np.repeat(cells, count)
+        rows = hole_row[np.repeat(k0[cells] - starts, count) + np.arange(len(cell))]
+        V = Gb[rows]
+        if decay is not None:
+            V *= decay ** (t[cell] - rows + 0.0)[:, None]
+        S[cells] -= np.add.reduceat(V, starts, axis=0)
+    return list(S.T)
 
 
 def _residual_ssr(F, R, dates, cols, terms, window, decay):
