@@ -293,43 +293,42 @@ def _system(fm, ref, fit_intercept, center, inverse=False):
     return _System(L, scale, bad, P if inverse else None, inv)
 
 
-def _solve(fm, ym, system, fit_intercept):
+def _solve(fm, ym, system, fit_intercept, center, cR):
     """Coefficients and fit statistics from the window sums.
 
     ``fm`` the factor sums (as :func:`_system`'s) and ``ym`` the return sums
-    (y, f_j y, y²), broadcasting together; ``system`` the factored normal
-    equations of ``fm``. Returns ``beta`` (list of K arrays), ``alpha`` (in
-    the centred units), ``rsquared``, ``ssr`` / Σw and ``yy`` (the total sum
-    of squares of the R²).
+    (y, f_j y, y²), broadcasting together, both centred (the factors on
+    ``center``, the returns on ``cR``); ``system`` the factored normal
+    equations of ``fm``. ``ym``'s arrays are overwritten. Returns ``beta``
+    (list of K arrays), ``alpha`` (None without an intercept), ``rsquared``,
+    ``ssr`` / Σw and ``yy`` (the total sum of squares of the R²), in the
+    data's units (not centred).
     """
     K = len(ym) - 2
     W, sf = fm[0], fm[1 : 1 + K]
-    sy, sfy, syy = ym[0], ym[1 : 1 + K], ym[1 + K]
+    sy, c, yy = ym[0], ym[1 : 1 + K], ym[1 + K]
     tmp = np.empty(np.broadcast_shapes(W.shape, sy.shape))  # scratch
     with np.errstate(invalid="ignore", divide="ignore"):
-        if fit_intercept:
-            ybar = sy / W
-            c = []
+        if fit_intercept:  # centred on the window means: c_j = Σ f_j y - f̄_j Σ y
+            ybar = np.divide(sy, W)
             for j in range(K):
-                cj = np.multiply(sf[j], ybar, out=np.empty_like(tmp))
-                c.append(np.subtract(sfy[j], cj, out=cj))
-            yy = np.multiply(sy, ybar, out=ybar)
-            np.subtract(syy, yy, out=yy)
-        else:
-            c, yy = list(sfy), syy
+                c[j] -= np.multiply(sf[j], ybar, out=tmp)
+            yy -= np.multiply(sy, ybar, out=tmp)
         beta = system.solve(c, tmp)
         ssr = np.multiply(beta[0], c[0])
-        np.subtract(yy, ssr, out=ssr)
-        alpha = np.multiply(beta[0], sf[0])
-        np.subtract(sy, alpha, out=alpha)
         for j in range(1, K):
-            ssr -= np.multiply(beta[j], c[j], out=tmp)
-            alpha -= np.multiply(beta[j], sf[j], out=tmp)
+            ssr += np.multiply(beta[j], c[j], out=tmp)
+        np.subtract(yy, ssr, out=ssr)
         np.maximum(ssr, 0.0, out=ssr)
-        alpha /= W
         rsquared = np.divide(ssr, yy)
         np.subtract(1.0, rsquared, out=rsquared)
         ssr /= W
+        alpha = None
+        if fit_intercept:  # ȳ - β'f̄ in the data's units
+            alpha = ybar
+            for j in range(K):
+                alpha -= np.multiply(beta[j], sf[j] / W + center[j], out=tmp)
+            alpha += cR
     return beta, alpha, rsquared, ssr, yy
 
 
@@ -390,29 +389,31 @@ def _fit_chunk(
     rows = slice(blk.a, blk.b)
     Mb = mask[blk.lo : blk.b, span]
     first = blk.a - blk.lo
+    r_unit = out.r_unit[span]  # R in its own units, a chunk at a time
     cR = np.zeros(Mb.shape[1])
     if fit_intercept:  # centre on the asset's mean over the block's first window
         seen = Mb[: first + 1].sum(axis=0)
-        cR = np.where(Mb[: first + 1], R[blk.lo : blk.a + 1, span], 0.0).sum(axis=0)
+        head = R[blk.lo : blk.a + 1, span] / r_unit
+        cR = np.where(Mb[: first + 1], head, 0.0).sum(axis=0)
         np.divide(cR, seen, out=cR, where=seen > 0)
     # The return terms y, f_j y, y² side by side: one pass of window sums.
     Yb = np.empty((len(Mb), K + 2, Mb.shape[1]))
     y = Yb[:, 0]
-    np.subtract(R[blk.lo : blk.b, span], cR, out=y)
+    np.divide(R[blk.lo : blk.b, span], r_unit, out=y)
+    y -= cR
     y[~Mb] = 0.0
     for j in range(K):
         np.multiply(y, blk.Gb[:, 1 + j, None], out=Yb[:, 1 + j])
     np.square(y, out=Yb[:, K + 1])
     Yb = blk.sums(Yb)
     ym = [Yb[:, q] for q in range(K + 2)]
-    beta, alpha, r2, msr, yy = _solve(blk.fm, ym, blk.system, fit_intercept)
-    W = np.broadcast_to(blk.fm[0], r2.shape)
-    n = np.broadcast_to(blk.n, r2.shape).copy()
-    invalid = np.broadcast_to(blk.system.bad, r2.shape).copy()
-
+    shape = Yb[:, 0].shape
+    n = np.broadcast_to(blk.n, shape).copy()
+    invalid = np.broadcast_to(blk.system.bad, shape).copy()
     seen = Mb.any(axis=0)
     n[:, ~seen] = 0
     holey = np.flatnonzero(seen & (Mb != blk.fb[:, None]).any(axis=0))
+    ti = np.empty(0, dtype=np.intp)
     if len(holey):  # some window of these assets misses a date: own counts
         Mh = Mb[:, holey]
         n_own = np.rint(blk.count(Mh.astype(np.float64))).astype(np.int32)
@@ -420,33 +421,35 @@ def _fit_chunk(
         need = (n_own != blk.n) & (n_own >= min_obs)  # a hole, and enough dates
         need[:skip] = False
         ti, hi = np.nonzero(need)
-        if len(ti):  # own factor sums and normal equations, cell by cell
-            fm = _own_sums(Mh, blk, ti, hi, window, decay)
-            ci = holey[hi]
-            system = _system(fm, blk.ref, fit_intercept, blk.cF)
-            own = _solve(fm, [v[ti, ci] for v in ym], system, fit_intercept)
-            for j in range(K):
-                beta[j][ti, ci] = own[0][j]
-            alpha[ti, ci], r2[ti, ci], msr[ti, ci] = own[1], own[2], own[3]
-            yy[ti, ci] = own[4]
-            W = W.copy()
-            W[ti, ci] = fm[0]
-            invalid[ti, ci] = system.bad
-            inv = np.stack(system.inv, axis=-1)
-            out.inv_own.append((blk.a + ti, span.start + ci, inv))
+    if len(ti):  # own factor sums and normal equations, cell by cell
+        fm = _own_sums(Mh, blk, ti, hi, window, decay)
+        ci = holey[hi]
+        ym_own = [v[ti, ci] for v in ym]
+    beta, alpha, r2, msr, yy = _solve(blk.fm, ym, blk.system, fit_intercept, blk.cF, cR)
+    W = np.broadcast_to(blk.fm[0], shape)
+    if len(ti):
+        system = _system(fm, blk.ref, fit_intercept, blk.cF)
+        own = _solve(fm, ym_own, system, fit_intercept, blk.cF, cR[ci])
+        for j in range(K):
+            beta[j][ti, ci] = own[0][j]
+        if fit_intercept:
+            alpha[ti, ci] = own[1]
+        r2[ti, ci], msr[ti, ci], yy[ti, ci] = own[2], own[3], own[4]
+        W = W.copy()
+        W[ti, ci] = fm[0]
+        invalid[ti, ci] = system.bad
+        inv = np.stack(system.inv, axis=-1)
+        out.inv_own.append((blk.a + ti, span.start + ci, inv))
     invalid |= n < min_obs
     invalid[:skip] = True
-    terms = beta
-    if fit_intercept:  # back from the centring
-        for j in range(K):
-            alpha -= blk.cF[j] * beta[j]
-        alpha += cR
-        terms = [alpha, *beta]
+    terms = [alpha, *beta] if fit_intercept else beta
     with np.errstate(invalid="ignore", divide="ignore"):
         ti, ci = np.nonzero(~invalid & (r2 > 1.0 - _NEAR_EXACT))
         if len(ti):  # near-exact fits: the SSR from the residuals
             coef = np.column_stack([v[ti, ci] for v in terms])
-            ssr = _residual_ssr(F, R, blk.a + ti, span.start + ci, coef, window, decay)
+            ssr = _residual_ssr(
+                F, R, out.r_unit, blk.a + ti, span.start + ci, coef, window, decay
+            )
             r2[ti, ci] = 1.0 - ssr / yy[ti, ci]
             msr[ti, ci] = ssr / W[ti, ci]
         np.copyto(r2, np.nan, where=invalid)
@@ -506,14 +509,14 @@ def _own_sums(Mh, blk, ti, hi, window, decay):
         starts = np.cumsum(count) - count
         cell = np.repeat(cells, count)
         rows = hole_row[np.repeat(k0[cells] - starts, count) + np.arange(len(cell))]
-        V = Gb[rows]
+        V = Gb.T[:, rows]  # (terms, holes): each term's holes contiguous
         if decay is not None:
-            V *= decay ** (t[cell] - rows + 0.0)[:, None]
-        S[cells] -= np.add.reduceat(V, starts, axis=0)
+            V *= decay ** (t[cell] - rows + 0.0)
+        S[cells] -= np.add.reduceat(V, starts, axis=1).T
     return list(S.T)
 
 
-def _residual_ssr(F, R, dates, cols, terms, window, decay):
+def _residual_ssr(F, R, r_unit, dates, cols, terms, window, decay):
     """Σ w e² over the window of each (date, asset) pair, from its residuals.
 
     ``dates``, ``cols`` index the pairs; ``terms`` (n_pairs, n_terms) their
@@ -529,7 +532,8 @@ def _residual_ssr(F, R, dates, cols, terms, window, decay):
     pad = max(-first, 0)
     span = slice(max(first, 0), stop)
     Ft = np.pad(F[span].T, ((0, 0), (pad, 0)), constant_values=np.nan)
-    Rt = np.pad(R[span, used].T, ((0, 0), (pad, 0)), constant_values=np.nan)
+    Rt = R[span, used].T / r_unit[used, None]
+    Rt = np.pad(Rt, ((0, 0), (pad, 0)), constant_values=np.nan)
     Fw = np.lib.stride_tricks.sliding_window_view(Ft, window, axis=1)  # (K, n, w)
     Rw = np.lib.stride_tricks.sliding_window_view(Rt, window, axis=1)
     row = dates - first - window + 1  # the window ending at dates[i]
@@ -601,7 +605,7 @@ def rolling_ols(
     # magnitude (exact, and the same bits as unscaled where nothing under- or
     # overflows): values of 1e-160 or 1e160 keep their digits when squared.
     f_unit, r_unit = power_of_two_units(F), power_of_two_units(R)
-    F, R = F / f_unit, R / r_unit
+    F = F / f_unit  # R is divided by r_unit a chunk at a time
     pairs = _pairs(K)
     squares = [1 + K + pairs.index((j, j)) for j in range(K)]
     f_ok = ~np.isnan(F).any(axis=1)
