@@ -503,16 +503,13 @@ def _own_sums(Mh, blk, ti, hi, window, decay):
     keys = hole_asset * n_rows + hole_row
     k0 = np.searchsorted(keys, hi * n_rows + lo)
     count = np.searchsorted(keys, hi * n_rows + hi_, side="right") - k0
-    cells = np.flatnonzero(count)
-    if len(cells):
-        count = count[cells]
-        starts = np.cumsum(count) - count
-        cell = np.repeat(cells, count)
-        rows = hole_row[np.repeat(k0[cells] - starts, count) + np.arange(len(cell))]
-        V = Gb.T[:, rows]  # (terms, holes): each term's holes contiguous
-        if decay is not None:
-            V *= decay ** (t[cell] - rows + 0.0)
-        S[cells] -= np.add.reduceat(V, starts, axis=1).T
+    starts = np.cumsum(count) - count
+    cell = np.repeat(np.arange(len(S)), count)
+    rows = hole_row[np.repeat(k0 - starts, count) + np.arange(len(cell))]
+    weight = None if decay is None else decay ** (t[cell] - rows + 0.0)
+    for q, g in enumerate(Gb.T):  # each window's holes, summed in date order
+        holes = g[rows] if weight is None else g[rows] * weight
+        S[:, q] -= np.bincount(cell, weights=holes, minlength=len(S))
     return list(S.T)
 
 
