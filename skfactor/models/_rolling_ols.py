@@ -424,7 +424,7 @@ def _fit_chunk(
     if len(ti):  # own factor sums and normal equations, cell by cell
         fm = _own_sums(Mh, blk, ti, hi, window, decay)
         ci = holey[hi]
-        ym_own = [v[ti, ci] for v in ym]
+        ym_own = list(Yb[ti, :, ci].T)  # (K + 2) flat arrays, before the solve
     beta, alpha, r2, msr, yy = _solve(blk.fm, ym, blk.system, fit_intercept, blk.cF, cR)
     W = np.broadcast_to(blk.fm[0], shape)
     if len(ti):
@@ -455,10 +455,11 @@ def _fit_chunk(
         np.copyto(r2, np.nan, where=invalid)
         out.rsquared[rows, span] = r2
         out.nobs[rows, span] = n
-        per_term = out.per_term[span]
-        for j, v in enumerate(terms):
-            np.copyto(v, np.nan, where=invalid)
-            np.multiply(v, per_term[:, j], out=out.params[rows, span, j])
+        # The terms side by side, then one contiguous write per date.
+        params = np.stack(terms, axis=-1)
+        params *= out.per_term[span]
+        params[invalid] = np.nan
+        out.params[rows, span] = params
         # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k)
         none = invalid | (n <= k)
         if out.s2 is not None:
