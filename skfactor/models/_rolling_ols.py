@@ -424,20 +424,25 @@ def _fit_chunk(
     if len(ti):  # own factor sums and normal equations, cell by cell
         fm = _own_sums(Mh, blk, ti, hi, window, decay)
         ci = holey[hi]
-        ym_own = list(Yb[ti, :, ci].T)  # (K + 2) flat arrays, before the solve
+        m = Yb.shape[2]
+        cell = ti * m + ci  # the cells' flat positions in a (dates, assets) array
+        terms_at = ti * (K + 2) * m + ci  # and of their first term in Yb
+        ym_own = [np.take(Yb, terms_at + q * m) for q in range(K + 2)]  # pre-solve
     beta, alpha, r2, msr, yy = _solve(blk.fm, ym, blk.system, fit_intercept, blk.cF, cR)
     W = np.broadcast_to(blk.fm[0], shape)
     if len(ti):
         system = _system(fm, blk.ref, fit_intercept, blk.cF)
         own = _solve(fm, ym_own, system, fit_intercept, blk.cF, cR[ci])
-        for j in range(K):
-            beta[j][ti, ci] = own[0][j]
-        if fit_intercept:
-            alpha[ti, ci] = own[1]
-        r2[ti, ci], msr[ti, ci], yy[ti, ci] = own[2], own[3], own[4]
         W = W.copy()
-        W[ti, ci] = fm[0]
-        invalid[ti, ci] = system.bad
+        # beta, alpha, r2, msr, W and invalid are C-contiguous (date, asset)
+        # arrays: their flat views take the own cells' values.
+        news = [*own[0], own[1], own[2], own[3], fm[0], system.bad]
+        for target, values in zip(
+            [*beta, alpha, r2, msr, W, invalid], news, strict=True
+        ):
+            if values is not None:
+                target.reshape(-1)[cell] = values
+        np.put(yy, cell, own[4])  # yy may be a view of Yb
         inv = np.stack(system.inv, axis=-1)
         out.inv_own.append((blk.a + ti, span.start + ci, inv))
     invalid |= n < min_obs
@@ -490,28 +495,28 @@ def _own_sums(Mh, blk, ti, hi, window, decay):
     last_obs = n_rows - 1 - Mh[::-1].argmax(axis=0)
     lo = np.maximum(t - window + 1, first_obs[hi])
     hi_ = np.minimum(t, last_obs[hi])
-    Gb = blk.Gb
-    C = np.zeros((n_rows + 1, Gb.shape[1]))
-    if decay is None:  # C[x + 1] = Σ_{s <= x} G_s
-        np.cumsum(Gb, axis=0, out=C[1:])
-        S = C[hi_ + 1] - C[lo]
-    else:  # C[x + 1] = Σ_{s <= x} λ^(x - s) G_s, the window weighs λ^(t - s)
-        C[1:] = lfilter([1.0], [1.0, -decay], Gb, axis=0)
-        S = C[hi_ + 1] - decay ** (hi_ - lo + 1.0)[:, None] * C[lo]
-        S *= decay ** (t - hi_ + 0.0)[:, None]
+    Gt = blk.Gb.T  # (terms, rows): each term's sums contiguous
+    C = np.zeros((len(Gt), n_rows + 1))
+    if decay is None:  # C[:, x + 1] = Σ_{s <= x} G_s
+        np.cumsum(Gt, axis=1, out=C[:, 1:])
+        S = C[:, hi_ + 1] - C[:, lo]
+    else:  # C[:, x + 1] = Σ_{s <= x} λ^(x - s) G_s, the window weighs λ^(t - s)
+        C[:, 1:] = lfilter([1.0], [1.0, -decay], Gt, axis=1)
+        S = C[:, hi_ + 1] - decay ** (hi_ - lo + 1.0) * C[:, lo]
+        S *= decay ** (t - hi_ + 0.0)
     # The holes: dates with every factor the asset misses, by asset then date.
     hole_asset, hole_row = np.nonzero((blk.fb[:, None] & ~Mh).T)
     keys = hole_asset * n_rows + hole_row
     k0 = np.searchsorted(keys, hi * n_rows + lo)
     count = np.searchsorted(keys, hi * n_rows + hi_, side="right") - k0
     starts = np.cumsum(count) - count
-    cell = np.repeat(np.arange(len(S)), count)
+    cell = np.repeat(np.arange(len(t)), count)
     rows = hole_row[np.repeat(k0 - starts, count) + np.arange(len(cell))]
     weight = None if decay is None else decay ** (t[cell] - rows + 0.0)
-    for q, g in enumerate(Gb.T):  # each window's holes, summed in date order
+    for q, g in enumerate(Gt):  # each window's holes, summed in date order
         holes = g[rows] if weight is None else g[rows] * weight
-        S[:, q] -= np.bincount(cell, weights=holes, minlength=len(S))
-    return list(S.T)
+        S[q] -= np.bincount(cell, weights=holes, minlength=len(t))
+    return list(S)
 
 
 def _residual_ssr(F, R, r_unit, dates, cols, terms, window, decay):
