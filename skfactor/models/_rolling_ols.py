@@ -2,11 +2,16 @@ r"""Rolling, expanding and exponentially weighted least squares for many series 
 
 Every asset (column of ``R``) is regressed on the same factor returns ``F`` over
 the trailing window of dates ending at each date, on the rows where the asset
-and every factor are observed. The normal equations of all (date, asset) pairs
-come from sliding sums of per-date cross-products, masked per asset, then one
-vectorised Cholesky solve per block of dates. No loop over dates or assets: the
-Python loops below run over blocks of dates and over the few cross-product
-terms.
+and every factor are observed. The factors are common to all assets, so a
+window in which the asset misses no date that has the factors (no hole) has
+its date's normal equations: they are factored and inverted once per date,
+and every asset's coefficients follow from sliding sums of its own
+cross-products with the factors, a few multiply-adds per (date, asset). Only
+the windows with a hole get equations of their own: their factor sums are
+the date's sums over the asset's observed span less the few dates it
+misses (:func:`_own_sums`), factored together in flat arrays. No loop over
+dates or assets: the Python loops below run over blocks of dates, chunks of
+assets and the few cross-product terms.
 
 Numerical safety. A sliding sum taken as a difference of cumulative sums loses
 digits as the cumulative sums grow; here the cumulative sums restart at every
@@ -57,11 +62,11 @@ class RollingOLS:
     The moments of the standard errors (:func:`window_bse`), in the units the
     fit ran in (each asset divided by ``r_unit``, each term's estimate
     multiplied by ``per_term`` (n_assets, n_terms) back to the data's units):
-    the diagonal of :math:`(Z'WZ)^{-1}`, shared by the assets observed
-    whenever the factors are in a block of dates (``inv_shared``, (n_dates,
-    n_terms)) and the others' own (``inv_own``, a list of ``(first date,
-    assets, (n_block_dates, n_assets_in_block, n_terms) values)`` for the
-    blocks of dates), and, with weights, ``s2`` (n_dates, n_assets), the
+    the diagonal of :math:`(Z'WZ)^{-1}`, one per date shared by every window
+    without a hole (``inv_shared``, (n_dates, n_terms)), and the windows with
+    one their own (``inv_own``, a list of ``(dates, assets, (n_windows,
+    n_terms) values)``, one per chunk of assets and block of dates), and, with
+    weights, ``s2`` (n_dates, n_assets), the
     residual variance :math:`\sum w e^2 / (n - k)` (NaN without an estimate or when
     :math:`n \le k`); without weights it is ``(resid_vol / r_unit)²`` and
     ``s2`` is None.
@@ -330,21 +335,6 @@ def _solve(fm, ym, system, fit_intercept, center, cR):
                 alpha -= np.multiply(beta[j], sf[j] / W + center[j], out=tmp)
             alpha += cR
     return beta, alpha, rsquared, ssr, yy
-
-
-@dataclass
-class _Outputs:
-    """The arrays :func:`rolling_ols` fills, and the units it writes them in."""
-
-    params: np.ndarray
-    rsquared: np.ndarray
-    resid_vol: np.ndarray
-    nobs: np.ndarray
-    s2: np.ndarray | None
-    inv_shared: np.ndarray
-    inv_own: list
-    per_term: np.ndarray
-    r_unit: np.ndarray
 
 
 @dataclass
@@ -617,8 +607,7 @@ def rolling_ols(
 
     # Back to the data's units: an intercept in the asset's, a beta in asset / factor.
     per_term = r_unit[:, None] / np.r_[np.ones(int(fit_intercept)), f_unit]
-    # Every cell of the outputs is written once, block by block.
-    out = _Outputs(
+    out = RollingOLS(  # every cell is written once, block by block
         params=np.empty((T, N, k)),
         rsquared=np.empty((T, N)),
         resid_vol=np.empty((T, N)),
@@ -626,8 +615,8 @@ def rolling_ols(
         s2=None if decay is None else np.empty((T, N)),
         inv_shared=np.full((T, k), np.nan),
         inv_own=[],
-        per_term=per_term,
         r_unit=r_unit,
+        per_term=per_term,
     )
 
     block = int(max(window, min(T, block_cells // max((K + 3) * N, 1))))
@@ -680,14 +669,4 @@ def rolling_ols(
                 fit_intercept=fit_intercept,
                 decay=decay,
             )
-    return RollingOLS(
-        out.params,
-        out.rsquared,
-        out.resid_vol,
-        out.nobs,
-        out.s2,
-        out.inv_shared,
-        out.inv_own,
-        r_unit,
-        per_term,
-    )
+    return out
