@@ -106,19 +106,26 @@ def _pairs(K):
     return [(i, j) for i in range(K) for j in range(i, K)]
 
 
-def _cumsum(V, group=16):
+_GROUP = 16  # rows of a group of the prefix sums (:func:`_cumsum`)
+
+
+def _cumsum(V, group=_GROUP, overwrite=False):
     """``np.cumsum(V, axis=0)``, summed a group of ``group`` rows at a time.
 
     numpy accumulates along the first axis one column at a time, a cache
     miss per row (about 4 ns a cell); here the rows of each group are added
     to the next row of the group, whole rows at once, and the groups' totals
     are carried over: 2x faster on a block of window sums. Row ``t`` still
-    depends on rows ``0..t`` only.
+    depends on rows ``0..t`` only. With ``overwrite``, a C-contiguous ``V``
+    whose length is a multiple of ``group`` is summed in place.
     """
     n = len(V)
-    C = np.empty((n + -n % group,) + V.shape[1:])
-    C[:n] = V
-    C[n:] = 0.0
+    if overwrite and n % group == 0 and V.flags.c_contiguous:
+        C = V
+    else:
+        C = np.empty((n + -n % group,) + V.shape[1:])
+        C[:n] = V
+        C[n:] = 0.0
     Z = C.reshape(-1, group, *V.shape[1:])
     for j in range(1, group):
         Z[:, j] += Z[:, j - 1]
@@ -127,18 +134,18 @@ def _cumsum(V, group=16):
     return C[:n]
 
 
-def _window_sums(V, first, window, decay):
+def _window_sums(V, first, window, decay, overwrite=False):
     """Sums of ``V``'s rows over the trailing ``window`` rows ending at rows ``first:``.
 
     ``V`` (n_rows, ...) starts at most ``window - 1`` rows before ``first``.
     With ``decay`` (λ), row ``s`` of the window ending at ``u`` weighs
-    ``λ**(u - s)``.
+    ``λ**(u - s)``. ``overwrite``: ``V`` may be overwritten (:func:`_cumsum`).
     """
     n = len(V)
     out = np.empty((n - first,) + V.shape[1:])
     stop = min(window, n)  # rows before `stop` have no row of V to drop
     if decay is None:
-        C = _cumsum(V)
+        C = _cumsum(V, overwrite=overwrite)
         tail = C[: n - window] if n > window else None
     else:
         C = lfilter([1.0], [1.0, -decay], V, axis=0)
@@ -386,16 +393,19 @@ def _fit_chunk(
         head = R[blk.lo : blk.a + 1, span] / r_unit
         cR = np.where(Mb[: first + 1], head, 0.0).sum(axis=0)
         np.divide(cR, seen, out=cR, where=seen > 0)
-    # The return terms y, f_j y, y² side by side: one pass of window sums.
-    Yb = np.empty((len(Mb), K + 2, Mb.shape[1]))
-    y = Yb[:, 0]
+    # The return terms y, f_j y, y² side by side: one pass of window sums,
+    # summed in place (rows padded with zeros to whole groups of _cumsum).
+    n_rows = len(Mb)
+    Yb = np.empty((n_rows + -n_rows % _GROUP, K + 2, Mb.shape[1]))
+    Yb[n_rows:] = 0.0
+    y = Yb[:n_rows, 0]
     np.divide(R[blk.lo : blk.b, span], r_unit, out=y)
     y -= cR
     y[~Mb] = 0.0
     for j in range(K):
-        np.multiply(y, blk.Gb[:, 1 + j, None], out=Yb[:, 1 + j])
-    np.square(y, out=Yb[:, K + 1])
-    Yb = blk.sums(Yb)
+        np.multiply(y, blk.Gb[:, 1 + j, None], out=Yb[:n_rows, 1 + j])
+    np.square(y, out=Yb[:n_rows, K + 1])
+    Yb = blk.sums(Yb, overwrite=True)[: blk.b - blk.a]
     ym = [Yb[:, q] for q in range(K + 2)]
     shape = Yb[:, 0].shape
     n = np.broadcast_to(blk.n, shape).copy()
@@ -455,15 +465,17 @@ def _fit_chunk(
         params *= out.per_term[span]
         params[invalid] = np.nan
         out.params[rows, span] = params
-        # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k)
-        none = invalid | (n <= k)
+        # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k): the
+        # factors looked up by n (NaN for n <= k), not computed cell by cell.
+        counts = np.arange(window + 1.0)
+        per_dof = np.where(counts > k, 1.0 / (counts - k), np.nan)
         if out.s2 is not None:
-            s2 = msr * W / (n - k)
-            np.copyto(s2, np.nan, where=none)
+            s2 = msr * W * per_dof[n]
+            np.copyto(s2, np.nan, where=invalid)
             out.s2[rows, span] = s2
-        msr *= n / (n - k)
+        msr *= np.take(counts * per_dof, n)
         np.sqrt(msr, out=msr)
-        np.copyto(msr, np.nan, where=none)
+        np.copyto(msr, np.nan, where=invalid)
         np.multiply(msr, out.r_unit[span], out=out.resid_vol[rows, span])
 
 
