@@ -284,7 +284,11 @@ def test_rolling_model_without_intercept_equals_statsmodels():
 
 
 def weighted_loop(F, R, window, halflife, expanding, min_obs):
-    """Slow reference: one weighted lstsq per (date, asset)."""
+    """Slow reference: one weighted lstsq per (date, asset) (unweighted for None).
+
+    A window with fewer than ``min_obs`` observations, or whose regressors
+    are collinear, has no estimate.
+    """
     T, N = R.shape
     k = F.shape[1] + 1
     out = {
@@ -294,17 +298,22 @@ def weighted_loop(F, R, window, halflife, expanding, min_obs):
             ("intercept", (T, N)),
             ("r2", (T, N)),
             ("vol", (T, N)),
+            ("bse", (T, N, k)),
         ]
     }
-    for t in range(0 if expanding else window - 1, T):
+    out["nobs"] = np.zeros((T, N), dtype=int)
+    for t in range(T):
         rows = np.arange(max(0, t - window + 1), t + 1)
         for i in range(N):
             ok = ~np.isnan(R[rows, i]) & ~np.isnan(F[rows]).any(axis=1)
             s, n = rows[ok], ok.sum()
-            if n < min_obs:
+            out["nobs"][t, i] = n
+            if n < min_obs or (t < window - 1 and not expanding):
                 continue
-            w = 0.5 ** ((t - s) / halflife)
+            w = np.ones(n) if halflife is None else 0.5 ** ((t - s) / halflife)
             X, y = np.column_stack([np.ones(n), F[s]]), R[s, i]
+            if np.linalg.matrix_rank(X * np.sqrt(w)[:, None]) < k:
+                continue
             beta = np.linalg.lstsq(X * np.sqrt(w)[:, None], y * np.sqrt(w))[0]
             e = y - X @ beta
             ybar = np.average(y, weights=w)
@@ -312,6 +321,8 @@ def weighted_loop(F, R, window, halflife, expanding, min_obs):
             out["r2"][t, i] = 1 - (w * e**2).sum() / (w * (y - ybar) ** 2).sum()
             if n > k:
                 out["vol"][t, i] = np.sqrt((w * e**2).sum() / w.sum() * n / (n - k))
+                cov = np.linalg.inv(X.T @ (w[:, None] * X)) * (w * e**2).sum() / (n - k)
+                out["bse"][t, i] = np.sqrt(np.diag(cov))
     return out
 
 
@@ -331,6 +342,54 @@ def test_rolling_model_halflife_equals_weighted_loop(expanding):
     assert_close(icpt(model)[..., None], ref["intercept"][..., None])
     assert_allclose(grid(model, "rsquared_"), ref["r2"], rtol=1e-9)
     assert_allclose(grid(model, "resid_vol_"), ref["vol"], rtol=1e-9)
+
+
+def holey_panel():
+    """Factor and asset returns with every kind of hole a window can have."""
+    rng = np.random.default_rng(7)
+    T, N = 240, 8
+    F = rng.normal(0.0005, 0.01, (T, 2))
+    R = 0.0002 + F @ rng.normal(1, 0.3, (2, N)) + rng.normal(0, 0.015, (T, N))
+    # Asset 0 is complete: every window shares its date's normal equations.
+    R[rng.random(T) < 0.05, 1] = np.nan  # scattered holes
+    R[:150, 2] = np.nan  # lists late: windows of 1 to 40 dates, min_obs between
+    R[60:130, 3] = np.nan  # a gap longer than the window: windows without data
+    R[:, 4] = np.nan
+    R[[30, 45, 52], 4] = 0.01  # three observations: never an estimate
+    F[170:200, 1] = 0.25  # the second factor flat on 30 dates ...
+    R[150:230, 5] = np.nan
+    R[170:200, 5] = F[170:200, 0] + rng.normal(0, 0.01, 30)  # all asset 5 has
+    R[:, 6] = np.nan  # never observed
+    R[rng.random(T) < 0.6, 7] = np.nan  # windows around min_obs
+    F[[100, 101], 0] = np.nan  # dates without factors
+    return F, R
+
+
+@pytest.mark.parametrize("halflife", [None, 10.0])
+@pytest.mark.parametrize(
+    "kw",
+    [{}, {"block_cells": 1}, {"chunk_cells": 1}],
+    ids=["one-block", "blocks-of-window", "one-asset-chunks"],
+)
+def test_rolling_model_windows_with_holes_equal_a_loop(halflife, kw):
+    """Windows without a hole (shared equations) and with one (their own)."""
+    F, R = holey_panel()
+    res = rolling_ols(F, R, window=40, min_obs=5, halflife=halflife, **kw)
+    ref = weighted_loop(F, R, 40, halflife, False, 5)
+    assert_array_equal(res.nobs, ref["nobs"])
+    assert np.isnan(res.params[209:230, 5]).all()  # own equations collinear
+    assert not np.isnan(res.params[209:230, 0]).any()  # the date's are not
+    assert np.isnan(res.params[:, [4, 6]]).all()
+    assert_array_equal(np.isnan(res.params[..., 0]), np.isnan(ref["intercept"]))
+    assert_close(res.params[..., 1:], ref["coef"], rtol=1e-9)
+    assert_close(res.params[..., :1], ref["intercept"][..., None], rtol=1e-9)
+    assert_allclose(res.rsquared, ref["r2"], rtol=1e-9)
+    assert_allclose(res.resid_vol, ref["vol"], rtol=1e-9)
+    bse = window_bse(res.resid_vol, **moments(res))
+    assert_allclose(bse, ref["bse"], rtol=1e-9)
+    listed = res.nobs[:, 2]  # asset 2's windows cross min_obs
+    assert np.isnan(res.params[listed == 4, 2]).all()
+    assert not np.isnan(res.params[listed == 5, 2]).any()
 
 
 def test_rolling_model_halflife_infinite_limit_is_ols():

@@ -55,9 +55,11 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
     and the optional exponential weights ``halflife``, which statsmodels lacks.
 
     All assets and windows are estimated at once from sliding sums of the
-    per-date cross-products, masked per asset, and one vectorised solve; the
-    sums restart every block of dates and the data are centred, so the results
-    do not drift over thousands of dates.
+    per-date cross-products: a window in which the asset misses no date the
+    factors have shares its date's normal equations, inverted once for every
+    asset; only the windows with a hole solve their own. The sums restart
+    every block of dates and the data are centred, so the results do not
+    drift over thousands of dates.
 
     Parameters
     ----------
@@ -141,8 +143,8 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
     ``bse_``, ``tvalues_`` and ``pvalues_`` are computed on first access
     (then cached), so a fit nobody inspects (in a grid search) does not pay
     for them. ``fit`` keeps what they need: per window, the diagonal of
-    :math:`(Z'WZ)^{-1}` (:math:`k` numbers; one set per date for the assets
-    observed on every date of a block of dates, whose windows share it) and
+    :math:`(Z'WZ)^{-1}` (:math:`k` numbers; one set per date for the windows
+    without a hole, which share it, and one per window with a hole) and
     the residual variance :math:`\sum w e^2 / (n - k)` (``resid_vol_``'s
     square without weights, kept apart with ``halflife``): at most
     :math:`1 + k` numbers per window. :meth:`residuals` gives
