@@ -1,4 +1,4 @@
-"""A Barra-style risk model from raw fields: descriptors to out-of-sample bias statistics.
+"""A Barra-style risk model from raw fields, out to its out-of-sample bias statistics.
 
 Run: ``pip install -e ".[examples]"`` then ``python examples/barra_style.py
 [--output DIR]``. Needs: the ``examples`` extra (skfolio for the S&P 500
@@ -83,7 +83,7 @@ def stage(message):
 
 
 def exposures_from_raw(data):
-    """Raw fields -> point-in-time fundamentals -> descriptors -> styles + industries."""
+    """Raw fields -> point in time -> descriptors -> styles, plus industries."""
     market = data.X.drop(columns="industry")  # returns, cap, shares, volume
     flows = ["earnings", "cash_earnings", "sales_per_share", "eps"]
     pit = PointInTime(data.fundamentals, ttm=flows, history=["sales_per_share", "eps"])
@@ -175,7 +175,8 @@ def price_descriptors():
     out = pd.concat([s.fit_transform(panel) for s in steps], axis=1)
     last = out.index.get_level_values("date").max()
     print(
-        f"{returns.shape[1]} stocks, {len(returns)} days; descriptors on {last:%Y-%m-%d}:"
+        f"{returns.shape[1]} stocks, {len(returns)} days; "
+        f"descriptors on {last:%Y-%m-%d}:"
     )
     table = out.xs(last, level="date").sort_values("beta")
     print(table.to_string(float_format="{:.4f}".format))
@@ -239,7 +240,8 @@ def plot(recovered, truth, evaluation, output):
     for ax, style in zip(axes, STYLES, strict=True):
         both = pd.DataFrame({"recovered": recovered[style], "true": truth[style]})
         plot_cumulative_returns(both.dropna(), ax=ax)
-        ax.set_title(style, loc="left")
+        ax.set_title("")
+        ax.set_title(f"{style}: cumulative return, recovered vs true", loc="left")
     path = output / "barra_style_factor_returns.png"
     caption = (
         "Cumulative returns of the five style factors recovered by the per-date "
