@@ -32,11 +32,9 @@ figures go to ``examples/output/barra_style_*.png``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,6 +49,8 @@ except ImportError as exc:
         f"examples/barra_style.py needs {exc.name} (skfolio for the S&P 500 "
         'prices, matplotlib for the figures): pip install -e ".[examples]"'
     )
+
+from _cli import output_folder
 
 from skfactor import CrossSectionalFactorModel
 from skfactor.datasets import make_raw_panel
@@ -72,7 +72,6 @@ from skfactor.panel import forward_returns
 from skfactor.risk import FactorCovariance, evaluate_factor_risk_forecast
 
 T0 = time.perf_counter()
-OUTPUT = Path(__file__).resolve().parent / "output"
 pd.set_option("display.width", 120)
 # make_raw_panel's truth -> the style StyleExposures makes from its descriptors
 STYLES = ["size", "book_to_price", "earnings_yield", "leverage", "growth"]
@@ -248,9 +247,7 @@ def plot(recovered, truth, evaluation, output):
         "regressions on exposures built from raw fields and point-in-time "
         "reports, against the true factor returns of the generated universe."
     )
-    fig.savefig(path, dpi=100, metadata={"Description": caption})
-    plt.close(fig)
-    print(f"Saved {path}")
+    save(fig, path, caption)
 
     fig, ax = plt.subplots(figsize=(9, 3.6), layout="constrained")
     plot_bias_statistics({"USE4 factor covariance + specific risk": evaluation}, ax=ax)
@@ -261,12 +258,16 @@ def plot(recovered, truth, evaluation, output):
         "and random portfolios, median and 10-90 % band across portfolios: near 1 "
         "the forecast volatility matched the realised one."
     )
+    save(fig, path, caption)
+
+
+def save(fig, path, caption):
+    import matplotlib.pyplot as plt
+
     fig.savefig(path, dpi=100, metadata={"Description": caption})
     plt.close(fig)
     print(f"Saved {path}")
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output", type=Path, default=OUTPUT)
-    main(parser.parse_args().output)
+    main(output_folder(__doc__))
