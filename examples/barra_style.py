@@ -32,9 +32,11 @@ figures go to ``examples/output/barra_style_*.png``.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -49,8 +51,6 @@ except ImportError as exc:
         f"examples/barra_style.py needs {exc.name} (skfolio for the S&P 500 "
         'prices, matplotlib for the figures): pip install -e ".[examples]"'
     )
-
-from _cli import output_folder
 
 from skfactor import CrossSectionalFactorModel
 from skfactor.datasets import make_raw_panel
@@ -270,4 +270,11 @@ def save(fig, path, caption):
 
 
 if __name__ == "__main__":
-    main(output_folder(__doc__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path(__file__).resolve().parent / "output",
+        help="folder for the PNG figures (default: examples/output/)",
+    )
+    main(parser.parse_args().output)
