@@ -72,6 +72,7 @@ from skfactor.panel import forward_returns
 from skfactor.risk import FactorCovariance, evaluate_factor_risk_forecast
 
 T0 = time.perf_counter()
+OUTPUT = Path(__file__).resolve().parent / "output"
 pd.set_option("display.width", 120)
 # make_raw_panel's truth -> the style StyleExposures makes from its descriptors
 STYLES = ["size", "book_to_price", "earnings_yield", "leverage", "growth"]
@@ -270,11 +271,6 @@ def save(fig, path, caption):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=Path(__file__).resolve().parent / "output",
-        help="folder for the PNG figures (default: examples/output/)",
-    )
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=OUTPUT)
     main(parser.parse_args().output)
