@@ -407,6 +407,20 @@ def test_fundamental_descriptor_errors_name_the_parameter(step, match):
         step.fit_transform(X)
 
 
+@pytest.mark.parametrize(
+    "step",
+    [BookToPrice(), EarningsYield(), Leverage(), Growth(), NonlinearSize()],
+    ids=lambda s: type(s).__name__,
+)
+def test_fundamental_descriptor_reads_only_its_columns(step):
+    # Other columns (a text label, an inf) are neither validated nor read.
+    X = fundamental_panel()
+    wide = X.assign(industry="bank", junk=np.inf)
+    got = step.fit_transform(wide)
+    pd.testing.assert_frame_equal(got, step.fit_transform(X))
+    assert set(step.feature_names_in_) == set(step._fields().values())
+
+
 # --------------------------------------------------------- nonlinear size
 def _wls_resid(y, Z, w):
     """Residuals of y on [1, Z] weighted by w, over the rows with everything."""

@@ -15,6 +15,7 @@ MODULES = [
     "skfactor",
     "skfactor.dask",
     "skfactor.datasets",
+    "skfactor.descriptors",
     "skfactor.metrics",
     "skfactor.model_selection",
     "skfactor.models",

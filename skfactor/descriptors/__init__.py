@@ -1,11 +1,22 @@
-"""Descriptors: raw market and fundamental fields to Barra's (USE4, CNE5) style exposures.
+"""Descriptors: raw market and fundamental fields to Barra's style exposures.
 
 Each descriptor is a transformer on a long (date, asset) panel of raw fields
-(``returns``, ``cap``, ``volume``, ``shares``, fundamentals aligned by
-:class:`PointInTime`, ...) that returns its descriptor columns on the input's
-rows. A value at date t uses data up to t only; "t - k" counts the panel's
-dates. :class:`StyleExposures` combines them into style factors. See the user
-guide's "Descriptors".
+that returns its descriptor columns on the input's rows, reading only the
+columns its parameters name. A value at date t uses data up to t only; "t - k"
+counts the panel's dates.
+
+- Price and volume (USE4, CNE5): :class:`Size`, :class:`Beta`,
+  :class:`Momentum`, :class:`Volatility`, :class:`CumulativeRange`,
+  :class:`ShareTurnover`.
+- Fundamentals: :class:`PointInTime` aligns reported fields on the panel as
+  they were known at each date (TTM sums, fiscal-year history);
+  :class:`BookToPrice`, :class:`EarningsYield`, :class:`Leverage`,
+  :class:`Growth` compute row by row from them; :class:`NonlinearSize` per
+  date from the caps.
+- :class:`StyleExposures` combines descriptor columns into CNE5's style
+  factors, ready for :class:`~skfactor.models.CrossSectionalFactorModel`.
+
+See the user guide's "Descriptors" and ``examples/barra_style.py``.
 """
 
 from skfactor.descriptors._beta import Beta

@@ -64,13 +64,21 @@ def half_window(window, min_periods, name="window"):
 class Descriptor(PanelTransformer):
     """Base of the descriptors: named input fields in, named descriptor columns out.
 
-    A subclass sets ``_outputs`` (its column names) and defines
-    ``_describe(panel, fields)``, which returns the (n_rows, n_outputs)
-    values in the caller's row order from the fields' row arrays
-    (``fields["risk_free"]``: per row, or the scalar 0.0 without one). ``_fields``
-    (parameter -> the column it names) defaults to the ``returns`` column;
-    the ``risk_free`` column is added when it is a name. ``_check_params``
-    checks ``window``, ``halflife`` and ``min_periods`` together.
+    A subclass sets ``_outputs`` (its column names; ``_output_names()`` when
+    they depend on the parameters) and defines ``_describe(panel, fields)``,
+    which returns the (n_rows, n_outputs) values in the caller's row order
+    from the fields' row arrays (with a ``risk_free`` parameter,
+    ``fields["risk_free"]``: per row, or the scalar 0.0 without one).
+    ``_fields`` (field -> the column it names) defaults to the ``returns``
+    column; ``_param_of(field)`` is the parameter that names it (the field
+    itself by default). ``_check_params`` checks ``window``, ``halflife`` and
+    ``min_periods`` together.
+
+    Only the named columns are cut from ``X`` before it is validated, so the
+    other columns of a wide panel cost nothing (and are not read). A
+    time-series descriptor needs a (date, asset) panel; one with
+    ``_panel_only = False`` (row by row, or per date) also takes one
+    cross-section (a single-level DataFrame or an array, columns by position).
 
     What :class:`~skfactor.panel._transformer.PanelTransformer` could
     absorb: input columns named by parameters (other columns not read) and
@@ -80,10 +88,14 @@ class Descriptor(PanelTransformer):
     _verb = "compute a descriptor from"
     _segment_by = "asset"
     _outputs: tuple = ()
+    _panel_only = True
 
     # ------------------------------------------------------------ the fields
     def _fields(self):
         return {"returns": self.returns}
+
+    def _param_of(self, field):
+        return field
 
     def _all_fields(self):
         fields = dict(self._fields())
@@ -91,38 +103,61 @@ class Descriptor(PanelTransformer):
             fields["risk_free"] = self.risk_free
         return fields
 
+    def _output_names(self):
+        return list(self._outputs)
+
     def _selected(self, X):
         """``X`` cut to the fields' columns (a polars frame keeps its keys)."""
         self._validate_params()  # the column parameters, before they are read
         check_not_dask(X)
-        fields = self._all_fields()
         name = type(self).__name__
         if isinstance(X, pd.Series):
             X = X.to_frame()
-        keys = key_columns(list(X.columns)) if is_polars_frame(X) else None
+        polars = is_polars_frame(X)
+        keys = key_columns(list(X.columns)) if polars else None
         if keys is not None:
             have = [c for c in X.columns if c not in keys]
-        elif isinstance(X, pd.DataFrame) and isinstance(X.index, pd.MultiIndex):
+        elif isinstance(X, pd.DataFrame) and (
+            isinstance(X.index, pd.MultiIndex) or not self._panel_only
+        ):
             have = list(X.columns)
+        elif not self._panel_only and (polars or np.ndim(X) == 2):
+            have = list(X.columns) if polars else None
         else:
             raise TypeError(
                 f"{name} needs a long (date, asset) panel: a DataFrame with a "
                 "(date, asset) MultiIndex, or a polars frame with date and asset "
                 f"columns; got {type(X).__name__}"
-                + (" without them" if is_polars_frame(X) else "")
+                + (" without them" if polars else "")
                 + ". Its values at a date come from that asset's earlier dates, "
                 "which one cross-section does not have. Index it first, e.g. "
                 "`X.set_index(['date', 'asset'])`."
             )
-        for param, column in fields.items():
-            if column not in have:
+        n_columns = len(have) if have is not None else np.shape(X)[1]
+        positions = {}
+        for field, column in self._all_fields().items():
+            if have is not None and column in have:
+                positions[field] = have.index(column)
+            elif isinstance(column, numbers.Integral) and 0 <= column < n_columns:
+                positions[field] = int(column)
+            else:
+                param = self._param_of(field)
+                listed = have if have is not None else f"0..{n_columns - 1}"
                 raise ValueError(
                     f"`{param}`={column!r} is not a column of X; name the "
                     f"{param} column with `{name}({param}=...)`. X has columns "
-                    f"{have}."
+                    f"{listed}."
                 )
-        columns = list(dict.fromkeys(fields.values()))
-        return X.select([*keys, *columns]) if keys is not None else X[columns]
+        taken = list(dict.fromkeys(positions.values()))
+        # Where each field sits in the cut frame (read by ``_transform``).
+        self._field_positions = {f: taken.index(p) for f, p in positions.items()}
+        if keys is not None:
+            return X.select([*keys, *(have[p] for p in taken)])
+        if polars:
+            return X.select([have[p] for p in taken])
+        if isinstance(X, pd.DataFrame):
+            return X.iloc[:, taken]
+        return np.asarray(X)[:, taken]
 
     def _check_params(self):
         """Checks across parameters (``_parameter_constraints`` checks each one)."""
@@ -140,12 +175,12 @@ class Descriptor(PanelTransformer):
 
     def _transform(self, panel, roles):
         self._check_params()  # ``transform`` may come without ``fit``
-        fields = self._all_fields()
         rows = {
-            param: panel.values[:, panel.columns.get_loc(column)]
-            for param, column in fields.items()
+            field: panel.values[:, position]
+            for field, position in self._field_positions.items()
         }
-        rows["risk_free"] = self._risk_free(panel, rows.get("risk_free"))
+        if "risk_free" in self.get_params(deep=False):
+            rows["risk_free"] = self._risk_free(panel, rows.get("risk_free"))
         return self._describe(panel, rows)
 
     def _risk_free(self, panel, column):
@@ -158,7 +193,7 @@ class Descriptor(PanelTransformer):
         return per_date(risk_free, panel, "risk_free")
 
     def _result(self, panel, roles, values):
-        return self._output(panel, values, columns=pd.Index(self._outputs))
+        return self._output(panel, values, columns=pd.Index(self._output_names()))
 
     # ------------------------------------------------------- the public API
     def fit(self, X: MatrixLike, y: TargetLike | None = None) -> Descriptor:
@@ -203,7 +238,7 @@ class Descriptor(PanelTransformer):
         self, input_features: ArrayLike | None = None
     ) -> np.ndarray:
         """The descriptor columns' names (``input_features`` is ignored)."""
-        return np.asarray(self._outputs, dtype=object)
+        return np.asarray(self._output_names(), dtype=object)
 
 
 def per_date(series, panel, name):

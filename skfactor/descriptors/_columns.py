@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from skfactor.panel._transformer import PanelTransformer
+from skfactor.descriptors._base import Descriptor
 
 __all__ = ["ColumnDescriptor", "NamedOutputMixin", "ratio"]
 
 
 def ratio(num, den):
     """``num / den`` where ``den > 0``, else NaN."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+    num, den = np.broadcast_arrays(np.asarray(num, float), np.asarray(den, float))
+    out = np.full(num.shape, np.nan)
+    return np.divide(num, den, out=out, where=den > 0)
 
 
 class NamedOutputMixin:
@@ -41,39 +42,35 @@ class NamedOutputMixin:
         return np.asarray(self._names_out(input_features), dtype=object)
 
 
-class ColumnDescriptor(NamedOutputMixin, PanelTransformer):
+class ColumnDescriptor(Descriptor):
     """Base of the descriptors computed row by row from named columns.
 
     A subclass lists its column parameters in ``_inputs`` and returns
     ``{output name: values}`` from ``_compute(columns)``, where ``columns``
     maps each parameter whose value is not None to that column's values.
+    Being a :class:`~skfactor.descriptors._base.Descriptor`, it cuts ``X``
+    to those columns before validating it; being row by row, it also takes
+    one cross-section.
     """
 
     _verb = "read"
+    _segment_by = "date"
+    _panel_only = False
     _inputs: tuple = ()
 
-    def _read(self, panel):
+    def _fields(self):
         return {
-            name: panel.values[:, panel.column_position(spec, name)]
+            name: spec
             for name in self._inputs
             if (spec := getattr(self, name)) is not None
         }
 
-    def _names(self):
+    def _output_names(self):
         n = 2  # two rows are enough to learn the output's names
-        columns = {
-            name: np.ones(n) for name in self._inputs if getattr(self, name) is not None
-        }
-        return list(self._compute(columns))
+        return list(self._compute({name: np.ones(n) for name in self._fields()}))
 
-    def _transform(self, panel, roles):
-        out = self._compute(self._read(panel))
+    def _describe(self, panel, fields):
+        out = self._compute(fields)
         if not out:
             return np.empty((len(panel.values), 0))
         return np.column_stack(list(out.values()))
-
-    def _output_columns(self, panel, roles):
-        return self._names()
-
-    def _names_out(self, input_features):
-        return self._names()

@@ -193,9 +193,8 @@ class Leverage(ColumnDescriptor):
             raise ValueError(
                 f"`missing_as_zero` may hold {sorted(allowed)}; got {sorted(unknown)}."
             )
-        zero = np.zeros_like(c["cap"])
-        pe, ld = c.get("preferred", zero), c["long_term_debt"]
-        if "preferred" in self.missing_as_zero:
+        pe, ld = c.get("preferred", 0.0), c["long_term_debt"]
+        if "preferred" in self.missing_as_zero and "preferred" in c:
             pe = np.where(np.isnan(pe), 0.0, pe)
         if "long_term_debt" in self.missing_as_zero:
             ld = np.where(np.isnan(ld), 0.0, ld)
@@ -283,16 +282,26 @@ class Growth(ColumnDescriptor):
                 names = [prefix] + [f"{prefix}_{k}y" for k in range(1, self.years)]
                 yield param, out, names
 
-    def _names(self):
+    def _fields(self):
+        return {
+            f"{param}/{k}": name
+            for param, _, names in self._series()
+            for k, name in enumerate(names)
+        }
+
+    def _param_of(self, field):
+        return field.split("/")[0]
+
+    def _output_names(self):
         return [out for _, out, _ in self._series()]
 
-    def _transform(self, panel, roles):
-        columns = []
-        for param, _, names in self._series():
-            Y = np.column_stack(
-                [panel.values[:, panel.column_position(n, param)] for n in names]
+    def _describe(self, panel, fields):
+        columns = [
+            self._trend(
+                np.column_stack([fields[f"{param}/{k}"] for k in range(len(names))])
             )
-            columns.append(self._trend(Y))
+            for param, _, names in self._series()
+        ]
         return np.column_stack(columns) if columns else np.empty((len(panel.values), 0))
 
     def _trend(self, Y):

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from skfactor.descriptors._columns import ColumnDescriptor
+from skfactor.descriptors._base import Descriptor
 from skfactor.descriptors._standardize import sqrt_cap, standardize
 from skfactor.panel._regression import segment_regression
 
 __all__ = ["NonlinearSize"]
 
 
-class NonlinearSize(ColumnDescriptor):
+class NonlinearSize(Descriptor):
     r"""Non-linear size: ``nlsize``, the cube of size made orthogonal to size.
 
     On each date, size :math:`s = \ln(\mathrm{cap})` is standardised (mean
@@ -45,19 +45,22 @@ class NonlinearSize(ColumnDescriptor):
     True
     """
 
+    _segment_by = "date"
+    _panel_only = False
     _parameter_constraints: dict = {"cap": [str, int]}
 
     def __init__(self, *, cap: str | int = "cap") -> None:
         self.cap = cap
 
-    def _transform(self, panel, roles):
-        seg = panel.segments
-        cap = panel.values[:, panel.column_position(self.cap, "cap")]
+    _outputs = ("nlsize",)
+
+    def _fields(self):
+        return {"cap": self.cap}
+
+    def _describe(self, panel, fields):
+        seg, cap = panel.segments, fields["cap"]
         with np.errstate(invalid="ignore", divide="ignore"):
             size = np.where(cap > 0, np.log(np.where(cap > 0, cap, 1.0)), np.nan)
         z = standardize(seg, size, np.where(cap > 0, cap, np.nan))
         fit = segment_regression(seg, z[:, None], z**3, sqrt_cap(cap))
         return fit.resid[:, None]
-
-    def _names(self):
-        return ["nlsize"]
