@@ -199,9 +199,12 @@ def _per_date_variance(exposures, returns, factors, W, covs, d, ends, cells=2**2
         rows = slice(*np.searchsorted(t, [lo, hi]))
         B[t[rows] - lo, a[rows]] = values[rows]
         absent = np.isnan(B).any(axis=2)
-        X = np.einsum("pa,tak->tpk", W, np.where(np.isnan(B), 0.0, B))
+        # The portfolios' exposures W B_t of every date as one BLAS product
+        # (an einsum over t, a, k does not use BLAS: 25x slower).
+        Bz = np.where(np.isnan(B), 0.0, B).transpose(1, 0, 2).reshape(len(assets), -1)
+        X = (W @ Bz).reshape(len(W), hi - lo, k).transpose(1, 0, 2)
         i = owner[lo - first : hi - first]
-        block = np.einsum("tpk,tkl,tpl->tp", X, covs[i], X) + d[i] @ (W * W).T
+        block = np.einsum("tpl,tpl->tp", X @ covs[i], X) + d[i] @ (W * W).T
         block[absent.astype(np.float64) @ held > 0] = np.nan
         var[lo - first : hi - first] = block
     return var
