@@ -79,7 +79,8 @@ class Summary(pd.DataFrame):
     def _constructor(self):
         return Summary
 
-    def _header_rows(self) -> list[tuple[str, str]]:
+    def header_rows(self) -> list[tuple[str, str]]:
+        """The header as (label, formatted value) pairs, in the printed order."""
         keys = [*HEADER_KEYS, *(k for k in self.header if k not in HEADER_KEYS)]
         return [
             (
@@ -93,7 +94,7 @@ class Summary(pd.DataFrame):
 
     def as_text(self) -> str:
         """The header, two fields a line, above the table."""
-        header = self._header_rows()
+        header = self.header_rows()
         label_width = max((len(label) for label, _ in header), default=0) + 2
         rows = [f"{label + ':':<{label_width}}{value}" for label, value in header]
         short = [row for row in rows if len(row) <= 40]
@@ -126,7 +127,7 @@ class Summary(pd.DataFrame):
         cells = "".join(
             f"<tr><th style='text-align:left'>{html.escape(label)}</th>"
             f"<td style='text-align:left'>{html.escape(value)}</td></tr>"
-            for label, value in self._header_rows()
+            for label, value in self.header_rows()
         )
         return f"<table>{cells}</table>\n" + pd.DataFrame(self).to_html()
 
@@ -144,7 +145,7 @@ class Summary(pd.DataFrame):
                 return "--" if math.isnan(value) else float_format.format(value)
             return esc(value)
 
-        header = "\n".join(f"{esc(k)} & {esc(v)} \\\\" for k, v in self._header_rows())
+        header = "\n".join(f"{esc(k)} & {esc(v)} \\\\" for k, v in self.header_rows())
         names = [esc(n if n is not None else "") for n in self.index.names]
         lines = [
             " & ".join(

@@ -44,7 +44,7 @@ def model_intro(report):
 def _header(summary):
     rows = "".join(
         f"<tr><th>{html.escape(label)}</th><td>{html.escape(value)}</td></tr>"
-        for label, value in summary._header_rows()
+        for label, value in summary.header_rows()
     )
     return f'<div class="table-wrap"><table class="header">{rows}</table></div>'
 
