@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skfactor.descriptors._windows import check_decay
+from skfactor.descriptors._windows import check_decay, shift
 from skfactor.panel._output import is_polars_frame, key_columns
 from skfactor.panel._segments import Segments
 from skfactor.panel._transformer import PanelTransformer
@@ -35,6 +35,7 @@ __all__ = [
     "half_window",
     "log_excess",
     "per_date",
+    "previous_date",
 ]
 
 # Grid cells per block of assets: the kernels' dozen temporaries of a block
@@ -264,6 +265,8 @@ def asset_codes(panel):
     """Each row's asset number (0 .. n_assets - 1, the assets that have rows)."""
     codes = np.asarray(panel.index.codes[1], dtype=np.intp)
     used = np.bincount(codes, minlength=len(panel.index.levels[1])) > 0
+    if used.all():  # the usual case: no renumbering pass over the rows
+        return codes, len(used)
     return (np.cumsum(used) - 1)[codes], int(used.sum())
 
 
@@ -308,6 +311,26 @@ def by_asset(panel, fields, kernel, n_outputs, assets=None):
             flat = np.ascontiguousarray(result).reshape(-1)
             out[caller[rows], j] = flat[cells]  # straight to the caller's rows
     return out
+
+
+def previous_date(panel, values, assets):
+    """Each row's asset's value at the panel's previous date (NaN without a row).
+
+    On a panel with few holes, straight from one (dates, assets) grid: each
+    row reads the cell one date up, with no kernel pass and no output grid
+    (2x faster than :func:`by_asset` with a shift, 3,000 assets x 2,520 dates).
+    """
+    codes, n_assets = assets
+    n_dates = len(panel.dates)
+    if n_assets * n_dates > _MAX_PADDING * len(codes):
+        return by_asset(
+            panel, {"v": values}, lambda g: [shift(g["v"], 1, np.nan)], 1, assets
+        )[:, 0]
+    # Row (d, a) reads cell (d - 1, a) of a grid with one NaN date on top.
+    grid = np.full((n_dates + 1) * n_assets, np.nan)
+    cells = panel.date_codes * n_assets + codes
+    grid[cells + n_assets] = values
+    return np.take(grid, cells, mode="clip")
 
 
 def _on_whole_grid(panel, fields, kernel, n_outputs, codes, blocks):

@@ -30,6 +30,7 @@ __all__ = [
     "masked_sums",
     "shift",
     "weighted_mean",
+    "window_counts",
     "window_sums",
 ]
 
@@ -68,6 +69,20 @@ def window_sums(x, window, decay=1.0, where=None):
     return running.reshape(nb * w, n)[:t]
 
 
+def window_counts(present, window):
+    """How many cells of each window hold: ``window_sums`` of a boolean mask.
+
+    A running count differenced ``window`` dates apart: integers below
+    2**53 are exact in float64, so (unlike a running sum of values) the
+    difference loses nothing, whatever the length of the history; two passes
+    instead of :func:`window_sums`' seven.
+    """
+    count = np.cumsum(present, axis=0, dtype=np.float64)
+    if window < len(count):
+        count[window:] -= count[:-window].copy()
+    return count
+
+
 def check_decay(window, halflife, name="window"):
     """Raise unless ``window / halflife`` keeps ``0.5**(-window / halflife)`` finite."""
     if halflife is not None and window / halflife > MAX_EXPONENT:
@@ -96,10 +111,11 @@ def masked_sums(terms, present, window, decay=1.0):
     of those cells (the normaliser of "weights normalised over the values
     present") and their number (for ``min_periods``).
     """
-    indicator = present.astype(np.float64)
     sums = [window_sums(t, window, decay, where=present) for t in terms]
-    weight = window_sums(indicator, window, decay)
-    count = weight if decay == 1.0 else window_sums(indicator, window)
+    count = window_counts(present, window)
+    if decay == 1.0:
+        return sums, count, count
+    weight = window_sums(present.astype(np.float64), window, decay)
     return sums, weight, count
 
 
