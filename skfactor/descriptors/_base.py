@@ -246,7 +246,9 @@ def log_excess(returns, risk_free, name):
                 f"{what} has values <= -1, whose log return ln(1 + r) is undefined; "
                 "give simple returns as fractions (0.01 for 1%), above -1."
             )
-    return np.log1p(returns) - np.log1p(risk_free)
+    x = np.log1p(returns)
+    x -= np.log1p(risk_free)  # in place: no second row-length temporary
+    return x
 
 
 def check_positive(values, param, column, strict=True):

@@ -137,7 +137,10 @@ class Beta(Descriptor):
         else:
             market = per_date(self.market, panel, "market")
         rf = fields["risk_free"]
-        rows = {"y": fields["returns"] - rf, "m": market - rf}
+        if np.isscalar(rf) and rf == 0.0:  # no risk-free rate: no copies
+            rows = {"y": fields["returns"], "m": market}
+        else:
+            rows = {"y": fields["returns"] - rf, "m": market - rf}
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
 
