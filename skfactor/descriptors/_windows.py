@@ -18,6 +18,16 @@ summing the window directly, whatever the length of the history (a running
 total differenced over 2,520 dates would lose digits to the total; one scaled
 by :math:`\lambda^{-t}` would overflow). The running sums go down the dates
 axis of a (dates, assets) grid: one contiguous row of assets at a time.
+
+Not a first-order recursion :math:`S_t = \lambda S_{t-1} + x_t -
+\lambda^W x_{t-W}` (``scipy.signal.lfilter``): on a block of 52 assets x
+2,520 dates it is only 1.4x faster per sum (1.66 ms vs 2.27 ms, median of
+40 alternating runs), a few percent of a descriptor, and its rounding
+error decays only as :math:`\lambda^k` after the values that caused it, so
+a past level far above today's (the drift in
+``test_window_sums_long_history_keeps_digits``) would show in today's sum.
+Counts (:func:`window_counts`) are integers, and a differenced running
+count is exact.
 """
 
 from __future__ import annotations
