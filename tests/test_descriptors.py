@@ -26,7 +26,7 @@ from skfactor.descriptors import (
     Size,
     Volatility,
 )
-from skfactor.descriptors._windows import window_sums
+from skfactor.descriptors._windows import window_counts, window_sums
 
 RTOL, ATOL = 1e-10, 1e-12
 
@@ -320,6 +320,45 @@ def test_window_sums_long_history_keeps_digits():
         w = decay ** np.arange(21)
         expected = [w @ x[t - 20 : t + 1][::-1] for t in range(4100, 5000)]
         np.testing.assert_allclose(s[4100:], expected, rtol=1e-13, atol=1e-12)
+
+
+def test_window_counts_equal_slow_count_on_long_history():
+    # The differenced running count is exact: integers, whatever the history.
+    rng = np.random.default_rng(3)
+    present = rng.random((6000, 3)) < 0.9
+    present[:, 2] = False  # an all-missing series
+    for window in (1, 21, 252, 7000):
+        expected = [present[max(0, t - window + 1) : t + 1].sum(0) for t in range(6000)]
+        np.testing.assert_array_equal(window_counts(present, window), expected)
+
+
+def test_descriptors_all_nan_asset_and_window_longer_than_history(raw):
+    # An asset with no return at all gets NaN; a window longer than the
+    # history equals the slow loop over the dates there are.
+    X = raw.copy()
+    X.loc[X.index.get_level_values("asset") == "A03", "returns"] = np.nan
+    R = wide(X, "returns")
+    rf = X["rf"].groupby(level="date").first().reindex(R.index).to_numpy()
+    window = 2 * len(R)
+    momentum = Momentum(
+        window=window, halflife=30, lag=3, min_periods=20, risk_free="rf"
+    )
+    expected = slow_momentum(R.to_numpy(), rf, window, 30, 3, 20)
+    _compare(momentum.fit_transform(X)["rstr"], on_rows(expected, R, X))
+    volatility = Volatility(window=window, halflife=30, min_periods=20, risk_free="rf")
+    expected = slow_volatility(R.to_numpy(), rf, window, 30, 20)
+    _compare(volatility.fit_transform(X)["dastd"], on_rows(expected, R, X))
+    beta = Beta(window=window, halflife=30, min_periods=20, risk_free="rf")
+    expected, _ = slow_beta(
+        R.to_numpy(),
+        slow_market(R.to_numpy(), wide(X, "cap").to_numpy()),
+        rf,
+        window,
+        30,
+        20,
+    )
+    _compare(beta.fit_transform(X)["beta"], on_rows(expected, R, X))
+    assert np.isnan(expected[:, list(R.columns).index("A03")]).all()
 
 
 # ------------------------------------------------------------ no look-ahead

@@ -16,8 +16,9 @@ from skfactor.descriptors._base import (
     check_positive,
     half_window,
     per_date,
+    previous_date,
 )
-from skfactor.descriptors._windows import masked_sums, shift
+from skfactor.descriptors._windows import masked_sums
 from skfactor.utils._numerics import RCOND, halflife_decay
 
 __all__ = ["Beta", "cap_weighted_market"]
@@ -30,9 +31,7 @@ def cap_weighted_market(panel, assets, returns, cap):
     asset without a row or a cap at the previous date of the panel is left
     out; NaN on a date with no such asset.
     """
-    previous = by_asset(
-        panel, {"cap": cap}, lambda g: [shift(g["cap"], 1, np.nan)], 1, assets
-    )[:, 0]
+    previous = previous_date(panel, cap, assets)
     ok = ~np.isnan(previous) & ~np.isnan(returns)
     dates, r, n_dates = panel.date_codes, returns, len(panel.dates)
     total = np.bincount(dates[ok], weights=previous[ok] * r[ok], minlength=n_dates)
@@ -138,7 +137,10 @@ class Beta(Descriptor):
         else:
             market = per_date(self.market, panel, "market")
         rf = fields["risk_free"]
-        rows = {"y": fields["returns"] - rf, "m": market - rf}
+        if np.isscalar(rf) and rf == 0.0:  # no risk-free rate: no copies
+            rows = {"y": fields["returns"], "m": market}
+        else:
+            rows = {"y": fields["returns"] - rf, "m": market - rf}
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
 

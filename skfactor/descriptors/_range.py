@@ -15,7 +15,7 @@ from skfactor.descriptors._base import (
     half_window,
     log_excess,
 )
-from skfactor.descriptors._windows import window_sums
+from skfactor.descriptors._windows import window_counts, window_sums
 from skfactor.utils._sklearn import Interval
 
 __all__ = ["CumulativeRange"]
@@ -107,7 +107,7 @@ class CumulativeRange(Descriptor):
                 z[length * t :] += month[: -length * t]
                 np.fmax(high, z, out=high)
                 np.fmin(low, z, out=low)
-            count = window_sums(present.astype(np.float64), length * months)
+            count = window_counts(present, length * months)
             return [np.where(count >= need, high - low, np.nan)]
 
         return by_asset(panel, {"x": x}, kernel, 1)

@@ -103,12 +103,14 @@ class ShareTurnover(Descriptor):
     def _describe(self, panel, fields):
         check_positive(fields["volume"], "volume", self.volume, strict=False)
         check_positive(fields["shares"], "shares", self.shares)
-        turnover = fields["volume"] / fields["shares"]
         length = self.month_length
         need = half_window(length, self.min_periods, "month_length")
 
         def kernel(g):
-            tau = g["tau"]
+            # The turnover per block: the outputs then overwrite the two
+            # input grids, with one grid of its own, not two.
+            with np.errstate(invalid="ignore"):
+                tau = g["volume"] / g["shares"]
             (total,), _, count = masked_sums([tau], ~np.isnan(tau), length)
             has = count >= need
             out = [_log(np.where(has, total, np.nan))]
@@ -125,4 +127,5 @@ class ShareTurnover(Descriptor):
                 out.append(_log(mean))
             return out
 
-        return by_asset(panel, {"tau": turnover}, kernel, 3)
+        grids = {"volume": fields["volume"], "shares": fields["shares"]}
+        return by_asset(panel, grids, kernel, 3)

@@ -93,7 +93,9 @@ class Volatility(Descriptor):
         self.risk_free = risk_free
 
     def _describe(self, panel, fields):
-        excess = fields["returns"] - fields["risk_free"]
+        excess, rf = fields["returns"], fields["risk_free"]
+        if not (np.isscalar(rf) and rf == 0.0):  # without one, no copy
+            excess = excess - rf
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
 

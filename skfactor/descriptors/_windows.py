@@ -18,6 +18,16 @@ summing the window directly, whatever the length of the history (a running
 total differenced over 2,520 dates would lose digits to the total; one scaled
 by :math:`\lambda^{-t}` would overflow). The running sums go down the dates
 axis of a (dates, assets) grid: one contiguous row of assets at a time.
+
+Not a first-order recursion :math:`S_t = \lambda S_{t-1} + x_t -
+\lambda^W x_{t-W}` (``scipy.signal.lfilter``): on a block of 52 assets x
+2,520 dates it is only 1.4x faster per sum (1.66 ms vs 2.27 ms, median of
+40 alternating runs), a few percent of a descriptor, and its rounding
+error decays only as :math:`\lambda^k` after the values that caused it, so
+a past level far above today's (the drift in
+``test_window_sums_long_history_keeps_digits``) would show in today's sum.
+Counts (:func:`window_counts`) are integers, and a differenced running
+count is exact.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ __all__ = [
     "masked_sums",
     "shift",
     "weighted_mean",
+    "window_counts",
     "window_sums",
 ]
 
@@ -68,6 +79,20 @@ def window_sums(x, window, decay=1.0, where=None):
     return running.reshape(nb * w, n)[:t]
 
 
+def window_counts(present, window):
+    """How many cells of each window hold: ``window_sums`` of a boolean mask.
+
+    A running count differenced ``window`` dates apart: integers below
+    2**53 are exact in float64, so (unlike a running sum of values) the
+    difference loses nothing, whatever the length of the history; two passes
+    instead of :func:`window_sums`' seven.
+    """
+    count = np.cumsum(present, axis=0, dtype=np.float64)
+    if window < len(count):
+        count[window:] -= count[:-window].copy()
+    return count
+
+
 def check_decay(window, halflife, name="window"):
     """Raise unless ``window / halflife`` keeps ``0.5**(-window / halflife)`` finite."""
     if halflife is not None and window / halflife > MAX_EXPONENT:
@@ -96,10 +121,11 @@ def masked_sums(terms, present, window, decay=1.0):
     of those cells (the normaliser of "weights normalised over the values
     present") and their number (for ``min_periods``).
     """
-    indicator = present.astype(np.float64)
     sums = [window_sums(t, window, decay, where=present) for t in terms]
-    weight = window_sums(indicator, window, decay)
-    count = weight if decay == 1.0 else window_sums(indicator, window)
+    count = window_counts(present, window)
+    if decay == 1.0:
+        return sums, count, count
+    weight = window_sums(present.astype(np.float64), window, decay)
     return sums, weight, count
 
 
