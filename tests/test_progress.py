@@ -73,7 +73,7 @@ def test_evaluate_factor_risk_forecast_verbose_writes_both_bars(data, capsys):
     assert capsys.readouterr().err == ""
     loud = run(True)
     err = capsys.readouterr().err
-    assert "covariance refits" in err and "specific variances" in err
+    assert "covariance refits" in err and "specific variance refits" in err
     pd.testing.assert_frame_equal(quiet, loud)
 
 

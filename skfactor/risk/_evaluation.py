@@ -363,6 +363,16 @@ def forecast_ends(n_dates, min_dates, max_dates, step):
     return np.arange(min_dates, n_dates, step)
 
 
+def refit_windows(ends, max_dates, verbose, what):
+    """:func:`windows`, with a progress bar of the ``what`` refits when ``verbose``."""
+    return progress(
+        windows(ends, max_dates),
+        verbose=verbose,
+        total=len(ends),
+        desc=f"{what} refits",
+    )
+
+
 def windows(ends, max_dates):
     """``(i, start, end)`` of each forecast's fitting window."""
     for i, end in enumerate(ends):
@@ -377,13 +387,7 @@ def refit_covariances(values, estimator, ends, max_dates, verbose=False):
     covs = np.empty((len(ends), k, k))
     # small covariances on one BLAS thread: 4x faster refits at 30 columns
     with one_blas_thread() if k <= SMALL else nullcontext():
-        refits = progress(
-            windows(ends, max_dates),
-            verbose=verbose,
-            total=len(ends),
-            desc="covariance refits",
-        )
-        for i, start, end in refits:
+        for i, start, end in refit_windows(ends, max_dates, verbose, "covariance"):
             history = values[start:end]
             if not keep_nan:
                 history = history[~np.isnan(history).any(axis=1)]

@@ -24,10 +24,9 @@ from skfactor.risk._evaluation import (
     _portfolios,
     forecast_ends,
     refit_covariances,
-    windows,
+    refit_windows,
 )
 from skfactor.risk._specific import specific_variance
-from skfactor.utils._progress import progress
 from skfactor.utils._typing import RandomStateLike
 
 __all__ = ["evaluate_factor_risk_forecast"]
@@ -136,13 +135,7 @@ def evaluate_factor_risk_forecast(
         verbose=verbose,
     )
     d = np.empty((len(ends), len(assets)))
-    refits = progress(
-        windows(ends, max_dates),
-        verbose=verbose,
-        total=len(ends),
-        desc="specific variances",
-    )
-    for i, start, end in refits:
+    for i, start, end in refit_windows(ends, max_dates, verbose, "specific variance"):
         d[i] = specific_variance(E.iloc[start:end], halflife=halflife, min_obs=min_obs)[
             0
         ]
