@@ -655,3 +655,33 @@ def test_descriptors_blocks_of_assets_agree(raw, monkeypatch, padding):
     monkeypatch.setattr(base, "_MAX_PADDING", padding)
     for step, frame in zip(steps, expected, strict=True):
         pd.testing.assert_frame_equal(step.fit_transform(raw), frame, rtol=1e-13)
+
+
+@pytest.mark.filterwarnings("ignore:.*dates could not be estimated")
+def test_descriptors_in_a_grid_search_by_date_equal_a_refit(raw):
+    # The seam: a descriptor feeding a cross-sectional model inside GridSearchCV
+    # split by date (the cap column is not read), its best parameters refit
+    # equal to the same pipeline fitted by hand.
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+
+    from skfactor import CrossSectionalFactorModel
+    from skfactor.model_selection import PanelTimeSeriesSplit
+
+    X = raw[["returns", "cap"]]
+    y = X["returns"].groupby(level="asset").shift(-1).fillna(0.0)
+    pipe = make_pipeline(Momentum(window=40, lag=2), CrossSectionalFactorModel())
+    grid = GridSearchCV(
+        pipe,
+        {"momentum__halflife": [5, 20]},
+        cv=PanelTimeSeriesSplit(n_splits=3),
+        error_score="raise",
+    ).fit(X, y)
+    best = make_pipeline(
+        Momentum(window=40, lag=2, halflife=grid.best_params_["momentum__halflife"]),
+        CrossSectionalFactorModel(),
+    ).fit(X, y)
+    pd.testing.assert_frame_equal(
+        grid.best_estimator_[-1].factor_returns_, best[-1].factor_returns_
+    )
+    assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
