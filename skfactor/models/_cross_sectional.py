@@ -429,6 +429,17 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
                 + ("." if history.panel else ", but `X` is a (date, asset) panel.")
                 + " Pass the same kind, or call `fit` on all the dates."
             )
+        if part.weighted != history.weighted:
+            raise ValueError(
+                "The model was fitted "
+                + ("with" if history.weighted else "without")
+                + " `sample_weight`; `partial_fit` needs the same: "
+                + (
+                    "pass the new rows' weights."
+                    if history.weighted
+                    else "drop them, or call `fit` on all the dates with weights."
+                )
+            )
         if not part.panel:  # one more cross-section: the next date number
             n = len(history)
             part = part._replace(dates=pd.RangeIndex(n, n + 1, name="date"))
@@ -507,6 +518,7 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
             n_features_in=self.n_features_in_,
             feature_names_in=getattr(self, "feature_names_in_", None),
             panel=panel.dates is not None,
+            weighted=weights is not None,
         )
 
     def _finalise(self, parts, history=None):

@@ -114,7 +114,8 @@ class DateFits(NamedTuple):
     matrix of the estimable dates and the column scales it is in (None
     without any) for the collinearity check, ``n_rows`` the partition's rows;
     the feature counts and names are those its validation found; ``panel``
-    whether its rows were a (date, asset) panel (else one cross-section).
+    whether its rows were a (date, asset) panel (else one cross-section),
+    ``weighted`` whether it was fitted with weights.
     """
 
     dates: pd.Index
@@ -126,6 +127,7 @@ class DateFits(NamedTuple):
     n_features_in: int
     feature_names_in: np.ndarray | None
     panel: bool = True
+    weighted: bool = False
 
 
 def _scaled_inverse(A, absent, constraint, ok):

@@ -109,7 +109,7 @@ class DateHistory:
         self.names = part.names
         self.pooled = pooled
         self.n_rows = part.n_rows
-        self.panel = part.panel
+        self.panel, self.weighted = part.panel, part.weighted
         self.dates = _GrowingIndex(part.dates)
         self.params = GrowingRows(part.params)
         mom = part.moments
