@@ -514,7 +514,8 @@ class FactorRiskModel:
                 "with `FactorRiskModel.from_model(...)` to update it."
             )
         estimator = self.factor_covariance_estimator
-        if estimator is not None and not callable(getattr(estimator, "partial_fit", None)):
+        advances = callable(getattr(estimator, "partial_fit", None))
+        if estimator is not None and not advances:
             raise ValueError(
                 f"The `factor_covariance_estimator` ({type(estimator).__name__}) "
                 "has no `partial_fit`, so its covariance cannot advance by new "
