@@ -101,12 +101,16 @@ def assert_same_model(model, expected, X, y, weight=None):
     assert_close(model.coef_, expected.coef_)
     assert_close(model.intercept_, expected.intercept_)
     lazy, lazy_expected = lazy_results(model), lazy_results(expected)
-    assert lazy.keys() == lazy_expected.keys() == {
-        "bse_",
-        "tvalues_",
-        "pvalues_",
-        "diagnostics_",
-    }
+    assert (
+        lazy.keys()
+        == lazy_expected.keys()
+        == {
+            "bse_",
+            "tvalues_",
+            "pvalues_",
+            "diagnostics_",
+        }
+    )
     for name, value in lazy_expected.items():
         pd.testing.assert_index_equal(lazy[name].index, value.index)
         assert_close(lazy[name].to_numpy(), value.to_numpy())
