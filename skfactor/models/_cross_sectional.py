@@ -253,6 +253,8 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
     regression (here per date) and one column per term, ``const`` first. The
     specific returns are not stored (a grid search would carry a
     training-sized copy in every candidate): :meth:`residuals` computes them.
+    :meth:`partial_fit` adds later dates (a daily update costs one date's
+    regression): the model is then that of :meth:`fit` on all the dates.
 
     A 2-D array, or a DataFrame with a single-level index, is one cross-section
     (one date), so that the model is an ordinary (weighted) regression there.
