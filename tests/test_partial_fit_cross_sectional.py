@@ -198,6 +198,22 @@ def test_cross_sectional_model_partial_fit_first_call_is_fit():
 
 
 @few_rows
+def test_cross_sectional_model_partial_fit_follows_the_other_parameters():
+    """The expectation and the diagnostics are recomputed from the history:
+    changing how (not what each date fits) gives the refit with the change."""
+    X, y = loadings_panel()
+    params = {"industries": INDUSTRIES}
+    head, tail = date_slices(X, [60])
+    model = CrossSectionalFactorModel(**params).fit(X[head], y[head])
+    assert model.diagnostics_["condition_number"].isna().all()
+    new = {"expected_returns": "window", "window": 10, "condition_number": True}
+    model.set_params(**new).partial_fit(X[tail], y[tail])
+    expected = CrossSectionalFactorModel(**params, **new).fit(X, y)
+    assert_same_model(model, expected, X, y)
+    assert model.diagnostics_["condition_number"].notna().any()
+
+
+@few_rows
 def test_cross_sectional_model_partial_fit_appends_without_copying():
     """Updates write into the same buffer until it is full: ``params_`` (and
     the moments) of the dates already there are not copied on each update."""

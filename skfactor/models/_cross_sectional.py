@@ -13,7 +13,6 @@ from skfactor.models._date_diagnostics import (
     STATUS,
     DateFits,
     DateMoments,
-    date_inference,
 )
 from skfactor.models._date_history import DateHistory
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
@@ -388,10 +387,15 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         writes its own dates and copies nothing already there (but on a
         doubling). ``params_`` is a view of them. The pooled Gram matrix is
         fixed in size. ``coef_``/``intercept_`` are recomputed from
-        ``params_`` (a weighted mean over the dates, microseconds);
-        ``bse_``, ``tvalues_``, ``pvalues_`` and ``diagnostics_`` are
-        computed again, for every date, on their first access after an
-        update.
+        ``params_`` (a weighted mean over the dates, microseconds), so a
+        change of ``expected_returns``, ``halflife`` or ``window`` applies to
+        all the dates, as a refit; ``bse_``, ``tvalues_``, ``pvalues_`` and
+        ``diagnostics_``, once read, are kept the same way, and a read after
+        an update computes those of the new dates (of every date when
+        ``condition_number`` changed). A change of the parameters each
+        date's regression depends on (``fit_intercept``, ``weights``,
+        ``passthrough``, ``industries``, ``industry_weights``), or of the
+        weighting (``sample_weight`` given or not), is refused.
 
         Parameters
         ----------
@@ -590,7 +594,7 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
 
     def _inference(self, history, name):
         """Every lazily computed attribute at once, from the kept moments."""
-        return date_inference(history.moments(), self.params_, self.condition_number)
+        return history.inference(self.params_, self.condition_number)
 
     @property
     def _moments(self):

@@ -5,7 +5,9 @@ keeps: each date's estimates and :class:`DateMoments`, in buffers whose
 capacity doubles when full (an update of one date writes one row; the rows
 already there are copied only when the capacity doubles, a constant amortised
 cost per date), and the fixed-size pooled Gram matrix of the collinearity
-check. The fitted attributes are views of the buffers.
+check. The fitted attributes are views of the buffers. The per-date
+inference (``bse_``, ``tvalues_``, ``pvalues_``, ``diagnostics_``), once
+read, is kept the same way: a read after an update computes the new dates'.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from skfactor.models._date_diagnostics import DateMoments
+from skfactor.models._date_diagnostics import DateMoments, date_inference
 
 __all__ = ["DateHistory", "GrowingRows"]
 
@@ -119,6 +121,8 @@ class DateHistory:
             for name in _PER_DATE
             if getattr(mom, name) is not None
         }
+        # The inference of the first dates, once read: (condition_number, rows).
+        self.inferred = None
 
     def append(self, part, pooled):
         """Add a later block of dates (checked by the caller)."""
@@ -136,14 +140,51 @@ class DateHistory:
     def index(self) -> pd.Index:
         return self.dates.index
 
-    def moments(self) -> DateMoments:
-        """The :class:`DateMoments` of every date (views of the buffers)."""
-        rows = self.moments_rows
+    def moments(self, start: int = 0) -> DateMoments:
+        """The :class:`DateMoments` of the dates from ``start`` (views)."""
+        rows = {name: kept.values[start:] for name, kept in self.moments_rows.items()}
         return DateMoments(
-            *(rows[name].values if name in rows else None for name in _PER_DATE),
+            *(rows.get(name) for name in _PER_DATE),
             self.centered,
             self.may_be_absent,
         )
+
+    def inference(self, params: pd.DataFrame, condition_number: bool) -> dict:
+        """``bse_``, ``tvalues_``, ``pvalues_``, ``diagnostics_`` of every date.
+
+        Each date's are its own (:func:`date_inference`): those of the dates
+        read before are kept, and only the dates added since are computed
+        (all of them when ``condition_number`` changed).
+        """
+        done = 0
+        if self.inferred is not None and self.inferred[0] == condition_number:
+            done = len(next(iter(self.inferred[1].values())))
+        new = date_inference(self.moments(done), params.iloc[done:], condition_number)
+        arrays = {
+            (name, column): frame[column].to_numpy()
+            if name == "diagnostics_"
+            else frame.to_numpy()
+            for name, frame in new.items()
+            for column in (frame.columns if name == "diagnostics_" else [None])
+        }
+        if done:
+            for key, rows in self.inferred[1].items():
+                rows.append(arrays[key])
+        else:
+            self.inferred = (
+                condition_number,
+                {key: GrowingRows(values) for key, values in arrays.items()},
+            )
+        rows = {key: value.values for key, value in self.inferred[1].items()}
+        out = {
+            name: pd.DataFrame(
+                rows[name, None], index=params.index, columns=params.columns, copy=False
+            )
+            for name in ("bse_", "tvalues_", "pvalues_")
+        }
+        table = {column: rows[name, column] for name, column in rows if column}
+        out["diagnostics_"] = pd.DataFrame(table, index=params.index)
+        return out
 
     def params_frame(self, columns: pd.Index) -> pd.DataFrame:
         """``params_``: a DataFrame on a view of the estimates (no copy)."""
