@@ -25,7 +25,9 @@ class GrowingRows:
 
     The first rows are copied to a buffer of exactly their size (a fit carries
     no slack); an append that does not fit doubles the capacity. Pickled, only
-    the rows are stored.
+    the rows are stored; unpickled, they get room for a quarter more (the
+    load copies them anyway, so that a job that restarts every day does not
+    copy them again in its update).
     """
 
     __slots__ = ("_data", "_n")
@@ -55,7 +57,10 @@ class GrowingRows:
         return self.values
 
     def __setstate__(self, values):
-        self._data, self._n = values, len(values)
+        n = len(values)
+        self._data = np.empty((n + max(n // 4, 16), *values.shape[1:]), values.dtype)
+        self._data[:n] = values
+        self._n = n
 
 
 class _GrowingIndex:
@@ -69,9 +74,9 @@ class _GrowingIndex:
     def __init__(self, index: pd.Index) -> None:
         self.name, self.dtype = index.name, index.dtype
         self._rows = None
-        self._index = index
+        self._index = index  # the index of the rows (a cache, with rows)
         if isinstance(index.dtype, np.dtype) and not isinstance(index, pd.RangeIndex):
-            self._rows, self._index = GrowingRows(index.to_numpy()), None
+            self._rows = GrowingRows(index.to_numpy())
 
     def append(self, index: pd.Index) -> None:
         if self._rows is None or index.dtype != self.dtype:
@@ -79,12 +84,20 @@ class _GrowingIndex:
             self._rows = None
         else:
             self._rows.append(index.to_numpy())
+            self._index = None
 
     @property
     def index(self) -> pd.Index:
-        if self._rows is None:
-            return self._index
-        return pd.Index(self._rows.values, dtype=self.dtype, name=self.name, copy=False)
+        if self._index is None:
+            # numpy values (dates, numbers) give their own index type back
+            dtype = self.dtype if self.dtype == object else None
+            values = self._rows.values
+            self._index = pd.Index(values, dtype=dtype, name=self.name, copy=False)
+        return self._index
+
+    def __getstate__(self):
+        index = None if self._rows is not None else self._index
+        return {**vars(self), "_index": index}
 
 
 # The DateMoments fields kept per date (the others are the fit's, one value).
