@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skfactor import CrossSectionalFactorModel
+from skfactor import CrossSectionalFactorModel, TimeSeriesFactorModel
 from skfactor.datasets import make_factor_panel
 from skfactor.models._lazy import lazy_results
 from skfactor.risk import FactorCovariance, FactorRiskModel
-from tests.test_partial_fit import CHUNKS, RISK_PARAMS, assert_close
+from tests.test_partial_fit import CHUNKS, RISK_PARAMS, assert_close, asset_returns
 
 N_DATES = 90
 INDUSTRIES = ["ind_a", "ind_b", "ind_c"]
@@ -288,6 +288,8 @@ def test_cross_sectional_model_partial_fit_rejects_bad_updates():
         plain_model = CrossSectionalFactorModel(industries=INDUSTRIES)
         plain_model.fit(X[head], y[head], sample_weight=X["sqrt_cap"][head])
         plain_model.partial_fit(X[tail], y[tail])
+    with pytest.raises(ValueError, match="'halflife' parameter"):
+        pickle.loads(state).set_params(halflife=-1.0).partial_fit(X[tail], y[tail])
     for change in (
         {"industry_weights": "equal"},
         {"weights": None, "passthrough": ["sqrt_cap"]},
@@ -408,3 +410,11 @@ def test_factor_risk_model_update_of_a_cross_sectional_model_rejects():
     assert len(model.params_) == len(risk.factor_returns) == 60
     risk.update(X[tail], y[tail])
     assert len(model.params_) == len(risk.factor_returns) == N_DATES
+
+
+def test_factor_risk_model_update_takes_sample_weight_only_cross_sectional():
+    X, y = asset_returns(n_assets=8)
+    model = TimeSeriesFactorModel().fit(X, y)
+    risk = FactorRiskModel.from_model(model, X.iloc[:200], y.iloc[:200])
+    with pytest.raises(ValueError, match="`sample_weight` applies to a risk model"):
+        risk.update(X.iloc[200:], y.iloc[200:], sample_weight=pd.Series(1.0))

@@ -418,6 +418,7 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         history = self.__dict__.get("_history")
         if history is None:
             return self.fit(X, y, sample_weight)
+        self._validate_params()  # _fit_context skips it on a fitted model
         if self._per_date_settings() != history.settings:
             changed = ", ".join(f"`{name}`" for name in _PER_DATE_PARAMS)
             raise ValueError(

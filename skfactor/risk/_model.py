@@ -522,6 +522,12 @@ class FactorRiskModel:
                 "dates: use FactorCovariance, or build the risk model again."
             )
         if isinstance(updates.model, TimeSeriesFactorModel):
+            if sample_weight is not None:
+                raise ValueError(
+                    "`sample_weight` applies to a risk model of a "
+                    "CrossSectionalFactorModel (the weights of its regressions); "
+                    "this one is of a TimeSeriesFactorModel: leave it None."
+                )
             B, F, E, R = self._time_series_inputs(updates.model, X_new, y_new)
         else:
             B, F, E, R = self._cross_sectional_inputs(
