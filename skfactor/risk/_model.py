@@ -50,10 +50,17 @@ class _Updates:
     halflife: float | None
     bandwidth: int | None
     covariance: FactorCovariance | None = None
-    # Cross-sectional model: the exposures are of the last date, and every
-    # asset's returns (the exposures' assets change by date).
+    # Cross-sectional model: the exposures are of the last date, and the
+    # returns of the assets not among them (the exposures' assets change by
+    # date; with ``asset_returns``, every asset's).
     latest: bool = True
     returns: pd.DataFrame | None = None
+
+
+def _split_returns(returns, assets):
+    """``returns`` of ``assets`` (in their order) and of the other assets."""
+    others = returns.loc[:, ~returns.columns.isin(assets)]
+    return returns.reindex(columns=assets), others
 
 
 def _wide_returns(y):
@@ -447,7 +454,7 @@ class FactorRiskModel:
         risk._updates = _Updates(model, specific, structural, halflife, bandwidth)
         if isinstance(model, CrossSectionalFactorModel):
             risk._updates.latest = date is None or date == R.index[-1]
-            risk._updates.returns = _wide_returns(y)
+            _, risk._updates.returns = _split_returns(_wide_returns(y), R.columns)
         return risk
 
     def update(
@@ -480,12 +487,13 @@ class FactorRiskModel:
 
         What it keeps does not grow with the history, beyond the return
         histories ``factor_returns`` and ``asset_returns`` it holds anyway
-        (for a cross-sectional model, that of every asset seen, since the
-        exposures' assets change): per asset a few sums of its residuals
-        (and the regime path's carries), and the factor covariance's state
-        (see :meth:`FactorCovariance.partial_fit`; the built-in covariance is
-        that of ``FactorCovariance(halflife=..., bandwidth=...)``, whose state
-        the first update builds from ``factor_returns``). A
+        (for a cross-sectional model, also those of the assets seen that are
+        not among the exposures', which may come back): per asset a few
+        sums of its residuals (and the regime path's carries), and the
+        factor covariance's state (see :meth:`FactorCovariance.partial_fit`;
+        the built-in covariance is that of ``FactorCovariance(halflife=...,
+        bandwidth=...)``, whose state the first update builds from
+        ``factor_returns``). A
         ``factor_covariance_estimator`` must have ``partial_fit``
         (:class:`FactorCovariance` has).
 
@@ -553,8 +561,9 @@ class FactorRiskModel:
             R = self._check_returns(R, "y_new", self.assets)
             new.asset_returns = pd.concat([self.asset_returns, R])
         else:
-            updates.returns = pd.concat([updates.returns, R])
-            new.asset_returns = updates.returns.reindex(columns=new.assets)
+            every = pd.concat([self.asset_returns, updates.returns], axis=1)
+            every = pd.concat([every, R])
+            new.asset_returns, updates.returns = _split_returns(every, new.assets)
         new.factor_covariance_estimator = self.factor_covariance_estimator
         self.__dict__.update(vars(new))
         return self
