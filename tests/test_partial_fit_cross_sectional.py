@@ -155,7 +155,7 @@ def test_cross_sectional_model_partial_fit_equals_fit(params, size):
     X, y = loadings_panel()
     params = plain(params)
     expected = CrossSectionalFactorModel(**params).fit(X, y)
-    first = 70 if size == 1 else 40
+    first = 76 if size == 1 else 40
     model = in_date_chunks(CrossSectionalFactorModel(**params), X, y, first, size)
     assert_same_model(model, expected, X, y)
 
@@ -172,7 +172,7 @@ def test_cross_sectional_model_partial_fit_with_sample_weight_equals_fit():
 
 
 @few_rows
-@settings(max_examples=12, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(cuts=st.lists(st.integers(1, N_DATES - 1), max_size=5, unique=True))
 def test_cross_sectional_model_partial_fit_any_cut_points_equal_fit(cuts):
     X, y = loadings_panel()
@@ -210,6 +210,8 @@ def test_cross_sectional_model_partial_fit_follows_the_other_parameters():
     model.set_params(**new).partial_fit(X[tail], y[tail])
     expected = CrossSectionalFactorModel(**params, **new).fit(X, y)
     assert_same_model(model, expected, X, y)
+    del model.bse_  # read again: nothing new to compute
+    assert_close(model.bse_.to_numpy(), expected.bse_)
     assert model.diagnostics_["condition_number"].notna().any()
 
 
@@ -364,7 +366,7 @@ def test_factor_risk_model_update_of_a_cross_sectional_model_equals_from_model(
     model_params = {"industries": INDUSTRIES, "weights": "sqrt_cap"}
     refit = CrossSectionalFactorModel(**model_params).fit(X, y)
     expected = FactorRiskModel.from_model(refit, X, y, **params)
-    first = 75 if size == 1 else 40
+    first = 80 if size == 1 else 40
     masks = date_slices(X, [first, *range(first + size, N_DATES, size)])
     model = CrossSectionalFactorModel(**model_params)
     model.fit(X[masks[0]], y[masks[0]])

@@ -172,22 +172,24 @@ class DateHistory:
         done = 0
         if self.inferred is not None and self.inferred[0] == condition_number:
             done = len(next(iter(self.inferred[1].values())))
-        new = date_inference(self.moments(done), params.iloc[done:], condition_number)
-        arrays = {
-            (name, column): frame[column].to_numpy()
-            if name == "diagnostics_"
-            else frame.to_numpy()
-            for name, frame in new.items()
-            for column in (frame.columns if name == "diagnostics_" else [None])
-        }
-        if done:
-            for key, rows in self.inferred[1].items():
-                rows.append(arrays[key])
-        else:
-            self.inferred = (
-                condition_number,
-                {key: GrowingRows(values) for key, values in arrays.items()},
+        if done < len(self):
+            new = date_inference(
+                self.moments(done), params.iloc[done:], condition_number
             )
+            arrays = {}  # the diagnostics by column: each keeps its dtype
+            for name, frame in new.items():
+                if name == "diagnostics_":
+                    arrays.update({(name, c): frame[c].to_numpy() for c in frame})
+                else:
+                    arrays[name, None] = frame.to_numpy()
+            if done:
+                for key, rows in self.inferred[1].items():
+                    rows.append(arrays[key])
+            else:
+                self.inferred = (
+                    condition_number,
+                    {key: GrowingRows(values) for key, values in arrays.items()},
+                )
         rows = {key: value.values for key, value in self.inferred[1].items()}
         out = {
             name: pd.DataFrame(
