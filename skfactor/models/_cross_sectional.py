@@ -13,8 +13,8 @@ from skfactor.models._date_diagnostics import (
     STATUS,
     DateFits,
     DateMoments,
-    date_inference,
 )
+from skfactor.models._date_history import DateHistory
 from skfactor.models._fama_macbeth import check_summary_arguments, fama_macbeth_table
 from skfactor.models._lazy import LazyResult
 from skfactor.models._protocol import CrossSectionalBlocks
@@ -27,6 +27,7 @@ from skfactor.panel._validation import (
     validate_panel,
     validate_row_values,
 )
+from skfactor.utils._later_dates import check_later_dates, last_date
 from skfactor.utils._numerics import RCOND, halflife_weights
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -41,6 +42,16 @@ from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["CrossSectionalFactorModel"]
+
+# The parameters each date's regression depends on: `partial_fit` refuses a
+# change (the expectation and the diagnostics are recomputed from the history).
+_PER_DATE_PARAMS = (
+    "fit_intercept",
+    "weights",
+    "passthrough",
+    "industries",
+    "industry_weights",
+)
 
 
 def _column_positions(spec, names, name):
@@ -94,10 +105,27 @@ def _in_common_units(pooled):
     largest magnitudes differ between partitions); the sum of Gram matrices
     in different units is not the Gram matrix of the panel (a collinearity
     would hide). Each is brought to the largest scale of each column, so
-    nothing overflows.
+    nothing overflows. Returns the sum and those scales.
     """
     top = np.max([scale for _, scale in pooled], axis=0)
-    return sum(gram * np.outer(scale / top, scale / top) for gram, scale in pooled)
+    gram = sum(gram * np.outer(scale / top, scale / top) for gram, scale in pooled)
+    return gram, top
+
+
+def _check_later(dates, fitted):
+    """Raise unless the new ``dates`` sort after the ``fitted`` ones (as fit sorts)."""
+    check_later_dates(dates, last_date(fitted))  # the message for real dates
+    try:
+        later = bool(dates[0] > fitted[-1])
+    except TypeError:  # labels of other types: no order
+        later = False
+    if not later:
+        raise ValueError(
+            f"`partial_fit` adds dates that sort after the fitted ones, as `fit` "
+            f"sorts them: the first new date {dates[0]!r} does not sort after the "
+            f"last fitted date {fitted[-1]!r}. Pass only the new dates, or call "
+            "`fit` on all of them."
+        )
 
 
 class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstimator):
@@ -224,6 +252,8 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
     regression (here per date) and one column per term, ``const`` first. The
     specific returns are not stored (a grid search would carry a
     training-sized copy in every candidate): :meth:`residuals` computes them.
+    :meth:`partial_fit` adds later dates (a daily update costs one date's
+    regression): the model is then that of :meth:`fit` on all the dates.
 
     A 2-D array, or a DataFrame with a single-level index, is one cross-section
     (one date), so that the model is an ordinary (weighted) regression there.
@@ -330,6 +360,100 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         self : CrossSectionalFactorModel
             The fitted model.
         """
+        X = self._loadings(X, y)
+        return self._finalise([self._fit_partition(X, y, sample_weight)])
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(
+        self, X: MatrixLike, y: TargetLike, sample_weight: ArrayLike | None = None
+    ) -> CrossSectionalFactorModel:
+        """Add later dates to the fitted model: the same as :meth:`fit` on all dates.
+
+        Each date's regression uses only that date's rows, so the new dates
+        are fitted alone and appended: ``params_``, ``bse_``, ``tvalues_``,
+        ``pvalues_``, ``diagnostics_``, ``rsquared_``, ``nobs_``, ``coef_``
+        and ``intercept_`` (whatever ``expected_returns``), :meth:`summary`
+        (every ``cov_type``), :meth:`predict`, :meth:`residuals` and
+        :meth:`risk_inputs` equal those of :meth:`fit` on all the dates at
+        once, to rounding. The collinearity check tests the pooled Gram
+        matrix of all the dates; the warning about dates that cannot be
+        estimated counts the new dates. On an unfitted model it is
+        :meth:`fit`.
+
+        What grows with the history is the per-date history itself: each
+        date's estimates and the moments its inference is computed from
+        (the Gram matrix of the loadings, their means and a few numbers),
+        kept in buffers whose capacity doubles when full, so an update
+        writes its own dates and copies nothing already there (but on a
+        doubling). ``params_`` is a view of them. The pooled Gram matrix is
+        fixed in size. ``coef_``/``intercept_`` are recomputed from
+        ``params_`` (a weighted mean over the dates, microseconds), so a
+        change of ``expected_returns``, ``halflife`` or ``window`` applies to
+        all the dates, as a refit; ``bse_``, ``tvalues_``, ``pvalues_`` and
+        ``diagnostics_``, once read, are kept the same way, and a read after
+        an update computes those of the new dates (of every date when
+        ``condition_number`` changed). A change of the parameters each
+        date's regression depends on (``fit_intercept``, ``weights``,
+        ``passthrough``, ``industries``, ``industry_weights``), or of the
+        weighting (``sample_weight`` given or not), is refused.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_rows, n_features)
+            Loadings of the new dates: a (date, asset) panel (or a polars
+            frame with date and asset columns) with the columns of
+            :meth:`fit`. Its dates must sort after the fitted ones; any
+            assets (listings and delistings are just other rows). A model
+            fitted on one cross-section (an array, or a frame indexed by
+            asset) takes another as the next date, numbered on.
+        y : Series of shape (n_rows,)
+            Returns on the same rows.
+        sample_weight : Series or array-like of shape (n_rows,), optional
+            Regression weights, as in :meth:`fit`.
+
+        Returns
+        -------
+        self : CrossSectionalFactorModel
+        """
+        history = self.__dict__.get("_history")
+        if history is None:
+            return self.fit(X, y, sample_weight)
+        self._validate_params()  # _fit_context skips it on a fitted model
+        if self._per_date_settings() != history.settings:
+            changed = ", ".join(f"`{name}`" for name in _PER_DATE_PARAMS)
+            raise ValueError(
+                f"A parameter the per-date regressions depend on ({changed}) "
+                "changed since the model was fitted: `partial_fit` adds dates to "
+                "the fitted ones; call `fit` on all the dates to use the new "
+                "parameters."
+            )
+        part = self._fit_partition(self._loadings(X, y), y, sample_weight, reset=False)
+        if part.panel != history.panel:
+            raise ValueError(
+                "`partial_fit` adds dates of the kind fitted: the model was fitted "
+                + ("on a (date, asset) panel but `X` is" if history.panel else "on")
+                + " one cross-section, without dates"
+                + ("." if history.panel else ", but `X` is a (date, asset) panel.")
+                + " Pass the same kind, or call `fit` on all the dates."
+            )
+        if part.weighted != history.weighted:
+            raise ValueError(
+                "The model was fitted "
+                + ("with" if history.weighted else "without")
+                + " `sample_weight`; `partial_fit` needs the same: "
+                + (
+                    "pass the new rows' weights."
+                    if history.weighted
+                    else "drop them, or call `fit` on all the dates with weights."
+                )
+            )
+        if not part.panel:  # one more cross-section: the next date number
+            n = len(history)
+            part = part._replace(dates=pd.RangeIndex(n, n + 1, name="date"))
+        return self._finalise([part], history)
+
+    def _loadings(self, X, y):
+        """``X`` as a pandas panel where it is one (polars, or ``y``'s rows)."""
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y "
@@ -345,9 +469,15 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
                 X = pd.DataFrame(np.asarray(X), index=y.index)
             elif isinstance(X.index, pd.RangeIndex):
                 X = X.set_axis(y.index)
-        return self._finalise([self._fit_partition(X, y, sample_weight)])
+        return X
 
-    def _fit_partition(self, X, y, sample_weight=None):
+    def _per_date_settings(self):
+        def frozen(value):
+            return tuple(value) if isinstance(value, list | tuple) else value
+
+        return tuple(frozen(getattr(self, name)) for name in _PER_DATE_PARAMS)
+
+    def _fit_partition(self, X, y, sample_weight=None, reset=True):
         """The per-date work on one partition of dates: no global check, no warning.
 
         Returns a :class:`DateFits` that :meth:`_finalise` combines with the
@@ -355,7 +485,7 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         pandas and the Dask path share this logic).
         """
         _check_industry_labels(X, self.industries)
-        panel = validate_panel(self, X, reset=True, needs_keys=False)
+        panel = validate_panel(self, X, reset=reset, needs_keys=False)
         roles = self._roles(panel, X)
         y = validate_row_values(y, panel, "y")
         weights = self._weights(sample_weight, panel, roles)
@@ -394,27 +524,38 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
             n_rows=len(y),
             n_features_in=self.n_features_in_,
             feature_names_in=getattr(self, "feature_names_in_", None),
+            panel=panel.dates is not None,
+            weighted=weights is not None,
         )
 
-    def _finalise(self, parts):
+    def _finalise(self, parts, history=None):
         """Combine the partitions' :class:`DateFits`: global checks, one warning.
 
-        ``parts`` are in date order, each date in one of them.
+        ``parts`` are in date order, each date in one of them; with
+        ``history`` (:meth:`partial_fit`) they come after its dates, are
+        checked with them and appended to them (nothing is changed when a
+        check fails). ``fit`` is the finalise of one partition.
         """
         parts = [part for part in parts if part is not None]
         first = parts[0]
-        set_features_seen(self, first.n_features_in, first.feature_names_in)
-        moments = DateMoments.concat([part.moments for part in parts])
-        if sum(part.n_rows for part in parts) and not moments.nobs.any():
+        statuses = [part.moments.status for part in parts]
+        n_rows = sum(part.n_rows for part in parts)
+        complete = any(part.moments.nobs.any() for part in parts)
+        pooled = [part.pooled for part in parts if part.pooled is not None]
+        if history is not None:
+            n_rows += history.n_rows
+            complete = complete or history.moments().nobs.any()
+            pooled = [history.pooled] * (history.pooled is not None) + pooled
+        if n_rows and not complete:
             raise ValueError(
                 "No row is complete: every row misses `y`, a loading of `X` or its "
                 "`sample_weight` (NaN, or weight 0), so there is nothing to "
                 "regress. Check for all-NaN inputs."
             )
-        pooled = [part.pooled for part in parts if part.pooled is not None]
         names = first.names
-        if pooled:
-            self._check_collinear(_in_common_units(pooled), names)
+        pooled = _in_common_units(pooled) if pooled else None
+        if pooled is not None:
+            self._check_collinear(pooled[0], names)
         dates = first.dates.append([part.dates for part in parts[1:]])
         if not dates.is_unique:
             raise ValueError(
@@ -422,17 +563,22 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
                 f"was split, e.g. {list(dates[dates.duplicated()][:3])}; every "
                 "date's rows must lie in one partition (see skfactor.dask.check_panel)."
             )
-        self._warn_dates(moments.status, len(names) + int(self.fit_intercept), dates)
+        if history is not None:
+            _check_later(dates, history.index)
+        status = np.concatenate(statuses)
+        self._warn_dates(status, len(names) + int(self.fit_intercept), dates)
+        if history is None:
+            set_features_seen(self, first.n_features_in, first.feature_names_in)
+            history = DateHistory(first, self._per_date_settings(), pooled)
+            parts = parts[1:]
+        for part in parts:
+            history.append(part, pooled)
+        self._history = history
         terms = ["const"] * int(self.fit_intercept) + names
-        self.params_ = pd.DataFrame(
-            np.vstack([part.params for part in parts]),
-            index=dates,
-            columns=pd.Index(terms, name="term"),
-        )
-        self._moments = moments
+        self.params_ = history.params_frame(pd.Index(terms, name="term"))
         # bse_, tvalues_, pvalues_, diagnostics_: on first access (a fit in a
-        # grid search pays nothing for them).
-        self._lazy = {"moments": (moments, self.condition_number)}
+        # grid search pays nothing for them); an update forgets them.
+        self._lazy = {"moments": history}
         self.intercept_, self.coef_ = self._expectation()
         return self
 
@@ -447,9 +593,13 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         "Per-date fit statistics (date x column), on first access."
     )
 
-    def _inference(self, moments, name):
+    def _inference(self, history, name):
         """Every lazily computed attribute at once, from the kept moments."""
-        return date_inference(moments[0], self.params_, moments[1])
+        return history.inference(self.params_, self.condition_number)
+
+    @property
+    def _moments(self):
+        return self._history.moments()
 
     @property
     def rsquared_(self) -> pd.Series:
@@ -696,10 +846,16 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         """:meth:`residuals` of a validated panel and its returns (no weights)."""
         fitted = self.params_.index
         if panel.dates is None:
-            if not (isinstance(fitted, pd.RangeIndex) and len(fitted) == 1):
+            if self._history.panel:
                 raise ValueError(
                     "`X` is one cross-section but the model was fitted on a (date, "
                     "asset) panel; pass a panel so that each row's date is known."
+                )
+            if len(fitted) != 1:
+                raise ValueError(
+                    f"`X` is one cross-section but the model was fitted on "
+                    f"{len(fitted)} of them (by `partial_fit`), so its date is not "
+                    "known; pass a (date, asset) panel to fit and to `residuals`."
                 )
             rows = np.zeros(len(y), dtype=np.intp)
         else:

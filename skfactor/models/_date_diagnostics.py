@@ -105,22 +105,6 @@ class DateMoments(NamedTuple):
             may_be_absent=may_be_absent,
         )
 
-    @classmethod
-    def concat(cls, parts):
-        """The moments of consecutive partitions of dates, as one."""
-        first = parts[0]
-
-        def stack(name):
-            if getattr(first, name) is None:
-                return None
-            return np.concatenate([getattr(part, name) for part in parts])
-
-        return cls(
-            *(stack(name) for name in cls._fields[:9]),
-            first.centered,
-            first.may_be_absent,
-        )
-
 
 class DateFits(NamedTuple):
     """One partition of dates' per-date regressions, before the global checks.
@@ -129,7 +113,9 @@ class DateFits(NamedTuple):
     :class:`DateMoments` kept for the inference, ``pooled`` the summed Gram
     matrix of the estimable dates and the column scales it is in (None
     without any) for the collinearity check, ``n_rows`` the partition's rows;
-    the feature counts and names are those its validation found.
+    the feature counts and names are those its validation found; ``panel``
+    whether its rows were a (date, asset) panel (else one cross-section),
+    ``weighted`` whether it was fitted with weights.
     """
 
     dates: pd.Index
@@ -140,6 +126,8 @@ class DateFits(NamedTuple):
     n_rows: int
     n_features_in: int
     feature_names_in: np.ndarray | None
+    panel: bool = True
+    weighted: bool = False
 
 
 def _scaled_inverse(A, absent, constraint, ok):

@@ -16,7 +16,9 @@ class LazyResult:
     regression) in ``self._lazy = {"moments": ...}``; the first read of such
     an attribute calls the model's ``_inference(moments, name)``, which
     returns ``name`` (and any others it computed on the way) in a dict, cached
-    in ``self._lazy``: they survive pickling, and a new ``fit`` forgets them.
+    in ``self._lazy``: they survive pickling, and a new ``fit`` (or
+    ``partial_fit``, whose model may keep the rows already computed and
+    compute the new dates' alone) forgets them.
     Before ``fit`` the attribute raises
     :class:`~sklearn.exceptions.NotFittedError` (an ``AttributeError``:
     ``hasattr`` is False) without computing anything, and, not being in the

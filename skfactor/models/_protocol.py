@@ -21,8 +21,9 @@ A model declares which way it is cut with ``block_axis``:
   sums (e.g. the Gram matrix the collinearity check tests), which combine by
   summation. ``fit`` is ``combine_blocks([fit_block(X, y)])``, so both paths
   are one logic. Because the state of a set of dates is sufficient to extend
-  it, a ``partial_fit`` (a fitted state plus a new block of dates, equal to a
-  refit) can reuse ``combine_blocks``.
+  it, :meth:`~skfactor.CrossSectionalFactorModel.partial_fit` is the same
+  combination of the fitted state with a block of later dates (equal to a
+  refit; its checks cover all the dates, its warning the new ones).
 - ``"assets"`` (:class:`~skfactor.TimeSeriesFactorModel`,
   :class:`~skfactor.RollingFactorModel`): a block is some assets on every
   date (``X`` whole, ``y`` some of its columns). Its state, an

@@ -12,7 +12,7 @@ from sklearn.base import clone
 from sklearn.utils import get_tags
 
 from skfactor.models import CrossSectionalFactorModel, TimeSeriesFactorModel
-from skfactor.panel._wide import wide_values
+from skfactor.panel._wide import long_to_wide, wide_values
 from skfactor.risk._covariance import factor_covariance, nearest_psd
 from skfactor.risk._decomposition import RiskDecomposition, decompose
 from skfactor.risk._estimator import FactorCovariance
@@ -50,6 +50,26 @@ class _Updates:
     halflife: float | None
     bandwidth: int | None
     covariance: FactorCovariance | None = None
+    # Cross-sectional model: the exposures are of the last date, and the
+    # returns of the assets not among them (the exposures' assets change by
+    # date; with ``asset_returns``, every asset's).
+    latest: bool = True
+    returns: pd.DataFrame | None = None
+
+
+def _split_returns(returns, assets):
+    """``returns`` of ``assets`` (in their order) and of the other assets."""
+    others = returns.loc[:, ~returns.columns.isin(assets)]
+    return returns.reindex(columns=assets), others
+
+
+def _wide_returns(y):
+    """Every asset's returns, wide (date x asset), from a (date, asset) Series."""
+    if isinstance(y, pd.DataFrame):
+        y = y.iloc[:, 0]
+    values = y.to_numpy(dtype=np.float64, na_value=np.nan)
+    wide, dates, assets, _ = long_to_wide(y.index, values)
+    return pd.DataFrame(wide, index=dates, columns=assets)
 
 
 def fit_covariance_estimator(estimator, F):
@@ -158,7 +178,8 @@ class FactorRiskModel:
 
     It is not an estimator: like scikit-learn's displays built
     ``from_estimator``, it is a view of a model that is already fitted.
-    :meth:`update` advances one built by :meth:`from_model` by new dates.
+    :meth:`update` advances one built by :meth:`from_model` by new dates
+    (a cross-sectional model with it).
 
     Parameters
     ----------
@@ -431,37 +452,63 @@ class FactorRiskModel:
         risk = cls(B, cov, d, factor_returns=F, asset_returns=R, n_obs=n_obs)
         risk.factor_covariance_estimator = estimator
         risk._updates = _Updates(model, specific, structural, halflife, bandwidth)
+        if isinstance(model, CrossSectionalFactorModel):
+            risk._updates.latest = date is None or date == R.index[-1]
+            _, risk._updates.returns = _split_returns(_wide_returns(y), R.columns)
         return risk
 
-    def update(self, X_new: pd.DataFrame, y_new: pd.DataFrame) -> FactorRiskModel:
+    def update(
+        self,
+        X_new: pd.DataFrame,
+        y_new: pd.DataFrame | pd.Series,
+        sample_weight: pd.Series | None = None,
+    ) -> FactorRiskModel:
         r"""Advance the risk model by new dates, as :meth:`from_model` on all of them.
 
-        For a risk model built by :meth:`from_model` from a
-        :class:`~skfactor.TimeSeriesFactorModel`: the factor covariance and
-        the specific variances (their exponentially weighted sums, the
-        volatility regime adjustments) advance by the new dates' factor
-        returns and residuals, and the return histories are extended. The
-        result equals :meth:`from_model` with the same model and arguments on
-        all the dates, to rounding: the model's betas are the exposures and
-        stay as they are (a refit model changes every past residual: build
-        the risk model again).
+        The factor covariance and the specific variances (their exponentially
+        weighted sums, the volatility regime adjustments) advance by the new
+        dates' factor returns and residuals, and the return histories are
+        extended. The result equals :meth:`from_model` with the same
+        arguments on all the dates, to rounding:
+
+        - built from a :class:`~skfactor.TimeSeriesFactorModel`: with the
+          same model, whose betas are the exposures and stay as they are (a
+          refit model changes every past residual: build the risk model
+          again);
+        - built from a :class:`~skfactor.CrossSectionalFactorModel`: with the
+          model refit on all the dates. ``update`` advances the model itself
+          (the object given to :meth:`from_model`) by
+          :meth:`~skfactor.CrossSectionalFactorModel.partial_fit` on the new
+          dates; their regressions give the new factor returns and
+          residuals (the past ones do not change), and the exposures become
+          the loadings of the last new date (so a risk model built with an
+          earlier ``date`` is refused). A model refit or updated by
+          anything else since is refused too.
 
         What it keeps does not grow with the history, beyond the return
-        histories ``factor_returns`` and ``asset_returns`` it holds anyway:
-        per asset a few sums of its residuals (and the regime path's
-        carries), and the factor covariance's state (see
-        :meth:`FactorCovariance.partial_fit`; the built-in covariance is
-        that of ``FactorCovariance(halflife=..., bandwidth=...)``, whose state
-        the first update builds from ``factor_returns``). A
+        histories ``factor_returns`` and ``asset_returns`` it holds anyway
+        (for a cross-sectional model, also those of the assets seen that are
+        not among the exposures', which may come back): per asset a few
+        sums of its residuals (and the regime path's carries), and the
+        factor covariance's state (see :meth:`FactorCovariance.partial_fit`;
+        the built-in covariance is that of ``FactorCovariance(halflife=...,
+        bandwidth=...)``, whose state the first update builds from
+        ``factor_returns``). A
         ``factor_covariance_estimator`` must have ``partial_fit``
         (:class:`FactorCovariance` has).
 
         Parameters
         ----------
-        X_new : DataFrame of shape (n_new_dates, n_factors)
-            The factor returns of the new dates, after those of the model.
-        y_new : DataFrame of shape (n_new_dates, n_assets)
-            The asset returns of the new dates, the model's assets in order.
+        X_new : DataFrame
+            The new dates, after those of the model: factor returns (time
+            series, n_new_dates x n_factors) or the (date, asset) panel of
+            loadings (cross-sectional).
+        y_new : DataFrame or Series
+            Their asset returns: the model's assets in order (time series),
+            or a Series on ``X_new``'s index (cross-sectional).
+        sample_weight : Series, optional
+            Cross-sectional model fitted with ``sample_weight``: the new
+            rows' weights, for its ``partial_fit``.
 
         Returns
         -------
@@ -474,23 +521,26 @@ class FactorRiskModel:
                 "there is no model to give the new dates' residuals. Build it "
                 "with `FactorRiskModel.from_model(...)` to update it."
             )
-        model = updates.model
-        if not isinstance(model, TimeSeriesFactorModel):
-            raise ValueError(
-                "`update` advances a risk model built from a TimeSeriesFactorModel; "
-                f"this one is of a {type(model).__name__}, whose new dates need "
-                "new factor returns from the model: build it again with "
-                "`FactorRiskModel.from_model` on all the dates."
-            )
-        B, F, E, R = model.risk_inputs(X_new, y_new)
-        if not B.equals(self.exposures):
-            raise ValueError(
-                "The model's betas changed since the risk model was built (a "
-                "refit changes every past residual): build the risk model again "
-                "with `FactorRiskModel.from_model` on all the dates."
-            )
-        check_later_dates(F.index, last_date(self.factor_returns.index))
         estimator = self.factor_covariance_estimator
+        advances = callable(getattr(estimator, "partial_fit", None))
+        if estimator is not None and not advances:
+            raise ValueError(
+                f"The `factor_covariance_estimator` ({type(estimator).__name__}) "
+                "has no `partial_fit`, so its covariance cannot advance by new "
+                "dates: use FactorCovariance, or build the risk model again."
+            )
+        if isinstance(updates.model, TimeSeriesFactorModel):
+            if sample_weight is not None:
+                raise ValueError(
+                    "`sample_weight` applies to a risk model of a "
+                    "CrossSectionalFactorModel (the weights of its regressions); "
+                    "this one is of a TimeSeriesFactorModel: leave it None."
+                )
+            B, F, E, R = self._time_series_inputs(updates.model, X_new, y_new)
+        else:
+            B, F, E, R = self._cross_sectional_inputs(
+                updates, X_new, y_new, sample_weight
+            )
         if estimator is None:
             estimator = updates.covariance
             if estimator is None:
@@ -498,12 +548,6 @@ class FactorRiskModel:
                     halflife=updates.halflife, bandwidth=updates.bandwidth
                 ).fit(self.factor_returns)
             updates.covariance = estimator
-        elif not callable(getattr(estimator, "partial_fit", None)):
-            raise ValueError(
-                f"The `factor_covariance_estimator` ({type(estimator).__name__}) "
-                "has no `partial_fit`, so its covariance cannot advance by new "
-                "dates: use FactorCovariance, or build the risk model again."
-            )
         estimator.partial_fit(F)
         cov = pd.DataFrame(estimator.covariance_, F.columns, F.columns)
         updates.specific = updates.specific.advance(E)
@@ -513,12 +557,57 @@ class FactorRiskModel:
         new.factor_returns = pd.concat(
             [self.factor_returns, self._check_returns(F, "X_new", self.factors)]
         )
-        new.asset_returns = pd.concat(
-            [self.asset_returns, self._check_returns(R, "y_new", self.assets)]
-        )
+        if updates.returns is None:
+            R = self._check_returns(R, "y_new", self.assets)
+            new.asset_returns = pd.concat([self.asset_returns, R])
+        else:
+            every = pd.concat([self.asset_returns, updates.returns], axis=1)
+            every = pd.concat([every, R])
+            new.asset_returns, updates.returns = _split_returns(every, new.assets)
         new.factor_covariance_estimator = self.factor_covariance_estimator
         self.__dict__.update(vars(new))
         return self
+
+    def _time_series_inputs(self, model, X_new, y_new):
+        """The new dates' risk inputs of a time-series model (betas unchanged)."""
+        B, F, E, R = model.risk_inputs(X_new, y_new)
+        if not B.equals(self.exposures):
+            raise ValueError(
+                "The model's betas changed since the risk model was built (a "
+                "refit changes every past residual): build the risk model again "
+                "with `FactorRiskModel.from_model` on all the dates."
+            )
+        check_later_dates(F.index, last_date(self.factor_returns.index))
+        return B, F, E, R
+
+    def _cross_sectional_inputs(self, updates, X_new, y_new, sample_weight):
+        """The new dates' risk inputs of a cross-sectional model, advanced by them.
+
+        The asset returns are those of every asset on the new dates.
+        """
+        model = updates.model
+        if not updates.latest:
+            raise ValueError(
+                "This risk model's exposures are the loadings of a `date` before "
+                "the last one; `update` takes those of the last new date, which "
+                "`from_model` on all the dates would not. Build it with "
+                "`date=None` to update it."
+            )
+        fitted, known = model.params_, self.factor_returns
+        if not (
+            fitted.index.equals(known.index)
+            and np.array_equal(fitted.to_numpy(), known.to_numpy(), equal_nan=True)
+        ):
+            raise ValueError(
+                "The model was refit or updated since the risk model was built, "
+                "so its factor returns are not the risk model's: `update` "
+                "advances both together. Build the risk model again with "
+                "`FactorRiskModel.from_model` on all the dates."
+            )
+        model.risk_inputs(X_new, y_new)  # the new dates' inputs, before advancing
+        model.partial_fit(X_new, y_new, sample_weight)
+        B, F, E, _ = model.risk_inputs(X_new, y_new)
+        return B, F.iloc[len(known) :], E, _wide_returns(y_new)
 
     # ---------------------------------------------------------------- uses
     @property
