@@ -146,9 +146,11 @@ class RollingHistory:
         return state
 
     def __setstate__(self, state):
-        """Unpickled with room for a quarter more dates: a daily job that loads,
-        updates and saves the model copies its history on loading (as reading
-        it does), never on updating."""
+        """Unpickled with room for a quarter more dates.
+
+        A daily job that loads, updates and saves the model copies its
+        history on loading (as reading it does), never on updating.
+        """
         self.__dict__.update(state)
         self._reshape(self.n + max(self.n // 4, 16), self.params.shape[1])
 
