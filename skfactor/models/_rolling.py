@@ -155,6 +155,11 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
     :math:`1 + k` numbers per window. :meth:`residuals` gives
     ``y - predict(X)``; :meth:`summary` a per-term overview.
 
+    :meth:`partial_fit` adds the windows of new dates (a daily update) and
+    gives what :meth:`fit` on all the dates gives, to rounding; :meth:`fit`
+    keeps what it needs, the returns of the last ``window - 1`` dates, and
+    the per-window attributes grow in place (see :meth:`partial_fit`).
+
     :meth:`predict` never looks ahead: the prediction for date :math:`t` uses
     the betas of the window ending at the date before :math:`t`. Dates are
     matched by label when the model was fitted on a DataFrame and ``X`` is a
