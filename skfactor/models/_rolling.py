@@ -463,12 +463,12 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
     def _wrap_history(self, state):
         """Set ``params_``, ``rsquared_``, ``resid_vol_``, ``nobs_``: history views."""
         history = state.history
-        values, index = history.frame("params", self.dates_, self.assets_)
+        index = history.index(self.dates_, self.assets_)
         terms = pd.Index(self._terms(), name="term")
+        values = history.flat("params")
         self.params_ = pd.DataFrame(values, index=index, columns=terms, copy=False)
         for name in _WINDOW_SERIES:
-            values, index = history.frame(name, self.dates_, self.assets_)
-            series = pd.Series(values, index, name=name, copy=False)
+            series = pd.Series(history.flat(name), index, name=name, copy=False)
             setattr(self, f"{name}_", series)
 
     def __getstate__(self):

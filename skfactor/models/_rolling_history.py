@@ -90,17 +90,19 @@ class RollingHistory:
         self.inv_shared = inv
         self.codes = None
 
-    def frame(self, name, dates, assets):
-        """``name``'s filled rows, long by (date, asset): a view, no copy.
-
-        Returns the flat values and the (date, asset) MultiIndex of
-        ``MultiIndex.from_product([dates, assets])`` (levels sorted), built
-        on codes kept for the whole capacity: they are rebuilt only when the
-        buffers are, or the levels outgrow the codes' integer type.
-        """
+    def flat(self, name):
+        """``name``'s filled rows, one per (date, asset): a view, no copy."""
         values = getattr(self, name)[: self.n]
-        n_assets = values.shape[1]
-        flat = values.reshape(self.n * n_assets, *values.shape[2:])
+        return values.reshape(-1, *values.shape[2:])
+
+    def index(self, dates, assets):
+        """The (date, asset) MultiIndex of the filled rows.
+
+        That of ``MultiIndex.from_product([dates, assets])`` (levels sorted),
+        built on codes kept for the whole capacity: they are rebuilt only
+        when the buffers are, or the levels outgrow the codes' integer type.
+        """
+        n_rows, n_assets = self.n * len(assets), len(assets)
         date_codes, date_levels = pd.factorize(dates, sort=True)
         asset_codes, asset_levels = pd.factorize(assets, sort=True)
         d, a = _code_dtype(len(date_levels)), _code_dtype(len(asset_levels))
@@ -109,7 +111,7 @@ class RollingHistory:
             self.codes is None
             or len(self.codes[0]) != n_cap * n_assets
             or (self.codes[0].dtype, self.codes[1].dtype) != (d, a)
-            or not np.array_equal(self.codes[0][: len(flat) : n_assets], date_codes)
+            or not np.array_equal(self.codes[0][:n_rows:n_assets], date_codes)
         ):  # the dates' codes, then those of the dates to come
             top = date_codes.max(initial=-1) + 1
             per_date = np.r_[date_codes, np.arange(top, top + n_cap - self.n)]
@@ -117,13 +119,12 @@ class RollingHistory:
                 np.repeat(per_date.astype(d), n_assets),
                 np.tile(asset_codes.astype(a), n_cap),
             ]
-        index = pd.MultiIndex(
+        return pd.MultiIndex(
             levels=[date_levels, asset_levels],
-            codes=[c[: len(flat)] for c in self.codes],
+            codes=[c[:n_rows] for c in self.codes],
             names=[dates.name or "date", assets.name or "asset"],
             verify_integrity=False,
         )
-        return flat, index
 
     def moments(self, units):
         """The moments of :func:`window_bse`, views of the filled rows."""
