@@ -159,6 +159,7 @@ def test_rolling_factor_model_partial_fit_single_series_and_arrays():
     model.partial_fit(X.iloc[250:], y["A03"].iloc[250:])
     assert isinstance(model.predict(X), pd.Series)
     assert_close(model.params_.to_numpy(), expected.params_.to_numpy())
+    assert_close(model.bse_.to_numpy(), expected.bse_.to_numpy())  # 1 asset < 4 terms
     assert_close(model.predict(X).to_numpy(), expected.predict(X).to_numpy())
     Xa, ya = X.to_numpy(), y.iloc[:, :20].to_numpy()
     expected = RollingFactorModel(window=30).fit(Xa, ya)

@@ -274,7 +274,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
             np.array(wide.R[n_dates - keep :]),
             *units,
             RollingHistory.start(res),
-            bool(np.isfinite(res.params).any()),
+            res.estimated,
         )
         dates = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
         self._publish(dates, wide.assets, state)
@@ -322,13 +322,12 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
             must come after the fitted ones; a model fitted on a DataFrame
             takes DataFrames, one fitted on arrays arrays.
         y : DataFrame of shape (n_new_dates, n_assets), Series or array-like
-            Asset returns on the new dates. A DataFrame is matched to the
-            fitted assets by label: a fitted asset it omits has no return on
-            these dates (a delisting); a label not fitted before is a new
-            asset (a listing), added after the fitted ones in ``y``'s order,
-            so that ``fit`` on all the dates with the columns in that order
-            gives the same model. An array must have the fitted assets'
-            columns, in order.
+            The new dates' asset returns, matched to the fitted assets by
+            column label when a DataFrame (as
+            ``TimeSeriesFactorModel.partial_fit`` matches them): an
+            omitted fitted asset has NaN returns on these dates, a new label
+            lists a new asset after the fitted ones (in ``y``'s order). An
+            array holds the fitted assets' columns, in order.
 
         Returns
         -------
@@ -373,7 +372,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
         state.F, state.R = np.array(F[len(F) - keep :]), np.array(R[len(R) - keep :])
         state.r_unit = r_unit
         state.history.append(res, n_new)
-        state.estimated = state.estimated or bool(np.isfinite(res.params).any())
+        state.estimated = state.estimated or res.estimated
         self._publish(dates, assets, state)
         if not state.estimated:
             self._warn_empty(min_obs, len(dates))
@@ -445,7 +444,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
         self.assets_ = assets
         history = state.history
         k = int(self.fit_intercept)
-        last = history.params[history.n - 1]
+        last = history.res.params[history.n - 1]
         self.coef_ = last[:, k:].copy()
         self.intercept_ = last[:, 0].copy() if k else np.zeros(len(last))
         self._wrap_history(state)

@@ -13,15 +13,17 @@ views of the filled part; so is the MultiIndex's codes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from skfactor.models._rolling_ols import RollingOLS
+
 __all__ = ["RollingHistory", "RollingState"]
 
-# The window results by date and asset (and term), grown along the dates.
-_WINDOWS = ("params", "rsquared", "resid_vol", "nobs", "s2")
+# The RollingOLS arrays grown along the dates.
+_BUFFERS = ("params", "rsquared", "resid_vol", "nobs", "s2", "inv_shared")
 
 
 def _code_dtype(n_labels):
@@ -36,63 +38,55 @@ def _code_dtype(n_labels):
 class RollingHistory:
     """Every fitted window's results: rows ``:n`` of buffers of ``capacity`` dates.
 
-    ``params`` (capacity, n_assets, n_terms), ``rsquared``, ``resid_vol``,
-    ``nobs``, ``s2`` (None without weights) (capacity, n_assets) and
-    ``inv_shared`` (capacity, n_terms) as :class:`RollingOLS`'s fields;
-    ``inv_own`` its list, with the dates counted from the first fitted one;
+    ``res`` a :class:`RollingOLS` whose arrays are the buffers (its
+    ``inv_own`` with the dates counted from the first fitted one; its units
+    those of the first fit, unused: the state holds the current ones);
     ``codes`` the (date, asset) MultiIndex's codes for ``capacity`` dates.
     """
 
     n: int
-    params: np.ndarray
-    rsquared: np.ndarray
-    resid_vol: np.ndarray
-    nobs: np.ndarray
-    s2: np.ndarray | None
-    inv_shared: np.ndarray
-    inv_own: list
+    res: RollingOLS
     codes: list | None = None
 
     @classmethod
     def start(cls, res):
         """The history of one fit, ``res`` (its arrays, not copies)."""
-        kept = {name: getattr(res, name) for name in (*_WINDOWS, "inv_shared")}
-        return cls(len(res.params), inv_own=list(res.inv_own), **kept)
+        return cls(len(res.params), res)
 
     def append(self, res, n_assets):
         """Add the windows of ``res``, the dates after row ``n`` (``n_assets`` now)."""
-        m = len(res.params)
-        if self.params.shape[1] != n_assets:  # a listing: a column on every date
-            self._reshape(max(self.n + m, len(self.params)), n_assets)
-        elif self.n + m > len(self.params):  # full: double the capacity
-            self._reshape(max(self.n + m, 2 * len(self.params)), n_assets)
+        m, capacity = len(res.params), len(self.res.params)
+        if self.res.params.shape[1] != n_assets:  # a listing: a column everywhere
+            self._reshape(max(self.n + m, capacity), n_assets)
+        elif self.n + m > capacity:  # full: double the capacity
+            self._reshape(max(self.n + m, 2 * capacity), n_assets)
         rows = slice(self.n, self.n + m)
-        for name in (*_WINDOWS, "inv_shared"):
-            if getattr(self, name) is not None:
-                getattr(self, name)[rows] = getattr(res, name)
-        self.inv_own.extend((self.n + t, c, v) for t, c, v in res.inv_own)
+        for name in _BUFFERS:
+            if getattr(self.res, name) is not None:
+                getattr(self.res, name)[rows] = getattr(res, name)
+        self.res.inv_own.extend((self.n + t, c, v) for t, c, v in res.inv_own)
         self.n += m
 
     def _reshape(self, capacity, n_assets):
         """Move the filled rows to buffers of ``capacity`` dates and ``n_assets``."""
-        n, old = self.n, self.params.shape[1]
-        for name in _WINDOWS:
-            values = getattr(self, name)
+        n, old = self.n, self.res.params.shape[1]
+        for name in _BUFFERS:
+            values = getattr(self.res, name)
             if values is None:
                 continue
-            empty = 0 if name == "nobs" else np.nan  # a listing's earlier windows
-            grown = np.empty((capacity, n_assets, *values.shape[2:]), values.dtype)
-            grown[:n, :old] = values[:n]
-            grown[:n, old:] = empty
-            setattr(self, name, grown)
-        inv = np.empty((capacity, self.inv_shared.shape[1]))
-        inv[:n] = self.inv_shared[:n]
-        self.inv_shared = inv
+            if name == "inv_shared":  # by date only
+                grown = np.empty((capacity, values.shape[1]))
+                grown[:n] = values[:n]
+            else:
+                grown = np.empty((capacity, n_assets, *values.shape[2:]), values.dtype)
+                grown[:n, :old] = values[:n]
+                grown[:n, old:] = 0 if name == "nobs" else np.nan  # a listing's past
+            setattr(self.res, name, grown)
         self.codes = None
 
     def flat(self, name):
         """``name``'s filled rows, one per (date, asset): a view, no copy."""
-        values = getattr(self, name)[: self.n]
+        values = getattr(self.res, name)[: self.n]
         return values.reshape(-1, *values.shape[2:])
 
     def index(self, dates, assets):
@@ -106,7 +100,7 @@ class RollingHistory:
         date_codes, date_levels = pd.factorize(dates, sort=True)
         asset_codes, asset_levels = pd.factorize(assets, sort=True)
         d, a = _code_dtype(len(date_levels)), _code_dtype(len(asset_levels))
-        n_cap = len(self.params)
+        n_cap = len(self.res.params)
         if (
             self.codes is None
             or len(self.codes[0]) != n_cap * n_assets
@@ -129,22 +123,24 @@ class RollingHistory:
     def moments(self, units):
         """The moments of :func:`window_bse`, views of the filled rows."""
         r_unit, per_term = units
+        s2 = self.res.s2
         return {
-            "s2": None if self.s2 is None else self.s2[: self.n],
-            "inv_shared": self.inv_shared[: self.n],
-            "inv_own": self.inv_own,
+            "s2": None if s2 is None else s2[: self.n],
+            "inv_shared": self.res.inv_shared[: self.n],
+            "inv_own": self.res.inv_own,
             "r_unit": r_unit,
             "per_term": per_term,
         }
 
     def __getstate__(self):
         """Pickled without the unfilled capacity (nor the codes, rebuilt)."""
-        state = {f.name: getattr(self, f.name) for f in fields(self)}
-        for name in (*_WINDOWS, "inv_shared"):
-            if state[name] is not None:
-                state[name] = state[name][: self.n]
-        state["codes"] = None
-        return state
+        trimmed = {
+            name: None
+            if getattr(self.res, name) is None
+            else getattr(self.res, name)[: self.n]
+            for name in _BUFFERS
+        }
+        return {"n": self.n, "res": replace(self.res, **trimmed), "codes": None}
 
     def __setstate__(self, state):
         """Unpickled with room for a quarter more dates.
@@ -153,7 +149,8 @@ class RollingHistory:
         history on loading (as reading it does), never on updating.
         """
         self.__dict__.update(state)
-        self._reshape(self.n + max(self.n // 4, 16), self.params.shape[1])
+        n_assets = self.res.params.shape[1]
+        self._reshape(self.n + max(self.n // 4, 16), n_assets)
 
 
 @dataclass
