@@ -405,14 +405,8 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
     def _later_dates(self, new, n_rows):
         """The fitted dates followed by ``new`` (``X``'s, None for an array)."""
         if self._by_label != (new is not None):
-            fitted, given = (
-                ("a DataFrame", "arrays")
-                if self._by_label
-                else (
-                    "arrays",
-                    "a DataFrame",
-                )
-            )
+            kinds = ["arrays", "a DataFrame"]
+            fitted, given = kinds[self._by_label], kinds[not self._by_label]
             raise ValueError(
                 f"The model was fitted on {fitted} and `partial_fit` got {given}: "
                 f"pass the new dates' `X` as {fitted}, as in `fit`."
