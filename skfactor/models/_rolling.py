@@ -274,7 +274,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
             np.array(wide.R[n_dates - keep :]),
             *units,
             RollingHistory.start(res),
-            res.estimated,
+            not np.isnan(res.params).all(),
         )
         dates = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
         self._publish(dates, wide.assets, state)
@@ -372,7 +372,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
         state.F, state.R = np.array(F[len(F) - keep :]), np.array(R[len(R) - keep :])
         state.r_unit = r_unit
         state.history.append(res, n_new)
-        state.estimated = state.estimated or res.estimated
+        state.estimated = state.estimated or not np.isnan(res.params).all()
         self._publish(dates, assets, state)
         if not state.estimated:
             self._warn_empty(min_obs, len(dates))

@@ -69,7 +69,7 @@ class RollingOLS:
     weights, ``s2`` (n_dates, n_assets), the
     residual variance :math:`\sum w e^2 / (n - k)` (NaN without an estimate or when
     :math:`n \le k`); without weights it is ``(resid_vol / r_unit)²`` and
-    ``s2`` is None. ``estimated``: whether any window has an estimate.
+    ``s2`` is None.
     """
 
     params: np.ndarray
@@ -81,7 +81,6 @@ class RollingOLS:
     inv_own: list
     r_unit: np.ndarray
     per_term: np.ndarray
-    estimated: bool = False
 
 
 def window_bse(resid_vol, s2, inv_shared, inv_own, r_unit, per_term):
@@ -463,11 +462,11 @@ def _fit_chunk(
         np.copyto(r2, np.nan, where=invalid)
         out.rsquared[rows, span] = r2
         out.nobs[rows, span] = n
-        # The terms side by side, stacked straight into the results.
-        params = np.stack(terms, axis=-1, out=out.params[rows, span])
+        # The terms side by side, then one contiguous write per date.
+        params = np.stack(terms, axis=-1)
         params *= out.per_term[span]
         params[invalid] = np.nan
-        out.estimated = out.estimated or not invalid.all()
+        out.params[rows, span] = params
         # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k): the
         # factors looked up by n (NaN for n <= k), not computed cell by cell.
         counts = np.arange(window + 1.0)
