@@ -14,6 +14,9 @@ and prints the medians and their ratio:
   (``halflife=90``, ``corr_halflife=480``, ``lags=2``,
   ``regime_halflife=42``; the eigenfactor adjustment, which re-simulates on
   every update, left out), on 2,520 dates with a few incomplete ones.
+- ``RollingFactorModel`` (window 100) on the workload of
+  ``bench_rolling.py``: 3,000 assets x 2,520 dates x 3 factors with
+  listings, delistings and missing cells.
 - ``FactorRiskModel.update`` of the risk model of the time-series model
   (specific variances with a half-life and the regime adjustment) against
   ``FactorRiskModel.from_model`` on all the dates (its first update, which
@@ -37,9 +40,14 @@ import numpy as np
 import pandas as pd
 from _harness import N_DATES
 from bench_cross_sectional import zscored_panel
+from bench_rolling import WINDOW, daily_returns
 from bench_time_series import workload
 
-from skfactor import CrossSectionalFactorModel, TimeSeriesFactorModel
+from skfactor import (
+    CrossSectionalFactorModel,
+    RollingFactorModel,
+    TimeSeriesFactorModel,
+)
 from skfactor.risk import FactorCovariance, FactorRiskModel
 
 N_COV_FACTORS = 60
@@ -75,6 +83,19 @@ def factor_returns(n_dates=N_DATES, k=N_COV_FACTORS, seed=0):
     return pd.DataFrame(F, index=dates, columns=[f"f{j:02d}" for j in range(k)])
 
 
+def rolling_row():
+    """The rolling betas of ``bench_rolling.py``: one date's windows vs a refit."""
+    F, R = daily_returns()
+    head, last = slice(0, len(F) - 1), slice(len(F) - 1, None)
+    compare(
+        f"RollingFactorModel(window={WINDOW})",
+        RollingFactorModel(window=WINDOW).fit(F[head], R[head]),
+        "partial_fit",
+        (F[last], R[last]),
+        lambda: RollingFactorModel(window=WINDOW).fit(F, R),
+    )
+
+
 def main():
     warnings.simplefilter("ignore")  # late listings' first dates warn
     F, R = workload()
@@ -105,6 +126,8 @@ def main():
         (G[last],),
         lambda: FactorCovariance(**USE4).fit(G),
     )
+    rolling_row()
+    cross_sectional_row()
     model = TimeSeriesFactorModel().fit(F, R)
     kept = model.params_.notna().all(axis=1).to_numpy()
     model = TimeSeriesFactorModel().fit(F, R.loc[:, kept])
@@ -142,4 +165,3 @@ def cross_sectional_row():
 
 if __name__ == "__main__":
     main()
-    cross_sectional_row()

@@ -502,3 +502,8 @@ class RollingBlocks(AssetBlocksMixin):
     def _warn_combined(self, estimated):
         if not estimated.any():
             self._warn_empty(self._min_obs(self.n_features_in_), len(self.dates_))
+
+    def _combine_extra(self, blocks):
+        # The blocks' results are set; an earlier fit's moments and
+        # partial_fit state (its returns) are not this model's.
+        self.__dict__.get("_lazy", {}).pop("moments", None)

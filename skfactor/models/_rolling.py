@@ -9,6 +9,7 @@ import pandas as pd
 
 from skfactor.models._lazy import LazyResult
 from skfactor.models._protocol import RollingBlocks
+from skfactor.models._rolling_history import RollingHistory, RollingState
 from skfactor.models._rolling_ols import rolling_ols, window_bse
 from skfactor.models._summary import Summary, term_overview
 from skfactor.models._wide_model import (
@@ -18,7 +19,8 @@ from skfactor.models._wide_model import (
 )
 from skfactor.panel._align import align_rows
 from skfactor.panel._wide import check_fitted_assets, validate_wide
-from skfactor.utils._numerics import t_p_values
+from skfactor.utils._later_dates import check_later_dates, last_date
+from skfactor.utils._numerics import power_of_two_units, t_p_values
 from skfactor.utils._sklearn import (
     BaseEstimator,
     Interval,
@@ -30,6 +32,9 @@ from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 from skfactor.utils._warnings import warn
 
 __all__ = ["RollingFactorModel"]
+
+# The window results kept as Series, views of the partial_fit history.
+_WINDOW_SERIES = ("rsquared", "resid_vol", "nobs")
 
 
 class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEstimator):
@@ -150,6 +155,11 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
     :math:`1 + k` numbers per window. :meth:`residuals` gives
     ``y - predict(X)``; :meth:`summary` a per-term overview.
 
+    :meth:`partial_fit` adds the windows of new dates (a daily update) and
+    gives what :meth:`fit` on all the dates gives, to rounding; :meth:`fit`
+    keeps what it needs, the returns of the last ``window - 1`` dates, and
+    the per-window attributes grow in place (see :meth:`partial_fit`).
+
     :meth:`predict` never looks ahead: the prediction for date :math:`t` uses
     the betas of the window ending at the date before :math:`t`. Dates are
     matched by label when the model was fitted on a DataFrame and ``X`` is a
@@ -253,57 +263,224 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
         )
         n_dates, n_factors = wide.F.shape
         min_obs = self._min_obs(n_factors)
-        res = rolling_ols(
-            wide.F,
-            wide.R,
+        units = power_of_two_units(wide.F), power_of_two_units(wide.R)
+        res = self._rolling_ols(wide.F, wide.R, min_obs, 0, units)
+        self._single = wide.single
+        self._by_label = wide.dates is not None
+        keep = min(n_dates, self.window - 1)  # the dates the next windows need
+        state = RollingState(
+            self._settings(),
+            np.array(wide.F[n_dates - keep :]),
+            np.array(wide.R[n_dates - keep :]),
+            *units,
+            RollingHistory.start(res),
+            not np.isnan(res.params).all(),
+        )
+        dates = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
+        self._publish(dates, wide.assets, state)
+        if not state.estimated:
+            self._warn_empty(min_obs, n_dates)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X: MatrixLike, y: TargetLike) -> RollingFactorModel:
+        """Add new dates: their windows, the same as a refit on all dates.
+
+        Every fitted attribute (``params_``, ``coef_``, ``intercept_``,
+        ``bse_``, ``tvalues_``, ``pvalues_``, ``rsquared_``, ``resid_vol_``,
+        ``nobs_``, ``dates_``, ``assets_``), :meth:`summary`,
+        :meth:`predict`, :meth:`residuals` and :meth:`score` equal
+        :meth:`fit` on all the dates at once, to rounding. On an unfitted
+        model it is :meth:`fit`.
+
+        What the model keeps between calls (:meth:`fit` keeps it too, so a
+        fitted model can be updated): the factor and asset returns of the
+        last ``window - 1`` fitted dates, which the new dates' windows
+        reach back to (fixed in size; with ``halflife`` and ``expanding``
+        too, as the windows never span more than ``window`` dates), and the
+        powers of two the fit divided each factor and asset by. An update
+        costs the new dates' windows, about ``window`` dates' work for one
+        date.
+
+        What grows: the per-window history, ``params_``, ``rsquared_``,
+        ``resid_vol_``, ``nobs_`` and what ``bse_`` needs (per date the
+        diagonal of :math:`(Z'WZ)^{-1}` shared by the windows without a hole,
+        that of each window with one, and with ``halflife`` the residual
+        variance of each window), by one row per asset and date. They are
+        kept in buffers whose capacity doubles when full, and the attributes
+        are views of them: an update writes the new rows and copies none of
+        the old ones (but on a doubling, and when an asset lists: the
+        (date, asset) layout then gains a column on every date).
+        ``bse_``, ``tvalues_`` and ``pvalues_`` are computed again on their
+        next access.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_new_dates, n_factors) or array-like
+            Factor returns of the new dates, sorted, the factors of
+            :meth:`fit` (by name and order). With a date index, the dates
+            must come after the fitted ones; a model fitted on a DataFrame
+            takes DataFrames, one fitted on arrays arrays.
+        y : DataFrame of shape (n_new_dates, n_assets), Series or array-like
+            The new dates' asset returns, matched to the fitted assets by
+            column label when a DataFrame (as
+            ``TimeSeriesFactorModel.partial_fit`` matches them): an
+            omitted fitted asset has NaN returns on these dates, a new label
+            lists a new asset after the fitted ones (in ``y``'s order). An
+            array holds the fitted assets' columns, in order.
+
+        Returns
+        -------
+        self : RollingFactorModel
+        """
+        if not hasattr(self, "assets_"):
+            return self.fit(X, y)
+        state = self.__dict__.get("_lazy", {}).get("moments", {}).get("partial_fit")
+        if state is None:
+            raise ValueError(
+                "This model keeps nothing for `partial_fit`: it was combined "
+                "from blocks of assets (e.g. by `skfactor.dask`), which keep no "
+                "returns. Call `fit` on all the dates, then `partial_fit` the "
+                "new ones."
+            )
+        if self._settings() != state.settings:
+            raise ValueError(
+                "`window`, `min_obs`, `expanding`, `fit_intercept` or `halflife` "
+                "changed since the model was fitted: `partial_fit` extends the "
+                "fitted windows; call `fit` on all the dates to use the new "
+                "parameters."
+            )
+        wide = validate_wide(
+            self, X, y, reset=False, names=("X", "y"), sorted_dates=True
+        )
+        if wide.R is None:
+            raise ValueError(
+                "`partial_fit` needs the asset returns `y` of the new dates."
+            )
+        dates = self._later_dates(wide.dates, len(wide.F))
+        R, assets = self._new_columns(y, wide)
+        n_old, n_new = state.R.shape[1], R.shape[1]
+        r_unit = state.r_unit
+        if n_new > n_old:  # listings: a NaN past, the units of their first dates
+            r_unit = np.r_[r_unit, power_of_two_units(R[:, n_old:])]
+        tail = np.full((len(state.R), n_new), np.nan)
+        tail[:, :n_old] = state.R
+        F, R = np.concatenate([state.F, wide.F]), np.concatenate([tail, R])
+        min_obs = self._min_obs(self.n_features_in_)
+        res = self._rolling_ols(F, R, min_obs, len(tail), (state.f_unit, r_unit))
+        keep = min(len(dates), self.window - 1)
+        state.F, state.R = np.array(F[len(F) - keep :]), np.array(R[len(R) - keep :])
+        state.r_unit = r_unit
+        state.history.append(res, n_new)
+        state.estimated = state.estimated or not np.isnan(res.params).all()
+        self._publish(dates, assets, state)
+        if not state.estimated:
+            self._warn_empty(min_obs, len(dates))
+        return self
+
+    def _settings(self):
+        """The parameters the fitted windows depend on."""
+        return (
+            self.window,
+            self.min_obs,
+            self.expanding,
+            self.fit_intercept,
+            self.halflife,
+        )
+
+    def _rolling_ols(self, F, R, min_obs, first, units):
+        """:func:`rolling_ols` with the model's parameters."""
+        return rolling_ols(
+            F,
+            R,
             window=self.window,
             min_obs=min_obs,
             expanding=self.expanding,
             fit_intercept=self.fit_intercept,
             halflife=self.halflife,
+            first=first,
+            units=units,
         )
-        self.dates_ = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
-        self.assets_ = wide.assets
-        self._single = wide.single
-        self._by_label = wide.dates is not None
+
+    def _later_dates(self, new, n_rows):
+        """The fitted dates followed by ``new`` (``X``'s, None for an array)."""
+        if self._by_label != (new is not None):
+            kinds = ["arrays", "a DataFrame"]
+            fitted, given = kinds[self._by_label], kinds[not self._by_label]
+            raise ValueError(
+                f"The model was fitted on {fitted} and `partial_fit` got {given}: "
+                f"pass the new dates' `X` as {fitted}, as in `fit`."
+            )
+        if new is None:
+            return pd.RangeIndex(len(self.dates_) + n_rows)
+        check_later_dates(new, last_date(self.dates_))
+        dates = self.dates_.append(new)
+        if len(self.dates_) and len(new):
+            try:
+                later = bool(new[0] > self.dates_[-1])
+            except TypeError as exc:
+                raise ValueError(
+                    "`X`'s index cannot be compared with the fitted dates "
+                    f"({self.dates_.dtype}); pass new dates of the same type."
+                ) from exc
+            if not later:
+                raise ValueError(
+                    "`partial_fit` adds dates after the fitted ones: the first "
+                    f"new row is labelled {new[0]}, not after the last fitted "
+                    f"{self.dates_[-1]}. Pass only the new dates, or call `fit` "
+                    "on all of them."
+                )
+        return dates
+
+    def _publish(self, dates, assets, state):
+        """Set the fitted attributes from ``state``'s history (views, no copy)."""
+        self.dates_ = dates
+        self.assets_ = assets
+        history = state.history
         k = int(self.fit_intercept)
-        last = res.params[-1]
+        last = history.res.params[history.n - 1]
         self.coef_ = last[:, k:].copy()
         self.intercept_ = last[:, 0].copy() if k else np.zeros(len(last))
-        index = pd.MultiIndex.from_product(
-            [self.dates_, self.assets_],
-            names=[self.dates_.name or "date", self.assets_.name or "asset"],
-        )
-        terms = pd.Index(self._terms(), name="term")
-        # ``params_`` wraps the kernel's array: predict reads it back as a view.
-        self.params_ = pd.DataFrame(
-            res.params.reshape(-1, res.params.shape[2]),
-            index=index,
-            columns=terms,
-            copy=False,
-        )
-        self._lazy = {
-            "moments": {
-                "s2": res.s2,
-                "inv_shared": res.inv_shared,
-                "inv_own": res.inv_own,
-                "r_unit": res.r_unit,
-                "per_term": res.per_term,
-            }
-        }
-        for name, values in (
-            ("rsquared", res.rsquared),
-            ("resid_vol", res.resid_vol),
-            ("nobs", res.nobs),
-        ):
-            # The kernel's own arrays, wrapped without a copy.
-            series = pd.Series(values.reshape(-1), index, name=name, copy=False)
-            setattr(self, f"{name}_", series)
+        self._wrap_history(state)
+        self._lazy = {"moments": self._moments(state)}
         if self.store_bse:
             _ = self.bse_  # computed now rather than on first access
-        if np.isnan(res.params).all():
-            self._warn_empty(min_obs, n_dates)
-        return self
+
+    def _moments(self, state):
+        """What ``bse_`` needs (views of the history), and ``state`` itself."""
+        k = int(self.fit_intercept)
+        per_term = state.r_unit[:, None] / np.r_[np.ones(k), state.f_unit]
+        moments = state.history.moments((state.r_unit, per_term))
+        return {**moments, "partial_fit": state}
+
+    def _wrap_history(self, state):
+        """Set ``params_``, ``rsquared_``, ``resid_vol_``, ``nobs_``: history views."""
+        history = state.history
+        index = history.index(self.dates_, self.assets_)
+        terms = pd.Index(self._terms(), name="term")
+        values = history.flat("params")
+        self.params_ = pd.DataFrame(values, index=index, columns=terms, copy=False)
+        for name in _WINDOW_SERIES:
+            series = pd.Series(history.flat(name), index, name=name, copy=False)
+            setattr(self, f"{name}_", series)
+
+    def __getstate__(self):
+        """Pickled without the views of the history (rebuilt on unpickling)."""
+        state = dict(super().__getstate__())
+        lazy = state.get("_lazy", {})
+        kept = lazy.get("moments", {}).get("partial_fit")
+        if kept is not None:
+            for name in ("params", *_WINDOW_SERIES):
+                state.pop(f"{name}_", None)
+            state["_lazy"] = {**lazy, "moments": {"partial_fit": kept}}
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        kept = self.__dict__.get("_lazy", {}).get("moments", {}).get("partial_fit")
+        if kept is not None and "params_" not in self.__dict__:
+            self._wrap_history(kept)
+            self._lazy["moments"] = self._moments(kept)
 
     bse_ = LazyResult()
     tvalues_ = LazyResult()
@@ -318,6 +495,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
             resid_vol = self.resid_vol_.to_numpy().reshape(
                 self.params_.shape[0] // len(self.assets_), -1
             )
+            moments = {k: v for k, v in moments.items() if k != "partial_fit"}
             bse = window_bse(resid_vol, **moments)
             values = bse.reshape(self.params_.shape)
         else:

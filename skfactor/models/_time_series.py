@@ -484,24 +484,6 @@ class TimeSeriesFactorModel(
             return self._fit_wide(both, keep_rows=True)
         return self._advance(state, wide, R, assets)
 
-    def _new_columns(self, y, wide):
-        """The new dates' returns in the order of the fitted, then new, assets."""
-        fitted = self.assets_
-        if not isinstance(y, pd.DataFrame):
-            if wide.R.shape[1] != len(fitted):
-                raise ValueError(
-                    f"`y` must hold the {len(fitted)} fitted assets in order (an "
-                    f"array has no labels to match); got {wide.R.shape[1]} "
-                    "columns. Pass a DataFrame to add or omit assets by label."
-                )
-            return wide.R, fitted
-        if wide.assets.equals(fitted):  # the usual day: the same assets
-            return wide.R, fitted
-        assets = fitted.append(wide.assets[~wide.assets.isin(fitted)])
-        R = np.full((len(wide.R), len(assets)), np.nan)
-        R[:, assets.get_indexer(wide.assets)] = wide.R
-        return R, assets
-
     def _fit_wide(self, wide, keep_rows):
         """``fit`` on validated inputs; keeps what ``partial_fit`` needs.
 

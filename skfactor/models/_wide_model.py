@@ -65,3 +65,27 @@ class WideModelMixin:
             return values
         # ``values`` is always a fresh array of ours: no copy (pandas 3 copies).
         return pd.DataFrame(values, index=dates, columns=self.assets_, copy=False)
+
+    def _new_columns(self, y, wide):
+        """``partial_fit``'s new returns in the order of the fitted, then new, assets.
+
+        A DataFrame ``y`` is matched by label: a fitted asset it omits gets
+        NaN (a delisting), a label not fitted before is added after the
+        fitted ones in ``y``'s order (a listing). An array must hold the
+        fitted assets, in order.
+        """
+        fitted = self.assets_
+        if not isinstance(y, pd.DataFrame):
+            if wide.R.shape[1] != len(fitted):
+                raise ValueError(
+                    f"`y` must hold the {len(fitted)} fitted assets in order (an "
+                    f"array has no labels to match); got {wide.R.shape[1]} "
+                    "columns. Pass a DataFrame to add or omit assets by label."
+                )
+            return wide.R, fitted
+        if wide.assets.equals(fitted):  # the usual day: the same assets
+            return wide.R, fitted
+        assets = fitted.append(wide.assets[~wide.assets.isin(fitted)])
+        R = np.full((len(wide.R), len(assets)), np.nan)
+        R[:, assets.get_indexer(wide.assets)] = wide.R
+        return R, assets
