@@ -136,7 +136,8 @@ class Descriptor(PanelTransformer):
             )
         n_columns = len(have) if have is not None else np.shape(X)[1]
         positions = {}
-        for field, column in self._all_fields().items():
+        fields = self._all_fields()
+        for field, column in fields.items():
             if have is not None and column in have:
                 positions[field] = have.index(column)
             elif isinstance(column, numbers.Integral) and 0 <= column < n_columns:
@@ -149,9 +150,22 @@ class Descriptor(PanelTransformer):
                     f"{param} column with `{name}({param}=...)`. X has columns "
                     f"{listed}."
                 )
-        taken = list(dict.fromkeys(positions.values()))
-        # Where each field sits in the cut frame (read by ``_transform``).
-        self._field_positions = {f: taken.index(p) for f, p in positions.items()}
+        # One column per distinct parameter value, in the order of
+        # :meth:`_cut_positions` (which ``_transform`` reads, so nothing of
+        # this call is stored on the estimator).
+        taken, seen = [], set()
+        for field, column in fields.items():
+            if column in seen:
+                continue
+            if positions[field] in taken:
+                other = next(f for f in fields if positions[f] == positions[field])
+                raise ValueError(
+                    f"`{self._param_of(field)}`={column!r} and "
+                    f"`{self._param_of(other)}`={fields[other]!r} name the same "
+                    f"column of X; name it the same way in both."
+                )
+            seen.add(column)
+            taken.append(positions[field])
         if keys is not None:
             return X.select([*keys, *(have[p] for p in taken)])
         if polars:
@@ -159,6 +173,12 @@ class Descriptor(PanelTransformer):
         if isinstance(X, pd.DataFrame):
             return X.iloc[:, taken]
         return np.asarray(X)[:, taken]
+
+    def _cut_positions(self):
+        """Each field's column in the frame :meth:`_selected` cuts from ``X``."""
+        fields = self._all_fields()
+        distinct = list(dict.fromkeys(fields.values()))
+        return {field: distinct.index(column) for field, column in fields.items()}
 
     def _check_params(self):
         """Checks across parameters (``_parameter_constraints`` checks each one)."""
@@ -178,7 +198,7 @@ class Descriptor(PanelTransformer):
         self._check_params()  # ``transform`` may come without ``fit``
         rows = {
             field: panel.values[:, position]
-            for field, position in self._field_positions.items()
+            for field, position in self._cut_positions().items()
         }
         if "risk_free" in self.get_params(deep=False):
             rows["risk_free"] = self._risk_free(panel, rows.get("risk_free"))
