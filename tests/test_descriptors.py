@@ -579,6 +579,33 @@ def test_descriptors_clone_pickle_not_mutated_any_order(raw, step):
     assert list(names) == list(out.columns)
 
 
+@pytest.mark.parametrize("step", ALL, ids=IDS)
+def test_descriptors_transform_stores_nothing(raw, step):
+    # Which cut column holds which field comes from the parameters, not from
+    # state set during the call: ``transform`` leaves the estimator as it
+    # was, so threads may share one (an attribute written per call would not).
+    step = clone(step).set_params(**_small(step))
+    fitted = step.fit(raw)
+    before = dict(vars(fitted))
+    fitted.transform(raw[raw.columns[::-1]])
+    assert vars(fitted).keys() == before.keys()
+    fresh = clone(step)
+    before = dict(vars(fresh))
+    fresh.transform(raw)
+    assert vars(fresh).keys() == before.keys()
+
+
+def test_book_to_price_refuses_two_names_for_one_column(raw):
+    from skfactor.descriptors import BookToPrice
+
+    X = raw[["cap"]].assign(book=raw["cap"] / 2)
+    same = BookToPrice(book="book", cap="cap").fit_transform(X)
+    np.testing.assert_allclose(same["btop"], 0.5)
+    # A name and a position for one column: which spec wins is not obvious.
+    with pytest.raises(ValueError, match="`cap`=0 and `book`='cap' name the same"):
+        BookToPrice(book="cap", cap=0).fit_transform(X)
+
+
 @pytest.mark.parametrize(
     "step, match",
     [

@@ -18,7 +18,18 @@ from skfactor import (
     TimeSeriesFactorModel,
     Winsorizer,
 )
-from skfactor.descriptors import BookToPrice, EarningsYield, Leverage, NonlinearSize
+from skfactor.descriptors import (
+    Beta,
+    BookToPrice,
+    CumulativeRange,
+    EarningsYield,
+    Leverage,
+    Momentum,
+    NonlinearSize,
+    ShareTurnover,
+    Size,
+    Volatility,
+)
 from skfactor.panel._validation import validate_panel
 from skfactor.utils.estimator_checks import (
     check_assets_independent,
@@ -40,16 +51,22 @@ ESTIMATORS = [
 ]
 CASES = [(est, check) for est in ESTIMATORS for check in skfactor_checks(est)]
 
-# The descriptors that take the checks' panel (characteristics, not raw
-# prices): the row-by-row and per-date ones, columns named by position so
-# that arrays work too. The time-series descriptors need returns above -1 and
-# caps above 0, which the checks' data are not; tests/test_descriptors.py
-# checks them on raw fields (no look-ahead, index, shuffled rows).
+# The descriptors: the row-by-row and per-date ones on the checks' panel of
+# characteristics, columns named by position so that arrays work too; the
+# time-series ones (and Size) on the checks' raw-field panel (returns, cap,
+# volume, shares: ``_raw_panel_data``), with windows short enough that its
+# 40 dates give values.
 DESCRIPTORS = [
     BookToPrice(book=0, cap=1),
     EarningsYield(earnings=0, cash_earnings=2, cap=1),
     Leverage(cap=1, book=0, preferred=None, long_term_debt=2, total_debt=2, assets=0),
     NonlinearSize(cap=1),
+    Size(),
+    Beta(window=10, halflife=5),
+    Momentum(window=10, halflife=5, lag=2),
+    Volatility(window=10, halflife=5),
+    CumulativeRange(month_length=2, n_months=4),
+    ShareTurnover(month_length=2),
 ]
 # check name -> why a descriptor fails it
 DESCRIPTOR_EXPECTED_FAILURES = {
@@ -201,9 +218,18 @@ class PooledCrossSectionalModel(CrossSectionalFactorModel):
         return super().fit(X, y, sample_weight=sample_weight)
 
 
+class RescaledVolatility(Volatility):
+    """Divides by the largest value over all dates (later dates leak in)."""
+
+    def _describe(self, panel, fields):
+        out = super()._describe(panel, fields)
+        return out / np.nanmax(out)
+
+
 @pytest.mark.parametrize(
     "estimator, check, match",
     [
+        (RescaledVolatility(window=10), check_no_look_ahead, "fitted up to t"),
         (PooledZScore(), check_dates_independent, "other dates"),
         (PooledZScore(), check_no_look_ahead, "fitted up to t"),
         (PooledCrossSectionalModel(), check_dates_independent, "other dates"),

@@ -8,7 +8,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from skfactor.descriptors._columns import NamedOutputMixin
-from skfactor.descriptors._standardize import sqrt_cap, standardize
+from skfactor.descriptors._standardize import (
+    mean_weights,
+    sqrt_cap,
+    standardize,
+)
 from skfactor.panel._regression import segment_regression
 from skfactor.panel._roles import _passthrough_specs
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
@@ -198,7 +202,9 @@ class StyleExposures(NamedOutputMixin, PanelTransformer):
         seg, values = panel.segments, panel.values
         cap = values[:, roles.position("cap")]
         cap_weight = np.where(cap > 0, cap, np.nan)
-        mean_weight = cap_weight if self.standardize == "cap" else None
+        mean_weight = None
+        if self.standardize == "cap":
+            mean_weight = mean_weights(seg, cap_weight)  # once for every column
 
         def z(x):
             return standardize(seg, x, mean_weight)

@@ -74,6 +74,40 @@ def _row_moments(grid):
     return n, mean, std
 
 
+def _row_weighted_means(grid, weights, mean):
+    """Each grid row's mean weighted by ``weights`` (its grid); ``mean`` without weight.
+
+    :func:`_weighted_mean` a few rows at a time, in the cache. Its
+    whole-column passes (a fresh row-length temporary each, the weights'
+    shares re-expanded to every row) cost 0.16-0.47 s a column on 3,000
+    assets x 2,520 dates, memory-bound and so worst on a busy machine; this
+    0.09 s (the weights' grid made once by the caller, 0.05 s). StyleExposures
+    takes 29 such means.
+    """
+    n_rows, width = grid.shape
+    step = max(1, 2**18 // max(width, 1))
+    center = np.empty(n_rows)
+    share, values = np.empty((step, width)), np.empty((step, width))
+    skip = np.empty((step, width), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for start in range(0, n_rows, step):
+            x, w = grid[start : start + step], weights[start : start + step]
+            rows, k = slice(start, start + len(x)), len(x)
+            s, v, out = share[:k], values[:k], skip[:k]
+            np.isnan(x, out=out)
+            np.copyto(v, x)
+            np.copyto(v, 0.0, where=out)
+            out |= np.isnan(w)
+            np.copyto(s, w)
+            np.copyto(s, 0.0, where=out)
+            total = s.sum(axis=1)
+            # Shares of the total (at most 1) keep the products in range.
+            s /= np.where(total > 0, total, 1.0)[:, None]
+            s *= v
+            center[rows] = np.where(total > 0, s.sum(axis=1), mean[rows])
+    return center
+
+
 def _std(segments, col, mean, n, nan, work, spread=None):
     """Standard deviation (ddof=0); ``spread`` keeps the squares in range.
 
@@ -141,6 +175,10 @@ def center_scale(segments, col, *, robust=False, weights=None, work=None):
     whose values are all equal (or that has a single value) gets an infinite
     scale, so that ``(x - centre) / scale`` is exactly 0 there.
 
+    ``weights`` is in segment order, like ``col``; a caller weighting many
+    columns alike can give it as ``segments.to_grid(weights, np.nan)`` once
+    (used when ``segments.grid_fits`` and not ``robust``).
+
     ``work``, a float64 array of ``col``'s shape (C-contiguous), is used as
     scratch space and overwritten; without it one is allocated. (A caller
     that is about to fill an output column can lend it: fresh row-sized
@@ -149,8 +187,14 @@ def center_scale(segments, col, *, robust=False, weights=None, work=None):
     if work is None or not work.flags.c_contiguous:
         work = np.empty_like(col, dtype=np.float64)
     if not robust and segments.n_rows and segments.grid_fits:
-        n, mean, scale = _row_moments(segments.to_grid(col, np.nan))
-        return _finish(segments, col, mean, n, None, work, scale, True, weights, mean)
+        grid = segments.to_grid(col, np.nan)
+        n, mean, scale = _row_moments(grid)
+        center = mean
+        if weights is not None:
+            if weights.ndim == 1:
+                weights = segments.to_grid(weights, np.nan)
+            center = _row_weighted_means(grid, weights, mean)
+        return _finish(segments, col, mean, n, None, work, scale, True, None, center)
     nan = np.isnan(col)
     n = segments.count(col, nan)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -44,6 +44,21 @@ SKIPPED_SKFACTOR_CHECKS: dict[str, dict[str, str]] = {
         )
     },
 }
+_TIME_SERIES = {
+    "check_pandas_numpy_agree": (
+        "a time-series descriptor needs the (date, asset) panel: an array is "
+        "one cross-section, without the asset's earlier dates"
+    ),
+    "check_dates_independent": (
+        "a value at t is made from the asset's earlier dates (check_no_look_ahead "
+        "checks that no later date is used)"
+    ),
+}
+for _name in ("Beta", "CumulativeRange", "Momentum", "ShareTurnover", "Volatility"):
+    SKIPPED_SKFACTOR_CHECKS[_name] = _TIME_SERIES
+SKIPPED_SKFACTOR_CHECKS["Size"] = {  # row by row, but only on a panel
+    "check_pandas_numpy_agree": _TIME_SERIES["check_pandas_numpy_agree"]
+}
 
 
 def expected_failed_checks(estimator):
@@ -88,7 +103,7 @@ def skfactor_checks(estimator):
     transformers, tag ``requires_fit=False``, and panel models) also get
     :func:`check_dates_independent` and :func:`check_no_look_ahead`; wide
     (time-series) models get :func:`check_assets_independent` and
-    :func:`check_no_look_ahead`, less those ``SKIPPED_SKFACTOR_CHECKS``
+    :func:`check_no_look_ahead`; all less those ``SKIPPED_SKFACTOR_CHECKS``
     declares for the class.
 
     Yields
@@ -104,23 +119,60 @@ def skfactor_checks(estimator):
     ...     check(Winsorizer())
     """
     kind = estimator_kind(estimator)
-    yield check_index_preserved
-    yield check_inputs_not_mutated
-    yield check_pandas_numpy_agree
-    yield check_clone_pickle_roundtrip
-    skipped = SKIPPED_SKFACTOR_CHECKS.get(type(estimator).__name__, {})
+    checks = [
+        check_index_preserved,
+        check_inputs_not_mutated,
+        check_pandas_numpy_agree,
+        check_clone_pickle_roundtrip,
+    ]
     if kind == "wide_model":
-        if "check_assets_independent" not in skipped:
-            yield check_assets_independent
-        yield check_no_look_ahead
+        checks += [check_assets_independent, check_no_look_ahead]
     elif kind == "panel_model" or not get_tags(estimator).requires_fit:
-        yield check_dates_independent
-        yield check_no_look_ahead
+        checks += [check_dates_independent, check_no_look_ahead]
+    skipped = SKIPPED_SKFACTOR_CHECKS.get(type(estimator).__name__, {})
+    yield from (check for check in checks if check.__name__ not in skipped)
 
 
 # ---------------------------------------------------------------- data
-def _panel_data(seed=0, n_dates=8, n_assets=30):
-    """Shuffled unbalanced panel X with NaN cells, and returns y with NaN."""
+def _needs_raw_fields(estimator):
+    """A time-series descriptor: it reads raw fields (returns, cap, ...) by name."""
+    from skfactor.descriptors._base import Descriptor
+
+    return isinstance(estimator, Descriptor) and estimator._panel_only
+
+
+def _raw_panel_data(seed=0, n_dates=40, n_assets=12):
+    """Shuffled raw fields (returns, cap, volume, shares), and the next returns.
+
+    With holes, late listings and NaN returns and volumes.
+    """
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range("2020-01-01", periods=n_dates, name="date")
+    assets = pd.Index([f"A{i:02d}" for i in range(n_assets)], name="asset")
+    returns = np.maximum(0.02 * rng.standard_t(5, (n_dates, n_assets)), -0.9)
+    cap = rng.lognormal(5, 1, n_assets) * np.cumprod(1 + returns, axis=0)
+    shares = rng.uniform(10, 50, n_assets) * np.ones((n_dates, 1))
+    volume = shares * rng.lognormal(np.log(0.01), 0.5, (n_dates, n_assets))
+    alive = rng.random((n_dates, n_assets)) >= 0.1
+    alive &= np.arange(n_dates)[:, None] >= rng.integers(0, n_dates // 3, n_assets)
+    returns[rng.random(returns.shape) < 0.05] = np.nan
+    volume[rng.random(volume.shape) < 0.05] = np.nan
+    d, a = np.nonzero(alive)
+    index = pd.MultiIndex.from_arrays([dates[d], assets[a]])
+    fields = {"returns": returns, "cap": cap, "volume": volume, "shares": shares}
+    X = pd.DataFrame({k: v[d, a] for k, v in fields.items()}, index=index)
+    y = X["returns"].groupby(level="asset").shift(-1).rename("next_returns")
+    order = rng.permutation(len(X))
+    return X.iloc[order], y.iloc[order]
+
+
+def _panel_data(seed=0, n_dates=8, n_assets=30, estimator=None):
+    """Shuffled unbalanced panel X with NaN cells, and returns y with NaN.
+
+    Raw fields (:func:`_raw_panel_data`) for a time-series descriptor.
+    """
+    if estimator is not None and _needs_raw_fields(estimator):
+        return _raw_panel_data(seed)
     data = make_factor_panel(
         n_dates,
         n_assets,
@@ -226,8 +278,10 @@ def _same(a, b):
     return np.array_equal(a, b, equal_nan=True)
 
 
-def _inputs(kind, seed=0):
-    return _wide_data(seed) if kind == "wide_model" else _panel_data(seed)
+def _inputs(estimator, seed=0):
+    if estimator_kind(estimator) == "wide_model":
+        return _wide_data(seed)
+    return _panel_data(seed, estimator=estimator)
 
 
 def _fit_accepts(estimator, name):
@@ -258,7 +312,7 @@ def check_index_preserved(estimator):
         assert isinstance(pred, pd.Series), "a Series y must predict a Series"
         assert pred.index.equals(F.index) and pred.name == one.name
         return
-    X, y = _single_asset_date(*_panel_data())
+    X, y = _single_asset_date(*_panel_data(estimator=estimator))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the single-asset date
         est, out = _fit_outputs(estimator, X, y)
@@ -296,17 +350,18 @@ def check_inputs_not_mutated(estimator):
     caller's array).
     """
     kind = estimator_kind(estimator)
-    X, y = _inputs(kind)
+    X, y = _inputs(estimator)
     weights = _fit_accepts(estimator, "sample_weight") and kind != "wide_model"
     w = pd.Series(np.linspace(0.5, 2.0, len(X)), index=X.index) if weights else None
     cases = [(X, y, w)]
-    cases.append(
-        (
-            np.asfortranarray(X.to_numpy(dtype=np.float64)),
-            y.to_numpy(dtype=np.float64).copy(),
-            None if w is None else w.to_numpy().copy(),
+    if not _needs_raw_fields(estimator):  # a time-series descriptor: panels only
+        cases.append(
+            (
+                np.asfortranarray(X.to_numpy(dtype=np.float64)),
+                y.to_numpy(dtype=np.float64).copy(),
+                None if w is None else w.to_numpy().copy(),
+            )
         )
-    )
     for Xc, yc, wc in cases:
         before = [v.copy() if v is not None else None for v in (Xc, yc, wc)]
         params = {} if wc is None else {"sample_weight": wc}
@@ -342,7 +397,7 @@ def check_pandas_numpy_agree(estimator):
             _assert_close(out_np[name], np.asarray(value, dtype=np.float64), name)
         _assert_close(est_np.predict(F.to_numpy()), out["predict"].to_numpy(), "arr")
         return
-    X, y = _panel_data()
+    X, y = _panel_data(estimator=estimator)
     flat = X.reset_index(drop=True)
     _, by_frame = _fit_outputs(estimator, flat, y.to_numpy())
     _, by_array = _fit_outputs(estimator, flat.to_numpy(), y.to_numpy())
@@ -395,7 +450,7 @@ def check_clone_pickle_roundtrip(estimator):
     outputs and attributes.
     """
     kind = estimator_kind(estimator)
-    X, y = _inputs(kind)
+    X, y = _inputs(estimator)
     est, out = _fit_outputs(estimator, X, y)
     fresh = clone(est)
     assert not [k for k in vars(fresh) if k.endswith("_") and not k.startswith("_")]
@@ -444,7 +499,7 @@ def check_dates_independent(estimator):
     outputs unchanged. (A panel model's predictions, which pool the expected
     factor returns over the fitted dates, are exempt from the second part.)
     """
-    X, y = _panel_data()
+    X, y = _panel_data(estimator=estimator)
     _, out = _fit_outputs(estimator, X, y)
     dates = _dates(X)
     rng = np.random.default_rng(1)
@@ -492,16 +547,19 @@ def check_no_look_ahead(estimator):
     kind = estimator_kind(estimator)
     rng = np.random.default_rng(2)
     if kind != "wide_model":
-        X, y = _panel_data()
+        X, y = _panel_data(estimator=estimator)
         _, out = _fit_outputs(estimator, X, y)
         dates = _dates(X)
-        early = X.index.get_level_values(0) <= dates[3]
+        t = len(dates) // 2 - 1
+        early = X.index.get_level_values(0) <= dates[t]
         _, upto = _fit_outputs(estimator, X[early], y[early])
         local = _date_local(estimator, out)
         for name, value in _by_row(local, X.index).items():
             _assert_close(upto[name], value[early], f"{name} fitted up to t")
         for name, value in _by_date(local, dates).items():
-            _assert_close(upto[name], value.loc[dates[:4]], f"{name} fitted up to t")
+            _assert_close(
+                upto[name], value.loc[dates[: t + 1]], f"{name} fitted up to t"
+            )
         return
     F, R = _wide_data()
     est, out = _fit_outputs(estimator, F, R)
