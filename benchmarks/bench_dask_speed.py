@@ -22,14 +22,15 @@ d. ``RollingFactorModel(window=100)`` betas the same way, its lazy
 
 Each row prints the pandas wall time (best of three), the Dask wall time
 (best of three), their ratio and the largest absolute difference of the
-results. Run ``PYTHONPATH=.. python bench_dask_speed.py`` (or through
-``run.py dask_speed``).
+results. Run ``PYTHONPATH=.. python bench_dask_speed.py [a b c d]`` (the
+rows to time, default all; (b) always runs, (c) and (d) use its factor returns; or through ``run.py dask_speed``).
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
 import time
 import warnings
 
@@ -169,7 +170,7 @@ def rolling_params(model):
     return p.to_numpy().reshape(n_dates, -1, p.shape[1])
 
 
-def main():
+def main(only=("a", "b", "c", "d")):
     try:
         from distributed import Client, LocalCluster, wait
     except ImportError:
@@ -200,10 +201,12 @@ def main():
         ddf = sd.from_pandas(panel, N_PARTITIONS).persist()
         wait(ddf)
 
-        t_pd, Z = best(lambda: pandas_transform(panel))
-        t_dk, Zd = best(lambda: dask_transform(ddf))
-        got = sd.gather(Zd)[_chars()].reindex(Z.index)
-        rows.append(("a. winsorize + z-score (persisted)", t_pd, t_dk, maxdiff(got, Z)))
+        t_pd, Z = best(lambda: pandas_transform(panel), REPEAT if "a" in only else 1)
+        t_dk, Zd = best(lambda: dask_transform(ddf), REPEAT if "a" in only else 1)
+        if "a" in only:
+            got = sd.gather(Zd)[_chars()].reindex(Z.index)
+            diff = maxdiff(got, Z)
+            rows.append(("a. winsorize + z-score (persisted)", t_pd, t_dk, diff))
 
         Zp = Z.assign(ret=panel["ret"])
         t_pd, (cs, table) = best(lambda: pandas_cross_sectional(Zp[_chars()], Zp))
@@ -214,15 +217,17 @@ def main():
         rows.append(("b. CS fit + Fama-MacBeth", t_pd, t_dk, diff))
 
         F = cs.factor_returns_
-        t_pd, ts = best(lambda: pandas_time_series(F, panel))
-        t_dk, ts_d = best(lambda: dask_time_series(F, ddf, assets))
-        diff = max(maxdiff(ts_d.params_, ts.params_), maxdiff(ts_d.bse_, ts.bse_))
-        rows.append(("c. TS betas + HAC", t_pd, t_dk, diff))
+        if "c" in only:
+            t_pd, ts = best(lambda: pandas_time_series(F, panel))
+            t_dk, ts_d = best(lambda: dask_time_series(F, ddf, assets))
+            diff = max(maxdiff(ts_d.params_, ts.params_), maxdiff(ts_d.bse_, ts.bse_))
+            rows.append(("c. TS betas + HAC", t_pd, t_dk, diff))
 
-        t_pd, roll = best(lambda: pandas_rolling(F, panel))
-        t_dk, roll_d = best(lambda: dask_rolling(F, ddf, assets))
-        diff = maxdiff(rolling_params(roll_d), rolling_params(roll))
-        rows.append((f"d. rolling betas (window {WINDOW})", t_pd, t_dk, diff))
+        if "d" in only:
+            t_pd, roll = best(lambda: pandas_rolling(F, panel))
+            t_dk, roll_d = best(lambda: dask_rolling(F, ddf, assets))
+            diff = maxdiff(rolling_params(roll_d), rolling_params(roll))
+            rows.append((f"d. rolling betas (window {WINDOW})", t_pd, t_dk, diff))
         del client
 
     print(f"\n## Dask beside pandas, in memory (best of {REPEAT})\n")
@@ -234,4 +239,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main(tuple(sys.argv[1:]) or ("a", "b", "c", "d"))
