@@ -23,7 +23,8 @@ d. ``RollingFactorModel(window=100)`` betas the same way, its lazy
 Each row prints the pandas wall time (best of three), the Dask wall time
 (best of three), their ratio and the largest absolute difference of the
 results. Run ``PYTHONPATH=.. python bench_dask_speed.py [a b c d]`` (the
-rows to time, default all; (b) always runs, (c) and (d) use its factor returns; or through ``run.py dask_speed``).
+rows to time, default all; (b) always runs: (c) and (d) use its factor
+returns), or through ``run.py dask_speed``.
 """
 
 from __future__ import annotations
