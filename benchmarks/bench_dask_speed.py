@@ -22,9 +22,16 @@ d. ``RollingFactorModel(window=100)`` betas the same way, its lazy
 
 Each row prints the pandas wall time (best of three), the Dask wall time
 (best of three), their ratio and the largest absolute difference of the
-results. Run ``PYTHONPATH=.. python bench_dask_speed.py [a b c d]`` (the
-rows to time, default all; (b) always runs: (c) and (d) use its factor
+results. Run ``PYTHONPATH=.. python bench_dask_speed.py [a b c d] [--keep-heap]``
+(the rows to time, default all; (b) always runs: (c) and (d) use its factor
 returns), or through ``run.py dask_speed``.
+
+``--keep-heap`` starts the workers without distributed's default
+``MALLOC_TRIM_THRESHOLD_=65536`` (``distributed.nanny.pre-spawn-environ``):
+that setting also fixes glibc's mmap threshold at 128 KiB, so every array
+the per-date kernels allocate is mapped and unmapped afresh, which made a
+partition's fit 2-3x slower on a worker than in the client process (see
+"Scaling out", "Measured costs").
 """
 
 from __future__ import annotations
@@ -137,6 +144,12 @@ def dask_rolling(F, ddf, assets):
 
 
 # ------------------------------------------------------------------- runner
+def dask_config(key):
+    import dask
+
+    return dask.config.get(key, None)
+
+
 def best(fn, repeat=REPEAT):
     """(best wall time over ``repeat`` runs, the last result)."""
     times, out = [], None
@@ -171,7 +184,7 @@ def rolling_params(model):
     return p.to_numpy().reshape(n_dates, -1, p.shape[1])
 
 
-def main(only=("a", "b", "c", "d")):
+def main(only=("a", "b", "c", "d"), keep_heap=False):
     try:
         from distributed import Client, LocalCluster, wait
     except ImportError:
@@ -189,6 +202,12 @@ def main(only=("a", "b", "c", "d")):
         f"Dask: {N_PARTITIONS} persisted partitions, 2 workers x 1 thread"
     )
     rows = []
+    environ = "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_"
+    if keep_heap:
+        import dask
+
+        dask.config.set({environ: None})  # unset: glibc's adaptive thresholds
+    print(f"workers' MALLOC_TRIM_THRESHOLD_: {dask_config(environ)}")
     with (
         LocalCluster(
             n_workers=2,
@@ -240,4 +259,5 @@ def main(only=("a", "b", "c", "d")):
 
 
 if __name__ == "__main__":
-    main(tuple(sys.argv[1:]) or ("a", "b", "c", "d"))
+    args = [a for a in sys.argv[1:] if a != "--keep-heap"]
+    main(tuple(args) or ("a", "b", "c", "d"), keep_heap="--keep-heap" in sys.argv)

@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import dask
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -26,7 +25,7 @@ from skfactor.dask._layout import (
     check_panel,
     local_panel,
     map_panel,
-    partitions,
+    map_partition_results,
 )
 from skfactor.portfolio import QuantilePortfolioFactor
 from skfactor.utils._progress import compute
@@ -299,12 +298,9 @@ def fit_by_date(
             "value-weights with its `weights` column."
         )
     _check_transformers(steps[:-1])
-    tasks = [
-        dask.delayed(_fit_part)(part, i, ddf.divisions, estimator, X, y, sample_weight)
-        for i, part in partitions(ddf)
-    ]
+    tasks = map_partition_results(ddf, _fit_part, estimator, X, y, sample_weight)
     done = compute(*tasks, verbose=verbose, desc="partitions")
-    results = [r for r in done if r is not None]
+    results = [r.iloc[0] for r in done if r.iloc[0] is not None]
     if not results:
         raise ValueError("`ddf` has no rows; there is nothing to fit.")
     if isinstance(estimator, Pipeline):

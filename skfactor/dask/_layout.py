@@ -18,7 +18,7 @@ import dask.dataframe as dd
 import pandas as pd
 from distributed import warn as distributed_warn
 
-from skfactor.dask._memory import check_panel_memory
+from skfactor.dask._memory import check_panel_memory, check_partition_memory
 from skfactor.utils._typing import DaskFrame, DaskSeries
 
 __all__ = [
@@ -112,8 +112,11 @@ def local_panel(part, number, divisions):
     """Partition ``number`` as a pandas (date, asset) panel, after checking its dates.
 
     Raises if a row's date lies outside the partition's divisions (the layout
-    split a date: divisions that lie).
+    split a date: divisions that lie), or, on a distributed worker, if the
+    partition is too large for the worker's memory (a ``MemoryError`` naming
+    its size and the limit, instead of a hang).
     """
+    check_partition_memory(part, number)
     if len(part):
         lo, hi = divisions[number], divisions[number + 1]
         last = number + 2 == len(divisions)
@@ -161,6 +164,36 @@ def _on_panel(part, func, divisions, *args, partition_info=None):
 def partitions(ddf):
     """``(number, delayed partition)`` of each partition, nothing computed."""
     return list(enumerate(ddf.to_delayed()))
+
+
+def map_partition_results(ddf, func, *args):
+    """``func(partition, number, divisions, *args)`` of each partition, lazily.
+
+    Returns one delayed object per partition, a one-element object Series
+    holding the call's result (take it with ``.iloc[0]``). The calls are a
+    blockwise layer of ``ddf``'s graph, fused with the tasks that make each
+    partition: on a persisted panel each call runs on the worker holding its
+    partition.
+    (``dask.delayed(func)(part)`` on ``ddf.to_delayed()`` adds an alias task
+    per partition, which the scheduler may place on another worker: the
+    partition is then copied there first.)
+    """
+    meta = pd.Series([], dtype=object)
+    results = ddf.map_partitions(
+        _one_result,
+        func,
+        ddf.divisions,
+        *args,
+        meta=meta,
+        enforce_metadata=False,
+        align_dataframes=False,
+    )
+    return results.to_delayed()
+
+
+def _one_result(part, func, divisions, *args, partition_info=None):
+    number = partition_info["number"]
+    return pd.Series([func(part, number, divisions, *args)], dtype=object)
 
 
 def read_panel(
