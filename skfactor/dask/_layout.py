@@ -50,8 +50,10 @@ def check_panel(ddf: DaskFrame, name: str = "ddf") -> DaskFrame:
     could not run a task: paused at rest (over
     ``distributed.worker.memory.pause`` of its ``memory_limit``), or short of
     room for the largest partition (its rows, where Dask knows them without
-    computing, as float64 values, times the peak of a per-date step), which
-    would hang the computation.
+    computing, as float64 values, or its bytes in the workers' memory when
+    persisted, times the peak of a per-date step), which would hang the
+    computation. A partition whose size Dask does not know before computing
+    is checked by its own task, on its worker, before the per-date step.
 
     Parameters
     ----------
