@@ -110,15 +110,17 @@ def check_panel(ddf: DaskFrame, name: str = "ddf") -> DaskFrame:
     return ddf
 
 
-def local_panel(part, number, divisions):
+def local_panel(part, number, divisions, *, unsized=False):
     """Partition ``number`` as a pandas (date, asset) panel, after checking its dates.
 
     Raises if a row's date lies outside the partition's divisions (the layout
-    split a date: divisions that lie), or, on a distributed worker, if the
-    partition is too large for the worker's memory (a ``MemoryError`` naming
-    its size and the limit, instead of a hang).
+    split a date: divisions that lie), or, with ``unsized`` (a partition the
+    client could not size before computing) on a distributed worker, if it is
+    too large for the worker's memory (a ``MemoryError`` naming its size and
+    the limit, instead of a hang).
     """
-    check_partition_memory(part, number)
+    if unsized:
+        check_partition_memory(part, number)
     if len(part):
         lo, hi = divisions[number], divisions[number + 1]
         last = number + 2 == len(divisions)
@@ -134,16 +136,18 @@ def local_panel(part, number, divisions):
     return part.set_index(ASSET, append=True)
 
 
-def map_panel(ddf, func, *args, meta):
+def map_panel(ddf, func, *args, meta, unsized=False):
     """``func(local_panel, *args)`` on every partition of ``ddf``, lazily.
 
-    ``func`` gets each partition as a checked pandas (date, asset) panel; the
-    result keeps ``ddf``'s divisions and declares ``meta``.
+    ``func`` gets each partition as a checked pandas (date, asset) panel
+    (with ``unsized``, its memory checked on its worker); the result keeps
+    ``ddf``'s divisions and declares ``meta``.
     """
     return ddf.map_partitions(
         _on_panel,
         func,
         ddf.divisions,
+        unsized,
         *args,
         meta=meta,
         enforce_metadata=False,
@@ -151,8 +155,8 @@ def map_panel(ddf, func, *args, meta):
     )
 
 
-def _on_panel(part, func, divisions, *args, partition_info=None):
-    panel = local_panel(part, partition_info["number"], divisions)
+def _on_panel(part, func, divisions, unsized, *args, partition_info=None):
+    panel = local_panel(part, partition_info["number"], divisions, unsized=unsized)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = func(panel, *args)

@@ -26,6 +26,7 @@ __all__ = [
     "check_partition_memory",
     "check_workers",
     "partition_bytes",
+    "unsized",
 ]
 
 #: Peak memory of a per-date step, in multiples of its partition's values
@@ -211,6 +212,14 @@ def check_panel_memory(ddf, name="ddf"):
         else f"The largest partition of `{name}` (persisted on the workers)"
     )
     check_workers(nbytes, inline=inline, what=what, factor=PANEL_FACTOR, fix=PANEL_FIX)
+
+
+def unsized(ddf):
+    """Whether no partition size of ``ddf`` is known before computing.
+
+    Its tasks then check their own partitions (:func:`check_partition_memory`).
+    """
+    return partition_bytes(ddf) is None
 
 
 def check_partition_memory(part, number):
