@@ -288,6 +288,93 @@ def test_too_small_workers_fail_before_computing(data, client, monkeypatch):
         )
 
 
+def _entry_points(ddf, model):
+    """Each by-date entry point on ``ddf``, as a call."""
+    return {
+        "transform_by_date": lambda: sd.transform_by_date(
+            CrossSectionalZScore(), ddf, CHARS
+        ),
+        "fit_by_date": lambda: sd.fit_by_date(
+            CrossSectionalFactorModel(), ddf, CHARS, "ret"
+        ),
+        "predict_by_date": lambda: sd.predict_by_date(model, ddf, CHARS),
+    }
+
+
+def test_check_panel_memory_persisted_and_parquet_panels_fail_before_computing(
+    data, client, tmp_path_factory, monkeypatch
+):
+    import skfactor.dask._memory
+
+    panel = data[1]
+    # A persisted panel's partitions: their bytes on the workers, from the
+    # scheduler (Dask knows no row count for them); Parquet: its statistics.
+    model = CrossSectionalFactorModel().fit(panel[CHARS], panel["ret"])
+    persisted = sd.from_pandas(panel, 3).persist()
+    distributed.wait(persisted)
+    parquet = _layout(panel, "parquet", tmp_path_factory)
+    _entry_points(persisted, model)["fit_by_date"]()  # the 1 GiB workers have room
+    monkeypatch.setattr(skfactor.dask._memory, "PANEL_FACTOR", 10**7)
+    messages = {
+        "persisted": r"largest partition of `ddf` \(persisted on the workers\) "
+        r"holds about .* MiB.*`memory_limit` 1,024 MiB.*more `npartitions`",
+        "parquet": r"largest partition of `ddf` \(\d[\d,]* rows\) holds about "
+        r".* MiB.*`memory_limit` 1,024 MiB.*Parquet files cut by month",
+    }
+    with dask.config.set(scheduler=_raise):
+        for name, ddf in (("persisted", persisted), ("parquet", parquet)):
+            for call in _entry_points(ddf, model).values():
+                with pytest.raises(MemoryError, match=messages[name]):
+                    call()
+
+
+def test_check_partition_memory_unknown_sizes_fail_in_their_task(
+    data, client, monkeypatch
+):
+    import skfactor.dask._memory
+
+    panel = data[1]
+    # from_delayed: Dask knows no partition size before computing, so the
+    # client cannot check; each task checks its own partition on its worker
+    # before the per-date step, instead of pausing the worker for good. An
+    # in-process cluster, so that the workers see the raised factor.
+    ddf0 = sd.from_pandas(panel, 3)
+    parts = ddf0.to_delayed()
+    unknown = dd.from_delayed(
+        [dask.delayed(lambda p: p)(p) for p in parts],
+        meta=ddf0._meta,
+        divisions=ddf0.divisions,
+        verify_meta=False,
+    )
+    assert skfactor.dask._memory.partition_bytes(unknown) is None
+    model = CrossSectionalFactorModel().fit(panel[CHARS], panel["ret"])
+    with (
+        distributed.LocalCluster(
+            n_workers=1,
+            threads_per_worker=1,
+            processes=False,
+            memory_limit="8GiB",
+            dashboard_address=":0",
+        ) as cluster,
+        distributed.Client(cluster),
+    ):
+        expected = CrossSectionalFactorModel().fit(panel[CHARS], panel["ret"])
+        got = sd.fit_by_date(CrossSectionalFactorModel(), unknown, CHARS, "ret")
+        np.testing.assert_allclose(got.params_, expected.params_, rtol=0, atol=1e-12)
+        monkeypatch.setattr(skfactor.dask._memory, "PANEL_FACTOR", 10**9)
+        message = (
+            r"Partition \d of the panel \(\d[\d,]* rows, a size Dask did not know "
+            r"before computing.*`memory_limit` 8,192 MiB"
+        )
+        entries = _entry_points(unknown, model)
+        with pytest.raises(MemoryError, match=message):
+            entries["fit_by_date"]()
+        for entry in ("transform_by_date", "predict_by_date"):
+            with pytest.raises(MemoryError, match=message):
+                sd.gather(entries[entry]())
+    assert distributed.default_client() is client
+
+
 # --------------------------------------------------------------- transforms
 # (step, columns, exact): the per-date steps give the same bits on a partition
 # as on the whole panel; the neutralizer's regressions go through BLAS on

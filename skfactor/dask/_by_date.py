@@ -14,7 +14,6 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-import dask
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
@@ -26,8 +25,9 @@ from skfactor.dask._layout import (
     check_panel,
     local_panel,
     map_panel,
-    partitions,
+    map_partition_results,
 )
+from skfactor.dask._memory import unsized
 from skfactor.portfolio import QuantilePortfolioFactor
 from skfactor.utils._progress import compute
 from skfactor.utils._sklearn import check_is_fitted
@@ -202,12 +202,14 @@ def transform_by_date(
     columns = _columns(ddf, columns)
     _check_transformers(_steps(estimator))
     meta = _transform_meta(estimator, ddf, columns)
-    return map_panel(ddf, _transform_part, estimator, columns, meta, meta=meta)
+    return map_panel(
+        ddf, _transform_part, estimator, columns, meta, meta=meta, unsized=unsized(ddf)
+    )
 
 
-def _fit_part(part, number, divisions, estimator, X, y, sample_weight):
+def _fit_part(part, number, divisions, estimator, X, y, sample_weight, check_in_task):
     """One partition's per-date fit: fitted per-date transformers and a partial."""
-    panel = local_panel(part, number, divisions)
+    panel = local_panel(part, number, divisions, unsized=check_in_task)
     if not len(panel):
         return None
     Xt = panel[X]
@@ -299,12 +301,11 @@ def fit_by_date(
             "value-weights with its `weights` column."
         )
     _check_transformers(steps[:-1])
-    tasks = [
-        dask.delayed(_fit_part)(part, i, ddf.divisions, estimator, X, y, sample_weight)
-        for i, part in partitions(ddf)
-    ]
+    tasks = map_partition_results(
+        ddf, _fit_part, estimator, X, y, sample_weight, unsized(ddf)
+    )
     done = compute(*tasks, verbose=verbose, desc="partitions")
-    results = [r for r in done if r is not None]
+    results = [r.iloc[0] for r in done if r.iloc[0] is not None]
     if not results:
         raise ValueError("`ddf` has no rows; there is nothing to fit.")
     if isinstance(estimator, Pipeline):
@@ -363,4 +364,6 @@ def predict_by_date(
     X = _columns(ddf, X)
     check_is_fitted(estimator)
     meta = ddf._meta[[ASSET]].assign(prediction=np.float64())
-    return map_panel(ddf, _predict_part, estimator, X, meta, meta=meta)
+    return map_panel(
+        ddf, _predict_part, estimator, X, meta, meta=meta, unsized=unsized(ddf)
+    )

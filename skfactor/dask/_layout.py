@@ -18,7 +18,7 @@ import dask.dataframe as dd
 import pandas as pd
 from distributed import warn as distributed_warn
 
-from skfactor.dask._memory import check_panel_memory
+from skfactor.dask._memory import check_panel_memory, check_partition_memory
 from skfactor.utils._typing import DaskFrame, DaskSeries
 
 __all__ = [
@@ -50,8 +50,10 @@ def check_panel(ddf: DaskFrame, name: str = "ddf") -> DaskFrame:
     could not run a task: paused at rest (over
     ``distributed.worker.memory.pause`` of its ``memory_limit``), or short of
     room for the largest partition (its rows, where Dask knows them without
-    computing, as float64 values, times the peak of a per-date step), which
-    would hang the computation.
+    computing, as float64 values, or its bytes in the workers' memory when
+    persisted, times the peak of a per-date step), which would hang the
+    computation. A partition whose size Dask does not know before computing
+    is checked by its own task, on its worker, before the per-date step.
 
     Parameters
     ----------
@@ -108,12 +110,17 @@ def check_panel(ddf: DaskFrame, name: str = "ddf") -> DaskFrame:
     return ddf
 
 
-def local_panel(part, number, divisions):
+def local_panel(part, number, divisions, *, unsized=False):
     """Partition ``number`` as a pandas (date, asset) panel, after checking its dates.
 
     Raises if a row's date lies outside the partition's divisions (the layout
-    split a date: divisions that lie).
+    split a date: divisions that lie), or, with ``unsized`` (a partition the
+    client could not size before computing) on a distributed worker, if it is
+    too large for the worker's memory (a ``MemoryError`` naming its size and
+    the limit, instead of a hang).
     """
+    if unsized:
+        check_partition_memory(part, number)
     if len(part):
         lo, hi = divisions[number], divisions[number + 1]
         last = number + 2 == len(divisions)
@@ -129,16 +136,18 @@ def local_panel(part, number, divisions):
     return part.set_index(ASSET, append=True)
 
 
-def map_panel(ddf, func, *args, meta):
+def map_panel(ddf, func, *args, meta, unsized=False):
     """``func(local_panel, *args)`` on every partition of ``ddf``, lazily.
 
-    ``func`` gets each partition as a checked pandas (date, asset) panel; the
-    result keeps ``ddf``'s divisions and declares ``meta``.
+    ``func`` gets each partition as a checked pandas (date, asset) panel
+    (with ``unsized``, its memory checked on its worker); the result keeps
+    ``ddf``'s divisions and declares ``meta``.
     """
     return ddf.map_partitions(
         _on_panel,
         func,
         ddf.divisions,
+        unsized,
         *args,
         meta=meta,
         enforce_metadata=False,
@@ -146,8 +155,8 @@ def map_panel(ddf, func, *args, meta):
     )
 
 
-def _on_panel(part, func, divisions, *args, partition_info=None):
-    panel = local_panel(part, partition_info["number"], divisions)
+def _on_panel(part, func, divisions, unsized, *args, partition_info=None):
+    panel = local_panel(part, partition_info["number"], divisions, unsized=unsized)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         out = func(panel, *args)
@@ -161,6 +170,36 @@ def _on_panel(part, func, divisions, *args, partition_info=None):
 def partitions(ddf):
     """``(number, delayed partition)`` of each partition, nothing computed."""
     return list(enumerate(ddf.to_delayed()))
+
+
+def map_partition_results(ddf, func, *args):
+    """``func(partition, number, divisions, *args)`` of each partition, lazily.
+
+    Returns one delayed object per partition, a one-element object Series
+    holding the call's result (take it with ``.iloc[0]``). The calls are a
+    blockwise layer of ``ddf``'s graph, fused with the tasks that make each
+    partition: on a persisted panel each call runs on the worker holding its
+    partition.
+    (``dask.delayed(func)(part)`` on ``ddf.to_delayed()`` adds an alias task
+    per partition, which the scheduler may place on another worker: the
+    partition is then copied there first.)
+    """
+    meta = pd.Series([], dtype=object)
+    results = ddf.map_partitions(
+        _one_result,
+        func,
+        ddf.divisions,
+        *args,
+        meta=meta,
+        enforce_metadata=False,
+        align_dataframes=False,
+    )
+    return results.to_delayed()
+
+
+def _one_result(part, func, divisions, *args, partition_info=None):
+    number = partition_info["number"]
+    return pd.Series([func(part, number, divisions, *args)], dtype=object)
 
 
 def read_panel(

@@ -7,8 +7,12 @@ than the room left, hangs the computation without an error (or gets its
 workers killed again and again). The workers' limits and memory at rest come
 from the current client's ``scheduler_info()``; a partition's size from its
 row count where Dask knows it without computing (``from_pandas``, Parquet
-statistics), else it is not checked. A ``from_pandas`` panel also travels
-whole in the task graph: it must fit the workers' room together.
+statistics), or from the scheduler for a persisted panel (the bytes of each
+partition in the workers' memory). A partition whose size nothing knows
+before computing (``from_delayed``, CSV, ...) is checked by its own task, on
+its worker, before the per-date step runs (:func:`check_partition_memory`).
+A ``from_pandas`` panel also travels whole in the task graph: it must fit the
+workers' room together.
 """
 
 from __future__ import annotations
@@ -16,7 +20,14 @@ from __future__ import annotations
 import dask
 import pandas as pd
 
-__all__ = ["check_memory", "check_panel_memory", "check_workers", "partition_bytes"]
+__all__ = [
+    "check_memory",
+    "check_panel_memory",
+    "check_partition_memory",
+    "check_workers",
+    "partition_bytes",
+    "unsized",
+]
 
 #: Peak memory of a per-date step, in multiples of its partition's values
 #: held as float64: the read, the (date, asset) index, the float64 copy and
@@ -29,6 +40,14 @@ PANEL_FACTOR = 4
 BLOCK_FACTOR = 10
 
 _MiB = 2**20
+
+#: How to make a panel's partitions smaller, for the messages.
+PANEL_FIX = (
+    "Cut the panel into smaller partitions of whole dates (Parquet files cut "
+    "by month rather than by year, more `npartitions` in "
+    "`skfactor.dask.from_pandas`, or `ddf.repartition(divisions=...)` at more "
+    "dates)."
+)
 
 
 def _client():
@@ -50,14 +69,25 @@ def _row_bytes(meta):
     return 8 + sum(8 if kind in "biufcmM" else 16 for kind in kinds)
 
 
+def _persisted_bytes(leaf):
+    """Bytes of the largest partition of a persisted frame, from the scheduler."""
+    client = _client()
+    if client is None:
+        return None
+    sizes = client.nbytes(keys=list(leaf.operand("keys")), summary=False)
+    return int(max(sizes.values())) if sizes else None
+
+
 def partition_bytes(ddf):
     """Largest partition that ``ddf``'s graph reads, ``(rows, bytes, inline)``.
 
-    The row counts are those Dask knows without computing: of the frames read
-    (``from_pandas``, Parquet statistics) under any lazy steps, which hold
-    every row of a partition once, filters included. ``inline`` is the size
-    of the ``from_pandas`` data, which travels whole in the task graph. None
-    when unknown.
+    The sizes are those Dask knows without computing: the row counts of the
+    frames read (``from_pandas``, Parquet statistics) under any lazy steps,
+    which hold every row of a partition once, filters included, as float64
+    values; the bytes in the workers' memory of a persisted frame's
+    partitions (``rows`` None). ``inline`` is the size of the ``from_pandas``
+    data, which travels whole in the task graph. None when no size is known
+    (the tasks then check their own partitions).
     """
     try:
         leaves = [e for e in ddf.expr.walk() if not e.dependencies()]
@@ -70,6 +100,10 @@ def partition_bytes(ddf):
                 sizes.append((rows, rows * row))
                 if type(leaf).__name__.startswith("FromPandas"):
                     inline += int(sum(lengths)) * row
+            elif type(leaf).__name__ == "FromGraph":  # persisted
+                nbytes = _persisted_bytes(leaf)
+                if nbytes is not None:
+                    sizes.append((None, nbytes))
     except Exception:  # noqa: BLE001 - Dask internals: no estimate, no check
         return None
     if not sizes:
@@ -172,14 +206,50 @@ def check_panel_memory(ddf, name="ddf"):
     """:func:`check_workers` for the largest partition of a Dask panel."""
     size = partition_bytes(ddf)
     rows, nbytes, inline = size if size is not None else (0, None, 0)
-    check_workers(
-        nbytes,
-        inline=inline,
-        what=f"The largest partition of `{name}` ({rows:,} rows)",
-        factor=PANEL_FACTOR,
-        fix=(
-            "Cut the panel into smaller partitions of whole dates (Parquet files "
-            "cut by month rather than by year, or more `npartitions` in "
-            "`skfactor.dask.from_pandas`)."
+    what = (
+        f"The largest partition of `{name}` ({rows:,} rows)"
+        if rows is not None
+        else f"The largest partition of `{name}` (persisted on the workers)"
+    )
+    check_workers(nbytes, inline=inline, what=what, factor=PANEL_FACTOR, fix=PANEL_FIX)
+
+
+def unsized(ddf):
+    """Whether no partition size of ``ddf`` is known before computing.
+
+    Its tasks then check their own partitions (:func:`check_partition_memory`).
+    """
+    return partition_bytes(ddf) is None
+
+
+def check_partition_memory(part, number):
+    """In a task on a distributed worker: raise if its partition cannot be processed.
+
+    The backstop for partitions whose size Dask did not know before
+    computing: ``part`` (partition ``number``, in memory) as float64 values,
+    times the peak of a per-date step, against the worker's room (its
+    ``memory_limit`` at the pause fraction, less its memory that is not the
+    data it manages). Elsewhere (no worker, no limit) nothing is checked.
+    """
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+        limit = worker.memory_manager.memory_limit
+        rest = worker.monitor.get_process_memory() - worker.state.nbytes
+        nthreads = worker.state.nthreads
+    except Exception:  # noqa: BLE001 - not on a distributed worker: no check
+        return
+    if not limit:
+        return
+    state = {"memory_limit": limit, "nthreads": nthreads, "status": "running"}
+    check_memory(
+        {worker.address: {**state, "metrics": {"memory": max(rest, 0)}}},
+        len(part) * _row_bytes(part),
+        what=(
+            f"Partition {number} of the panel ({len(part):,} rows, a size Dask "
+            "did not know before computing, so its task checked it)"
         ),
+        factor=PANEL_FACTOR,
+        fix=PANEL_FIX,
     )
