@@ -601,9 +601,7 @@ class TimeSeriesFactorModel(
         p = state.A.shape[0]
         fit = solve_sums(state.sums, p)
         if resid is not None:
-            fit.ssr[~fit.bad], fit.tss_centered[~fit.bad] = (
-                r[~fit.bad] for r in resid
-            )
+            fit.ssr[~fit.bad], fit.tss_centered[~fit.bad] = (r[~fit.bad] for r in resid)
         cov_type = state.settings[0]
         robust = cov_type != "nonrobust"
         if robust and meat is None:

@@ -226,7 +226,7 @@ class CompleteDateSums:
         )
 
     def merge(self, other):
-        """The sums of both sets of dates, about this one's ``shift``.
+        r"""The sums of both sets of dates, about this one's ``shift``.
 
         Each set may have its own shift (e.g. blocks of dates summed apart):
         ``other``'s sums are moved to this one's exactly, as
