@@ -229,7 +229,7 @@ class CompleteDateSums:
         r"""The sums of both sets of dates, about this one's ``shift``.
 
         Each set may have its own shift (e.g. blocks of dates summed apart):
-        ``other``'s sums are moved to this one's exactly, as
+        ``other``'s sums are moved to this one's, as
         :math:`\sum (z - s) = \sum (z - s_o) + n_o d` and the cross-products
         gain :math:`t_o d^\top + d\, t_o^\top + n_o d d^\top`, with
         :math:`d = s_o - s`.
