@@ -29,6 +29,7 @@ from skfactor.dask._date_blocks import (
     date_blocks,
     fit_rolling_by_date,
     fit_time_series_by_date,
+    small_block,
 )
 from skfactor.dask._layout import ASSET, check_panel, local_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
@@ -153,15 +154,9 @@ def _fit_block(model, F, block, assets, complete_dates):
     return model.fit_block(F, y, complete_dates=complete_dates)
 
 
-def _small(block):
-    """The block without its window arrays, and their shapes and dtypes."""
-    specs = {name: (a.shape, a.dtype) for name, a in block.windows.items()}
-    return replace(block, windows={}), specs
-
-
 def _lazy(fits, verbose=False):
     """The blocks, their window arrays lazy: only the small parts are computed."""
-    smalls = compute(*[dask.delayed(_small)(f) for f in fits], verbose=verbose,
+    smalls = compute(*[dask.delayed(small_block)(f) for f in fits], verbose=verbose,
                      desc="asset blocks")  # fmt: skip
     return [
         replace(
@@ -190,7 +185,7 @@ def _fit_by_date(model, F, R, assets, verbose):
         fix="Cut `R` into partitions of fewer dates, or pass `asset_block`.",
     )
     if rolling:
-        return fit_rolling_by_date(model, F, R, _lazy, verbose)
+        return fit_rolling_by_date(model, F, R, verbose)
     return fit_time_series_by_date(model, F, R, verbose)
 
 

@@ -285,16 +285,29 @@ def _rolling_block(model, F, assets, keep, Y, *before):
     return replace(block, windows=windows, estimated=estimated)
 
 
-def fit_rolling_by_date(model, F, R, lazy_blocks, verbose=False):
+def small_block(block):
+    """The block without its window arrays, and their shapes and dtypes."""
+    specs = {name: (a.shape, a.dtype) for name, a in block.windows.items()}
+    return replace(block, windows={}), specs
+
+
+def _estimated(block):
+    return block.estimated
+
+
+def fit_rolling_by_date(model, F, R, verbose=False):
     """Fit a RollingFactorModel on the date partitions of ``R`` (see the module).
 
-    ``lazy_blocks`` makes the blocks' window arrays lazy (``_by_asset._lazy``).
+    The windows stay lazy (each partition fitted again when they are
+    computed); only the last partition is fitted now, for the last window's
+    ``coef_`` and ``intercept_``, and the others only when it has no
+    estimate at all (for the warning that no window has one).
     """
     model._validate_params()
     blocks = date_blocks(F, R)
     assets = pd.Index(R.columns)
     back = int(model.window) - 1
-    fits = []
+    fits, sizes = [], []
     for Y, lo, hi in blocks:
         if hi == lo:
             continue
@@ -308,15 +321,26 @@ def fit_rolling_by_date(model, F, R, lazy_blocks, verbose=False):
         fits.append(
             dask.delayed(_rolling_block)(model, ext, assets, hi - lo, Y, *before)
         )
+        sizes.append(hi - lo)
     if not fits:
         raise ValueError("`F` and `R` hold no date: there is nothing to fit.")
-    parts = lazy_blocks(fits, verbose)
-    first, last = parts[0], parts[-1]
-    shared = dict(first.shared, dates_=F.index)
+    last, specs = compute(dask.delayed(small_block)(fits[-1]), verbose=verbose,
+                          desc="last partition")[0]  # fmt: skip
+    estimated = last.estimated
+    if not estimated.any():  # is there an estimate anywhere?
+        others = compute(*[dask.delayed(_estimated)(f) for f in fits[:-1]],
+                         verbose=verbose, desc="date partitions")  # fmt: skip
+        estimated = np.logical_or.reduce([estimated, *others])
     windows = {
-        name: da.concatenate([b.windows[name] for b in parts], axis=0)
-        for name in first.windows
+        name: da.concatenate(
+            [
+                da.from_delayed(f.windows[name], shape=(n, *shape[1:]), dtype=dtype)
+                for f, n in zip(fits, sizes, strict=True)
+            ],
+            axis=0,
+        )
+        for name, (shape, dtype) in specs.items()
     }
-    estimated = np.logical_or.reduce([b.estimated for b in parts])
+    shared = dict(last.shared, dates_=F.index)
     merged = replace(last, shared=shared, windows=windows, estimated=estimated)
     return model.combine_blocks([merged])
