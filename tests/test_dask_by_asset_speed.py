@@ -191,8 +191,7 @@ def test_fit_by_asset_grs_by_date_equals_pandas(sync, monkeypatch):
     # Defined GRS test (T > N + K complete dates), with its sums kept for
     # partial_fit (N <= 500) and, past that many assets, summed for the test
     # only.
-    import skfactor.dask._date_blocks
-    import skfactor.models._time_series
+    from skfactor.models import _time_series, _time_series_dates
 
     F, Rp = _panel(n_dates=40, n_assets=6, seed=2, holes=False)
     Rp.iloc[3, 2] = np.nan
@@ -200,7 +199,7 @@ def test_fit_by_asset_grs_by_date_equals_pandas(sync, monkeypatch):
     expected = TimeSeriesFactorModel().fit(F, Rp)
     assert np.isfinite(expected.grs_.statistic)
     for limit in (500, 3):
-        for module in (skfactor.dask._date_blocks, skfactor.models._time_series):
+        for module in (_time_series_dates, _time_series):
             monkeypatch.setattr(module, "GRS_MAX_ASSETS", limit)
         got = sd.fit_by_asset(TimeSeriesFactorModel(), F, R)
         np.testing.assert_allclose(tuple(got.grs_), tuple(expected.grs_), rtol=1e-9)

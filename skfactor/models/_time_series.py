@@ -21,6 +21,7 @@ from skfactor.models._ols import (
 )
 from skfactor.models._protocol import TimeSeriesBlocks
 from skfactor.models._summary import Summary, term_overview
+from skfactor.models._time_series_dates import DateBlockPlan
 from skfactor.models._time_series_sums import (
     GRS_MAX_ASSETS,
     SUMMED_COV_TYPES,
@@ -570,28 +571,74 @@ class TimeSeriesFactorModel(
         _check_design(state.design_gram(), state.n_dates)
         return self._fit_state(state, assets)
 
-    def _date_design(self, X):
-        """``X`` validated for a fit by blocks of dates (``skfactor.dask``).
+    def plan_date_blocks(self, X: MatrixLike) -> DateBlockPlan:
+        """Start a fit by blocks of whole dates (e.g. ``skfactor.dask``'s partitions).
 
-        Validates the parameters and the factor returns of every date (as
-        ``fit``; sets ``n_features_in_``) and returns ``(wide, Xs, A, f_ok,
-        settings, bandwidth)``: the standardized design :func:`_fit_wide`
-        uses, ``settings`` as ``partial_fit``'s state holds them, the lags
-        given (None: automatic). The blocks' sums then make a
-        :class:`SumsState` for :meth:`_fit_state`.
+        Validates the parameters and the factor returns of **every** date (as
+        :meth:`fit`) and returns the plan whose steps each block runs where
+        it lies: ``plan.sums(Y, lo, hi)`` (pass 1), ``plan.combine(sums)``,
+        ``plan.meat(Y, lo, hi, combined)`` (pass 2), with ``Y`` a block's
+        returns (rows ``lo:hi`` of ``X``, every asset); then
+        :meth:`combine_date_blocks`. See the "Fitting protocol" notes in
+        ``skfactor/models/_time_series_dates.py``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors)
+            The factor returns of every date to be fitted.
+
+        Returns
+        -------
+        DateBlockPlan
         """
         self._validate_params()
         wide = validate_wide(self, X, reset=True, names=("X", "y"))
         cov_type, bandwidth = self._covariance()
         Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
         _check_design(Xs[f_ok].T @ Xs[f_ok], int(f_ok.sum()))
-        return wide, Xs, A, f_ok, (cov_type, self.fit_intercept), bandwidth
+        return DateBlockPlan(
+            Xs,
+            A,
+            f_ok,
+            wide.F,
+            (cov_type, self.fit_intercept),
+            bandwidth,
+            self.kernel,
+            power_of_two_units(wide.F),
+            wide.dates,
+        )
+
+    def combine_date_blocks(
+        self, plan: DateBlockPlan, combined: dict, blocks: list, assets: ArrayLike
+    ) -> TimeSeriesFactorModel:
+        """Finish a fit by blocks of dates: the model, as :meth:`fit` on all of them.
+
+        Parameters
+        ----------
+        plan : DateBlockPlan
+            From :meth:`plan_date_blocks`.
+        combined : dict
+            ``plan.combine`` of every block's ``plan.sums``.
+        blocks : list of dict
+            ``plan.meat`` of every block, in date order.
+        assets : Index
+            The assets (the blocks' columns).
+
+        Returns
+        -------
+        self
+            Fitted, with the attributes (and warnings) of :meth:`fit` on all
+            the dates, to rounding. A ``nonrobust`` model keeps the sums
+            :meth:`partial_fit` adds to, as after :meth:`fit`.
+        """
+        state, meat, resid = plan.state(combined, blocks)
+        return self._fit_state(state, pd.Index(assets), meat=meat, resid=resid)
 
     def _fit_state(self, state, assets, meat=None, resid=None):
         """Set the fitted attributes from summed ``state`` (a :class:`SumsState`).
 
-        ``partial_fit``'s update, and the fit by blocks of dates of
-        ``skfactor.dask`` (:meth:`_date_design`), which passes the robust
+        ``partial_fit``'s update, and :meth:`combine_date_blocks`, which
+        passes the robust
         ``meat`` it summed with the final residuals (else that of the
         state's sums, HC0/HC1) and ``resid``, the residual and centred total
         sums of squares summed from the residuals (else their one-pass
