@@ -27,22 +27,9 @@ distributed = pytest.importorskip("distributed")
 import skfactor.dask as sd  # noqa: E402
 from skfactor import RollingFactorModel, TimeSeriesFactorModel  # noqa: E402
 from tests.conftest import fitted_state  # noqa: E402
+from tests.test_dask import client  # noqa: E402, F401 - the module's 2-worker cluster
 
 N_DATES, N_ASSETS, N_FACTORS = 48, 14, 2
-
-
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        memory_limit="1GiB",
-        dashboard_address=None,
-    )
-    with distributed.Client(cluster) as c:
-        yield c
-    cluster.close()
 
 
 def _panel(n_dates=N_DATES, n_assets=N_ASSETS, seed=0, holes=True):
@@ -218,7 +205,8 @@ def test_fit_by_asset_time_series_by_date_keeps_partial_fit_state(sync):
     np.testing.assert_allclose(tuple(model.grs_), tuple(expected.grs_), rtol=1e-9)
 
 
-def test_fit_by_asset_rolling_by_date_on_a_cluster_equals_pandas(layout, client):
+@pytest.mark.usefixtures("client")
+def test_fit_by_asset_rolling_by_date_on_a_cluster_equals_pandas(layout):
     F, R, Rp = layout
     got = sd.fit_by_asset(RollingFactorModel(window=5), F, R)
     expected = RollingFactorModel(window=5).fit(F, Rp)
@@ -282,8 +270,9 @@ def test_fit_by_asset_by_date_does_not_rechunk(layout):
     assert max(len(g) for g in graphs) < 12 * R.npartitions
 
 
+@pytest.mark.usefixtures("client")
 def test_fit_by_asset_by_date_checks_the_partitions_fit_the_workers(
-    layout, client, monkeypatch
+    layout, monkeypatch
 ):
     import skfactor.dask._by_asset
 
