@@ -210,7 +210,8 @@ def fit_by_asset(
     assets instead: the frame is rechunked into blocks of every date x
     ``asset_block`` assets and the unchanged pandas model is fitted on each.
     Either way the results equal one pandas fit on the whole frame (to
-    rounding), in one computation.
+    rounding), in one computation (two for a rolling model whose last
+    partition has no estimate, to find whether any window has one).
 
     Parameters
     ----------
