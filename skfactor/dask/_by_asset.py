@@ -1,12 +1,16 @@
-"""Time-series models on a wide Dask frame, by blocks of assets.
+"""Time-series models on a wide Dask frame: by its date partitions, or by asset blocks.
 
-A rolling or time-series regression needs every date of an asset, which a
-partition by date does not hold (``map_overlap`` looks back one partition at
-most and cannot expand): the wide (date x asset) frame is rechunked into
+By default the model is fitted on the date partitions of the wide (date x
+asset) frame as they are (``_date_blocks``: sums over dates for a
+time-series model, windows with the previous ``window - 1`` dates for a
+rolling one). With ``asset_block``, the frame is rechunked instead into
 blocks of all dates x ``asset_block`` assets, and the unchanged pandas model
-is fitted on each block. The blocks are taken with ``x.to_delayed()[0, j]``:
-after a multi-stage P2P rechunk, ``x.blocks[0, j].to_delayed()`` returned the
-wrong block in Dask 2026.8 (the regression test forces that rechunk).
+is fitted on each block: a task's memory is then set by ``asset_block``
+rather than by a partition's dates x every asset, at the cost of the
+rechunk (13x the pandas time in the out-of-memory benchmark). The blocks are
+taken with ``x.to_delayed()[0, j]``: after a multi-stage P2P rechunk,
+``x.blocks[0, j].to_delayed()`` returned the wrong block in Dask 2026.8 (the
+regression test forces that rechunk).
 """
 
 from __future__ import annotations
@@ -21,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from skfactor.dask._by_date import _columns
-from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
+from skfactor.dask._date_blocks import (
+    date_blocks,
+    fit_rolling_by_date,
+    fit_time_series_by_date,
+    small_block,
+)
+from skfactor.dask._layout import ASSET, check_panel, local_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
 from skfactor.utils._progress import compute
 from skfactor.utils._typing import ArrayLike, DaskFrame
@@ -33,8 +43,32 @@ def _unique(part):
     return np.unique(part[ASSET].to_numpy())
 
 
-def _wide_part(panel, y, assets, dtype):
-    return panel[y].unstack(ASSET).reindex(columns=assets).astype(dtype)
+def _wide_part(part, y, assets, dtype, divisions, partition_info=None):
+    """One partition of the panel as a (date x asset) frame of column ``y``.
+
+    Scattered by position into a NaN-filled array (``unstack`` through a
+    (date, asset) MultiIndex cost 8x the fit it fed); rows of assets not in
+    ``assets`` are dropped, as ``reindex`` drops them.
+    """
+    number = partition_info["number"]
+    if len(part):  # its dates within its divisions: the first and last suffice
+        dates = part.index.to_numpy()
+        local_panel(part.iloc[[dates.argmin(), dates.argmax()]], number, divisions)
+    rows, dates = pd.factorize(part.index, sort=True)
+    codes, labels = pd.factorize(part[ASSET])  # then a lookup per asset: 8x faster
+    cols = np.append(assets.get_indexer(labels), -1)[codes]  # -1: a missing label
+    keep = cols >= 0
+    cell = rows[keep] * len(assets) + cols[keep]
+    if len(cell) and np.bincount(cell).max() > 1:
+        raise ValueError(
+            f"Partition {number} of the panel holds a (date, asset) pair twice; "
+            "a panel has one row per date and asset: drop the duplicates, e.g. "
+            "`ddf.reset_index().drop_duplicates(['date', 'asset'])`."
+        )
+    wide = np.full((len(dates), len(assets)), np.nan, dtype=dtype)
+    wide.reshape(-1)[cell] = part[y].to_numpy(dtype=dtype, na_value=np.nan)[keep]
+    index = pd.Index(dates, name=part.index.name)
+    return pd.DataFrame(wide, index=index, columns=assets, copy=False)
 
 
 def wide_returns(
@@ -84,43 +118,25 @@ def wide_returns(
         index=ddf._meta.index,
         columns=assets,
     )
-    return map_panel(ddf, _wide_part, y, assets, dtype, meta=meta)
-
-
-def _rows(part, number, divisions, dates):
-    """A partition of the wide frame as an array, checked to hold ``dates``."""
-    if not part.index.equals(dates):
-        raise ValueError(
-            f"Partition {number} of `R` holds {len(part)} dates, not the "
-            f"{len(dates)} dates of `F` within its divisions [{divisions[number]}, "
-            f"{divisions[number + 1]}]: `R` must have a row for every date of `F`, "
-            "in order (reindex it, e.g. `R.reindex(F.index)` per partition), and "
-            "no other row."
-        )
-    return part.to_numpy()
+    return ddf.map_partitions(
+        _wide_part,
+        y,
+        assets,
+        dtype,
+        ddf.divisions,
+        meta=meta,
+        enforce_metadata=False,
+        align_dataframes=False,
+    )
 
 
 def _array(F, R):
     """``R`` as a dask array of known chunks, each partition checked against ``F``."""
-    if not R.known_divisions:
-        raise ValueError(
-            "`R` has unknown divisions; index it by date with known divisions "
-            "(e.g. from `skfactor.dask.wide_returns`)."
-        )
-    # Rows of F in each partition's divisions (the last one closed).
-    cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
-    bounds = np.concatenate([[0], cuts, [len(F)]])
     n_assets = len(R.columns)
     dtype = np.result_type(*R._meta.dtypes)
     blocks = [
-        da.from_delayed(
-            dask.delayed(_rows)(
-                part, i, R.divisions, F.index[bounds[i] : bounds[i + 1]]
-            ),
-            shape=(int(bounds[i + 1] - bounds[i]), n_assets),
-            dtype=dtype,
-        )
-        for i, part in partitions(R)
+        da.from_delayed(Y, shape=(int(hi - lo), n_assets), dtype=dtype)
+        for Y, lo, hi in date_blocks(F, R)
     ]
     return da.concatenate(blocks, axis=0)
 
@@ -138,15 +154,9 @@ def _fit_block(model, F, block, assets, complete_dates):
     return model.fit_block(F, y, complete_dates=complete_dates)
 
 
-def _small(block):
-    """The block without its window arrays, and their shapes and dtypes."""
-    specs = {name: (a.shape, a.dtype) for name, a in block.windows.items()}
-    return replace(block, windows={}), specs
-
-
 def _lazy(fits, verbose=False):
     """The blocks, their window arrays lazy: only the small parts are computed."""
-    smalls = compute(*[dask.delayed(_small)(f) for f in fits], verbose=verbose,
+    smalls = compute(*[dask.delayed(small_block)(f) for f in fits], verbose=verbose,
                      desc="asset blocks")  # fmt: skip
     return [
         replace(
@@ -160,20 +170,48 @@ def _lazy(fits, verbose=False):
     ]
 
 
+def _fit_by_date(model, F, R, assets, verbose):
+    """``fit_by_asset`` on ``R``'s date partitions (``_date_blocks``)."""
+    rolling = hasattr(model, "window")
+    extra = int(model.window) - 1 if rolling else 0
+    cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
+    most = int(np.diff(np.concatenate([[0], cuts, [len(F)]])).max(initial=0))
+    rows = min(most + extra, len(F))
+    check_workers(
+        rows * len(assets) * 8,
+        what=f"A partition of `R` ({rows:,} dates x {len(assets):,} assets"
+        + (", with the window's dates before it)" if rolling else ")"),
+        factor=BLOCK_FACTOR,
+        fix="Cut `R` into partitions of fewer dates, or pass `asset_block`.",
+    )
+    if rolling:
+        return fit_rolling_by_date(model, F, R, verbose)
+    return fit_time_series_by_date(model, F, R, verbose)
+
+
 def fit_by_asset(
     model: Any,
     F: pd.DataFrame,
     R: DaskFrame,
     *,
-    asset_block: int = 1000,
+    asset_block: int | None = None,
     verbose: bool = False,
 ) -> Any:
-    """Fit a time-series model on a wide Dask frame of returns, by asset blocks.
+    """Fit a time-series model on a wide Dask frame of returns.
 
-    The wide frame is rechunked into blocks of every date x ``asset_block``
-    assets, and ``model`` is fitted on each (the unchanged pandas model, as
-    many times as there are blocks): per-asset results are equal to one fit
-    on the whole frame. One computation.
+    By default on ``R``'s date partitions as they are, without a rechunk:
+    a TimeSeriesFactorModel from per-asset sums over each partition's dates
+    (its cross-products, then, with the final estimates, its residuals'
+    squares and its share of the robust meat; a HAC lag that crosses a
+    partition boundary pairs each asset's last scores before the partition,
+    along the asset's own dates), combined and finished by the model's own
+    ``partial_fit`` step; a RollingFactorModel on each partition with the
+    ``window - 1`` dates before it. With ``asset_block``, by blocks of
+    assets instead: the frame is rechunked into blocks of every date x
+    ``asset_block`` assets and the unchanged pandas model is fitted on each.
+    Either way the results equal one pandas fit on the whole frame (to
+    rounding), in one computation (two for a rolling model whose last
+    partition has no estimate, to find whether any window has one).
 
     Parameters
     ----------
@@ -181,17 +219,23 @@ def fit_by_asset(
         Any covariance type. The Gibbons-Ross-Shanken test of a
         TimeSeriesFactorModel is computed only when it is defined (more
         complete dates than assets plus factors, with an intercept), from the
-        residuals of every block.
+        sums (residuals, by asset blocks) on those dates.
     F : DataFrame of shape (n_dates, n_factors)
         Factor returns in memory, sorted by date.
     R : dask DataFrame of shape (n_dates, n_assets)
         Wide asset returns (e.g. from :func:`wide_returns`) with known
         divisions, one row for each date of ``F``.
-    asset_block : int, default=1000
-        Assets per block: a block holds n_dates x asset_block values. With a
-        distributed client, a block too large for the workers'
-        ``memory_limit`` (about 10x its float64 size per thread, above their
-        memory at rest) raises a ``MemoryError`` before anything is computed.
+    asset_block : int, default=None
+        None: fit on the date partitions (a task holds one partition, its
+        dates x every asset, plus ``window - 1`` dates before it for a
+        rolling model). An integer: fit by blocks of that many assets on
+        every date (a block holds n_dates x asset_block values), after a
+        rechunk that costs several times the fit; for panels with so many
+        assets that a partition's dates x every asset would not fit a
+        worker. With a distributed client, a task too large for the
+        workers' ``memory_limit`` (about 10x its float64 size per thread,
+        above their memory at rest) raises a ``MemoryError`` before anything
+        is computed.
     verbose : bool, default=False
         A progress bar of the finished tasks on stderr (tqdm, the ``report``
         extra).
@@ -203,7 +247,8 @@ def fit_by_asset(
         terms); a RollingFactorModel's ``coef_`` and ``intercept_`` (the last
         window) are, while ``params_``, ``rsquared_``, ``resid_vol_``,
         ``nobs_`` (and ``bse_``) are lazy dask arrays of shape (n_dates,
-        n_assets[, n_terms]), computed again block by block when asked. Its
+        n_assets[, n_terms]), computed again partition by partition (block
+        by block) when asked. Its
         ``predict`` and ``score`` work as after a pandas fit, computing the
         windows they need; ``model.params_ = model.params_.persist()`` keeps
         the estimates on the workers for repeated use.
@@ -216,9 +261,14 @@ def fit_by_asset(
     >>> data = make_factor_panel(n_dates=60, n_assets=10, random_state=0)
     >>> R = wide_returns(from_pandas(data.y.to_frame("ret"), 3), "ret")
     >>> F = data.factor_returns
-    >>> model = fit_by_asset(TimeSeriesFactorModel(cov_type="HC1"), F, R, asset_block=4)
-    >>> expected = TimeSeriesFactorModel(cov_type="HC1").fit(F, data.y.unstack())
+    >>> model = fit_by_asset(TimeSeriesFactorModel(cov_type="HAC", maxlags=3), F, R)
+    >>> expected = TimeSeriesFactorModel(cov_type="HAC", maxlags=3).fit(
+    ...     F, data.y.unstack()
+    ... )
     >>> bool((model.bse_ - expected.bse_).abs().max().max() < 1e-10)
+    True
+    >>> blocks = fit_by_asset(TimeSeriesFactorModel(), F, R, asset_block=4)
+    >>> bool((blocks.params_ - expected.params_).abs().max().max() < 1e-10)
     True
     """
     if getattr(model, "block_axis", None) != "assets":
@@ -236,9 +286,13 @@ def fit_by_asset(
             "`R` must be a wide Dask DataFrame (date x asset), e.g. from "
             f"`skfactor.dask.wide_returns`; got {type(R).__name__}."
         )
-    if not (isinstance(asset_block, int | np.integer) and asset_block >= 1):
-        raise ValueError(f"`asset_block` must be an integer >= 1; got {asset_block!r}.")
     assets = pd.Index(R.columns)
+    if asset_block is None:
+        return _fit_by_date(model, F, R, assets, verbose)
+    if not (isinstance(asset_block, int | np.integer) and asset_block >= 1):
+        raise ValueError(
+            f"`asset_block` must be None or an integer >= 1; got {asset_block!r}."
+        )
     block = min(int(asset_block), max(len(assets), 1))
     check_workers(
         len(F) * block * 8,

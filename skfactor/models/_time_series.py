@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ from skfactor.models._ols import (
 )
 from skfactor.models._protocol import TimeSeriesBlocks
 from skfactor.models._summary import Summary, term_overview
+from skfactor.models._time_series_dates import DateBlockPlan
 from skfactor.models._time_series_sums import (
     GRS_MAX_ASSETS,
     SUMMED_COV_TYPES,
@@ -168,6 +169,16 @@ def state_grs(state, N, K, fit_intercept):
         )
         return GRSResult(np.nan, np.nan, N, T - N - K, why)
     return grs_statistic(*state.grs.moments(K), T)
+
+
+def _check_design(gram, n_dates):
+    """Raise if the design's Gram matrix over ``n_dates`` dates is collinear."""
+    if n_dates > len(gram) and collinear(gram):
+        raise ValueError(
+            "The columns of `X` (with the intercept, if `fit_intercept`) are "
+            "collinear on the dates where every factor is observed; drop the "
+            "redundant factors (e.g. a constant or duplicated column)."
+        )
 
 
 def grs_statistic(alpha, sigma, mu, omega, T):
@@ -494,12 +505,7 @@ class TimeSeriesFactorModel(
         cov_type, bandwidth = self._covariance()
         Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
         p = Xs.shape[1]
-        if f_ok.sum() > p and collinear(Xs[f_ok].T @ Xs[f_ok]):
-            raise ValueError(
-                "The columns of `X` (with the intercept, if `fit_intercept`) are "
-                "collinear on the dates where every factor is observed; drop the "
-                "redundant factors (e.g. a constant or duplicated column)."
-            )
+        _check_design(Xs[f_ok].T @ Xs[f_ok], int(f_ok.sum()))
         # Each asset's returns in units of a power of two near their largest
         # magnitude (exact): returns of 1e-160 or 1e160 keep their statistics.
         units = power_of_two_units(wide.R)
@@ -544,17 +550,91 @@ class TimeSeriesFactorModel(
     def _advance(self, state, wide, R, assets):
         """Add the new dates' sums to ``state`` and set the fitted attributes."""
         state = advance_state(state, wide, R, assets, self.fit_intercept)
+        _check_design(state.design_gram(), state.n_dates)
+        return self._fit_state(state, assets)
+
+    def plan_date_blocks(self, X: MatrixLike) -> DateBlockPlan:
+        """Start a fit by blocks of whole dates (e.g. ``skfactor.dask``'s partitions).
+
+        Validates the parameters and the factor returns of **every** date (as
+        :meth:`fit`) and returns the plan whose steps each block runs where
+        it lies: ``plan.sums(Y, lo, hi)`` (pass 1), ``plan.combine(sums)``,
+        ``plan.meat(Y, lo, hi, combined)`` (pass 2), with ``Y`` a block's
+        returns (rows ``lo:hi`` of ``X``, every asset); then
+        :meth:`combine_date_blocks`. See the "Fitting protocol" notes in
+        ``skfactor/models/_time_series_dates.py``.
+
+        Parameters
+        ----------
+        X : DataFrame of shape (n_dates, n_factors)
+            The factor returns of every date to be fitted.
+
+        Returns
+        -------
+        DateBlockPlan
+        """
+        self._validate_params()
+        wide = validate_wide(self, X, reset=True, names=("X", "y"))
+        cov_type, bandwidth = self._covariance()
+        Xs, A, f_ok = standardized_design(wide.F, self.fit_intercept)
+        _check_design(Xs[f_ok].T @ Xs[f_ok], int(f_ok.sum()))
+        return DateBlockPlan(
+            Xs,
+            A,
+            f_ok,
+            wide.F,
+            (cov_type, self.fit_intercept),
+            bandwidth,
+            self.kernel,
+            power_of_two_units(wide.F),
+            wide.dates,
+        )
+
+    def combine_date_blocks(
+        self, plan: DateBlockPlan, combined: dict, blocks: list, assets: ArrayLike
+    ) -> TimeSeriesFactorModel:
+        """Finish a fit by blocks of dates: the model, as :meth:`fit` on all of them.
+
+        Parameters
+        ----------
+        plan : DateBlockPlan
+            From :meth:`plan_date_blocks`.
+        combined : dict
+            ``plan.combine`` of every block's ``plan.sums``.
+        blocks : list of dict
+            ``plan.meat`` of every block, in date order.
+        assets : Index
+            The assets (the blocks' columns).
+
+        Returns
+        -------
+        self
+            Fitted, with the attributes (and warnings) of :meth:`fit` on all
+            the dates, to rounding. A ``nonrobust`` model keeps the sums
+            :meth:`partial_fit` adds to, as after :meth:`fit`.
+        """
+        state, meat, resid = plan.state(combined, blocks)
+        return self._fit_state(state, pd.Index(assets), meat=meat, resid=resid)
+
+    def _fit_state(self, state, assets, meat=None, resid=None):
+        """Set the fitted attributes from summed ``state`` (a :class:`SumsState`).
+
+        ``partial_fit``'s update, and :meth:`combine_date_blocks`, which
+        passes the robust
+        ``meat`` it summed with the final residuals (else that of the
+        state's sums, HC0/HC1) and ``resid``, the residual and centred total
+        sums of squares summed from the residuals (else their one-pass
+        forms). The state is kept for ``partial_fit`` when its sums can be
+        extended (``nonrobust``, or the HC0/HC1 sums).
+        """
         p = state.A.shape[0]
-        if state.n_dates > p and collinear(state.design_gram()):
-            raise ValueError(
-                "The columns of `X` (with the intercept, if `fit_intercept`) are "
-                "collinear on the dates where every factor is observed; drop the "
-                "redundant factors (e.g. a constant or duplicated column)."
-            )
         fit = solve_sums(state.sums, p)
+        if resid is not None:
+            fit.ssr[~fit.bad], fit.tss_centered[~fit.bad] = (r[~fit.bad] for r in resid)
         cov_type = state.settings[0]
         robust = cov_type != "nonrobust"
-        meat = hc0_meat(state.sums, fit, p, cov_type) if robust else None
+        if robust and meat is None:
+            meat = hc0_meat(state.sums, fit, p, cov_type)
         self._store(
             WideData(None, None, None, assets, state.single), fit, state.A, state.units
         )
@@ -573,7 +653,10 @@ class TimeSeriesFactorModel(
         self._grs = state_grs(
             state, len(assets), self.n_features_in_, self.fit_intercept
         )
-        self._lazy["moments"]["partial_fit"] = state
+        if state.grs is not None and len(assets) > GRS_MAX_ASSETS:
+            state = replace(state, grs=None)  # summed for this test only
+        extendable = cov_type == "nonrobust" or state.sums.q2 is not None
+        self._lazy["moments"]["partial_fit"] = state if extendable else None
         return self
 
     def _covariance(self):

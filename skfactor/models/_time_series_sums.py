@@ -225,6 +225,25 @@ class CompleteDateSums:
             cross=self.cross + D.T @ D,
         )
 
+    def merge(self, other):
+        r"""The sums of both sets of dates, about this one's ``shift``.
+
+        Each set may have its own shift (e.g. blocks of dates summed apart):
+        ``other``'s sums are moved to this one's, as
+        :math:`\sum (z - s) = \sum (z - s_o) + n_o d` and the cross-products
+        gain :math:`t_o d^\top + d\, t_o^\top + n_o d d^\top`, with
+        :math:`d = s_o - s`.
+        """
+        d = other.shift - self.shift
+        td = np.outer(other.total, d)
+        cross = other.cross + td + td.T + other.n * np.outer(d, d)
+        return replace(
+            self,
+            n=self.n + other.n,
+            total=self.total + other.total + other.n * d,
+            cross=self.cross + cross,
+        )
+
     def moments(self, n_factors):
         """The GRS test's pieces: intercepts, residual and factor covariances, mean."""
         T, k = self.n, n_factors

@@ -1,0 +1,162 @@
+"""Time-series and rolling models on the date partitions of a wide Dask frame.
+
+A partition of the wide (date x asset) returns already holds every asset on
+its dates, so nothing is rechunked:
+
+- :class:`~skfactor.TimeSeriesFactorModel` is a sum over dates. Pass 1: each
+  partition sums its per-asset cross-products (``chunk_sums``, the sums
+  ``partial_fit`` keeps), in its own units; one task moves them to the
+  assets' units (powers of two: exact), adds them and solves every asset's
+  regression. Pass 2, with those final estimates: each partition sums its
+  residuals' squares and its share of the robust meat with the model's own
+  kernel (``ols_meat``: HC0-HC3 are sums over dates; a HAC lag within the
+  partition too), and hands on the first and last ``L`` scores of each asset;
+  the lags that cross a partition boundary pair them on the client, along
+  each asset's own observed dates as the pandas fit counts them (an asset's
+  last scores before a partition may lie several partitions back). The GRS
+  test's sums over the dates on which every asset is observed join pass 2
+  when the test is defined. The model's ``_fit_state`` (``partial_fit``'s
+  final step) sets the attributes from the summed state. One computation;
+  the wide partitions of pass 1 are held (or spilled) for pass 2.
+- :class:`~skfactor.RollingFactorModel`: a window looks back ``window - 1``
+  dates, so each partition is fitted (``fit_block``) with the previous
+  ``window - 1`` dates of ``R`` (slices of the partitions before it, however
+  small they are) and keeps its own dates' windows; the blocks are joined
+  along the dates and ``combine_blocks`` sets the model, windows lazy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import dask
+import dask.array as da
+import numpy as np
+import pandas as pd
+
+from skfactor.utils._progress import compute
+
+__all__ = ["date_blocks", "fit_rolling_by_date", "fit_time_series_by_date"]
+
+
+def _rows(part, number, divisions, dates):
+    """A partition of the wide frame as an array, checked to hold ``dates``."""
+    if not part.index.equals(dates):
+        raise ValueError(
+            f"Partition {number} of `R` holds {len(part)} dates, not the "
+            f"{len(dates)} dates of `F` within its divisions [{divisions[number]}, "
+            f"{divisions[number + 1]}]: `R` must have a row for every date of `F`, "
+            "in order (reindex it, e.g. `R.reindex(F.index)` per partition), and "
+            "no other row."
+        )
+    return part.to_numpy()
+
+
+def date_blocks(F, R):
+    """``(delayed array, first row, stop row)`` of each partition of ``R``.
+
+    The rows are ``F``'s: each partition is checked, in its task, to hold
+    exactly the dates of ``F`` within its divisions.
+    """
+    if not R.known_divisions:
+        raise ValueError(
+            "`R` has unknown divisions; index it by date with known divisions "
+            "(e.g. from `skfactor.dask.wide_returns`)."
+        )
+    # Rows of F in each partition's divisions (the last one closed).
+    cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
+    bounds = np.concatenate([[0], cuts, [len(F)]]).astype(int)
+    blocks = []
+    for i, part in enumerate(R.to_delayed()):
+        lo, hi = bounds[i], bounds[i + 1]
+        Y = dask.delayed(_rows)(part, i, R.divisions, F.index[lo:hi])
+        blocks.append((Y, lo, hi))
+    return blocks
+
+
+# ------------------------------------------------------------- time series
+def fit_time_series_by_date(model, F, R, verbose=False):
+    """Fit a TimeSeriesFactorModel on the date partitions of ``R`` (see the module)."""
+    plan = model.plan_date_blocks(F)
+    blocks = date_blocks(F, R)
+    sums = [dask.delayed(plan.sums)(Y, lo, hi) for Y, lo, hi in blocks]
+    combined = dask.delayed(plan.combine)(sums)
+    meat = [dask.delayed(plan.meat)(Y, lo, hi, combined) for Y, lo, hi in blocks]
+    combined, meat = compute(combined, meat, verbose=verbose, desc="date blocks")
+    return model.combine_date_blocks(plan, combined, meat, pd.Index(R.columns))
+
+
+# ----------------------------------------------------------------- rolling
+def _stack(*pieces):
+    return np.concatenate(pieces) if len(pieces) > 1 else pieces[0]
+
+
+def _rolling_block(model, F, assets, keep, Y, *before):
+    """``fit_block`` on ``before`` + ``Y``; the windows of ``Y``'s dates only."""
+    R = pd.DataFrame(_stack(*before, Y), index=F.index, columns=assets)
+    block = model.fit_block(F, R)
+    windows = {name: a[len(F) - keep :] for name, a in block.windows.items()}
+    params = windows["params_"]
+    estimated = np.isfinite(params).any(axis=(0, 2)) if len(params) else None
+    return replace(block, windows=windows, estimated=estimated)
+
+
+def small_block(block):
+    """The block without its window arrays, and their shapes and dtypes."""
+    specs = {name: (a.shape, a.dtype) for name, a in block.windows.items()}
+    return replace(block, windows={}), specs
+
+
+def _estimated(block):
+    return block.estimated
+
+
+def fit_rolling_by_date(model, F, R, verbose=False):
+    """Fit a RollingFactorModel on the date partitions of ``R`` (see the module).
+
+    The windows stay lazy (each partition fitted again when they are
+    computed); only the last partition is fitted now, for the last window's
+    ``coef_`` and ``intercept_``, and the others only when it has no
+    estimate at all (for the warning that no window has one).
+    """
+    model._validate_params()
+    blocks = date_blocks(F, R)
+    assets = pd.Index(R.columns)
+    back = int(model.window) - 1
+    fits, sizes = [], []
+    for Y, lo, hi in blocks:
+        if hi == lo:
+            continue
+        start = max(lo - back, 0)
+        before = [  # the slices of the earlier partitions within the window
+            Yj[max(start, lo_j) - lo_j : hi_j - lo_j]
+            for Yj, lo_j, hi_j in blocks
+            if hi_j > lo_j and lo_j < lo and hi_j > start
+        ]
+        ext = F.iloc[start:hi]
+        fits.append(
+            dask.delayed(_rolling_block)(model, ext, assets, hi - lo, Y, *before)
+        )
+        sizes.append(hi - lo)
+    if not fits:
+        raise ValueError("`F` and `R` hold no date: there is nothing to fit.")
+    last, specs = compute(dask.delayed(small_block)(fits[-1]), verbose=verbose,
+                          desc="last partition")[0]  # fmt: skip
+    estimated = last.estimated
+    if not estimated.any():  # is there an estimate anywhere?
+        others = compute(*[dask.delayed(_estimated)(f) for f in fits[:-1]],
+                         verbose=verbose, desc="date partitions")  # fmt: skip
+        estimated = np.logical_or.reduce([estimated, *others])
+    windows = {
+        name: da.concatenate(
+            [
+                da.from_delayed(f.windows[name], shape=(n, *shape[1:]), dtype=dtype)
+                for f, n in zip(fits, sizes, strict=True)
+            ],
+            axis=0,
+        )
+        for name, (shape, dtype) in specs.items()
+    }
+    shared = dict(last.shared, dates_=F.index)
+    merged = replace(last, shared=shared, windows=windows, estimated=estimated)
+    return model.combine_blocks([merged])
