@@ -504,6 +504,26 @@ def test_fit_by_date_cross_sectional_equals_pandas(ddf, data, weights):
     )
 
 
+def test_fit_by_date_cross_sectional_then_partial_fit_equals_pandas(data, client):
+    # A production job fits the history on Dask, then adds each day in memory.
+    panel = data[1]
+    dates = panel.index.get_level_values("date")
+    history, today = dates < dates.max(), dates == dates.max()
+    model = sd.fit_by_date(
+        CrossSectionalFactorModel(expected_returns="ewm", halflife=10.0),
+        sd.from_pandas(panel[history], 3),
+        CHARS,
+        "ret",
+    )
+    model.partial_fit(panel.loc[today, CHARS], panel.loc[today, "ret"])
+    expected = CrossSectionalFactorModel(expected_returns="ewm", halflife=10.0)
+    expected.fit(panel[CHARS], panel["ret"])
+    for name in ("params_", "bse_", "diagnostics_"):
+        _close(getattr(model, name), getattr(expected, name))
+    np.testing.assert_allclose(model.coef_, expected.coef_, rtol=0, atol=1e-10)
+    _close(model.summary(), expected.summary())
+
+
 def test_fit_by_date_pipeline_and_quantile_equal_pandas(ddf, data):
     panel = data[1]
     pipe = make_pipeline(
