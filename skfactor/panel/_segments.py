@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CACHE_CELLS", "Segments"]
+__all__ = ["CACHE_CELLS", "Segments", "row_counts"]
 
 # Cells per block of the blocked passes (2 MiB of float64): a block and its
 # temporaries stay in the cache, and a block is large enough that numpy's
@@ -30,6 +30,16 @@ def _smallest_uint(n):
         if n <= np.iinfo(dtype).max:
             return dtype
     return np.uint64
+
+
+def row_counts(grid):
+    """Number of non-NaN values in each row of a 2-D float array."""
+    # Summing the NaN mask's bytes into a narrow integer is 4x faster than
+    # np.count_nonzero(axis=1), which widens every byte to an intp first.
+    width = grid.shape[1]
+    dtype = np.uint16 if width < 2**16 else np.uint64
+    nan = np.isnan(grid).view(np.uint8)
+    return width - np.add.reduce(nan, axis=1, dtype=dtype).astype(np.intp)
 
 
 class Segments:
@@ -128,20 +138,58 @@ class Segments:
         ``col`` is in segment order. On a balanced panel it is viewed as the
         (n_segments, max_size) grid and the per-segment arrays broadcast along
         its rows, so no row-length temporary is made for them. With ``out``,
-        ``fn`` runs on a block of rows at a time (see :meth:`apply`).
+        ``fn`` runs on a block of segments at a time (see :meth:`apply`).
         """
-        if self.is_balanced and self.n_rows:
-            shape = (self.n_segments, self.max_size)
-            args = [np.asarray(p)[:, None] for p in per_segment]
-            if out is None:
+        if out is None:
+            if self.is_balanced and self.n_rows:
+                shape = (self.n_segments, self.max_size)
+                args = [np.asarray(p)[:, None] for p in per_segment]
                 return fn(col.reshape(shape), *args).reshape(-1)
-            grid, grid_out = col.reshape(shape), out.reshape(shape)
-            step = max(1, CACHE_CELLS // shape[1])
-            for start in range(0, shape[0], step):
-                rows = slice(start, start + step)
-                fn(grid[rows], *(a[rows] for a in args), out=grid_out[rows])
-            return out
-        return fn(col, *(self.expand(p) for p in per_segment), out=out)
+            return fn(col, *(self.expand(p) for p in per_segment))
+        per_segment = [np.asarray(p) for p in per_segment]
+        for segs in self.blocks():
+            self._block_apply(fn, col, segs, [p[segs] for p in per_segment], out)
+        return out
+
+    def _block_apply(self, fn, col, segs, per_segment, out):
+        """:meth:`broadcast` on the rows of the segments ``segs`` (a slice) only."""
+        first, stop = self.bounds[segs.start], self.bounds[segs.stop]
+        if self.is_balanced:
+            shape = (segs.stop - segs.start, self.max_size)
+            args = [p[:, None] for p in per_segment]
+            grid_out = out[first:stop].reshape(shape)
+            fn(col[first:stop].reshape(shape), *args, out=grid_out)
+        else:
+            sizes = self.sizes[segs]
+            args = [np.repeat(p, sizes) for p in per_segment]
+            fn(col[first:stop], *args, out=out[first:stop])
+
+    def sweep(self, x, stats, fn, out):
+        """Per-segment ``stats`` of ``x`` and ``out = fn(x, *statistics)``.
+
+        ``x`` is in the caller's row order. ``stats(grid)`` takes rows of the
+        padded grid (padding NaN; a read-only view when balanced) and returns
+        a tuple of arrays with one value per row. It is called on a
+        cache-sized block of segments at a time (:meth:`blocks`). On input
+        sorted by segment, ``fn`` then runs on the block's rows straight away,
+        while they are in the cache (winsorize + z-score: 1.2x over a second
+        pass over the column); otherwise after the last block, in the
+        caller's order (:meth:`apply`). Returns the statistics, each of shape
+        (n_segments,).
+        """
+        xs = self.sort(x)
+        found = []
+        for segs in self.blocks():
+            part = stats(self.block_grid(xs, segs))
+            found.append(part)
+            if self.order is None:
+                self._block_apply(fn, xs, segs, part, out)
+        if not found:  # no rows: the statistics' dtypes from an empty grid
+            found.append(stats(np.empty((0, 0))))
+        result = tuple(np.concatenate(p) for p in zip(*found, strict=True))
+        if self.order is not None:
+            self.apply(fn, x, *result, out=out)
+        return result
 
     def apply(self, fn, x, *per_segment, out=None):
         """Like :meth:`broadcast`, for ``x`` in the **caller's** row order.
@@ -179,12 +227,36 @@ class Segments:
 
         A balanced column is reshaped without a copy unless ``copy``.
         """
-        shape = (self.n_segments, self.max_size)
+        grid = self.block_grid(col, slice(0, self.n_segments), fill)
+        return grid.copy() if copy and self.is_balanced else grid
+
+    def blocks(self, cells=None):
+        """Runs of whole segments, about ``cells`` grid cells each, as slices.
+
+        ``cells`` defaults to :data:`CACHE_CELLS`: a block's grid rows and
+        their temporaries stay in the cache.
+        """
+        cells = CACHE_CELLS if cells is None else cells
+        step = max(1, cells // max(self.max_size, 1))
+        return [
+            slice(s, min(s + step, self.n_segments))
+            for s in range(0, self.n_segments, step)
+        ]
+
+    def block_grid(self, col, segs, fill=np.nan):
+        """The segments ``segs`` (a slice) of sorted ``col`` as padded grid rows.
+
+        A view of ``col`` when the panel is balanced (read only), else a new
+        (n, max_size) array with the padding set to ``fill``.
+        """
+        first, stop = self.bounds[segs.start], self.bounds[segs.stop]
+        width = self.max_size
         if self.is_balanced:
-            return col.reshape(shape).copy() if copy else col.reshape(shape)
-        grid = np.empty(shape)
+            return col[first:stop].reshape(segs.stop - segs.start, width)
+        grid = np.empty((segs.stop - segs.start, width))
         grid[...] = fill
-        grid.reshape(-1)[self._grid_positions()] = col
+        within = self._grid_positions()[first:stop] - segs.start * width
+        grid.reshape(-1)[within] = col[first:stop]
         return grid
 
     def from_grid(self, grid):

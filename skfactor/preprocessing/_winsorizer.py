@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skfactor.panel._segments import Segments
+from skfactor.panel._order_stats import row_order_statistics
+from skfactor.panel._segments import Segments, row_counts
 from skfactor.panel._stats import center_scale, winsorize_caps
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
 from skfactor.utils._sklearn import Interval, StrOptions
@@ -209,5 +210,22 @@ class Winsorizer(PanelTransformer):
 
     def _transform_column(self, blocks, x, out):
         seg = blocks.segments
-        caps = self._caps(seg, seg.sort(x), _check_limits(self.limits))
+        limits = _check_limits(self.limits)
+        if self.method == "quantile" and seg.grid_fits:
+            # Caps and clip a block of dates at a time (Segments.sweep).
+            seg.sweep(x, lambda grid: _row_caps(grid, *limits), np.clip, out)
+            return
+        caps = self._caps(seg, seg.sort(x), limits)
         seg.apply(np.clip, x, *caps, out=out)
+
+
+def _row_caps(grid, lower, upper):
+    """:func:`~skfactor.panel._stats.winsorize_caps` of each row of a padded grid."""
+    n = row_counts(grid)
+    low_k = (lower * n.astype(np.float64)).astype(np.intp) if lower else None
+    high_k = (upper * n.astype(np.float64)).astype(np.intp) if upper else None
+    lo, hi = row_order_statistics(grid, low_k, high_k, n)
+    return (
+        np.full(len(grid), -np.inf) if lo is None else lo,
+        np.full(len(grid), np.inf) if hi is None else hi,
+    )

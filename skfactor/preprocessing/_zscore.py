@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skfactor.panel._stats import center_scale
+from skfactor.panel._stats import _finish, _row_moments, center_scale
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
 
 __all__ = ["CrossSectionalZScore"]
@@ -15,6 +15,29 @@ __all__ = ["CrossSectionalZScore"]
 def _standardize(x, center, scale, out):
     np.subtract(x, center, out=out)
     return np.divide(out, scale, out=out)
+
+
+def _zscore_sweep(seg, x, out):
+    """Mean, standard deviation and z-scores a block of dates at a time.
+
+    The moments are :func:`~skfactor.panel._stats.center_scale`'s; the few
+    dates whose scale it cannot vouch for (possibly constant, squares possibly
+    out of range) are settled after the sweep and their rows done again.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):  # redone below
+        n, mean, std = seg.sweep(
+            x,
+            _row_moments,
+            lambda x, n, mean, std, out: _standardize(x, mean, std, out),
+            out,
+        )
+    work = np.empty_like(x)  # untouched (no memory taken) unless needed
+    _, scale = _finish(seg, seg.sort(x), mean, n, None, work, std, True, None, mean)
+    redo = np.flatnonzero(~(scale == std) & (n > 0))
+    if len(redo):
+        rows = np.flatnonzero(np.isin(seg.codes, redo))
+        codes = seg.codes[rows]
+        out[rows] = _standardize(x[rows], mean[codes], scale[codes], x[rows])
 
 
 class CrossSectionalZScore(PanelTransformer):
@@ -103,6 +126,9 @@ class CrossSectionalZScore(PanelTransformer):
 
     def _transform_column(self, blocks, x, out):
         seg = blocks.segments
+        if not self.robust and blocks.weights is None and seg.grid_fits:
+            _zscore_sweep(seg, x, out)
+            return
         stats = center_scale(
             seg, seg.sort(x), robust=self.robust, weights=blocks.weights, work=out
         )
