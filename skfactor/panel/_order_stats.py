@@ -95,7 +95,9 @@ def _partition_rows(source, low_k, high_k, n_valid):
     one side at a time.
     """
     n_seg, width = source.shape
-    low_k, high_k = (None if k is None else np.asarray(k, np.intp) for k in (low_k, high_k))
+    low_k, high_k = (
+        None if k is None else np.asarray(k, np.intp) for k in (low_k, high_k)
+    )
     nan = np.isnan(source)
     if high_k is None:
         c = np.full(n_seg, np.inf)
@@ -126,7 +128,9 @@ def _partition_rows(source, low_k, high_k, n_valid):
     padded = n_valid < width
     redo_low, redo_high = padded & (lo >= c), padded & (hi <= c)
     if redo_low.any():
-        one = _partition_rows(source[redo_low], low_k[redo_low], None, n_valid[redo_low])
+        one = _partition_rows(
+            source[redo_low], low_k[redo_low], None, n_valid[redo_low]
+        )
         lo[redo_low] = one[0]
     if redo_high.any():
         one = _partition_rows(
@@ -180,9 +184,8 @@ def _tail_order_statistics(segments, col, low_k, high_k, n_valid):
     for segs in segments.blocks(CACHE_CELLS):
         ks = [None if k is None else np.asarray(k)[segs] for k in (low_k, high_k)]
         found.append(_tail_rows(segments.block_grid(col, segs), *ks, n_valid[segs]))
-    return tuple(
-        None if part[0] is None else np.concatenate(part) for part in zip(*found)
-    )
+    sides = zip(*found, strict=True)
+    return tuple(None if p[0] is None else np.concatenate(p) for p in sides)
 
 
 def _tail_rows(grid, low_k, high_k, n_valid):

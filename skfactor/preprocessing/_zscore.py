@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skfactor.panel._stats import _finish, _row_moments, center_scale
+from skfactor.panel._segments import row_counts
+from skfactor.panel._stats import _finish, center_scale
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
+from skfactor.panel._validation import InfiniteValues, check_column_finite
 
 __all__ = ["CrossSectionalZScore"]
 
@@ -15,6 +17,36 @@ __all__ = ["CrossSectionalZScore"]
 def _standardize(x, center, scale, out):
     np.subtract(x, center, out=out)
     return np.divide(out, scale, out=out)
+
+
+def _grid_moments(grid, grid_out):
+    """Count, mean and ``ddof=0`` standard deviation of each grid row, NaN ignored.
+
+    With ``grid_out``, the rows' z-scores too: the deviations from the mean
+    are made there and divided by the standard deviation in place (the
+    squares are summed from a scratch block). An overflow of the squares
+    gives an infinite deviation, settled by ``_finish``.
+    """
+    nan = np.isnan(grid)
+    n = row_counts(grid, nan)
+    scratch = np.empty(grid.shape)
+    np.copyto(scratch, grid)
+    np.copyto(scratch, 0.0, where=nan)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = scratch.sum(axis=1) / n
+    # A row holding +-inf sums to +-inf or NaN (as may one whose sum overflows).
+    odd = ~np.isfinite(mean) & (n > 0)
+    if odd.any() and np.isinf(grid[odd]).any():
+        raise InfiniteValues("`X` contains inf or -inf.")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        dev = scratch if grid_out is None else grid_out
+        np.subtract(grid, mean[:, None], out=dev)
+        np.multiply(dev, dev, out=scratch)
+        np.copyto(scratch, 0.0, where=nan)
+        std = np.sqrt(scratch.sum(axis=1) / n)
+        if grid_out is not None:
+            np.divide(grid_out, std[:, None], out=grid_out)
+    return n, mean, std
 
 
 def _zscore_sweep(seg, x, out):
@@ -27,7 +59,7 @@ def _zscore_sweep(seg, x, out):
     with np.errstate(divide="ignore", invalid="ignore"):  # redone below
         n, mean, std = seg.sweep(
             x,
-            _row_moments,
+            _grid_moments,
             lambda x, n, mean, std, out: _standardize(x, mean, std, out),
             out,
         )
@@ -124,11 +156,15 @@ class CrossSectionalZScore(PanelTransformer):
         self.passthrough = passthrough
         self.n_jobs = n_jobs
 
+    def _kernel_checks_finite(self):
+        return True
+
     def _transform_column(self, blocks, x, out):
         seg = blocks.segments
         if not self.robust and blocks.weights is None and seg.grid_fits:
             _zscore_sweep(seg, x, out)
             return
+        check_column_finite(x)
         stats = center_scale(
             seg, seg.sort(x), robust=self.robust, weights=blocks.weights, work=out
         )
