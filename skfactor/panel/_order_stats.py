@@ -214,12 +214,15 @@ def _tail_rows(grid, low_k, high_k, n_valid):
         if i:
             np.logical_or(keep, past, out=keep)
         limits.append((k, top, found))
-    counts = np.count_nonzero(keep, axis=1)
-    values = grid[keep]  # row by row
+    # The kept cells' positions, row by row (3x faster than counting each
+    # row's and gathering them through the boolean mask).
+    pos = np.flatnonzero(keep)
+    values = grid.reshape(-1)[pos]
+    row_of = pos // width
+    counts = np.bincount(row_of, minlength=n_rows)
     cand = np.full((n_rows, int(counts.max(initial=0))), np.nan)
-    within = np.arange(len(values))
-    within -= np.repeat(np.cumsum(counts) - counts, counts)
-    cand[np.repeat(rows, counts), within] = values
+    within = np.arange(len(values)) - (np.cumsum(counts) - counts)[row_of]
+    cand[row_of, within] = values
     cand.sort(axis=1)  # NaN (padding) last
     out = []
     for k, top, found in limits:
