@@ -177,7 +177,7 @@ class Segments:
             args = [np.repeat(p, sizes) for p in per_segment]
             fn(col[first:stop], *args, out=out[first:stop])
 
-    def sweep(self, x, stats, fn, out):
+    def sweep(self, x, stats, fn, out, xs=None):
         """Per-segment statistics of ``x`` and ``out = fn(x, *statistics)``.
 
         ``x`` is in the caller's row order. ``stats(grid, grid_out)`` takes
@@ -190,9 +190,10 @@ class Segments:
         and ``fn`` is applied here: on a sorted panel to each block straight
         away, while its values are in the cache, otherwise after the last
         block, in the caller's order (:meth:`apply`). Returns the statistics,
-        each of shape (n_segments,).
+        each of shape (n_segments,). ``xs``, ``self.sort(x)``, if the caller
+        has it.
         """
-        xs = self.sort(x)
+        xs = self.sort(x) if xs is None else xs
         direct = self.order is None and self.is_balanced
         found = []
         for segs in self.blocks():

@@ -56,15 +56,17 @@ def _zscore_sweep(seg, x, out):
     dates whose scale it cannot vouch for (possibly constant, squares possibly
     out of range) are settled after the sweep and their rows done again.
     """
+    xs = seg.sort(x)
     with np.errstate(divide="ignore", invalid="ignore"):  # redone below
         n, mean, std = seg.sweep(
             x,
             _grid_moments,
             lambda x, n, mean, std, out: _standardize(x, mean, std, out),
             out,
+            xs,
         )
-    work = np.empty_like(x)  # untouched (no memory taken) unless needed
-    _, scale = _finish(seg, seg.sort(x), mean, n, None, work, std, True, None, mean)
+    work = np.empty_like(xs)  # untouched (no memory taken) unless needed
+    _, scale = _finish(seg, xs, mean, n, None, work, std, True, None, mean)
     redo = np.flatnonzero(~(scale == std) & (n > 0))
     if len(redo):
         rows = np.flatnonzero(np.isin(seg.codes, redo))
