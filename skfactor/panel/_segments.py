@@ -177,7 +177,7 @@ class Segments:
             args = [np.repeat(p, sizes) for p in per_segment]
             fn(col[first:stop], *args, out=out[first:stop])
 
-    def sweep(self, x, stats, fn, out, xs=None):
+    def sweep(self, x, stats, fn, out, xs=None, n_args=None):
         """Per-segment statistics of ``x`` and ``out = fn(x, *statistics)``.
 
         ``x`` is in the caller's row order. ``stats(grid, grid_out)`` takes
@@ -191,7 +191,8 @@ class Segments:
         away, while its values are in the cache, otherwise after the last
         block, in the caller's order (:meth:`apply`). Returns the statistics,
         each of shape (n_segments,). ``xs``, ``self.sort(x)``, if the caller
-        has it.
+        has it; ``n_args``: ``fn`` takes only that many of the statistics, the
+        first ones (None: all).
         """
         xs = self.sort(x) if xs is None else xs
         direct = self.order is None and self.is_balanced
@@ -201,12 +202,12 @@ class Segments:
             part = stats(self.block_grid(xs, segs), grid_out)
             found.append(part)
             if self.order is None and not direct:
-                self._block_apply(fn, xs, segs, part, out)
+                self._block_apply(fn, xs, segs, part[:n_args], out)
         if not found:  # no rows: the statistics' dtypes from an empty grid
             found.append(stats(np.empty((0, 0)), None))
         result = tuple(np.concatenate(p) for p in zip(*found, strict=True))
         if self.order is not None:
-            self.apply(fn, x, *result, out=out)
+            self.apply(fn, x, *result[:n_args], out=out)
         return result
 
     def apply(self, fn, x, *per_segment, out=None):

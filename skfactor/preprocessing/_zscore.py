@@ -20,7 +20,7 @@ def _standardize(x, center, scale, out):
 
 
 def _grid_moments(grid, grid_out):
-    """Count, mean and ``ddof=0`` standard deviation of each grid row, NaN ignored.
+    """Mean, ``ddof=0`` standard deviation and count of each grid row, NaN ignored.
 
     With ``grid_out``, the rows' z-scores too: the deviations from the mean
     are made there and divided by the standard deviation in place (the
@@ -46,7 +46,7 @@ def _grid_moments(grid, grid_out):
         std = np.sqrt(scratch.sum(axis=1) / n)
         if grid_out is not None:
             np.divide(grid_out, std[:, None], out=grid_out)
-    return n, mean, std
+    return mean, std, n
 
 
 def _zscore_sweep(seg, x, out):
@@ -58,13 +58,7 @@ def _zscore_sweep(seg, x, out):
     """
     xs = seg.sort(x)
     with np.errstate(divide="ignore", invalid="ignore"):  # redone below
-        n, mean, std = seg.sweep(
-            x,
-            _grid_moments,
-            lambda x, n, mean, std, out: _standardize(x, mean, std, out),
-            out,
-            xs,
-        )
+        mean, std, n = seg.sweep(x, _grid_moments, _standardize, out, xs, n_args=2)
     work = np.empty_like(xs)  # untouched (no memory taken) unless needed
     _, scale = _finish(seg, xs, mean, n, None, work, std, True, None, mean)
     redo = np.flatnonzero(~(scale == std) & (n > 0))
