@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from skfactor.panel._segments import CACHE_CELLS
+from skfactor.panel._segments import CACHE_CELLS, Scratch
 
 __all__ = ["median", "order_statistics", "row_order_statistics"]
 
@@ -140,18 +140,19 @@ def _partition_rows(source, low_k, high_k, n_valid):
     return lo, hi
 
 
-def row_order_statistics(grid, low_k, high_k, n_valid):
+def row_order_statistics(grid, low_k, high_k, n_valid, scratch=None):
     """Order statistics of each row of a padded grid, NaN ignored.
 
     As :func:`order_statistics`, for rows of the (n_segments, max_size) grid
     (a block of dates, see :meth:`Segments.sweep`); ``grid`` is not modified.
     Positions near the ends of wide rows come from block extremes
-    (:func:`_tail_rows`), the others from a partition of a copy.
+    (:func:`_tail_rows`), the others from a partition of a copy. ``scratch``,
+    a :class:`~skfactor.panel._segments.Scratch`, lends the block-sized masks.
     """
     if low_k is None and high_k is None:
         return None, None
     if _tails_apply(grid.shape[1], low_k, high_k, n_valid):
-        return _tail_rows(grid, low_k, high_k, n_valid)
+        return _tail_rows(grid, low_k, high_k, n_valid, scratch)
     return _partition_rows(grid, low_k, high_k, n_valid)
 
 
@@ -180,15 +181,16 @@ def _tail_order_statistics(segments, col, low_k, high_k, n_valid):
         return None
     # Blocks of grid rows, so that the passes below read from the cache
     # (1.4x on the reference panel's caps over whole-grid passes).
-    found = []
+    found, scratch = [], Scratch()
     for segs in segments.blocks(CACHE_CELLS):
         ks = [None if k is None else np.asarray(k)[segs] for k in (low_k, high_k)]
-        found.append(_tail_rows(segments.block_grid(col, segs), *ks, n_valid[segs]))
+        grid = segments.block_grid(col, segs, scratch=scratch)
+        found.append(_tail_rows(grid, *ks, n_valid[segs], scratch))
     sides = zip(*found, strict=True)
     return tuple(None if p[0] is None else np.concatenate(p) for p in sides)
 
 
-def _tail_rows(grid, low_k, high_k, n_valid):
+def _tail_rows(grid, low_k, high_k, n_valid, scratch=None):
     """:func:`_tail_order_statistics` on rows of the padded grid."""
     width, n_blocks = grid.shape[1], _N_BLOCKS
     sides = [(k, top) for k, top in ((low_k, False), (high_k, True)) if k is not None]
@@ -196,13 +198,15 @@ def _tail_rows(grid, low_k, high_k, n_valid):
     dealt = grid[:, : per_block * n_blocks].reshape(n_rows, per_block, n_blocks)
     rest = grid[:, per_block * n_blocks :]  # fewer than n_blocks: one more each
     rows = np.arange(n_rows)
-    keep = np.empty(grid.shape, dtype=bool)
-    past = np.empty(grid.shape, dtype=bool)
+    scratch = Scratch() if scratch is None else scratch
+    keep = scratch("keep", grid.shape, bool)
+    past = scratch("past", grid.shape, bool)
     limits = []
     for i, (k, top) in enumerate(sides):
         k = np.asarray(k, dtype=np.intp)
         ufunc = np.fmax if top else np.fmin  # NaN only where a block is all NaN
-        extremes = ufunc.reduce(dealt, axis=1)
+        extremes = scratch("extremes", (n_rows, n_blocks))
+        ufunc.reduce(dealt, axis=1, out=extremes)
         ufunc(extremes[:, : rest.shape[1]], rest, out=extremes[:, : rest.shape[1]])
         extremes.sort(axis=1)  # NaN last
         m = n_blocks - np.count_nonzero(np.isnan(extremes), axis=1)

@@ -225,18 +225,19 @@ class Winsorizer(PanelTransformer):
         seg.apply(np.clip, x, *caps, out=out)
 
 
-def _row_caps(grid, grid_out, limits):
+def _row_caps(grid, grid_out, scratch, limits):
     """:func:`~skfactor.panel._stats.winsorize_caps` of each row of a padded grid.
 
     With ``grid_out``, the rows clipped into it too (see :meth:`Segments.sweep`).
     """
-    if np.isinf(grid).any():  # read from the cache (see _kernel_checks_finite)
+    mask = scratch("mask", grid.shape, bool)
+    if np.isinf(grid, out=mask).any():  # in the cache (_kernel_checks_finite)
         raise InfiniteValues("`X` contains inf or -inf.")
     lower, upper = limits
-    n = row_counts(grid)
+    n = row_counts(grid, np.isnan(grid, out=mask))
     low_k = (lower * n.astype(np.float64)).astype(np.intp) if lower else None
     high_k = (upper * n.astype(np.float64)).astype(np.intp) if upper else None
-    lo, hi = row_order_statistics(grid, low_k, high_k, n)
+    lo, hi = row_order_statistics(grid, low_k, high_k, n, scratch)
     lo = np.full(len(grid), -np.inf) if lo is None else lo
     hi = np.full(len(grid), np.inf) if hi is None else hi
     if grid_out is not None:

@@ -19,31 +19,32 @@ def _standardize(x, center, scale, out):
     return np.divide(out, scale, out=out)
 
 
-def _grid_moments(grid, grid_out):
+def _grid_moments(grid, grid_out, scratch):
     """Mean, ``ddof=0`` standard deviation and count of each grid row, NaN ignored.
 
     With ``grid_out``, the rows' z-scores too: the deviations from the mean
     are made there and divided by the standard deviation in place (the
-    squares are summed from a scratch block). An overflow of the squares
+    squares are summed in ``scratch``'s ``"work"``, see
+    :class:`~skfactor.panel._segments.Scratch`). An overflow of the squares
     gives an infinite deviation, settled by ``_finish``.
     """
-    nan = np.isnan(grid)
+    nan = np.isnan(grid, out=scratch("mask", grid.shape, bool))
     n = row_counts(grid, nan)
-    scratch = np.empty(grid.shape)
-    np.copyto(scratch, grid)
-    np.copyto(scratch, 0.0, where=nan)
+    work = scratch("work", grid.shape)
+    np.copyto(work, grid)
+    np.copyto(work, 0.0, where=nan)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        mean = scratch.sum(axis=1) / n
+        mean = work.sum(axis=1) / n
     # A row holding +-inf sums to +-inf or NaN (as may one whose sum overflows).
     odd = ~np.isfinite(mean) & (n > 0)
     if odd.any() and np.isinf(grid[odd]).any():
         raise InfiniteValues("`X` contains inf or -inf.")
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        dev = scratch if grid_out is None else grid_out
+        dev = work if grid_out is None else grid_out
         np.subtract(grid, mean[:, None], out=dev)
-        np.multiply(dev, dev, out=scratch)
-        np.copyto(scratch, 0.0, where=nan)
-        std = np.sqrt(scratch.sum(axis=1) / n)
+        np.multiply(dev, dev, out=work)
+        np.copyto(work, 0.0, where=nan)
+        std = np.sqrt(work.sum(axis=1) / n)
         if grid_out is not None:
             np.divide(grid_out, std[:, None], out=grid_out)
     return mean, std, n
