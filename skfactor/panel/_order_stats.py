@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from skfactor.panel._segments import CACHE_CELLS
+from skfactor.panel._segments import CACHE_CELLS, Scratch
 
-__all__ = ["median", "order_statistics"]
+__all__ = ["median", "order_statistics", "row_order_statistics"]
 
 # Up to this many distinct grid columns, partition the grid instead of sorting it.
 MAX_PARTITION_KTH = 8
@@ -80,29 +80,37 @@ def _lexsort_order_statistics(segments, col, low_k, high_k, n_valid):
 
 
 def _partition_order_statistics(segments, col, low_k, high_k, n_valid):
-    """Each segment partitioned on its row of the padded grid.
+    """Each segment partitioned on its row of the padded grid."""
+    return _partition_rows(segments.to_grid(col, np.nan), low_k, high_k, n_valid)
 
-    NaN cells and padding take a per-segment value ``c`` (the mean when both
-    sides are asked for) that must sort between the two statistics, so that
-    both sit at fixed grid columns (``low_k`` and ``max_size - 1 - high_k``)
-    and one partition finds them; the rare segment where ``c`` does not sort
-    between them (``low >= c`` or ``high <= c``) is redone one side at a time.
+
+def _partition_rows(source, low_k, high_k, n_valid):
+    """Order statistics of each row of a padded grid (NaN: missing), by partition.
+
+    ``source`` is read, not modified. NaN cells and padding take a per-row value ``c``
+    (the mean when both sides are asked for) that must sort between the two
+    statistics, so that both sit at fixed grid columns (``low_k`` and
+    ``width - 1 - high_k``) and one partition finds them; the rare row where
+    ``c`` does not sort between them (``low >= c`` or ``high <= c``) is redone
+    one side at a time.
     """
-    width, n_seg = segments.max_size, segments.n_segments
+    n_seg, width = source.shape
+    low_k, high_k = (
+        None if k is None else np.asarray(k, np.intp) for k in (low_k, high_k)
+    )
+    nan = np.isnan(source)
     if high_k is None:
         c = np.full(n_seg, np.inf)
     elif low_k is None:
         c = np.full(n_seg, -np.inf)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            c = segments.nansum(col) / n_valid
+            c = np.where(nan, 0.0, source).sum(axis=1) / n_valid
         c = np.where(np.isfinite(c), c, 0.0)
-    grid = segments.to_grid(col, c[:, None], copy=True)
-    np.copyto(grid, c[:, None], where=np.isnan(grid))
+    grid = np.where(nan, c[:, None], source)
     wanted = []
     for k, from_top in ((low_k, False), (high_k, True)):
         if k is not None:
-            k = np.asarray(k, dtype=np.intp)
             ok = (k >= 0) & (k < n_valid)
             wanted.append((ok, np.where(ok, width - 1 - k if from_top else k, 0)))
     kth = np.unique(np.concatenate([pos for _, pos in wanted]))
@@ -120,12 +128,39 @@ def _partition_order_statistics(segments, col, low_k, high_k, n_valid):
     padded = n_valid < width
     redo_low, redo_high = padded & (lo >= c), padded & (hi <= c)
     if redo_low.any():
-        one = _partition_order_statistics(segments, col, low_k, None, n_valid)[0]
-        lo = np.where(redo_low, one, lo)
+        one = _partition_rows(
+            source[redo_low], low_k[redo_low], None, n_valid[redo_low]
+        )
+        lo[redo_low] = one[0]
     if redo_high.any():
-        one = _partition_order_statistics(segments, col, None, high_k, n_valid)[1]
-        hi = np.where(redo_high, one, hi)
+        one = _partition_rows(
+            source[redo_high], None, high_k[redo_high], n_valid[redo_high]
+        )
+        hi[redo_high] = one[1]
     return lo, hi
+
+
+def row_order_statistics(grid, low_k, high_k, n_valid, scratch=None):
+    """Order statistics of each row of a padded grid, NaN ignored.
+
+    As :func:`order_statistics`, for rows of the (n_segments, max_size) grid
+    (a block of dates, see :meth:`Segments.sweep`); ``grid`` is not modified.
+    Positions near the ends of wide rows come from block extremes
+    (:func:`_tail_rows`), the others from a partition of a copy. ``scratch``,
+    a :class:`~skfactor.panel._segments.Scratch`, lends the block-sized masks.
+    """
+    if low_k is None and high_k is None:
+        return None, None
+    if _tails_apply(grid.shape[1], low_k, high_k, n_valid):
+        return _tail_rows(grid, low_k, high_k, n_valid, scratch)
+    return _partition_rows(grid, low_k, high_k, n_valid)
+
+
+def _tails_apply(width, low_k, high_k, n_valid):
+    """Whether the block-extremes path pays: wide rows, positions near the ends."""
+    k_max = max(int(np.max(k, initial=0)) for k in (low_k, high_k) if k is not None)
+    n_min = int(n_valid.min()) if len(n_valid) else 0
+    return width >= 2 * _N_BLOCKS and (k_max + 1) * 20 <= n_min
 
 
 def _tail_order_statistics(segments, col, low_k, high_k, n_valid):
@@ -142,31 +177,20 @@ def _tail_order_statistics(segments, col, low_k, high_k, n_valid):
     sorted whole. Returns None where the wanted positions are not near the
     ends (then partitioning is as cheap).
     """
-    width = segments.max_size
-    sides = [(k, top) for k, top in ((low_k, False), (high_k, True)) if k is not None]
-    k_max = max(int(np.max(k, initial=0)) for k, _ in sides)
-    n_min = int(n_valid.min()) if len(n_valid) else 0
-    if width < 2 * _N_BLOCKS or (k_max + 1) * 20 > n_min:
+    if not _tails_apply(segments.max_size, low_k, high_k, n_valid):
         return None
-    grid = segments.to_grid(col, np.nan)  # a view when balanced: read only
     # Blocks of grid rows, so that the passes below read from the cache
     # (1.4x on the reference panel's caps over whole-grid passes).
-    step = max(1, CACHE_CELLS // width)
-    out = [np.empty(segments.n_segments) for _ in sides]
-    for start in range(0, grid.shape[0], step):
-        rows = slice(start, start + step)
-        ks = [(None if k is None else np.asarray(k)[rows]) for k in (low_k, high_k)]
-        block = _tail_rows(grid[rows], *ks, n_valid[rows])
-        for whole, part in zip(out, [b for b in block if b is not None], strict=True):
-            whole[rows] = part
-    if low_k is None:
-        return None, out[0]
-    if high_k is None:
-        return out[0], None
-    return out[0], out[1]
+    found, scratch = [], Scratch()
+    for segs in segments.blocks(CACHE_CELLS):
+        ks = [None if k is None else np.asarray(k)[segs] for k in (low_k, high_k)]
+        grid = segments.block_grid(col, segs, scratch=scratch)
+        found.append(_tail_rows(grid, *ks, n_valid[segs], scratch))
+    sides = zip(*found, strict=True)
+    return tuple(None if p[0] is None else np.concatenate(p) for p in sides)
 
 
-def _tail_rows(grid, low_k, high_k, n_valid):
+def _tail_rows(grid, low_k, high_k, n_valid, scratch=None):
     """:func:`_tail_order_statistics` on rows of the padded grid."""
     width, n_blocks = grid.shape[1], _N_BLOCKS
     sides = [(k, top) for k, top in ((low_k, False), (high_k, True)) if k is not None]
@@ -174,13 +198,15 @@ def _tail_rows(grid, low_k, high_k, n_valid):
     dealt = grid[:, : per_block * n_blocks].reshape(n_rows, per_block, n_blocks)
     rest = grid[:, per_block * n_blocks :]  # fewer than n_blocks: one more each
     rows = np.arange(n_rows)
-    keep = np.empty(grid.shape, dtype=bool)
-    past = np.empty(grid.shape, dtype=bool)
+    scratch = Scratch() if scratch is None else scratch
+    keep = scratch("keep", grid.shape, bool)
+    past = scratch("past", grid.shape, bool)
     limits = []
     for i, (k, top) in enumerate(sides):
         k = np.asarray(k, dtype=np.intp)
         ufunc = np.fmax if top else np.fmin  # NaN only where a block is all NaN
-        extremes = ufunc.reduce(dealt, axis=1)
+        extremes = scratch("extremes", (n_rows, n_blocks))
+        ufunc.reduce(dealt, axis=1, out=extremes)
         ufunc(extremes[:, : rest.shape[1]], rest, out=extremes[:, : rest.shape[1]])
         extremes.sort(axis=1)  # NaN last
         m = n_blocks - np.count_nonzero(np.isnan(extremes), axis=1)
@@ -192,12 +218,15 @@ def _tail_rows(grid, low_k, high_k, n_valid):
         if i:
             np.logical_or(keep, past, out=keep)
         limits.append((k, top, found))
-    counts = np.count_nonzero(keep, axis=1)
-    values = grid[keep]  # row by row
+    # The kept cells' positions, row by row (3x faster than counting each
+    # row's and gathering them through the boolean mask).
+    pos = np.flatnonzero(keep)
+    values = grid.reshape(-1)[pos]
+    row_of = pos // width
+    counts = np.bincount(row_of, minlength=n_rows)
     cand = np.full((n_rows, int(counts.max(initial=0))), np.nan)
-    within = np.arange(len(values))
-    within -= np.repeat(np.cumsum(counts) - counts, counts)
-    cand[np.repeat(rows, counts), within] = values
+    within = np.arange(len(values)) - (np.cumsum(counts) - counts)[row_of]
+    cand[row_of, within] = values
     cand.sort(axis=1)  # NaN (padding) last
     out = []
     for k, top, found in limits:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["CACHE_CELLS", "Segments"]
+__all__ = ["CACHE_CELLS", "Scratch", "Segments", "row_counts"]
 
 # Cells per block of the blocked passes (2 MiB of float64): a block and its
 # temporaries stay in the cache, and a block is large enough that numpy's
@@ -30,6 +30,39 @@ def _smallest_uint(n):
         if n <= np.iinfo(dtype).max:
             return dtype
     return np.uint64
+
+
+class Scratch:
+    """Scratch arrays reused from one block of a sweep to the next.
+
+    malloc maps a fresh array of a block's size (0.2-2 MiB) anew each time,
+    and its pages fault in on first write: reusing them buys 1.1-1.2x on the
+    winsorize + z-score kernels. ``scratch(name, shape, dtype)`` is the
+    ``name``d array, of at least ``shape[0]`` rows, cut to ``shape``.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def __call__(self, name, shape, dtype=np.float64):
+        key = (name, np.dtype(dtype))
+        have = self._arrays.get(key)
+        if have is None or have.shape[0] < shape[0] or have.shape[1:] != shape[1:]:
+            have = self._arrays[key] = np.empty(shape, dtype)
+        return have[: shape[0]]
+
+
+def row_counts(grid, nan=None):
+    """Number of non-NaN values in each row of a 2-D float array.
+
+    ``nan``, ``np.isnan(grid)``, if the caller has it.
+    """
+    # Summing the NaN mask's bytes into a narrow integer is 4x faster than
+    # np.count_nonzero(axis=1), which widens every byte to an intp first.
+    width = grid.shape[1]
+    dtype = np.uint16 if width < 2**16 else np.uint64
+    nan = (np.isnan(grid) if nan is None else nan).view(np.uint8)
+    return width - np.add.reduce(nan, axis=1, dtype=dtype).astype(np.intp)
 
 
 class Segments:
@@ -67,20 +100,28 @@ class Segments:
         self.codes = codes  # segment of each row, caller's order
         self.n_rows = len(codes)
         self.n_segments = int(n_segments)
-        self.sizes = np.bincount(codes, minlength=self.n_segments)
+        in_order = self.n_rows < 2 or bool(np.all(codes[1:] >= codes[:-1]))
         self.bounds = np.zeros(self.n_segments + 1, dtype=np.intp)
-        np.cumsum(self.sizes, out=self.bounds[1:])
+        if in_order and self.n_rows:
+            # Sorted codes: each segment's first row by bisection, no count.
+            self.bounds[:-1] = codes.searchsorted(np.arange(self.n_segments))
+            self.bounds[-1] = self.n_rows
+            self.sizes = np.diff(self.bounds)
+        else:
+            self.sizes = np.bincount(codes, minlength=self.n_segments)
+            np.cumsum(self.sizes, out=self.bounds[1:])
         if within is not None:
             order = np.lexsort((within, codes))
             sorted_already = self.n_rows < 2 or bool(np.all(order[1:] > order[:-1]))
             self.order = None if sorted_already else order
-        elif self.n_rows < 2 or bool(np.all(codes[1:] >= codes[:-1])):
+        elif in_order:
             self.order = None
         else:
             # A stable sort on the narrowest integer type numpy radix-sorts.
             narrow = codes.astype(_smallest_uint(self.n_segments))
             self.order = np.argsort(narrow, kind="stable")
         self._grid_index = None
+        self._max_size = None
 
     @classmethod
     def single(cls, n_rows):
@@ -94,7 +135,9 @@ class Segments:
 
     @property
     def max_size(self):
-        return int(self.sizes.max()) if self.n_segments else 0
+        if self._max_size is None:
+            self._max_size = int(self.sizes.max()) if self.n_segments else 0
+        return self._max_size
 
     @property
     def segment_of_row(self):
@@ -128,20 +171,66 @@ class Segments:
         ``col`` is in segment order. On a balanced panel it is viewed as the
         (n_segments, max_size) grid and the per-segment arrays broadcast along
         its rows, so no row-length temporary is made for them. With ``out``,
-        ``fn`` runs on a block of rows at a time (see :meth:`apply`).
+        ``fn`` runs on a block of segments at a time (see :meth:`apply`).
         """
-        if self.is_balanced and self.n_rows:
-            shape = (self.n_segments, self.max_size)
-            args = [np.asarray(p)[:, None] for p in per_segment]
-            if out is None:
+        if out is None:
+            if self.is_balanced and self.n_rows:
+                shape = (self.n_segments, self.max_size)
+                args = [np.asarray(p)[:, None] for p in per_segment]
                 return fn(col.reshape(shape), *args).reshape(-1)
-            grid, grid_out = col.reshape(shape), out.reshape(shape)
-            step = max(1, CACHE_CELLS // shape[1])
-            for start in range(0, shape[0], step):
-                rows = slice(start, start + step)
-                fn(grid[rows], *(a[rows] for a in args), out=grid_out[rows])
-            return out
-        return fn(col, *(self.expand(p) for p in per_segment), out=out)
+            return fn(col, *(self.expand(p) for p in per_segment))
+        per_segment = [np.asarray(p) for p in per_segment]
+        for segs in self.blocks():
+            self._block_apply(fn, col, segs, [p[segs] for p in per_segment], out)
+        return out
+
+    def _block_apply(self, fn, col, segs, per_segment, out):
+        """:meth:`broadcast` on the rows of the segments ``segs`` (a slice) only."""
+        first, stop = self.bounds[segs.start], self.bounds[segs.stop]
+        if self.is_balanced:
+            shape = (segs.stop - segs.start, self.max_size)
+            args = [p[:, None] for p in per_segment]
+            grid_out = out[first:stop].reshape(shape)
+            fn(col[first:stop].reshape(shape), *args, out=grid_out)
+        else:
+            sizes = self.sizes[segs]
+            args = [np.repeat(p, sizes) for p in per_segment]
+            fn(col[first:stop], *args, out=out[first:stop])
+
+    def sweep(self, x, stats, fn, out, xs=None, n_args=None):
+        """Per-segment statistics of ``x`` and ``out = fn(x, *statistics)``.
+
+        ``x`` is in the caller's row order. ``stats(grid, grid_out, scratch)`` takes
+        rows of the padded grid (padding NaN; a read-only view when balanced)
+        and returns a tuple of arrays with one value per row; it is called on
+        a cache-sized block of segments at a time (:meth:`blocks`). On a
+        balanced panel sorted by segment, ``grid_out`` is the same rows of
+        ``out`` and ``stats`` writes ``fn``'s result there itself (it may
+        reuse its temporaries: 1.2x on the z-score); else ``grid_out`` is None
+        and ``fn`` is applied here: on a sorted panel to each block straight
+        away, while its values are in the cache, otherwise after the last
+        block, in the caller's order (:meth:`apply`). Returns the statistics,
+        each of shape (n_segments,). ``xs``, ``self.sort(x)``, if the caller
+        has it; ``n_args``: ``fn`` takes only that many of the statistics, the
+        first ones (None: all).
+        """
+        xs = self.sort(x) if xs is None else xs
+        direct = self.order is None and self.is_balanced
+        found = []
+        scratch = Scratch()
+        for segs in self.blocks():
+            grid_out = self.block_grid(out, segs) if direct else None
+            grid = self.block_grid(xs, segs, scratch=scratch)
+            part = stats(grid, grid_out, scratch)
+            found.append(part)
+            if self.order is None and not direct:
+                self._block_apply(fn, xs, segs, part[:n_args], out)
+        if not found:  # no rows: the statistics' dtypes from an empty grid
+            found.append(stats(np.empty((0, 0)), None, scratch))
+        result = tuple(np.concatenate(p) for p in zip(*found, strict=True))
+        if self.order is not None:
+            self.apply(fn, x, *result[:n_args], out=out)
+        return result
 
     def apply(self, fn, x, *per_segment, out=None):
         """Like :meth:`broadcast`, for ``x`` in the **caller's** row order.
@@ -179,12 +268,38 @@ class Segments:
 
         A balanced column is reshaped without a copy unless ``copy``.
         """
-        shape = (self.n_segments, self.max_size)
+        grid = self.block_grid(col, slice(0, self.n_segments), fill)
+        return grid.copy() if copy and self.is_balanced else grid
+
+    def blocks(self, cells=None):
+        """Runs of whole segments, about ``cells`` grid cells each, as slices.
+
+        ``cells`` defaults to :data:`CACHE_CELLS`: a block's grid rows and
+        their temporaries stay in the cache.
+        """
+        cells = CACHE_CELLS if cells is None else cells
+        step = max(1, cells // max(self.max_size, 1))
+        return [
+            slice(s, min(s + step, self.n_segments))
+            for s in range(0, self.n_segments, step)
+        ]
+
+    def block_grid(self, col, segs, fill=np.nan, scratch=None):
+        """The segments ``segs`` (a slice) of sorted ``col`` as padded grid rows.
+
+        A view of ``col`` when the panel is balanced (read only), else a new
+        (n, max_size) array with the padding set to ``fill`` (``scratch``'s
+        ``"grid"`` if given, see :class:`Scratch`).
+        """
+        first, stop = self.bounds[segs.start], self.bounds[segs.stop]
+        width = self.max_size
         if self.is_balanced:
-            return col.reshape(shape).copy() if copy else col.reshape(shape)
-        grid = np.empty(shape)
+            return col[first:stop].reshape(segs.stop - segs.start, width)
+        shape = (segs.stop - segs.start, width)
+        grid = np.empty(shape) if scratch is None else scratch("grid", shape)
         grid[...] = fill
-        grid.reshape(-1)[self._grid_positions()] = col
+        within = self._grid_positions()[first:stop] - segs.start * width
+        grid.reshape(-1)[within] = col[first:stop]
         return grid
 
     def from_grid(self, grid):

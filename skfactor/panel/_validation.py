@@ -22,6 +22,8 @@ from skfactor.utils._sklearn import validate_data
 
 __all__ = [
     "PanelData",
+    "InfiniteValues",
+    "check_column_finite",
     "check_finite",
     "check_not_dask",
     "check_numeric_columns",
@@ -216,9 +218,13 @@ def date_codes(index):
     Uses the MultiIndex's own codes (no re-hashing of the labels).
     """
     level = index.levels[0]
-    codes = np.asarray(index.codes[0], dtype=np.intp)
-    used = np.bincount(codes, minlength=len(level)) > 0
-    if used.all() and level.is_monotonic_increasing:
+    raw = index.codes[0]
+    codes = np.asarray(raw, dtype=np.intp)
+    if _each_code_in_turn(raw, len(level)):
+        used = True  # no need to count the rows of each date
+    else:
+        used = np.bincount(codes, minlength=len(level)) > 0
+    if np.all(used) and level.is_monotonic_increasing:
         # The usual case: the codes are already the date numbers. (Indexing
         # the level, as below, gives the same plain index, without a freq.)
         return codes, level[np.arange(len(level))]
@@ -227,6 +233,18 @@ def date_codes(index):
     remap = np.full(len(level), -1, dtype=np.intp)
     remap[order] = np.arange(len(order))
     return remap[codes], level[order]
+
+
+def _each_code_in_turn(codes, n_levels):
+    """Whether sorted ``codes`` use each of ``range(n_levels)``: rows by date.
+
+    Checked on the MultiIndex's own narrow integers (a quarter of the bytes
+    of a bincount's intp copy).
+    """
+    if len(codes) == 0 or codes[0] != 0 or codes[-1] != n_levels - 1:
+        return False
+    step = np.diff(codes)
+    return bool(step.min(initial=0) >= 0 and step.max(initial=0) <= 1)
 
 
 def _numeric(dtype):
@@ -293,6 +311,22 @@ def check_finite(values, name="X", columns=None):
         "NaN (e.g. `X.replace([np.inf, -np.inf], np.nan)`) so they count as "
         "missing."
     )
+
+
+class InfiniteValues(ValueError):
+    """A kernel met +inf or -inf in a column it was computing on.
+
+    Raised by the per-date kernels that check for ±inf on the blocks they
+    read anyway (instead of :func:`check_finite` reading the whole panel once
+    more); the caller answers it with :func:`check_finite`'s message, which
+    names the columns.
+    """
+
+
+def check_column_finite(x):
+    """Raise :class:`InfiniteValues` if the float array ``x`` holds ±inf."""
+    if _has_inf(x):
+        raise InfiniteValues("`X` contains inf or -inf.")
 
 
 def _any_chunk(values, test, chunk=2**18):
@@ -427,7 +461,9 @@ class PanelData:
         )
 
 
-def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
+def validate_panel(
+    estimator, X, *, reset, name="X", needs_keys=True, y=None, finite=True
+):
     """Validate ``X`` for a per-date estimator and find its date segments.
 
     ``X`` may be a DataFrame with a two-level (date, asset) MultiIndex (a
@@ -436,7 +472,9 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
     cross-section). A Series is taken as a one-column DataFrame (and
     ``series`` records it). Sets ``n_features_in_`` /
     ``feature_names_in_`` when ``reset``. NaN is kept (a missing value);
-    ±inf is an error naming the columns.
+    ±inf is an error naming the columns (unless ``finite=False``: a caller
+    whose kernels look for ±inf as they read the values, see
+    :class:`InfiniteValues`).
 
     A frame that is evidently a panel without its keys (indexed by dates
     alone, or holding them as columns) is an error. With ``needs_keys`` (the
@@ -484,7 +522,8 @@ def validate_panel(estimator, X, *, reset, name="X", needs_keys=True, y=None):
         # columns against (validate_data would warn that it was "fitted
         # without feature names").
         values = check_array(X, input_name=name, estimator=estimator, **kwargs)
-    check_finite(values, name, None if columns is None else list(columns))
+    if finite:
+        check_finite(values, name, None if columns is None else list(columns))
     if isinstance(index, pd.MultiIndex):
         codes, dates = date_codes(index)
         segments = Segments(codes, len(dates))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
-from skfactor.panel._segments import Segments
+from skfactor.panel._order_stats import row_order_statistics
+from skfactor.panel._segments import Segments, row_counts
 from skfactor.panel._stats import center_scale, winsorize_caps
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
+from skfactor.panel._validation import InfiniteValues, check_column_finite
 from skfactor.utils._sklearn import Interval, StrOptions
 from skfactor.utils._warnings import warn
 
@@ -162,6 +165,9 @@ class Winsorizer(PanelTransformer):
     def _requires_fit(self):
         return not self.cross_sectional
 
+    def _kernel_checks_finite(self):
+        return self.cross_sectional
+
     def _fit(self, panel, roles, y):
         limits = _check_limits(self.limits)
         if self.cross_sectional:
@@ -209,5 +215,31 @@ class Winsorizer(PanelTransformer):
 
     def _transform_column(self, blocks, x, out):
         seg = blocks.segments
-        caps = self._caps(seg, seg.sort(x), _check_limits(self.limits))
+        limits = _check_limits(self.limits)
+        if self.method == "quantile" and seg.grid_fits:
+            # Caps and clip a block of dates at a time (Segments.sweep).
+            seg.sweep(x, partial(_row_caps, limits=limits), np.clip, out)
+            return
+        check_column_finite(x)
+        caps = self._caps(seg, seg.sort(x), limits)
         seg.apply(np.clip, x, *caps, out=out)
+
+
+def _row_caps(grid, grid_out, scratch, limits):
+    """:func:`~skfactor.panel._stats.winsorize_caps` of each row of a padded grid.
+
+    With ``grid_out``, the rows clipped into it too (see :meth:`Segments.sweep`).
+    """
+    mask = scratch("mask", grid.shape, bool)
+    if np.isinf(grid, out=mask).any():  # in the cache (_kernel_checks_finite)
+        raise InfiniteValues("`X` contains inf or -inf.")
+    lower, upper = limits
+    n = row_counts(grid, np.isnan(grid, out=mask))
+    low_k = (lower * n.astype(np.float64)).astype(np.intp) if lower else None
+    high_k = (upper * n.astype(np.float64)).astype(np.intp) if upper else None
+    lo, hi = row_order_statistics(grid, low_k, high_k, n, scratch)
+    lo = np.full(len(grid), -np.inf) if lo is None else lo
+    hi = np.full(len(grid), np.inf) if hi is None else hi
+    if grid_out is not None:
+        np.clip(grid, lo[:, None], hi[:, None], out=grid_out)
+    return lo, hi

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from skfactor.panel._stats import center_scale
+from skfactor.panel._segments import row_counts
+from skfactor.panel._stats import _finish, center_scale
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
+from skfactor.panel._validation import InfiniteValues, check_column_finite
 
 __all__ = ["CrossSectionalZScore"]
 
@@ -15,6 +17,56 @@ __all__ = ["CrossSectionalZScore"]
 def _standardize(x, center, scale, out):
     np.subtract(x, center, out=out)
     return np.divide(out, scale, out=out)
+
+
+def _grid_moments(grid, grid_out, scratch):
+    """Mean, ``ddof=0`` standard deviation and count of each grid row, NaN ignored.
+
+    With ``grid_out``, the rows' z-scores too: the deviations from the mean
+    are made there and divided by the standard deviation in place (the
+    squares are summed in ``scratch``'s ``"work"``, see
+    :class:`~skfactor.panel._segments.Scratch`). An overflow of the squares
+    gives an infinite deviation, settled by ``_finish``.
+    """
+    nan = np.isnan(grid, out=scratch("mask", grid.shape, bool))
+    n = row_counts(grid, nan)
+    work = scratch("work", grid.shape)
+    np.copyto(work, grid)
+    np.copyto(work, 0.0, where=nan)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        mean = work.sum(axis=1) / n
+    # A row holding +-inf sums to +-inf or NaN (as may one whose sum overflows).
+    odd = ~np.isfinite(mean) & (n > 0)
+    if odd.any() and np.isinf(grid[odd]).any():
+        raise InfiniteValues("`X` contains inf or -inf.")
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        dev = work if grid_out is None else grid_out
+        np.subtract(grid, mean[:, None], out=dev)
+        np.multiply(dev, dev, out=work)
+        np.copyto(work, 0.0, where=nan)
+        std = np.sqrt(work.sum(axis=1) / n)
+        if grid_out is not None:
+            np.divide(grid_out, std[:, None], out=grid_out)
+    return mean, std, n
+
+
+def _zscore_sweep(seg, x, out):
+    """Mean, standard deviation and z-scores a block of dates at a time.
+
+    The moments are :func:`~skfactor.panel._stats.center_scale`'s; the few
+    dates whose scale it cannot vouch for (possibly constant, squares possibly
+    out of range) are settled after the sweep and their rows done again.
+    """
+    xs = seg.sort(x)
+    with np.errstate(divide="ignore", invalid="ignore"):  # redone below
+        mean, std, n = seg.sweep(x, _grid_moments, _standardize, out, xs, n_args=2)
+    work = np.empty_like(xs)  # untouched (no memory taken) unless needed
+    _, scale = _finish(seg, xs, mean, n, None, work, std, True, None, mean)
+    redo = np.flatnonzero(~(scale == std) & (n > 0))
+    if len(redo):
+        rows = np.flatnonzero(np.isin(seg.codes, redo))
+        codes = seg.codes[rows]
+        out[rows] = _standardize(x[rows], mean[codes], scale[codes], x[rows])
 
 
 class CrossSectionalZScore(PanelTransformer):
@@ -101,8 +153,15 @@ class CrossSectionalZScore(PanelTransformer):
         self.passthrough = passthrough
         self.n_jobs = n_jobs
 
+    def _kernel_checks_finite(self):
+        return True
+
     def _transform_column(self, blocks, x, out):
         seg = blocks.segments
+        if not self.robust and blocks.weights is None and seg.grid_fits:
+            _zscore_sweep(seg, x, out)
+            return
+        check_column_finite(x)
         stats = center_scale(
             seg, seg.sort(x), robust=self.robust, weights=blocks.weights, work=out
         )
