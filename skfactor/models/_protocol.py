@@ -35,6 +35,16 @@ A model declares which way it is cut with ``block_axis``:
   observed: pass those ``complete_dates`` to ``fit_block`` (one pass over
   the blocks finds them) and the block carries its share.
 
+A time-series fit is also a sum over dates, so
+:class:`~skfactor.TimeSeriesFactorModel` can be cut by dates as well, in two
+passes (its covariances need the final betas): ``plan =
+model.plan_date_blocks(X)``; each block's ``plan.sums``, combined by
+``plan.combine``; each block's ``plan.meat`` under those betas; then
+``model.combine_date_blocks(plan, combined, blocks, assets)`` (see
+``_time_series_dates.py``). ``skfactor.dask.fit_by_asset`` uses it on date
+partitions, and a rolling model there is ``fit_block`` on each partition
+with the ``window - 1`` dates before it, joined by ``combine_blocks``.
+
 A fitted model hands its pieces to :class:`~skfactor.risk.FactorRiskModel`
 with ``model.risk_inputs(X, y, date=None)``: a :class:`RiskInputs` of the
 exposures :math:`B`, the factor returns (whose covariance is
