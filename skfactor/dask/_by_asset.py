@@ -113,10 +113,11 @@ def wide_returns(
     # models compute in float64 either way); anything else becomes float64.
     dtype = ddf._meta[y].dtype
     dtype = dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
-    meta = pd.DataFrame(
-        {a: pd.Series([], dtype=dtype) for a in assets},
-        index=ddf._meta.index,
+    meta = pd.DataFrame(  # one empty block: a dict of Series cost 0.2 s per 2,000
+        np.empty((0, len(assets)), dtype=dtype),
+        index=ddf._meta.index[:0],
         columns=assets,
+        copy=False,
     )
     return ddf.map_partitions(
         _wide_part,
