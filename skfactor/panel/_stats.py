@@ -169,7 +169,8 @@ def center_scale(segments, col, *, robust=False, weights=None, work=None):
       is 0 (over half the values tie) the standard deviation is used instead.
 
     Both scale with the values: those of ``c * x`` are ``c`` times those of
-    ``x`` for any ``c`` whose products stay in floating-point range. A segment
+    ``x`` for any ``c`` whose products stay in floating-point range (their
+    sums and squares may leave it: see :func:`_settle_doubtful`). A segment
     whose values are all equal (or that has a single value) gets an infinite
     scale, so that ``(x - centre) / scale`` is exactly 0 there.
 

@@ -87,6 +87,10 @@ class CrossSectionalZScore(PanelTransformer):
     is 0). A date whose values are all equal, or that has a single value, gives
     0, with no warning. NaN is ignored when computing the statistics and
     preserved in the output. Stateless: each date uses only its own rows.
+    The z-scores do not depend on the values' magnitude: a date whose sum
+    would overflow (values near 1e307) or whose squared deviations would
+    overflow or underflow (near 1e160 or 1e-170) is computed on its values
+    divided by a power of two, an exact rescaling.
 
     Parameters
     ----------
