@@ -29,11 +29,12 @@ class GrowingArray:
     The first rows are held as given (no slack; never written to). An append
     writes into the spare capacity, and copies the rows there only when it
     is full (it doubles: a constant amortised cost per row), when the new
-    rows are wider (a listing: ``fill`` in the earlier rows' new columns),
-    or when another holder of the buffer wrote past these rows: it returns
-    a new holder and leaves this one as it was (a model's shallow copy may
-    hold it). Pickled without the slack; unpickled with room for a quarter
-    more (a daily job that loads, updates and saves copies on the load only).
+    rows are wider (a listing: ``fill`` in the earlier rows' new columns) or
+    of a wider type, or when another holder of the buffer wrote past these
+    rows: it returns a new holder and leaves this one as it was (a model's
+    shallow copy may hold it). Pickled without the slack; unpickled with
+    room for a quarter more (a daily job that loads, updates and saves
+    copies on the load only).
     """
 
     __slots__ = ("_data", "_end", "_n")
@@ -48,11 +49,12 @@ class GrowingArray:
         data, n, k = self._data, self._n, len(rows)
         out = GrowingArray.__new__(GrowingArray)
         out._data, out._n, out._end = data, n + k, self._end
-        if n + k > len(data) or rows.shape[1:] != data.shape[1:] or self._end[0] != n:
-            capacity = max(2 * len(data) if n + k > len(data) else len(data), n + k)
-            dtype = np.result_type(data, rows)
+        dtype, full = np.result_type(data, rows), n + k > len(data)
+        wider = rows.shape[1:] != data.shape[1:]
+        if full or wider or dtype != data.dtype or self._end[0] != n:
+            capacity = max(2 * len(data) if full else len(data), n + k)
             out._data = np.empty((capacity, *rows.shape[1:]), dtype)
-            if rows.shape[1:] != data.shape[1:]:
+            if wider:
                 out._data[:n] = fill
             out._data[(slice(n), *map(slice, data.shape[1:]))] = data[:n]
             out._end = [n]
