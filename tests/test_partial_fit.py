@@ -372,3 +372,33 @@ def test_factor_risk_model_update_rejects_what_it_cannot_advance():
     )
     with pytest.raises(ValueError, match="has no `partial_fit`"):
         lw.update(X.iloc[200:], y.iloc[200:])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 10), st.integers(0, 6), st.integers(0, 2)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_growing_array_appends_equal_concatenation(steps):
+    """Holders of one buffer (each append from any earlier holder, some rows
+    wider) each hold their own rows: those of a plain concatenation."""
+    from skfactor.models._date_history import GrowingArray
+
+    rng = np.random.default_rng(len(steps))
+    first = rng.integers(0, 9, size=(3, 2))  # float rows widen its type
+    holders, expected = [GrowingArray(first)], [first]
+    for which, k, wider in steps:
+        i = which % len(holders)
+        width = expected[i].shape[1] + wider
+        rows = rng.normal(size=(k, width))
+        if i % 3 == 0:  # a pickled holder: its own buffer, with slack
+            holders[i] = pickle.loads(pickle.dumps(holders[i]))
+        holders.append(holders[i].append(rows, fill=-1.0))
+        padded = np.full((len(expected[i]), width), -1.0)
+        padded[:, : expected[i].shape[1]] = expected[i]
+        expected.append(np.concatenate([padded, rows]))
+        for holder, want in zip(holders, expected, strict=True):
+            assert_allclose(holder.values, want, rtol=0, atol=0)

@@ -6,6 +6,7 @@ fitted attribute, the Fama–MacBeth summary and the predictions.
 
 from __future__ import annotations
 
+import copy
 import pickle
 import warnings
 
@@ -420,3 +421,28 @@ def test_factor_risk_model_update_takes_sample_weight_only_cross_sectional():
     risk = FactorRiskModel.from_model(model, X.iloc[:200], y.iloc[:200])
     with pytest.raises(ValueError, match="`sample_weight` applies to a risk model"):
         risk.update(X.iloc[200:], y.iloc[200:], sample_weight=pd.Series(1.0))
+
+
+@few_rows
+def test_cross_sectional_model_partial_fit_of_a_copy_leaves_the_original():
+    """A shallow copy shares the history's buffers: updates of either, into
+    their spare capacity, must not show in the other."""
+    X, y = loadings_panel()
+    params = {"industries": INDUSTRIES, "weights": "sqrt_cap"}
+    cuts = date_slices(X, [40, 50, 55, 60, 65])
+    model = CrossSectionalFactorModel(**params).fit(X[cuts[0]], y[cuts[0]])
+    model.partial_fit(X[cuts[1]], y[cuts[1]])  # capacity 80: room for both
+    _ = model.bse_  # the inference kept too
+    copied = copy.copy(model)
+    copied.partial_fit(X[cuts[2]], y[cuts[2]])
+    model.partial_fit(X[cuts[3]], y[cuts[3]])
+    copied.partial_fit(X[cuts[4]], y[cuts[4]])
+    for got, blocks in ((model, (0, 1, 3)), (copied, (0, 1, 2, 4))):
+        rows = np.logical_or.reduce([cuts[i] for i in blocks])
+        expected = CrossSectionalFactorModel(**params).fit(X[rows], y[rows])
+        assert_same_model(got, expected, X[rows], y[rows])
+    deep = copy.deepcopy(model)
+    deep.partial_fit(X[cuts[4]], y[cuts[4]])
+    rows = np.logical_or.reduce([cuts[i] for i in (0, 1, 3, 4)])
+    expected = CrossSectionalFactorModel(**params).fit(X[rows], y[rows])
+    assert_same_model(deep, expected, X[rows], y[rows])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import warnings
 
@@ -276,3 +277,23 @@ def test_rolling_factor_model_partial_fit_does_not_mutate_inputs():
     model.partial_fit(X.iloc[250:], y.iloc[250:])
     pd.testing.assert_frame_equal(X, X0)
     pd.testing.assert_frame_equal(y, y0)
+
+
+@pytest.mark.parametrize("params", PARAMS[:2])
+def test_rolling_factor_model_partial_fit_of_a_copy_leaves_the_original(params):
+    """A shallow copy shares the state and the history's buffers: updates of
+    either, into their spare capacity, must not show in the other."""
+    X, y = asset_returns()
+    model = RollingFactorModel(**params).fit(X.iloc[:100], y.iloc[:100])
+    model.partial_fit(X.iloc[100:101], y.iloc[100:101])  # capacity 200
+    copied = copy.copy(model)
+    copied.partial_fit(X.iloc[101:110], y.iloc[101:110])
+    model.partial_fit(X.iloc[110:120], y.iloc[110:120])
+    copied.partial_fit(X.iloc[120:215], y.iloc[120:215])  # and listings
+    model.partial_fit(X.iloc[215:230], y.iloc[215:230])
+    for got, rows in (
+        (model, np.r_[0:101, 110:120, 215:230]),
+        (copied, np.r_[0:110, 120:215]),
+    ):
+        expected = RollingFactorModel(**params).fit(X.iloc[rows], y.iloc[rows])
+        assert_same_rolling(got, expected, X.iloc[rows], y.iloc[rows])

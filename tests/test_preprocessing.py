@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.stats import mstats
@@ -510,6 +510,70 @@ def test_zscore_and_mad_winsorizer_are_scale_free(x, c, robust, weighted):
     clip = Winsorizer(method="mad", n_mad=1.0)
     clipped, clipped_c = clip.fit_transform(X[["x"]]), clip.fit_transform(Xc[["x"]])
     np.testing.assert_allclose(clipped_c["x"] / c, clipped["x"], rtol=1e-9)
+
+
+def _zscore_loop(X, by, weights=None):
+    """Per (date, group) ``(v - mean) / np.std(v)`` (the mean weighted by
+    ``weights``), on the values times the power of two that brings their
+    largest magnitude to [1, 2): an exact rescaling (the z-scores are the same)
+    under which numpy's own sums and squares stay in range."""
+    out = X[["x"]].copy()
+    for _, rows in X.groupby(by):
+        v = rows["x"].dropna()
+        if not len(v):
+            continue
+        u = np.ldexp(v.to_numpy(), 1 - np.frexp(np.abs(v).max())[1])
+        w = None if weights is None else rows.loc[v.index, weights]
+        z = (u - np.average(u, weights=w)) / np.std(u) if np.ptp(u) else 0 * u
+        out.loc[v.index, "x"] = z
+    return out
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"groups": "g"}, {"weights": "w"}])
+def test_zscore_of_values_whose_sums_leave_float_range_equals_numpy_loop(kwargs):
+    # Near 1e307 a date's sum overflows (its mean was inf, its z-scores NaN);
+    # near 1e-306 the squared deviations underflow; a constant date whose sum
+    # overflows is 0; ordinary dates beside them are untouched.
+    rng = np.random.default_rng(7)
+    n_assets, scales = 30, [1.0, 1e307, -1e307, 1e-306, 1e300, 1e-300]
+    values = [rng.uniform(1.0, 5.9, n_assets) * c for c in scales]
+    values.append(np.full(n_assets, 1.7e307))  # constant, sum overflows
+    x = np.concatenate(values)
+    x[rng.random(len(x)) < 0.1] = np.nan
+    index = pd.MultiIndex.from_product(
+        [range(len(values)), range(n_assets)], names=["date", "asset"]
+    )
+    X = pd.DataFrame({"x": x}, index=index)
+    X["g"] = rng.integers(0, 2, len(X))
+    X["w"] = rng.uniform(0.5, 2.0, len(X))
+    X = shuffled(X, 3)
+    dates = X.index.get_level_values("date")
+    by = [dates, X["g"]] if "groups" in kwargs else dates
+    expected = _zscore_loop(X, by, kwargs.get("weights"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = CrossSectionalZScore(**kwargs).fit_transform(X)
+    np.testing.assert_allclose(got[["x"]], expected, rtol=1e-12, atol=1e-12)
+    assert (got["x"][dates == len(values) - 1].dropna() == 0).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    x=arrays(np.float64, st.integers(2, 40), elements=st.integers(-(10**6), 10**7)),
+    e=st.integers(-300, 300),
+    weighted=st.booleans(),
+)
+def test_zscore_property_of_c_times_x_equals_that_of_x(x, e, weighted):
+    # c * x up to 1e308 (a date's sum overflows) and down to 1e-299 (the
+    # squared deviations underflow): the same z-scores, to 1e-12.
+    x = x * 10.0
+    assume(np.ptp(x) == 0 or np.std(x) > 1e-3 * np.abs(x).max())  # well posed
+    columns = {"w": np.arange(1.0, len(x) + 1)} if weighted else {}
+    zscore = CrossSectionalZScore(**({"weights": "w"} if weighted else {}))
+    z = zscore.fit_transform(_one_date(x, **columns))["x"]
+    for c in 10.0 ** np.array([e, -300, -150, -30, 30, 150, 300]):
+        zc = zscore.fit_transform(_one_date(x * c, **columns))["x"]
+        np.testing.assert_allclose(zc, z, rtol=1e-12, atol=1e-12)
 
 
 # ------------------------------------------------- the PanelTransformer base

@@ -385,7 +385,8 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
         (the Gram matrix of the loadings, their means and a few numbers),
         kept in buffers whose capacity doubles when full, so an update
         writes its own dates and copies nothing already there (but on a
-        doubling). ``params_`` is a view of them. The pooled Gram matrix is
+        doubling). ``params_`` is a view of them; a copy of the model (even
+        ``copy.copy``) is updated apart from it. The pooled Gram matrix is
         fixed in size. ``coef_``/``intercept_`` are recomputed from
         ``params_`` (a weighted mean over the dates, microseconds), so a
         change of ``expected_returns``, ``halflife`` or ``window`` applies to
@@ -572,7 +573,7 @@ class CrossSectionalFactorModel(CrossSectionalBlocks, RegressorMixin, BaseEstima
             history = DateHistory(first, self._per_date_settings(), pooled)
             parts = parts[1:]
         for part in parts:
-            history.append(part, pooled)
+            history = history.append(part, pooled)
         self._history = history
         terms = ["const"] * int(self.fit_intercept) + names
         self.params_ = history.params_frame(pd.Index(terms, name="term"))

@@ -1,54 +1,74 @@
 """The per-date history of a cross-sectional fit, grown by appends without copies.
 
 :class:`DateHistory` is what :class:`~skfactor.CrossSectionalFactorModel`
-keeps: each date's estimates and :class:`DateMoments`, in buffers whose
-capacity doubles when full (an update of one date writes one row; the rows
+keeps: each date's estimates and :class:`DateMoments`, in
+:class:`GrowingArray` buffers (an update of one date writes one row; the rows
 already there are copied only when the capacity doubles, a constant amortised
 cost per date), and the fixed-size pooled Gram matrix of the collinearity
 check. The fitted attributes are views of the buffers. The per-date
 inference (``bse_``, ``tvalues_``, ``pvalues_``, ``diagnostics_``), once
 read, is kept the same way: a read after an update computes the new dates'.
+An update gives a new history (a model's shallow copy may hold the old one).
 """
 
 from __future__ import annotations
+
+import copy
 
 import numpy as np
 import pandas as pd
 
 from skfactor.models._date_diagnostics import DateMoments, date_inference
 
-__all__ = ["DateHistory", "GrowingRows"]
+__all__ = ["DateHistory", "GrowingArray"]
 
 
-class GrowingRows:
-    """An array grown along its first axis; :attr:`values` is a view of its rows.
+class GrowingArray:
+    """Rows appended along the first axis; :attr:`values` is a view of them.
 
-    The first rows are copied to a buffer of exactly their size (a fit carries
-    no slack); an append that does not fit doubles the capacity. Pickled, only
-    the rows are stored; unpickled, they get room for a quarter more (the
-    load copies them anyway, so that a job that restarts every day does not
-    copy them again in its update).
+    The first rows are held as given (no slack; never written to). An append
+    writes into the spare capacity, and copies the rows there only when it
+    is full (it doubles: a constant amortised cost per row), when the new
+    rows are wider (a listing: ``fill`` in the earlier rows' new columns) or
+    of a wider type, or when another holder of the buffer wrote past these
+    rows: it returns a new holder and leaves this one as it was (a model's
+    shallow copy may hold it). Pickled without the slack; unpickled with
+    room for a quarter more (a daily job that loads, updates and saves
+    copies on the load only).
     """
 
-    __slots__ = ("_data", "_n")
+    __slots__ = ("_data", "_end", "_n")
 
     def __init__(self, rows: np.ndarray) -> None:
-        self._data = np.array(rows)
+        self._data = np.asarray(rows)
         self._n = len(self._data)
+        self._end = [self._n]  # how far any holder wrote the buffer
 
-    def append(self, rows: np.ndarray) -> None:
-        n, k = self._n, len(rows)
-        if n + k > len(self._data):
-            shape = (max(2 * len(self._data), n + k), *self._data.shape[1:])
-            grown = np.empty(shape, dtype=np.result_type(self._data, rows))
-            grown[:n] = self._data[:n]
-            self._data = grown
-        self._data[n : n + k] = rows
-        self._n = n + k
+    def append(self, rows: np.ndarray, fill: float = np.nan) -> GrowingArray:
+        """These rows followed by ``rows`` (a new holder)."""
+        data, n, k = self._data, self._n, len(rows)
+        out = GrowingArray.__new__(GrowingArray)
+        out._data, out._n, out._end = data, n + k, self._end
+        dtype, full = np.result_type(data, rows), n + k > len(data)
+        wider = rows.shape[1:] != data.shape[1:]
+        if full or wider or dtype != data.dtype or self._end[0] != n:
+            capacity = max(2 * len(data) if full else len(data), n + k)
+            out._data = np.empty((capacity, *rows.shape[1:]), dtype)
+            if wider:
+                out._data[:n] = fill
+            out._data[(slice(n), *map(slice, data.shape[1:]))] = data[:n]
+            out._end = [n]
+        out._data[n : n + k] = rows
+        out._end[0] = n + k
+        return out
 
     @property
     def values(self) -> np.ndarray:
         return self._data[: self._n]
+
+    @property
+    def capacity(self) -> int:
+        return len(self._data)
 
     def __len__(self) -> int:
         return self._n
@@ -60,7 +80,7 @@ class GrowingRows:
         n = len(values)
         self._data = np.empty((n + max(n // 4, 16), *values.shape[1:]), values.dtype)
         self._data[:n] = values
-        self._n = n
+        self._n, self._end = n, [n]
 
 
 class _GrowingIndex:
@@ -68,36 +88,31 @@ class _GrowingIndex:
 
     Extension dtypes (time zones, periods, strings) are appended as an index
     (a copy of the labels, 8 bytes or so a date); a RangeIndex (one
-    cross-section) stays one.
+    cross-section) stays one. :meth:`append` returns a new one.
     """
 
     def __init__(self, index: pd.Index) -> None:
         self.name, self.dtype = index.name, index.dtype
-        self._rows = None
-        self._index = index  # the index of the rows (a cache, with rows)
-        if isinstance(index.dtype, np.dtype) and not isinstance(index, pd.RangeIndex):
-            self._rows = GrowingRows(index.to_numpy())
+        numpy = isinstance(index.dtype, np.dtype) and not isinstance(
+            index, pd.RangeIndex
+        )
+        self.rows = GrowingArray(index.to_numpy()) if numpy else index
 
-    def append(self, index: pd.Index) -> None:
-        if self._rows is None or index.dtype != self.dtype:
-            self._index = self.index.append(index)
-            self._rows = None
+    def append(self, index: pd.Index) -> _GrowingIndex:
+        new = copy.copy(self)
+        if isinstance(self.rows, GrowingArray) and index.dtype == self.dtype:
+            new.rows = self.rows.append(index.to_numpy())
         else:
-            self._rows.append(index.to_numpy())
-            self._index = None
+            new.rows = self.index.append(index)
+        return new
 
     @property
     def index(self) -> pd.Index:
-        if self._index is None:
-            # numpy values (dates, numbers) give their own index type back
-            dtype = self.dtype if self.dtype == object else None
-            values = self._rows.values
-            self._index = pd.Index(values, dtype=dtype, name=self.name, copy=False)
-        return self._index
-
-    def __getstate__(self):
-        index = None if self._rows is not None else self._index
-        return {**vars(self), "_index": index}
+        if isinstance(self.rows, pd.Index):
+            return self.rows
+        # numpy values (dates, numbers) give their own index type back
+        dtype = self.dtype if self.dtype == object else None
+        return pd.Index(self.rows.values, dtype=dtype, name=self.name, copy=False)
 
 
 # The DateMoments fields kept per date (the others are the fit's, one value).
@@ -126,11 +141,11 @@ class DateHistory:
         self.n_rows = part.n_rows
         self.panel, self.weighted = part.panel, part.weighted
         self.dates = _GrowingIndex(part.dates)
-        self.params = GrowingRows(part.params)
+        self.params = GrowingArray(part.params)
         mom = part.moments
         self.centered, self.may_be_absent = mom.centered, mom.may_be_absent
         self.moments_rows = {
-            name: GrowingRows(getattr(mom, name))
+            name: GrowingArray(getattr(mom, name))
             for name in _PER_DATE
             if getattr(mom, name) is not None
         }
@@ -138,13 +153,17 @@ class DateHistory:
         self.inferred = None
 
     def append(self, part, pooled):
-        """Add a later block of dates (checked by the caller)."""
-        self.dates.append(part.dates)
-        self.params.append(part.params)
-        for name, rows in self.moments_rows.items():
-            rows.append(getattr(part.moments, name))
-        self.pooled = pooled
-        self.n_rows += part.n_rows
+        """A new history: this one and later dates (checked by the caller)."""
+        new = copy.copy(self)
+        new.dates = self.dates.append(part.dates)
+        new.params = self.params.append(part.params)
+        new.moments_rows = {
+            name: rows.append(getattr(part.moments, name))
+            for name, rows in self.moments_rows.items()
+        }
+        new.pooled = pooled
+        new.n_rows += part.n_rows
+        return new
 
     def __len__(self) -> int:
         return len(self.params)
@@ -183,13 +202,11 @@ class DateHistory:
                 else:
                     arrays[name, None] = frame.to_numpy()
             if done:
-                for key, rows in self.inferred[1].items():
-                    rows.append(arrays[key])
+                kept = self.inferred[1]
+                rows = {key: kept[key].append(values) for key, values in arrays.items()}
             else:
-                self.inferred = (
-                    condition_number,
-                    {key: GrowingRows(values) for key, values in arrays.items()},
-                )
+                rows = {key: GrowingArray(values) for key, values in arrays.items()}
+            self.inferred = (condition_number, rows)
         rows = {key: value.values for key, value in self.inferred[1].items()}
         out = {
             name: pd.DataFrame(

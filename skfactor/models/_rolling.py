@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -310,7 +311,8 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
         kept in buffers whose capacity doubles when full, and the attributes
         are views of them: an update writes the new rows and copies none of
         the old ones (but on a doubling, and when an asset lists: the
-        (date, asset) layout then gains a column on every date).
+        (date, asset) layout then gains a column on every date). A copy of
+        the model (even ``copy.copy``) is updated apart from it.
         ``bse_``, ``tvalues_`` and ``pvalues_`` are computed again on their
         next access.
 
@@ -369,10 +371,14 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
         min_obs = self._min_obs(self.n_features_in_)
         res = self._rolling_ols(F, R, min_obs, len(tail), (state.f_unit, r_unit))
         keep = min(len(dates), self.window - 1)
-        state.F, state.R = np.array(F[len(F) - keep :]), np.array(R[len(R) - keep :])
-        state.r_unit = r_unit
-        state.history.append(res, n_new)
-        state.estimated = state.estimated or not np.isnan(res.params).all()
+        state = replace(  # a new state: a shallow copy of the model holds the old
+            state,
+            F=np.array(F[len(F) - keep :]),
+            R=np.array(R[len(R) - keep :]),
+            r_unit=r_unit,
+            history=state.history.append(res),
+            estimated=state.estimated or not np.isnan(res.params).all(),
+        )
         self._publish(dates, assets, state)
         if not state.estimated:
             self._warn_empty(min_obs, len(dates))
@@ -438,7 +444,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
         self.assets_ = assets
         history = state.history
         k = int(self.fit_intercept)
-        last = history.res.params[history.n - 1]
+        last = history.rows["params"].values[-1]
         self.coef_ = last[:, k:].copy()
         self.intercept_ = last[:, 0].copy() if k else np.zeros(len(last))
         self._wrap_history(state)

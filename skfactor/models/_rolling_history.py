@@ -4,21 +4,22 @@ Two parts. The inputs the next windows need: the last ``window - 1`` fitted
 dates of the factor and asset returns (fixed in size), with the units the
 fit ran in. And the per-window history (every window's estimates, R²,
 residual volatility, observation count and the moments of the standard
-errors) in buffers whose capacity doubles when full, so that appending a
-date writes its rows and copies nothing already there (but on the rare
-doubling, and when a listing adds an asset: the (date, asset) layout then
-gains a column on every date). The model's public window attributes are
-views of the filled part; so is the MultiIndex's codes.
+errors) in :class:`~skfactor.models._date_history.GrowingArray` buffers, so that
+appending a date writes its rows and copies nothing already there (but on
+the rare doubling, and when a listing adds an asset: the (date, asset)
+layout then gains a column on every date). The model's public window
+attributes are views of the filled part; so is the MultiIndex's codes. An
+update gives a new state (a model's shallow copy may hold the old one).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from skfactor.models._rolling_ols import RollingOLS
+from skfactor.models._date_history import GrowingArray
 
 __all__ = ["RollingHistory", "RollingState"]
 
@@ -36,57 +37,46 @@ def _code_dtype(n_labels):
 
 @dataclass
 class RollingHistory:
-    """Every fitted window's results: rows ``:n`` of buffers of ``capacity`` dates.
+    """Every fitted window's results, by date, in :class:`GrowingArray` buffers.
 
-    ``res`` a :class:`RollingOLS` whose arrays are the buffers (its
-    ``inv_own`` with the dates counted from the first fitted one; its units
-    those of the first fit, unused: the state holds the current ones);
-    ``codes`` the (date, asset) MultiIndex's codes for ``capacity`` dates.
+    ``rows`` the :class:`RollingOLS` arrays of ``_BUFFERS`` (no ``s2``
+    without weights); ``inv_own`` its list, the dates counted from the first
+    fitted one; ``codes`` the (date, asset) MultiIndex's codes for the
+    buffers' capacity (a cache, not pickled).
     """
 
-    n: int
-    res: RollingOLS
+    rows: dict
+    inv_own: list
     codes: list | None = None
 
     @classmethod
     def start(cls, res):
         """The history of one fit, ``res`` (its arrays, not copies)."""
-        return cls(len(res.params), res)
+        names = [name for name in _BUFFERS if getattr(res, name) is not None]
+        return cls(
+            {name: GrowingArray(getattr(res, name)) for name in names}, res.inv_own
+        )
 
-    def append(self, res, n_assets):
-        """Add the windows of ``res``, the dates after row ``n`` (``n_assets`` now)."""
-        m, capacity = len(res.params), len(self.res.params)
-        if self.res.params.shape[1] != n_assets:  # a listing: a column everywhere
-            self._reshape(max(self.n + m, capacity), n_assets)
-        elif self.n + m > capacity:  # full: double the capacity
-            self._reshape(max(self.n + m, 2 * capacity), n_assets)
-        rows = slice(self.n, self.n + m)
-        for name in _BUFFERS:
-            if getattr(self.res, name) is not None:
-                getattr(self.res, name)[rows] = getattr(res, name)
-        self.res.inv_own.extend((self.n + t, c, v) for t, c, v in res.inv_own)
-        self.n += m
+    def __len__(self) -> int:
+        return len(self.rows["params"])
 
-    def _reshape(self, capacity, n_assets):
-        """Move the filled rows to buffers of ``capacity`` dates and ``n_assets``."""
-        n, old = self.n, self.res.params.shape[1]
-        for name in _BUFFERS:
-            values = getattr(self.res, name)
-            if values is None:
-                continue
-            if name == "inv_shared":  # by date only
-                grown = np.empty((capacity, values.shape[1]))
-                grown[:n] = values[:n]
-            else:
-                grown = np.empty((capacity, n_assets, *values.shape[2:]), values.dtype)
-                grown[:n, :old] = values[:n]
-                grown[:n, old:] = 0 if name == "nobs" else np.nan  # a listing's past
-            setattr(self.res, name, grown)
-        self.codes = None
+    def append(self, res):
+        """A new history: this one and the windows of ``res``, the next dates.
+
+        ``res`` may have more assets (listings), after the fitted ones: their
+        earlier windows have no estimate (NaN, no observation).
+        """
+        n = len(self)
+        rows = {
+            name: kept.append(getattr(res, name), fill=0 if name == "nobs" else np.nan)
+            for name, kept in self.rows.items()
+        }
+        inv_own = self.inv_own + [(n + t, c, v) for t, c, v in res.inv_own]
+        return RollingHistory(rows, inv_own, self.codes)
 
     def flat(self, name):
         """``name``'s filled rows, one per (date, asset): a view, no copy."""
-        values = getattr(self.res, name)[: self.n]
+        values = self.rows[name].values
         return values.reshape(-1, *values.shape[2:])
 
     def index(self, dates, assets):
@@ -96,26 +86,26 @@ class RollingHistory:
         built on codes kept for the whole capacity: they are rebuilt only
         when the buffers are, or the levels outgrow the codes' integer type.
         """
-        n_rows, n_assets = self.n * len(assets), len(assets)
+        n, n_assets = len(self), len(assets)
         date_codes, date_levels = pd.factorize(dates, sort=True)
         asset_codes, asset_levels = pd.factorize(assets, sort=True)
         d, a = _code_dtype(len(date_levels)), _code_dtype(len(asset_levels))
-        n_cap = len(self.res.params)
+        n_cap = self.rows["params"].capacity
         if (
             self.codes is None
             or len(self.codes[0]) != n_cap * n_assets
             or (self.codes[0].dtype, self.codes[1].dtype) != (d, a)
-            or not np.array_equal(self.codes[0][:n_rows:n_assets], date_codes)
+            or not np.array_equal(self.codes[0][: n * n_assets : n_assets], date_codes)
         ):  # the dates' codes, then those of the dates to come
             top = date_codes.max(initial=-1) + 1
-            per_date = np.r_[date_codes, np.arange(top, top + n_cap - self.n)]
+            per_date = np.r_[date_codes, np.arange(top, top + n_cap - n)]
             self.codes = [
                 np.repeat(per_date.astype(d), n_assets),
                 np.tile(asset_codes.astype(a), n_cap),
             ]
         return pd.MultiIndex(
             levels=[date_levels, asset_levels],
-            codes=[c[:n_rows] for c in self.codes],
+            codes=[c[: n * n_assets] for c in self.codes],
             names=[dates.name or "date", assets.name or "asset"],
             verify_integrity=False,
         )
@@ -123,34 +113,18 @@ class RollingHistory:
     def moments(self, units):
         """The moments of :func:`window_bse`, views of the filled rows."""
         r_unit, per_term = units
-        s2 = self.res.s2
+        s2 = self.rows.get("s2")
         return {
-            "s2": None if s2 is None else s2[: self.n],
-            "inv_shared": self.res.inv_shared[: self.n],
-            "inv_own": self.res.inv_own,
+            "s2": None if s2 is None else s2.values,
+            "inv_shared": self.rows["inv_shared"].values,
+            "inv_own": self.inv_own,
             "r_unit": r_unit,
             "per_term": per_term,
         }
 
     def __getstate__(self):
-        """Pickled without the unfilled capacity (nor the codes, rebuilt)."""
-        trimmed = {
-            name: None
-            if getattr(self.res, name) is None
-            else getattr(self.res, name)[: self.n]
-            for name in _BUFFERS
-        }
-        return {"n": self.n, "res": replace(self.res, **trimmed), "codes": None}
-
-    def __setstate__(self, state):
-        """Unpickled with room for a quarter more dates.
-
-        A daily job that loads, updates and saves the model copies its
-        history on loading (as reading it does), never on updating.
-        """
-        self.__dict__.update(state)
-        n_assets = self.res.params.shape[1]
-        self._reshape(self.n + max(self.n // 4, 16), n_assets)
+        """Pickled without the codes (rebuilt); the buffers without their slack."""
+        return {**vars(self), "codes": None}
 
 
 @dataclass

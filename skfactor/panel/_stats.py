@@ -69,7 +69,7 @@ def _row_moments(grid):
             mean[rows] = dev.sum(axis=1) / n[rows]
             np.subtract(x, mean[rows, None], out=dev)
             np.copyto(dev, 0.0, where=nan)
-            np.multiply(dev, dev, out=dev)  # an overflow is redone with a spread
+            np.multiply(dev, dev, out=dev)  # an overflow is redone rescaled
             std[rows] = np.sqrt(dev.sum(axis=1) / n[rows])
     return n, mean, std
 
@@ -108,46 +108,44 @@ def _row_weighted_means(grid, weights, mean):
     return center
 
 
-def _std(segments, col, mean, n, nan, work, spread=None):
-    """Standard deviation (ddof=0); ``spread`` keeps the squares in range.
-
-    With ``spread`` (one value per segment, e.g. the largest deviation), the
-    deviations are divided by it before they are squared and the result
-    multiplied back after the square root, so values of any magnitude
-    (``1e160`` or ``1e-170``) give the same z-scores. ``work`` (col's shape)
-    is overwritten.
-    """
+def _std(segments, col, mean, n, nan, work):
+    """Standard deviation (ddof=0); ``work`` (col's shape) is overwritten."""
     dev = segments.broadcast(np.subtract, col, mean, out=work)
-    if spread is not None:
-        segments.broadcast(np.divide, dev, spread, out=dev)
     np.copyto(dev, 0.0, where=nan)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        np.multiply(dev, dev, out=dev)  # an overflow is redone with a spread
-        std = np.sqrt(segments.sum(dev) / n)
-    return std if spread is None else spread * std
+        np.multiply(dev, dev, out=dev)  # an overflow is redone rescaled
+        return np.sqrt(segments.sum(dev) / n)
 
 
 def _settle_doubtful(segments, col, mean, n, nan, work, scale, doubtful):
-    """Redo the scales the plain computation cannot vouch for.
+    """Redo the means and scales the plain computation cannot vouch for.
 
-    A segment is doubtful when its squared deviations may have left float
-    range (a scale not finite or below 1e-140: some squares may have
-    overflowed or underflowed) or when its values may all be equal (for ``n``
-    equal values ``c`` the computed mean, and so the scale, is off by at most
-    ``(n - 1) eps |c|``). Only there are the minimum and maximum needed: equal
-    values (``min == max``, exact) get an infinite scale, the others a
-    standard deviation computed on deviations divided by the largest.
+    A segment is doubtful when its sums may have left float range (a scale
+    not finite or below 1e-140: the sum of its values may have overflowed,
+    or some squared deviations overflowed or underflowed) or when its values
+    may all be equal (for ``n`` equal values ``c`` the computed mean, and so
+    the scale, is off by at most ``(n - 1) eps |c|``). Only there are the
+    minimum and maximum needed: equal values (``min == max``, exact) get
+    their value as mean and an infinite scale, the others a mean and a
+    standard deviation computed on the values divided by the power of two
+    at or below their largest magnitude. That rescaling is exact (the same
+    digits, ``1e300`` or ``1e-300``), and below 2 in magnitude the values
+    cannot overflow their sum, nor, not all equal, underflow the largest
+    squared deviation.
     """
     lo, hi = segments.nanmin(col), segments.nanmax(col)
     constant = doubtful & (lo == hi)
-    with np.errstate(invalid="ignore"):
-        spread = np.fmax(hi - mean, mean - lo)  # the largest |x - mean|
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         redo = doubtful & ~constant & ((scale < 1e-140) | ~(scale < np.inf))
-    if redo.any():
-        spread = np.where(redo & (spread > 0), spread, 1.0)
-        std = _std(segments, col, mean, n, nan, work, spread)
-        scale = np.where(redo, std, scale)
-    return np.where(constant, np.inf, scale)
+        if redo.any():
+            top = np.fmax(-lo, hi)
+            unit = np.ldexp(1.0, np.frexp(np.where(redo & (top > 0), top, 1.0))[1] - 1)
+            u = segments.broadcast(np.divide, col, unit, out=work)
+            mean_u = segments.nansum(u, nan, out=u) / n
+            std_u = _std(segments, u, mean_u, n, nan, work)
+            mean = np.where(redo, unit * mean_u, mean)
+            scale = np.where(redo, unit * std_u, scale)
+    return np.where(constant, lo, mean), np.where(constant, np.inf, scale)
 
 
 def _weighted_mean(segments, col, weights, nan, mean):
@@ -171,7 +169,8 @@ def center_scale(segments, col, *, robust=False, weights=None, work=None):
       is 0 (over half the values tie) the standard deviation is used instead.
 
     Both scale with the values: those of ``c * x`` are ``c`` times those of
-    ``x`` for any ``c`` whose products stay in floating-point range. A segment
+    ``x`` for any ``c`` whose products stay in floating-point range (their
+    sums and squares may leave it: see :func:`_settle_doubtful`). A segment
     whose values are all equal (or that has a single value) gets an infinite
     scale, so that ``(x - centre) / scale`` is exactly 0 there.
 
@@ -197,7 +196,7 @@ def center_scale(segments, col, *, robust=False, weights=None, work=None):
         return _finish(segments, col, mean, n, None, work, scale, True, None, center)
     nan = np.isnan(col)
     n = segments.count(col, nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         mean = segments.nansum(col, nan, out=work) / n
     if robust:
         center = median(segments, col)
@@ -215,7 +214,11 @@ def center_scale(segments, col, *, robust=False, weights=None, work=None):
 
 
 def _finish(segments, col, mean, n, nan, work, scale, is_std, weights, center):
-    """The weighted centre, and the doubtful scales settled (``nan``: lazily)."""
+    """The weighted centre, and the doubtful scales settled (``nan``: lazily).
+
+    A centre that is not finite (a mean, or its fallback, whose sum
+    overflowed) becomes the settled mean.
+    """
     if weights is not None:
         nan = np.isnan(col) if nan is None else nan
         center = _weighted_mean(segments, col, weights, nan, mean)
@@ -226,5 +229,8 @@ def _finish(segments, col, mean, n, nan, work, scale, is_std, weights, center):
     doubtful = is_std & ~(sure & (scale < np.inf))
     if doubtful.any():
         nan = np.isnan(col) if nan is None else nan
-        scale = _settle_doubtful(segments, col, mean, n, nan, work, scale, doubtful)
+        mean, scale = _settle_doubtful(
+            segments, col, mean, n, nan, work, scale, doubtful
+        )
+        center = np.where(np.isfinite(center), center, mean)
     return center, scale

@@ -26,7 +26,8 @@ def _grid_moments(grid, grid_out, scratch):
     are made there and divided by the standard deviation in place (the
     squares are summed in ``scratch``'s ``"work"``, see
     :class:`~skfactor.panel._segments.Scratch`). An overflow of the squares
-    gives an infinite deviation, settled by ``_finish``.
+    (or of the sum) gives an infinite deviation (or mean), settled by
+    ``_finish``.
     """
     nan = np.isnan(grid, out=scratch("mask", grid.shape, bool))
     n = row_counts(grid, nan)
@@ -54,19 +55,19 @@ def _zscore_sweep(seg, x, out):
     """Mean, standard deviation and z-scores a block of dates at a time.
 
     The moments are :func:`~skfactor.panel._stats.center_scale`'s; the few
-    dates whose scale it cannot vouch for (possibly constant, squares possibly
+    dates whose scale it cannot vouch for (possibly constant, sums possibly
     out of range) are settled after the sweep and their rows done again.
     """
     xs = seg.sort(x)
     with np.errstate(divide="ignore", invalid="ignore"):  # redone below
         mean, std, n = seg.sweep(x, _grid_moments, _standardize, out, xs, n_args=2)
     work = np.empty_like(xs)  # untouched (no memory taken) unless needed
-    _, scale = _finish(seg, xs, mean, n, None, work, std, True, None, mean)
-    redo = np.flatnonzero(~(scale == std) & (n > 0))
+    center, scale = _finish(seg, xs, mean, n, None, work, std, True, None, mean)
+    redo = np.flatnonzero(~((scale == std) & (center == mean)) & (n > 0))
     if len(redo):
         rows = np.flatnonzero(np.isin(seg.codes, redo))
         codes = seg.codes[rows]
-        out[rows] = _standardize(x[rows], mean[codes], scale[codes], x[rows])
+        out[rows] = _standardize(x[rows], center[codes], scale[codes], x[rows])
 
 
 class CrossSectionalZScore(PanelTransformer):
@@ -86,6 +87,10 @@ class CrossSectionalZScore(PanelTransformer):
     is 0). A date whose values are all equal, or that has a single value, gives
     0, with no warning. NaN is ignored when computing the statistics and
     preserved in the output. Stateless: each date uses only its own rows.
+    The z-scores do not depend on the values' magnitude: a date whose sum
+    would overflow (values near 1e307) or whose squared deviations would
+    overflow or underflow (near 1e160 or 1e-170) is computed on its values
+    divided by a power of two, an exact rescaling.
 
     Parameters
     ----------
