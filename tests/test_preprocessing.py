@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-from scipy.stats import mstats
+from scipy.stats import mstats, norm
 from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import make_pipeline
@@ -555,6 +555,30 @@ def test_zscore_of_values_whose_sums_leave_float_range_equals_numpy_loop(kwargs)
         got = CrossSectionalZScore(**kwargs).fit_transform(X)
     np.testing.assert_allclose(got[["x"]], expected, rtol=1e-12, atol=1e-12)
     assert (got["x"][dates == len(values) - 1].dropna() == 0).all()
+
+
+def test_zscore_robust_of_values_whose_sums_overflow_equals_median_mad_loop():
+    # The robust z-score's order statistics fill NaN cells with each date's
+    # mean, whose sum overflows near 1e307: no warning, the same numbers as
+    # a per-date median / scaled-MAD loop on the exactly rescaled values.
+    rng = np.random.default_rng(11)
+    x = np.concatenate(
+        [rng.uniform(1.0, 5.9, 20) * c for c in (1.0, 1e307, -1e307, 1e-306)]
+    )
+    x[rng.random(len(x)) < 0.15] = np.nan
+    X = _one_date(x).reset_index("asset")
+    X.index = np.repeat(np.arange(4), 20)
+    X = X.rename_axis("date").set_index("asset", append=True)
+    expected = X[["x"]].copy()
+    for _, rows in X.groupby(level="date"):
+        v = rows["x"].dropna()
+        u = np.ldexp(v.to_numpy(), 1 - np.frexp(np.abs(v).max())[1])
+        mad = np.median(np.abs(u - np.median(u))) / norm.ppf(0.75)
+        expected.loc[v.index, "x"] = (u - np.median(u)) / mad
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = CrossSectionalZScore(robust=True).fit_transform(shuffled(X, 5))
+    np.testing.assert_allclose(got.loc[X.index, ["x"]], expected, rtol=1e-12)
 
 
 @settings(max_examples=100, deadline=None)

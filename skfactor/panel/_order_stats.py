@@ -104,7 +104,7 @@ def _partition_rows(source, low_k, high_k, n_valid):
     elif low_k is None:
         c = np.full(n_seg, -np.inf)
     else:
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
             c = np.where(nan, 0.0, source).sum(axis=1) / n_valid
         c = np.where(np.isfinite(c), c, 0.0)
     grid = np.where(nan, c[:, None], source)
