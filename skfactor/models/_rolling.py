@@ -275,7 +275,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
             np.array(wide.R[n_dates - keep :]),
             *units,
             RollingHistory.start(res),
-            not np.isnan(res.params).all(),
+            res.estimated,
         )
         dates = wide.dates if wide.dates is not None else pd.RangeIndex(n_dates)
         self._publish(dates, wide.assets, state)
@@ -377,7 +377,7 @@ class RollingFactorModel(RollingBlocks, WideModelMixin, RegressorMixin, BaseEsti
             R=np.array(R[len(R) - keep :]),
             r_unit=r_unit,
             history=state.history.append(res),
-            estimated=state.estimated or not np.isnan(res.params).all(),
+            estimated=state.estimated or res.estimated,
         )
         self._publish(dates, assets, state)
         if not state.estimated:

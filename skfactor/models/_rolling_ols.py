@@ -69,7 +69,7 @@ class RollingOLS:
     weights, ``s2`` (n_dates, n_assets), the
     residual variance :math:`\sum w e^2 / (n - k)` (NaN without an estimate or when
     :math:`n \le k`); without weights it is ``(resid_vol / r_unit)²`` and
-    ``s2`` is None.
+    ``s2`` is None. ``estimated``: whether any window has an estimate.
     """
 
     params: np.ndarray
@@ -81,6 +81,7 @@ class RollingOLS:
     inv_own: list
     r_unit: np.ndarray
     per_term: np.ndarray
+    estimated: bool = False
 
 
 def window_bse(resid_vol, s2, inv_shared, inv_own, r_unit, per_term):
@@ -214,8 +215,8 @@ def _cholesky_solve(L, scale, c):
     return [x[j] * scale[j] for j in range(K)]
 
 
-def _inverse(L, scale):
-    """``A⁻¹`` (its upper triangle, a dict like ``A``) from :func:`_cholesky`'s factors.
+def _inverse(L, scale, entries):
+    """Entries ``(i, j)`` of ``A⁻¹`` (a dict like ``A``) from the Cholesky factors.
 
     ``D A D = L Lᵀ`` gives ``A⁻¹ = D L⁻ᵀ L⁻¹ D``: entry ``(i, j)`` is
     ``scale_i scale_j Σ_m (L⁻¹)_mi (L⁻¹)_mj``, from ``L⁻¹`` by forward
@@ -233,7 +234,7 @@ def _inverse(L, scale):
     return {
         (i, j): sum(low[(m, i)] * low[(m, j)] for m in range(j, K))
         * (scale[i] * scale[j])
-        for i, j in _pairs(K)
+        for i, j in entries
     }
 
 
@@ -284,7 +285,7 @@ def _system(fm, ref, fit_intercept, center, inverse=False):
     :math:`(Z'WZ)^{-1}`); ``ref[j]`` the scale against which a vanishing sum
     of squares of factor ``j`` is judged. ``inverse``: keep ``A⁻¹`` too, for
     systems shared by many assets (one multiply-add per entry then solves
-    each asset's equations).
+    each asset's equations); without it only its diagonal is formed.
     """
     K = len(ref)
     W, sf, sff = fm[0], fm[1 : 1 + K], fm[1 + K :]
@@ -297,7 +298,7 @@ def _system(fm, ref, fit_intercept, center, inverse=False):
         else:
             A = dict(zip(pairs, sff, strict=True))
         L, scale, bad = _cholesky(A, ref)
-        P = _inverse(L, scale)
+        P = _inverse(L, scale, _pairs(K) if inverse else [(j, j) for j in range(K)])
         inv = [P[(j, j)] for j in range(K)]
         if fit_intercept:  # 1/Σw + m' A⁻¹ m, m the window's factor means
             means = [sf[j] / W + center[j] for j in range(K)]
@@ -449,6 +450,7 @@ def _fit_chunk(
         out.inv_own.append((blk.a - blk.first + ti, span.start + ci, inv))
     invalid |= n < min_obs
     invalid[:skip] = True
+    out.estimated = out.estimated or not invalid.all()
     terms = [alpha, *beta] if fit_intercept else beta
     with np.errstate(invalid="ignore", divide="ignore"):
         ti, ci = np.nonzero(~invalid & (r2 > 1.0 - _NEAR_EXACT))
@@ -464,9 +466,8 @@ def _fit_chunk(
         out.nobs[rows, span] = n
         # The terms side by side, then one contiguous write per date.
         params = np.stack(terms, axis=-1)
-        params *= out.per_term[span]
         params[invalid] = np.nan
-        out.params[rows, span] = params
+        np.multiply(params, out.per_term[span], out=out.params[rows, span])
         # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k): the
         # factors looked up by n (NaN for n <= k), not computed cell by cell.
         counts = np.arange(window + 1.0)
