@@ -19,7 +19,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skfactor.descriptors._windows import check_decay, shift
+from skfactor.descriptors._windows import WindowScan, check_decay, shift
 from skfactor.panel._output import is_polars_frame, key_columns
 from skfactor.panel._segments import Segments
 from skfactor.panel._transformer import PanelTransformer
@@ -35,12 +35,19 @@ __all__ = [
     "half_window",
     "log_excess",
     "per_date",
+    "present_terms",
     "previous_date",
+    "scan_by_date",
+    "window_scan",
 ]
 
 # Grid cells per block of assets: the kernels' dozen temporaries of a block
 # stay within a few tens of MiB.
 _BLOCK_CELLS = 2**17
+# Bytes of the terms of one chunk of dates of :func:`scan_by_date` (all
+# assets): in the L3 cache; 2**20 to 2**23 time the same on 3,000 assets
+# x 2,520 dates, 2**19 (7 dates a chunk) 1.3x slower.
+_CHUNK_BYTES = 2**22
 # Up to this many (asset, date) cells per row, :func:`by_asset` puts the
 # fields on one whole grid; above it (a sparse panel), a block at a time.
 _MAX_PADDING = 2
@@ -425,3 +432,83 @@ def _on_whole_grid(panel, fields, kernel, n_outputs, codes, blocks):
 def _asset_blocks(n_assets, n_dates):
     step = max(1, _BLOCK_CELLS // max(n_dates, 1))
     return [slice(a, min(a + step, n_assets)) for a in range(0, n_assets, step)]
+
+
+def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0):
+    """Window sums of terms over all assets, a chunk of dates at a time, per row.
+
+    The path of the half-life weighted descriptors (:class:`WindowScan`). For
+    each chunk of dates, ``fill(X, put)`` writes the terms into ``X`` of shape
+    (n_chunk, n_terms, n_assets), ``put(j, name)`` placing the rows of field
+    ``name`` (``rows``: field -> row array, caller's order) in term ``j``
+    (NaN where an asset has no row); ``scan`` turns them into window sums
+    and ``finish(X)`` writes the outputs into terms ``0 .. n_outputs - 1``.
+    The output of date t goes to the rows of date ``t + lag``. Returns
+    (n_rows, n_outputs) in the caller's row order.
+
+    The rows go to the chunk and come back with no (dates, assets) grid of
+    the whole panel: a date-sorted panel streams through memory once each
+    way, and the chunk stays in the cache. A (date, asset) pair given twice
+    (two rows on one cell) is the validator's error, found here at no cost.
+    """
+    codes, n_assets = asset_codes(panel)
+    segments = panel.segments  # by date
+    order, bounds = segments.order, segments.bounds
+    if order is not None:
+        codes = codes[order]
+        rows = {k: v[order] for k, v in rows.items()}
+    dates = segments.codes if order is None else segments.codes[order]
+    n_dates, n_terms = len(bounds) - 1, len(scan.decays)
+    width = n_terms * n_assets
+    out = np.empty((len(codes), n_outputs), order="F")
+    early = slice(0, bounds[min(lag, n_dates)])  # no date ``lag`` dates back
+    out[early if order is None else order[early]] = np.nan
+    buffer = np.empty((scan.chunk, n_terms, n_assets))
+    for first, stop in scan.chunks():
+        X = buffer[: stop - first]
+        span = slice(bounds[first], bounds[stop])
+        cells = (dates[span] - first) * width + codes[span]
+
+        def put(j, name, span=span, cells=cells, X=X):
+            target = X[:, j]
+            target.fill(np.nan)
+            X.reshape(-1)[cells + j * n_assets] = rows[name][span]
+
+        fill(X, put)
+        finish(scan.step(X, first))
+        # The outputs of dates first..stop - 1 go to the rows lag dates later.
+        end = min(stop + lag, n_dates)
+        if first + lag >= end:
+            continue
+        span = slice(bounds[first + lag], bounds[end])
+        cells = (dates[span] - (first + lag)) * width + codes[span]
+        flat = X.reshape(-1)
+        for j in range(n_outputs):
+            if order is None:  # mode="clip": in range, and no buffered ``out``
+                np.take(flat, cells + j * n_assets, out=out[span, j], mode="clip")
+            else:
+                out[order[span], j] = flat[cells + j * n_assets]
+    return out
+
+
+def window_scan(panel, window, decays):
+    """A :class:`WindowScan` over ``panel``'s dates, chunks of ``_CHUNK_BYTES``."""
+    n_assets = len(panel.index.levels[1])
+    chunk = max(1, _CHUNK_BYTES // (8 * len(decays) * max(n_assets, 1)))
+    return WindowScan(window, decays, len(panel.dates), chunk)
+
+
+def present_terms(X, values, weights):
+    """Mark the cells where every term of ``values`` holds a value (not NaN).
+
+    Terms ``weights`` of ``X`` become 1 there and 0 elsewhere, and the
+    ``values`` terms 0 elsewhere (a missing value weighs nothing).
+    """
+    present = X[:, values[0]] == X[:, values[0]]
+    for j in values[1:]:
+        present &= X[:, j] == X[:, j]
+    for j in weights:
+        np.copyto(X[:, j], present)
+    missing = ~present
+    for j in values:
+        np.copyto(X[:, j], 0.0, where=missing)

@@ -12,13 +12,14 @@ from skfactor.descriptors._base import (
     WINDOW,
     Descriptor,
     asset_codes,
-    by_asset,
     check_positive,
     half_window,
     per_date,
+    present_terms,
     previous_date,
+    scan_by_date,
+    window_scan,
 )
-from skfactor.descriptors._windows import masked_sums
 from skfactor.utils._numerics import RCOND, halflife_decay
 
 __all__ = ["Beta", "cap_weighted_market"]
@@ -128,11 +129,10 @@ class Beta(Descriptor):
         return {"returns": self.returns}
 
     def _describe(self, panel, fields):
-        assets = asset_codes(panel)
         if self.market is None:
             check_positive(fields["cap"], "cap", self.cap)
             market = cap_weighted_market(
-                panel, assets, fields["returns"], fields["cap"]
+                panel, asset_codes(panel), fields["returns"], fields["cap"]
             )
         else:
             market = per_date(self.market, panel, "market")
@@ -143,22 +143,29 @@ class Beta(Descriptor):
             rows = {"y": fields["returns"] - rf, "m": market - rf}
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
+        # Terms: y, m, y*y, m*m, y*m where both are present, weights, count.
+        scan = window_scan(panel, self.window, [decay] * 6 + [1.0])
 
-        def kernel(g):
-            y, m = g["y"], g["m"]
-            present = ~np.isnan(y) & ~np.isnan(m)
-            (sy, sm, syy, smm, sym), weight, count = masked_sums(
-                [y, m, y * y, m * m, y * m], present, self.window, decay
-            )
+        def fill(X, put):
+            put(0, "y")
+            put(1, "m")
+            present_terms(X, [0, 1], [5, 6])
+            for j, (a, b) in enumerate(((0, 0), (1, 1), (0, 1)), start=2):
+                np.multiply(X[:, a], X[:, b], out=X[:, j])
+
+        def finish(S):
+            sy, sm, syy, smm, sym, weight, count = (S[:, j] for j in range(7))
             with np.errstate(invalid="ignore", divide="ignore"):
                 y_mean, m_mean = sy / weight, sm / weight
-                m_var = smm / weight - m_mean * m_mean
+                smm /= weight
+                m_var = smm - m_mean * m_mean
                 cov = sym / weight - y_mean * m_mean
                 y_var = syy / weight - y_mean * y_mean
-                beta = cov / m_var
-                hsigma = np.sqrt(np.maximum(y_var - beta * cov, 0.0))
+                np.divide(cov, m_var, out=S[:, 0])  # beta
+                y_var -= S[:, 0] * cov
+                np.sqrt(np.maximum(y_var, 0.0), out=S[:, 1])  # hsigma
                 # A market (nearly) constant over the window: no slope.
-                ok = (count >= need) & (m_var > RCOND * smm / weight)
-            return [np.where(ok, beta, np.nan), np.where(ok, hsigma, np.nan)]
+                bad = (count < need) | ~(m_var > RCOND * smm)
+            np.copyto(S[:, :2], np.nan, where=bad[:, None])
 
-        return by_asset(panel, rows, kernel, 2, assets)
+        return scan_by_date(panel, rows, scan, fill, finish, 2)
