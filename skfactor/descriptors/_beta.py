@@ -94,6 +94,7 @@ class Beta(Descriptor):
     """
 
     _outputs = ("beta", "hsigma")
+    _kernel_checks_duplicates = True
     _parameter_constraints: dict = {
         "returns": [str],
         "cap": [str],

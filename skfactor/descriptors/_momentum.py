@@ -70,6 +70,7 @@ class Momentum(Descriptor):
     """
 
     _outputs = ("rstr",)
+    _kernel_checks_duplicates = True
     _parameter_constraints: dict = {
         "returns": [str],
         "window": WINDOW,

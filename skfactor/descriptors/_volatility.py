@@ -67,6 +67,7 @@ class Volatility(Descriptor):
     """
 
     _outputs = ("dastd",)
+    _kernel_checks_duplicates = True
     _parameter_constraints: dict = {
         "returns": [str],
         "window": WINDOW,
