@@ -477,15 +477,18 @@ def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0):
     taken = np.empty(scan.chunk * n_assets, dtype=bool)
     for first, stop in scan.chunks():
         X = buffer[: stop - first]
+        flat = X.reshape(-1)
         span = slice(bounds[first], bounds[stop])
-        cell = (dates[span] - first) * n_assets + codes[span]
+        date = dates[span] - first
+        cell = date * n_assets
+        cell += codes[span]
         _check_one_row_per_cell(taken[: X.shape[0] * n_assets], cell, panel)
-        cells = (dates[span] - first) * width + codes[span]
+        cells = date * width  # the row's cell in term 0 of ``X``
+        cells += codes[span]
 
         def put(j, name, span=span, cells=cells, X=X):
-            target = X[:, j]
-            target.fill(np.nan)
-            X.reshape(-1)[cells + j * n_assets] = rows[name][span]
+            X[:, j].fill(np.nan)
+            X.reshape(-1)[j * n_assets :][cells] = rows[name][span]
 
         fill(X, put)
         finish(scan.step(X, first))
@@ -493,14 +496,15 @@ def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0):
         end = min(stop + lag, n_dates)
         if first + lag >= end:
             continue
-        span = slice(bounds[first + lag], bounds[end])
-        cells = (dates[span] - (first + lag)) * width + codes[span]
-        flat = X.reshape(-1)
+        if lag:
+            span = slice(bounds[first + lag], bounds[end])
+            cells = (dates[span] - (first + lag)) * width + codes[span]
         for j in range(n_outputs):
+            term = flat[j * n_assets :]
             if order is None:  # mode="clip": in range, and no buffered ``out``
-                np.take(flat, cells + j * n_assets, out=out[span, j], mode="clip")
+                np.take(term, cells, out=out[span, j], mode="clip")
             else:
-                out[order[span], j] = flat[cells + j * n_assets]
+                out[order[span], j] = term[cells]
     return out
 
 

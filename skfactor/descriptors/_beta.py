@@ -155,18 +155,27 @@ class Beta(Descriptor):
                 np.multiply(X[:, a], X[:, b], out=X[:, j])
 
         def finish(S):
+            # In place on the chunk (its sums are not needed after): the
+            # weighted moments, then beta into term 0 and hsigma into term 1.
             sy, sm, syy, smm, sym, weight, count = (S[:, j] for j in range(7))
             with np.errstate(invalid="ignore", divide="ignore"):
-                y_mean, m_mean = sy / weight, sm / weight
-                smm /= weight
-                m_var = smm - m_mean * m_mean
-                cov = sym / weight - y_mean * m_mean
-                y_var = syy / weight - y_mean * y_mean
-                np.divide(cov, m_var, out=S[:, 0])  # beta
-                y_var -= S[:, 0] * cov
-                np.sqrt(np.maximum(y_var, 0.0), out=S[:, 1])  # hsigma
+                np.divide(1.0, weight, out=weight)
+                S[:, :5] *= weight[:, None]  # the weighted means
+                m_var = np.multiply(sm, sm)
+                np.subtract(smm, m_var, out=m_var)
+                sm *= sy
+                cov = np.subtract(sym, sm, out=sym)
+                sy *= sy
+                y_var = np.subtract(syy, sy, out=syy)
+                beta = np.divide(cov, m_var, out=S[:, 0])
+                cov *= beta
+                y_var -= cov
+                np.maximum(y_var, 0.0, out=y_var)
+                np.sqrt(y_var, out=S[:, 1])  # hsigma
                 # A market (nearly) constant over the window: no slope.
-                bad = (count < need) | ~(m_var > RCOND * smm)
-            np.copyto(S[:, :2], np.nan, where=bad[:, None])
+                smm *= RCOND
+                ok = np.greater(m_var, smm)
+            ok &= count >= need
+            np.copyto(S[:, :2], np.nan, where=~ok[:, None])
 
         return scan_by_date(panel, rows, scan, fill, finish, 2)
