@@ -6,10 +6,12 @@ columns (``beta``, ``rstr``, ...) on the same rows. :class:`Descriptor` adds
 that to :class:`~skfactor.panel._transformer.PanelTransformer`: it selects the
 columns its parameters name (other columns, e.g. an industry label, are not
 read), refuses anything but a panel, and names its output columns. Its kernel
-runs per asset across dates on an (assets, dates) grid built a block of assets
-at a time (:func:`by_asset`), so that "t - k" counts the panel's dates and a
-hole is a missing value, and the memory stays a few blocks whatever the panel's
-size.
+runs per asset across dates on a (dates, assets) grid, so that "t - k" counts
+the panel's dates and a hole is a missing value: a block of assets at a time
+over the whole history (:func:`by_asset`), or, for the half-life weighted
+window sums, a chunk of dates at a time over all assets
+(:func:`scan_by_date`); either way the memory stays a few blocks whatever
+the panel's size.
 """
 
 from __future__ import annotations

@@ -28,6 +28,12 @@ a past level far above today's (the drift in
 ``test_window_sums_long_history_keeps_digits``) would show in today's sum.
 Counts (:func:`window_counts`) are integers, and a differenced running
 count is exact.
+
+:func:`window_sums` serves the plain sums of ``CumulativeRange`` and
+``ShareTurnover`` (an asset's whole history at a time, :func:`by_asset`); the
+half-life weighted descriptors (``Momentum``, ``Volatility``, ``Beta``) run
+on :class:`WindowScan`, a chunk of dates across all assets at a time, with
+the same restart every ``W`` dates and so the same rounding.
 """
 
 from __future__ import annotations
@@ -40,7 +46,6 @@ __all__ = [
     "check_decay",
     "masked_sums",
     "shift",
-    "weighted_mean",
     "window_counts",
     "window_sums",
 ]
@@ -114,27 +119,16 @@ def shift(x, lag, fill):
     return out
 
 
-def masked_sums(terms, present, window, decay=1.0):
-    """Window sums of each term over the present cells, of their weights, and a count.
+def masked_sums(terms, present, window):
+    """Window sums of each term over the present cells, and their count.
 
-    Returns ``(sums, weight, count)``: the weighted sum of each array of
-    ``terms`` over the cells where ``present`` holds, the sum of the weights
-    of those cells (the normaliser of "weights normalised over the values
-    present") and their number (for ``min_periods``).
+    Returns ``(sums, count, count)``: the sum of each array of ``terms``
+    over the cells where ``present`` holds and their number (for
+    ``min_periods``), twice (the weights of equal weights are the count).
     """
-    sums = [window_sums(t, window, decay, where=present) for t in terms]
+    sums = [window_sums(t, window, where=present) for t in terms]
     count = window_counts(present, window)
-    if decay == 1.0:
-        return sums, count, count
-    weight = window_sums(present.astype(np.float64), window, decay)
-    return sums, weight, count
-
-
-def weighted_mean(x, window, decay, min_periods):
-    """Each window's weighted mean of its present values; NaN below ``min_periods``."""
-    (total,), weight, count = masked_sums([x], ~np.isnan(x), window, decay)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count >= min_periods, total / weight, np.nan)
+    return sums, count, count
 
 
 class WindowScan:
