@@ -722,7 +722,7 @@ def _scan(x, window, decays, chunk):
     scan = WindowScan(window, decays, len(x), chunk)
     out = np.empty_like(x)
     for first, stop in scan.chunks():
-        out[first:stop] = scan.step(x[first:stop].copy(), first)
+        out[first:stop] = scan.unscale(scan.step(x[first:stop].copy(), first))
     return out
 
 

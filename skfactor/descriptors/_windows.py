@@ -190,7 +190,8 @@ class WindowScan:
         if self.finite:
             p = np.arange(1, self.window + 1)[:, None, None]
             self._suffix = lam**p  # lambda**(p + 1), by position p
-            self._drop = -(lam**self.window)
+            # -lambda**W R(t - W) in the units of row q: -lambda**(W - q).
+            self._drop = -(lam ** (self.window - q[: self.chunk]))
         self._n_dates = n_dates
         self._state = self._ring = self._end = None
 
@@ -202,33 +203,44 @@ class WindowScan:
                 yield a, min(a + self.chunk, stop)
 
     def step(self, X, first):
-        """Window sums of the terms ``X`` (n_chunk, n_terms, n_assets), in place."""
+        r"""Window sums of the terms ``X`` (n_chunk, n_terms, n_assets), in place.
+
+        Row ``q`` of the chunk comes in units of :math:`\lambda_j^{-q}`
+        (term ``j``'s decay): a ratio of two terms of one decay is the ratio
+        of their window sums, which is all a descriptor takes (a mean over
+        the weights; a count has decay 1), and scaling back would be one
+        more pass over the chunk. :meth:`unscale` gives the sums themselves.
+        """
         c = len(X)
         p0 = first % self.window  # position in the block of W dates
         X *= self._up[:c]
         if p0:  # the running sum goes on from the chunk before
             X[0] += self._lam * self._state
-        _prefix_rows(X)
-        X *= self._down[:c]
+        _prefix_rows(X)  # row q: decay**-q times the running sum R
         if self._state is None:
             self._state = np.empty(X.shape[1:])
-        self._state[...] = X[-1]
+        np.multiply(X[-1], self._down[c - 1], out=self._state)
         if not self.finite:
             return X
         if self._ring is None:
             self._ring = np.empty((self.window,) + X.shape[1:])
             self._end = np.empty(X.shape[1:])
-        ring = self._ring[p0 : p0 + c]
+        ring = self._ring[p0 : p0 + c]  # R of the block before, then this one's
         if first >= self.window:  # add the previous block's suffix
-            suffix = self._suffix[p0 : p0 + c] * self._end
-            suffix += ring * self._drop
-            ring[...] = X
+            suffix = np.multiply(ring, self._drop[:c])
+            suffix += self._suffix[p0] * self._end
+            np.multiply(X, self._down[:c], out=ring)
             X += suffix
         else:
-            ring[...] = X
+            np.multiply(X, self._down[:c], out=ring)
         if p0 + c == self.window:
             self._end[...] = self._state
         return X
+
+    def unscale(self, S):
+        """The window sums themselves from :meth:`step`'s chunk ``S``, in place."""
+        S *= self._down[: len(S)]
+        return S
 
 
 def _prefix_rows(X):
