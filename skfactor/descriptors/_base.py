@@ -34,6 +34,7 @@ __all__ = [
     "asset_codes",
     "by_asset",
     "check_positive",
+    "date_values",
     "half_window",
     "log_excess",
     "per_date",
@@ -287,6 +288,11 @@ def per_date(series, panel, name):
     Every date of the panel must be in the Series' index (NaN is allowed: a
     missing value); a missing date is an error, not a silent NaN.
     """
+    return date_values(series, panel, name)[panel.date_codes]
+
+
+def date_values(series, panel, name):
+    """:func:`per_date`'s values, one per date of ``panel`` (its ``dates``)."""
     if not isinstance(series, pd.Series) or isinstance(series.index, pd.MultiIndex):
         raise ValueError(
             f"`{name}` must be a Series indexed by date (or a column name); got "
@@ -309,7 +315,7 @@ def per_date(series, panel, name):
     by_date = series.to_numpy(dtype=np.float64, na_value=np.nan)[position]
     if np.isinf(by_date).any():
         raise ValueError(f"`{name}` contains inf or -inf; use NaN for a missing value.")
-    return by_date[panel.date_codes]
+    return by_date
 
 
 def log_excess(returns, risk_free, name):
@@ -446,14 +452,16 @@ def _asset_blocks(n_assets, n_dates):
     return [slice(a, min(a + step, n_assets)) for a in range(0, n_assets, step)]
 
 
-def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0):
+def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0, dates_only=None):
     """Window sums of terms over all assets, a chunk of dates at a time, per row.
 
     The path of the half-life weighted descriptors (:class:`WindowScan`). For
     each chunk of dates, ``fill(X, put)`` writes the terms into ``X`` of shape
     (n_chunk, n_terms, n_assets), ``put(j, name)`` placing the rows of field
     ``name`` (``rows``: field -> row array, caller's order) in term ``j``
-    (NaN where an asset has no row); ``scan`` turns them into window sums
+    (NaN where an asset has no row), or a field of ``dates_only`` (field ->
+    one value per date, the same for every asset: no rows to place);
+    ``scan`` turns them into window sums
     and ``finish(X)`` writes the outputs into terms ``0 .. n_outputs - 1``.
     The output of date t goes to the rows of date ``t + lag``. Returns
     (n_rows, n_outputs) in the caller's row order.
@@ -463,6 +471,7 @@ def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0):
     way, and the chunk stays in the cache. A (date, asset) pair given twice
     (two rows on one cell) is the validator's error, found here at no cost.
     """
+    dates_only = {} if dates_only is None else dates_only
     codes, n_assets = asset_codes(panel)
     segments = panel.segments  # by date
     order, bounds = segments.order, segments.bounds
@@ -488,7 +497,10 @@ def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0):
         cells = date * width  # the row's cell in term 0 of ``X``
         cells += codes[span]
 
-        def put(j, name, span=span, cells=cells, X=X):
+        def put(j, name, span=span, cells=cells, X=X, first=first):
+            if name in dates_only:
+                X[:, j] = dates_only[name][first : first + len(X), None]
+                return
             X[:, j].fill(np.nan)
             X.reshape(-1)[j * n_assets :][cells] = rows[name][span]
 

@@ -13,8 +13,8 @@ from skfactor.descriptors._base import (
     Descriptor,
     asset_codes,
     check_positive,
+    date_values,
     half_window,
-    per_date,
     present_terms,
     previous_date,
     scan_by_date,
@@ -26,7 +26,7 @@ __all__ = ["Beta", "cap_weighted_market"]
 
 
 def cap_weighted_market(panel, assets, returns, cap):
-    """Each row's market return: the date's returns weighted by the previous caps.
+    """Each date's market return: its returns weighted by the previous caps.
 
     The mean of the date's returns weighted by the previous date's caps: an
     asset without a row or a cap at the previous date of the panel is left
@@ -38,8 +38,7 @@ def cap_weighted_market(panel, assets, returns, cap):
     total = np.bincount(dates[ok], weights=previous[ok] * r[ok], minlength=n_dates)
     weight = np.bincount(dates[ok], weights=previous[ok], minlength=n_dates)
     with np.errstate(invalid="ignore", divide="ignore"):
-        market = np.where(weight > 0, total / weight, np.nan)
-    return market[panel.date_codes]
+        return np.where(weight > 0, total / weight, np.nan)
 
 
 class Beta(Descriptor):
@@ -136,12 +135,16 @@ class Beta(Descriptor):
                 panel, asset_codes(panel), fields["returns"], fields["cap"]
             )
         else:
-            market = per_date(self.market, panel, "market")
-        rf = fields["risk_free"]
-        if np.isscalar(rf) and rf == 0.0:  # no risk-free rate: no copies
-            rows = {"y": fields["returns"], "m": market}
-        else:
-            rows = {"y": fields["returns"] - rf, "m": market - rf}
+            market = date_values(self.market, panel, "market")
+        rf, risk_free = fields["risk_free"], self.risk_free
+        rows, dates_only = {"y": fields["returns"]}, {"m": market}
+        if not (np.isscalar(rf) and rf == 0.0):  # without one, no copies
+            rows["y"] = rows["y"] - rf
+            if isinstance(risk_free, pd.Series):  # the market's, by date too
+                dates_only["m"] = market - date_values(risk_free, panel, "risk_free")
+            else:  # a column: the rate may differ by row
+                rows["m"] = market[panel.date_codes] - rf
+                del dates_only["m"]
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
         # Terms: y, m, y*y, m*m, y*m where both are present, weights, count.
@@ -178,4 +181,4 @@ class Beta(Descriptor):
             ok &= count >= need
             np.copyto(S[:, :2], np.nan, where=~ok[:, None])
 
-        return scan_by_date(panel, rows, scan, fill, finish, 2)
+        return scan_by_date(panel, rows, scan, fill, finish, 2, dates_only=dates_only)
