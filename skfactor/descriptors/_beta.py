@@ -163,7 +163,8 @@ class Beta(Descriptor):
             sy, sm, syy, smm, sym, weight, count = (S[:, j] for j in range(7))
             with np.errstate(invalid="ignore", divide="ignore"):
                 np.divide(1.0, weight, out=weight)
-                S[:, :5] *= weight[:, None]  # the weighted means
+                for moment in (sy, sm, syy, smm, sym):  # the weighted means
+                    moment *= weight  # (one call each: 1.5x a broadcast one)
                 m_var = np.multiply(sm, sm)
                 np.subtract(smm, m_var, out=m_var)
                 sm *= sy
@@ -177,8 +178,8 @@ class Beta(Descriptor):
                 np.sqrt(y_var, out=S[:, 1])  # hsigma
                 # A market (nearly) constant over the window: no slope.
                 smm *= RCOND
-                ok = np.greater(m_var, smm)
-            ok &= count >= need
-            np.copyto(S[:, :2], np.nan, where=~ok[:, None])
+                bad = np.less_equal(m_var, smm)  # NaN only where count is 0
+            bad |= count < need
+            np.copyto(S[:, :2], np.nan, where=bad[:, None])
 
         return scan_by_date(panel, rows, scan, fill, finish, 2, dates_only=dates_only)
