@@ -785,3 +785,17 @@ def test_descriptors_duplicated_pair_found_without_hashing_the_index(
     for call in (step.fit, step.fit_transform, fitted.transform):
         with pytest.raises(ValueError, match=r"duplicated \(date, asset\) rows, e\.g"):
             call(twice)
+
+
+@pytest.mark.parametrize("step", [Momentum(), Volatility(), Beta()], ids=str)
+def test_descriptors_unused_asset_labels_change_nothing(raw, step):
+    # A subset of a panel keeps every asset label in its index: the scan
+    # renumbers the assets that have rows, with the same numbers.
+    step = clone(step).set_params(**_small(step))
+    assets = raw.index.get_level_values("asset")
+    subset = raw[assets.isin(["A01", "A02", "A05"])]
+    assert len(subset.index.levels[1]) == 20
+    compact = subset.set_axis(subset.index.remove_unused_levels())
+    pd.testing.assert_frame_equal(
+        step.fit_transform(subset), step.fit_transform(compact).set_axis(subset.index)
+    )

@@ -327,7 +327,8 @@ def log_excess(returns, risk_free, name):
                 "give simple returns as fractions (0.01 for 1%), above -1."
             )
     x = np.log1p(returns)
-    x -= np.log1p(risk_free)  # in place: no second row-length temporary
+    if not (np.isscalar(risk_free) and risk_free == 0.0):
+        x -= np.log1p(risk_free)  # in place: no second row-length temporary
     return x
 
 
@@ -472,7 +473,11 @@ def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0, dates_only=N
     (two rows on one cell) is the validator's error, found here at no cost.
     """
     dates_only = {} if dates_only is None else dates_only
-    codes, n_assets = asset_codes(panel)
+    codes, n_assets = np.asarray(panel.index.codes[1]), len(panel.index.levels[1])
+    if n_assets * len(panel.dates) > _MAX_PADDING * len(codes):
+        # Many asset labels without rows (a subset of a panel): renumber the
+        # assets that have rows, or the chunks would be mostly empty columns.
+        codes, n_assets = asset_codes(panel)
     segments = panel.segments  # by date
     order, bounds = segments.order, segments.bounds
     if order is not None:
