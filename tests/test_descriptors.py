@@ -712,3 +712,90 @@ def test_descriptors_in_a_grid_search_by_date_equal_a_refit(raw):
         grid.best_estimator_[-1].factor_returns_, best[-1].factor_returns_
     )
     assert np.isfinite(grid.cv_results_["mean_test_score"]).all()
+
+
+# ------------------------------------------- the chunked scan (WindowScan)
+def _scan(x, window, decays, chunk):
+    """WindowScan's sums of the terms ``x`` (n_dates, n_terms, n_assets)."""
+    from skfactor.descriptors._windows import WindowScan
+
+    scan = WindowScan(window, decays, len(x), chunk)
+    out = np.empty_like(x)
+    for first, stop in scan.chunks():
+        out[first:stop] = scan.unscale(scan.step(x[first:stop].copy(), first))
+    return out
+
+
+@pytest.mark.parametrize("window", [1, 21, 250, 5000, 9000])
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_window_scan_equals_slow_sums_and_keeps_digits(window, chunk):
+    # A series that drifted far from 0, then came back: today's windows keep
+    # their digits (the running sums restart every `window` dates and the
+    # state carried across chunks fades), for a decay, none and a count.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5000, 3, 2))
+    x[:4000] += 1e8
+    x[:, 2] = rng.random((5000, 2)) < 0.9  # 0/1 terms: a count
+    decays = [0.9, 1.0, 1.0]
+    got = _scan(x, window, decays, chunk)
+    for j, decay in enumerate(decays):
+        w = decay ** np.arange(window)
+        for t in range(4100, 5000, 37):
+            past = x[max(0, t - window + 1) : t + 1, j][::-1]
+            expected = w[: len(past)] @ past
+            np.testing.assert_allclose(got[t, j], expected, rtol=1e-13, atol=1e-12)
+    counts = [x[max(0, t - window + 1) : t + 1, 2].sum(0) for t in range(5000)]
+    np.testing.assert_array_equal(got[:, 2], counts)  # integers: exact
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 2**12, 2**30], ids=["one", "few", "all"])
+def test_descriptors_chunks_of_dates_agree(raw, monkeypatch, chunk_bytes):
+    # One date a chunk, a few, or the whole history in one (blocks of the
+    # window cut it): the same numbers, for lags across chunks too.
+    import skfactor.descriptors._base as base
+
+    steps = [
+        Momentum(window=30, halflife=10, lag=7),
+        Momentum(window=500, halflife=None, lag=0),
+        Volatility(window=25, halflife=8),
+        Beta(window=40, halflife=15, risk_free="rf"),
+    ]
+    expected = [s.fit_transform(raw) for s in steps]
+    monkeypatch.setattr(base, "_CHUNK_BYTES", chunk_bytes)
+    for step, frame in zip(steps, expected, strict=True):
+        pd.testing.assert_frame_equal(step.fit_transform(raw), frame, rtol=1e-13)
+
+
+@pytest.mark.parametrize("step", [Momentum(), Volatility(), Beta()], ids=str)
+def test_descriptors_duplicated_pair_found_without_hashing_the_index(
+    raw, monkeypatch, step
+):
+    # The kernel finds a (date, asset) pair given twice as it puts the rows
+    # on the grid, with the validator's message, in fit, fit_transform and
+    # transform; the index is not hashed for it (MultiIndex.is_unique).
+    step = clone(step).set_params(**_small(step))
+    twice = pd.concat([raw, raw.iloc[[5]]])
+
+    def hashed(self):
+        raise AssertionError("MultiIndex.is_unique was called")
+
+    monkeypatch.setattr(pd.MultiIndex, "is_unique", property(hashed))
+    step.fit_transform(raw)
+    fitted = clone(step).fit(raw)
+    for call in (step.fit, step.fit_transform, fitted.transform):
+        with pytest.raises(ValueError, match=r"duplicated \(date, asset\) rows, e\.g"):
+            call(twice)
+
+
+@pytest.mark.parametrize("step", [Momentum(), Volatility(), Beta()], ids=str)
+def test_descriptors_unused_asset_labels_change_nothing(raw, step):
+    # A subset of a panel keeps every asset label in its index: the scan
+    # renumbers the assets that have rows, with the same numbers.
+    step = clone(step).set_params(**_small(step))
+    assets = raw.index.get_level_values("asset")
+    subset = raw[assets.isin(["A01", "A02", "A05"])]
+    assert len(subset.index.levels[1]) == 20
+    compact = subset.set_axis(subset.index.remove_unused_levels())
+    pd.testing.assert_frame_equal(
+        step.fit_transform(subset), step.fit_transform(compact).set_axis(subset.index)
+    )

@@ -6,10 +6,12 @@ columns (``beta``, ``rstr``, ...) on the same rows. :class:`Descriptor` adds
 that to :class:`~skfactor.panel._transformer.PanelTransformer`: it selects the
 columns its parameters name (other columns, e.g. an industry label, are not
 read), refuses anything but a panel, and names its output columns. Its kernel
-runs per asset across dates on an (assets, dates) grid built a block of assets
-at a time (:func:`by_asset`), so that "t - k" counts the panel's dates and a
-hole is a missing value, and the memory stays a few blocks whatever the panel's
-size.
+runs per asset across dates on a (dates, assets) grid, so that "t - k" counts
+the panel's dates and a hole is a missing value: a block of assets at a time
+over the whole history (:func:`by_asset`), or, for the half-life weighted
+window sums, a chunk of dates at a time over all assets
+(:func:`scan_by_date`); either way the memory stays a few blocks whatever
+the panel's size.
 """
 
 from __future__ import annotations
@@ -19,11 +21,11 @@ import numbers
 import numpy as np
 import pandas as pd
 
-from skfactor.descriptors._windows import check_decay, shift
+from skfactor.descriptors._windows import WindowScan, check_decay, shift
 from skfactor.panel._output import is_polars_frame, key_columns
 from skfactor.panel._segments import Segments
 from skfactor.panel._transformer import PanelTransformer
-from skfactor.panel._validation import check_not_dask
+from skfactor.panel._validation import check_not_dask, duplicated_rows_error
 from skfactor.utils._sklearn import Interval
 from skfactor.utils._typing import ArrayLike, FrameOut, MatrixLike, TargetLike
 
@@ -32,15 +34,23 @@ __all__ = [
     "asset_codes",
     "by_asset",
     "check_positive",
+    "date_values",
     "half_window",
     "log_excess",
     "per_date",
+    "present_terms",
     "previous_date",
+    "scan_by_date",
+    "window_scan",
 ]
 
 # Grid cells per block of assets: the kernels' dozen temporaries of a block
 # stay within a few tens of MiB.
 _BLOCK_CELLS = 2**17
+# Bytes of the terms of one chunk of dates of :func:`scan_by_date` (all
+# assets): in the L3 cache; 2**20 to 2**23 time the same on 3,000 assets
+# x 2,520 dates, 2**19 (7 dates a chunk) 1.3x slower.
+_CHUNK_BYTES = 2**22
 # Up to this many (asset, date) cells per row, :func:`by_asset` puts the
 # fields on one whole grid; above it (a sparse panel), a block at a time.
 _MAX_PADDING = 2
@@ -90,6 +100,9 @@ class Descriptor(PanelTransformer):
     _segment_by = "asset"
     _outputs: tuple = ()
     _panel_only = True
+    # The validator leaves a duplicated (date, asset) pair to the kernel
+    # (:func:`scan_by_date` finds it as it puts the rows on the grid).
+    _kernel_checks_duplicates = False
 
     # ------------------------------------------------------------ the fields
     def _fields(self):
@@ -193,6 +206,13 @@ class Descriptor(PanelTransformer):
 
     def _fit(self, panel, roles, y):
         self._check_params()
+        if self._kernel_checks_duplicates:  # no kernel runs in ``fit``
+            check_one_row_per_cell(panel)
+
+    def _fit_transform(self, panel, roles, y):
+        if self._kernel_checks_duplicates:  # the kernel checks what _fit would
+            return self._transform(panel, roles)
+        return super()._fit_transform(panel, roles, y)
 
     def _transform(self, panel, roles):
         self._check_params()  # ``transform`` may come without ``fit``
@@ -268,6 +288,11 @@ def per_date(series, panel, name):
     Every date of the panel must be in the Series' index (NaN is allowed: a
     missing value); a missing date is an error, not a silent NaN.
     """
+    return date_values(series, panel, name)[panel.date_codes]
+
+
+def date_values(series, panel, name):
+    """:func:`per_date`'s values, one per date of ``panel`` (its ``dates``)."""
     if not isinstance(series, pd.Series) or isinstance(series.index, pd.MultiIndex):
         raise ValueError(
             f"`{name}` must be a Series indexed by date (or a column name); got "
@@ -290,7 +315,7 @@ def per_date(series, panel, name):
     by_date = series.to_numpy(dtype=np.float64, na_value=np.nan)[position]
     if np.isinf(by_date).any():
         raise ValueError(f"`{name}` contains inf or -inf; use NaN for a missing value.")
-    return by_date[panel.date_codes]
+    return by_date
 
 
 def log_excess(returns, risk_free, name):
@@ -302,7 +327,8 @@ def log_excess(returns, risk_free, name):
                 "give simple returns as fractions (0.01 for 1%), above -1."
             )
     x = np.log1p(returns)
-    x -= np.log1p(risk_free)  # in place: no second row-length temporary
+    if not (np.isscalar(risk_free) and risk_free == 0.0):
+        x -= np.log1p(risk_free)  # in place: no second row-length temporary
     return x
 
 
@@ -425,3 +451,119 @@ def _on_whole_grid(panel, fields, kernel, n_outputs, codes, blocks):
 def _asset_blocks(n_assets, n_dates):
     step = max(1, _BLOCK_CELLS // max(n_dates, 1))
     return [slice(a, min(a + step, n_assets)) for a in range(0, n_assets, step)]
+
+
+def scan_by_date(panel, rows, scan, fill, finish, n_outputs, lag=0, dates_only=None):
+    """Window sums of terms over all assets, a chunk of dates at a time, per row.
+
+    The path of the half-life weighted descriptors (:class:`WindowScan`). For
+    each chunk of dates, ``fill(X, put)`` writes the terms into ``X`` of shape
+    (n_chunk, n_terms, n_assets), ``put(j, name)`` placing the rows of field
+    ``name`` (``rows``: field -> row array, caller's order) in term ``j``
+    (NaN where an asset has no row), or a field of ``dates_only`` (field ->
+    one value per date, the same for every asset: no rows to place);
+    ``scan`` turns them into window sums
+    and ``finish(X)`` writes the outputs into terms ``0 .. n_outputs - 1``.
+    The output of date t goes to the rows of date ``t + lag``. Returns
+    (n_rows, n_outputs) in the caller's row order.
+
+    The rows go to the chunk and come back with no (dates, assets) grid of
+    the whole panel: a date-sorted panel streams through memory once each
+    way, and the chunk stays in the cache. A (date, asset) pair given twice
+    (two rows on one cell) is the validator's error, found here at no cost.
+    """
+    dates_only = {} if dates_only is None else dates_only
+    codes, n_assets = np.asarray(panel.index.codes[1]), len(panel.index.levels[1])
+    if n_assets * len(panel.dates) > _MAX_PADDING * len(codes):
+        # Many asset labels without rows (a subset of a panel): renumber the
+        # assets that have rows, or the chunks would be mostly empty columns.
+        codes, n_assets = asset_codes(panel)
+    segments = panel.segments  # by date
+    order, bounds = segments.order, segments.bounds
+    if order is not None:
+        codes = codes[order]
+        rows = {k: v[order] for k, v in rows.items()}
+    dates = segments.codes if order is None else segments.codes[order]
+    n_dates, n_terms = len(bounds) - 1, len(scan.decays)
+    width = n_terms * n_assets
+    out = np.empty((len(codes), n_outputs), order="F")
+    early = slice(0, bounds[min(lag, n_dates)])  # no date ``lag`` dates back
+    out[early if order is None else order[early]] = np.nan
+    buffer = np.empty((scan.chunk, n_terms, n_assets))
+    taken = np.empty(scan.chunk * n_assets, dtype=bool)
+    for first, stop in scan.chunks():
+        X = buffer[: stop - first]
+        flat = X.reshape(-1)
+        span = slice(bounds[first], bounds[stop])
+        date = dates[span] - first
+        cell = date * n_assets
+        cell += codes[span]
+        _check_one_row_per_cell(taken[: X.shape[0] * n_assets], cell, panel)
+        cells = date * width  # the row's cell in term 0 of ``X``
+        cells += codes[span]
+
+        def put(j, name, span=span, cells=cells, X=X, first=first):
+            if name in dates_only:
+                X[:, j] = dates_only[name][first : first + len(X), None]
+                return
+            X[:, j].fill(np.nan)
+            X.reshape(-1)[j * n_assets :][cells] = rows[name][span]
+
+        fill(X, put)
+        finish(scan.step(X, first))
+        # The outputs of dates first..stop - 1 go to the rows lag dates later.
+        end = min(stop + lag, n_dates)
+        if first + lag >= end:
+            continue
+        if lag:
+            span = slice(bounds[first + lag], bounds[end])
+            cells = (dates[span] - (first + lag)) * width + codes[span]
+        for j in range(n_outputs):
+            term = flat[j * n_assets :]
+            if order is None:  # mode="clip": in range, and no buffered ``out``
+                np.take(term, cells, out=out[span, j], mode="clip")
+            else:
+                out[order[span], j] = term[cells]
+    return out
+
+
+def _check_one_row_per_cell(taken, cells, panel):
+    """Raise the validator's error if two rows land on one (date, asset) cell.
+
+    O(rows) on a chunk in the cache, where ``MultiIndex.is_unique`` hashes
+    every row of the panel (0.05 s on 3,000 assets x 2,520 dates).
+    """
+    taken.fill(False)
+    taken[cells] = True
+    if np.count_nonzero(taken) != len(cells):
+        raise duplicated_rows_error(panel.index)
+
+
+def check_one_row_per_cell(panel):
+    """:func:`_check_one_row_per_cell` on the whole panel (``fit`` runs no kernel)."""
+    codes, n_assets = asset_codes(panel)
+    taken = np.empty(len(panel.dates) * n_assets, dtype=bool)
+    _check_one_row_per_cell(taken, panel.date_codes * n_assets + codes, panel)
+
+
+def window_scan(panel, window, decays):
+    """A :class:`WindowScan` over ``panel``'s dates, chunks of ``_CHUNK_BYTES``."""
+    n_assets = len(panel.index.levels[1])
+    chunk = max(1, _CHUNK_BYTES // (8 * len(decays) * max(n_assets, 1)))
+    return WindowScan(window, decays, len(panel.dates), chunk)
+
+
+def present_terms(X, values, weights):
+    """Mark the cells where every term of ``values`` holds a value (not NaN).
+
+    Terms ``weights`` of ``X`` become 1 there and 0 elsewhere, and the
+    ``values`` terms 0 elsewhere (a missing value weighs nothing).
+    """
+    present = X[:, values[0]] == X[:, values[0]]
+    for j in values[1:]:
+        present &= X[:, j] == X[:, j]
+    for j in weights:
+        np.copyto(X[:, j], present)
+    missing = ~present
+    for j in values:
+        np.copyto(X[:, j], 0.0, where=missing)

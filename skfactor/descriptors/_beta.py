@@ -12,20 +12,21 @@ from skfactor.descriptors._base import (
     WINDOW,
     Descriptor,
     asset_codes,
-    by_asset,
     check_positive,
+    date_values,
     half_window,
-    per_date,
+    present_terms,
     previous_date,
+    scan_by_date,
+    window_scan,
 )
-from skfactor.descriptors._windows import masked_sums
 from skfactor.utils._numerics import RCOND, halflife_decay
 
 __all__ = ["Beta", "cap_weighted_market"]
 
 
 def cap_weighted_market(panel, assets, returns, cap):
-    """Each row's market return: the date's returns weighted by the previous caps.
+    """Each date's market return: its returns weighted by the previous caps.
 
     The mean of the date's returns weighted by the previous date's caps: an
     asset without a row or a cap at the previous date of the panel is left
@@ -37,8 +38,7 @@ def cap_weighted_market(panel, assets, returns, cap):
     total = np.bincount(dates[ok], weights=previous[ok] * r[ok], minlength=n_dates)
     weight = np.bincount(dates[ok], weights=previous[ok], minlength=n_dates)
     with np.errstate(invalid="ignore", divide="ignore"):
-        market = np.where(weight > 0, total / weight, np.nan)
-    return market[panel.date_codes]
+        return np.where(weight > 0, total / weight, np.nan)
 
 
 class Beta(Descriptor):
@@ -93,6 +93,7 @@ class Beta(Descriptor):
     """
 
     _outputs = ("beta", "hsigma")
+    _kernel_checks_duplicates = True
     _parameter_constraints: dict = {
         "returns": [str],
         "cap": [str],
@@ -128,37 +129,57 @@ class Beta(Descriptor):
         return {"returns": self.returns}
 
     def _describe(self, panel, fields):
-        assets = asset_codes(panel)
         if self.market is None:
             check_positive(fields["cap"], "cap", self.cap)
             market = cap_weighted_market(
-                panel, assets, fields["returns"], fields["cap"]
+                panel, asset_codes(panel), fields["returns"], fields["cap"]
             )
         else:
-            market = per_date(self.market, panel, "market")
-        rf = fields["risk_free"]
-        if np.isscalar(rf) and rf == 0.0:  # no risk-free rate: no copies
-            rows = {"y": fields["returns"], "m": market}
-        else:
-            rows = {"y": fields["returns"] - rf, "m": market - rf}
+            market = date_values(self.market, panel, "market")
+        rf, risk_free = fields["risk_free"], self.risk_free
+        rows, dates_only = {"y": fields["returns"]}, {"m": market}
+        if not (np.isscalar(rf) and rf == 0.0):  # without one, no copies
+            rows["y"] = rows["y"] - rf
+            if isinstance(risk_free, pd.Series):  # the market's, by date too
+                dates_only["m"] = market - date_values(risk_free, panel, "risk_free")
+            else:  # a column: the rate may differ by row
+                rows["m"] = market[panel.date_codes] - rf
+                del dates_only["m"]
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
+        # Terms: y, m, y*y, m*m, y*m where both are present, weights, count.
+        scan = window_scan(panel, self.window, [decay] * 6 + [1.0])
 
-        def kernel(g):
-            y, m = g["y"], g["m"]
-            present = ~np.isnan(y) & ~np.isnan(m)
-            (sy, sm, syy, smm, sym), weight, count = masked_sums(
-                [y, m, y * y, m * m, y * m], present, self.window, decay
-            )
+        def fill(X, put):
+            put(0, "y")
+            put(1, "m")
+            present_terms(X, [0, 1], [5, 6])
+            for j, (a, b) in enumerate(((0, 0), (1, 1), (0, 1)), start=2):
+                np.multiply(X[:, a], X[:, b], out=X[:, j])
+
+        def finish(S):
+            # In place on the chunk (its sums are not needed after): the
+            # weighted moments, then beta into term 0 and hsigma into term 1.
+            sy, sm, syy, smm, sym, weight, count = (S[:, j] for j in range(7))
             with np.errstate(invalid="ignore", divide="ignore"):
-                y_mean, m_mean = sy / weight, sm / weight
-                m_var = smm / weight - m_mean * m_mean
-                cov = sym / weight - y_mean * m_mean
-                y_var = syy / weight - y_mean * y_mean
-                beta = cov / m_var
-                hsigma = np.sqrt(np.maximum(y_var - beta * cov, 0.0))
+                np.divide(1.0, weight, out=weight)
+                for moment in (sy, sm, syy, smm, sym):  # the weighted means
+                    moment *= weight  # (one call each: 1.5x a broadcast one)
+                m_var = np.multiply(sm, sm)
+                np.subtract(smm, m_var, out=m_var)
+                sm *= sy
+                cov = np.subtract(sym, sm, out=sym)
+                sy *= sy
+                y_var = np.subtract(syy, sy, out=syy)
+                beta = np.divide(cov, m_var, out=S[:, 0])
+                cov *= beta
+                y_var -= cov
+                np.maximum(y_var, 0.0, out=y_var)
+                np.sqrt(y_var, out=S[:, 1])  # hsigma
                 # A market (nearly) constant over the window: no slope.
-                ok = (count >= need) & (m_var > RCOND * smm / weight)
-            return [np.where(ok, beta, np.nan), np.where(ok, hsigma, np.nan)]
+                smm *= RCOND
+                bad = np.less_equal(m_var, smm)  # NaN only where count is 0
+            bad |= count < need
+            np.copyto(S[:, :2], np.nan, where=bad[:, None])
 
-        return by_asset(panel, rows, kernel, 2, assets)
+        return scan_by_date(panel, rows, scan, fill, finish, 2, dates_only=dates_only)

@@ -13,11 +13,12 @@ from skfactor.descriptors._base import (
     RISK_FREE,
     WINDOW,
     Descriptor,
-    by_asset,
     half_window,
     log_excess,
+    present_terms,
+    scan_by_date,
+    window_scan,
 )
-from skfactor.descriptors._windows import shift, weighted_mean
 from skfactor.utils._numerics import halflife_decay
 from skfactor.utils._sklearn import Interval
 
@@ -69,6 +70,7 @@ class Momentum(Descriptor):
     """
 
     _outputs = ("rstr",)
+    _kernel_checks_duplicates = True
     _parameter_constraints: dict = {
         "returns": [str],
         "window": WINDOW,
@@ -99,9 +101,16 @@ class Momentum(Descriptor):
         x = log_excess(fields["returns"], fields["risk_free"], "returns")
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
+        # Terms: the returns, their weights, their count.
+        scan = window_scan(panel, self.window, [decay, decay, 1.0])
 
-        def kernel(g):
-            mean = weighted_mean(g["x"], self.window, decay, need)
-            return [shift(mean, self.lag, np.nan)]
+        def fill(X, put):
+            put(0, "x")
+            present_terms(X, [0], [1, 2])
 
-        return by_asset(panel, {"x": x}, kernel, 1)
+        def finish(S):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                np.divide(S[:, 0], S[:, 1], out=S[:, 0])
+            np.copyto(S[:, 0], np.nan, where=S[:, 2] < need)
+
+        return scan_by_date(panel, {"x": x}, scan, fill, finish, 1, lag=self.lag)

@@ -11,10 +11,11 @@ from skfactor.descriptors._base import (
     RISK_FREE,
     WINDOW,
     Descriptor,
-    by_asset,
     half_window,
+    present_terms,
+    scan_by_date,
+    window_scan,
 )
-from skfactor.descriptors._windows import masked_sums
 from skfactor.utils._numerics import halflife_decay
 
 __all__ = ["Volatility"]
@@ -66,6 +67,7 @@ class Volatility(Descriptor):
     """
 
     _outputs = ("dastd",)
+    _kernel_checks_duplicates = True
     _parameter_constraints: dict = {
         "returns": [str],
         "window": WINDOW,
@@ -98,17 +100,27 @@ class Volatility(Descriptor):
             excess = excess - rf
         decay = halflife_decay(self.halflife)
         need = half_window(self.window, self.min_periods)
+        # Terms: the excess returns, their squares, their weights, their count.
+        scan = window_scan(panel, self.window, [decay, decay, decay, 1.0])
 
-        def kernel(g):
-            e = g["e"]
-            (s, ss), weight, count = masked_sums(
-                [e, e * e], ~np.isnan(e), self.window, decay
-            )
+        def fill(X, put):
+            put(0, "e")
+            present_terms(X, [0], [2, 3])
+            np.multiply(X[:, 0], X[:, 0], out=X[:, 1])
+
+        def finish(S):
+            s, ss, weight, count = (S[:, j] for j in range(4))
+            var = S[:, 0]
             with np.errstate(invalid="ignore", divide="ignore"):
-                var = ss / weight
                 if self.demean:
-                    var -= (s / weight) ** 2
-                dastd = np.sqrt(np.maximum(var, 0.0))
-            return [np.where(count >= need, dastd, np.nan)]
+                    s /= weight
+                    np.multiply(s, s, out=var)
+                    np.divide(ss, weight, out=ss)
+                    np.subtract(ss, var, out=var)
+                else:
+                    np.divide(ss, weight, out=var)
+                np.maximum(var, 0.0, out=var)
+                np.sqrt(var, out=var)
+            np.copyto(var, np.nan, where=count < need)
 
-        return by_asset(panel, {"e": excess}, kernel, 1)
+        return scan_by_date(panel, {"e": excess}, scan, fill, finish, 1)

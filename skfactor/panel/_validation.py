@@ -28,6 +28,7 @@ __all__ = [
     "check_not_dask",
     "check_numeric_columns",
     "check_panel_index",
+    "duplicated_rows_error",
     "date_codes",
     "validate_panel",
     "validate_row_values",
@@ -51,11 +52,14 @@ def check_not_dask(X, name="X"):
         )
 
 
-def check_panel_index(index: pd.Index, name: str = "X") -> None:
+def check_panel_index(index: pd.Index, name: str = "X", *, unique: bool = True) -> None:
     """Raise unless ``index`` is a valid (date, asset) panel index.
 
     A :class:`pandas.MultiIndex` must have exactly two levels (date first, then
-    asset), no missing labels and no duplicated (date, asset) pair. The date
+    asset), no missing labels and no duplicated (date, asset) pair (that
+    check, a hash of every row, is left to the caller with ``unique=False``:
+    a kernel that puts each row on its (date, asset) cell finds a pair given
+    twice as it goes and raises :func:`duplicated_rows_error`). The date
     level must be known: by the level names (``date``, ``asset`` and their
     synonyms) or, unnamed, by the dates being datetimes (or periods); unnamed
     levels of strings or integers (``read_csv``'s) could be either order.
@@ -85,13 +89,18 @@ def check_panel_index(index: pd.Index, name: str = "X") -> None:
                 f"`{name}` has missing (NaN) labels in its {level} level; every row "
                 "needs a date and an asset. Drop those rows first."
             )
-    if not index.is_unique:
-        dup = index[index.duplicated()][:3].tolist()
-        raise ValueError(
-            f"`{name}` has duplicated (date, asset) rows, e.g. {dup}; each asset "
-            "may appear once per date. Aggregate or drop the duplicates first, e.g. "
-            "`X[~X.index.duplicated()]`."
-        )
+    if unique and not index.is_unique:
+        raise duplicated_rows_error(index, name)
+
+
+def duplicated_rows_error(index: pd.MultiIndex, name: str = "X") -> ValueError:
+    """The error for a (date, asset) pair given twice, with examples from ``index``."""
+    dup = index[index.duplicated()][:3].tolist()
+    return ValueError(
+        f"`{name}` has duplicated (date, asset) rows, e.g. {dup}; each asset "
+        "may appear once per date. Aggregate or drop the duplicates first, e.g. "
+        "`X[~X.index.duplicated()]`."
+    )
 
 
 def _is_datelike(level):
@@ -508,7 +517,10 @@ def validate_panel(
     if isinstance(X, pd.DataFrame):
         frame, index, columns = X, X.index, X.columns
         if isinstance(index, pd.MultiIndex):
-            check_panel_index(index, name)
+            # A step whose kernel finds a duplicated pair itself (it puts
+            # every row on its (date, asset) cell) skips the hash of the index.
+            unique = not getattr(estimator, "_kernel_checks_duplicates", False)
+            check_panel_index(index, name, unique=unique)
         else:
             check_keyless_frame(X, name)
         X = _code_label_columns(X, label_roles(estimator), name)
