@@ -32,32 +32,28 @@ __all__ = [
 _SIMULATION_BLOCK = 4_000_000
 
 
-def _ew_sum(x, positions, n_rows, decay, start=None):
-    """``sum_{s <= t} decay**(t - s) x_s`` on every date ``t`` of the axis.
+def _ew_sum(x, decay, start):
+    """``sum_{s <= t} decay**(t - s) x_s`` on every date ``t`` (axis 0).
 
-    ``x`` (len(positions), ...) sits at ``positions`` of a date axis of
-    ``n_rows`` dates; the other dates contribute nothing but still age the
-    older ones (pandas ``ewm(ignore_na=False)``). ``start``: the sum on the
-    date before the axis (the dates already summed), None for none.
+    ``start``: the sum on the date before ``x``'s first (the dates already
+    summed), None for none.
     """
-    full = np.zeros((n_rows, *x.shape[1:]))
-    full[positions] = x
     if start is None:
-        return lfilter([1.0], [1.0, -decay], full, axis=0)
-    zi = decay * np.broadcast_to(start, full.shape[1:])[None]
-    return lfilter([1.0], [1.0, -decay], full, axis=0, zi=zi)[0]
+        return lfilter([1.0], [1.0, -decay], x, axis=0)
+    return lfilter([1.0], [1.0, -decay], x, axis=0, zi=decay * start[None])[0]
 
 
 @dataclass(frozen=True)
 class PathCarry:
     """What :func:`advance_variance_path` carries from one block of dates to the next.
 
-    ``sums``: each exponentially weighted sum on the last date; ``n_obs``:
-    observations per column; ``tail``: the last ``lags`` complete rows and
-    ``tail_at`` their places counted back from the next date (-1: the last).
+    ``sums`` (n_terms, n_columns): each exponentially weighted sum on the
+    last date (see :func:`advance_variance_path`); ``n_obs``: observations
+    per column; ``tail``: the last ``lags`` complete rows and ``tail_at``
+    their places counted back from the next date (-1: the last).
     """
 
-    sums: dict
+    sums: np.ndarray
     n_obs: np.ndarray
     tail: np.ndarray
     tail_at: np.ndarray
@@ -88,50 +84,66 @@ def advance_variance_path(values, halflife, lags, centered, carry):
     observed = ~np.isnan(values)
     if lags:
         observed &= observed.all(axis=1, keepdims=True)
-    rows = np.arange(n_rows)
-    mask = observed.astype(np.float64)
-    x = np.where(observed, values, 0.0)
     decay = halflife_decay(halflife)
-    start = {} if carry is None else carry.sums
-    ends = {}
-
-    def ew(name, v, at=rows, d=decay):
-        total = _ew_sum(v, at, n_rows, d, start.get(name))
-        ends[name] = total[-1].copy()  # the caller updates the path in place
-        return total
-
-    count = ew("count", mask)
+    # Each date's terms of the sums, side by side for one lfilter: the count,
+    # the sum and the sum of squares of the observations; per lag, the
+    # weighted products of the pairs of complete dates that lag apart, the
+    # weighted sums of the pair and the pair's weight; then the count again,
+    # for the sum of the squared weights (its own decay, its own lfilter).
+    terms = np.zeros((n_rows, 4 + 3 * lags, k))
+    terms[:, 0] = terms[:, -1] = observed
+    x = terms[:, 1]
+    np.copyto(x, values, where=observed)
+    np.multiply(x, x, out=terms[:, 2])
+    tail = np.zeros((0, k)) if carry is None else carry.tail
+    tail_at = np.zeros(0, np.int64) if carry is None else carry.tail_at
+    if lags:
+        # pair (s, s - lag) of complete dates, weighted sqrt(w_s w_{s-lag}) =
+        # decay**(gap / 2); after `lags` rows of zeros, a pair reaching
+        # before the first complete date weighs 0
+        done = np.flatnonzero(observed[:, 0]) if k else np.arange(0)
+        rows = np.zeros((lags + len(tail) + len(done), k))
+        rows[lags:] = np.concatenate([tail, x[done]])
+        at = np.concatenate([np.zeros(lags, np.int64), tail_at, done])
+        real = np.arange(len(at)) >= lags
+        later = lags + len(tail) + np.arange(len(done))
+        earlier = later[:, None] - np.arange(1, lags + 1)  # (n_complete, lags)
+        gap = at[later][:, None] - at[earlier]
+        c = np.where(real[earlier], decay ** (gap / 2.0), 0.0)[:, :, None]
+        x_later, x_earlier = rows[later][:, None], rows[earlier]
+        terms[done, 3 : 3 + lags] = c * x_later * x_earlier
+        terms[done, 3 + lags : 3 + 2 * lags] = c * (x_later + x_earlier)
+        terms[done, 3 + 2 * lags : 3 + 3 * lags] = c
+        keep = min(lags, len(rows) - lags)
+        tail, tail_at = rows[len(rows) - keep :], at[len(at) - keep :] - n_rows
+    flat = terms.reshape(n_rows, -1)
+    n = len(flat[0]) - k
+    start = None if carry is None else carry.sums.reshape(-1)
+    sums = np.empty_like(terms)
+    flat_sums = sums.reshape(n_rows, -1)
+    flat_sums[:, :n] = _ew_sum(flat[:, :n], decay, None if start is None else start[:n])
+    flat_sums[:, n:] = _ew_sum(
+        flat[:, n:], decay * decay, None if start is None else start[n:]
+    )
+    count = sums[:, 0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = 0.0 if centered else ew("x", x) / count
-        var = ew("xx", x * x) / count - mean * mean
-        tail = np.zeros((0, k)) if carry is None else carry.tail
-        tail_at = np.zeros(0, np.int64) if carry is None else carry.tail_at
+        mean = 0.0 if centered else sums[:, 1] / count
+        var = sums[:, 2] / count - mean * mean
         if lags:
-            # pairs (s, s - lag) of complete dates, weighted sqrt(w_s w_{s-lag})
-            done = np.flatnonzero(observed[:, 0]) if k else rows[:0]
-            xc = np.concatenate([tail, x[done]])
-            at_all = np.concatenate([tail_at, done])
-            for lag in range(1, lags + 1):
-                j = max(len(tail), lag)
-                later, earlier = xc[j:], xc[j - lag : len(xc) - lag]
-                gap = at_all[j:] - at_all[j - lag : len(xc) - lag]
-                c = (decay ** (gap / 2.0))[:, None]
-                at = at_all[j:]
-                gamma = ew(f"lag{lag}", c * later * earlier, at)
-                if not centered:
-                    gamma -= mean * ew(f"sum{lag}", c * (later + earlier), at)
-                    gamma += mean * mean * ew(f"weight{lag}", c, at)
-                var += 2.0 * bartlett(lag, lags) * gamma / count
-            keep = min(lags, len(xc))
-            tail, tail_at = xc[len(xc) - keep :], at_all[len(xc) - keep :] - n_rows
+            gamma = sums[:, 3 : 3 + lags]
+            if not centered:
+                m = mean[:, None]
+                gamma = gamma - m * sums[:, 3 + lags : 3 + 2 * lags]
+                gamma += m * m * sums[:, 3 + 2 * lags : 3 + 3 * lags]
+            kernel = 2.0 * bartlett(np.arange(1, lags + 1), lags)
+            var += np.einsum("l,tlk->tk", kernel, gamma) / count
         if not centered:
-            squares = ew("squares", mask, d=decay * decay)
-            var /= 1.0 - squares / (count * count)
-    n_obs = np.cumsum(mask, axis=0)
+            var /= 1.0 - sums[:, -1] / (count * count)
+    n_obs = np.cumsum(terms[:, 0], axis=0)
     if carry is not None:
         n_obs += carry.n_obs
     var[n_obs < (1 if centered else 2)] = np.nan
-    return var, PathCarry(ends, n_obs[-1], tail, tail_at)
+    return var, PathCarry(sums[-1].copy(), n_obs[-1], tail, tail_at)
 
 
 @dataclass(frozen=True)

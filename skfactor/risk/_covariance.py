@@ -302,10 +302,23 @@ def vols_and_correlations(S, C):
 
 
 def nearest_psd(S):
-    """``S`` symmetrised, with negative eigenvalues (from rounding) set to 0."""
+    """``S`` symmetrised, with negative eigenvalues (from rounding) set to 0.
+
+    A finite ``S`` whose Cholesky factorisation succeeds is positive definite
+    and comes back symmetrised, as the eigenvalue check would return it: the
+    factorisation costs a tenth of the eigendecomposition (60 factors), which
+    only a singular or indefinite ``S`` (or NaN) goes on to.
+    """
     S = (S + S.T) / 2.0
     if len(S) == 0:
         return S
+    if np.isfinite(S).all():  # LAPACK's Cholesky lets NaN through
+        try:
+            np.linalg.cholesky(S)
+        except np.linalg.LinAlgError:
+            pass
+        else:
+            return S
     with one_blas_thread():  # OpenBLAS threads a 60 x 60 eigh several times slower
         eig, vec = np.linalg.eigh(S)
     if eig[0] >= 0:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
+import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import linalg
 from sklearn.covariance import log_likelihood
@@ -246,7 +247,9 @@ class FactorCovariance(BaseEstimator):
         values = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
         return self._advance(values, last_date(getattr(X, "index", None)), None)
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    # Not wrapped in _fit_context: scikit-learn's skips the parameters' check
+    # of a fitted estimator's partial_fit, so on an update it would only cost
+    # its contexts (a tenth of a one-date update); unfitted, it calls fit.
     def partial_fit(
         self, X: MatrixLike, y: TargetLike | None = None
     ) -> FactorCovariance:
@@ -285,16 +288,15 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         state = getattr(self, "_running", None)
-        if state is None:
-            if hasattr(self, "covariance_"):  # e.g. pickled by an older skfactor
+        if state is None or not hasattr(state, "columns"):
+            if hasattr(self, "covariance_"):  # pickled by an older skfactor
                 raise ValueError(
-                    "This FactorCovariance keeps no sums to add dates to; call "
-                    "`fit` on all the dates."
+                    "This FactorCovariance keeps no sums to add dates to (it "
+                    "was fitted by an older skfactor); call `fit` on all the "
+                    "dates."
                 )
             return self.fit(X)
-        values = validate_data(
-            self, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
-        )
+        values = _new_rows(self, X, state.columns)
         check_later_dates(getattr(X, "index", None), state.last_label)
         return self._advance(values, last_date(getattr(X, "index", None)), state)
 
@@ -352,8 +354,13 @@ class FactorCovariance(BaseEstimator):
             lam, path, regime = self._regime(values, complete, spec, state)
             S = S * lam**2
         self.covariance_ = nearest_psd(S)
+        if reset:
+            names = getattr(self, "feature_names_in_", None)
+            columns = None if names is None else pd.Index(names)
+        else:
+            columns = state.columns
         self._running = _State(
-            settings, n_rows, vol, corr, path, regime, kept, last_label
+            settings, n_rows, vol, corr, path, regime, kept, last_label, columns
         )
         return self
 
@@ -453,6 +460,31 @@ class FactorCovariance(BaseEstimator):
         return np.einsum("ij,jk,ik->i", D, self.get_precision(), D)
 
 
+def _new_rows(estimator, X, columns):
+    """``validate_data(estimator, X, reset=False)`` of :meth:`partial_fit`, as floats.
+
+    The usual update, a frame of floats whose columns equal the fitted ones
+    (``columns``, an Index of ``feature_names_in_``), or a float array when
+    the fit had no feature names, with no infinity, is what validate_data
+    would pass unchanged: it is taken as it is, for a fiftieth of
+    validate_data's time on one date. Anything else goes through
+    validate_data, which converts it or raises its error.
+    """
+    if isinstance(X, pd.DataFrame) and columns is not None:
+        values = X.to_numpy()  # float64 only if every column is a number
+        known = X.columns.equals(columns)
+    elif isinstance(X, np.ndarray) and columns is None:
+        values, known = X, X.ndim == 2 and X.shape[1] == estimator.n_features_in_
+    else:
+        values, known = None, False
+    if known and len(values) and values.dtype == np.float64:
+        if not np.isinf(values).any():
+            return values
+    return validate_data(
+        estimator, X, dtype=np.float64, ensure_all_finite="allow-nan", reset=False
+    )
+
+
 def _seed(random_state):
     """A numpy Generator seed from scikit-learn's ``random_state`` forms."""
     if isinstance(random_state, np.random.RandomState):
@@ -472,3 +504,4 @@ class _State:
     regime: RegimeCarry | None
     positions: np.ndarray | None
     last_label: object
+    columns: pd.Index | None

@@ -285,7 +285,7 @@ def _grown_carries(path, regime, n_new):
     """The regime carries with ``n_new`` assets, without history, added."""
     if path is None or not n_new:
         return path, regime
-    sums = {k: np.r_[v, np.zeros(n_new)] for k, v in path.sums.items()}
+    sums = np.pad(path.sums, ((0, 0), (0, n_new)))
     path = replace(path, sums=sums, n_obs=np.r_[path.n_obs, np.zeros(n_new)])
     regime = replace(
         regime,
