@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import lfilter
@@ -30,33 +30,70 @@ __all__ = [
 
 # Simulated returns held in memory at once by the eigen adjustment (floats).
 _SIMULATION_BLOCK = 4_000_000
+# Dates whose variance path is computed at once (see advance_variance_path).
+_PATH_BLOCK = 256
 
 
 def _ew_sum(x, decay, start):
-    """``sum_{s <= t} decay**(t - s) x_s`` on every date ``t`` (axis 0).
+    """``sum_{s <= t} decay**(t - s) x_s`` on every date ``t`` (axis 1).
 
     ``start``: the sum on the date before ``x``'s first (the dates already
     summed), None for none.
     """
     if start is None:
-        return lfilter([1.0], [1.0, -decay], x, axis=0)
-    return lfilter([1.0], [1.0, -decay], x, axis=0, zi=decay * start[None])[0]
+        return lfilter([1.0], [1.0, -decay], x, axis=1)
+    zi = decay * start[:, None]
+    return lfilter([1.0], [1.0, -decay], x, axis=1, zi=zi)[0]
 
 
 @dataclass(frozen=True)
 class PathCarry:
     """What :func:`advance_variance_path` carries from one block of dates to the next.
 
-    ``sums`` (n_terms, n_columns): each exponentially weighted sum on the
-    last date (see :func:`advance_variance_path`); ``n_obs``: observations
-    per column; ``tail``: the last ``lags`` complete rows and ``tail_at``
-    their places counted back from the next date (-1: the last).
+    ``sums``: each exponentially weighted sum on the last date, one after
+    the other (see :class:`_PathTerms`); ``n_obs``: observations per
+    column; ``tail``: the last ``lags`` complete rows and ``tail_at`` their
+    places counted back from the next date (-1: the last).
     """
 
     sums: np.ndarray
     n_obs: np.ndarray
     tail: np.ndarray
     tail_at: np.ndarray
+
+    def with_new_columns(self, n_new):
+        """The carry with ``n_new`` columns, without history, added (no lags)."""
+        if len(self.tail):
+            raise ValueError("A variance path with lags cannot add columns.")
+        sums = np.pad(self.sums.reshape(4, -1), ((0, 0), (0, n_new)))
+        n_obs = np.concatenate([self.n_obs, np.zeros(n_new)])
+        return replace(self, sums=sums.reshape(-1), n_obs=n_obs)
+
+
+@dataclass(frozen=True)
+class _PathTerms:
+    """Where each sum of the variance path sits among the filtered rows.
+
+    Row blocks, one row per column unless said: the observations' count
+    (one row with lags, where a date counts for every column or none), their
+    sum and sum of squares; per lag, the weighted products of the pairs of
+    complete dates that lag apart, the weighted sums of the pair, and the
+    pair's weight (one row); last, the count again, for the sum of the
+    squared weights (filtered with the squared decay).
+    """
+
+    k: int
+    lags: int
+
+    @property
+    def width(self):
+        """Rows of the count (and of the squared weights' sum)."""
+        return 1 if self.lags else self.k
+
+    def bounds(self):
+        """Starts of the count, sum, squares, products, pair sums, weights, end."""
+        k, lags, w = self.k, self.lags, self.width
+        return np.cumsum([0, w, k, k, lags * k, lags * k, lags, w])
 
 
 def variance_path(values, halflife, lags, centered):
@@ -80,21 +117,36 @@ def advance_variance_path(values, halflife, lags, centered, carry):
     carry of all the dates (its size does not grow with them).
     """
     values = np.asarray(values, dtype=np.float64)
+    # blocks of dates, each carried into the next: the sums' terms of a
+    # block stay small enough for the allocator to reuse (a fit's history
+    # in one block spent more time faulting its pages in than filtering)
+    paths = []
+    for lo in range(0, max(len(values), 1), _PATH_BLOCK):
+        block = values[lo : lo + _PATH_BLOCK]
+        path, carry = _advance_path_block(block, halflife, lags, centered, carry)
+        paths.append(path)
+    return (paths[0] if len(paths) == 1 else np.concatenate(paths)), carry
+
+
+def _advance_path_block(values, halflife, lags, centered, carry):
+    """:func:`advance_variance_path` of one block of dates.
+
+    The sums' terms are rows (one per term and column) of dates, each row
+    contiguous for ``lfilter``.
+    """
     n_rows, k = values.shape
     observed = ~np.isnan(values)
     if lags:
         observed &= observed.all(axis=1, keepdims=True)
     decay = halflife_decay(halflife)
-    # Each date's terms of the sums, side by side for one lfilter: the count,
-    # the sum and the sum of squares of the observations; per lag, the
-    # weighted products of the pairs of complete dates that lag apart, the
-    # weighted sums of the pair and the pair's weight; then the count again,
-    # for the sum of the squared weights (its own decay, its own lfilter).
-    terms = np.zeros((n_rows, 4 + 3 * lags, k))
-    terms[:, 0] = terms[:, -1] = observed
-    x = terms[:, 1]
-    np.copyto(x, values, where=observed)
-    np.multiply(x, x, out=terms[:, 2])
+    layout = _PathTerms(k, lags)
+    count, first, second, prods, pairs, weights, squares, end = layout.bounds()
+    w = layout.width
+    terms = np.zeros((squares, n_rows))
+    terms[:w] = observed[:, :w].T
+    x = terms[first:second]
+    np.copyto(x, values.T, where=observed.T)
+    np.multiply(x, x, out=terms[second:prods])
     tail = np.zeros((0, k)) if carry is None else carry.tail
     tail_at = np.zeros(0, np.int64) if carry is None else carry.tail_at
     if lags:
@@ -103,47 +155,45 @@ def advance_variance_path(values, halflife, lags, centered, carry):
         # before the first complete date weighs 0
         done = np.flatnonzero(observed[:, 0]) if k else np.arange(0)
         rows = np.zeros((lags + len(tail) + len(done), k))
-        rows[lags:] = np.concatenate([tail, x[done]])
+        rows[lags:] = np.concatenate([tail, values[done]])
         at = np.concatenate([np.zeros(lags, np.int64), tail_at, done])
-        real = np.arange(len(at)) >= lags
         later = lags + len(tail) + np.arange(len(done))
-        earlier = later[:, None] - np.arange(1, lags + 1)  # (n_complete, lags)
-        gap = at[later][:, None] - at[earlier]
-        c = np.where(real[earlier], decay ** (gap / 2.0), 0.0)[:, :, None]
-        x_later, x_earlier = rows[later][:, None], rows[earlier]
-        terms[done, 3 : 3 + lags] = c * x_later * x_earlier
-        terms[done, 3 + lags : 3 + 2 * lags] = c * (x_later + x_earlier)
-        terms[done, 3 + 2 * lags : 3 + 3 * lags] = c
+        earlier = later - np.arange(1, lags + 1)[:, None]  # (lags, n_complete)
+        c = np.where(earlier >= lags, decay ** ((at[later] - at[earlier]) / 2.0), 0.0)
+        x_later, x_earlier = rows[later].T, np.swapaxes(rows[earlier], 1, 2)
+        cw = c[:, None, :]
+        terms[prods:pairs].reshape(lags, k, n_rows)[:, :, done] = (
+            cw * x_later * x_earlier
+        )
+        terms[pairs:weights].reshape(lags, k, n_rows)[:, :, done] = cw * (
+            x_later + x_earlier
+        )
+        terms[weights:squares, done] = c
         keep = min(lags, len(rows) - lags)
         tail, tail_at = rows[len(rows) - keep :], at[len(at) - keep :] - n_rows
-    flat = terms.reshape(n_rows, -1)
-    n = len(flat[0]) - k
-    start = None if carry is None else carry.sums.reshape(-1)
-    sums = np.empty_like(terms)
-    flat_sums = sums.reshape(n_rows, -1)
-    flat_sums[:, :n] = _ew_sum(flat[:, :n], decay, None if start is None else start[:n])
-    flat_sums[:, n:] = _ew_sum(
-        flat[:, n:], decay * decay, None if start is None else start[n:]
-    )
-    count = sums[:, 0]
+    start = [None, None] if carry is None else np.split(carry.sums, [squares])
+    sums = _ew_sum(terms, decay, start[0])
+    sq = _ew_sum(terms[:w], decay * decay, start[1])
+    n = sums[:w]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = 0.0 if centered else sums[:, 1] / count
-        var = sums[:, 2] / count - mean * mean
+        mean = 0.0 if centered else sums[first:second] / n
+        var = sums[second:prods] / n - mean * mean
         if lags:
-            gamma = sums[:, 3 : 3 + lags]
+            gamma = sums[prods:pairs].reshape(lags, k, n_rows)
             if not centered:
-                m = mean[:, None]
-                gamma = gamma - m * sums[:, 3 + lags : 3 + 2 * lags]
-                gamma += m * m * sums[:, 3 + 2 * lags : 3 + 3 * lags]
+                gamma = gamma - mean * sums[pairs:weights].reshape(lags, k, n_rows)
+                gamma += mean * mean * sums[weights:squares, None]
             kernel = 2.0 * bartlett(np.arange(1, lags + 1), lags)
-            var += np.einsum("l,tlk->tk", kernel, gamma) / count
+            var += np.tensordot(kernel, gamma, 1) / n
         if not centered:
-            var /= 1.0 - sums[:, -1] / (count * count)
-    n_obs = np.cumsum(terms[:, 0], axis=0)
+            var /= 1.0 - sq / (n * n)
+    var = var.T
+    n_obs = np.cumsum(observed, axis=0, dtype=np.float64)
     if carry is not None:
         n_obs += carry.n_obs
     var[n_obs < (1 if centered else 2)] = np.nan
-    return var, PathCarry(sums[-1].copy(), n_obs[-1], tail, tail_at)
+    ends = np.concatenate([sums[:, -1], sq[:, -1]])
+    return var, PathCarry(ends, n_obs[-1], tail, tail_at)
 
 
 @dataclass(frozen=True)
