@@ -272,8 +272,9 @@ class CovarianceSpec:
     @staticmethod
     def covariance(vol, corr):
         r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`)."""
-        S = vol.covariance()
-        return S if corr is None else vols_and_correlations(S, corr.covariance())
+        if corr is None:
+            return vol.covariance()
+        return vols_and_correlations(vol.variances(), corr.covariance())
 
     def estimate(self, F, positions):
         r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""
@@ -288,12 +289,12 @@ class CovarianceSpec:
             self.corr_lags,
             self.centered,
         )
-        return vols_and_correlations(S, C)
+        return vols_and_correlations(np.diagonal(S, axis1=-2, axis2=-1), C)
 
 
-def vols_and_correlations(S, C):
-    """The volatilities of ``S`` with the correlations of ``C`` (batch axes first)."""
-    vol = np.sqrt(np.maximum(np.diagonal(S, axis1=-2, axis2=-1), 0.0))
+def vols_and_correlations(variances, C):
+    """Volatilities from ``variances``, correlations from ``C`` (batch axes first)."""
+    vol = np.sqrt(np.maximum(variances, 0.0))
     scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         inv = np.where(scale > 0, 1.0 / scale, 0.0)

@@ -21,7 +21,6 @@ from scipy import linalg
 from sklearn.covariance import log_likelihood
 
 from skfactor.risk._adjustments import (
-    PathCarry,
     RegimeCarry,
     advance_regime,
     advance_variance_path,
@@ -347,11 +346,11 @@ class FactorCovariance(BaseEstimator):
                 self.n_simulations,
                 rng,
             )
-        path = regime = None
+        regime = None
         if self.regime_halflife is None:
             self.regime_multiplier_, self.regime_statistic_ = 1.0, None
         else:
-            lam, path, regime = self._regime(values, complete, spec, state)
+            lam, regime = self._regime(values, complete, spec, state, vol)
             S = S * lam**2
         self.covariance_ = nearest_psd(S)
         if reset:
@@ -360,16 +359,29 @@ class FactorCovariance(BaseEstimator):
         else:
             columns = state.columns
         self._running = _State(
-            settings, n_rows, vol, corr, path, regime, kept, last_label, columns
+            settings, n_rows, vol, corr, regime, kept, last_label, columns
         )
         return self
 
-    def _regime(self, values, complete, spec, state):
-        """Advance the volatility regime adjustment: its multiplier and carries."""
+    def _regime(self, values, complete, spec, state, vol):
+        """Advance the volatility regime adjustment: its multiplier and carry.
+
+        Each date's volatility forecast (the variance path) is, on the last
+        date, the diagonal of the advanced sums ``vol``; on the dates before
+        it, the variance path run on from ``state``'s sums (nothing to run
+        on a one-date update).
+        """
         full = np.where(complete[:, None], values, np.nan)  # incomplete dates out
-        path, path_carry = advance_variance_path(
-            full, spec.halflife, spec.lags, spec.centered, state and state.path
-        )
+        last = vol.variances()[None]
+        if vol.n_complete < (1 if spec.centered else 2):
+            last[:] = np.nan
+        path = last
+        if len(full) > 1:
+            start = None if state is None else state.vol.path_carry()
+            head, _ = advance_variance_path(
+                full[:-1], spec.halflife, spec.lags, spec.centered, start
+            )
+            path = np.concatenate([head, last])
         warmup = max(2, int(spec.halflife or 0))
         lam, b2, regime_carry = advance_regime(
             full, path, self.regime_halflife, None, warmup, state and state.regime
@@ -377,7 +389,7 @@ class FactorCovariance(BaseEstimator):
         if state is not None:
             b2 = np.concatenate([self.regime_statistic_, b2])
         self.regime_multiplier_, self.regime_statistic_ = lam, b2
-        return lam, path_carry, regime_carry
+        return lam, regime_carry
 
     def get_precision(self) -> np.ndarray:
         """The precision matrix: the (pseudo-)inverse of ``covariance_``.
@@ -500,7 +512,6 @@ class _State:
     n_rows: int
     vol: WeightedSums
     corr: WeightedSums | None
-    path: PathCarry | None
     regime: RegimeCarry | None
     positions: np.ndarray | None
     last_label: object

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from skfactor.risk._adjustments import PathCarry
 from skfactor.utils._numerics import bartlett, halflife_decay
 
 __all__ = ["WeightedSums"]
@@ -49,6 +50,7 @@ class WeightedSums:
     n_complete: int
     w2: float
     products: np.ndarray
+    kernel: np.ndarray
     tail: np.ndarray
     tail_positions: np.ndarray
 
@@ -65,6 +67,7 @@ class WeightedSums:
             0,
             0.0,
             np.zeros((lags + 1, k + 1, k + 1)),
+            _kernel(lags),
             np.zeros((0, k)),
             np.zeros(0, dtype=np.int64),
         )
@@ -120,20 +123,72 @@ class WeightedSums:
         :math:`\Gamma_0 + \sum_l (1 - l/(L+1)) (\Gamma_l + \Gamma_l^\top)`.
         """
         P = self.products
-        w0 = P[0, -1, -1]
-        kappa = bartlett(np.arange(self.lags + 1), self.lags)
-        kappa[0] = 0.5  # lag 0 counts once: P_0 + P_0' is twice it
-        W = (kappa @ P.reshape(len(P), -1)).reshape(P.shape[1:])
+        W = (self.kernel @ P.reshape(len(P), -1)).reshape(P.shape[1:])
         W += W.T
         # V W V' with V = (I, -m): W's block less the rank-two correction
         S = W[:-1, :-1]
         if not self.centered:
-            m = P[0, :-1, -1] / w0
+            m = P[0, :-1, -1] / P[0, -1, -1]
             h = W[:-1, -1] - (0.5 * W[-1, -1]) * m
             hm = h[:, None] * m
             S -= hm
             S -= hm.T
+        return self._scaled(S)
+
+    def variances(self):
+        """The diagonal of :meth:`covariance`, from the sums' diagonals alone."""
+        P, kernel = self.products, self.kernel
+        diagonal = np.diagonal(P, axis1=1, axis2=2)  # (lags + 1, k + 1)
+        v = 2.0 * (kernel @ diagonal[:, :-1])
+        if not self.centered:
+            m = P[0, :-1, -1] / P[0, -1, -1]
+            side = kernel @ (P[:, :-1, -1] + P[:, -1, :-1])
+            v += (2.0 * (kernel @ diagonal[:, -1]) * m - 2.0 * side) * m
+        return self._scaled(v)
+
+    def _scaled(self, S):
+        """``S`` (sums of products) over the weights, unbiased unless centered."""
+        w0 = self.products[0, -1, -1]
         S /= w0
         if not self.centered:
             S /= 1.0 - self.w2 / (w0 * w0)
         return S
+
+    def path_carry(self):
+        """The sums as :func:`advance_variance_path` carries them (its diagonals).
+
+        The variance path of the same half-life and lags, run on the dates
+        added, would carry these sums of the returns themselves (not about
+        ``shift``), of their squares, of each lag's products and pair sums,
+        the weights, and the last rows.
+        """
+        P, s, lags = self.products, self.shift, self.lags
+        k = P.shape[-1] - 1
+        diagonal = np.diagonal(P, axis1=1, axis2=2)
+        w0, c = diagonal[0, -1], diagonal[1:, -1]  # weights' sums, by lag
+        a, b = P[:, :-1, -1], P[:, -1, :-1]  # sums of x_t and of x_{t-l}
+        width = 1 if lags else k
+        sums = np.concatenate(
+            [
+                np.full(width, w0),
+                a[0] + s * w0,
+                diagonal[0, :-1] + (2.0 * a[0] + s * w0) * s,
+                (diagonal[1:, :-1] + (a[1:] + b[1:] + s * c[:, None]) * s).ravel(),
+                (a[1:] + b[1:] + 2.0 * s * c[:, None]).ravel(),
+                c,
+                np.full(width, self.w2),
+            ]
+        )
+        return PathCarry(
+            sums,
+            np.full(k, float(self.n_complete)),
+            self.tail + s,
+            self.tail_positions - self.n_rows,
+        )
+
+
+def _kernel(lags):
+    """Bartlett weights of lags 0 to ``lags``, lag 0 halved (it is its own mirror)."""
+    kernel = bartlett(np.arange(lags + 1), lags)
+    kernel[0] = 0.5
+    return kernel
