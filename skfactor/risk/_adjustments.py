@@ -241,29 +241,24 @@ def advance_regime(values, forecast_variance, halflife, column_weights, warmup, 
     the statistics of ``values``' dates, and the carry of all the dates.
     """
     values = np.asarray(values, dtype=np.float64)
-    n_rows = len(values)
-    previous = np.full_like(forecast_variance, np.nan)
-    previous[1:] = forecast_variance[:-1]
+    n_rows, k = values.shape
+    # each date's forecast, and its columns' observations, as of the date before
+    if carry is None:
+        first, counted = np.full(k, np.nan), np.zeros(k, np.int64)
+    else:
+        first, counted = carry.forecast, carry.n_obs
+    previous = np.concatenate([first[None], forecast_variance[:-1]])
     n_obs = np.cumsum(~np.isnan(values), axis=0)
-    ready = np.zeros_like(previous, dtype=bool)
-    ready[1:] = n_obs[:-1] >= warmup
-    if carry is not None:
-        previous[0] = carry.forecast
-        n_obs += carry.n_obs
-        ready[0] = carry.n_obs >= warmup
-        ready[1:] = n_obs[:-1] >= warmup
+    n_obs += counted
+    before = np.concatenate([counted[None], n_obs[:-1]])
     with np.errstate(invalid="ignore", divide="ignore"):
         z2 = values * values / previous
-    usable = ready & np.isfinite(z2) & (previous > 0)
-    v = (
-        np.ones(values.shape[1])
-        if column_weights is None
-        else np.asarray(column_weights, float)
-    )
-    vw = np.where(usable, v, 0.0)
-    total = vw.sum(axis=1)
+    usable = (before >= warmup) & (previous > 0) & np.isfinite(z2)
+    z2[~usable] = 0.0
+    v = np.ones(k) if column_weights is None else np.asarray(column_weights, float)
+    total = usable @ v
     with np.errstate(invalid="ignore", divide="ignore"):
-        b2 = (np.where(usable, z2, 0.0) * vw).sum(axis=1) / total
+        b2 = (z2 @ v) / total
     b2[total <= 0] = np.nan
     dates = np.flatnonzero(~np.isnan(b2))
     stats = b2[dates]

@@ -91,19 +91,18 @@ class WeightedSums:
         root[:] = d ** (((n_rows - 1) - at) / 2.0)
         Z[lags:, :-1] = root[:, None] * rows
         new = Z[len(Z) - n :]
-        # earlier[t, l]: the row l dates before new row t, lags 0 to `lags`
-        first = len(Z) - n - np.arange(lags + 1)
-        earlier = Z[np.arange(n)[:, None] + first].reshape(n, (lags + 1) * k1)
-        added = (new.T @ earlier).reshape(k1, lags + 1, k1)
-        u = new[:, -1] * new[:, -1]
         scale = d ** (n_rows - self.n_rows)
+        products = self.products * scale
+        for lag in range(lags + 1):  # the new rows against those `lag` before
+            products[lag] += new.T @ Z[len(Z) - n - lag : len(Z) - lag]
+        u = new[:, -1] * new[:, -1]
         keep = min(lags, len(rows))
         return replace(
             self,
             n_rows=n_rows,
             n_complete=self.n_complete + n,
             w2=self.w2 * scale * scale + u @ u,
-            products=self.products * scale + added.transpose(1, 0, 2),
+            products=products,
             tail=rows[len(rows) - keep :],
             tail_positions=at[len(at) - keep :],
         )
