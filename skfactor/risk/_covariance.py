@@ -270,11 +270,14 @@ class CovarianceSpec:
         return vol, None if corr is None else corr.add(F, positions, n_rows)
 
     @staticmethod
-    def covariance(vol, corr):
-        r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`)."""
+    def covariance(vol, corr, variances):
+        r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`).
+
+        ``variances`` are ``vol.variances()``, the volatilities' squares.
+        """
         if corr is None:
             return vol.covariance()
-        return vols_and_correlations(vol.variances(), corr.covariance())
+        return vols_and_correlations(variances, corr.covariance())
 
     def estimate(self, F, positions):
         r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""

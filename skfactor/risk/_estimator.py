@@ -326,13 +326,17 @@ class FactorCovariance(BaseEstimator):
                 "`fit` on all the dates to use the new parameters."
             )
         n_rows = n_old + len(values)
-        if reset:  # fit: the direct estimate (its rounding, as factor_covariance's)
+        if reset:
             vol, corr = spec.start(F, positions, n_rows)
+        else:
+            vol, corr = spec.advance(state.vol, state.corr, F, positions, n_rows)
+        # the volatilities' squares on the last date (and the regime's forecast)
+        variances = vol.variances()
+        if reset:  # fit: the direct estimate (its rounding, as factor_covariance's)
             S = spec.estimate(F, positions)
             location = time_weights(positions, spec.halflife) @ F
         else:
-            vol, corr = spec.advance(state.vol, state.corr, F, positions, n_rows)
-            S, location = spec.covariance(vol, corr), vol.mean()
+            S, location = spec.covariance(vol, corr, variances), vol.mean()
         self.location_ = np.zeros(F.shape[1]) if spec.centered else location
         self.eigen_bias_, kept = None, None
         if self.eigen_scale:
@@ -350,7 +354,7 @@ class FactorCovariance(BaseEstimator):
         if self.regime_halflife is None:
             self.regime_multiplier_, self.regime_statistic_ = 1.0, None
         else:
-            lam, regime = self._regime(values, complete, spec, state, vol)
+            lam, regime = self._regime(values, complete, spec, state, variances)
             S = S * lam**2
         self.covariance_ = nearest_psd(S)
         if reset:
@@ -363,19 +367,17 @@ class FactorCovariance(BaseEstimator):
         )
         return self
 
-    def _regime(self, values, complete, spec, state, vol):
+    def _regime(self, values, complete, spec, state, variances):
         """Advance the volatility regime adjustment: its multiplier and carry.
 
         Each date's volatility forecast (the variance path) is, on the last
-        date, the diagonal of the advanced sums ``vol``; on the dates before
-        it, the variance path run on from ``state``'s sums (nothing to run
-        on a one-date update).
+        date, ``variances``, the diagonal of the advanced sums; on the dates
+        before it, the variance path run on from ``state``'s sums (nothing
+        to run on a one-date update). ``fit`` and ``partial_fit`` have at
+        least two complete dates, so every forecast of the last date is one.
         """
         full = np.where(complete[:, None], values, np.nan)  # incomplete dates out
-        last = vol.variances()[None]
-        if vol.n_complete < (1 if spec.centered else 2):
-            last[:] = np.nan
-        path = last
+        path = last = variances[None]
         if len(full) > 1:
             start = None if state is None else state.vol.path_carry()
             head, _ = advance_variance_path(
