@@ -263,13 +263,23 @@ class FactorCovariance(BaseEstimator):
         exponentially weighted sums of the returns, their squares and
         cross-products (and of the products of dates up to ``bandwidth``
         apart, with those last rows), for the volatilities and, when they
-        differ, the correlations; the running sums of the volatility regime
-        path and its statistic's EWMA. Two things grow, by one entry per
-        date: ``regime_statistic_``, a per-date output, extended by the new
-        dates; and, with ``eigen_scale``, the positions of the complete
-        dates, because the eigenfactor adjustment re-simulates histories of
-        all the dates on every update (an update costs that simulation, as a
-        refit does).
+        differ, the correlations; the regime statistic's EWMA and the last
+        forecast (the regime's variance path is the diagonal of the
+        volatilities' sums, and starts from them). Two things grow, by one
+        entry per date: ``regime_statistic_``, a per-date output, extended
+        by the new dates; and, with ``eigen_scale``, the positions of the
+        complete dates, because the eigenfactor adjustment re-simulates
+        histories of all the dates on every update (an update costs that
+        simulation, as a refit does).
+
+        A one-date update costs one date's work: a frame of floats with the
+        fitted columns is checked without scikit-learn's per-column
+        inspection (anything else goes through ``validate_data``), the
+        result is checked positive definite by a Cholesky factorisation (the
+        eigenvalue repair only when it fails), and the regime's forecast of
+        the date is the sums' diagonal. About 0.4 ms of CPU at 60 factors
+        with USE4-like settings, against 25-30 ms for a refit on 2,520
+        dates.
 
         Parameters
         ----------
