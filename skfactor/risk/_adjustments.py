@@ -264,7 +264,8 @@ def advance_regime(values, forecast_variance, halflife, column_weights, warmup, 
     stats = b2[dates]
     if carry is not None and carry.ewma is not None:
         # the EWMA so far, as a statistic on its last date, seeds the rest
-        dates, stats = np.r_[carry.last, dates], np.r_[carry.ewma, stats]
+        dates = np.concatenate([[carry.last], dates])
+        stats = np.concatenate([[carry.ewma], stats])
     ewma, last = None, -1
     if len(dates):
         decay = halflife_decay(halflife)

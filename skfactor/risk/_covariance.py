@@ -301,8 +301,8 @@ def vols_and_correlations(variances, C):
     scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         inv = np.where(scale > 0, 1.0 / scale, 0.0)
-    corr = C * inv[..., :, None] * inv[..., None, :]
-    return corr * vol[..., :, None] * vol[..., None, :]
+    ratio = vol * inv  # each factor's volatility over C's
+    return C * ratio[..., :, None] * ratio[..., None, :]
 
 
 def nearest_psd(S):
