@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from skfactor.panel._wide import wide_values
 from skfactor.risk._weighted_sums import WeightedSums
@@ -316,13 +317,9 @@ def nearest_psd(S):
     S = (S + S.T) / 2.0
     if len(S) == 0:
         return S
-    if np.isfinite(S).all():  # LAPACK's Cholesky lets NaN through
-        try:
-            np.linalg.cholesky(S)
-        except np.linalg.LinAlgError:
-            pass
-        else:
-            return S
+    # LAPACK's Cholesky lets NaN through; S is float64 (sums of float64)
+    if np.isfinite(S).all() and lapack.dpotrf(S, lower=True, clean=False)[1] == 0:
+        return S
     with one_blas_thread():  # OpenBLAS threads a 60 x 60 eigh several times slower
         eig, vec = np.linalg.eigh(S)
     if eig[0] >= 0:
