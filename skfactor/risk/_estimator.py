@@ -277,8 +277,8 @@ class FactorCovariance(BaseEstimator):
         inspection (anything else goes through ``validate_data``), the
         result is checked positive definite by a Cholesky factorisation (the
         eigenvalue repair only when it fails), and the regime's forecast of
-        the date is the sums' diagonal. About 0.4 ms of CPU at 60 factors
-        with USE4-like settings, against 25-30 ms for a refit on 2,520
+        the date is the sums' diagonal. At 60 factors with USE4-like
+        settings, 0.4 to 0.7 ms of CPU, against 30 ms for a refit on 2,520
         dates.
 
         Parameters
