@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -131,3 +132,18 @@ def test_factor_covariance_partial_fit_refuses_an_older_state():
     est._running = object()  # the sums of an older skfactor, unpickled
     with pytest.raises(ValueError, match="fitted by an older skfactor"):
         est.partial_fit(X.iloc[250:])
+
+
+def test_factor_covariance_partial_fit_leaves_inputs_and_copies_alone():
+    X = factor_returns()
+    est = FactorCovariance(**USE4).fit(X.iloc[:250])
+    before = est.covariance_.copy()
+    new = X.iloc[250:251]
+    kept = new.copy()
+    twin = copy.copy(est)  # a shallow copy shares the state it advances from
+    twin.partial_fit(new)
+    pd.testing.assert_frame_equal(new, kept)  # the frame is read, not written
+    assert_array_equal(est.covariance_, before)
+    expected = FactorCovariance(**USE4).fit(X.iloc[:251])
+    assert_close(est.partial_fit(new).covariance_, expected.covariance_)
+    assert_close(twin.covariance_, expected.covariance_)
