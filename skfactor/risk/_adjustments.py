@@ -270,7 +270,7 @@ def advance_regime(values, forecast_variance, halflife, column_weights, warmup, 
     if len(dates):
         decay = halflife_decay(halflife)
         age = dates[-1] - dates
-        step = np.diff(dates, prepend=dates[0])
+        step = dates - np.concatenate([dates[:1], dates[:-1]])  # 0 first
         w = (1.0 - decay**step) * decay**age
         w[0] = decay ** age[0]
         ewma, last = float(w @ stats), int(dates[-1])
