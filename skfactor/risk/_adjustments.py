@@ -31,7 +31,7 @@ __all__ = [
 # Simulated returns held in memory at once by the eigen adjustment (floats).
 _SIMULATION_BLOCK = 4_000_000
 # Dates whose variance path is computed at once (see advance_variance_path).
-_PATH_BLOCK = 256
+_PATH_BLOCK = 512
 
 
 def _ew_sum(x, decay, start):
@@ -242,23 +242,30 @@ def advance_regime(values, forecast_variance, halflife, column_weights, warmup, 
     """
     values = np.asarray(values, dtype=np.float64)
     n_rows, k = values.shape
-    # each date's forecast, and its columns' observations, as of the date before
     if carry is None:
         first, counted = np.full(k, np.nan), np.zeros(k, np.int64)
     else:
         first, counted = carry.forecast, carry.n_obs
-    previous = np.concatenate([first[None], forecast_variance[:-1]])
     n_obs = np.cumsum(~np.isnan(values), axis=0)
     n_obs += counted
-    before = np.concatenate([counted[None], n_obs[:-1]])
+    # each date's squared return over the forecast of the date before, usable
+    # where that forecast is positive and used `warmup` observations
+    z2 = values * values
+    usable = np.empty(values.shape, dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z2 = values * values / previous
-    usable = (before >= warmup) & (previous > 0) & np.isfinite(z2)
+        z2[0] /= first
+        z2[1:] /= forecast_variance[:-1]
+        usable[0] = (counted >= warmup) & (first > 0)
+        usable[1:] = (n_obs[:-1] >= warmup) & (forecast_variance[:-1] > 0)
+    usable &= np.isfinite(z2)
     z2[~usable] = 0.0
-    v = np.ones(k) if column_weights is None else np.asarray(column_weights, float)
-    total = usable @ v
+    if column_weights is None:
+        total, weighted = usable.sum(axis=1), z2.sum(axis=1)
+    else:
+        v = np.asarray(column_weights, dtype=np.float64)
+        total, weighted = usable @ v, z2 @ v
     with np.errstate(invalid="ignore", divide="ignore"):
-        b2 = (z2 @ v) / total
+        b2 = weighted / total
     b2[total <= 0] = np.nan
     dates = np.flatnonzero(~np.isnan(b2))
     stats = b2[dates]
