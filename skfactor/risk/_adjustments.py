@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.signal import lfilter
@@ -30,37 +30,70 @@ __all__ = [
 
 # Simulated returns held in memory at once by the eigen adjustment (floats).
 _SIMULATION_BLOCK = 4_000_000
+# Dates whose variance path is computed at once (see advance_variance_path).
+_PATH_BLOCK = 512
 
 
-def _ew_sum(x, positions, n_rows, decay, start=None):
-    """``sum_{s <= t} decay**(t - s) x_s`` on every date ``t`` of the axis.
+def _ew_sum(x, decay, start):
+    """``sum_{s <= t} decay**(t - s) x_s`` on every date ``t`` (axis 1).
 
-    ``x`` (len(positions), ...) sits at ``positions`` of a date axis of
-    ``n_rows`` dates; the other dates contribute nothing but still age the
-    older ones (pandas ``ewm(ignore_na=False)``). ``start``: the sum on the
-    date before the axis (the dates already summed), None for none.
+    ``start``: the sum on the date before ``x``'s first (the dates already
+    summed), None for none.
     """
-    full = np.zeros((n_rows, *x.shape[1:]))
-    full[positions] = x
     if start is None:
-        return lfilter([1.0], [1.0, -decay], full, axis=0)
-    zi = decay * np.broadcast_to(start, full.shape[1:])[None]
-    return lfilter([1.0], [1.0, -decay], full, axis=0, zi=zi)[0]
+        return lfilter([1.0], [1.0, -decay], x, axis=1)
+    zi = decay * start[:, None]
+    return lfilter([1.0], [1.0, -decay], x, axis=1, zi=zi)[0]
 
 
 @dataclass(frozen=True)
 class PathCarry:
     """What :func:`advance_variance_path` carries from one block of dates to the next.
 
-    ``sums``: each exponentially weighted sum on the last date; ``n_obs``:
-    observations per column; ``tail``: the last ``lags`` complete rows and
-    ``tail_at`` their places counted back from the next date (-1: the last).
+    ``sums``: each exponentially weighted sum on the last date, one after
+    the other (see :class:`_PathTerms`); ``n_obs``: observations per
+    column; ``tail``: the last ``lags`` complete rows and ``tail_at`` their
+    places counted back from the next date (-1: the last).
     """
 
-    sums: dict
+    sums: np.ndarray
     n_obs: np.ndarray
     tail: np.ndarray
     tail_at: np.ndarray
+
+    def with_new_columns(self, n_new):
+        """The carry with ``n_new`` columns, without history, added (no lags)."""
+        if len(self.tail):
+            raise ValueError("A variance path with lags cannot add columns.")
+        sums = np.pad(self.sums.reshape(4, -1), ((0, 0), (0, n_new)))
+        n_obs = np.concatenate([self.n_obs, np.zeros(n_new)])
+        return replace(self, sums=sums.reshape(-1), n_obs=n_obs)
+
+
+@dataclass(frozen=True)
+class _PathTerms:
+    """Where each sum of the variance path sits among the filtered rows.
+
+    Row blocks, one row per column unless said: the observations' count
+    (one row with lags, where a date counts for every column or none), their
+    sum and sum of squares; per lag, the weighted products of the pairs of
+    complete dates that lag apart, the weighted sums of the pair, and the
+    pair's weight (one row); last, the count again, for the sum of the
+    squared weights (filtered with the squared decay).
+    """
+
+    k: int
+    lags: int
+
+    @property
+    def width(self):
+        """Rows of the count (and of the squared weights' sum)."""
+        return 1 if self.lags else self.k
+
+    def bounds(self):
+        """Starts of the count, sum, squares, products, pair sums, weights, end."""
+        k, lags, w = self.k, self.lags, self.width
+        return np.cumsum([0, w, k, k, lags * k, lags * k, lags, w])
 
 
 def variance_path(values, halflife, lags, centered):
@@ -84,53 +117,82 @@ def advance_variance_path(values, halflife, lags, centered, carry):
     carry of all the dates (its size does not grow with them).
     """
     values = np.asarray(values, dtype=np.float64)
+    # blocks of dates, each carried into the next: the sums' terms of a
+    # block stay small enough for the allocator to reuse (a fit's history
+    # in one block spent more time faulting its pages in than filtering)
+    paths = []
+    for lo in range(0, max(len(values), 1), _PATH_BLOCK):
+        block = values[lo : lo + _PATH_BLOCK]
+        path, carry = _advance_path_block(block, halflife, lags, centered, carry)
+        paths.append(path)
+    return (paths[0] if len(paths) == 1 else np.concatenate(paths)), carry
+
+
+def _advance_path_block(values, halflife, lags, centered, carry):
+    """:func:`advance_variance_path` of one block of dates.
+
+    The sums' terms are rows (one per term and column) of dates, each row
+    contiguous for ``lfilter``.
+    """
     n_rows, k = values.shape
     observed = ~np.isnan(values)
     if lags:
         observed &= observed.all(axis=1, keepdims=True)
-    rows = np.arange(n_rows)
-    mask = observed.astype(np.float64)
-    x = np.where(observed, values, 0.0)
     decay = halflife_decay(halflife)
-    start = {} if carry is None else carry.sums
-    ends = {}
-
-    def ew(name, v, at=rows, d=decay):
-        total = _ew_sum(v, at, n_rows, d, start.get(name))
-        ends[name] = total[-1].copy()  # the caller updates the path in place
-        return total
-
-    count = ew("count", mask)
+    layout = _PathTerms(k, lags)
+    count, first, second, prods, pairs, weights, squares, end = layout.bounds()
+    w = layout.width
+    terms = np.zeros((squares, n_rows))
+    terms[:w] = observed[:, :w].T
+    x = terms[first:second]
+    np.copyto(x, values.T, where=observed.T)
+    np.multiply(x, x, out=terms[second:prods])
+    tail = np.zeros((0, k)) if carry is None else carry.tail
+    tail_at = np.zeros(0, np.int64) if carry is None else carry.tail_at
+    if lags:
+        # pair (s, s - lag) of complete dates, weighted sqrt(w_s w_{s-lag}) =
+        # decay**(gap / 2); after `lags` rows of zeros, a pair reaching
+        # before the first complete date weighs 0
+        done = np.flatnonzero(observed[:, 0]) if k else np.arange(0)
+        rows = np.zeros((lags + len(tail) + len(done), k))
+        rows[lags:] = np.concatenate([tail, values[done]])
+        at = np.concatenate([np.zeros(lags, np.int64), tail_at, done])
+        later = lags + len(tail) + np.arange(len(done))
+        earlier = later - np.arange(1, lags + 1)[:, None]  # (lags, n_complete)
+        c = np.where(earlier >= lags, decay ** ((at[later] - at[earlier]) / 2.0), 0.0)
+        x_later, x_earlier = rows[later].T, np.swapaxes(rows[earlier], 1, 2)
+        cw = c[:, None, :]
+        terms[prods:pairs].reshape(lags, k, n_rows)[:, :, done] = (
+            cw * x_later * x_earlier
+        )
+        terms[pairs:weights].reshape(lags, k, n_rows)[:, :, done] = cw * (
+            x_later + x_earlier
+        )
+        terms[weights:squares, done] = c
+        keep = min(lags, len(rows) - lags)
+        tail, tail_at = rows[len(rows) - keep :], at[len(at) - keep :] - n_rows
+    start = [None, None] if carry is None else np.split(carry.sums, [squares])
+    sums = _ew_sum(terms, decay, start[0])
+    sq = _ew_sum(terms[:w], decay * decay, start[1])
+    n = sums[:w]
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = 0.0 if centered else ew("x", x) / count
-        var = ew("xx", x * x) / count - mean * mean
-        tail = np.zeros((0, k)) if carry is None else carry.tail
-        tail_at = np.zeros(0, np.int64) if carry is None else carry.tail_at
+        mean = 0.0 if centered else sums[first:second] / n
+        var = sums[second:prods] / n - mean * mean
         if lags:
-            # pairs (s, s - lag) of complete dates, weighted sqrt(w_s w_{s-lag})
-            done = np.flatnonzero(observed[:, 0]) if k else rows[:0]
-            xc = np.concatenate([tail, x[done]])
-            at_all = np.concatenate([tail_at, done])
-            for lag in range(1, lags + 1):
-                j = max(len(tail), lag)
-                later, earlier = xc[j:], xc[j - lag : len(xc) - lag]
-                gap = at_all[j:] - at_all[j - lag : len(xc) - lag]
-                c = (decay ** (gap / 2.0))[:, None]
-                at = at_all[j:]
-                gamma = ew(f"lag{lag}", c * later * earlier, at)
-                if not centered:
-                    gamma -= mean * ew(f"sum{lag}", c * (later + earlier), at)
-                    gamma += mean * mean * ew(f"weight{lag}", c, at)
-                var += 2.0 * bartlett(lag, lags) * gamma / count
-            keep = min(lags, len(xc))
-            tail, tail_at = xc[len(xc) - keep :], at_all[len(xc) - keep :] - n_rows
+            gamma = sums[prods:pairs].reshape(lags, k, n_rows)
+            if not centered:
+                gamma = gamma - mean * sums[pairs:weights].reshape(lags, k, n_rows)
+                gamma += mean * mean * sums[weights:squares, None]
+            kernel = 2.0 * bartlett(np.arange(1, lags + 1), lags)
+            var += np.tensordot(kernel, gamma, 1) / n
         if not centered:
-            squares = ew("squares", mask, d=decay * decay)
-            var /= 1.0 - squares / (count * count)
-    n_obs = np.cumsum(mask, axis=0)
+            var /= 1.0 - sq / (n * n)
+    var = var.T
+    n_obs = np.cumsum(observed, axis=0, dtype=np.float64)
     if carry is not None:
         n_obs += carry.n_obs
     var[n_obs < (1 if centered else 2)] = np.nan
+    ends = np.concatenate([sums[:, -1], sq[:, -1]])
     return var, PathCarry(ends, n_obs[-1], tail, tail_at)
 
 
@@ -179,40 +241,43 @@ def advance_regime(values, forecast_variance, halflife, column_weights, warmup, 
     the statistics of ``values``' dates, and the carry of all the dates.
     """
     values = np.asarray(values, dtype=np.float64)
-    n_rows = len(values)
-    previous = np.full_like(forecast_variance, np.nan)
-    previous[1:] = forecast_variance[:-1]
+    n_rows, k = values.shape
+    if carry is None:
+        first, counted = np.full(k, np.nan), np.zeros(k, np.int64)
+    else:
+        first, counted = carry.forecast, carry.n_obs
     n_obs = np.cumsum(~np.isnan(values), axis=0)
-    ready = np.zeros_like(previous, dtype=bool)
-    ready[1:] = n_obs[:-1] >= warmup
-    if carry is not None:
-        previous[0] = carry.forecast
-        n_obs += carry.n_obs
-        ready[0] = carry.n_obs >= warmup
-        ready[1:] = n_obs[:-1] >= warmup
+    n_obs += counted
+    # each date's squared return over the forecast of the date before, usable
+    # where that forecast is positive and used `warmup` observations
+    z2 = values * values
+    usable = np.empty(values.shape, dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
-        z2 = values * values / previous
-    usable = ready & np.isfinite(z2) & (previous > 0)
-    v = (
-        np.ones(values.shape[1])
-        if column_weights is None
-        else np.asarray(column_weights, float)
-    )
-    vw = np.where(usable, v, 0.0)
-    total = vw.sum(axis=1)
+        z2[0] /= first
+        z2[1:] /= forecast_variance[:-1]
+        usable[0] = (counted >= warmup) & (first > 0)
+        usable[1:] = (n_obs[:-1] >= warmup) & (forecast_variance[:-1] > 0)
+    usable &= np.isfinite(z2)
+    z2[~usable] = 0.0
+    if column_weights is None:
+        total, weighted = usable.sum(axis=1), z2.sum(axis=1)
+    else:
+        v = np.asarray(column_weights, dtype=np.float64)
+        total, weighted = usable @ v, z2 @ v
     with np.errstate(invalid="ignore", divide="ignore"):
-        b2 = (np.where(usable, z2, 0.0) * vw).sum(axis=1) / total
+        b2 = weighted / total
     b2[total <= 0] = np.nan
     dates = np.flatnonzero(~np.isnan(b2))
     stats = b2[dates]
     if carry is not None and carry.ewma is not None:
         # the EWMA so far, as a statistic on its last date, seeds the rest
-        dates, stats = np.r_[carry.last, dates], np.r_[carry.ewma, stats]
+        dates = np.concatenate([[carry.last], dates])
+        stats = np.concatenate([[carry.ewma], stats])
     ewma, last = None, -1
     if len(dates):
         decay = halflife_decay(halflife)
         age = dates[-1] - dates
-        step = np.diff(dates, prepend=dates[0])
+        step = dates - np.concatenate([dates[:1], dates[:-1]])  # 0 first
         w = (1.0 - decay**step) * decay**age
         w[0] = decay ** age[0]
         ewma, last = float(w @ stats), int(dates[-1])

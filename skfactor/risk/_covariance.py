@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.linalg import lapack
 
 from skfactor.panel._wide import wide_values
 from skfactor.risk._weighted_sums import WeightedSums
@@ -270,10 +271,14 @@ class CovarianceSpec:
         return vol, None if corr is None else corr.add(F, positions, n_rows)
 
     @staticmethod
-    def covariance(vol, corr):
-        r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`)."""
-        S = vol.covariance()
-        return S if corr is None else vols_and_correlations(S, corr.covariance())
+    def covariance(vol, corr, variances):
+        r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`).
+
+        ``variances`` are ``vol.variances()``, the volatilities' squares.
+        """
+        if corr is None:
+            return vol.covariance()
+        return vols_and_correlations(variances, corr.covariance())
 
     def estimate(self, F, positions):
         r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""
@@ -288,23 +293,32 @@ class CovarianceSpec:
             self.corr_lags,
             self.centered,
         )
-        return vols_and_correlations(S, C)
+        return vols_and_correlations(np.diagonal(S, axis1=-2, axis2=-1), C)
 
 
-def vols_and_correlations(S, C):
-    """The volatilities of ``S`` with the correlations of ``C`` (batch axes first)."""
-    vol = np.sqrt(np.maximum(np.diagonal(S, axis1=-2, axis2=-1), 0.0))
+def vols_and_correlations(variances, C):
+    """Volatilities from ``variances``, correlations from ``C`` (batch axes first)."""
+    vol = np.sqrt(np.maximum(variances, 0.0))
     scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         inv = np.where(scale > 0, 1.0 / scale, 0.0)
-    corr = C * inv[..., :, None] * inv[..., None, :]
-    return corr * vol[..., :, None] * vol[..., None, :]
+    ratio = vol * inv  # each factor's volatility over C's
+    return C * ratio[..., :, None] * ratio[..., None, :]
 
 
 def nearest_psd(S):
-    """``S`` symmetrised, with negative eigenvalues (from rounding) set to 0."""
+    """``S`` symmetrised, with negative eigenvalues (from rounding) set to 0.
+
+    A finite ``S`` whose Cholesky factorisation succeeds is positive definite
+    and comes back symmetrised, as the eigenvalue check would return it: the
+    factorisation costs a tenth of the eigendecomposition (60 factors), which
+    only a singular or indefinite ``S`` (or NaN) goes on to.
+    """
     S = (S + S.T) / 2.0
     if len(S) == 0:
+        return S
+    # LAPACK's Cholesky lets NaN through; S is float64 (sums of float64)
+    if np.isfinite(S).all() and lapack.dpotrf(S, lower=True, clean=False)[1] == 0:
         return S
     with one_blas_thread():  # OpenBLAS threads a 60 x 60 eigh several times slower
         eig, vec = np.linalg.eigh(S)

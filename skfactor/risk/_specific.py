@@ -285,8 +285,7 @@ def _grown_carries(path, regime, n_new):
     """The regime carries with ``n_new`` assets, without history, added."""
     if path is None or not n_new:
         return path, regime
-    sums = {k: np.r_[v, np.zeros(n_new)] for k, v in path.sums.items()}
-    path = replace(path, sums=sums, n_obs=np.r_[path.n_obs, np.zeros(n_new)])
+    path = path.with_new_columns(n_new)
     regime = replace(
         regime,
         forecast=np.r_[regime.forecast, np.full(n_new, np.nan)],
