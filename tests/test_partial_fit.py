@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
@@ -112,11 +113,23 @@ def test_factor_covariance_partial_fit_first_call_is_fit():
 
 
 def test_factor_covariance_partial_fit_state_does_not_grow():
-    X = factor_returns(n_dates=400)
+    X = factor_returns(n_dates=402)
     est = FactorCovariance(halflife=20, lags=2, regime_halflife=10).fit(X[:100])
-    size = len(pickle.dumps(est._running))
+    # Apart from the regime statistic's buffer (a per-date output, one float
+    # a date), the kept sums do not grow with the history.
+    def size():
+        return len(pickle.dumps(dataclasses.replace(est._running, history=None)))
+
+    before = size()
     est.partial_fit(X[100:400])  # 4x the dates: a few bytes more for larger ints
-    assert len(pickle.dumps(est._running)) < size + 32
+    assert size() < before + 32
+    # ... and the statistic is extended in place: an update writes its dates
+    # into the buffer's spare room, the earlier dates stay where they are.
+    est.partial_fit(X[400:401])
+    kept = est.regime_statistic_
+    est.partial_fit(X[401:402])
+    assert np.shares_memory(kept, est.regime_statistic_)
+    np.testing.assert_array_equal(est.regime_statistic_[:-1], kept)
 
 
 def test_factor_covariance_partial_fit_rejects_earlier_dates():
@@ -385,7 +398,7 @@ def test_factor_risk_model_update_rejects_what_it_cannot_advance():
 def test_growing_array_appends_equal_concatenation(steps):
     """Holders of one buffer (each append from any earlier holder, some rows
     wider) each hold their own rows: those of a plain concatenation."""
-    from skfactor.models._date_history import GrowingArray
+    from skfactor.utils._growing import GrowingArray
 
     rng = np.random.default_rng(len(steps))
     first = rng.integers(0, 9, size=(3, 2))  # float rows widen its type

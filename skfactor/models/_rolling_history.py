@@ -4,7 +4,7 @@ Two parts. The inputs the next windows need: the last ``window - 1`` fitted
 dates of the factor and asset returns (fixed in size), with the units the
 fit ran in. And the per-window history (every window's estimates, R²,
 residual volatility, observation count and the moments of the standard
-errors) in :class:`~skfactor.models._date_history.GrowingArray` buffers, so that
+errors) in :class:`~skfactor.utils._growing.GrowingArray` buffers, so that
 appending a date writes its rows and copies nothing already there (but on
 the rare doubling, and when a listing adds an asset: the (date, asset)
 layout then gains a column on every date). The model's public window
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from skfactor.models._date_history import GrowingArray
+from skfactor.utils._growing import GrowingArray
 
 __all__ = ["RollingHistory", "RollingState"]
 

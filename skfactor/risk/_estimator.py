@@ -33,6 +33,7 @@ from skfactor.risk._covariance import (
     time_weights,
 )
 from skfactor.risk._weighted_sums import WeightedSums
+from skfactor.utils._growing import GrowingArray
 from skfactor.utils._later_dates import check_later_dates, last_date
 from skfactor.utils._sklearn import (
     BaseEstimator,
@@ -266,9 +267,10 @@ class FactorCovariance(BaseEstimator):
         differ, the correlations; the regime statistic's EWMA and the last
         forecast (the regime's variance path is the diagonal of the
         volatilities' sums, and starts from them). Two things grow, by one
-        entry per date: ``regime_statistic_``, a per-date output, extended
-        by the new dates; and, with ``eigen_scale``, the positions of the
-        complete dates, because the eigenfactor adjustment re-simulates
+        entry per date: ``regime_statistic_``, a per-date output, which the
+        new dates' values extend without copying the earlier ones (a view of
+        a buffer whose capacity doubles); and, with ``eigen_scale``, the
+        positions of the complete dates, because the eigenfactor adjustment re-simulates
         histories of all the dates on every update (an update costs that
         simulation, as a refit does).
 
@@ -297,7 +299,7 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         state = getattr(self, "_running", None)
-        if state is None or not hasattr(state, "columns"):
+        if state is None or not hasattr(state, "history"):
             if hasattr(self, "covariance_"):  # pickled by an older skfactor
                 raise ValueError(
                     "This FactorCovariance keeps no sums to add dates to (it "
@@ -361,11 +363,13 @@ class FactorCovariance(BaseEstimator):
                 self.n_simulations,
                 rng,
             )
-        regime = None
+        regime = history = None
         if self.regime_halflife is None:
             self.regime_multiplier_, self.regime_statistic_ = 1.0, None
         else:
-            lam, regime = self._regime(values, complete, spec, state, variances)
+            lam, regime, history = self._regime(
+                values, complete, spec, state, variances
+            )
             S = S * lam**2
         self.covariance_ = nearest_psd(S)
         if reset:
@@ -374,7 +378,7 @@ class FactorCovariance(BaseEstimator):
         else:
             columns = state.columns
         self._running = _State(
-            settings, n_rows, vol, corr, regime, kept, last_label, columns
+            settings, n_rows, vol, corr, regime, history, kept, last_label, columns
         )
         return self
 
@@ -399,10 +403,9 @@ class FactorCovariance(BaseEstimator):
         lam, b2, regime_carry = advance_regime(
             full, path, self.regime_halflife, None, warmup, state and state.regime
         )
-        if state is not None:
-            b2 = np.concatenate([self.regime_statistic_, b2])
-        self.regime_multiplier_, self.regime_statistic_ = lam, b2
-        return lam, regime_carry
+        history = GrowingArray(b2) if state is None else state.history.append(b2)
+        self.regime_multiplier_, self.regime_statistic_ = lam, history.values
+        return lam, regime_carry, history
 
     def get_precision(self) -> np.ndarray:
         """The precision matrix: the (pseudo-)inverse of ``covariance_``.
@@ -526,6 +529,7 @@ class _State:
     vol: WeightedSums
     corr: WeightedSums | None
     regime: RegimeCarry | None
+    history: GrowingArray | None  # regime_statistic_'s buffer
     positions: np.ndarray | None
     last_label: object
     columns: pd.Index | None
