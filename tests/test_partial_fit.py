@@ -115,6 +115,7 @@ def test_factor_covariance_partial_fit_first_call_is_fit():
 def test_factor_covariance_partial_fit_state_does_not_grow():
     X = factor_returns(n_dates=402)
     est = FactorCovariance(halflife=20, lags=2, regime_halflife=10).fit(X[:100])
+
     # Apart from the regime statistic's buffer (a per-date output, one float
     # a date), the kept sums do not grow with the history.
     def size():
