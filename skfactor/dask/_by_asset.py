@@ -153,8 +153,8 @@ def _lazy(fits, verbose=False):
 
 def _fit_by_date(model, F, R, assets, verbose):
     """``fit_by_asset`` on ``R``'s date partitions (``_date_blocks``)."""
+    extra = model.date_block_lookback()  # validates the parameters
     rolling = hasattr(model, "window")
-    extra = int(model.window) - 1 if rolling else 0
     cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
     most = int(np.diff(np.concatenate([[0], cuts, [len(F)]])).max(initial=0))
     rows = min(most + extra, len(F))

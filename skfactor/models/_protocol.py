@@ -319,6 +319,23 @@ class AssetBlocksMixin:
 
     block_axis: ClassVar[str] = "assets"
 
+    def date_block_lookback(self) -> int:
+        """The earlier dates a block of whole dates needs besides its own.
+
+        Validates the parameters first (a fit by blocks of dates plans its
+        blocks before fitting any). A time-series fit is a sum over dates:
+        0. A rolling fit's windows reach back ``window - 1`` dates.
+
+        Returns
+        -------
+        int
+        """
+        self._validate_params()
+        return self._lookback()
+
+    def _lookback(self):
+        return 0
+
     def fit_block(
         self,
         X: MatrixLike,
@@ -503,6 +520,9 @@ class TimeSeriesBlocks(AssetBlocksMixin):
 
 class RollingBlocks(AssetBlocksMixin):
     """The asset-block protocol of :class:`RollingFactorModel`."""
+
+    def _lookback(self):
+        return int(self.window) - 1
 
     def _block_estimated(self, fitted):
         values = fitted.params_.to_numpy()
