@@ -316,14 +316,39 @@ def test_fit_by_asset_rolling_fits_each_partition_once(layout, sync, monkeypatch
 
     monkeypatch.setattr(blocks, "_rolling_block", counting)
     model = sd.fit_by_asset(RollingFactorModel(window=5), F, R)
-    n_fits = len(fitted)
-    assert n_fits == 8  # the layout's 9 partitions, one of them empty
+    assert len(fitted) == 8  # the layout's 9 partitions, one of them empty
     first = model.params_.compute()
     second = model.params_.compute()
     dask.compute(model.rsquared_, model.nobs_)
     model.predict(F)
-    assert len(fitted) == n_fits
+    assert len(fitted) == 8
     np.testing.assert_array_equal(first, second)
+    expected = RollingFactorModel(window=5).fit(F, Rp).params_.to_numpy()
+    np.testing.assert_allclose(
+        first.reshape(expected.shape), expected, rtol=0, atol=1e-9
+    )
+
+
+def test_fit_by_asset_rolling_asset_blocks_fit_each_block_once(
+    layout, sync, monkeypatch
+):
+    import skfactor.dask._by_asset as by_asset
+
+    F, R, Rp = layout
+    fitted = []
+    plain = by_asset._fit_block
+
+    def counting(*args):
+        fitted.append(1)
+        return plain(*args)
+
+    monkeypatch.setattr(by_asset, "_fit_block", counting)
+    model = sd.fit_by_asset(RollingFactorModel(window=5), F, R, asset_block=5)
+    assert len(fitted) == 3  # 14 assets in blocks of 5
+    first = model.params_.compute()
+    np.testing.assert_array_equal(model.params_.compute(), first)
+    model.predict(F)
+    assert len(fitted) == 3
     expected = RollingFactorModel(window=5).fit(F, Rp).params_.to_numpy()
     np.testing.assert_allclose(
         first.reshape(expected.shape), expected, rtol=0, atol=1e-9

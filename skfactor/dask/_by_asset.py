@@ -30,6 +30,7 @@ from skfactor.dask._date_blocks import (
     fit_rolling_by_date,
     fit_time_series_by_date,
     small_block,
+    window,
 )
 from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
@@ -135,15 +136,24 @@ def _fit_block(model, F, block, assets, complete_dates):
     return model.fit_block(F, y, complete_dates=complete_dates)
 
 
-def _lazy(fits, verbose=False):
-    """The blocks, their window arrays lazy: only the small parts are computed."""
+def _lazy(fits, verbose=False, *, persisted=False):
+    """The blocks, their window arrays lazy: only the small parts are computed.
+
+    ``persisted``: the blocks are persisted first (on the workers with a
+    distributed client) and the windows read from them, so each block is
+    fitted once however often its windows are computed (a rolling model).
+    """
+    if persisted:
+        fits = list(dask.persist(*fits))
     smalls = compute(*[dask.delayed(small_block)(f) for f in fits], verbose=verbose,
                      desc="asset blocks")  # fmt: skip
     return [
         replace(
             small,
             windows={
-                name: da.from_delayed(fit.windows[name], shape=shape, dtype=dtype)
+                name: da.from_delayed(
+                    dask.delayed(window)(fit, name), shape=shape, dtype=dtype
+                )
                 for name, (shape, dtype) in specs.items()
             },
         )
@@ -296,4 +306,5 @@ def fit_by_asset(
         dask.delayed(_fit_block)(model, F, b, assets[cuts[j] : cuts[j + 1]], rows)
         for j, b in enumerate(blocks)
     ]
-    return model.combine_blocks(_lazy(fits, verbose))
+    rolling = hasattr(model, "window")  # its windows: fitted once, kept
+    return model.combine_blocks(_lazy(fits, verbose, persisted=rolling))

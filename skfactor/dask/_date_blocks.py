@@ -37,7 +37,13 @@ import pandas as pd
 from skfactor.dask._layout import map_partition_results
 from skfactor.utils._progress import compute
 
-__all__ = ["date_blocks", "fit_rolling_by_date", "fit_time_series_by_date"]
+__all__ = [
+    "date_blocks",
+    "fit_rolling_by_date",
+    "fit_time_series_by_date",
+    "small_block",
+    "window",
+]
 
 
 def _rows(part, number, divisions, index, bounds):
@@ -119,7 +125,8 @@ def _estimated(block):
     return block.estimated
 
 
-def _window(block, name):
+def window(block, name):
+    """The window attribute ``name`` of a fitted block."""
     return block.windows[name]
 
 
@@ -160,7 +167,7 @@ def fit_rolling_by_date(model, F, R, verbose=False):
         name: da.concatenate(
             [
                 da.from_delayed(
-                    dask.delayed(_window)(f, name), shape=(n, *shape[1:]), dtype=dtype
+                    dask.delayed(window)(f, name), shape=(n, *shape[1:]), dtype=dtype
                 )
                 for f, n in zip(fits, sizes, strict=True)
             ],
