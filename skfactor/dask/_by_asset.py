@@ -237,12 +237,12 @@ def fit_by_asset(
         Fitted. A TimeSeriesFactorModel's attributes are in memory (assets x
         terms); a RollingFactorModel's ``coef_`` and ``intercept_`` (the last
         window) are, while ``params_``, ``rsquared_``, ``resid_vol_``,
-        ``nobs_`` (and ``bse_``) are lazy dask arrays of shape (n_dates,
-        n_assets[, n_terms]), computed again partition by partition (block
-        by block) when asked. Its
-        ``predict`` and ``score`` work as after a pandas fit, computing the
-        windows they need; ``model.params_ = model.params_.persist()`` keeps
-        the estimates on the workers for repeated use.
+        ``nobs_`` (and ``bse_``) are dask arrays of shape (n_dates,
+        n_assets[, n_terms]) read from the fitted partitions (blocks), which
+        are persisted: each is fitted once, here, and its windows stay in
+        the workers' memory (spilled to disk past their target) while the
+        model holds them. Its ``predict`` and ``score`` work as after a
+        pandas fit, fetching the windows they need.
 
     Examples
     --------

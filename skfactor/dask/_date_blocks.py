@@ -17,12 +17,15 @@ its dates, so nothing is rechunked:
   test's sums over the dates on which every asset is observed join pass 2
   when the test is defined. The model's ``_fit_state`` (``partial_fit``'s
   final step) sets the attributes from the summed state. One computation;
-  the wide partitions of pass 1 are held (or spilled) for pass 2.
+  each partition's array (made in the task that makes the partition: the
+  wide frame itself is never stored) is held (or spilled) for pass 2.
 - :class:`~skfactor.RollingFactorModel`: a window looks back ``window - 1``
-  dates, so each partition is fitted (``fit_block``) with the previous
-  ``window - 1`` dates of ``R`` (slices of the partitions before it, however
-  small they are) and keeps its own dates' windows; the blocks are joined
-  along the dates and ``combine_blocks`` sets the model, windows lazy.
+  dates (``date_block_lookback``), so each partition is fitted
+  (``fit_block``) with the previous ``window - 1`` dates of ``R`` (slices of
+  the partitions before it, however small they are) and keeps its own
+  dates' windows. The fitted partitions are persisted (on the workers), so
+  each is fitted once; the blocks are joined along the dates and
+  ``combine_blocks`` sets the model, its windows lazy arrays read from them.
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ def _rows(part, number, divisions, index, bounds):
             "in order (reindex it, e.g. `R.reindex(F.index)` per partition), and "
             "no other row."
         )
-    return part.to_numpy()
+    # Asset-major in memory (returned as its transpose, an (n_dates,
+    # n_assets) view): the time-series sums and meat read each asset's
+    # dates contiguously, with no copy of their own.
+    return np.ascontiguousarray(part.to_numpy().T).T
 
 
 def _first(result):

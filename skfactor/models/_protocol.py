@@ -43,7 +43,8 @@ model.plan_date_blocks(X)``; each block's ``plan.sums``, combined by
 ``model.combine_date_blocks(plan, combined, blocks, assets)`` (see
 ``_time_series_dates.py``). ``skfactor.dask.fit_by_asset`` uses it on date
 partitions, and a rolling model there is ``fit_block`` on each partition
-with the ``window - 1`` dates before it, joined by ``combine_blocks``.
+with the ``model.date_block_lookback()`` dates before it (``window - 1``;
+the call validates the parameters), joined by ``combine_blocks``.
 
 A fitted model hands its pieces to :class:`~skfactor.risk.FactorRiskModel`
 with ``model.risk_inputs(X, y, date=None)``: a :class:`RiskInputs` of the
