@@ -185,8 +185,9 @@ def _boundary_lags(edges, nlags, weight, meat):
         L = first.shape[1]
         if tail is None:
             tail = np.zeros_like(last)
+        firsts = first.transpose(0, 2, 1)  # (n_assets, p, L): a batched matmul
         for lag in range(1, L + 1):  # pairs (k, k - lag), k < lag in this block
-            g = np.einsum("nkp,nkq->npq", first[:, :lag], tail[:, L - lag :])
+            g = firsts[:, :, :lag] @ tail[:, L - lag :]
             g *= weight(lag, nlags)[:, None, None]
             meat += g + g.transpose(0, 2, 1)
         # The last L scores up to this block: its own, or the carried ones
