@@ -384,4 +384,6 @@ def test_fit_by_asset_validates_parameters_through_the_public_protocol():
 
 def _fit_inputs():
     F, Rp = _panel(n_dates=8, n_assets=3, holes=False)
-    return F, sd.wide_returns(_dask_panel(Rp, [F.index[0], F.index[4], F.index[-1]]), "ret")
+    return F, sd.wide_returns(
+        _dask_panel(Rp, [F.index[0], F.index[4], F.index[-1]]), "ret"
+    )
