@@ -15,7 +15,6 @@ regression test forces that rechunk).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import dask
@@ -29,8 +28,7 @@ from skfactor.dask._date_blocks import (
     date_blocks,
     fit_rolling_by_date,
     fit_time_series_by_date,
-    small_block,
-    window,
+    fitted_blocks,
 )
 from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
@@ -134,31 +132,6 @@ def _all(f_ok, *oks):
 def _fit_block(model, F, block, assets, complete_dates):
     y = pd.DataFrame(block, index=F.index, columns=assets)
     return model.fit_block(F, y, complete_dates=complete_dates)
-
-
-def _lazy(fits, verbose=False, *, persisted=False):
-    """The blocks, their window arrays lazy: only the small parts are computed.
-
-    ``persisted``: the blocks are persisted first (on the workers with a
-    distributed client) and the windows read from them, so each block is
-    fitted once however often its windows are computed (a rolling model).
-    """
-    if persisted:
-        fits = list(dask.persist(*fits))
-    smalls = compute(*[dask.delayed(small_block)(f) for f in fits], verbose=verbose,
-                     desc="asset blocks")  # fmt: skip
-    return [
-        replace(
-            small,
-            windows={
-                name: da.from_delayed(
-                    dask.delayed(window)(fit, name), shape=shape, dtype=dtype
-                )
-                for name, (shape, dtype) in specs.items()
-            },
-        )
-        for fit, (small, specs) in zip(fits, smalls, strict=True)
-    ]
 
 
 def _fit_by_date(model, F, R, assets, verbose):
@@ -306,5 +279,6 @@ def fit_by_asset(
         dask.delayed(_fit_block)(model, F, b, assets[cuts[j] : cuts[j + 1]], rows)
         for j, b in enumerate(blocks)
     ]
-    rolling = hasattr(model, "window")  # its windows: fitted once, kept
-    return model.combine_blocks(_lazy(fits, verbose, persisted=rolling))
+    if hasattr(model, "window"):  # windows: each block fitted once, kept
+        return model.combine_blocks(fitted_blocks(fits, verbose, "asset blocks"))
+    return model.combine_blocks(compute(*fits, verbose=verbose, desc="asset blocks"))

@@ -44,8 +44,8 @@ __all__ = [
     "date_blocks",
     "fit_rolling_by_date",
     "fit_time_series_by_date",
+    "fitted_blocks",
     "small_block",
-    "window",
 ]
 
 
@@ -127,27 +127,52 @@ def small_block(block):
     return replace(block, windows={}), specs
 
 
-def _estimated(block):
-    return block.estimated
+def _windows(block):
+    return block.windows
 
 
-def window(block, name):
-    """The window attribute ``name`` of a fitted block."""
-    return block.windows[name]
+def _window(windows, name):
+    return windows[name]
+
+
+def fitted_blocks(fits, verbose=False, desc="blocks"):
+    """The fitted blocks, each computed once: windows kept where they were made.
+
+    One computation persists each block's window arrays (on the workers
+    with a distributed client: a dict of arrays, which the workers size and
+    can spill) and its small parts; the small parts are fetched and the
+    windows become lazy arrays read from the persisted ones, so computing
+    them again (``params_``, ``predict``) fits nothing again.
+    """
+    windows = [dask.delayed(_windows)(f) for f in fits]
+    smalls = [dask.delayed(small_block)(f) for f in fits]
+    kept = dask.persist(*windows, *smalls)
+    windows, smalls = kept[: len(fits)], kept[len(fits) :]
+    smalls = compute(*smalls, verbose=verbose, desc=desc)
+    return [
+        replace(
+            small,
+            windows={
+                name: da.from_delayed(
+                    dask.delayed(_window)(w, name), shape=shape, dtype=dtype
+                )
+                for name, (shape, dtype) in specs.items()
+            },
+        )
+        for w, (small, specs) in zip(windows, smalls, strict=True)
+    ]
 
 
 def fit_rolling_by_date(model, F, R, verbose=False):
     """Fit a RollingFactorModel on the date partitions of ``R`` (see the module).
 
-    Every partition is fitted once, here: the fitted blocks are persisted
-    (on the workers with a distributed client, in memory otherwise) and the
-    lazy windows read them, so computing ``params_`` (or ``predict``) again
-    fetches them instead of fitting again.
+    Every partition is fitted once, here (:func:`fitted_blocks`): its
+    windows stay on the workers, and the model's lazy windows read them.
     """
     back = model.date_block_lookback()
     blocks = date_blocks(F, R)
     assets = pd.Index(R.columns)
-    fits, sizes = [], []
+    fits = []
     for Y, lo, hi in blocks:
         if hi == lo:
             continue
@@ -161,26 +186,15 @@ def fit_rolling_by_date(model, F, R, verbose=False):
         fits.append(
             dask.delayed(_rolling_block)(model, ext, assets, hi - lo, Y, *before)
         )
-        sizes.append(hi - lo)
     if not fits:
         raise ValueError("`F` and `R` hold no date: there is nothing to fit.")
-    fits = list(dask.persist(*fits))
-    small = [dask.delayed(small_block)(fits[-1])]
-    small += [dask.delayed(_estimated)(f) for f in fits[:-1]]
-    (last, specs), *others = compute(*small, verbose=verbose, desc="date partitions")
-    estimated = np.logical_or.reduce([last.estimated, *others])
+    fitted = fitted_blocks(fits, verbose, "date partitions")
+    last = fitted[-1]
     windows = {
-        name: da.concatenate(
-            [
-                da.from_delayed(
-                    dask.delayed(window)(f, name), shape=(n, *shape[1:]), dtype=dtype
-                )
-                for f, n in zip(fits, sizes, strict=True)
-            ],
-            axis=0,
-        )
-        for name, (shape, dtype) in specs.items()
+        name: da.concatenate([b.windows[name] for b in fitted], axis=0)
+        for name in last.windows
     }
+    estimated = np.logical_or.reduce([b.estimated for b in fitted])
     shared = dict(last.shared, dates_=F.index)
     merged = replace(last, shared=shared, windows=windows, estimated=estimated)
     return model.combine_blocks([merged])
