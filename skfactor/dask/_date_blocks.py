@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 
-def _rows(part, number, divisions, index, bounds):
+def _rows(part, number, divisions, index, bounds, asset_major):
     """A partition of the wide frame as an array, checked to hold its dates of ``F``."""
     dates = index[bounds[number] : bounds[number + 1]]
     if not part.index.equals(dates):
@@ -60,6 +60,8 @@ def _rows(part, number, divisions, index, bounds):
             "in order (reindex it, e.g. `R.reindex(F.index)` per partition), and "
             "no other row."
         )
+    if not asset_major:
+        return part.to_numpy()
     # Asset-major in memory (returned as its transpose, an (n_dates,
     # n_assets) view): the time-series sums and meat read each asset's
     # dates contiguously, with no copy of their own.
@@ -70,8 +72,13 @@ def _first(result):
     return result.iloc[0]
 
 
-def date_blocks(F, R):
+def date_blocks(F, R, *, asset_major=False):
     """``(delayed array, first row, stop row)`` of each partition of ``R``.
+
+    ``asset_major``: each array of shape (n_dates, n_assets) is the
+    transpose of a contiguous (n_assets, n_dates) one (a copy of the
+    partition in its task, which the time-series passes read without their
+    own); otherwise the partition's values as they are.
 
     The rows are ``F``'s: each partition is checked, in its task, to hold
     exactly the dates of ``F`` within its divisions. The array is made in the
@@ -87,7 +94,7 @@ def date_blocks(F, R):
     # Rows of F in each partition's divisions (the last one closed).
     cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
     bounds = np.concatenate([[0], cuts, [len(F)]]).astype(int)
-    arrays = map_partition_results(R, _rows, F.index, bounds)
+    arrays = map_partition_results(R, _rows, F.index, bounds, asset_major)
     return [
         (dask.delayed(_first)(a), bounds[i], bounds[i + 1])
         for i, a in enumerate(arrays)
@@ -98,7 +105,7 @@ def date_blocks(F, R):
 def fit_time_series_by_date(model, F, R, verbose=False):
     """Fit a TimeSeriesFactorModel on the date partitions of ``R`` (see the module)."""
     plan = model.plan_date_blocks(F)
-    blocks = date_blocks(F, R)
+    blocks = date_blocks(F, R, asset_major=True)
     sums = [dask.delayed(plan.sums)(Y, lo, hi) for Y, lo, hi in blocks]
     combined = dask.delayed(plan.combine)(sums)
     meat = [dask.delayed(plan.meat)(Y, lo, hi, combined) for Y, lo, hi in blocks]
