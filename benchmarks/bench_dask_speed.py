@@ -24,9 +24,9 @@ d. ``RollingFactorModel(window=100)`` betas the same way: the fit computes
 
 Each row prints the pandas wall time (best of three), the Dask wall time
 (best of three), their ratio, the largest absolute difference of the
-results and the workers' minor page faults per Dask run (in MiB of 4 KiB
-pages: the bytes of fresh temporaries the tasks touched, with distributed's
-allocator setting below). Run
+results, and the workers' minor page faults (in MiB of 4 KiB pages: the
+bytes of fresh temporaries the tasks touched, with distributed's allocator
+setting below) and CPU seconds per Dask run. Run
 ``PYTHONPATH=.. python bench_dask_speed.py [a b c d] [--keep-heap]``
 (the rows to time, default all; (b) always runs: (c) and (d) use its
 factor returns), or through ``run.py dask_speed``.
@@ -169,25 +169,28 @@ def best(fn, repeat=REPEAT):
     return min(times), out
 
 
-def _minor_faults():
+def _usage():
     import resource
 
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt, usage.ru_utime + usage.ru_stime
 
 
 def faulted(client, fn, repeat=REPEAT):
-    """``best(fn)`` and the workers' minor page faults per run, in MiB.
+    """``best(fn)``, and the workers' minor page faults (MiB) and CPU per run.
 
     A fault maps a fresh 4 KiB page: with distributed's
     ``MALLOC_TRIM_THRESHOLD_`` every temporary array above 128 KiB is
     faulted in afresh, so this counts the bytes of temporaries the tasks
-    allocate (see the module docstring).
+    allocate (see the module docstring). The CPU seconds (both workers)
+    vary less than the wall time on a shared machine.
     """
-    before = client.run(_minor_faults)
+    before = client.run(_usage)
     t, out = best(fn, repeat)
-    after = client.run(_minor_faults)
-    pages = sum(after[w] - before[w] for w in after) / repeat
-    return t, out, pages * 4 / 1024
+    after = client.run(_usage)
+    pages = sum(after[w][0] - before[w][0] for w in after) / repeat
+    cpu = sum(after[w][1] - before[w][1] for w in after) / repeat
+    return t, out, (pages * 4 / 1024, cpu)
 
 
 def maxdiff(a, b):
@@ -281,14 +284,14 @@ def main(only=("a", "b", "c", "d"), keep_heap=False):
     print(f"\n## Dask beside pandas, in memory (best of {REPEAT})\n")
     print(
         "| step | pandas (s) | Dask (s) | Dask / pandas | max abs difference "
-        "| workers' page faults (MiB per run) |"
+        "| workers' page faults (MiB per run) | workers' CPU (s per run) |"
     )
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, t_pd, t_dk, diff, mib in rows:
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, t_pd, t_dk, diff, (mib, cpu) in rows:
         ratio = t_dk / t_pd
         print(
             f"| {label} | {t_pd:.2f} | {t_dk:.2f} | {ratio:.1f}x | {diff:.1e} "
-            f"| {mib:,.0f} |"
+            f"| {mib:,.0f} | {cpu:.2f} |"
         )
 
 
