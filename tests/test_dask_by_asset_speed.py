@@ -205,13 +205,15 @@ def test_fit_by_asset_time_series_by_date_keeps_partial_fit_state(sync):
     np.testing.assert_allclose(tuple(model.grs_), tuple(expected.grs_), rtol=1e-9)
 
 
-def test_fit_by_asset_rolling_by_date_on_a_cluster_equals_pandas(layout, client):
+@pytest.mark.usefixtures("client")
+def test_fit_by_asset_rolling_by_date_on_a_cluster_equals_pandas(layout):
     F, R, Rp = layout
-    held = sum(client.nbytes(summary=False).values())
+    cluster = distributed.get_client()
+    held = sum(cluster.nbytes(summary=False).values())
     got = sd.fit_by_asset(RollingFactorModel(window=5), F, R)
     # The windows stay on the workers as arrays the workers size (and can
     # spill past their memory target), not as objects of unknown size.
-    kept = sum(client.nbytes(summary=False).values()) - held
+    kept = sum(cluster.nbytes(summary=False).values()) - held
     assert kept >= got.params_.nbytes + got.rsquared_.nbytes
     expected = RollingFactorModel(window=5).fit(F, Rp)
     want = expected.params_.to_numpy()
