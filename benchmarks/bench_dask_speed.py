@@ -17,14 +17,19 @@ b. ``CrossSectionalFactorModel`` fit and its Fama-MacBeth ``summary()``
 c. ``TimeSeriesFactorModel(cov_type="HAC", maxlags=5)`` betas on the factor
    returns of (b), the asset returns taken wide from the panel
    (``wide_returns`` -> ``fit_by_asset``);
-d. ``RollingFactorModel(window=100)`` betas the same way, its lazy
-   ``params_`` persisted on the workers and waited for.
+d. ``RollingFactorModel(window=100)`` betas the same way: the fit computes
+   every window and keeps them on the workers; ``params_`` is persisted
+   and waited for (a no-op since the fit keeps them; before, it fitted
+   every partition again).
 
 Each row prints the pandas wall time (best of three), the Dask wall time
-(best of three), their ratio and the largest absolute difference of the
-results. Run ``PYTHONPATH=.. python bench_dask_speed.py [a b c d] [--keep-heap]``
-(the rows to time, default all; (b) always runs: (c) and (d) use its factor
-returns), or through ``run.py dask_speed``.
+(best of three), their ratio, the largest absolute difference of the
+results, and the workers' minor page faults (in MiB of 4 KiB pages: the
+bytes of fresh temporaries the tasks touched, with distributed's allocator
+setting below) and CPU seconds per Dask run. Run
+``PYTHONPATH=.. python bench_dask_speed.py [a b c d] [--keep-heap]``
+(the rows to time, default all; (b) always runs: (c) and (d) use its
+factor returns), or through ``run.py dask_speed``.
 
 ``--keep-heap`` starts the workers without distributed's default
 ``MALLOC_TRIM_THRESHOLD_=65536`` (``distributed.nanny.pre-spawn-environ``):
@@ -164,6 +169,30 @@ def best(fn, repeat=REPEAT):
     return min(times), out
 
 
+def _usage():
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_minflt, usage.ru_utime + usage.ru_stime
+
+
+def faulted(client, fn, repeat=REPEAT):
+    """``best(fn)``, and the workers' minor page faults (MiB) and CPU per run.
+
+    A fault maps a fresh 4 KiB page: with distributed's
+    ``MALLOC_TRIM_THRESHOLD_`` every temporary array above 128 KiB is
+    faulted in afresh, so this counts the bytes of temporaries the tasks
+    allocate (see the module docstring). The CPU seconds (both workers)
+    vary less than the wall time on a shared machine.
+    """
+    before = client.run(_usage)
+    t, out = best(fn, repeat)
+    after = client.run(_usage)
+    pages = sum(after[w][0] - before[w][0] for w in after) / repeat
+    cpu = sum(after[w][1] - before[w][1] for w in after) / repeat
+    return t, out, (pages * 4 / 1024, cpu)
+
+
 def maxdiff(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -222,40 +251,48 @@ def main(only=("a", "b", "c", "d"), keep_heap=False):
         wait(ddf)
 
         t_pd, Z = best(lambda: pandas_transform(panel), REPEAT if "a" in only else 1)
-        t_dk, Zd = best(lambda: dask_transform(ddf), REPEAT if "a" in only else 1)
+        t_dk, Zd, mib = faulted(
+            client, lambda: dask_transform(ddf), REPEAT if "a" in only else 1
+        )
         if "a" in only:
             got = sd.gather(Zd)[_chars()].reindex(Z.index)
             diff = maxdiff(got, Z)
-            rows.append(("a. winsorize + z-score (persisted)", t_pd, t_dk, diff))
+            rows.append(("a. winsorize + z-score (persisted)", t_pd, t_dk, diff, mib))
 
         Zp = Z.assign(ret=panel["ret"])
         t_pd, (cs, table) = best(lambda: pandas_cross_sectional(Zp[_chars()], Zp))
-        t_dk, (cs_d, table_d) = best(lambda: dask_cross_sectional(Zd))
+        t_dk, (cs_d, table_d), mib = faulted(client, lambda: dask_cross_sectional(Zd))
         diff = max(
             maxdiff(cs_d.params_, cs.params_), maxdiff(table_d, table)
         )  # per-date estimates and the Fama-MacBeth table
-        rows.append(("b. CS fit + Fama-MacBeth", t_pd, t_dk, diff))
+        rows.append(("b. CS fit + Fama-MacBeth", t_pd, t_dk, diff, mib))
 
         F = cs.factor_returns_
         if "c" in only:
             t_pd, ts = best(lambda: pandas_time_series(F, panel))
-            t_dk, ts_d = best(lambda: dask_time_series(F, ddf, assets))
+            t_dk, ts_d, mib = faulted(client, lambda: dask_time_series(F, ddf, assets))
             diff = max(maxdiff(ts_d.params_, ts.params_), maxdiff(ts_d.bse_, ts.bse_))
-            rows.append(("c. TS betas + HAC", t_pd, t_dk, diff))
+            rows.append(("c. TS betas + HAC", t_pd, t_dk, diff, mib))
 
         if "d" in only:
             t_pd, roll = best(lambda: pandas_rolling(F, panel))
-            t_dk, roll_d = best(lambda: dask_rolling(F, ddf, assets))
+            t_dk, roll_d, mib = faulted(client, lambda: dask_rolling(F, ddf, assets))
             diff = maxdiff(rolling_params(roll_d), rolling_params(roll))
-            rows.append((f"d. rolling betas (window {WINDOW})", t_pd, t_dk, diff))
+            rows.append((f"d. rolling betas (window {WINDOW})", t_pd, t_dk, diff, mib))
         del client
 
     print(f"\n## Dask beside pandas, in memory (best of {REPEAT})\n")
-    print("| step | pandas (s) | Dask (s) | Dask / pandas | max abs difference |")
-    print("|---|---:|---:|---:|---:|")
-    for label, t_pd, t_dk, diff in rows:
+    print(
+        "| step | pandas (s) | Dask (s) | Dask / pandas | max abs difference "
+        "| workers' page faults (MiB per run) | workers' CPU (s per run) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, t_pd, t_dk, diff, (mib, cpu) in rows:
         ratio = t_dk / t_pd
-        print(f"| {label} | {t_pd:.2f} | {t_dk:.2f} | {ratio:.1f}x | {diff:.1e} |")
+        print(
+            f"| {label} | {t_pd:.2f} | {t_dk:.2f} | {ratio:.1f}x | {diff:.1e} "
+            f"| {mib:,.0f} | {cpu:.2f} |"
+        )
 
 
 if __name__ == "__main__":

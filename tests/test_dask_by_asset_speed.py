@@ -208,7 +208,13 @@ def test_fit_by_asset_time_series_by_date_keeps_partial_fit_state(sync):
 @pytest.mark.usefixtures("client")
 def test_fit_by_asset_rolling_by_date_on_a_cluster_equals_pandas(layout):
     F, R, Rp = layout
+    cluster = distributed.get_client()
+    held = sum(cluster.nbytes(summary=False).values())
     got = sd.fit_by_asset(RollingFactorModel(window=5), F, R)
+    # The windows stay on the workers as arrays the workers size (and can
+    # spill past their memory target), not as objects of unknown size.
+    kept = sum(cluster.nbytes(summary=False).values()) - held
+    assert kept >= got.params_.nbytes + got.rsquared_.nbytes
     expected = RollingFactorModel(window=5).fit(F, Rp)
     want = expected.params_.to_numpy()
     np.testing.assert_allclose(
@@ -266,7 +272,9 @@ def test_fit_by_asset_by_date_does_not_rechunk(layout):
         sd.fit_by_asset(TimeSeriesFactorModel(cov_type="HAC", maxlags=3), F, R)
         sd.fit_by_asset(RollingFactorModel(window=5), F, R).params_.compute()
     names = [k for g in graphs for k in g]
-    assert len(graphs) == 3 and not any("rechunk" in k for k in names)
+    # The time-series fit; the rolling fit's partitions (persisted) and the
+    # small results read from them; params_ read from them.
+    assert len(graphs) == 4 and not any("rechunk" in k for k in names)
     assert max(len(g) for g in graphs) < 12 * R.npartitions
 
 
@@ -297,3 +305,91 @@ def test_wide_returns_refuses_a_duplicated_date_asset_pair(sync):
     ddf = dd.from_pandas(frame, npartitions=2, sort=True)
     with pytest.raises(ValueError, match=r"holds a \(date, asset\) pair twice"):
         sd.gather(sd.wide_returns(ddf, "ret"))
+
+
+def test_fit_by_asset_rolling_fits_each_partition_once(layout, sync, monkeypatch):
+    # The windows stay on the workers after the fit: reading params_ (twice),
+    # the other windows and predicting fetch them instead of fitting again.
+    import skfactor.dask._date_blocks as blocks
+
+    F, R, Rp = layout
+    fitted = []
+    plain = blocks._rolling_block
+
+    def counting(*args):
+        fitted.append(len(args[1]))
+        return plain(*args)
+
+    monkeypatch.setattr(blocks, "_rolling_block", counting)
+    model = sd.fit_by_asset(RollingFactorModel(window=5), F, R)
+    assert len(fitted) == 8  # the layout's 9 partitions, one of them empty
+    first = model.params_.compute()
+    second = model.params_.compute()
+    dask.compute(model.rsquared_, model.nobs_)
+    model.predict(F)
+    assert len(fitted) == 8
+    np.testing.assert_array_equal(first, second)
+    expected = RollingFactorModel(window=5).fit(F, Rp).params_.to_numpy()
+    np.testing.assert_allclose(
+        first.reshape(expected.shape), expected, rtol=0, atol=1e-9
+    )
+
+
+def test_fit_by_asset_rolling_asset_blocks_fit_each_block_once(
+    layout, sync, monkeypatch
+):
+    import skfactor.dask._by_asset as by_asset
+
+    F, R, Rp = layout
+    fitted = []
+    plain = by_asset._fit_block
+
+    def counting(*args):
+        fitted.append(1)
+        return plain(*args)
+
+    monkeypatch.setattr(by_asset, "_fit_block", counting)
+    model = sd.fit_by_asset(RollingFactorModel(window=5), F, R, asset_block=5)
+    assert len(fitted) == 3  # 14 assets in blocks of 5
+    first = model.params_.compute()
+    np.testing.assert_array_equal(model.params_.compute(), first)
+    model.predict(F)
+    assert len(fitted) == 3
+    expected = RollingFactorModel(window=5).fit(F, Rp).params_.to_numpy()
+    np.testing.assert_allclose(
+        first.reshape(expected.shape), expected, rtol=0, atol=1e-9
+    )
+
+
+def test_fit_by_asset_validates_parameters_through_the_public_protocol():
+    # skfactor.dask reaches a model through public names only (issue 24):
+    # nothing underscored that a model has, its scikit-learn base's included.
+    import ast
+    from pathlib import Path
+
+    private = {
+        name
+        for cls in (RollingFactorModel, TimeSeriesFactorModel)
+        for name in dir(cls)
+        if name.startswith("_") and not name.startswith("__")
+    }
+    assert "_validate_params" in private
+    root = Path(sd.__file__).parent
+    found = [
+        f"{path.name}:{node.lineno} .{node.attr}"
+        for path in sorted(root.glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Attribute)
+        and node.attr in private
+        and not (isinstance(node.value, ast.Name) and node.value.id == "self")
+    ]
+    assert not found, found
+    with pytest.raises(ValueError, match="window"):
+        sd.fit_by_asset(RollingFactorModel(window=0), *_fit_inputs())
+
+
+def _fit_inputs():
+    F, Rp = _panel(n_dates=8, n_assets=3, holes=False)
+    return F, sd.wide_returns(
+        _dask_panel(Rp, [F.index[0], F.index[4], F.index[-1]]), "ret"
+    )

@@ -4,8 +4,9 @@ Install the extra (``pip install "skfactor[dask]"``: ``dask[dataframe]`` and
 ``distributed``). A Dask panel is a Dask DataFrame indexed by date, with known
 divisions and an ``asset`` column: every date's rows lie in one partition, and
 each partition is an ordinary (date, asset) pandas panel. The functions return
-ordinary fitted skfactor estimators; row-sized outputs (transformed panels,
-predictions, rolling coefficients) stay lazy. See the "Scaling out" guide.
+ordinary fitted skfactor estimators; row-sized outputs stay on the cluster
+(transformed panels and predictions lazy, rolling coefficients persisted on
+the workers). See the "Scaling out" guide.
 """
 
 try:

@@ -15,7 +15,6 @@ regression test forces that rechunk).
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import dask
@@ -29,7 +28,7 @@ from skfactor.dask._date_blocks import (
     date_blocks,
     fit_rolling_by_date,
     fit_time_series_by_date,
-    small_block,
+    fitted_blocks,
 )
 from skfactor.dask._layout import ASSET, check_panel, map_panel, partitions
 from skfactor.dask._memory import BLOCK_FACTOR, check_workers
@@ -135,26 +134,10 @@ def _fit_block(model, F, block, assets, complete_dates):
     return model.fit_block(F, y, complete_dates=complete_dates)
 
 
-def _lazy(fits, verbose=False):
-    """The blocks, their window arrays lazy: only the small parts are computed."""
-    smalls = compute(*[dask.delayed(small_block)(f) for f in fits], verbose=verbose,
-                     desc="asset blocks")  # fmt: skip
-    return [
-        replace(
-            small,
-            windows={
-                name: da.from_delayed(fit.windows[name], shape=shape, dtype=dtype)
-                for name, (shape, dtype) in specs.items()
-            },
-        )
-        for fit, (small, specs) in zip(fits, smalls, strict=True)
-    ]
-
-
 def _fit_by_date(model, F, R, assets, verbose):
     """``fit_by_asset`` on ``R``'s date partitions (``_date_blocks``)."""
+    extra = model.date_block_lookback()  # validates the parameters
     rolling = hasattr(model, "window")
-    extra = int(model.window) - 1 if rolling else 0
     cuts = np.searchsorted(F.index, R.divisions[1:-1], side="left")
     most = int(np.diff(np.concatenate([[0], cuts, [len(F)]])).max(initial=0))
     rows = min(most + extra, len(F))
@@ -227,12 +210,12 @@ def fit_by_asset(
         Fitted. A TimeSeriesFactorModel's attributes are in memory (assets x
         terms); a RollingFactorModel's ``coef_`` and ``intercept_`` (the last
         window) are, while ``params_``, ``rsquared_``, ``resid_vol_``,
-        ``nobs_`` (and ``bse_``) are lazy dask arrays of shape (n_dates,
-        n_assets[, n_terms]), computed again partition by partition (block
-        by block) when asked. Its
-        ``predict`` and ``score`` work as after a pandas fit, computing the
-        windows they need; ``model.params_ = model.params_.persist()`` keeps
-        the estimates on the workers for repeated use.
+        ``nobs_`` (and ``bse_``) are dask arrays of shape (n_dates,
+        n_assets[, n_terms]) read from the fitted partitions (blocks), which
+        are persisted: each is fitted once, here, and its windows stay in
+        the workers' memory (spilled to disk past their target) while the
+        model holds them. Its ``predict`` and ``score`` work as after a
+        pandas fit, fetching the windows they need.
 
     Examples
     --------
@@ -296,4 +279,6 @@ def fit_by_asset(
         dask.delayed(_fit_block)(model, F, b, assets[cuts[j] : cuts[j + 1]], rows)
         for j, b in enumerate(blocks)
     ]
-    return model.combine_blocks(_lazy(fits, verbose))
+    if hasattr(model, "window"):  # windows: each block fitted once, kept
+        return model.combine_blocks(fitted_blocks(fits, verbose, "asset blocks"))
+    return model.combine_blocks(compute(*fits, verbose=verbose, desc="asset blocks"))

@@ -43,7 +43,8 @@ model.plan_date_blocks(X)``; each block's ``plan.sums``, combined by
 ``model.combine_date_blocks(plan, combined, blocks, assets)`` (see
 ``_time_series_dates.py``). ``skfactor.dask.fit_by_asset`` uses it on date
 partitions, and a rolling model there is ``fit_block`` on each partition
-with the ``window - 1`` dates before it, joined by ``combine_blocks``.
+with the ``model.date_block_lookback()`` dates before it (``window - 1``;
+the call validates the parameters), joined by ``combine_blocks``.
 
 A fitted model hands its pieces to :class:`~skfactor.risk.FactorRiskModel`
 with ``model.risk_inputs(X, y, date=None)``: a :class:`RiskInputs` of the
@@ -319,6 +320,23 @@ class AssetBlocksMixin:
 
     block_axis: ClassVar[str] = "assets"
 
+    def date_block_lookback(self) -> int:
+        """The earlier dates a block of whole dates needs besides its own.
+
+        Validates the parameters first (a fit by blocks of dates plans its
+        blocks before fitting any). A time-series fit is a sum over dates:
+        0. A rolling fit's windows reach back ``window - 1`` dates.
+
+        Returns
+        -------
+        int
+        """
+        self._validate_params()
+        return self._lookback()
+
+    def _lookback(self):
+        return 0
+
     def fit_block(
         self,
         X: MatrixLike,
@@ -503,6 +521,9 @@ class TimeSeriesBlocks(AssetBlocksMixin):
 
 class RollingBlocks(AssetBlocksMixin):
     """The asset-block protocol of :class:`RollingFactorModel`."""
+
+    def _lookback(self):
+        return int(self.window) - 1
 
     def _block_estimated(self, fitted):
         values = fitted.params_.to_numpy()

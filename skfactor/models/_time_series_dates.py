@@ -49,19 +49,33 @@ from skfactor.utils._numerics import KERNELS, power_of_two_units
 __all__ = ["DateBlockPlan"]
 
 
-def _float(Y):
-    check_finite(Y, "y")
-    return np.asarray(Y, dtype=np.float64)
+def _observed(Y, f_ok, units=None):
+    """A block's returns asset by asset, in ``units``, 0 where not observed.
+
+    ``Y`` (n_dates, n_assets) is read as ``Y.T`` (a view, contiguous when
+    ``Y`` is in Fortran order, as ``skfactor.dask`` hands the partitions
+    on). Returns ``(y, mask)``, both (n_assets, n_dates): the asset-major
+    layout the sums and the meat kernel read, made once, with two
+    temporaries (the NaN-free copy, divided in place, and its mask).
+    """
+    Yt = np.asarray(Y, dtype=np.float64).T
+    mask = np.isnan(Yt, out=np.empty(Yt.shape, dtype=bool))  # C order, always
+    np.logical_not(mask, out=mask)
+    mask &= f_ok
+    y = np.zeros(Yt.shape)
+    np.copyto(y, Yt, where=mask)
+    if units is None:
+        units = power_of_two_units(Y)
+    y /= units[:, None]  # a power of two: exact
+    return y, mask, units
 
 
 def _block_sums(Y, X, f_ok):
     """Per-asset sums of a block of dates, in the block's own units."""
-    Y = _float(Y)
-    units = power_of_two_units(Y)
-    m = ~np.isnan(Y) & f_ok[:, None]
-    with np.errstate(invalid="ignore"):
-        sums = chunk_sums(X, np.where(m, Y / units, 0.0), m, robust=False)
-    return units, sums, m.all(axis=1)
+    check_finite(Y, "y")
+    y, mask, units = _observed(Y, f_ok)
+    sums = chunk_sums(X, y.T, mask.T, robust=False)
+    return units, sums, mask.all(axis=0)
 
 
 def _combine(parts, intercept, bandwidth, n_factors):
@@ -117,23 +131,28 @@ def _edge_scores(X, resid, mask, L):
 
 
 def _block_meat(Y, X, f_ok, F, info, cov_type, kernel, factor_units):
-    """Residual sums, the meat's share and the edge scores of a block of dates."""
-    Y = _float(Y)
-    n, N = Y.shape
-    m = ~np.isnan(Y) & f_ok[:, None]
-    with np.errstate(invalid="ignore"):
-        y = np.where(m, Y / info["units"], 0.0)
-    resid = np.ascontiguousarray(((y - X @ info["theta"].T) * m).T)  # (N, n)
-    dev = (y - info["mean"]) * m
+    """Residual sums, the meat's share and the edge scores of a block of dates.
+
+    Asset by asset (rows), as the meat kernel reads them: the residuals are
+    written into a new array once, the deviations into the returns' copy.
+    """
+    n = len(X)
+    y, mask, _ = _observed(Y, f_ok, info["units"])
+    resid = info["theta"] @ np.ascontiguousarray(X.T)  # fitted values (N, n)
+    np.subtract(y, resid, out=resid)
+    resid *= mask
+    ssr = np.einsum("ij,ij->i", resid, resid)
+    y -= info["mean"][:, None]  # the deviations from each asset's mean
+    y *= mask
     out = {
-        "ssr": np.einsum("ij,ij->i", resid, resid),
-        "tss": np.einsum("ij,ij->j", dev, dev),
+        "ssr": ssr,
+        "tss": np.einsum("ij,ij->i", y, y),
         "meat": None,
         "edges": None,
         "grs": None,
     }
+    del y
     if cov_type != "nonrobust" and n:
-        mask = np.ascontiguousarray(m.T)
         fit = MaskedOLS(info["theta"], info["bread"], resid, mask, mask.sum(axis=1),
                         out["ssr"], None, None, info["bad"])  # fmt: skip
         # HC1 is HC0 scaled by each asset's n / (n - p) over all its dates.
@@ -142,8 +161,9 @@ def _block_meat(Y, X, f_ok, F, info, cov_type, kernel, factor_units):
         L = int(info["nlags"].max(initial=0))
         if cov_type == "kernel" and L:
             out["edges"] = _edge_scores(X, resid, mask, L)
-    complete = m.all(axis=1)
+    complete = mask.all(axis=0)
     if info["grs"] and complete.any():
+        Y = np.asarray(Y, dtype=np.float64)
         Z = np.column_stack([F[complete] / factor_units, Y[complete] / info["units"]])
         out["grs"] = CompleteDateSums.empty(Z.mean(axis=0)).add(Z)
     return out
@@ -165,8 +185,9 @@ def _boundary_lags(edges, nlags, weight, meat):
         L = first.shape[1]
         if tail is None:
             tail = np.zeros_like(last)
+        firsts = first.transpose(0, 2, 1)  # (n_assets, p, L): a batched matmul
         for lag in range(1, L + 1):  # pairs (k, k - lag), k < lag in this block
-            g = np.einsum("nkp,nkq->npq", first[:, :lag], tail[:, L - lag :])
+            g = firsts[:, :, :lag] @ tail[:, L - lag :]
             g *= weight(lag, nlags)[:, None, None]
             meat += g + g.transpose(0, 2, 1)
         # The last L scores up to this block: its own, or the carried ones
