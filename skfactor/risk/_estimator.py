@@ -308,9 +308,8 @@ class FactorCovariance(BaseEstimator):
                 )
             return self.fit(X)
         values = _new_rows(self, X, state.columns)
-        index = getattr(X, "index", None)
-        check_later_dates(index, state.last_label)
-        return self._advance(values, last_date(index), state)
+        last_label = check_later_dates(getattr(X, "index", None), state.last_label)
+        return self._advance(values, last_label, state)
 
     def _advance(self, values, last_label, state):
         """Fit (``state`` None) or advance ``state`` by the rows ``values``."""

@@ -12,7 +12,7 @@ dates only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -80,31 +80,35 @@ class WeightedSums:
         dates may be incomplete: they age the others all the same).
         """
         d, lags, n = self.decay, self.lags, len(F)
-        X = F - self.shift
-        rows = np.concatenate([self.tail, X])
+        rows = np.concatenate([self.tail, F])
+        rows[len(self.tail) :] -= self.shift
         at = np.concatenate([self.tail_positions, positions])
         # z_t of the kept and new rows, after `lags` rows of zeros: a pair
         # reaching before the first date adds nothing
-        k1 = X.shape[1] + 1
-        Z = np.zeros((lags + len(rows), k1))
+        m = lags + len(rows)
+        Z = np.zeros((m, F.shape[1] + 1))
         root = Z[lags:, -1]
-        root[:] = d ** (((n_rows - 1) - at) / 2.0)
-        Z[lags:, :-1] = root[:, None] * rows
-        new = Z[len(Z) - n :]
+        np.power(d, ((n_rows - 1) - at) / 2.0, out=root)
+        np.multiply(root[:, None], rows, out=Z[lags:, :-1])
+        new = Z[m - n :]
         scale = d ** (n_rows - self.n_rows)
         products = self.products * scale
         for lag in range(lags + 1):  # the new rows against those `lag` before
-            products[lag] += new.T @ Z[len(Z) - n - lag : len(Z) - lag]
-        u = new[:, -1] * new[:, -1]
+            products[lag] += new.T @ Z[m - n - lag : m - lag]
+        u = root[len(root) - n :] ** 2
         keep = min(lags, len(rows))
-        return replace(
-            self,
-            n_rows=n_rows,
-            n_complete=self.n_complete + n,
-            w2=self.w2 * scale * scale + u @ u,
-            products=products,
-            tail=rows[len(rows) - keep :],
-            tail_positions=at[len(at) - keep :],
+        return WeightedSums(  # (dataclasses.replace costs more than the sums)
+            d,
+            lags,
+            self.centered,
+            self.shift,
+            n_rows,
+            self.n_complete + n,
+            self.w2 * scale * scale + u @ u,
+            products,
+            self.kernel,
+            rows[len(rows) - keep :],
+            at[len(at) - keep :],
         )
 
     def mean(self):

@@ -19,9 +19,13 @@ def last_date(index):
 
 
 def check_later_dates(index, last):
-    """Raise unless ``index`` starts after ``last`` (when both are dates)."""
-    if last is None or last_date(index) is None:
-        return
+    """Raise unless ``index`` starts after ``last`` (when both are dates).
+
+    Returns ``index``'s :func:`last_date` (the next update's ``last``).
+    """
+    new_last = last_date(index)
+    if last is None or new_last is None:
+        return new_last
     first = index[0]
     if not first > last:
         raise ValueError(
@@ -29,3 +33,4 @@ def check_later_dates(index, last):
             f"is {first}, not after the last fitted date {last}. Pass only the "
             "new dates, or call `fit` on all of them."
         )
+    return new_last
