@@ -670,18 +670,19 @@ def wide(data, client):
     return d.factor_returns, R, panel["ret"].unstack("asset")
 
 
-@pytest.mark.parametrize(
-    "params",
-    [
-        {"cov_type": "nonrobust"},
-        {"cov_type": "HC0"},
-        {"cov_type": "HC1"},
-        {"cov_type": "HC2"},
-        {"cov_type": "HC3"},
-        {"cov_type": "HAC", "maxlags": 3},
-        {"fit_intercept": False},
-    ],
-)
+# The time-series covariances every Dask path must reproduce (also used by
+# tests/test_dask_by_asset_speed.py).
+TIME_SERIES_COVARIANCES = [
+    {"cov_type": "nonrobust"},
+    {"cov_type": "HC0"},
+    {"cov_type": "HC1"},
+    {"cov_type": "HC2"},
+    {"cov_type": "HC3"},
+    {"cov_type": "HAC", "maxlags": 3},
+]
+
+
+@pytest.mark.parametrize("params", [*TIME_SERIES_COVARIANCES, {"fit_intercept": False}])
 def test_fit_by_asset_time_series_equals_pandas(wide, params):
     F, R, Rp = wide
     got = sd.fit_by_asset(TimeSeriesFactorModel(**params), F, R, asset_block=15)

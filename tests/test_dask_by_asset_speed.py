@@ -27,7 +27,10 @@ distributed = pytest.importorskip("distributed")
 import skfactor.dask as sd  # noqa: E402
 from skfactor import RollingFactorModel, TimeSeriesFactorModel  # noqa: E402
 from tests.conftest import fitted_state  # noqa: E402
-from tests.test_dask import client  # noqa: E402, F401 - the module's 2-worker cluster
+from tests.test_dask import (  # noqa: E402
+    TIME_SERIES_COVARIANCES,
+    client,  # noqa: F401 - the module's 2-worker cluster
+)
 
 N_DATES, N_ASSETS, N_FACTORS = 48, 14, 2
 
@@ -127,12 +130,7 @@ def _fit_both(model, F, R, Rp):
 @pytest.mark.parametrize(
     "params",
     [
-        {"cov_type": "nonrobust"},
-        {"cov_type": "HC0"},
-        {"cov_type": "HC1"},
-        {"cov_type": "HC2"},
-        {"cov_type": "HC3"},
-        {"cov_type": "HAC", "maxlags": 3},
+        *TIME_SERIES_COVARIANCES,
         {"cov_type": "HAC"},  # the automatic lags, by asset
         {"cov_type": "kernel", "kernel": "parzen", "bandwidth": 4},
         {"cov_type": "HAC", "maxlags": 2, "fit_intercept": False},
