@@ -100,9 +100,6 @@ class Descriptor(PanelTransformer):
     _segment_by = "asset"
     _outputs: tuple = ()
     _panel_only = True
-    # The validator leaves a duplicated (date, asset) pair to the kernel
-    # (:func:`scan_by_date` finds it as it puts the rows on the grid).
-    _kernel_checks_duplicates = False
 
     # ------------------------------------------------------------ the fields
     def _fields(self):

@@ -122,6 +122,11 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
         tags.requires_fit = self._requires_fit()
         return tags
 
+    #: Whether the kernels themselves raise :func:`duplicated_rows_error` on a
+    #: (date, asset) pair given twice (``fit`` included): validation then
+    #: does not hash the index for it.
+    _kernel_checks_duplicates = False
+
     def _kernel_checks_finite(self):
         """Whether ``_transform_column`` itself raises on ±inf in its column.
 
@@ -223,7 +228,8 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
         self : estimator instance
             The fitted transformer.
         """
-        panel = validate_panel(self, X, reset=True, y=y)
+        unique = not self._kernel_checks_duplicates
+        panel = validate_panel(self, X, reset=True, y=y, unique=unique)
         self._fit(panel, self._roles(panel, X), y)
         return self
 
@@ -242,7 +248,8 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
             As :meth:`transform`.
         """
         finite = not self._kernel_checks_finite()
-        panel = validate_panel(self, X, reset=True, y=y, finite=finite)
+        unique = not self._kernel_checks_duplicates
+        panel = validate_panel(self, X, reset=True, y=y, finite=finite, unique=unique)
         roles = self._roles(panel, X)
         return self._result(panel, roles, self._fit_transform(panel, roles, y))
 
@@ -264,7 +271,8 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
         if self._requires_fit():
             check_is_fitted(self, self._fitted_attributes)
         finite = not self._kernel_checks_finite()
-        panel = validate_panel(self, X, reset=False, finite=finite)
+        unique = not self._kernel_checks_duplicates
+        panel = validate_panel(self, X, reset=False, finite=finite, unique=unique)
         roles = self._roles(panel, X)
         return self._result(panel, roles, self._transform(panel, roles))
 

@@ -471,7 +471,15 @@ class PanelData:
 
 
 def validate_panel(
-    estimator, X, *, reset, name="X", needs_keys=True, y=None, finite=True
+    estimator,
+    X,
+    *,
+    reset,
+    name="X",
+    needs_keys=True,
+    y=None,
+    finite=True,
+    unique=True,
 ):
     """Validate ``X`` for a per-date estimator and find its date segments.
 
@@ -483,7 +491,10 @@ def validate_panel(
     ``feature_names_in_`` when ``reset``. NaN is kept (a missing value);
     ±inf is an error naming the columns (unless ``finite=False``: a caller
     whose kernels look for ±inf as they read the values, see
-    :class:`InfiniteValues`).
+    :class:`InfiniteValues`). A (date, asset) pair given twice is an error
+    too (unless ``unique=False``: a caller whose kernel puts every row on its
+    (date, asset) cell and raises :func:`duplicated_rows_error` there, which
+    spares the hash of the index).
 
     A frame that is evidently a panel without its keys (indexed by dates
     alone, or holding them as columns) is an error. With ``needs_keys`` (the
@@ -517,9 +528,6 @@ def validate_panel(
     if isinstance(X, pd.DataFrame):
         frame, index, columns = X, X.index, X.columns
         if isinstance(index, pd.MultiIndex):
-            # A step whose kernel finds a duplicated pair itself (it puts
-            # every row on its (date, asset) cell) skips the hash of the index.
-            unique = not getattr(estimator, "_kernel_checks_duplicates", False)
             check_panel_index(index, name, unique=unique)
         else:
             check_keyless_frame(X, name)
