@@ -249,36 +249,32 @@ class CovarianceSpec:
         return (self.corr_halflife, self.corr_lags) != (self.halflife, self.lags)
 
     def start(self, F, positions, n_rows):
-        """The running sums of the first dates: volatilities', correlations' or None.
+        """The running sums of the first dates (both half-lives when split).
 
         ``F`` holds the complete rows, at ``positions`` of an axis of
         ``n_rows`` dates. The sums are taken about the mean of ``F``.
         """
-        shift = F.mean(axis=0)
-        vol = WeightedSums.empty(
-            F.shape[1], self.halflife, self.lags, self.centered, shift
-        )
-        corr = None
+        halflives, lags = [self.halflife], [self.lags]
         if self.split:
-            corr = WeightedSums.empty(
-                F.shape[1], self.corr_halflife, self.corr_lags, self.centered, shift
-            )
-        return self.advance(vol, corr, F, positions, n_rows)
-
-    def advance(self, vol, corr, F, positions, n_rows):
-        """The sums ``vol`` and ``corr`` with the complete rows ``F`` added."""
-        vol = vol.add(F, positions, n_rows)
-        return vol, None if corr is None else corr.add(F, positions, n_rows)
+            halflives.append(self.corr_halflife)
+            lags.append(self.corr_lags)
+        sums = WeightedSums.empty(
+            F.shape[1], halflives, lags, self.centered, F.mean(axis=0)
+        )
+        return sums.add(F, positions, n_rows)
 
     @staticmethod
-    def covariance(vol, corr, variances):
+    def covariance(sums):
         r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`).
 
-        ``variances`` are ``vol.variances()``, the volatilities' squares.
+        Returns ``(S, variances)``, with ``variances`` the volatilities'
+        squares.
         """
-        if corr is None:
-            return vol.covariance()
-        return vols_and_correlations(variances, corr.covariance())
+        S = sums.covariance()
+        variances = np.diagonal(S[0]).copy()
+        if len(S) == 1:
+            return S[0], variances
+        return vols_and_correlations(variances, S[1]), variances
 
     def estimate(self, F, positions):
         r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""

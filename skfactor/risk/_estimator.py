@@ -299,7 +299,7 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         state = getattr(self, "_running", None)
-        if state is None or not hasattr(state, "history"):
+        if state is None or not hasattr(state, "sums"):
             if hasattr(self, "covariance_"):  # pickled by an older skfactor
                 raise ValueError(
                     "This FactorCovariance keeps no sums to add dates to (it "
@@ -318,37 +318,44 @@ class FactorCovariance(BaseEstimator):
         complete = ~np.isnan(values).any(axis=1)
         F = values[complete]
         positions = n_old + np.flatnonzero(complete)
-        n_complete = len(F) + (0 if reset else state.vol.n_complete)
+        n_complete = len(F) + (0 if reset else state.sums.n_complete)
         if n_complete < 2:
             complete_rows(values, "X")  # raises: fewer than 2 complete dates
-        spec = CovarianceSpec.checked(
+        params = (
             self.halflife,
-            {"bandwidth": self.bandwidth, "lags": self.lags},
+            self.bandwidth,
+            self.lags,
             self.corr_halflife,
-            {"corr_bandwidth": self.corr_bandwidth, "corr_lags": self.corr_lags},
+            self.corr_bandwidth,
+            self.corr_lags,
             self.assume_centered,
-            n_complete,
+            self.regime_halflife,
+            self.eigen_scale,
         )
-        settings = (spec, self.regime_halflife, self.eigen_scale)
-        if not reset and settings != state.settings:
-            raise ValueError(
-                "The parameters changed since the covariance was fitted (the "
-                "half-lives, lags, `assume_centered`, `regime_halflife` or "
-                "`eigen_scale`): `partial_fit` advances the fitted sums; call "
-                "`fit` on all the dates to use the new parameters."
-            )
+        if reset or params != state.params:
+            settings = self._settings(n_complete)
+            if not reset and settings != state.settings:
+                raise ValueError(
+                    "The parameters changed since the covariance was fitted (the "
+                    "half-lives, lags, `assume_centered`, `regime_halflife` or "
+                    "`eigen_scale`): `partial_fit` advances the fitted sums; call "
+                    "`fit` on all the dates to use the new parameters."
+                )
+        else:  # as fitted: checked then, on fewer dates (the lags' bound)
+            settings = state.settings
+        spec = settings[0]
         n_rows = n_old + len(values)
         if reset:
-            vol, corr = spec.start(F, positions, n_rows)
+            sums = spec.start(F, positions, n_rows)
         else:
-            vol, corr = spec.advance(state.vol, state.corr, F, positions, n_rows)
+            sums = state.sums.add(F, positions, n_rows)
         # the volatilities' squares on the last date (and the regime's forecast)
-        variances = vol.variances()
+        S, variances = spec.covariance(sums)
         if reset:  # fit: the direct estimate (its rounding, as factor_covariance's)
             S = spec.estimate(F, positions)
             location = time_weights(positions, spec.halflife) @ F
         else:
-            S, location = spec.covariance(vol, corr, variances), vol.mean()
+            location = sums.mean()
         self.location_ = np.zeros(F.shape[1]) if spec.centered else location
         self.eigen_bias_, kept = None, None
         if self.eigen_scale:
@@ -377,9 +384,21 @@ class FactorCovariance(BaseEstimator):
         else:
             columns = state.columns
         self._running = _State(
-            settings, n_rows, vol, corr, regime, history, kept, last_label, columns
+            params, settings, n_rows, sums, regime, history, kept, last_label, columns
         )
         return self
+
+    def _settings(self, n_complete):
+        """The checked half-lives and lags, the regime's and the eigen scale."""
+        spec = CovarianceSpec.checked(
+            self.halflife,
+            {"bandwidth": self.bandwidth, "lags": self.lags},
+            self.corr_halflife,
+            {"corr_bandwidth": self.corr_bandwidth, "corr_lags": self.corr_lags},
+            self.assume_centered,
+            n_complete,
+        )
+        return spec, self.regime_halflife, self.eigen_scale
 
     def _regime(self, values, complete, spec, state, variances):
         """Advance the volatility regime adjustment: its multiplier and carry.
@@ -393,7 +412,7 @@ class FactorCovariance(BaseEstimator):
         full = np.where(complete[:, None], values, np.nan)  # incomplete dates out
         path = last = variances[None]
         if len(full) > 1:
-            start = None if state is None else state.vol.path_carry()
+            start = None if state is None else state.sums.path_carry()
             head, _ = advance_variance_path(
                 full[:-1], spec.halflife, spec.lags, spec.centered, start
             )
@@ -523,10 +542,10 @@ def _seed(random_state):
 class _State:
     """What :meth:`FactorCovariance.partial_fit` advances (see its docstring)."""
 
+    params: tuple  # the parameters as given; `settings` as checked
     settings: tuple
     n_rows: int
-    vol: WeightedSums
-    corr: WeightedSums | None
+    sums: WeightedSums  # the volatilities' (and the correlations') sums
     regime: RegimeCarry | None
     history: GrowingArray | None  # regime_statistic_'s buffer
     positions: np.ndarray | None
