@@ -270,11 +270,10 @@ class CovarianceSpec:
         Returns ``(S, variances)``, with ``variances`` the volatilities'
         squares.
         """
-        S = sums.covariance()
-        variances = np.diagonal(S[0]).copy()
-        if len(S) == 1:
-            return S[0], variances
-        return vols_and_correlations(variances, S[1]), variances
+        S, variances = sums.covariance()
+        if len(sums.decay) == 1:
+            return S, variances
+        return vols_and_correlations(variances, S), variances
 
     def estimate(self, F, positions):
         r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""

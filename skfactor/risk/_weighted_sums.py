@@ -146,7 +146,7 @@ class WeightedSums:
         return self.shift + column[:-1] / column[-1]
 
     def covariance(self):
-        r""":math:`\Sigma_F` of :func:`factor_covariance`, one per half-life.
+        r""":math:`\Sigma_F` of :func:`factor_covariance`, and the variances.
 
         With :math:`m` the weighted mean of :math:`x` (0 when centered) and
         :math:`V = (I, -m)`, :math:`V P_l V^\top` is the lag-:math:`l`
@@ -155,21 +155,33 @@ class WeightedSums:
         weights' sum :math:`w_0` (and the unbiased divisor
         :math:`1 - \sum u_t^2 / w_0^2` unless centered), is
         :math:`\Gamma_0 + \sum_l (1 - l/(L+1)) (\Gamma_l + \Gamma_l^\top)`.
-        Returns an array of shape (n_halflives, n_factors, n_factors).
+
+        Returns ``(S, variances)``: the variances (the first half-life's
+        diagonal, from the sums' diagonals alone) and the whole matrix of
+        the last half-life, which is the correlations' when there are two
+        (its scale then does not matter: it is left undivided).
         """
-        W = self.weighted + self.weighted.swapaxes(1, 2)
-        S = W[:, :-1, :-1]  # V W V' with V = (I, -m): less a rank-two correction
-        column = self.edges[:, 0, 1]  # P_0's last column: sums of x, weights
-        w0 = column[:, -1]
+        weighted, column = self.weighted, self.edges[:, 0, 1]
+        w0 = column[:, -1]  # P_0's last column: the sums of x and the weights
+        diagonal = 2.0 * np.diagonal(weighted, axis1=1, axis2=2)  # of W + W'
         if self.centered:
-            S /= w0[:, None, None]
-            return S
-        m = column[:, :-1] / w0[:, None]
-        hm = (W[:, :-1, -1] - (0.5 * W[:, -1, -1:]) * m)[:, :, None] * m[:, None]
-        S -= hm
-        S -= hm.swapaxes(1, 2)
-        S /= (w0 - self.w2 / w0)[:, None, None]
-        return S
+            divisor, variances = w0, diagonal[0, :-1] / w0[0]
+        else:
+            # V (W + W') V' = its block less h m' + m h', with h as below
+            m = column[:, :-1] / w0[:, None]
+            border = weighted[:, :-1, -1] + weighted[:, -1, :-1]
+            h = border - (0.5 * diagonal[:, -1:]) * m
+            divisor = w0 - self.w2 / w0
+            variances = (diagonal[0, :-1] - 2.0 * h[0] * m[0]) / divisor[0]
+        last = weighted[-1, :-1, :-1]
+        S = last + last.T
+        if not self.centered:
+            hm = h[-1, :, None] * m[-1]
+            hm += hm.T
+            S -= hm
+        if len(weighted) == 1:
+            S /= divisor[0]
+        return S, variances
 
     def path_carry(self):
         """The first half-life's sums as :func:`advance_variance_path` carries them.
