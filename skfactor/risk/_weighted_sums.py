@@ -115,13 +115,16 @@ class WeightedSums:
         earlier = Z[:, (m - n + np.arange(n)) - np.arange(lags + 1)[:, None]]
         scale = d ** (n_rows - self.n_rows)
         edges = self.edges * scale[:, None, None, None]
-        edges[:, :, 0] += np.einsum("hik,hlik->hlk", new, earlier)  # diagonals
+        # (products, sums and matmul, no einsum: each kind of array operation
+        # costs a one-date update some microseconds more the first time)
+        edges[:, :, 0] += (new[:, None] * earlier).sum(axis=2)  # diagonals
         edges[:, :, 1] += earlier[..., -1] @ new  # last columns
         edges[:, :, 2] += (new[:, None, None, :, -1] @ earlier)[:, :, 0]  # rows
-        paired = np.einsum("hl,hlik->hik", kernel, earlier)  # their Bartlett sum
+        h, k1 = len(d), X.shape[1]  # the Bartlett sum of the earlier rows:
+        paired = (kernel[:, None] @ earlier.reshape(h, lags + 1, -1)).reshape(h, n, k1)
         weighted = self.weighted * scale[:, None, None]
-        for h in range(len(d)):  # np.dot: BLAS, and 5x matmul's speed on one row
-            weighted[h] += np.dot(new[h].T, paired[h])
+        for i in range(h):  # np.dot: BLAS, and 5x matmul's speed on one row
+            weighted[i] += np.dot(new[i].T, paired[i])
         u = root[:, m - n :]
         u *= u
         keep = min(lags, t + n)
@@ -132,7 +135,7 @@ class WeightedSums:
             self.shift,
             n_rows,
             self.n_complete + n,
-            self.w2 * scale * scale + np.einsum("hi,hi->h", u, u),
+            self.w2 * scale * scale + (u * u).sum(axis=1),
             weighted,
             edges,
             kernel,
