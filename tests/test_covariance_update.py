@@ -159,24 +159,22 @@ def test_factor_covariance_partial_fit_leaves_inputs_and_copies_alone():
     assert_close(twin.covariance_, expected.covariance_)
 
 
+def spy(monkeypatch, calls, owner, name):
+    """Record the name in ``calls`` on each call of ``owner.name``."""
+    function = getattr(owner, name)
+    monkeypatch.setattr(
+        owner, name, lambda *args, **kw: calls.append(name) or function(*args, **kw)
+    )
+
+
 def test_factor_covariance_partial_fit_one_date_advances_one_state(monkeypatch):
     X = factor_returns()
     est = FactorCovariance(**USE4).fit(X.iloc[:-1])
     expected = FactorCovariance(**USE4).fit(X)
     calls = []
-
-    def counted(owner, name):
-        function = getattr(owner, name)
-
-        def wrapper(*args, **kwargs):
-            calls.append(name)
-            return function(*args, **kwargs)
-
-        monkeypatch.setattr(owner, name, wrapper)
-
-    counted(_weighted_sums.WeightedSums, "add")
-    counted(_covariance.CovarianceSpec, "checked")
-    counted(_estimator, "check_later_dates")
+    spy(monkeypatch, calls, _weighted_sums.WeightedSums, "add")
+    spy(monkeypatch, calls, _covariance.CovarianceSpec, "checked")
+    spy(monkeypatch, calls, _estimator, "check_later_dates")
     est.partial_fit(X.iloc[-1:])
     # both half-lives' sums advance in one call; the parameters, unchanged
     # since the fit, are not checked again; the dates are compared unboxed

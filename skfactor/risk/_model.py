@@ -551,7 +551,11 @@ class FactorRiskModel:
         What it keeps does not grow with the history, beyond the return
         histories ``factor_returns`` and ``asset_returns`` it holds anyway
         (for a cross-sectional model, also those of the assets seen that are
-        not among the exposures', which may come back): per asset a few
+        not among the exposures', which may come back), which the new dates
+        are appended to without copying the dates already there (frames on
+        views of buffers whose capacity doubles; from a cross-sectional
+        model, ``asset_returns`` picks the exposures' assets from every
+        asset's buffer, a copy of those columns): per asset a few
         sums of its residuals (and the regime path's carries), and the
         factor covariance's state (see :meth:`FactorCovariance.partial_fit`;
         the built-in covariance is that of ``FactorCovariance(halflife=...,
