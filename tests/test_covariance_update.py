@@ -199,13 +199,14 @@ def test_factor_covariance_partial_fit_parameters_respelled_or_changed():
         est.partial_fit(X.iloc[300:])
 
 
+@pytest.mark.parametrize("lags", [0, 1])
 @pytest.mark.parametrize("size", [1, 7])
-def test_factor_covariance_partial_fit_correlations_with_more_lags(size):
+def test_factor_covariance_partial_fit_correlations_with_more_lags(lags, size):
     # the rows kept for the lags are the correlations' (3), the variance
-    # path of the regime adjustment uses the volatilities' last one
+    # path of the regime adjustment uses the volatilities' last ones (or none)
     X = factor_returns()
     X.iloc[[230, 231, 262]] = np.nan
-    params = {"halflife": 20, "lags": 1, "corr_halflife": 60, "corr_lags": 3}
+    params = {"halflife": 20, "lags": lags, "corr_halflife": 60, "corr_lags": 3}
     params |= {"regime_halflife": 10}
     expected = FactorCovariance(**params).fit(X)
     est = in_chunks(FactorCovariance(**params), X, 200, size)

@@ -84,7 +84,8 @@ class _History:
         new.factor_dates = self.factor_dates.append(factor_returns.index)
         new.factors = self.factors.append(factor_returns.to_numpy())
         if not every.columns.equals(self.columns):  # assets came or went
-            listed = every.columns[~every.columns.isin(self.columns)]
+            # (difference hashes; isin looks at each of pandas' arrow strings)
+            listed = every.columns.difference(self.columns, sort=False)
             new.columns = self.columns.append(listed)
             every = every.reindex(columns=new.columns)
         new.dates = self.dates.append(every.index)
@@ -508,9 +509,8 @@ class FactorRiskModel:
         every = risk.asset_returns
         if isinstance(model, CrossSectionalFactorModel):
             wide = _wide_returns(y)  # and the assets not among the exposures'
-            every = pd.concat(
-                [every, wide.loc[:, ~wide.columns.isin(R.columns)]], axis=1
-            )
+            others = wide.columns.difference(R.columns, sort=False)
+            every = pd.concat([every, wide.loc[:, others]], axis=1)
         history = _History(risk.factor_returns, every)
         risk.factor_returns, risk.asset_returns = history.frames(risk.factors, B.index)
         risk._updates = _Updates(
