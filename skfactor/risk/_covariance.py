@@ -292,12 +292,15 @@ class CovarianceSpec:
 
 
 def vols_and_correlations(variances, C):
-    """Volatilities from ``variances``, correlations from ``C`` (batch axes first)."""
-    vol = np.sqrt(np.maximum(variances, 0.0))
-    scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
+    """Volatilities from ``variances``, correlations from ``C`` (batch axes first).
+
+    Each factor's volatility over ``C``'s scales ``C``'s rows and columns; a
+    factor whose ``C`` variance is not positive gets 0.
+    """
+    diagonal = np.diagonal(C, axis1=-2, axis2=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        inv = np.where(scale > 0, 1.0 / scale, 0.0)
-    ratio = vol * inv  # each factor's volatility over C's
+        ratio = np.sqrt(np.maximum(variances, 0.0) / diagonal)
+    ratio = np.where(diagonal > 0, ratio, 0.0)
     return C * ratio[..., :, None] * ratio[..., None, :]
 
 
