@@ -71,7 +71,10 @@ def compare(name, fitted, method, args, refit):
         refit()
         refits.append(time.perf_counter() - t0)
     update, full = statistics.median(updates), statistics.median(refits)
-    print(f"| {name} | {full:.4f} | {update:.4f} | {full / update:.0f}x |", flush=True)
+    print(
+        f"| {name} | {full * 1e3:.1f} | {update * 1e3:.3f} | {full / update:.0f}x |",
+        flush=True,
+    )
 
 
 def factor_returns(n_dates=N_DATES, k=N_COV_FACTORS, seed=0):
@@ -104,7 +107,7 @@ def main():
         f"{F.shape[1]} factors; covariance: {N_COV_FACTORS} factors x "
         f"{len(F):,} dates; medians of {RUNS} alternating runs"
     )
-    print("\n| model | refit (s) | one-date update (s) | refit / update |")
+    print("\n| model | refit (ms) | one-date update (ms) | refit / update |")
     print("|---|---:|---:|---:|")
     head, last = slice(0, len(F) - 1), slice(len(F) - 1, None)
     for cov_type in ("nonrobust", "HC1"):

@@ -10,7 +10,13 @@ import pandas as pd
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skfactor.risk import FactorCovariance, _adjustments, _estimator
+from skfactor.risk import (
+    FactorCovariance,
+    _adjustments,
+    _covariance,
+    _estimator,
+    _weighted_sums,
+)
 from skfactor.risk._covariance import nearest_psd
 from tests.test_partial_fit import assert_close, factor_returns, in_chunks
 
@@ -151,3 +157,87 @@ def test_factor_covariance_partial_fit_leaves_inputs_and_copies_alone():
     expected = FactorCovariance(**USE4).fit(X.iloc[:251])
     assert_close(est.partial_fit(new).covariance_, expected.covariance_)
     assert_close(twin.covariance_, expected.covariance_)
+
+
+def spy(monkeypatch, calls, owner, name):
+    """Record the name in ``calls`` on each call of ``owner.name``."""
+    function = getattr(owner, name)
+    monkeypatch.setattr(
+        owner, name, lambda *args, **kw: calls.append(name) or function(*args, **kw)
+    )
+
+
+def test_factor_covariance_partial_fit_one_date_advances_one_state(monkeypatch):
+    X = factor_returns()
+    est = FactorCovariance(**USE4).fit(X.iloc[:-1])
+    expected = FactorCovariance(**USE4).fit(X)
+    calls = []
+    spy(monkeypatch, calls, _weighted_sums.WeightedSums, "add")
+    spy(monkeypatch, calls, _covariance.CovarianceSpec, "checked")
+    spy(monkeypatch, calls, _estimator, "check_later_dates")
+    est.partial_fit(X.iloc[-1:])
+    # both half-lives' sums advance in one call; the parameters, unchanged
+    # since the fit, are not checked again; the dates are compared unboxed
+    assert calls == ["add"]
+    for name in ("covariance_", "location_", "regime_multiplier_", "regime_statistic_"):
+        assert_close(getattr(est, name), getattr(expected, name))
+
+
+def test_factor_covariance_partial_fit_parameters_respelled_or_changed():
+    X = factor_returns(n_dates=301)
+    est = FactorCovariance(**USE4).fit(X.iloc[:250])
+    est.set_params(lags=None, bandwidth=2)  # the same lags, the other spelling
+    est.partial_fit(X.iloc[250:300])
+    assert_close(est.covariance_, FactorCovariance(**USE4).fit(X[:300]).covariance_)
+    est.set_params(corr_halflife=61)
+    with pytest.raises(ValueError, match="parameters changed since"):
+        est.partial_fit(X.iloc[300:])
+    est.set_params(corr_halflife=60, lags=3)  # both spellings, two values
+    with pytest.raises(
+        ValueError, match="`bandwidth`=2 and `lags`=3 name the same lag count"
+    ):
+        est.partial_fit(X.iloc[300:])
+
+
+@pytest.mark.parametrize("lags", [0, 1])
+@pytest.mark.parametrize("size", [1, 7])
+def test_factor_covariance_partial_fit_correlations_with_more_lags(lags, size):
+    # the rows kept for the lags are the correlations' (3), the variance
+    # path of the regime adjustment uses the volatilities' last ones (or none)
+    X = factor_returns()
+    X.iloc[[230, 231, 262]] = np.nan
+    params = {"halflife": 20, "lags": lags, "corr_halflife": 60, "corr_lags": 3}
+    params |= {"regime_halflife": 10}
+    expected = FactorCovariance(**params).fit(X)
+    est = in_chunks(FactorCovariance(**params), X, 200, size)
+    for name in ("covariance_", "location_", "regime_multiplier_", "regime_statistic_"):
+        assert_close(getattr(est, name), getattr(expected, name))
+
+
+def test_factor_covariance_partial_fit_dates_in_a_time_zone():
+    X = factor_returns()
+    X.index = X.index.tz_localize("America/New_York")
+    expected = FactorCovariance(**USE4).fit(X)
+    est = in_chunks(FactorCovariance(**USE4), X, 250, 1)
+    assert_close(est.covariance_, expected.covariance_)
+    assert est._running.last_label.label() == X.index[-1]
+    with pytest.raises(
+        ValueError, match="not after the last fitted date 2016-02-24 00:00:00-05:00"
+    ):
+        est.partial_fit(X.iloc[-3:])
+    naive = X.iloc[-1:].tz_localize(None)
+    with pytest.raises(TypeError, match="tz-naive and tz-aware"):
+        est.partial_fit(naive)
+    # another unit of the same dates: compared as labels
+    coarse = FactorCovariance(**USE4).fit(X.iloc[:-1])
+    later = X.iloc[-1:]
+    later.index = later.index.as_unit("s")
+    assert_close(coarse.partial_fit(later).covariance_, expected.covariance_)
+    periods = X.tz_localize(None).to_period("D")
+    est = FactorCovariance(**USE4).fit(periods.iloc[:-1])
+    with pytest.raises(
+        ValueError,
+        match="first new date is 2016-02-22, not after the last fitted date 2016-02-23",
+    ):
+        est.partial_fit(periods.iloc[-3:])
+    assert_close(est.partial_fit(periods.iloc[-1:]).covariance_, expected.covariance_)

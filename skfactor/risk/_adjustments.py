@@ -243,43 +243,35 @@ def advance_regime(values, forecast_variance, halflife, column_weights, warmup, 
     values = np.asarray(values, dtype=np.float64)
     n_rows, k = values.shape
     if carry is None:
-        first, counted = np.full(k, np.nan), np.zeros(k, np.int64)
-    else:
-        first, counted = carry.forecast, carry.n_obs
-    n_obs = np.cumsum(~np.isnan(values), axis=0)
-    n_obs += counted
+        carry = RegimeCarry(np.full(k, np.nan), np.zeros(k, np.int64), None, 0)
     # each date's squared return over the forecast of the date before, usable
     # where that forecast is positive and used `warmup` observations
-    z2 = values * values
-    usable = np.empty(values.shape, dtype=bool)
+    previous = np.concatenate([carry.forecast[None], forecast_variance[:-1]])
+    n_obs = np.cumsum(~np.isnan(values), axis=0)
+    n_obs += carry.n_obs
+    seen = np.concatenate([carry.n_obs[None], n_obs[:-1]])
     with np.errstate(invalid="ignore", divide="ignore"):
-        z2[0] /= first
-        z2[1:] /= forecast_variance[:-1]
-        usable[0] = (counted >= warmup) & (first > 0)
-        usable[1:] = (n_obs[:-1] >= warmup) & (forecast_variance[:-1] > 0)
-    usable &= np.isfinite(z2)
-    z2[~usable] = 0.0
-    if column_weights is None:
-        total, weighted = usable.sum(axis=1), z2.sum(axis=1)
-    else:
-        v = np.asarray(column_weights, dtype=np.float64)
-        total, weighted = usable @ v, z2 @ v
-    with np.errstate(invalid="ignore", divide="ignore"):
-        b2 = weighted / total
-    b2[total <= 0] = np.nan
-    dates = np.flatnonzero(~np.isnan(b2))
+        z2 = values * values / previous
+        usable = (seen >= warmup) & (previous > 0) & np.isfinite(z2)
+        z2 = np.where(usable, z2, 0.0)
+        if column_weights is None:
+            total, weighted = usable.sum(axis=1), z2.sum(axis=1)
+        else:
+            v = np.asarray(column_weights, dtype=np.float64)
+            total, weighted = usable @ v, z2 @ v
+        b2 = np.where(total > 0, weighted / total, np.nan)
+    dates = np.flatnonzero(total > 0)
     stats = b2[dates]
-    if carry is not None and carry.ewma is not None:
+    if carry.ewma is not None:
         # the EWMA so far, as a statistic on its last date, seeds the rest
         dates = np.concatenate([[carry.last], dates])
         stats = np.concatenate([[carry.ewma], stats])
     ewma, last = None, -1
     if len(dates):
-        decay = halflife_decay(halflife)
-        age = dates[-1] - dates
-        step = dates - np.concatenate([dates[:1], dates[:-1]])  # 0 first
-        w = (1.0 - decay**step) * decay**age
-        w[0] = decay ** age[0]
+        # statistic j weighs (1 - d^step_j) d^age_j = p_j - p_{j-1} with
+        # p_j = d^age_j (the first, seeding one: p_0)
+        p = halflife_decay(halflife) ** (dates[-1] - dates)
+        w = p - np.concatenate([[0.0], p[:-1]])
         ewma, last = float(w @ stats), int(dates[-1])
     lam = 1.0 if ewma is None else float(np.sqrt(ewma))
     out = RegimeCarry(forecast_variance[-1], n_obs[-1], ewma, last - n_rows)

@@ -249,36 +249,31 @@ class CovarianceSpec:
         return (self.corr_halflife, self.corr_lags) != (self.halflife, self.lags)
 
     def start(self, F, positions, n_rows):
-        """The running sums of the first dates: volatilities', correlations' or None.
+        """The running sums of the first dates (both half-lives when split).
 
         ``F`` holds the complete rows, at ``positions`` of an axis of
         ``n_rows`` dates. The sums are taken about the mean of ``F``.
         """
-        shift = F.mean(axis=0)
-        vol = WeightedSums.empty(
-            F.shape[1], self.halflife, self.lags, self.centered, shift
-        )
-        corr = None
+        halflives, lags = [self.halflife], [self.lags]
         if self.split:
-            corr = WeightedSums.empty(
-                F.shape[1], self.corr_halflife, self.corr_lags, self.centered, shift
-            )
-        return self.advance(vol, corr, F, positions, n_rows)
-
-    def advance(self, vol, corr, F, positions, n_rows):
-        """The sums ``vol`` and ``corr`` with the complete rows ``F`` added."""
-        vol = vol.add(F, positions, n_rows)
-        return vol, None if corr is None else corr.add(F, positions, n_rows)
+            halflives.append(self.corr_halflife)
+            lags.append(self.corr_lags)
+        sums = WeightedSums.empty(
+            F.shape[1], halflives, lags, self.centered, F.mean(axis=0)
+        )
+        return sums.add(F, positions, n_rows)
 
     @staticmethod
-    def covariance(vol, corr, variances):
+    def covariance(sums):
         r""":math:`\Sigma_F` of the running sums (before :func:`nearest_psd`).
 
-        ``variances`` are ``vol.variances()``, the volatilities' squares.
+        Returns ``(S, variances)``, with ``variances`` the volatilities'
+        squares.
         """
-        if corr is None:
-            return vol.covariance()
-        return vols_and_correlations(variances, corr.covariance())
+        S, variances = sums.covariance()
+        if len(sums.decay) == 1:
+            return S, variances
+        return vols_and_correlations(variances, S), variances
 
     def estimate(self, F, positions):
         r""":math:`\Sigma_F` of complete rows ``F`` (batch axes first)."""
@@ -297,12 +292,15 @@ class CovarianceSpec:
 
 
 def vols_and_correlations(variances, C):
-    """Volatilities from ``variances``, correlations from ``C`` (batch axes first)."""
-    vol = np.sqrt(np.maximum(variances, 0.0))
-    scale = np.sqrt(np.maximum(np.diagonal(C, axis1=-2, axis2=-1), 0.0))
+    """Volatilities from ``variances``, correlations from ``C`` (batch axes first).
+
+    Each factor's volatility over ``C``'s scales ``C``'s rows and columns; a
+    factor whose ``C`` variance is not positive gets 0.
+    """
+    diagonal = np.diagonal(C, axis1=-2, axis2=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        inv = np.where(scale > 0, 1.0 / scale, 0.0)
-    ratio = vol * inv  # each factor's volatility over C's
+        ratio = np.sqrt(np.maximum(variances, 0.0) / diagonal)
+    ratio = np.where(diagonal > 0, ratio, 0.0)
     return C * ratio[..., :, None] * ratio[..., None, :]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from numbers import Integral, Real
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -245,7 +246,7 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         values = validate_data(self, X, dtype=np.float64, ensure_all_finite="allow-nan")
-        return self._advance(values, last_date(getattr(X, "index", None)), None)
+        return self._advance(values, _LastDate.of(getattr(X, "index", None)), None)
 
     # Not wrapped in _fit_context: scikit-learn's skips the parameters' check
     # of a fitted estimator's partial_fit, so on an update it would only cost
@@ -262,26 +263,30 @@ class FactorCovariance(BaseEstimator):
 
         What it keeps between calls does not grow with the history: the
         exponentially weighted sums of the returns, their squares and
-        cross-products (and of the products of dates up to ``bandwidth``
-        apart, with those last rows), for the volatilities and, when they
-        differ, the correlations; the regime statistic's EWMA and the last
-        forecast (the regime's variance path is the diagonal of the
-        volatilities' sums, and starts from them). Two things grow, by one
-        entry per date: ``regime_statistic_``, a per-date output, which the
-        new dates' values extend without copying the earlier ones (a view of
-        a buffer whose capacity doubles); and, with ``eigen_scale``, the
-        positions of the complete dates, because the eigenfactor adjustment re-simulates
+        cross-products, and of the products of dates up to ``bandwidth``
+        apart (their Bartlett-weighted sum, and each lag's diagonal, last
+        row and column, with those last rows), for the volatilities and,
+        when they differ, the correlations, stacked in one array each; the
+        regime statistic's EWMA and the last forecast (the regime's variance
+        path is the diagonal of the volatilities' sums, and starts from
+        them). Two things grow, by one entry per date:
+        ``regime_statistic_``, a per-date output, which the new dates'
+        values extend without copying the earlier ones (a view of a buffer
+        whose capacity doubles); and, with ``eigen_scale``, the positions of
+        the complete dates, because the eigenfactor adjustment re-simulates
         histories of all the dates on every update (an update costs that
         simulation, as a refit does).
 
-        A one-date update costs one date's work: a frame of floats with the
+        A one-date update costs one date's work, in a few dozen small array
+        operations: both half-lives' sums advance together, the parameters
+        (unchanged since the fit) are not checked again, the dates of a
+        DatetimeIndex are compared as integers, a frame of floats with the
         fitted columns is checked without scikit-learn's per-column
         inspection (anything else goes through ``validate_data``), the
         result is checked positive definite by a Cholesky factorisation (the
         eigenvalue repair only when it fails), and the regime's forecast of
-        the date is the sums' diagonal. At 60 factors with USE4-like
-        settings, 0.35 ms (0.6 ms right after other work, its caches cold)
-        against 22 to 30 ms for a refit on 2,520 dates.
+        the date is the sums' diagonal. See the user guide's "In
+        production: daily updates" for its time against a refit.
 
         Parameters
         ----------
@@ -299,7 +304,7 @@ class FactorCovariance(BaseEstimator):
         self : FactorCovariance
         """
         state = getattr(self, "_running", None)
-        if state is None or not hasattr(state, "history"):
+        if state is None or not hasattr(state, "sums"):
             if hasattr(self, "covariance_"):  # pickled by an older skfactor
                 raise ValueError(
                     "This FactorCovariance keeps no sums to add dates to (it "
@@ -308,7 +313,7 @@ class FactorCovariance(BaseEstimator):
                 )
             return self.fit(X)
         values = _new_rows(self, X, state.columns)
-        last_label = check_later_dates(getattr(X, "index", None), state.last_label)
+        last_label = _LastDate.after(getattr(X, "index", None), state.last_label)
         return self._advance(values, last_label, state)
 
     def _advance(self, values, last_label, state):
@@ -318,37 +323,44 @@ class FactorCovariance(BaseEstimator):
         complete = ~np.isnan(values).any(axis=1)
         F = values[complete]
         positions = n_old + np.flatnonzero(complete)
-        n_complete = len(F) + (0 if reset else state.vol.n_complete)
+        n_complete = len(F) + (0 if reset else state.sums.n_complete)
         if n_complete < 2:
             complete_rows(values, "X")  # raises: fewer than 2 complete dates
-        spec = CovarianceSpec.checked(
+        params = (
             self.halflife,
-            {"bandwidth": self.bandwidth, "lags": self.lags},
+            self.bandwidth,
+            self.lags,
             self.corr_halflife,
-            {"corr_bandwidth": self.corr_bandwidth, "corr_lags": self.corr_lags},
+            self.corr_bandwidth,
+            self.corr_lags,
             self.assume_centered,
-            n_complete,
+            self.regime_halflife,
+            self.eigen_scale,
         )
-        settings = (spec, self.regime_halflife, self.eigen_scale)
-        if not reset and settings != state.settings:
-            raise ValueError(
-                "The parameters changed since the covariance was fitted (the "
-                "half-lives, lags, `assume_centered`, `regime_halflife` or "
-                "`eigen_scale`): `partial_fit` advances the fitted sums; call "
-                "`fit` on all the dates to use the new parameters."
-            )
+        if reset or params != state.params:
+            settings = self._settings(n_complete)
+            if not reset and settings != state.settings:
+                raise ValueError(
+                    "The parameters changed since the covariance was fitted (the "
+                    "half-lives, lags, `assume_centered`, `regime_halflife` or "
+                    "`eigen_scale`): `partial_fit` advances the fitted sums; call "
+                    "`fit` on all the dates to use the new parameters."
+                )
+        else:  # as fitted: checked then, on fewer dates (the lags' bound)
+            settings = state.settings
+        spec = settings[0]
         n_rows = n_old + len(values)
         if reset:
-            vol, corr = spec.start(F, positions, n_rows)
+            sums = spec.start(F, positions, n_rows)
         else:
-            vol, corr = spec.advance(state.vol, state.corr, F, positions, n_rows)
+            sums = state.sums.add(F, positions, n_rows)
         # the volatilities' squares on the last date (and the regime's forecast)
-        variances = vol.variances()
+        S, variances = spec.covariance(sums)
         if reset:  # fit: the direct estimate (its rounding, as factor_covariance's)
             S = spec.estimate(F, positions)
             location = time_weights(positions, spec.halflife) @ F
         else:
-            S, location = spec.covariance(vol, corr, variances), vol.mean()
+            location = sums.mean()
         self.location_ = np.zeros(F.shape[1]) if spec.centered else location
         self.eigen_bias_, kept = None, None
         if self.eigen_scale:
@@ -377,9 +389,21 @@ class FactorCovariance(BaseEstimator):
         else:
             columns = state.columns
         self._running = _State(
-            settings, n_rows, vol, corr, regime, history, kept, last_label, columns
+            params, settings, n_rows, sums, regime, history, kept, last_label, columns
         )
         return self
+
+    def _settings(self, n_complete):
+        """The checked half-lives and lags, the regime's and the eigen scale."""
+        spec = CovarianceSpec.checked(
+            self.halflife,
+            {"bandwidth": self.bandwidth, "lags": self.lags},
+            self.corr_halflife,
+            {"corr_bandwidth": self.corr_bandwidth, "corr_lags": self.corr_lags},
+            self.assume_centered,
+            n_complete,
+        )
+        return spec, self.regime_halflife, self.eigen_scale
 
     def _regime(self, values, complete, spec, state, variances):
         """Advance the volatility regime adjustment: its multiplier and carry.
@@ -393,7 +417,7 @@ class FactorCovariance(BaseEstimator):
         full = np.where(complete[:, None], values, np.nan)  # incomplete dates out
         path = last = variances[None]
         if len(full) > 1:
-            start = None if state is None else state.vol.path_carry()
+            start = None if state is None else state.sums.path_carry()
             head, _ = advance_variance_path(
                 full[:-1], spec.halflife, spec.lags, spec.centered, start
             )
@@ -512,6 +536,46 @@ def _new_rows(estimator, X, columns):
     )
 
 
+class _LastDate(NamedTuple):
+    """The last fitted date of a DatetimeIndex, as its dtype and integer.
+
+    :func:`check_later_dates` compares boxed labels (``Timestamp``): boxing
+    a date costs a one-date update a tenth of its time, a sixth with cold
+    caches, so a DatetimeIndex's dates are compared as its integers (``asi8``,
+    UTC with a time zone) when its dtype is the fitted one's. Anything else,
+    and an update that is refused, goes through ``check_later_dates`` (its
+    rules, its error).
+    """
+
+    dtype: object
+    value: int
+
+    @classmethod
+    def of(cls, index):
+        """``index``'s last date: a _LastDate, or :func:`last_date`'s label."""
+        if type(index) is pd.DatetimeIndex and len(index):
+            return cls(index.dtype, index.asi8[-1])
+        return last_date(index)
+
+    @classmethod
+    def after(cls, index, last):
+        """:func:`check_later_dates` of ``index`` after ``last``: its last date."""
+        if isinstance(last, cls):
+            if type(index) is pd.DatetimeIndex and index.dtype == last.dtype:
+                values = index.asi8
+                if len(values) and values[0] > last.value:
+                    return cls(last.dtype, values[-1])
+            last = last.label()
+        return cls.of(index) if check_later_dates(index, last) is not None else None
+
+    def label(self):
+        """The date as a ``Timestamp`` (in its time zone)."""
+        unit = getattr(self.dtype, "unit", None) or np.datetime_data(self.dtype)[0]
+        date = pd.Timestamp(np.datetime64(int(self.value), unit))
+        tz = getattr(self.dtype, "tz", None)
+        return date if tz is None else date.tz_localize("UTC").tz_convert(tz)
+
+
 def _seed(random_state):
     """A numpy Generator seed from scikit-learn's ``random_state`` forms."""
     if isinstance(random_state, np.random.RandomState):
@@ -523,12 +587,12 @@ def _seed(random_state):
 class _State:
     """What :meth:`FactorCovariance.partial_fit` advances (see its docstring)."""
 
+    params: tuple  # the parameters as given; `settings` as checked
     settings: tuple
     n_rows: int
-    vol: WeightedSums
-    corr: WeightedSums | None
+    sums: WeightedSums  # the volatilities' (and the correlations') sums
     regime: RegimeCarry | None
     history: GrowingArray | None  # regime_statistic_'s buffer
     positions: np.ndarray | None
-    last_label: object
+    last_label: object  # a _LastDate, or check_later_dates' label
     columns: pd.Index | None

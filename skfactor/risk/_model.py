@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from skfactor.risk._estimator import FactorCovariance
 from skfactor.risk._hedge import HedgeResult, check_targets, hedge_positions
 from skfactor.risk._specific import SpecificSettings, SpecificState
 from skfactor.utils._cov_types import resolve_bandwidth
+from skfactor.utils._growing import GrowingArray
 from skfactor.utils._later_dates import check_later_dates, last_date
 from skfactor.utils._typing import ArrayLike
 
@@ -49,18 +51,52 @@ class _Updates:
     structural: bool
     halflife: float | None
     bandwidth: int | None
+    history: _History
     covariance: FactorCovariance | None = None
-    # Cross-sectional model: the exposures are of the last date, and the
-    # returns of the assets not among them (the exposures' assets change by
-    # date; with ``asset_returns``, every asset's).
+    # Cross-sectional model: the exposures are of the last date (the
+    # exposures' assets change by date; the history keeps every asset's
+    # returns).
     latest: bool = True
-    returns: pd.DataFrame | None = None
 
 
-def _split_returns(returns, assets):
-    """``returns`` of ``assets`` (in their order) and of the other assets."""
-    others = returns.loc[:, ~returns.columns.isin(assets)]
-    return returns.reindex(columns=assets), others
+class _History:
+    """The return histories, in buffers that the new dates are appended to.
+
+    ``factor_returns`` and ``asset_returns`` are frames on views of them,
+    so an update copies none of the dates already there (but when a buffer
+    is full and doubles, or, from a cross-sectional model, an asset is new
+    and widens the rows). ``every`` holds the returns of every asset seen
+    (the model's assets, for a time-series model), by ``columns``; its
+    dates are its own (matched to the factor returns' by label). The date
+    labels are appended as indexes (a copy of 8 bytes or so a date).
+    """
+
+    def __init__(self, factor_returns, every):
+        self.factor_dates = factor_returns.index
+        self.factors = GrowingArray(factor_returns.to_numpy())
+        self.dates = every.index
+        self.every = GrowingArray(every.to_numpy())
+        self.columns = every.columns
+
+    def append(self, factor_returns, every):
+        """A new history: this one and the new dates (``every`` by asset)."""
+        new = copy.copy(self)
+        new.factor_dates = self.factor_dates.append(factor_returns.index)
+        new.factors = self.factors.append(factor_returns.to_numpy())
+        if not every.columns.equals(self.columns):  # assets came or went
+            # (difference hashes; isin looks at each of pandas' arrow strings)
+            listed = every.columns.difference(self.columns, sort=False)
+            new.columns = self.columns.append(listed)
+            every = every.reindex(columns=new.columns)
+        new.dates = self.dates.append(every.index)
+        new.every = self.every.append(every.to_numpy())
+        return new
+
+    def frames(self, factors, assets):
+        """``factor_returns`` and the ``asset_returns`` of ``assets``."""
+        F = pd.DataFrame(self.factors.values, self.factor_dates, factors, copy=False)
+        R = pd.DataFrame(self.every.values, self.dates, self.columns, copy=False)
+        return F, R if assets.equals(self.columns) else R.reindex(columns=assets)
 
 
 def _wide_returns(y):
@@ -260,6 +296,20 @@ class FactorRiskModel:
         self.n_obs = None if n_obs is None else pd.Series(n_obs).reindex(self.assets)
         self.factor_covariance_estimator = None
 
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        if "_updates" in state:  # the histories: views of its buffers, pickled once
+            state["factor_returns"] = state["asset_returns"] = None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        history = getattr(state.get("_updates"), "history", None)
+        if history is not None:
+            self.factor_returns, self.asset_returns = history.frames(
+                self.factors, self.assets
+            )
+
     def __repr__(self):
         returns = (
             "" if self.asset_returns is None else f", n_dates={len(self.asset_returns)}"
@@ -305,13 +355,17 @@ class FactorRiskModel:
                     f"({len(self.assets)}); got shape {arr.shape}."
                 )
             d = pd.Series(arr, index=self.assets)
-        missing = self.assets[~self.assets.isin(d.index)]
+        # (isin looks at each label of pandas' arrow strings: 40 ms at 3,000)
+        same = d.index.equals(self.assets)
+        missing = self.assets[:0] if same else self.assets[~self.assets.isin(d.index)]
         if len(missing):
             raise ValueError(
                 f"`specific_variance` has no value for {len(missing)} asset(s) of "
                 f"`exposures`, e.g. {missing[:5].tolist()}."
             )
-        values = d.reindex(self.assets).to_numpy(dtype=np.float64, na_value=np.nan)
+        if not same:
+            d = d.reindex(self.assets)
+        values = d.to_numpy(dtype=np.float64, na_value=np.nan)
         if not np.isfinite(values).all() or (values < 0).any():
             raise ValueError(
                 "`specific_variance` must be finite and >= 0 for every asset."
@@ -323,14 +377,15 @@ class FactorRiskModel:
         if frame is None:
             return None
         values = wide_values(frame, name)
-        missing = labels[~labels.isin(frame.columns)]
+        same = frame.columns.equals(labels)
+        missing = labels[:0] if same else labels[~labels.isin(frame.columns)]
         if len(missing):
             raise ValueError(
                 f"`{name}` has no column for {len(missing)} of the risk model's "
                 f"labels, e.g. {missing[:5].tolist()}."
             )
         out = pd.DataFrame(values, index=frame.index, columns=frame.columns)
-        return out.loc[:, labels]
+        return out if same else out.loc[:, labels]
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -451,10 +506,18 @@ class FactorRiskModel:
         d, n_obs = specific.variance(B if structural else None)
         risk = cls(B, cov, d, factor_returns=F, asset_returns=R, n_obs=n_obs)
         risk.factor_covariance_estimator = estimator
-        risk._updates = _Updates(model, specific, structural, halflife, bandwidth)
+        every = risk.asset_returns
+        if isinstance(model, CrossSectionalFactorModel):
+            wide = _wide_returns(y)  # and the assets not among the exposures'
+            others = wide.columns.difference(R.columns, sort=False)
+            every = pd.concat([every, wide.loc[:, others]], axis=1)
+        history = _History(risk.factor_returns, every)
+        risk.factor_returns, risk.asset_returns = history.frames(risk.factors, B.index)
+        risk._updates = _Updates(
+            model, specific, structural, halflife, bandwidth, history
+        )
         if isinstance(model, CrossSectionalFactorModel):
             risk._updates.latest = date is None or date == R.index[-1]
-            _, risk._updates.returns = _split_returns(_wide_returns(y), R.columns)
         return risk
 
     def update(
@@ -488,7 +551,11 @@ class FactorRiskModel:
         What it keeps does not grow with the history, beyond the return
         histories ``factor_returns`` and ``asset_returns`` it holds anyway
         (for a cross-sectional model, also those of the assets seen that are
-        not among the exposures', which may come back): per asset a few
+        not among the exposures', which may come back), which the new dates
+        are appended to without copying the dates already there (frames on
+        views of buffers whose capacity doubles; from a cross-sectional
+        model, ``asset_returns`` picks the exposures' assets from every
+        asset's buffer, a copy of those columns): per asset a few
         sums of its residuals (and the regime path's carries), and the
         factor covariance's state (see :meth:`FactorCovariance.partial_fit`;
         the built-in covariance is that of ``FactorCovariance(halflife=...,
@@ -520,6 +587,12 @@ class FactorRiskModel:
                 "This risk model was built from its pieces, not by `from_model`: "
                 "there is no model to give the new dates' residuals. Build it "
                 "with `FactorRiskModel.from_model(...)` to update it."
+            )
+        if not hasattr(updates, "history"):
+            raise ValueError(
+                "This risk model keeps no return histories to add dates to (it "
+                "was built by an older skfactor); build it again with "
+                "`FactorRiskModel.from_model` on all the dates."
             )
         estimator = self.factor_covariance_estimator
         advances = callable(getattr(estimator, "partial_fit", None))
@@ -554,16 +627,13 @@ class FactorRiskModel:
         d, n_obs = updates.specific.variance(B if updates.structural else None)
         new = type(self)(B, cov, d, n_obs=n_obs)
         # the histories were checked when they came: only the new dates are
-        new.factor_returns = pd.concat(
-            [self.factor_returns, self._check_returns(F, "X_new", self.factors)]
-        )
-        if updates.returns is None:
+        F = self._check_returns(F, "X_new", self.factors)
+        if isinstance(updates.model, TimeSeriesFactorModel):
             R = self._check_returns(R, "y_new", self.assets)
-            new.asset_returns = pd.concat([self.asset_returns, R])
-        else:
-            every = pd.concat([self.asset_returns, updates.returns], axis=1)
-            every = pd.concat([every, R])
-            new.asset_returns, updates.returns = _split_returns(every, new.assets)
+        updates.history = updates.history.append(F, R)
+        new.factor_returns, new.asset_returns = updates.history.frames(
+            new.factors, new.assets
+        )
         new.factor_covariance_estimator = self.factor_covariance_estimator
         self.__dict__.update(vars(new))
         return self
