@@ -520,11 +520,9 @@ def _fit_chunk(
     Yb = _window_sums(Yb, n_rows, window, decay, ws)[first:n_rows]
     ym = [Yb[:, q] for q in range(K + 2)]
     shape = (n_out, m)
-    n = ws.empty(shape, np.int32)
+    # The observation counts, written straight into the results.
+    n = out.nobs[rows, span]
     n[...] = blk.n
-    invalid = ws.empty(shape, bool)
-    invalid[...] = blk.system.bad
-    flag = ws.empty(shape, bool)
     seen = ~unseen.all(axis=0)
     n[:, ~seen] = 0
     np.not_equal(Mb, blk.fb[:, None], out=unseen)  # a hole, or unlisted
@@ -536,8 +534,9 @@ def _fit_chunk(
         np.cumsum(Mh, axis=0, out=mc[1:])
         n_own = _window_counts(mc, first, window)
         n[:, holey] = n_own
+        few = np.less(n_own, min_obs, out=ws.empty(n_own.shape, bool))
         need = np.not_equal(n_own, blk.n, out=ws.empty(n_own.shape, bool))
-        need &= n_own >= min_obs  # a hole, and enough dates
+        need &= ~few  # a hole, and enough dates
         need[:skip] = False
         ti, hi = np.nonzero(need)
     if len(ti):  # own factor sums and normal equations, cell by cell
@@ -549,47 +548,51 @@ def _fit_chunk(
         for _ in range(K + 2):  # gathered before the shared solve overwrites Yb
             ym_own.append(np.take(Yb, at, out=ws.empty(len(ti))))
             at += m
+    # A window without an estimate (too few dates, collinear, or before the
+    # first full window) gets a NaN cross-product sum, which every result
+    # of its solve inherits: no mask pass over the results.
+    c0 = ym[1]
+    c0[blk.system.bad[:, 0] | (blk.n[:, 0] < min_obs)] = np.nan
+    c0[:skip] = np.nan
+    c0[:, ~seen] = np.nan
+    if len(holey):
+        t_few, h_few = np.nonzero(few)
+        c0[t_few, holey[h_few]] = np.nan
     beta, alpha, r2, msr, yy = _solve(
         blk.fm, ym, blk.system, fit_intercept, blk.cF, cR, ws
     )
     W = np.broadcast_to(blk.fm[0], shape)
     if len(ti):
         system = _system(fm, blk.ref, fit_intercept, blk.cF, ws)
+        np.copyto(ym_own[1], np.nan, where=system.bad)
         own = _solve(fm, ym_own, system, fit_intercept, blk.cF, cR[ci], ws)
         W = ws.empty(shape)
         W[...] = blk.fm[0]
-        # beta, alpha, r2, msr, W and invalid are C-contiguous (date, asset)
-        # arrays: their flat views take the own cells' values.
-        news = [*own[0], own[1], own[2], own[3], fm[0], system.bad]
-        for target, values in zip(
-            [*beta, alpha, r2, msr, W, invalid], news, strict=True
-        ):
+        # beta, alpha, r2, msr and W are C-contiguous (date, asset) arrays:
+        # their flat views take the own cells' values.
+        news = [*own[0], own[1], own[2], own[3], fm[0]]
+        for target, values in zip([*beta, alpha, r2, msr, W], news, strict=True):
             if values is not None:
                 target.reshape(-1)[cell] = values
         yy[ti, ci] = own[4]  # yy is a view of Yb
         inv = np.stack(system.inv, axis=-1)
         out.inv_own.append((blk.a - blk.first + ti, span.start + ci, inv))
-    invalid |= np.less(n, min_obs, out=flag)
-    invalid[:skip] = True
-    out.estimated = out.estimated or not invalid.all()
+    out.estimated = out.estimated or not np.isnan(beta[0]).all()
     terms = [alpha, *beta] if fit_intercept else beta
     with np.errstate(invalid="ignore", divide="ignore"):
-        np.greater(r2, 1.0 - _NEAR_EXACT, out=flag)
-        ti, ci = np.nonzero(flag > invalid)  # estimated, and near-exact
-        if len(ti):  # near-exact fits: the SSR from the residuals
+        flag = np.greater(r2, 1.0 - _NEAR_EXACT, out=ws.empty(shape, bool))
+        if flag.any():  # near-exact fits: the SSR from the residuals
+            ti, ci = np.nonzero(flag)
             coef = np.column_stack([v[ti, ci] for v in terms])
             ssr = _residual_ssr(
                 F, R, out.r_unit, blk.a + ti, span.start + ci, coef, window, decay
             )
             r2[ti, ci] = 1.0 - ssr / yy[ti, ci]
             msr[ti, ci] = ssr / W[ti, ci]
-        np.copyto(r2, np.nan, where=invalid)
         out.rsquared[rows, span] = r2
-        out.nobs[rows, span] = n
         # Each term into its strided slice of the results, in the data's units.
         params, per_term = out.params[rows, span], out.per_term[span]
         for j, values in enumerate(terms):
-            np.copyto(values, np.nan, where=invalid)
             np.multiply(values, per_term[:, j], out=params[..., j])
         # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k): the
         # factors looked up by n (NaN for n <= k), not computed cell by cell.
@@ -599,11 +602,9 @@ def _fit_chunk(
         if out.s2 is not None:
             s2 = np.multiply(msr, W, out=ws.empty(shape))
             s2 *= np.take(per_dof, n, out=factor)
-            np.copyto(s2, np.nan, where=invalid)
             out.s2[rows, span] = s2
         msr *= np.take(counts * per_dof, n, out=factor)
         np.sqrt(msr, out=msr)
-        np.copyto(msr, np.nan, where=invalid)
         np.multiply(msr, r_unit, out=out.resid_vol[rows, span])
 
 
