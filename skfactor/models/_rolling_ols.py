@@ -616,11 +616,8 @@ def _fit_chunk(
         out.rsquared[rows, span] = r2
         # Each term into its strided slice of the results, in the data's units.
         params, per_term = out.params[rows, span], out.per_term[span]
-        if fit_intercept:
-            np.multiply(alpha, per_term[:, 0], out=params[..., 0])
-        np.multiply(
-            beta.transpose(0, 2, 1), per_term[:, k - K :], out=params[..., k - K :]
-        )
+        for j, values in enumerate(terms):
+            np.multiply(values, per_term[:, j], out=params[..., j])
         # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k): the
         # factors looked up by n (NaN for n <= k), not computed cell by cell.
         counts = np.arange(window + 1.0)
