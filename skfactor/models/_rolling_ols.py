@@ -170,6 +170,15 @@ def _window_counts(P, first, window):
     return out
 
 
+def _take(a, indices, axis=None, out=None):
+    """``np.take`` of indices known to be in range: ``out`` written in place.
+
+    (With numpy's default ``mode="raise"`` an ``out`` is filled through a
+    temporary copy: an allocation the size of the result.)
+    """
+    return np.take(a, indices, axis=axis, out=out, mode="clip")
+
+
 def _shape(*arrays):
     return np.broadcast_shapes(*(a.shape for a in arrays))
 
@@ -550,7 +559,7 @@ def _fit_chunk(
     holey = np.flatnonzero(seen & unseen.any(axis=0))
     ti = np.empty(0, dtype=np.intp)
     if len(holey):  # some window of these assets misses a date: own counts
-        Mh = np.take(Mb, holey, axis=1, out=ws.empty((n_rows, len(holey)), bool))
+        Mh = _take(Mb, holey, axis=1, out=ws.empty((n_rows, len(holey)), bool))
         mc = ws.zeros((n_rows + 1, len(holey)), np.intp)
         np.cumsum(Mh, axis=0, out=mc[1:])
         n_own = _window_counts(mc, first, window)
@@ -567,7 +576,7 @@ def _fit_chunk(
         at = ti * (K + 2) * m + ci  # and of their first term in Yb
         ym_own = ws.empty((1, K + 2, len(ti)))
         for q in range(K + 2):  # gathered before the shared solve overwrites Yb
-            np.take(Yb, at, out=ym_own[0, q])
+            _take(Yb, at, out=ym_own[0, q])
             at += m
     # A window without an estimate (too few dates, collinear, or before the
     # first full window) gets a NaN cross-product sum, which every result
@@ -625,9 +634,9 @@ def _fit_chunk(
         factor = ws.empty(shape)
         if out.s2 is not None:
             s2 = np.multiply(msr, W, out=ws.empty(shape))
-            s2 *= np.take(per_dof, n, out=factor)
+            s2 *= _take(per_dof, n, out=factor)
             out.s2[rows, span] = s2
-        msr *= np.take(counts * per_dof, n, out=factor)
+        msr *= _take(counts * per_dof, n, out=factor)
         np.sqrt(msr, out=msr)
         np.multiply(msr, r_unit, out=out.resid_vol[rows, span])
 
@@ -651,11 +660,12 @@ def _own_sums(Mh, mc, blk, ti, hi, window, decay, ws):
     first_obs = Mh.argmax(axis=0)
     last_obs = n_rows - 1 - Mh[::-1].argmax(axis=0)
     lo = np.subtract(t, window - 1, out=ws.empty(n, np.intp))
-    np.maximum(lo, np.take(first_obs, hi, out=ws.empty(n, np.intp)), out=lo)
-    end = np.minimum(t, np.take(last_obs, hi, out=ws.empty(n, np.intp)))
+    np.maximum(lo, _take(first_obs, hi, out=ws.empty(n, np.intp)), out=lo)
+    end = _take(last_obs, hi, out=ws.empty(n, np.intp))
+    np.minimum(t, end, out=end)
     end += 1  # one past the window's last observed row
-    S = np.take(blk.C, end, axis=1, out=ws.empty((len(blk.C), n)))
-    tmp = np.take(blk.C, lo, axis=1, out=ws.empty(S.shape))
+    S = _take(blk.C, end, axis=1, out=ws.empty((len(blk.C), n)))
+    tmp = _take(blk.C, lo, axis=1, out=ws.empty(S.shape))
     if decay is None:
         S -= tmp
         return _less_holes(S, tmp, Mh, mc, blk, hi, lo, end, first_obs, last_obs, ws)
@@ -708,10 +718,10 @@ def _less_holes(S, tmp, Mh, mc, blk, hi, lo, end, first_obs, last_obs, ws):
     pos, part = ws.empty(len(hi), np.intp), ws.empty(len(hi), np.intp)
     sums = []  # the prefix sums at `end`, then at `lo`
     for r, into in ((end, tmp), (lo, ws.empty(S.shape))):
-        np.take(start, hi, out=pos)
-        pos += np.take(blk.fbc, r, out=part)
-        pos -= np.take(mc, np.add(np.multiply(r, h, out=part), hi, out=part), out=part)
-        sums.append(np.take(P, pos, axis=1, out=into))
+        _take(start, hi, out=pos)
+        pos += _take(blk.fbc, r, out=part)
+        pos -= _take(mc, np.add(np.multiply(r, h, out=part), hi, out=part), out=part)
+        sums.append(_take(P, pos, axis=1, out=into))
     S -= np.subtract(*sums, out=tmp)
     return S
 
