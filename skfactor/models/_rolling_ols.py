@@ -304,19 +304,22 @@ def _inverse_quadratic(L, scale, u, ws):
     return q
 
 
-def _contract(subscripts, x, y, out):
+def _contract(subscripts, x, y, out, assets=(True, True)):
     """``np.einsum(subscripts, x, y, out=out)``, the same bits whatever the width.
 
     A fused multiply-add loop (3x faster than one numpy call per product),
     that sums the products in the order of the summed index when the last
-    (assets) axis is innermost; numpy moves a last axis of length 1 out of
-    the inner loop, and sums in another order: then ``y`` is widened to 2.
+    (assets) axis is innermost; numpy moves an axis of length 1 out of the
+    inner loop, and sums in another order: then it is widened to 2.
+    ``assets``: whether ``x``, ``y`` have the assets' axis (last).
     """
-    if y.shape[-1] > 1:
+    if out.shape[-1] > 1:
         return np.einsum(subscripts, x, y, out=out)
-    if x.shape[-1] == 1:
-        x = np.repeat(x, 2, axis=-1)
-    out[...] = np.einsum(subscripts, x, np.repeat(y, 2, axis=-1))[..., :1]
+    x, y = (
+        np.repeat(v, 2, axis=-1) if a else v
+        for v, a in zip((x, y), assets, strict=True)
+    )
+    out[...] = np.einsum(subscripts, x, y)[..., :1]
     return out
 
 
@@ -342,7 +345,7 @@ class _System:
         """
         x = ws.empty(c.shape)
         if self.inverse is not None:
-            return _contract("tjk,tkm->tjm", self.inverse, c, x)
+            return _contract("tjk,tkm->tjm", self.inverse, c, x, (False, True))
         K = c.shape[1]
         for j in range(K):
             np.multiply(c[:, j], self.scale[j], out=x[:, j])
@@ -432,9 +435,12 @@ def _solve(fm, ym, system, fit_intercept, center, cR, ws):
         if fit_intercept:  # ȳ - β'f̄ in the data's units
             alpha = ybar
             mark = ws.mark()
-            for j in range(K):
-                mean = _mean(sf[:, j], W, center[j], ws)
-                alpha -= np.multiply(beta[:, j], mean, out=tmp)
+            means = _mean(sf, W[:, None], center[:, None], ws)
+            if means.shape[-1] == 1:  # one set per date (the shared equations)
+                bm = _contract("tjm,tj->tm", beta, means[..., 0], tmp, (True, False))
+            else:
+                bm = _contract("tjm,tjm->tm", beta, means, tmp)
+            alpha -= bm
             ws.release(mark)
             alpha += cR
     return beta, alpha, rsquared, ssr, yy
@@ -591,18 +597,26 @@ def _fit_chunk(
     beta, alpha, r2, msr, yy = _solve(
         blk.fm, Yb, blk.system, fit_intercept, blk.cF, cR, ws
     )
+    # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k): the
+    # factors looked up by n (NaN for n <= k), one per date but in the
+    # windows with their own count (whose msr is NaN but the own windows').
+    counts = np.arange(window + 1.0)
+    per_dof = np.full(window + 1, np.nan)
+    np.divide(1.0, counts - k, out=per_dof, where=counts > k)
     W = np.broadcast_to(blk.fm[:, 0], shape)
+    s2 = _scaled_msr(msr, W, blk.n, counts, per_dof, out.s2, ws)
     if len(ti):
         system = _system(fm, blk.ref, fit_intercept, blk.cF, ws)
         np.copyto(ym_own[:, 1], np.nan, where=system.bad)
         own = _solve(fm, ym_own, system, fit_intercept, blk.cF, cR[ci], ws)
+        own_s2 = _scaled_msr(own[3], fm[:, 0], n[ti, ci], counts, per_dof, s2, ws)
         W = ws.empty(shape)
         W[...] = blk.fm[:, 0]
         beta[ti, :, ci] = own[0][0].T
-        # alpha, r2, msr and W are C-contiguous (date, asset) arrays: their
-        # flat views take the own cells' values.
-        news = [own[1], own[2], own[3], fm[:, 0]]
-        for target, values in zip([alpha, r2, msr, W], news, strict=True):
+        # alpha, r2, msr, s2 and W are C-contiguous (date, asset) arrays:
+        # their flat views take the own cells' values.
+        news = [own[1], own[2], own[3], own_s2, fm[:, 0]]
+        for target, values in zip([alpha, r2, msr, s2, W], news, strict=True):
             if values is not None:
                 target.reshape(-1)[cell] = values[0]
         yy[ti, ci] = own[4]  # yy is a view of Yb
@@ -621,24 +635,33 @@ def _fit_chunk(
                 F, R, out.r_unit, blk.a + ti, span.start + ci, coef, window, decay
             )
             r2[ti, ci] = 1.0 - ssr / yy[ti, ci]
-            msr[ti, ci] = ssr / W[ti, ci]
+            w = W[ti, ci]
+            near = ssr / w
+            near_s2 = _scaled_msr(near, w, n[ti, ci], counts, per_dof, s2, HEAP)
+            msr[ti, ci] = near
+            if s2 is not None:
+                s2[ti, ci] = near_s2
         out.rsquared[rows, span] = r2
         # Each term into its strided slice of the results, in the data's units.
         params, per_term = out.params[rows, span], out.per_term[span]
         for j, values in enumerate(terms):
             np.multiply(values, per_term[:, j], out=params[..., j])
-        # s² = Σwe²/(n-k) = msr · Σw/(n-k); resid_vol² = msr · n/(n-k): the
-        # factors looked up by n (NaN for n <= k), not computed cell by cell.
-        counts = np.arange(window + 1.0)
-        per_dof = np.where(counts > k, 1.0 / (counts - k), np.nan)
-        factor = ws.empty(shape)
-        if out.s2 is not None:
-            s2 = np.multiply(msr, W, out=ws.empty(shape))
-            s2 *= _take(per_dof, n, out=factor)
+        if s2 is not None:
             out.s2[rows, span] = s2
-        msr *= _take(counts * per_dof, n, out=factor)
         np.sqrt(msr, out=msr)
         np.multiply(msr, r_unit, out=out.resid_vol[rows, span])
+
+
+def _scaled_msr(msr, W, n, counts, per_dof, s2, ws):
+    """``s2`` (when not None) from ``msr`` = Σwe²/Σw; ``msr`` then times n/(n-k).
+
+    ``n`` the windows' observations (broadcasting with ``msr``).
+    """
+    if s2 is not None:
+        s2 = np.multiply(msr, W, out=ws.empty(msr.shape))
+        s2 *= per_dof[n]
+    msr *= (counts * per_dof)[n]
+    return s2
 
 
 def _own_sums(Mh, mc, blk, ti, hi, window, decay, ws):
