@@ -551,8 +551,7 @@ def _fit_chunk(
     np.divide(R[blk.lo : blk.b, span], r_unit, out=y)
     y -= cR
     np.copyto(y, 0.0, where=unseen)
-    for j in range(K):
-        np.multiply(y, blk.Gb[:, 1 + j, None], out=Yb[:n_rows, 1 + j])
+    np.multiply(y[:, None], blk.Gb[:, 1 : 1 + K, None], out=Yb[:n_rows, 1 : 1 + K])
     np.square(y, out=Yb[:n_rows, K + 1])
     Yb = _window_sums(Yb, n_rows, window, decay, ws)[first:n_rows]
     shape = (n_out, m)
@@ -612,7 +611,10 @@ def _fit_chunk(
         own_s2 = _scaled_msr(own[3], fm[:, 0], n[ti, ci], counts, per_dof, s2, ws)
         W = ws.empty(shape)
         W[...] = blk.fm[:, 0]
-        beta[ti, :, ci] = own[0][0].T
+        at = ti * (K * m) + ci  # the cells' flat positions in beta
+        for j in range(K):
+            beta.reshape(-1)[at] = own[0][0, j]
+            at += m
         # alpha, r2, msr, s2 and W are C-contiguous (date, asset) arrays:
         # their flat views take the own cells' values.
         news = [own[1], own[2], own[3], own_s2, fm[:, 0]]
