@@ -848,8 +848,8 @@ def rolling_ols(
         span of the prefix sums (at least ``window`` dates).
     chunk_cells : int
         Cells (dates x assets) of one chunk of assets within a block: the
-        chunks change nothing but the speed and the scratch memory (about
-        ``(K + 2)² x chunk_cells`` float64 with many holes).
+        chunks change nothing but the speed and the scratch memory (up to
+        about ``2 (K + 2)²`` float64 arrays of ``chunk_cells`` with many holes).
 
     Returns
     -------
