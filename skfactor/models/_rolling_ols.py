@@ -640,8 +640,11 @@ def _fit_chunk(
         terms.insert(0, alpha)
     with np.errstate(invalid="ignore", divide="ignore"):
         flag = np.greater(r2, 1.0 - _NEAR_EXACT, out=ws.empty(shape, bool))
-        if flag.any():  # near-exact fits: the SSR from the residuals
-            ti, ci = np.nonzero(flag)
+        ti, ci = np.nonzero(flag) if flag.any() else (ti[:0], ti[:0])
+        exact = n[ti, ci] == k  # as many dates as terms: no residual at all
+        r2[ti[exact], ci[exact]] = 1.0
+        ti, ci = ti[~exact], ci[~exact]
+        if len(ti):  # near-exact fits: the SSR from the residuals
             coef = np.column_stack([v[ti, ci] for v in terms])
             ssr = _residual_ssr(
                 F, R, out.r_unit, blk.a + ti, span.start + ci, coef, window, decay
