@@ -218,7 +218,8 @@ class Winsorizer(PanelTransformer):
         limits = _check_limits(self.limits)
         if self.method == "quantile" and seg.grid_fits:
             # Caps and clip a block of dates at a time (Segments.sweep).
-            seg.sweep(x, partial(_row_caps, limits=limits), np.clip, out)
+            row_caps = partial(_row_caps, limits=limits)
+            seg.sweep(x, row_caps, np.clip, out, scratch=blocks.scratch())
             return
         check_column_finite(x)
         caps = self._caps(seg, seg.sort(x), limits)
