@@ -99,7 +99,7 @@ class Blocks(NamedTuple):
     local: threading.local | None = None
 
     def scratch(self):
-        """This thread's :class:`Scratch`, shared by the columns it works on.
+        """The calling thread's :class:`Scratch`, shared by its columns.
 
         Under ``MALLOC_TRIM_THRESHOLD_`` (a Dask worker's setting) every
         block-sized array is mapped afresh and faulted in page by page: one
