@@ -96,10 +96,13 @@ def test_segments_sweep_restores_numpy_buffer_size_on_error():
     assert np.getbufsize() == before
 
 
-@pytest.mark.parametrize(("limits", "bad"), [((0, 0.01), np.inf), ((0.01, 0), -np.inf)])
+@pytest.mark.parametrize(
+    ("limits", "bad"), [((0, 0.01), np.inf), ((0.01, 0), -np.inf), (0, np.inf)]
+)
 def test_winsorizer_one_sided_caps_still_find_inf(limits, bad):
     # Wide dates take the block-extremes path; with one cap asked for, the
-    # other end's ±inf is not among the extremes it takes.
+    # other end's ±inf is not among the extremes it takes (with none, no
+    # extremes are taken).
     X = _panel(n_assets=1200, missing=0.0)
     X.iloc[5, 2] = bad
     with pytest.raises(ValueError, match=r"inf or -inf in column\(s\) \['c2'\]"):

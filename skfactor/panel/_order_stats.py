@@ -155,12 +155,12 @@ def row_order_statistics(
     (from the block extremes where both ends are asked for).
     """
     scratch = Scratch() if scratch is None else scratch
-    tails = _tails_apply(grid.shape[1], low_k, high_k, n_valid)
-    both = low_k is not None and high_k is not None
-    if check_finite and not (tails and both):
+    asked = [k is not None for k in (low_k, high_k)]
+    tails = any(asked) and _tails_apply(grid.shape[1], low_k, high_k, n_valid)
+    if check_finite and not (tails and all(asked)):
         if np.isinf(grid, out=scratch("mask", grid.shape, bool)).any():
             raise InfiniteValues("`X` contains inf or -inf.")
-    if low_k is None and high_k is None:
+    if not any(asked):
         return None, None
     if tails:
         return _tail_rows(grid, low_k, high_k, n_valid, scratch, check_finite)
