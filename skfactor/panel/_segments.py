@@ -236,7 +236,6 @@ class Segments:
         """
         xs = self.sort(x) if xs is None else xs
         scratch = Scratch() if scratch is None else scratch
-        found = []
         with row_buffers(self.max_size):
             found = self._sweep_blocks(xs, stats, out, scratch)
         if not found:  # no rows: the statistics' dtypes from an empty grid
@@ -376,11 +375,8 @@ class Segments:
                 used = np.flatnonzero(self.sizes)
                 starts, ends = self.starts[used], self.bounds[used + 1] - 1
                 steps[0] = used[0] * self.max_size
-                steps[starts[1:]] = (
-                    used[1:] * self.max_size
-                    - (used[:-1] * self.max_size)
-                    - (ends[:-1] - starts[:-1])
-                )
+                jump = np.diff(used) * self.max_size - (ends - starts)[:-1]
+                steps[starts[1:]] = jump
             self._grid_index = np.cumsum(steps, out=steps)
         return self._grid_index
 
