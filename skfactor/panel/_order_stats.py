@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from skfactor.panel._segments import CACHE_CELLS, Scratch
+from skfactor.panel._validation import InfiniteValues
 
 __all__ = ["median", "order_statistics", "row_order_statistics"]
 
@@ -140,7 +141,9 @@ def _partition_rows(source, low_k, high_k, n_valid):
     return lo, hi
 
 
-def row_order_statistics(grid, low_k, high_k, n_valid, scratch=None):
+def row_order_statistics(
+    grid, low_k, high_k, n_valid, scratch=None, check_finite=False
+):
     """Order statistics of each row of a padded grid, NaN ignored.
 
     As :func:`order_statistics`, for rows of the (n_segments, max_size) grid
@@ -148,11 +151,19 @@ def row_order_statistics(grid, low_k, high_k, n_valid, scratch=None):
     Positions near the ends of wide rows come from block extremes
     (:func:`_tail_rows`), the others from a partition of a copy. ``scratch``,
     a :class:`~skfactor.panel._segments.Scratch`, lends the block-sized masks.
+    With ``check_finite``, raise :class:`InfiniteValues` on ±inf in ``grid``
+    (from the block extremes where both ends are asked for).
     """
-    if low_k is None and high_k is None:
+    scratch = Scratch() if scratch is None else scratch
+    asked = [k is not None for k in (low_k, high_k)]
+    tails = any(asked) and _tails_apply(grid.shape[1], low_k, high_k, n_valid)
+    if check_finite and not (tails and all(asked)):
+        if np.isinf(grid, out=scratch("mask", grid.shape, bool)).any():
+            raise InfiniteValues("`X` contains inf or -inf.")
+    if not any(asked):
         return None, None
-    if _tails_apply(grid.shape[1], low_k, high_k, n_valid):
-        return _tail_rows(grid, low_k, high_k, n_valid, scratch)
+    if tails:
+        return _tail_rows(grid, low_k, high_k, n_valid, scratch, check_finite)
     return _partition_rows(grid, low_k, high_k, n_valid)
 
 
@@ -190,8 +201,26 @@ def _tail_order_statistics(segments, col, low_k, high_k, n_valid):
     return tuple(None if p[0] is None else np.concatenate(p) for p in sides)
 
 
-def _tail_rows(grid, low_k, high_k, n_valid, scratch=None):
-    """:func:`_tail_order_statistics` on rows of the padded grid."""
+def _kth_smallest(rows, k):
+    """Each row's ``k[r]``-th smallest value (0-based, NaN last); rows sorted.
+
+    NaN where ``k`` is out of range or past the row's non-NaN values (no
+    count of them needed). numpy's sort of short rows beats a partition.
+    """
+    n_rows, width = rows.shape
+    rows.sort(axis=1)
+    value = rows[np.arange(n_rows), np.clip(k, 0, width - 1)]
+    return np.where((k >= 0) & (k < width), value, np.nan)
+
+
+def _tail_rows(grid, low_k, high_k, n_valid, scratch=None, check_inf=False):
+    """:func:`_tail_order_statistics` on rows of the padded grid.
+
+    With ``check_inf`` (both sides asked for), raise :class:`InfiniteValues`
+    on ±inf in ``grid``, seen in the block extremes (each row's minimum and
+    maximum are among them): a twelfth of the cells a check of ``grid``
+    reads.
+    """
     width, n_blocks = grid.shape[1], _N_BLOCKS
     sides = [(k, top) for k, top in ((low_k, False), (high_k, True)) if k is not None]
     n_rows, per_block = grid.shape[0], width // n_blocks
@@ -208,10 +237,13 @@ def _tail_rows(grid, low_k, high_k, n_valid, scratch=None):
         extremes = scratch("extremes", (n_rows, n_blocks))
         ufunc.reduce(dealt, axis=1, out=extremes)
         ufunc(extremes[:, : rest.shape[1]], rest, out=extremes[:, : rest.shape[1]])
-        extremes.sort(axis=1)  # NaN last
-        m = n_blocks - np.count_nonzero(np.isnan(extremes), axis=1)
-        found = (k >= 0) & (k < m)
-        t = extremes[rows, np.where(found, m - 1 - k if top else k, 0)]
+        if check_inf and np.isinf(extremes).any():  # a row's minimum or maximum
+            raise InfiniteValues("`X` contains inf or -inf.")
+        if top:  # the k-th largest maximum is the k-th smallest of their negatives
+            np.negative(extremes, out=extremes)
+        t = _kth_smallest(extremes, k)  # NaN: fewer than k + 1 non-NaN blocks
+        found = (k >= 0) & (t == t)
+        t = -t if top else t
         with np.errstate(invalid="ignore"):
             compare = np.greater_equal if top else np.less_equal
             compare(grid, t[:, None], out=keep if i == 0 else past)

@@ -28,6 +28,7 @@ overrides ``get_feature_names_out`` and ``_output_columns``.
 from __future__ import annotations
 
 import numbers
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -35,7 +36,7 @@ import pandas as pd
 
 from skfactor.panel._output import PanelTransformerMixin
 from skfactor.panel._roles import resolve_roles
-from skfactor.panel._segments import Segments
+from skfactor.panel._segments import Scratch, Segments
 from skfactor.panel._validation import InfiniteValues, check_finite, validate_panel
 from skfactor.utils._parallel import for_each
 from skfactor.utils._sklearn import (
@@ -88,12 +89,29 @@ class Blocks(NamedTuple):
     ``segments`` are the rows' blocks (dates, (date, group) cells or assets);
     ``weights`` the ``weights`` column in segment order (None without one);
     ``no_group`` marks the rows without a group label, whose output is NaN
-    (None without ``groups``).
+    (None without ``groups``); ``local`` holds each thread's :class:`Scratch`
+    for this call (see :meth:`scratch`).
     """
 
     segments: Segments
     weights: np.ndarray | None = None
     no_group: np.ndarray | None = None
+    local: threading.local | None = None
+
+    def scratch(self):
+        """The calling thread's :class:`Scratch`, shared by its columns.
+
+        Under ``MALLOC_TRIM_THRESHOLD_`` (a Dask worker's setting) every
+        block-sized array is mapped afresh and faulted in page by page: one
+        set per thread and call, not one per column, and the sweeps' other
+        reused arrays (:meth:`Segments.sweep`) fault 26 MiB instead of 212 on
+        a winsorize + z-score of a 315-date partition (2,000 assets x 5).
+        """
+        if self.local is None:
+            return Scratch()
+        if not hasattr(self.local, "scratch"):
+            self.local.scratch = Scratch()
+        return self.local.scratch
 
 
 class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimator):
@@ -163,7 +181,7 @@ class PanelTransformer(OneToOneFeatureMixin, PanelTransformerMixin, BaseEstimato
         else:
             segments = panel.segments
         weights = None if w is None else segments.sort(values[:, w])
-        return Blocks(segments, weights, no_group)
+        return Blocks(segments, weights, no_group, threading.local())
 
     # ---------------------------------------------------------------- kernel
     def _fit(self, panel, roles, y):

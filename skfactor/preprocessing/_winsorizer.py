@@ -12,7 +12,7 @@ from skfactor.panel._order_stats import row_order_statistics
 from skfactor.panel._segments import Segments, row_counts
 from skfactor.panel._stats import center_scale, winsorize_caps
 from skfactor.panel._transformer import PanelTransformer, shared_constraints
-from skfactor.panel._validation import InfiniteValues, check_column_finite
+from skfactor.panel._validation import check_column_finite
 from skfactor.utils._sklearn import Interval, StrOptions
 from skfactor.utils._warnings import warn
 
@@ -218,7 +218,8 @@ class Winsorizer(PanelTransformer):
         limits = _check_limits(self.limits)
         if self.method == "quantile" and seg.grid_fits:
             # Caps and clip a block of dates at a time (Segments.sweep).
-            seg.sweep(x, partial(_row_caps, limits=limits), np.clip, out)
+            row_caps = partial(_row_caps, limits=limits)
+            seg.sweep(x, row_caps, np.clip, out, scratch=blocks.scratch())
             return
         check_column_finite(x)
         caps = self._caps(seg, seg.sort(x), limits)
@@ -230,14 +231,12 @@ def _row_caps(grid, grid_out, scratch, limits):
 
     With ``grid_out``, the rows clipped into it too (see :meth:`Segments.sweep`).
     """
-    mask = scratch("mask", grid.shape, bool)
-    if np.isinf(grid, out=mask).any():  # in the cache (_kernel_checks_finite)
-        raise InfiniteValues("`X` contains inf or -inf.")
     lower, upper = limits
-    n = row_counts(grid, np.isnan(grid, out=mask))
+    n = row_counts(grid, np.isnan(grid, out=scratch("mask", grid.shape, bool)))
     low_k = (lower * n.astype(np.float64)).astype(np.intp) if lower else None
     high_k = (upper * n.astype(np.float64)).astype(np.intp) if upper else None
-    lo, hi = row_order_statistics(grid, low_k, high_k, n, scratch)
+    # ±inf raises there, read where it costs least (_kernel_checks_finite).
+    lo, hi = row_order_statistics(grid, low_k, high_k, n, scratch, check_finite=True)
     lo = np.full(len(grid), -np.inf) if lo is None else lo
     hi = np.full(len(grid), np.inf) if hi is None else hi
     if grid_out is not None:

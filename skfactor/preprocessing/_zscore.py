@@ -51,7 +51,7 @@ def _grid_moments(grid, grid_out, scratch):
     return mean, std, n
 
 
-def _zscore_sweep(seg, x, out):
+def _zscore_sweep(seg, x, out, scratch=None):
     """Mean, standard deviation and z-scores a block of dates at a time.
 
     The moments are :func:`~skfactor.panel._stats.center_scale`'s; the few
@@ -60,7 +60,9 @@ def _zscore_sweep(seg, x, out):
     """
     xs = seg.sort(x)
     with np.errstate(divide="ignore", invalid="ignore"):  # redone below
-        mean, std, n = seg.sweep(x, _grid_moments, _standardize, out, xs, n_args=2)
+        mean, std, n = seg.sweep(
+            x, _grid_moments, _standardize, out, xs, n_args=2, scratch=scratch
+        )
     work = np.empty_like(xs)  # untouched (no memory taken) unless needed
     center, scale = _finish(seg, xs, mean, n, None, work, std, True, None, mean)
     redo = np.flatnonzero(~((scale == std) & (center == mean)) & (n > 0))
@@ -164,7 +166,7 @@ class CrossSectionalZScore(PanelTransformer):
     def _transform_column(self, blocks, x, out):
         seg = blocks.segments
         if not self.robust and blocks.weights is None and seg.grid_fits:
-            _zscore_sweep(seg, x, out)
+            _zscore_sweep(seg, x, out, blocks.scratch())
             return
         check_column_finite(x)
         stats = center_scale(
