@@ -355,15 +355,21 @@ def _add_lags_compacted(X, fit, nlags, weight, meat, cols):
     n_dates, p = X.shape
     step = max(1, _HAC_CHUNK_CELLS // max(n_dates * p, 1))
     Xt = np.ascontiguousarray(X.T)
+    resid = np.ascontiguousarray(fit.resid).reshape(-1)
+    # Buffers reused by every chunk, and takes with mode="clip" (the indices
+    # are in range; "raise" buffers its output): on a Dask worker each new
+    # array is mapped and faulted in afresh (~45 MiB per 315 x 2,000 block).
     buf = np.empty((p, min(step, len(cols)), n_dates))
+    ubuf = np.empty((min(step, len(cols)), n_dates))
     for start in range(0, len(cols), step):
         c = cols[start : start + step]
         order = np.argsort(~fit.mask[c], axis=1, kind="stable")  # (c, T)
-        u = np.take_along_axis(fit.resid[c], order, axis=1)
-        scores = buf[:, : len(u)]  # (p, c, T); 0 past each column's nobs
+        scores = buf[:, : len(c)]  # (p, c, T); 0 past each column's nobs
         for j in range(p):  # one factor at a time: a 1-D gather
-            np.take(Xt[j], order, out=scores[j])
-            scores[j] *= u
+            np.take(Xt[j], order, out=scores[j], mode="clip")
+        order += (c * n_dates)[:, None]  # each column's residuals, date order
+        u = np.take(resid, order, out=ubuf[: len(c)], mode="clip")
+        scores *= u
         xu = scores.transpose(1, 0, 2)  # (c, p, T)
         m, nl = meat[c], nlags[c]
         for lag in range(1, min(int(nl.max(initial=0)), n_dates - 1) + 1):
