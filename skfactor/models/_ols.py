@@ -361,6 +361,7 @@ def _add_lags_compacted(X, fit, nlags, weight, meat, cols):
     # array is mapped and faulted in afresh (~45 MiB per 315 x 2,000 block).
     buf = np.empty((p, min(step, len(cols)), n_dates))
     ubuf = np.empty((min(step, len(cols)), n_dates))
+    gbuf = np.empty((min(step, len(cols)), p, p))
     for start in range(0, len(cols), step):
         c = cols[start : start + step]
         order = np.argsort(~fit.mask[c], axis=1, kind="stable")  # (c, T)
@@ -371,11 +372,12 @@ def _add_lags_compacted(X, fit, nlags, weight, meat, cols):
         u = np.take(resid, order, out=ubuf[: len(c)], mode="clip")
         scores *= u
         xu = scores.transpose(1, 0, 2)  # (c, p, T)
-        m, nl = meat[c], nlags[c]
+        m, nl, g = meat[c], nlags[c], gbuf[: len(c)]
         for lag in range(1, min(int(nl.max(initial=0)), n_dates - 1) + 1):
-            g = xu[:, :, lag:] @ xu[:, :, :-lag].transpose(0, 2, 1)
+            np.matmul(xu[:, :, lag:], xu[:, :, :-lag].transpose(0, 2, 1), out=g)
             g *= weight(lag, nl)[:, None, None]
-            m += g + g.transpose(0, 2, 1)
+            m += g
+            m += g.transpose(0, 2, 1)
         meat[c] = m
 
 
