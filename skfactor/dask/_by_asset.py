@@ -133,7 +133,9 @@ def wide_returns(
         columns=assets,
         copy=False,
     )
-    return ddf.map_partitions(
+    # Only the two columns it reads: a Parquet panel then reads those alone
+    # (the projection reaches the reader), not every characteristic.
+    return ddf[[ASSET, y]].map_partitions(
         _wide_part,
         y,
         assets,
