@@ -133,9 +133,10 @@ def wide_returns(
         columns=assets,
         copy=False,
     )
-    # Only the two columns it reads: a Parquet panel then reads those alone
-    # (the projection reaches the reader), not every characteristic.
-    return ddf[[ASSET, y]].map_partitions(
+    # Not ddf[[ASSET, y]]: on a Parquet panel that projection lets Dask fuse
+    # several files into one partition, whose divisions are then not those
+    # passed here (every task's date check refuses it).
+    return ddf.map_partitions(
         _wide_part,
         y,
         assets,
