@@ -121,6 +121,12 @@ def local_panel(part, number, divisions, *, unsized=False):
     """
     if unsized:
         check_partition_memory(part, number)
+    check_dates(part, number, divisions)
+    return part.set_index(ASSET, append=True)
+
+
+def check_dates(part, number, divisions):
+    """Raise if a row of partition ``number`` has a date outside its divisions."""
     if len(part):
         lo, hi = divisions[number], divisions[number + 1]
         last = number + 2 == len(divisions)
@@ -133,7 +139,6 @@ def local_panel(part, number, divisions, *, unsized=False):
                 "cross-section would be split. Rewrite the data with whole dates "
                 "per file, or re-index it: `ddf.reset_index().set_index('date')`."
             )
-    return part.set_index(ASSET, append=True)
 
 
 def map_panel(ddf, func, *args, meta, unsized=False):

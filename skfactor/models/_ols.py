@@ -47,6 +47,10 @@ __all__ = [
 _HAC_CHUNK_CELLS = 1 << 19
 # Float64 cells (16 MiB) in one chunk of columns of the HC kernel.
 _HC_CHUNK_CELLS = 1 << 21
+# Float64 cells (2 MiB) of per-date outer products made at once: (dates, p²)
+# for all dates at once was 22 MiB per product on 6,300 dates x 21 terms
+# (the asset blocks of bench_dask.py, near their workers' memory limit).
+_OUTER_CELLS = 1 << 18
 
 
 def standardized_design(F, fit_intercept):
@@ -137,6 +141,27 @@ def _outer_rows(X, Y=None):
     return (X[:, :, None] * Y[:, None, :]).reshape(len(X), -1)
 
 
+def _date_blocks(n_dates, p):
+    """Slices of consecutive dates whose (dates, p²) outer products fit _OUTER_CELLS."""
+    step = max(1, _OUTER_CELLS // max(p * p, 1))
+    return [slice(start, start + step) for start in range(0, n_dates, step)]
+
+
+def _weighted_outer_sum(w, X, lag=0):
+    """``w @ _outer_rows(X[lag:], X[:-lag])``, (n_cols, p * p), by blocks of dates.
+
+    ``w`` (n_cols, n_dates - lag) weighs each date's outer product
+    ``x_{t+lag} x_tᵀ`` (``x_t x_tᵀ`` without ``lag``).
+    """
+    n, p = w.shape[1], X.shape[1]
+    out = np.zeros((len(w), p * p))
+    for b in _date_blocks(n, p):
+        start, stop = b.start, min(b.stop, n)
+        lead = X[start + lag : stop + lag]
+        out += w[:, start:stop] @ _outer_rows(lead, X[start:stop])
+    return out
+
+
 def _row_dots(a, b):
     """``(a * b).sum(axis=1)`` of two 2-D arrays as one batched dot product."""
     return (a[:, None, :] @ b[:, :, None])[:, 0, 0]
@@ -185,7 +210,6 @@ def masked_ols(X, Y, rows=None, intercept=False, units=None, keep_resid=True):
     Xu = X[used]
     gram[full] = shared_gram = Xu.T @ Xu
     if len(holey):  # M @ Z, the 0/1 mask made float a few columns at a time
-        Z = _outer_rows(X)
         step = max(1, 4 * _BLOCK_CELLS // max(n_dates, 1))
         buf = np.empty((min(step, len(holey)), n_dates))
         for start in range(0, len(holey), step):
@@ -193,7 +217,7 @@ def masked_ols(X, Y, rows=None, intercept=False, units=None, keep_resid=True):
             m = buf[: len(cols)]
             np.copyto(m, mask[cols])
             nobs[cols] = m.sum(axis=1)
-            gram[cols] = (m @ Z).reshape(-1, p, p)
+            gram[cols] = _weighted_outer_sum(m, X).reshape(-1, p, p)
     bad = nobs <= p
     bad[full] |= collinear(shared_gram)
     if len(holey):
@@ -276,12 +300,14 @@ def _hc_meat(X, fit, cov_type):
     product of each column's flattened ``(X'X)⁻¹`` with the per-date outer
     products. The 16 MiB chunks bound the temporaries (HC3 on bench_time_series:
     peak 132 MiB instead of 241 MiB in one pass, in the same time; 512 KiB
-    cache-sized blocks were 1.6x slower).
+    cache-sized blocks were 1.6x slower); the outer products are made a
+    block of dates at a time (:func:`_weighted_outer_sum`).
     """
     n_dates, p = X.shape
     n_cols = len(fit.resid)
-    Z = _outer_rows(X)  # (n_dates, p * p)
-    Zt = np.ascontiguousarray(Z.T)  # OpenBLAS is slow with a thin transposed operand
+    Zt = None
+    if cov_type in ("HC2", "HC3"):  # OpenBLAS is slow with a thin transposed operand
+        Zt = np.ascontiguousarray(_outer_rows(X).T)
     meat = np.empty((n_cols, p * p))
     step = max(1, _HC_CHUNK_CELLS // max(n_dates, 1))
     for start in range(0, n_cols, step):
@@ -294,7 +320,7 @@ def _hc_meat(X, fit, cov_type):
             one_minus_h = 1.0 - bread.reshape(len(omega), -1) @ Zt
             one_minus_h[~fit.mask[c]] = 1.0  # ω is 0 there
             omega /= one_minus_h if cov_type == "HC2" else np.square(one_minus_h)
-        meat[c] = omega @ Z
+        meat[c] = _weighted_outer_sum(omega, X)
     return meat.reshape(n_cols, p, p)
 
 
@@ -340,7 +366,7 @@ def _add_lags_one_run(X, fit, nlags, weight, meat, cols):
         u, nl, m = fit.resid[c], nlags[c], meat[c]
         for lag in range(1, min(int(nl.max()), n_dates - 1) + 1):
             prod = np.multiply(u[:, lag:], u[:, :-lag], out=buf[: len(c), lag:])
-            g = (prod @ _outer_rows(X[lag:], X[:-lag])).reshape(-1, p, p)
+            g = _weighted_outer_sum(prod, X, lag=lag).reshape(-1, p, p)
             g *= weight(lag, nl)[:, None, None]
             m += g + g.transpose(0, 2, 1)
         meat[c] = m
@@ -355,21 +381,29 @@ def _add_lags_compacted(X, fit, nlags, weight, meat, cols):
     n_dates, p = X.shape
     step = max(1, _HAC_CHUNK_CELLS // max(n_dates * p, 1))
     Xt = np.ascontiguousarray(X.T)
+    resid = np.ascontiguousarray(fit.resid).reshape(-1)
+    # Buffers reused by every chunk, and takes with mode="clip" (the indices
+    # are in range; "raise" buffers its output): on a Dask worker each new
+    # array is mapped and faulted in afresh (~45 MiB per 315 x 2,000 block).
     buf = np.empty((p, min(step, len(cols)), n_dates))
+    ubuf = np.empty((min(step, len(cols)), n_dates))
+    gbuf = np.empty((min(step, len(cols)), p, p))
     for start in range(0, len(cols), step):
         c = cols[start : start + step]
         order = np.argsort(~fit.mask[c], axis=1, kind="stable")  # (c, T)
-        u = np.take_along_axis(fit.resid[c], order, axis=1)
-        scores = buf[:, : len(u)]  # (p, c, T); 0 past each column's nobs
+        scores = buf[:, : len(c)]  # (p, c, T); 0 past each column's nobs
         for j in range(p):  # one factor at a time: a 1-D gather
-            np.take(Xt[j], order, out=scores[j])
-            scores[j] *= u
+            np.take(Xt[j], order, out=scores[j], mode="clip")
+        order += (c * n_dates)[:, None]  # each column's residuals, date order
+        u = np.take(resid, order, out=ubuf[: len(c)], mode="clip")
+        scores *= u
         xu = scores.transpose(1, 0, 2)  # (c, p, T)
-        m, nl = meat[c], nlags[c]
+        m, nl, g = meat[c], nlags[c], gbuf[: len(c)]
         for lag in range(1, min(int(nl.max(initial=0)), n_dates - 1) + 1):
-            g = xu[:, :, lag:] @ xu[:, :, :-lag].transpose(0, 2, 1)
+            np.matmul(xu[:, :, lag:], xu[:, :, :-lag].transpose(0, 2, 1), out=g)
             g *= weight(lag, nl)[:, None, None]
-            m += g + g.transpose(0, 2, 1)
+            m += g
+            m += g.transpose(0, 2, 1)
         meat[c] = m
 
 
