@@ -1,37 +1,29 @@
 """Temporaries of the Dask rows' per-partition work, counted as page faults.
 
-A distributed worker runs with the nanny's ``MALLOC_TRIM_THRESHOLD_=65536``,
-which pins glibc's mmap threshold at 128 KiB: every temporary array above it
-is mapped and faulted in afresh, so the bytes a task allocates cost time on
-a worker (issue 27). Fault counts are deterministic, so each test runs the
-work in a subprocess with that setting and bounds the 4 KiB pages it faults
-(the median of three calls after a warm-up), well below what the code
-before these changes faulted (given per test) and above what it faults now.
+Each test runs the work under a distributed worker's malloc setting
+(tests/_faults.py) and bounds the 4 KiB pages it faults, well below what
+the code before these changes faulted (given per test) and above what it
+faults now.
 Also: the per-partition paths give the numbers of the plain ones.
 """
 
 from __future__ import annotations
 
-import os
-import platform
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests._faults import requires_glibc, run_faulted
+
 pytest.importorskip("dask")
-pytestmark = pytest.mark.skipif(
-    sys.platform != "linux" or platform.libc_ver()[0] != "glibc",
-    reason="counts glibc's page faults",
-)
+pytestmark = requires_glibc
 
 # A partition of the bench_dask_speed panel's shape, fewer dates: 150 dates x
 # 2,000 assets, 2 % of the rows missing, 1 % of the cells NaN.
 _PANEL = """
-import numpy as np, pandas as pd, resource, statistics, warnings
+import numpy as np, pandas as pd, warnings
 warnings.filterwarnings("ignore")
 rng = np.random.default_rng(0)
 n_dates, n_assets, k = 150, 2000, 5
@@ -45,26 +37,15 @@ X = X.mask(rng.random(X.shape) < 0.01)
 y = pd.Series(rng.normal(0, 0.02, len(index)), index=index, name="ret")
 F = pd.DataFrame(rng.normal(0, 0.004, (n_dates, k)), index=dates, columns=X.columns)
 
-def faulted(work):
-    work()
-    got = []
-    for _ in range(3):
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        work()
-        got.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-    print(statistics.median(got) * 4 / 1024)
 """
 
 
 def _faulted_mib(work):
     """MiB of pages ``work()`` (its source) faults with a worker's setting."""
-    env = dict(os.environ, MALLOC_TRIM_THRESHOLD_="65536", OMP_NUM_THREADS="1")
-    code = _PANEL + textwrap.dedent(work) + "\nfaulted(work)\n"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    (mib,) = run_faulted(
+        _PANEL + textwrap.dedent(work) + "\nprint(faulted_mib(work))\n"
     )
-    assert out.returncode == 0, out.stderr
-    return float(out.stdout.split()[-1])
+    return mib
 
 
 def test_cross_sectional_factor_model_fit_reuses_its_block_buffers():

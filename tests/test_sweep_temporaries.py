@@ -11,11 +11,6 @@ faulted in afresh, so the faults count them.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,6 +19,7 @@ from sklearn.pipeline import make_pipeline
 
 from skfactor import CrossSectionalZScore, Winsorizer
 from skfactor.panel._segments import Segments, row_buffers
+from tests._faults import requires_glibc, run_faulted
 
 
 def _panel(n_dates=40, n_assets=700, n_chars=3, missing=0.1, nan=0.05, seed=0):
@@ -109,52 +105,31 @@ def test_winsorizer_one_sided_caps_still_find_inf(limits, bad):
         Winsorizer(limits=limits).fit_transform(X)
 
 
-_FAULTS = textwrap.dedent(
-    """
-    import resource, statistics, sys, warnings
-    import numpy as np, pandas as pd
-    from sklearn.pipeline import make_pipeline
-    from skfactor import CrossSectionalZScore, Winsorizer
-    rng = np.random.default_rng(0)
-    dates = pd.bdate_range("2020-01-01", periods=315, name="date")
-    assets = pd.Index([f"A{i:05d}" for i in range(2000)], name="asset")
-    index = pd.MultiIndex.from_product([dates, assets])
-    keep = rng.random(len(index)) >= 0.02
-    values = rng.standard_t(4, size=(int(keep.sum()), 5))
-    values[rng.random(values.shape) < 0.01] = np.nan
-    X = pd.DataFrame(values, index=index[keep], columns=list("abcde"))
-    def faults(fn):
-        fn()
-        out = []
-        for _ in range(3):
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            fn()
-            out.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
-        return statistics.median(out) * resource.getpagesize() / 2**20
-    pipe = lambda: make_pipeline(Winsorizer(), CrossSectionalZScore()).fit_transform(X)
-    def floor():  # two new frames of the values, as any two-step pipeline makes
-        first = pd.DataFrame(X.to_numpy(copy=True), X.index, X.columns, copy=False)
-        return pd.DataFrame(first.to_numpy(copy=True), X.index, X.columns, copy=False)
-    print(faults(pipe), faults(floor))
-    """
-)
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="glibc's malloc setting")
+@requires_glibc
 def test_winsorizer_zscore_temporaries_fault_little_under_malloc_trim():
-    # A Dask worker's setting: every array above 128 KiB is mapped afresh, so
-    # the faults beyond two new frames' are the steps' temporaries (220 MiB
-    # before they were shared across columns and blocks, 38 after; the input
-    # is 25 MiB). 4 KiB pages only: whether the kernel grants a huge page
-    # depends on its free memory, which would make the count vary.
-    env = {
-        **os.environ,
-        "MALLOC_TRIM_THRESHOLD_": "65536",
-        "NUMPY_MADVISE_HUGEPAGE": "0",
-    }
-    run = subprocess.run(
-        [sys.executable, "-c", _FAULTS], env=env, capture_output=True, text=True
+    # A Dask worker's setting (tests/_faults.py): the faults beyond two new
+    # frames' are the steps' temporaries (220 MiB before they were shared
+    # across columns and blocks, 38 after; the input is 25 MiB).
+    pipe, floor = run_faulted(
+        """
+        import warnings
+        import numpy as np, pandas as pd
+        from sklearn.pipeline import make_pipeline
+        from skfactor import CrossSectionalZScore, Winsorizer
+        rng = np.random.default_rng(0)
+        dates = pd.bdate_range("2020-01-01", periods=315, name="date")
+        assets = pd.Index([f"A{i:05d}" for i in range(2000)], name="asset")
+        index = pd.MultiIndex.from_product([dates, assets])
+        keep = rng.random(len(index)) >= 0.02
+        values = rng.standard_t(4, size=(int(keep.sum()), 5))
+        values[rng.random(values.shape) < 0.01] = np.nan
+        X = pd.DataFrame(values, index=index[keep], columns=list("abcde"))
+        steps = make_pipeline(Winsorizer(), CrossSectionalZScore())
+        def frame(values):
+            return pd.DataFrame(values, X.index, X.columns, copy=False)
+        def floor():  # two new frames of the values, as any two steps make
+            return frame(frame(X.to_numpy(copy=True)).to_numpy(copy=True))
+        print(faulted_mib(lambda: steps.fit_transform(X)), faulted_mib(floor))
+        """
     )
-    assert run.returncode == 0, run.stderr
-    pipe, floor = map(float, run.stdout.split())
     assert pipe - floor < 80, (pipe, floor)

@@ -39,6 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from skfactor.panel._segments import Scratch
 from skfactor.utils._numerics import RCOND, power_of_two_units
 
 __all__ = [
@@ -121,30 +122,6 @@ def _blocks(sizes):
         i = j
 
 
-class _Scratch:
-    """One block's buffers, made once per pass and reused by every block.
-
-    A worker of a distributed cluster maps each array above 128 KiB afresh
-    (the nanny's ``MALLOC_TRIM_THRESHOLD_``), so new buffers per block
-    cost their bytes in page faults every block: 100 MiB per 315 dates x
-    2,000 assets, 3x the fit's own time there.
-    """
-
-    def __init__(self, p, n):
-        self.Z = np.empty((p + 2) * n)
-        self.src = np.empty(n, dtype=np.intp)
-        self.rows = np.empty(n, dtype=np.intp)
-        self.nan = np.empty((p + 1) * n, dtype=bool)
-        self.ok = np.empty(n, dtype=bool)
-        self.bits = np.empty(n, dtype=np.int64)
-
-    @classmethod
-    def for_blocks(cls, p, sizes):
-        """Buffers for the largest block of :func:`_blocks` over ``sizes``."""
-        n = max((int(sizes[i:j].max()) * (j - i) for i, j in _blocks(sizes)), default=0)
-        return cls(p, n)
-
-
 def _padded_block(segments, seg, data, inv_scale, scratch=None):
     """The rows of the segments ``seg`` in a zero-padded block, in the cache.
 
@@ -153,9 +130,11 @@ def _padded_block(segments, seg, data, inv_scale, scratch=None):
     (times ``inv_scale``), 0 on every cell without a complete row, its last
     row left to the caller; ``complete`` (len(seg), width) marks the complete
     rows and ``sw`` is the square root of their weights (0 elsewhere; None
-    without weights). ``Z`` and ``complete`` are views of ``scratch``
-    (:class:`_Scratch`; by default made for this block), valid until the
-    next block.
+    without weights). ``Z`` and ``complete`` are views of ``scratch``'s
+    arrays (a :class:`~skfactor.panel._segments.Scratch` reused by every
+    block of a pass: a distributed worker maps each new array above 128 KiB
+    afresh, so buffers made per block would cost their bytes in page faults
+    every block, 3x the fit's own time there), valid until the next block.
 
     Consecutive segments of a date-sorted balanced panel are one slice;
     otherwise each segment's rows are gathered (its padding reads the next
@@ -170,18 +149,20 @@ def _padded_block(segments, seg, data, inv_scale, scratch=None):
     nd, width = len(seg), int(sizes.max())
     n = nd * width
     if scratch is None:
-        scratch = _Scratch(p, n)
-    Z = scratch.Z[: (p + 2) * n].reshape(p + 2, n)
+        scratch = Scratch()
+    Z = scratch("Z", ((p + 2) * n,)).reshape(p + 2, n)
     inside = None
     if segments.order is None and seg[-1] - seg[0] == nd - 1 and sizes.min() == width:
         src = slice(starts[0], starts[0] + n)  # one slice, no padding
     else:
-        src = scratch.src[:n]
+        src = scratch("src", (n,), np.intp)
         grid = src.reshape(nd, width)
         np.add(starts[:, None], np.arange(width), out=grid)
         np.minimum(grid, segments.n_rows - 1, out=grid)
         if segments.order is not None:  # the rows in the caller's order
-            src = np.take(segments.order, src, out=scratch.rows[:n], mode="clip")
+            src = np.take(
+                segments.order, src, out=scratch("rows", (n,), np.intp), mode="clip"
+            )
         inside = (np.arange(width) < sizes[:, None]).reshape(-1)
     for k in range(p):
         if inside is None:
@@ -195,8 +176,8 @@ def _padded_block(segments, seg, data, inv_scale, scratch=None):
     values = Z[: p + 1]
     if inv_scale is not None:
         values *= inv_scale[:, None]
-    nan = scratch.nan[: (p + 1) * n].reshape(p + 1, n)
-    ok = scratch.ok[:n]
+    nan = scratch("nan", ((p + 1) * n,), bool).reshape(p + 1, n)
+    ok = scratch("ok", (n,), bool)
     np.isnan(values, out=nan)
     np.any(nan, axis=0, out=ok)  # 2x faster than a NaN sum
     np.logical_not(ok, out=ok)
@@ -208,7 +189,7 @@ def _padded_block(segments, seg, data, inv_scale, scratch=None):
         ok &= w > 0  # NaN > 0 is False
         sw = np.sqrt(np.where(ok, w, 0.0)).reshape(nd, width)
     if not ok.all():
-        bits, mask = values.view(np.int64), scratch.bits[:n]
+        bits, mask = values.view(np.int64), scratch("bits", (n,), np.int64)
         np.negative(ok.view(np.int8), out=mask)  # all ones where complete
         np.bitwise_and(bits, mask, out=bits)
     return Z.reshape(p + 2, nd, width), ok.reshape(nd, width), sw
@@ -230,7 +211,7 @@ def _accumulate(segments, which, data, out, scale, center, fit=None):
     gram, mean, weight_sum, nobs = out
     p = data[0].shape[1]
     inv_scale = None if (scale == 1).all() else 1.0 / scale
-    scratch = _Scratch.for_blocks(p, segments.sizes[which])
+    scratch = Scratch()
     for i, j in _blocks(segments.sizes[which]):
         seg = which[i:j]
         Z, valid, sw = _padded_block(segments, seg, data, inv_scale, scratch)
