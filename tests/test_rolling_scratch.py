@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
-from skfactor.models._arena import Arena
 from skfactor.models._rolling_ols import rolling_ols, window_bse
+from skfactor.utils._scratch import Arena
 from tests._faults import requires_glibc, run_faulted
 
 FIELDS = ("params", "rsquared", "resid_vol", "nobs", "inv_shared")

@@ -14,7 +14,7 @@ dates or assets: the Python loops below run over blocks of dates, chunks of
 assets and the few cross-product terms.
 
 Memory. A chunk's temporaries (window sums, the solves' entries, the own
-windows' flat arrays) all come from one :class:`~skfactor.models._arena.Arena`
+windows' flat arrays) all come from one :class:`~skfactor.utils._scratch.Arena`
 per fit, reused chunk after chunk with ``out=`` everywhere: a fit allocates
 (and page-faults) them once, not once per chunk, which is what a Dask worker
 (``MALLOC_TRIM_THRESHOLD_``, no freed memory kept) pays for each temporary.
@@ -38,8 +38,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
-from skfactor.models._arena import HEAP, Arena
 from skfactor.utils._numerics import RCOND, halflife_decay, power_of_two_units
+from skfactor.utils._scratch import HEAP, Arena
 
 __all__ = ["RollingOLS", "rolling_ols", "window_bse"]
 
@@ -128,7 +128,7 @@ def _cumsum(V, ws):
     to the next row of the group, whole rows at once, and the groups' totals
     are carried over: 2x faster on a block of window sums. Row ``t`` still
     depends on rows ``0..t`` only. ``V`` C-contiguous, its length a multiple
-    of ``_GROUP``; ``ws`` the scratch :class:`~skfactor.models._arena.Arena`.
+    of ``_GROUP``; ``ws`` the scratch :class:`~skfactor.utils._scratch.Arena`.
     """
     Z = V.reshape(-1, _GROUP, *V.shape[1:])
     for j in range(1, _GROUP):
@@ -201,7 +201,7 @@ def _cholesky(A, ref, ws):
     The systems are Jacobi-scaled to a unit diagonal, ``D A D = L Lᵀ`` with
     ``D = diag(scale)``, factored entry by entry, vectorised over the systems.
     ``bad`` is True where a system is numerically singular (its ``L`` is then
-    garbage). Every array comes from ``ws`` (:class:`~skfactor.models._arena.Arena`).
+    garbage). Every array comes from ``ws`` (:class:`~skfactor.utils._scratch.Arena`).
     """
     K = len(ref)
     shape = _shape(*A.values())

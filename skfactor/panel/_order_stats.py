@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from skfactor.panel._segments import CACHE_CELLS, Scratch
+from skfactor.panel._segments import CACHE_CELLS
 from skfactor.panel._validation import InfiniteValues
+from skfactor.utils._scratch import Scratch
 
 __all__ = ["median", "order_statistics", "row_order_statistics"]
 
@@ -150,7 +151,7 @@ def row_order_statistics(
     (a block of dates, see :meth:`Segments.sweep`); ``grid`` is not modified.
     Positions near the ends of wide rows come from block extremes
     (:func:`_tail_rows`), the others from a partition of a copy. ``scratch``,
-    a :class:`~skfactor.panel._segments.Scratch`, lends the block-sized masks.
+    a :class:`~skfactor.utils._scratch.Scratch`, lends the block-sized masks.
     With ``check_finite``, raise :class:`InfiniteValues` on ±inf in ``grid``
     (from the block extremes where both ends are asked for).
     """

@@ -39,8 +39,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-from skfactor.panel._segments import Scratch
 from skfactor.utils._numerics import RCOND, power_of_two_units
+from skfactor.utils._scratch import Scratch
 
 __all__ = [
     "Moments",
@@ -131,7 +131,7 @@ def _padded_block(segments, seg, data, inv_scale, scratch=None):
     row left to the caller; ``complete`` (len(seg), width) marks the complete
     rows and ``sw`` is the square root of their weights (0 elsewhere; None
     without weights). ``Z`` and ``complete`` are views of ``scratch``'s
-    arrays (a :class:`~skfactor.panel._segments.Scratch` reused by every
+    arrays (a :class:`~skfactor.utils._scratch.Scratch` reused by every
     block of a pass: a distributed worker maps each new array above 128 KiB
     afresh, so buffers made per block would cost their bytes in page faults
     every block, 3x the fit's own time there), valid until the next block.

@@ -15,7 +15,9 @@ from contextlib import contextmanager
 
 import numpy as np
 
-__all__ = ["CACHE_CELLS", "Scratch", "Segments", "row_counts"]
+from skfactor.utils._scratch import Scratch
+
+__all__ = ["CACHE_CELLS", "Segments", "row_counts"]
 
 # Cells per block of the blocked passes (2 MiB of float64): a block and its
 # temporaries stay in the cache, and a block is large enough that numpy's
@@ -32,26 +34,6 @@ def _smallest_uint(n):
         if n <= np.iinfo(dtype).max:
             return dtype
     return np.uint64
-
-
-class Scratch:
-    """Scratch arrays reused from one block of a sweep to the next.
-
-    malloc maps a fresh array of a block's size (0.2-2 MiB) anew each time,
-    and its pages fault in on first write: reusing them buys 1.1-1.2x on the
-    winsorize + z-score kernels. ``scratch(name, shape, dtype)`` is the
-    ``name``d array, of at least ``shape[0]`` rows, cut to ``shape``.
-    """
-
-    def __init__(self):
-        self._arrays = {}
-
-    def __call__(self, name, shape, dtype=np.float64):
-        key = (name, np.dtype(dtype))
-        have = self._arrays.get(key)
-        if have is None or have.shape[0] < shape[0] or have.shape[1:] != shape[1:]:
-            have = self._arrays[key] = np.empty(shape, dtype)
-        return have[: shape[0]]
 
 
 @contextmanager

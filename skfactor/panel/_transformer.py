@@ -36,9 +36,10 @@ import pandas as pd
 
 from skfactor.panel._output import PanelTransformerMixin
 from skfactor.panel._roles import resolve_roles
-from skfactor.panel._segments import Scratch, Segments
+from skfactor.panel._segments import Segments
 from skfactor.panel._validation import InfiniteValues, check_finite, validate_panel
 from skfactor.utils._parallel import for_each
+from skfactor.utils._scratch import Scratch
 from skfactor.utils._sklearn import (
     BaseEstimator,
     OneToOneFeatureMixin,

@@ -25,7 +25,7 @@ def _grid_moments(grid, grid_out, scratch):
     With ``grid_out``, the rows' z-scores too: the deviations from the mean
     are made there and divided by the standard deviation in place (the
     squares are summed in ``scratch``'s ``"work"``, see
-    :class:`~skfactor.panel._segments.Scratch`). An overflow of the squares
+    :class:`~skfactor.utils._scratch.Scratch`). An overflow of the squares
     (or of the sum) gives an infinite deviation (or mean), settled by
     ``_finish``.
     """

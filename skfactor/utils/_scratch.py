@@ -1,4 +1,12 @@
-"""Scratch arrays carved from one buffer, reused piece after piece of a computation."""
+"""Scratch arrays reused from one piece of a computation to the next.
+
+Two ways to lend them: :class:`Scratch` by name (a sweep's few block-sized
+arrays), :class:`Arena` one after the other from a few large blocks (a
+kernel's many temporaries, taken back at each piece). Either way a piece
+allocates nothing once the first is done: where a process keeps no freed
+memory (a distributed worker), every new array over 128 KiB is mapped and
+page-faulted afresh.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,30 @@ import math
 
 import numpy as np
 
-__all__ = ["Arena", "HEAP"]
+__all__ = ["HEAP", "Arena", "Scratch"]
 
 _ALIGN = 8  # 8-byte items: every array starts on a 64-byte line
 _BLOCK = 1 << 19  # items of a block (4 MiB: numpy asks for huge pages from there)
+
+
+class Scratch:
+    """Scratch arrays reused from one block of a sweep to the next.
+
+    malloc maps a fresh array of a block's size (0.2-2 MiB) anew each time,
+    and its pages fault in on first write: reusing them buys 1.1-1.2x on the
+    winsorize + z-score kernels. ``scratch(name, shape, dtype)`` is the
+    ``name``d array, of at least ``shape[0]`` rows, cut to ``shape``.
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def __call__(self, name, shape, dtype=np.float64):
+        key = (name, np.dtype(dtype))
+        have = self._arrays.get(key)
+        if have is None or have.shape[0] < shape[0] or have.shape[1:] != shape[1:]:
+            have = self._arrays[key] = np.empty(shape, dtype)
+        return have[: shape[0]]
 
 
 class Arena:
