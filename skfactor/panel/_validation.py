@@ -305,7 +305,11 @@ def _code_label_columns(X, labels, name):
 
 
 def check_finite(values, name="X", columns=None):
-    """Raise if ``values`` holds +inf or -inf (NaN is allowed: it means missing)."""
+    """Raise if ``values`` holds +inf or -inf (NaN is allowed: it means missing).
+
+    ``columns``, the column labels (an Index or a list), are looked up only
+    to name the columns in the error.
+    """
     values = np.asarray(values)
     if values.dtype.kind != "f" or not _has_inf(values):
         return
@@ -543,7 +547,7 @@ def validate_panel(
         # without feature names").
         values = check_array(X, input_name=name, estimator=estimator, **kwargs)
     if finite:
-        check_finite(values, name, None if columns is None else list(columns))
+        check_finite(values, name, columns)
     if isinstance(index, pd.MultiIndex):
         codes, dates = date_codes(index)
         segments = Segments(codes, len(dates))

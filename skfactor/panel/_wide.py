@@ -95,7 +95,7 @@ def wide_values(frame: pd.DataFrame, name: str) -> np.ndarray:
         )
     check_wide_frame(frame, name)
     values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-    check_finite(values, name, list(frame.columns))
+    check_finite(values, name, frame.columns)
     return values
 
 
@@ -193,7 +193,7 @@ def validate_wide(
     Fv = validate_data(
         estimator, F, reset=reset, dtype=np.float64, ensure_all_finite=False
     )
-    check_finite(Fv, nf, list(F.columns) if isinstance(F, pd.DataFrame) else None)
+    check_finite(Fv, nf, F.columns if isinstance(F, pd.DataFrame) else None)
     dates = F.index if isinstance(F, pd.DataFrame) else None
     if R is None:
         if require_R:
@@ -232,7 +232,7 @@ def validate_wide(
     single = Rv.ndim == 1
     if single:
         Rv = Rv[:, None]
-    check_finite(Rv, nr, None if assets is None else list(assets))
+    check_finite(Rv, nr, assets)
     if require_R and not has_value(Rv):
         raise ValueError(
             f"`{nr}` has no observed value (every value is NaN); pass asset returns "
