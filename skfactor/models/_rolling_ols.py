@@ -888,6 +888,9 @@ def rolling_ols(
     )
 
     block = int(max(window, min(T, block_cells // max((K + 3) * N, 1))))
+    # Assets a chunk at a time, so that a chunk's window sums and the solve's
+    # temporaries stay in cache, all of them from one scratch buffer.
+    chunk = max(1, chunk_cells // (block + window))
     ws = Arena()
     start = 0 if expanding else window - 1
     for a in range(first, T, block):
@@ -906,10 +909,6 @@ def rolling_ols(
         )
         out.inv_shared[a - first : b - first] = np.column_stack(shared.system.inv)
         skip = max(start - a, 0)  # leading rows before the first full window
-        # Assets a chunk at a time, so that a chunk's window sums (the block's
-        # rows) and the solve's temporaries stay in cache, all of them from
-        # one scratch buffer; a one-date update's block is one window long.
-        chunk = max(1, chunk_cells // (b - lo))
         for c0 in range(0, N, chunk):
             _fit_chunk(
                 F,
