@@ -44,17 +44,21 @@ def test_arena_hands_out_disjoint_arrays_and_takes_them_back():
     assert np.shares_memory(ws.empty((3, 5)), a)  # the next piece reuses the blocks
 
 
+@pytest.mark.parametrize("width", [7, 3, 1])
 @pytest.mark.parametrize("halflife", [None, 20.0])
 def test_rolling_ols_scratch_reused_across_chunks_and_blocks_changes_nothing(
-    halflife,
+    halflife, width
 ):
-    """Chunks of 7 assets (the last narrower) over blocks of 40 dates: the
-    scratch arrays of one chunk serve the next, whatever their shapes, and
-    every number is that of one chunk per block."""
+    """Chunks of ``width`` assets (the last narrower) over blocks of 40
+    dates: the scratch arrays of one chunk serve the next, whatever their
+    shapes, and every number is that of one chunk per block. With 37
+    assets, chunks of 3 (or 1) would leave the last asset alone, which
+    rounded by an ulp: it joins the chunk before it."""
     F, R = holey_panel()
+    assert R.shape[1] % 3 == 1
     kw = dict(window=40, min_obs=8, halflife=halflife, block_cells=1)
     one = rolling_ols(F, R, chunk_cells=1 << 40, **kw)
-    seven = rolling_ols(F, R, chunk_cells=7 * (40 + 40), **kw)
+    seven = rolling_ols(F, R, chunk_cells=width * (40 + 40), **kw)
     for name in FIELDS:
         assert_array_equal(getattr(seven, name), getattr(one, name))
     moments = ("resid_vol", "s2", "inv_shared", "inv_own", "r_unit", "per_term")

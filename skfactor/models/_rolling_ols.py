@@ -315,7 +315,7 @@ def _inverse_quadratic(L, scale, u, ws):
 
 
 def _contract(subscripts, x, y, out, assets=(True, True)):
-    """``np.einsum(subscripts, x, y, out=out)``, the same bits at any width from 4.
+    """``np.einsum(subscripts, x, y, out=out)``, the same bits whatever the width.
 
     A fused multiply-add loop (3x faster than one numpy call per product),
     that sums the products in the order of the summed index when the last
@@ -853,8 +853,7 @@ def rolling_ols(
         Cells (dates x assets) of one chunk of assets within a block: the
         chunks change nothing but the speed and the scratch memory (up to
         about ``2 (K + 2)²`` float64 arrays of ``chunk_cells`` with many
-        holes), to the last bit for chunks of 4 assets or more (2 or 3
-        round a few cells differently, by an ulp).
+        holes), to the last bit.
 
     Returns
     -------
@@ -892,7 +891,15 @@ def rolling_ols(
     block = int(max(window, min(T, block_cells // max((K + 3) * N, 1))))
     # Assets a chunk at a time, so that a chunk's window sums and the solve's
     # temporaries stay in cache, all of them from one scratch buffer.
-    chunk = max(1, chunk_cells // (block + window))
+    # No chunk is one asset wide (the last one joins the chunk before it):
+    # numpy moves an axis of length 1 out of its inner loops and sums in
+    # another order, so one asset would round by an ulp where any wider
+    # chunk gives the bits of one chunk of all the assets.
+    chunk = max(2, chunk_cells // (block + window))
+    starts = list(range(0, N, chunk))
+    if len(starts) > 1 and N - starts[-1] == 1:
+        starts.pop()
+    spans = [slice(c0, c1) for c0, c1 in zip(starts, [*starts[1:], N], strict=True)]
     ws = Arena()
     start = 0 if expanding else window - 1
     for a in range(first, T, block):
@@ -911,13 +918,13 @@ def rolling_ols(
         )
         out.inv_shared[a - first : b - first] = np.column_stack(shared.system.inv)
         skip = max(start - a, 0)  # leading rows before the first full window
-        for c0 in range(0, N, chunk):
+        for span in spans:
             _fit_chunk(
                 F,
                 R,
                 mask,
                 shared,
-                slice(c0, min(c0 + chunk, N)),
+                span,
                 skip,
                 out,
                 ws,
